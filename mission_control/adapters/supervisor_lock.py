@@ -1,0 +1,48 @@
+"""The fleet's supervisor lock: one supervisor per fleet, and how others can tell it runs."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+LOCK_NAME = "supervisor.lock"
+
+
+class SupervisorRunning(Exception):
+    """Another supervisor holds this fleet's lock."""
+
+
+def status_file(state_dir: Path, agent: str) -> Path:
+    """The file an agent may write one status line to (`$MISSION_CONTROL_STATUS_FILE`)."""
+    return state_dir / "agents" / agent / "status"
+
+
+def acquire_lock(state_dir: Path) -> int:
+    """Hold the fleet's supervisor lock for the life of this process (fd returned)."""
+    path = state_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        raise SupervisorRunning(f"a supervisor already runs for this fleet (pid {holder or '?'})") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def supervisor_alive(state_dir: Path) -> bool:
+    """True when some process holds the fleet's supervisor lock."""
+    path = state_dir / LOCK_NAME
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -1,0 +1,260 @@
+"""`mission-control up`: from a validated config to a running fleet in tmux.
+
+Order matters so that bad input never leaves a half-started fleet: everything
+that can be checked (config, layout, tmux, repo, worktrees) is checked before
+the tmux session exists; once it exists, any failure kills it again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mission_control import launcher
+from mission_control.adapters import git_progress
+from mission_control.adapters.run import CommandError, run
+from mission_control.adapters.store import Store, ensure_private_dir
+from mission_control.adapters.tmux import Tmux, TmuxError
+from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
+from mission_control.core.launch_plan import agent_command, agent_env, pane_argv
+from mission_control.core.layouts import LayoutPreset, layout_string, plan
+from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
+from mission_control.adapters.supervisor_lock import status_file, supervisor_alive
+
+
+class UpError(Exception):
+    """`up` could not start the fleet; nothing was left running."""
+
+
+@dataclass(frozen=True)
+class UpResult:
+    started: bool
+    """False when the fleet was already running (nothing new was started)."""
+    panes: dict[str, str]
+    supervisor_restarted: bool = False
+
+
+def mission_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mission_control", *args]
+
+
+def init_scratch_repo(path: Path) -> None:
+    """A new git repository with one commit (for the demo fleet)."""
+    path.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        GIT_AUTHOR_NAME="mission-control", GIT_AUTHOR_EMAIL="mission-control@localhost",
+        GIT_COMMITTER_NAME="mission-control", GIT_COMMITTER_EMAIL="mission-control@localhost",
+    )
+    run(["git", "-c", "init.defaultBranch=main", "init", "-q", str(path)], env=env)
+    (path / "README.md").write_text("# Scratch repository\n\nCreated by mission-control for the demo fleet.\n")
+    run(["git", "-C", str(path), "add", "README.md"], env=env)
+    run(["git", "-C", str(path), "commit", "-q", "-m", "Start the scratch repository"], env=env)
+
+
+def prepare_repo(config: FleetConfig) -> None:
+    if config.repo is None:
+        if any(a.worktree for a in config.agents):
+            raise ConfigError(f"{config.path}: agents with worktree = true need mission.repo")
+        return
+    if config.init_repo and not (config.repo / ".git").exists():
+        if config.repo.exists() and any(config.repo.iterdir()):
+            raise ConfigError(f"{config.path}: mission.repo {config.repo} exists and is not a git repository; init_repo only creates new ones")
+        try:
+            init_scratch_repo(config.repo)
+        except CommandError as exc:
+            raise UpError(f"cannot create the scratch repository {config.repo}: {exc}") from None
+    try:
+        git_progress.check_repo(config.repo)
+    except git_progress.GitError as exc:
+        raise ConfigError(f"{config.path}: mission.repo: {exc}") from None
+
+
+def terminal_size(preset: LayoutPreset) -> tuple[int, int]:
+    if sys.stdout.isatty():
+        size = shutil.get_terminal_size((preset.width, preset.height))
+        if size.columns >= 80 and size.lines >= 24:
+            return size.columns, size.lines - 1  # one line for tmux's status bar
+    return preset.width, preset.height
+
+
+def agent_cwds(config: FleetConfig, store: Store) -> dict[str, tuple[Path, dict[str, str | None]]]:
+    """Each agent's working dir (creating worktrees), with what to record about it."""
+    out: dict[str, tuple[Path, dict[str, str | None]]] = {}
+    for spec in config.agents:
+        if spec.worktree:
+            assert config.repo is not None
+            try:
+                info = git_progress.ensure_worktree(
+                    config.repo, spec.name, config.state_dir / "worktrees", base_branch=config.base_branch
+                )
+            except git_progress.GitError as exc:
+                raise UpError(f"agent {spec.name!r}: cannot prepare its worktree: {exc}") from None
+            out[spec.name] = (
+                Path(info.path),
+                {"base_commit": info.base_commit, "branch": info.branch, "worktree": str(info.path), "base_branch": info.base_branch},
+            )
+        else:
+            if not spec.cwd.is_dir():
+                raise ConfigError(f"{config.path}: agent {spec.name!r}: cwd {spec.cwd} is not a directory")
+            base = None
+            if config.repo is not None:
+                try:
+                    base = run(["git", "-C", str(config.repo), "rev-parse", "HEAD"]).strip()
+                except CommandError:
+                    base = None
+            out[spec.name] = (spec.cwd, {"base_commit": base, "branch": None, "worktree": None, "base_branch": None})
+    return out
+
+
+def agent_pane(spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool = False, extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """argv and env of an agent's pane."""
+    sfile = status_file(config.state_dir, spec.name)
+    ensure_private_dir(sfile.parent)
+    if sfile.exists():
+        sfile.unlink()
+    env = agent_env(
+        spec,
+        status_file=sfile,
+        state_dir=config.state_dir,
+        path_prefix=str(Path(sys.executable).parent),
+        base_path=os.environ.get("PATH", ""),
+    )
+    env.update(extra_env or {})
+    return pane_argv(sys.executable, Path(launcher.__file__), agent_command(spec, resume=resume)), env
+
+
+def fleet_env(config: FleetConfig) -> dict[str, str]:
+    return {
+        "MISSION_CONTROL_SOCKET": config.socket,
+        "MISSION_CONTROL_CONFIG": str(config.path),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+
+
+def ensure_supervisor(config: FleetConfig, tmux: Tmux) -> bool:
+    """Start the supervisor window again if the fleet's supervisor is not running."""
+    if supervisor_alive(config.state_dir):
+        return False
+    argv = mission_command("supervise", "-c", str(config.path))
+    panes = [p for p in tmux.list_panes() if p.session == config.session and p.role == "supervisor"]
+    if panes:
+        tmux.respawn(panes[0].pane_id, argv, cwd=str(config.path.parent), env=fleet_env(config))
+    else:
+        pane = tmux.new_window(config.session, "supervisor", argv, cwd=str(config.path.parent), env=fleet_env(config))
+        tmux.set_option(pane, "@mc_role", "supervisor", scope="-p")
+        tmux.set_option(pane, "remain-on-exit", "on", scope="-p")
+    return True
+
+
+def up(config: FleetConfig) -> UpResult:
+    """Start the fleet (or find it running). Raises ConfigError/UpError with nothing left behind."""
+    preset = load_layout(config)
+    if not Tmux.available():
+        raise UpError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
+    tmux = Tmux(config.socket)
+    if tmux.has_session(config.session):
+        store = Store(config.store_path)
+        restarted = ensure_supervisor(config, tmux)
+        panes = {a["name"]: a["pane_id"] for a in store.agents()}
+        return UpResult(started=False, panes=panes, supervisor_restarted=restarted)
+
+    prepare_repo(config)
+    ensure_private_dir(config.state_dir)
+    store = Store(config.store_path)
+    cwds = agent_cwds(config, store)
+    width, height = terminal_size(preset)
+    windows = plan(preset, [a.name for a in config.agents])
+    env_fleet = fleet_env(config)
+    home = str(config.path.parent)
+    dashboard_argv = mission_command("dashboard", "-c", str(config.path))
+    panes: dict[str, str] = {}
+    launched: dict[str, float] = {}
+    try:
+        for w_index, window in enumerate(windows):
+            pane_ids: list[str] = []
+            first_argv: list[str]
+            agents = list(window.agents)
+            if window.dashboard:
+                first_argv, first_env, first_cwd = dashboard_argv, env_fleet, home
+            else:
+                spec = config.agent(agents[0])
+                assert spec is not None
+                first_argv, first_env = agent_pane(spec, config, cwds[spec.name][0])
+                first_cwd = str(cwds[spec.name][0])
+            if w_index == 0:
+                first = tmux.new_session(config.session, window.name, first_argv, cwd=first_cwd, env=first_env, width=width, height=height)
+                tmux.set_option(config.session, "window-size", "manual")
+                tmux.set_option(config.session, CONFIG_OPTION, str(config.path))
+                tmux.set_option(config.session, STATE_OPTION, str(config.state_dir))
+                tmux.set_option(config.session, "remain-on-exit", "on")
+                tmux.set_option(config.session, "pane-border-status", "top")
+                tmux.set_option(config.session, "pane-border-format", " #{?@mc_agent,#{@mc_agent},#{?@mc_role,#{@mc_role},#{pane_title}}} ")
+                tmux.set_option(config.session, "status-left", "[mission-control] ")
+                tmux.set_option(config.session, "status-left-length", "40")
+            else:
+                first = tmux.new_window(config.session, window.name, first_argv, cwd=first_cwd, env=first_env)
+            if window.dashboard:
+                tmux.set_option(first, "@mc_role", "dashboard", scope="-p")
+                tmux.set_option(first, "remain-on-exit", "off", scope="-p")
+                dashboard = first
+            else:
+                dashboard = None
+                panes[agents[0]] = first
+                launched[agents[0]] = time.time()
+                tmux.set_option(first, "@mc_agent", agents[0], scope="-p")
+                agents = agents[1:]
+                pane_ids.append(first)
+            target = first
+            for name in agents:
+                spec = config.agent(name)
+                assert spec is not None
+                argv, env = agent_pane(spec, config, cwds[name][0])
+                pane = tmux.split(target, argv, cwd=str(cwds[name][0]), env=env)
+                launched[name] = time.time()
+                tmux.set_option(pane, "@mc_agent", name, scope="-p")
+                panes[name] = pane
+                pane_ids.append(pane)
+                tmux.select_layout(target, "tiled")  # make room for the next split
+            w, h = tmux.window_size(first)
+            layout = layout_string(
+                preset, w, h, int(dashboard[1:]) if dashboard else None, [int(p[1:]) for p in pane_ids]
+            )
+            if pane_ids:
+                tmux.select_layout(first, layout)
+
+        store.record_fleet(
+            config.session, config.socket, str(config.path), time.time(),
+            {"layout": config.layout, "state_dir": str(config.state_dir), "repo": str(config.repo) if config.repo else None},
+        )
+        for spec in config.agents:
+            cwd, extra = cwds[spec.name]
+            store.record_agent(
+                spec.name,
+                kind=spec.kind,
+                pane_id=panes[spec.name],
+                window=None,
+                launched_at=launched[spec.name],
+                task=spec.task,
+                base_commit=extra["base_commit"],
+                branch=extra["branch"],
+                worktree=extra["worktree"],
+                spec={**spec.model_dump(mode="json"), "cwd": str(cwd), "base_branch": extra["base_branch"]},
+            )
+        store.log_action("up", "up", None, f"{len(config.agents)} agents, layout {config.layout}", "ok")
+        ensure_supervisor(config, tmux)
+        first_window = windows[0].name
+        tmux.cmd("select-window", "-t", f"{config.session}:{first_window}")
+    except (TmuxError, CommandError, OSError) as exc:
+        try:
+            tmux.kill_session(config.session)
+        except TmuxError:
+            pass
+        if not tmux.sessions():
+            tmux.kill_server()
+        raise UpError(f"could not start the fleet: {exc}") from None
+    return UpResult(started=True, panes=panes)

@@ -1,0 +1,67 @@
+"""How each agent is started: the argv of its pane and its environment (pure).
+
+`command` is the only value a shell ever sees. The task, when a kind takes it
+as an argument, is passed as a positional parameter: `sh -c '<command> "$@"' name TASK`,
+so quotes, `$(...)` or newlines in it reach the agent byte for byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mission_control.core.config import AgentSpec
+from mission_control.core.kinds import KINDS
+from mission_control.core.progress import author_identity
+
+
+def shell_argv(command: str, args: list[str], name: str) -> list[str]:
+    """`sh -c` running `command` with `args` appended as quoted positional parameters."""
+    script = f'{command} "$@"' if args else command
+    return ["/bin/sh", "-c", script, f"mc-{name}", *args]
+
+
+def agent_command(spec: AgentSpec, *, resume: bool = False, with_task: bool = True) -> list[str]:
+    """The agent's own argv (before the launcher is put in front)."""
+    kind = KINDS[spec.kind]
+    args: list[str] = []
+    if spec.kind == "ollama" and spec.model:
+        args += ["--model", spec.model]
+    if resume and spec.resume_command:
+        return shell_argv(spec.resume_command, args, spec.name)
+    if with_task and spec.task and kind.task_delivery == "argument":
+        args += ([kind.task_flag] if kind.task_flag else []) + [spec.task]
+    return shell_argv(spec.command, args, spec.name)
+
+
+def pane_argv(python: str, launcher: Path, agent_argv: list[str]) -> list[str]:
+    """What the pane runs: the launcher (isolated, no site imports) in front of the agent."""
+    return [python, "-I", "-S", str(launcher), *agent_argv]
+
+
+def agent_env(
+    spec: AgentSpec, *, status_file: Path, state_dir: Path, path_prefix: str | None, base_path: str
+) -> dict[str, str]:
+    """The environment an agent's pane gets on top of the tmux server's."""
+    env: dict[str, str] = {}
+    name, email = author_identity(spec.name)
+    env["GIT_AUTHOR_NAME"] = name
+    env["GIT_AUTHOR_EMAIL"] = email
+    env["GIT_COMMITTER_NAME"] = name
+    env["GIT_COMMITTER_EMAIL"] = email
+    if path_prefix:
+        env["PATH"] = f"{path_prefix}:{base_path}" if base_path else path_prefix
+    env.update(spec.env)
+    env["MISSION_CONTROL_AGENT"] = spec.name
+    env["MISSION_CONTROL_KIND"] = spec.kind
+    env["MISSION_CONTROL_STATUS_FILE"] = str(status_file)
+    env["MISSION_CONTROL_STATE_DIR"] = str(state_dir)
+    if spec.task:
+        env["MISSION_CONTROL_TASK"] = spec.task
+    return env
+
+
+def typed_task(spec: AgentSpec) -> str | None:
+    """The task to type at the agent's first prompt, for kinds that take it that way."""
+    if spec.task and KINDS[spec.kind].task_delivery == "typed":
+        return spec.task
+    return None

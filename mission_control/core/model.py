@@ -1,0 +1,147 @@
+"""The values the whole program passes around: agent statuses and snapshots.
+
+Pure data. No I/O here: adapters fill these in, the core decides on them,
+the UI and `status --json` render them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """What an agent is doing, as a supervisor needs to know it."""
+
+    STARTING = "STARTING"
+    WORKING = "WORKING"
+    WAITING = "WAITING"  # needs a human: permission prompt, question, login dialog
+    IDLE = "IDLE"  # finished its turn, sits at its own prompt
+    STUCK = "STUCK"  # cannot make progress; `reason` says why
+    PAUSED = "PAUSED"  # stopped by SIGSTOP (ours or anybody's)
+    EXITED = "EXITED"  # its process is gone; `exit_code` says how
+
+    @property
+    def needs_human(self) -> bool:
+        return self in (Status.WAITING, Status.STUCK)
+
+
+def iso(ts: float | None) -> str | None:
+    """Seconds since the epoch as ISO 8601 in UTC (None stays None)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Token counts with one meaning across agent kinds.
+
+    `input` is fresh (uncached) input, so `input + cache_read + cache_write`
+    is all the input the model read.
+    """
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.input + other.input,
+            self.output + other.output,
+            self.cache_read + other.cache_read,
+            self.cache_write + other.cache_write,
+        )
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_read + self.cache_write
+
+
+@dataclass(frozen=True)
+class AgentSnapshot:
+    """Everything known about one agent at one tick of the supervisor."""
+
+    name: str
+    kind: str
+    status: Status = Status.STARTING
+    reason: str = ""
+    since: float | None = None
+    pane_id: str | None = None
+    pid: int | None = None
+    task: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    tokens_cache_read: int | None = None
+    tokens_cache_write: int | None = None
+    cost_usd: float | None = None
+    cost_source: str | None = None
+    budget_usd: float | None = None
+    commits: int | None = None
+    ahead: int | None = None
+    behind: int | None = None
+    dirty_files: int | None = None
+    last_commit: dict[str, Any] | None = None
+    cpu_percent: float | None = None
+    rss_bytes: int | None = None
+    last_line: str = ""
+    exit_code: int | None = None
+    evidence: str = ""
+    turns: int = 0
+    window: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["since"] = iso(self.since)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgentSnapshot:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["status"] = Status(values.get("status", "STARTING"))
+        since = values.get("since")
+        if isinstance(since, str):
+            values["since"] = datetime.fromisoformat(since).timestamp()
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class FleetSnapshot:
+    """One tick's view of the whole fleet, as the supervisor wrote it."""
+
+    taken_at: float
+    session: str
+    agents: tuple[AgentSnapshot, ...] = field(default_factory=tuple)
+    tick_ms: float | None = None
+    supervisor_pid: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "taken_at": iso(self.taken_at),
+            "session": self.session,
+            "tick_ms": self.tick_ms,
+            "supervisor_pid": self.supervisor_pid,
+            "agents": [a.to_json() for a in self.agents],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FleetSnapshot:
+        taken = data.get("taken_at")
+        return cls(
+            taken_at=datetime.fromisoformat(taken).timestamp() if isinstance(taken, str) else float(taken or 0),
+            session=data.get("session", ""),
+            tick_ms=data.get("tick_ms"),
+            supervisor_pid=data.get("supervisor_pid"),
+            agents=tuple(AgentSnapshot.from_json(a) for a in data.get("agents", [])),
+        )
+
+    def agent(self, name: str) -> AgentSnapshot | None:
+        for a in self.agents:
+            if a.name == name:
+                return a
+        return None

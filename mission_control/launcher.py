@@ -1,0 +1,94 @@
+"""The light launcher every agent runs under; it is the pane's own process.
+
+    python -I -S launcher.py AGENT_ARGV...
+
+It starts the agent in a process group of its own, hands it the terminal as the
+foreground group, waits for it without reacting to stops, and exits with the
+agent's exit status (128 + N when a signal N ended it).
+
+Why: tmux sends SIGCONT to a pane's own process group whenever that process
+stops, so an agent that *is* the pane's process cannot be paused. Under the
+launcher, pausing is SIGSTOP to the agent's group, which tmux leaves alone.
+
+Standard library only, nothing heavy: it lives as long as its agent.
+"""
+
+import os
+import signal
+import sys
+
+GRACE_SECONDS = 5
+
+
+def _give_terminal(fd, pgid):
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(fd, pgid)
+    except OSError:
+        pass
+    finally:
+        signal.signal(signal.SIGTTOU, old)
+
+
+def main(argv):
+    if not argv:
+        sys.stderr.write("mission-control launcher: no command given\n")
+        return 2
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        tty = None
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)
+            if tty is not None:
+                _give_terminal(tty, os.getpgrp())
+                os.close(tty)
+            os.execvp(argv[0], argv)
+        except OSError as exc:
+            sys.stderr.write("mission-control launcher: cannot start %s: %s\n" % (argv[0], exc.strerror))
+        os._exit(127)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child already did it (or already exec'd)
+    if tty is not None:
+        _give_terminal(tty, pid)
+
+    def forward(signum, _frame):
+        # Pass the signal on to the agent's whole group, wake it if paused, and
+        # make sure it is gone after a grace period.
+        for sig in (signum, signal.SIGCONT):
+            try:
+                os.killpg(pid, sig)
+            except OSError:
+                pass
+        signal.signal(signal.SIGALRM, lambda *_: _kill_group(pid))
+        signal.alarm(GRACE_SECONDS)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, forward)
+
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)  # no WUNTRACED: a paused agent is still running
+            break
+        except ChildProcessError:
+            return 1
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,60 @@
+"""`mission-control status`: the supervisor's latest snapshot, without a UI."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from mission_control.adapters.store import Store
+from mission_control.adapters.supervisor_lock import supervisor_alive
+from mission_control.adapters.tmux import Tmux
+from mission_control.core.config import FleetConfig
+from mission_control.core.format import age, money, tokens
+from mission_control.core.model import FleetSnapshot
+
+
+def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | None]:
+    """(snapshot, warning). None when the fleet is not running."""
+    tmux = Tmux(config.socket)
+    if not tmux.has_session(config.session):
+        return None, None
+    if not config.store_path.exists():
+        return None, f"fleet session {config.session!r} runs but has no state store at {config.store_path}"
+    store = Store(config.store_path)
+    if supervisor_alive(config.state_dir):
+        snap = store.latest_snapshot()
+        if snap is not None:
+            return snap, None
+    from mission_control.supervisor import Supervisor
+
+    sup = Supervisor(config, store, tmux)
+    sup.settings = replace(sup.settings, hold_ticks=1)
+    sup.record_changes = False
+    snap = sup.tick(write=False)
+    warning = "no supervisor is running for this fleet: this is a one-off poll (restart it with `mission-control up`)"
+    if supervisor_alive(config.state_dir):
+        warning = "the supervisor has not written its first snapshot yet: this is a one-off poll"
+    return snap, warning
+
+
+def render_table(snap: FleetSnapshot) -> str:
+    now = time.time()
+    rows = [("AGENT", "KIND", "STATUS", "FOR", "REASON", "TOKENS IN/OUT", "COST", "COMMITS", "LAST LINE")]
+    for a in snap.agents:
+        rows.append(
+            (
+                a.name,
+                a.kind,
+                a.status.value,
+                age(now - a.since) if a.since else "—",
+                a.reason[:40],
+                f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
+                money(a.cost_usd),
+                "—" if a.commits is None else str(a.commits),
+                a.last_line[:50],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines.append(f"snapshot {age(now - snap.taken_at)} old")
+    return "\n".join(lines)

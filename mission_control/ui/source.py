@@ -1,0 +1,83 @@
+"""Where a dashboard gets its data: the supervisor's snapshots in the state store.
+
+Dashboards never poll tmux or processes themselves: ten open dashboards cost
+the fleet no more polling than one. Tests hand the app a `FixedSource`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mission_control.adapters.store import Store
+from mission_control.adapters.supervisor_lock import supervisor_alive
+from mission_control.core.config import FleetConfig
+from mission_control.core.model import FleetSnapshot
+
+
+class FleetSource(Protocol):
+    session: str
+
+    def snapshot_id(self) -> int: ...
+    def latest(self) -> FleetSnapshot | None: ...
+    def tail(self, agent: str) -> str: ...
+    def supervisor_alive(self) -> bool: ...
+    def recent_actions(self, limit: int = 20) -> list[dict[str, Any]]: ...
+    def status_changes(self, agent: str, limit: int = 10) -> list[dict[str, Any]]: ...
+
+
+class StoreSource:
+    """Reads a running fleet's state store (safe to call from a worker thread)."""
+
+    def __init__(self, config: FleetConfig) -> None:
+        self.config = config
+        self.session = config.session
+        self.store = Store(config.store_path)
+
+    def snapshot_id(self) -> int:
+        return self.store.latest_snapshot_id()
+
+    def latest(self) -> FleetSnapshot | None:
+        return self.store.latest_snapshot()
+
+    def tail(self, agent: str) -> str:
+        return self.store.pane_tail(agent)
+
+    def supervisor_alive(self) -> bool:
+        return supervisor_alive(self.config.state_dir)
+
+    def recent_actions(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.store.actions(limit)
+
+    def status_changes(self, agent: str, limit: int = 10) -> list[dict[str, Any]]:
+        return self.store.status_changes(agent, limit)
+
+
+@dataclass
+class FixedSource:
+    """Fixed data, for snapshot tests and screenshots of a given moment."""
+
+    snapshot: FleetSnapshot | None
+    tails: dict[str, str] = field(default_factory=dict)
+    alive: bool = True
+    session: str = "mission-control"
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def snapshot_id(self) -> int:
+        return 1 if self.snapshot else 0
+
+    def latest(self) -> FleetSnapshot | None:
+        return self.snapshot
+
+    def tail(self, agent: str) -> str:
+        return self.tails.get(agent, "")
+
+    def supervisor_alive(self) -> bool:
+        return self.alive
+
+    def recent_actions(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.actions[-limit:]
+
+    def status_changes(self, agent: str, limit: int = 10) -> list[dict[str, Any]]:
+        return self.changes.get(agent, [])[-limit:]

@@ -1,0 +1,136 @@
+"""The fleet table: one row per agent; only cells whose text changed are redrawn."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from mission_control.core.format import age, money, percent, size, tokens
+from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+
+STATUS_STYLE = {
+    Status.STARTING: "dim",
+    Status.WORKING: "green",
+    Status.WAITING: "bold black on yellow",
+    Status.IDLE: "cyan",
+    Status.STUCK: "bold white on red",
+    Status.PAUSED: "magenta",
+    Status.EXITED: "dim",
+}
+
+COLUMNS = (
+    ("name", "Agent"),
+    ("kind", "Kind"),
+    ("status", "Status"),
+    ("for", "For"),
+    ("reason", "Reason"),
+    ("task", "Task"),
+    ("tokens", "Tok in/out"),
+    ("cost", "Cost"),
+    ("commits", "Commits"),
+    ("cpu", "CPU"),
+    ("rss", "RSS"),
+    ("last", "Last output"),
+)
+
+
+def status_cell(a: AgentSnapshot) -> Text:
+    label = a.status.value
+    if a.status is Status.EXITED and a.exit_code not in (None, 0):
+        return Text(f"EXITED {a.exit_code}", style="bold red")
+    return Text(label, style=STATUS_STYLE[a.status])
+
+
+def cost_cell(a: AgentSnapshot) -> Text:
+    text = money(a.cost_usd)
+    if a.cost_usd is not None and a.budget_usd:
+        share = a.cost_usd / a.budget_usd
+        if share >= 1:
+            return Text(f"{text} ■", style="bold red")
+        if share >= 0.8:
+            return Text(f"{text} ▲", style="yellow")
+    return Text(text)
+
+
+def row_cells(a: AgentSnapshot, now: float) -> dict[str, object]:
+    return {
+        "name": Text(a.name, style="bold"),
+        "kind": a.kind,
+        "status": status_cell(a),
+        "for": age(now - a.since) if a.since else "—",
+        "reason": a.reason[:36],
+        "task": (a.task or "—")[:28],
+        "tokens": f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
+        "cost": cost_cell(a),
+        "commits": "—" if a.commits is None else str(a.commits),
+        "cpu": percent(a.cpu_percent),
+        "rss": size(a.rss_bytes),
+        "last": a.last_line[:60],
+    }
+
+
+class AgentTable(DataTable):
+    """Agents of the fleet. Enter zooms into the selected agent's pane."""
+
+    DEFAULT_CSS = """
+    AgentTable { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self._cells: dict[tuple[str, str], str] = {}
+        self._order: list[str] = []
+        self.attention_first = False
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def selected(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    def ordered(self, snap: FleetSnapshot) -> list[AgentSnapshot]:
+        agents = list(snap.agents)
+        if self.attention_first:
+            agents.sort(key=lambda a: (not a.status.needs_human, a.status is not Status.EXITED))
+        return agents
+
+    def show(self, snap: FleetSnapshot | None, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        agents = self.ordered(snap) if snap else []
+        names = [a.name for a in agents]
+        if names != self._order:
+            selected = self.selected
+            self.clear()
+            self._cells.clear()
+            for a in agents:
+                cells = row_cells(a, now)
+                self.add_row(*(cells[k] for k, _ in COLUMNS), key=a.name)
+                self._cells.update({(a.name, k): str(v) for k, v in cells.items()})
+            self._order = names
+            if selected in names:
+                self.move_cursor(row=names.index(selected))
+            return
+        for a in agents:
+            for key, value in row_cells(a, now).items():
+                text = str(value) + (value.style if isinstance(value, Text) else "")  # type: ignore[operator]
+                if self._cells.get((a.name, key)) != text:
+                    self._cells[(a.name, key)] = text
+                    self.update_cell(a.name, key, value, update_width=True)
+
+    def select_agent(self, name: str) -> None:
+        if name in self._order:
+            self.move_cursor(row=self._order.index(name))

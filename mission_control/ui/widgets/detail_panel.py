@@ -1,0 +1,66 @@
+"""The selected agent in full: status with its evidence, git, spend, and its live screen."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from mission_control.core.format import age, money, tokens
+from mission_control.core.model import AgentSnapshot
+
+
+def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
+    t = Text()
+    t.append(f"{a.name}", style="bold")
+    t.append(f"  ({a.kind}, pane {a.pane_id or '—'}, pid {a.pid or '—'})\n", style="dim")
+    t.append(f"{a.status.value}", style="bold")
+    t.append(f" for {age(now - a.since) if a.since else '—'}: {a.reason}\n")
+    if a.evidence:
+        t.append(f"evidence: {a.evidence}\n", style="dim")
+    t.append(f"task: {a.task or '—'}\n")
+    t.append(
+        f"tokens in {tokens(a.tokens_in)} · out {tokens(a.tokens_out)} · cache r/w "
+        f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)} · cost {money(a.cost_usd)}"
+        + (f" ({a.cost_source})" if a.cost_source else "")
+        + (f" · budget {money(a.budget_usd)}" if a.budget_usd else "")
+        + "\n"
+    )
+    commits = "—" if a.commits is None else str(a.commits)
+    t.append(f"commits {commits}")
+    if a.ahead is not None:
+        t.append(f" · ahead {a.ahead} / behind {a.behind} · dirty files {a.dirty_files}")
+    t.append("\n")
+    if a.last_commit:
+        lc = a.last_commit
+        t.append(f"last commit {lc.get('sha')} {lc.get('subject', '')[:60]} ({age(now - lc.get('time', now))} ago)\n", style="dim")
+    if changes:
+        recent = " → ".join(f"{c['new']}" for c in changes[-6:])
+        t.append(f"history: {recent}  · turns {a.turns}\n", style="dim")
+    return t
+
+
+class DetailPanel(VerticalScroll):
+    """Details of the selected agent above the tail of its pane."""
+
+    DEFAULT_CSS = """
+    DetailPanel { height: 1fr; border-top: solid $primary; padding: 0 1; }
+    DetailPanel #detail-facts { height: auto; }
+    DetailPanel #detail-tail { height: auto; color: $text-muted; }
+    """
+
+    def compose(self):
+        yield Static("Select an agent.", id="detail-facts")
+        yield Static("", id="detail-tail", markup=False)
+
+    def show(self, agent: AgentSnapshot | None, tail: str | None, changes: list[dict]) -> None:
+        facts = self.query_one("#detail-facts", Static)
+        if agent is None:
+            facts.update("Select an agent.")
+            return
+        facts.update(describe(agent, changes, time.time()))
+        if tail is not None:
+            lines = tail.splitlines()[-25:]
+            self.query_one("#detail-tail", Static).update(Text("\n".join(lines)))

@@ -1,0 +1,32 @@
+"""How old the data on screen is, and a clear warning when the supervisor is down."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from mission_control.core.format import age
+
+
+def age_text(session: str, taken_at: float | None, alive: bool, now: float, tick_ms: float | None = None) -> Text:
+    if not alive:
+        return Text(
+            f" SUPERVISOR DOWN — data below is stale{f' ({age(now - taken_at)} old)' if taken_at else ''}; "
+            "run `mission-control up` to restart it ",
+            style="bold white on red",
+        )
+    if taken_at is None:
+        return Text(f" {session}: waiting for the supervisor's first snapshot… ", style="yellow")
+    stale = now - taken_at
+    style = "dim" if stale < 5 else "bold yellow"
+    tick = f" · tick {tick_ms:.0f} ms" if tick_ms is not None else ""
+    return Text(f" {session} · snapshot {age(stale)} old{tick} ", style=style)
+
+
+class SnapshotAge(Static):
+    DEFAULT_CSS = """
+    SnapshotAge { height: 1; }
+    """
+
+    def show(self, session: str, taken_at: float | None, alive: bool, now: float, tick_ms: float | None = None) -> None:
+        self.update(age_text(session, taken_at, alive, now, tick_ms))
