@@ -1,0 +1,122 @@
+"""Config validation: every broken config gives one line naming file, key and line; exit 2; nothing starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mission_control.core.config import ConfigError, load_text
+
+GOOD = """
+[mission]
+session = "fleet"
+state_dir = "state"
+
+[[agent]]
+name = "coder"
+kind = "shell"
+command = "sleep 100"
+task = "do it"
+env = { A = "1" }
+"""
+
+# (config text, what the one-line error must contain)
+BROKEN = [
+    ('[mission]\nsesion = "x"\n', ["mission.sesion", "did you mean 'session'", ":2:"]),
+    ('[[agent]]\nname = "a"\nkind = "shell"\ncomand = "x"\n', ["comand", "did you mean 'command'", ":4:"]),
+    ('[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "y"\n', ["duplicate agent name 'a'", ":6:"]),
+    ('[[agent]]\nname = "a"\nkind = "shell"\ncommand = "   "\n', ["command is empty", ":4:"]),
+    ('[[agent]]\nname = "a"\nkind = "cluade"\n', ["'cluade' is not a known kind", "did you mean 'claude'", ":3:"]),
+    ('[[agent]]\nname = "a"\nkind = "shell"\n', ["command is required for kind 'shell'"]),
+    ('[[agent]]\nname = "my agent"\nkind = "claude"\n', ["'my agent' is not allowed", ":2:"]),
+    ('[[agent]]\nname = "a.b"\nkind = "claude"\n', ["'a.b' is not allowed"]),
+    ('[[agent]]\nname = "a"\nkind = "claude"\nworktree = "yes"\n', ["worktree must be true or false", ":4:"]),
+    ('[mission]\npoll_interval = "fast"\n', ["poll_interval", ":2:"]),
+    ('[mission]\npoll_interval = 0\n', ["poll_interval", "greater than 0"]),
+    ('[mission]\nsession = "a:b"\n', ["'a:b' is not allowed"]),
+    ('[[agent]]\nname = "a"\nkind = "claude"\nenv = { "BAD-NAME" = "x" }\n', ["'BAD-NAME' is not a valid environment variable name"]),
+    ('[[agent]]\nname = "a"\nkind = "claude"\nenv = { KEY = 3 }\n', ["env.KEY must be a string"]),
+    ('[[agent]]\nname = "a"\nkind = "claude"\n[[task]]\nid = "t1"\nprompt = "p"\nassignee = "b"\n', ["assignee 'b' names no agent"]),
+    ('[[agent]\nname = "a"\n', ["invalid TOML"]),
+    ('[[agent]]\nkind = "claude"\n', ["missing required key 'agent[0].name'"]),
+    ('agent = 3\n', ["agent must be an array of tables"]),
+    ('[[agent]]\nname = "a"\nkind = "claude"\nbudget_usd = -1\n', ["budget_usd", "greater than or equal to 0"]),
+]
+
+
+@pytest.mark.parametrize("text,needles", BROKEN, ids=[f"broken{i}" for i in range(len(BROKEN))])
+def test_broken_config_is_one_clear_line(text: str, needles: list[str]) -> None:
+    path = Path("/cfg/agents.toml")
+    with pytest.raises(ConfigError) as err:
+        load_text(path, text, environ={})
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith("/cfg/agents.toml")
+    for needle in needles:
+        assert needle in msg, msg
+
+
+def test_good_config_expands_defaults_and_paths() -> None:
+    cfg = load_text(Path("/cfg/agents.toml"), GOOD, environ={})
+    assert cfg.session == "fleet"
+    assert cfg.socket == "mission-control"
+    assert cfg.state_dir == Path("/cfg/state")
+    (agent,) = cfg.agents
+    assert agent.cwd == Path("/cfg")
+    assert agent.env == {"A": "1"}
+    assert agent.resume_prompt == "continue"
+
+
+def test_kind_defaults_fill_command_and_resume() -> None:
+    cfg = load_text(Path("/c/a.toml"), '[[agent]]\nname = "c"\nkind = "claude"\n', environ={})
+    assert cfg.agents[0].command == "claude"
+    assert cfg.agents[0].resume_command == "claude --continue"
+
+
+def test_socket_env_overrides_config() -> None:
+    cfg = load_text(Path("/c/a.toml"), '[mission]\nsocket = "mine"\n', environ={"MISSION_CONTROL_SOCKET": "other"})
+    assert cfg.socket == "other"
+    with pytest.raises(ConfigError, match="MISSION_CONTROL_SOCKET"):
+        load_text(Path("/c/a.toml"), "", environ={"MISSION_CONTROL_SOCKET": "bad name"})
+
+
+def test_task_queue_assigns_prompt() -> None:
+    text = '[[agent]]\nname = "a"\nkind = "claude"\n[[task]]\nid = "t1"\nprompt = "fix bug"\nassignee = "a"\n'
+    cfg = load_text(Path("/c/a.toml"), text, environ={})
+    assert cfg.agents[0].task == "fix bug"
+
+
+@pytest.mark.tmux
+@pytest.mark.parametrize("text,needles", BROKEN[:12], ids=[f"cli{i}" for i in range(12)])
+def test_cli_rejects_broken_config_and_starts_nothing(cli, fleet_config, text: str, needles: list[str]) -> None:
+    path = fleet_config(text)
+    r = cli("up", "--no-attach", "-c", str(path))
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert str(path) in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not cli.server_running()
+    assert not (path.parent / ".mission-control").exists()
+
+
+@pytest.mark.tmux
+def test_unknown_layout_and_missing_repo_start_nothing(cli, fleet_config, tmp_path: Path) -> None:
+    path = fleet_config('[mission]\nlayout = "splitt"\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "sleep 9"\n')
+    r = cli("up", "--no-attach", "-c", str(path))
+    assert r.returncode == 2 and "did you mean 'split'" in r.stderr, r.stderr
+    path = fleet_config('[mission]\nrepo = "nope"\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "sleep 9"\n')
+    r = cli("up", "--no-attach", "-c", str(path))
+    assert r.returncode == 2 and "nope" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    (tmp_path / "plain").mkdir()
+    path = fleet_config('[mission]\nrepo = "plain"\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "sleep 9"\n')
+    r = cli("up", "--no-attach", "-c", str(path))
+    assert r.returncode == 2 and "plain" in r.stderr, r.stderr
+    assert not cli.server_running()
+
+
+def test_missing_config_file_is_one_line(cli, tmp_path: Path) -> None:
+    r = cli("up", "--no-attach", "-c", str(tmp_path / "none.toml"))
+    assert r.returncode == 2
+    assert "none.toml: no such config file" in r.stderr

@@ -1,0 +1,64 @@
+"""The shipped default fleet, as the README's first command starts it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import ROOT, retry_until
+
+pytestmark = pytest.mark.tmux
+
+
+def test_default_fleet_lives(cli, tmp_path: Path) -> None:
+    shutil.copy(ROOT / "agents.toml", tmp_path / "agents.toml")
+    r = cli("up", "--no-attach")
+    assert r.returncode == 0, r.stderr
+    repo = tmp_path / ".mission-control" / "demo-repo"
+    assert (repo / ".git").is_dir()
+
+    seen: dict[str, set[str]] = {}
+    first: dict[str, int] = {}
+
+    def lively() -> bool:
+        rows = cli.status()
+        for row in rows:
+            seen.setdefault(row["name"], set()).add(row["status"])
+            if row["commits"] is not None:
+                first.setdefault(row["name"], row["commits"])
+        names = {r["name"] for r in rows}
+        grew = [r for r in rows if r["commits"] is not None and r["commits"] > first.get(r["name"], 0)]
+        changing = [n for n, s in seen.items() if len(s - {"STARTING"}) >= 2]
+        by = {r["name"]: r for r in rows}
+        return (
+            len(names) >= 4
+            and len(grew) >= 2
+            and len(changing) >= 1
+            and by["notifier"]["status"] == "STUCK"
+            and "NOTIFICATION_KEY" in by["notifier"]["reason"]
+        )
+
+    retry_until(lively, timeout=60, interval=1.0, message=f"demo statuses change and commits grow: {seen}")
+    retry_until(lambda: any(r["name"] == "asker" and r["status"] == "WAITING" for r in cli.status()),
+                timeout=60, interval=0.5, message="the asker waits for an answer")
+
+    # the dashboard pane: kill it hard, nothing is lost, a new dashboard shows the fleet
+    dash = [ln.split() for ln in cli.tmux("list-panes", "-a", "-F", "#{pane_pid} #{@mc_role}").splitlines()]
+    (dash_pid,) = [int(p[0]) for p in dash if len(p) > 1 and p[1] == "dashboard"]
+    before = cli.status()
+    os.kill(dash_pid, signal.SIGKILL)
+    retry_until(lambda: not psutil.pid_exists(dash_pid) or psutil.Process(dash_pid).status() == psutil.STATUS_ZOMBIE)
+    after = retry_until(lambda: (rows := cli.status()) and rows, message="status still answers")
+    assert [r["name"] for r in after] == [r["name"] for r in before]
+    assert all((a["commits"] or 0) >= (b["commits"] or 0) for a, b in zip(after, before))
+
+    cli.tmux("new-window", "-d", "-t", "mission-control:", "-n", "dash2",
+             f"{os.sys.executable} -m mission_control dashboard")
+    retry_until(lambda: "notifier" in cli.tmux("capture-pane", "-p", "-t", "mission-control:dash2")
+                and "STUCK" in cli.tmux("capture-pane", "-p", "-t", "mission-control:dash2"),
+                timeout=30, message="a new dashboard shows the fleet")
