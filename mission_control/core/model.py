@@ -32,7 +32,7 @@ def iso(ts: float | None) -> str | None:
     """Seconds since the epoch as ISO 8601 in UTC (None stays None)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds" if ts % 1 else "seconds")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ queued one); handlers update the widgets. Reading the store never blocks the UI.
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -78,8 +78,12 @@ class MissionControlApp(App[None]):
         Binding("o", "toggle_order", "Needs-you first"),
     ]
 
-    def __init__(self, source: FleetSource, actions: FleetActions | None = None, *, poll_seconds: float = 0.5, live: bool = True) -> None:
+    def __init__(
+        self, source: FleetSource, actions: FleetActions | None = None, *, poll_seconds: float = 0.5, live: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
+        self.clock = clock
         self.source = source
         self.actions = actions
         self.poll_seconds = poll_seconds
@@ -138,7 +142,7 @@ class MissionControlApp(App[None]):
         previous = self.snapshot
         self.snapshot, self.alive = message.snapshot, message.alive
         table = self.query_one(AgentTable)
-        table.show(self.snapshot)
+        table.show(self.snapshot, self.clock())
         self.query_one(TotalsBar).show(self.snapshot)
         self.refresh_clock()
         if self.selected_name is None:
@@ -173,15 +177,15 @@ class MissionControlApp(App[None]):
 
     def _show_detail(self, tail: TailRead | None) -> None:
         agent = self.snapshot.agent(self.selected_name) if (self.snapshot and self.selected_name) else None
-        self.query_one(DetailPanel).show(agent, tail.tail if tail else None, tail.changes if tail else [])
+        self.query_one(DetailPanel).show(agent, tail.tail if tail else None, tail.changes if tail else [], self.clock())
 
     def refresh_clock(self) -> None:
         snap = self.snapshot
         self.query_one(SnapshotAge).show(
-            self.source.session, snap.taken_at if snap else None, self.alive, time.time(), snap.tick_ms if snap else None
+            self.source.session, snap.taken_at if snap else None, self.alive, self.clock(), snap.tick_ms if snap else None
         )
         if snap is not None:
-            self.query_one(AgentTable).show(snap)
+            self.query_one(AgentTable).show(snap, self.clock())
 
     # -- actions ---------------------------------------------------------------
 
@@ -217,7 +221,7 @@ class MissionControlApp(App[None]):
     def action_toggle_order(self) -> None:
         table = self.query_one(AgentTable)
         table.attention_first = not table.attention_first
-        table.show(self.snapshot)
+        table.show(self.snapshot, self.clock())
         self.notify("agents needing you first" if table.attention_first else "fleet order", timeout=2)
 
 
@@ -229,6 +233,9 @@ class _nullcontext:
         return None
 
 
-def create_app(source: FleetSource, actions: FleetActions | None = None, *, live: bool = True, poll_seconds: float = 0.5) -> MissionControlApp:
+def create_app(
+    source: FleetSource, actions: FleetActions | None = None, *, live: bool = True, poll_seconds: float = 0.5,
+    clock: Callable[[], float] = time.time,
+) -> MissionControlApp:
     """The dashboard app; the CLI, the screenshot script and the tests all build it here."""
-    return MissionControlApp(source, actions, live=live, poll_seconds=poll_seconds)
+    return MissionControlApp(source, actions, live=live, poll_seconds=poll_seconds, clock=clock)

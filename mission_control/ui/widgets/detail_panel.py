@@ -55,12 +55,12 @@ class DetailPanel(VerticalScroll):
         yield Static("Select an agent.", id="detail-facts")
         yield Static("", id="detail-tail", markup=False)
 
-    def show(self, agent: AgentSnapshot | None, tail: str | None, changes: list[dict]) -> None:
+    def show(self, agent: AgentSnapshot | None, tail: str | None, changes: list[dict], now: float | None = None) -> None:
         facts = self.query_one("#detail-facts", Static)
         if agent is None:
             facts.update("Select an agent.")
             return
-        facts.update(describe(agent, changes, time.time()))
+        facts.update(describe(agent, changes, time.time() if now is None else now))
         if tail is not None:
             lines = tail.splitlines()[-25:]
             self.query_one("#detail-tail", Static).update(Text("\n".join(lines)))

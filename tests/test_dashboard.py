@@ -1,0 +1,101 @@
+"""The dashboard, driven with Textual's pilot: fixed data, and a real store written while it runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, retry_until
+from mission_control.adapters.store import Store
+from mission_control.core.config import load_text
+from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.ui.app import create_app
+from mission_control.ui.source import FixedSource, StoreSource
+from mission_control.ui.widgets.agent_table import AgentTable
+from mission_control.ui.widgets.snapshot_age import SnapshotAge
+
+DATA = json.loads((ROOT / "tests" / "data" / "dashboard_fixed.json").read_text())
+
+
+def fixed_app(alive: bool = True):
+    snap = FleetSnapshot.from_json(DATA["snapshot"])
+    source = FixedSource(snap, tails=DATA["tails"], alive=alive)
+    return create_app(source, live=False, clock=lambda: DATA["now"])
+
+
+def test_main_screen_snapshot(snap_compare) -> None:
+    assert snap_compare(fixed_app(), terminal_size=(170, 42))
+
+
+async def test_table_shows_every_agent_and_honest_unknowns() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        table = app.query_one(AgentTable)
+        assert table.row_count == 5
+        row = table.get_row("local")
+        assert "—" in [str(c) for c in row]  # unknown cost stays unknown
+        assert str(table.get_cell("notifier", "status")) == "STUCK"
+        assert str(table.get_cell("tester", "for")) == "30s"
+
+
+async def test_keys_next_attention_order_and_help() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        table = app.query_one(AgentTable)
+        assert table.selected == "coder"
+        await pilot.press("n")
+        assert table.selected == "notifier"
+        await pilot.press("n")
+        assert table.selected == "asker"
+        await pilot.press("n")
+        assert table.selected == "notifier"
+        await pilot.press("o")
+        await pilot.pause()
+        assert [table.get_row_at(i)[0].plain for i in range(2)] == ["notifier", "asker"]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert app.return_code in (0, None)
+
+
+async def test_supervisor_down_is_said_plainly() -> None:
+    app = fixed_app(alive=False)
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        text = str(app.query_one(SnapshotAge).render())
+        assert "SUPERVISOR DOWN" in text
+
+
+async def test_live_store_updates_only_changed_cells(tmp_path: Path) -> None:
+    config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
+    store = Store(config.store_path)
+    now = time.time()
+    store.write_snapshot(FleetSnapshot(now, "mission-control", (AgentSnapshot("a", "shell", Status.WORKING, "output changing", since=now),)))
+    app = create_app(StoreSource(config), poll_seconds=0.05)
+    async with app.run_test(size=(150, 40)) as pilot:
+        table = app.query_one(AgentTable)
+
+        async def cell(name: str) -> str:
+            await pilot.pause(0.05)
+            return str(table.get_cell("a", name)) if table.row_count else ""
+
+        deadline = time.monotonic() + 10
+        while await cell("status") != "WORKING" and time.monotonic() < deadline:
+            pass
+        assert await cell("status") == "WORKING"
+        updates: list[str] = []
+        original = table.update_cell
+        table.update_cell = lambda row, col, value, **kw: (updates.append(col), original(row, col, value, **kw))[1]  # type: ignore[method-assign]
+        store.write_snapshot(FleetSnapshot(time.time(), "mission-control", (AgentSnapshot("a", "shell", Status.STUCK, "missing KEY", since=now),)))
+        deadline = time.monotonic() + 10
+        while await cell("status") != "STUCK" and time.monotonic() < deadline:
+            pass
+        assert await cell("status") == "STUCK"
+        assert set(updates) <= {"status", "reason", "for"}, updates
