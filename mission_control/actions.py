@@ -1,32 +1,141 @@
-"""What a person can do to agents, from a key or a command: each action goes
-straight to tmux and the processes, and into the action log.
+"""What a person can do to agents, from a key or a command.
+
+Each action goes straight to tmux and the processes (not through the supervisor),
+and into the action log with its outcome. Injected values are never logged: the
+log and every message carry masked values only.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import signal
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from mission_control.adapters.store import Store
+import psutil
+
+from mission_control.adapters import git_progress
+from mission_control.adapters.processes import terminate_all
+from mission_control.adapters.store import Store, ensure_private_dir
 from mission_control.adapters.tmux import Tmux, TmuxError
-from mission_control.core.config import FleetConfig
-from mission_control.core.model import AgentSnapshot
+from mission_control.core.config import AgentSpec, FleetConfig
+from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
+from mission_control.core.handoff import Handoff, handoff_message
+from mission_control.core.kinds import KINDS
+from mission_control.core.model import AgentSnapshot, Status
+from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
+from mission_control.core.rules import parse_rules, rules_for
+from mission_control.core.status import tail_lines
+
+PAUSE_REASON_KEY = "paused_reason:"
+"""Store meta key prefix: why an agent was paused (the process state says *that* it is)."""
+QUIET_CHECK_SECONDS = 0.25
+"""Two captures this far apart must be identical before text is typed at a prompt."""
 
 
 class ActionError(Exception):
     """The action could not be done; `str()` says why in one line."""
 
 
+@dataclass(frozen=True)
+class Outcome:
+    agent: str | None
+    message: str
+    ok: bool = True
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def agent_processes(pane_pid: int | None) -> tuple[int | None, list[psutil.Process]]:
+    """The agent's process group id (the launcher's child) and every process below the launcher."""
+    if pane_pid is None:
+        return None, []
+    try:
+        launcher = psutil.Process(pane_pid)
+        below = launcher.children(recursive=True)
+    except psutil.Error:
+        return None, []
+    direct = [p for p in below if p.ppid() == pane_pid]
+    pgid = None
+    for p in direct:
+        try:
+            pgid = os.getpgid(p.pid)
+            break
+        except OSError:
+            continue
+    return pgid, below
+
+
+def signal_agent(pane_pid: int | None, sig: int) -> int:
+    """`sig` to the agent's process group, then to descendants that left it. Returns processes signalled."""
+    pgid, below = agent_processes(pane_pid)
+    if pgid is None or pgid == os.getpgid(0):
+        return 0
+    try:
+        os.killpg(pgid, sig)
+    except OSError:
+        pass
+    count = 0
+    for p in below:
+        try:
+            if os.getpgid(p.pid) != pgid:
+                os.kill(p.pid, sig)
+            count += 1
+        except OSError:
+            continue
+    return count
+
+
+def is_stopped(pane_pid: int | None) -> bool:
+    _, below = agent_processes(pane_pid)
+    for p in below:
+        try:
+            if p.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+                return True
+        except psutil.Error:
+            continue
+    return False
+
+
 class FleetActions:
-    def __init__(self, config: FleetConfig, actor: str = "cli") -> None:
+    def __init__(self, config: FleetConfig, actor: str = "cli", *, store: Store | None = None, tmux: Tmux | None = None) -> None:
         self.config = config
         self.actor = actor
-        self.tmux = Tmux(config.socket)
-        self.store = Store(config.store_path)
+        self.tmux = tmux or Tmux(config.socket)
+        self.store = store or Store(config.store_path)
 
-    def _log(self, action: str, agent: str | None, detail: str, outcome: str) -> str:
-        self.store.log_action(self.actor, action, agent, detail, outcome)
-        return outcome
+    # -- lookups ---------------------------------------------------------------
+
+    def _log(self, action: str, agent: str | None, detail: str, message: str, ok: bool = True) -> Outcome:
+        self.store.log_action(self.actor, action, agent, detail, message if ok else f"failed: {message}")
+        return Outcome(agent, message, ok)
+
+    def record(self, name: str) -> dict[str, Any]:
+        agents = {a["name"]: a for a in self.store.agents()}
+        if name not in agents:
+            hint = difflib.get_close_matches(name, list(agents), n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else f" (agents: {', '.join(agents) or 'none'})"
+            raise ActionError(f"no agent named {name!r} in fleet {self.config.session!r}{extra}")
+        return agents[name]
+
+    def spec(self, rec: dict[str, Any]) -> AgentSpec:
+        data = dict(rec["spec"])
+        data.setdefault("index", 0)
+        return AgentSpec.model_validate(data)
+
+    def snapshot(self, name: str) -> AgentSnapshot | None:
+        snap = self.store.latest_snapshot()
+        return snap.agent(name) if snap else None
+
+    def pane_pid(self, rec: dict[str, Any]) -> int | None:
+        for pane in self.tmux.list_panes():
+            if pane.pane_id == rec["pane_id"]:
+                return None if pane.dead else pane.pid
+        return None
 
     def inside_fleet_tmux(self) -> bool:
         """Is this process running in a pane of the fleet's own tmux server?"""
@@ -36,16 +145,381 @@ class FleetActions:
     def needs_terminal(self) -> bool:
         return not self.inside_fleet_tmux()
 
-    def zoom(self, agent: AgentSnapshot) -> str:
-        """Show the agent's pane: zoom it in place inside the fleet, else attach to it."""
-        if not agent.pane_id:
-            raise ActionError(f"{agent.name} has no pane")
+    def _rules(self, kind: str):
+        extra = self.config.rules_for(kind)
+        return rules_for(kind, parse_rules("agents.toml", {"rule": extra}) if extra else None)
+
+    def at_prompt(self, rec: dict[str, Any]) -> bool:
+        """The agent sits at its own prompt now: the idle rule matches and the screen is still."""
+        pane = rec["pane_id"]
+        if not pane or not self.tmux.pane_alive(pane):
+            return False
         try:
-            self.tmux.select_pane(agent.pane_id, zoom=self.inside_fleet_tmux())
-            if not self.inside_fleet_tmux():
+            first = self.tmux.capture(pane)
+            time.sleep(QUIET_CHECK_SECONDS)
+            second = self.tmux.capture(pane)
+        except TmuxError:
+            return False
+        if first != second:
+            return False
+        lines = tail_lines(second)
+        rules = self._rules(rec["kind"])
+        return rules.first("IDLE", lines) is not None and rules.first("WORKING", lines) is None
+
+    # -- typing ----------------------------------------------------------------
+
+    def type_text(self, rec: dict[str, Any], text: str) -> None:
+        """Paste `text` into the agent's pane, then Enter."""
+        pane = rec["pane_id"]
+        self.tmux.paste_text(pane, text)
+        time.sleep(KINDS[rec["kind"]].enter_delay)
+        self.tmux.send_keys(pane, "Enter")
+
+    def send(self, name: str, text: str) -> Outcome:
+        rec = self.record(name)
+        if not text.strip():
+            raise ActionError("nothing to send: the text is empty")
+        try:
+            self.type_text(rec, text)
+        except TmuxError as exc:
+            return self._log("send", name, f"{len(text)} chars", str(exc), ok=False)
+        return self._log("send", name, f"{len(text)} chars", f"sent {len(text)} characters to {name}")
+
+    def broadcast(self, text: str) -> Outcome:
+        if not text.strip():
+            raise ActionError("nothing to send: the text is empty")
+        snap = self.store.latest_snapshot()
+        sent, skipped = [], []
+        for rec in self.store.agents():
+            agent = snap.agent(rec["name"]) if snap else None
+            if agent is not None and agent.status in (Status.EXITED, Status.PAUSED):
+                skipped.append(rec["name"])
+                continue
+            try:
+                self.type_text(rec, text)
+                sent.append(rec["name"])
+            except TmuxError:
+                skipped.append(rec["name"])
+        message = f"sent to {len(sent)} agents" + (f"; skipped {', '.join(skipped)} (exited, paused or gone)" if skipped else "")
+        return self._log("broadcast", None, f"{len(text)} chars", message)
+
+    # -- pause / resume ----------------------------------------------------------
+
+    def pause(self, name: str, reason: str = "paused by you") -> Outcome:
+        rec = self.record(name)
+        pid = self.pane_pid(rec)
+        if pid is None:
+            raise ActionError(f"{name} is not running: nothing to pause")
+        n = signal_agent(pid, signal.SIGSTOP)
+        if n == 0:
+            raise ActionError(f"{name} has no agent process to pause")
+        self.store.set_meta(PAUSE_REASON_KEY + name, reason)
+        return self._log("pause", name, reason, f"paused {name} ({n} processes stopped)")
+
+    def unpause(self, name: str) -> Outcome:
+        rec = self.record(name)
+        pid = self.pane_pid(rec)
+        if pid is None:
+            raise ActionError(f"{name} is not running: nothing to continue")
+        n = signal_agent(pid, signal.SIGCONT)
+        self.store.set_meta(PAUSE_REASON_KEY + name, "")
+        return self._log("continue", name, "", f"continued {name} ({n} processes)")
+
+    def toggle_pause(self, name: str) -> Outcome:
+        rec = self.record(name)
+        return self.unpause(name) if is_stopped(self.pane_pid(rec)) else self.pause(name)
+
+    def plan_resume(self, name: str) -> ResumePlan:
+        rec = self.record(name)
+        spec = self.spec(rec)
+        pid = self.pane_pid(rec)
+        snap = self.snapshot(name)
+        if pid is None:
+            status = Status.EXITED
+        elif is_stopped(pid):
+            status = Status.PAUSED
+        else:
+            status = snap.status if snap else Status.STARTING
+        at_prompt = status in (Status.STUCK, Status.IDLE) and self.at_prompt(rec)
+        return resume_plan(name, status, at_prompt, spec.resume_prompt)
+
+    def resume(self, name: str, plan: ResumePlan | None = None) -> Outcome:
+        rec = self.record(name)
+        plan = plan or self.plan_resume(name)
+        if plan.step is ResumeStep.CONTINUE:
+            return self.unpause(name)
+        if plan.step is ResumeStep.PROMPT:
+            if not self.at_prompt(rec):  # the screen moved since the plan was made
+                raise ActionError(f"{name} left its prompt: nothing typed")
+            self.type_text(rec, self.spec(rec).resume_prompt)
+            return self._log("resume", name, plan.description, f"resumed {name}: typed {self.spec(rec).resume_prompt!r}")
+        if plan.step is ResumeStep.ATTACH:
+            return self.zoom(name)
+        if plan.step is ResumeStep.RESTART:
+            return self.restart(name)
+        return self._log("resume", name, "", plan.description, ok=plan.step is ResumeStep.NOTHING)
+
+    def resume_all_stuck(self) -> list[Outcome]:
+        snap = self.store.latest_snapshot()
+        out = []
+        for agent in snap.agents if snap else ():
+            if agent.status is Status.STUCK:
+                try:
+                    out.append(self.resume(agent.name))
+                except ActionError as exc:
+                    out.append(Outcome(agent.name, str(exc), ok=False))
+        if not out:
+            out.append(Outcome(None, "no agent is STUCK"))
+        return out
+
+    # -- restart / kill / respawn ----------------------------------------------------
+
+    def _respawn(self, rec: dict[str, Any], *, resume: bool, reason: str) -> None:
+        """Start the agent's pane afresh (same pane id) with its env overlay applied."""
+        from mission_control.bringup import agent_pane  # bring-up knows how a pane is built
+
+        spec = self.spec(rec)
+        use_resume = resume and spec.resume_command is not None
+        argv, env = agent_pane(spec, self.config, spec.cwd, resume=use_resume, extra_env=self.store.env_overlay(spec.name))
+        pid = self.pane_pid(rec)
+        if pid is not None and is_stopped(pid):
+            signal_agent(pid, signal.SIGCONT)
+        self.tmux.respawn(rec["pane_id"], argv, cwd=str(spec.cwd), env=env)
+        now = time.time()
+        self.store.update_agent(spec.name, launched_at=now)
+        self.store.set_meta(PAUSE_REASON_KEY + spec.name, "")
+        if not use_resume and spec.task and KINDS[spec.kind].task_delivery == "typed":
+            self.store.drop_deliveries(spec.name)
+            self.store.queue_delivery(spec.name, "task", spec.task, at=now)
+
+    def restart(self, name: str) -> Outcome:
+        rec = self.record(name)
+        try:
+            self._respawn(rec, resume=False, reason="restart")
+        except TmuxError as exc:
+            return self._log("restart", name, "", str(exc), ok=False)
+        return self._log("restart", name, "", f"restarted {name} with its task")
+
+    def kill(self, name: str) -> Outcome:
+        rec = self.record(name)
+        pid = self.pane_pid(rec)
+        if pid is None:
+            return self._log("kill", name, "", f"{name} was not running")
+        _, below = agent_processes(pid)
+        left = terminate_all([p.pid for p in below])
+        self.store.drop_deliveries(name)
+        if left:
+            return self._log("kill", name, "", f"processes survived SIGKILL: {left}", ok=False)
+        return self._log("kill", name, "", f"killed {name} ({len(below)} processes); restart with R")
+
+    # -- inject an environment fix ---------------------------------------------------
+
+    def inject_env(self, names: list[str] | None, text: str | EnvFix, *, write_dotenv: bool = False) -> list[Outcome]:
+        """Persist KEY=VALUE (this agent, or every agent when `names` is None), then respawn the
+        targets with it, resuming their conversation where the kind can."""
+        fix = text if isinstance(text, EnvFix) else parse_env_text(text)
+        targets = [self.record(n) for n in names] if names else self.store.agents()
+        if names is None:
+            self.store.set_env_overlay("*", fix.values)
+        else:
+            for rec in targets:
+                self.store.set_env_overlay(rec["name"], fix.values)
+        out = []
+        for rec in targets:
+            spec = self.spec(rec)
+            detail = fix.masked() + (" (+ .env)" if write_dotenv else "")
+            try:
+                if write_dotenv:
+                    write_env_file(spec.cwd / ".env", fix.values)
+                self._respawn(rec, resume=True, reason="inject")
+            except (TmuxError, OSError) as exc:
+                out.append(self._log("inject", spec.name, detail, str(exc), ok=False))
+                continue
+            how = f"resumed with `{spec.resume_command}`" if spec.resume_command else "restarted with its task"
+            out.append(self._log("inject", spec.name, detail, f"set {', '.join(fix.values)} for {spec.name}; {how}"))
+        return out
+
+    # -- zoom / attach ------------------------------------------------------------
+
+    def zoom(self, name: str) -> Outcome:
+        """Show the agent's pane: zoom it in place inside the fleet, else attach to it."""
+        rec = self.record(name)
+        if not rec["pane_id"]:
+            raise ActionError(f"{name} has no pane")
+        inside = self.inside_fleet_tmux()
+        try:
+            self.tmux.select_pane(rec["pane_id"], zoom=inside)
+            if not inside:
                 from mission_control.adapters.run import interactive
 
                 interactive(self.tmux.attach_argv(self.config.session))
         except TmuxError as exc:
-            return self._log("zoom", agent.name, "", f"failed: {exc}")
-        return self._log("zoom", agent.name, "", f"zoomed to {agent.name} ({agent.pane_id}); prefix+z unzooms")
+            return self._log("zoom", name, "", str(exc), ok=False)
+        return self._log("zoom", name, "", f"showing {name} ({rec['pane_id']}); prefix+z unzooms")
+
+    # -- spawn / reassign ------------------------------------------------------------
+
+    def spawn(
+        self,
+        name: str,
+        kind: str | None = None,
+        task: str | None = None,
+        *,
+        copy_of: str | None = None,
+        command: str | None = None,
+        start_point: str | None = None,
+        worktree: bool | None = None,
+    ) -> Outcome:
+        """A new agent in the running fleet: its own pane (a new window when the last one is full)."""
+        from mission_control.bringup import add_agent_pane
+
+        existing = {a["name"] for a in self.store.agents(include_removed=True)}
+        if name in existing:
+            raise ActionError(f"an agent named {name!r} already exists")
+        base: dict[str, Any]
+        if copy_of:
+            base = dict(self.spec(self.record(copy_of)).model_dump(mode="json"))
+            base.pop("cwd", None)
+        else:
+            if kind is None:
+                raise ActionError("give the new agent's kind (or copy an agent)")
+            base = {"kind": kind}
+        data: dict[str, Any] = {**base, "name": name}
+        if kind:
+            data["kind"] = kind
+        if command:
+            data["command"] = command
+        if task is not None:
+            data["task"] = task
+        if worktree is not None:
+            data["worktree"] = worktree
+        try:
+            spec, pane = add_agent_pane(self.config, self.store, self.tmux, data, start_point=start_point)
+        except ValueError as exc:
+            raise ActionError(str(exc)) from None
+        return self._log("spawn", name, f"kind {spec.kind}" + (f", copy of {copy_of}" if copy_of else ""), f"spawned {name} ({spec.kind}) in {pane}")
+
+    def held_task(self, name: str) -> tuple[str, str] | None:
+        """(task id, prompt) the agent holds: from the task ledger, else its configured task."""
+        for task_id, row in self.store.current_tasks().items():
+            if row["agent"] == name:
+                return task_id, row["prompt"]
+        rec = self.record(name)
+        if rec["task"]:
+            return f"{name}-task", rec["task"]
+        return None
+
+    def reassign(self, from_name: str, to_name: str | None = None, *, new_kind: str | None = None, old: str = "pause") -> Outcome:
+        """Move `from_name`'s task to another agent (or a new one of `new_kind`) with a handoff message."""
+        rec = self.record(from_name)
+        held = self.held_task(from_name)
+        if held is None:
+            raise ActionError(f"{from_name} holds no task to reassign")
+        task_id, prompt = held
+        if to_name == from_name:
+            raise ActionError("pick another agent to take the task")
+        if old not in ("pause", "stop", "keep"):
+            raise ActionError(f"old agent action {old!r}: use pause, stop or keep")
+        snap = self.snapshot(from_name)
+        why = f"{snap.status.value}: {snap.reason}" if snap else "unknown"
+        commits: tuple[str, ...] = ()
+        if rec["branch"] and rec["base_commit"] and self.config.repo is not None:
+            try:
+                log = git_progress._run_git(
+                    ["log", "--format=%h %s", f"{rec['base_commit']}..{rec['branch']}"], self.config.repo
+                )
+                commits = tuple(line for line in log.splitlines() if line.strip())
+            except git_progress.GitError:
+                commits = ()
+        # the previous agent steps aside first, so two agents never work the task at once
+        if old == "pause" and self.pane_pid(rec) is not None and not is_stopped(self.pane_pid(rec)):
+            self.pause(from_name, reason=f"task {task_id} reassigned")
+        elif old == "stop":
+            self.kill(from_name)
+        new_agent = to_name is None
+        if new_agent:
+            if not new_kind:
+                raise ActionError("name the agent to take the task, or the kind of a new one")
+            to_name = self._free_name(f"{from_name}-{new_kind}")
+        handoff = Handoff(
+            task=prompt,
+            from_agent=from_name,
+            why=why,
+            last_lines=tuple(tail_lines(self.store.pane_tail(from_name))),
+            branch=rec["branch"],
+            commits=commits,
+            continue_on_branch=bool(rec["branch"]),
+        )
+        message = handoff_message(handoff)
+        cost = None
+        if new_agent:
+            src = self.spec(rec)
+            self.spawn(
+                to_name, new_kind, message, worktree=src.worktree,
+                start_point=rec["branch"] if src.worktree and rec["branch"] else None,
+            )
+        else:
+            target = self.record(to_name)
+            target_snap = self.snapshot(to_name)
+            cost = target_snap.cost_usd if target_snap else None
+            self.store.queue_delivery(to_name, "handoff", message)
+            self.store.update_agent(to_name, task=prompt)
+            del target
+        self.store.update_agent(from_name, task=None)
+        if new_agent:
+            self.store.update_agent(to_name, task=prompt)
+        self.store.record_task(task_id, prompt, to_name, from_name, why, cost)
+        how = "a new agent" if new_agent else "it"
+        return self._log(
+            "reassign", from_name, f"task {task_id} -> {to_name}",
+            f"task {task_id} moved from {from_name} ({old}d) to {to_name}; {how} gets a handoff at its prompt",
+        )
+
+    def _free_name(self, stem: str) -> str:
+        names = {a["name"] for a in self.store.agents(include_removed=True)}
+        stem = stem[:36]
+        if stem not in names:
+            return stem
+        for i in range(2, 1000):
+            if f"{stem}-{i}" not in names:
+                return f"{stem}-{i}"
+        raise ActionError("no free agent name")
+
+    # -- git -------------------------------------------------------------------------
+
+    def merge(self, name: str) -> Outcome:
+        rec = self.record(name)
+        if not rec["branch"] or self.config.repo is None:
+            raise ActionError(f"{name} has no worktree branch to merge (worktree = false)")
+        base = rec["spec"].get("base_branch") or self.config.base_branch or git_progress.current_branch(self.config.repo)
+        try:
+            result = git_progress.merge_agent_branch(self.config.repo, rec["branch"], base)
+        except git_progress.GitError as exc:
+            return self._log("merge", name, rec["branch"], str(exc), ok=False)
+        if result.ok:
+            return self._log("merge", name, f"{rec['branch']} -> {base}", f"merged {rec['branch']} into {base} ({(result.merged_commit or '')[:10]})")
+        detail = result.message
+        if result.conflicts:
+            detail += "; conflicting files: " + ", ".join(result.conflicts)
+        return self._log("merge", name, f"{rec['branch']} -> {base}", detail, ok=False)
+
+    def diff_stat(self, name: str) -> str:
+        rec = self.record(name)
+        if not rec["branch"] or self.config.repo is None:
+            raise ActionError(f"{name} has no worktree branch (worktree = false)")
+        base = rec["base_commit"] or rec["spec"].get("base_branch") or "HEAD"
+        try:
+            text = git_progress.diff_stat(self.config.repo, rec["branch"], base)
+        except git_progress.GitError as exc:
+            raise ActionError(str(exc)) from None
+        return text.strip() or f"{rec['branch']} has no changes against its base"
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> None:
+    """Merge `values` into a `.env` file, readable by its owner only."""
+    existing = path.read_text() if path.exists() else ""
+    ensure_private_dir(path.parent) if not path.parent.exists() else None
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(merge_dotenv(existing, values))
+    os.chmod(path, 0o600)

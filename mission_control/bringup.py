@@ -7,6 +7,7 @@ the tmux session exists; once it exists, any failure kills it again.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -20,7 +21,9 @@ from mission_control.adapters.run import CommandError, run
 from mission_control.adapters.store import Store, ensure_private_dir
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
-from mission_control.core.launch_plan import agent_command, agent_env, pane_argv
+from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
+from mission_control.core.kinds import KINDS
+from mission_control.core.launch_plan import agent_command, agent_env, pane_argv, typed_task
 from mission_control.core.layouts import LayoutPreset, layout_string, plan
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
 from mission_control.adapters.supervisor_lock import status_file, supervisor_alive
@@ -111,6 +114,23 @@ def agent_cwds(config: FleetConfig, store: Store) -> dict[str, tuple[Path, dict[
     return out
 
 
+def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
+    """The kind's own options that make it report its events to `mission-control hook`."""
+    kind = KINDS[spec.kind]
+    if kind.hooks is None:
+        return []
+    argv = hook_argv(sys.executable, str(config.state_dir), spec.name)
+    if kind.hooks == "claude-settings":
+        path = status_file(config.state_dir, spec.name).parent / "claude-hooks.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(claude_settings(argv), f, indent=1)
+        return ["--settings", str(path)]
+    if kind.hooks == "codex-notify":
+        return codex_notify_option(argv + ["--event", "notify"])
+    return []
+
+
 def agent_pane(spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool = False, extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """argv and env of an agent's pane."""
     sfile = status_file(config.state_dir, spec.name)
@@ -125,7 +145,8 @@ def agent_pane(spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool 
         base_path=os.environ.get("PATH", ""),
     )
     env.update(extra_env or {})
-    return pane_argv(sys.executable, Path(launcher.__file__), agent_command(spec, resume=resume)), env
+    argv = agent_command(spec, resume=resume, hook_args=hook_args(spec, config))
+    return pane_argv(sys.executable, Path(launcher.__file__), argv), env
 
 
 def fleet_env(config: FleetConfig) -> dict[str, str]:
@@ -245,6 +266,7 @@ def up(config: FleetConfig) -> UpResult:
                 worktree=extra["worktree"],
                 spec={**spec.model_dump(mode="json"), "cwd": str(cwd), "base_branch": extra["base_branch"]},
             )
+        record_tasks(config, store)
         store.log_action("up", "up", None, f"{len(config.agents)} agents, layout {config.layout}", "ok")
         ensure_supervisor(config, tmux)
         first_window = windows[0].name
@@ -258,3 +280,77 @@ def up(config: FleetConfig) -> UpResult:
             tmux.kill_server()
         raise UpError(f"could not start the fleet: {exc}") from None
     return UpResult(started=True, panes=panes)
+
+
+def record_tasks(config: FleetConfig, store: Store) -> None:
+    """Start the task ledger: every held task, and the typed ones queued for the agent's first prompt."""
+    held = store.current_tasks()
+    by_agent = {t.assignee: t for t in config.tasks if t.assignee}
+    for spec in config.agents:
+        if not spec.task:
+            continue
+        task_id = by_agent[spec.name].id if spec.name in by_agent else f"{spec.name}-task"
+        if task_id not in held:
+            store.record_task(task_id, spec.task, spec.name, None, "assigned in agents.toml", None)
+        text = typed_task(spec)
+        if text:
+            store.queue_delivery(spec.name, "task", text)
+
+
+def add_agent_pane(
+    config: FleetConfig, store: Store, tmux: Tmux, data: dict, *, start_point: str | None = None
+) -> tuple[AgentSpec, str]:
+    """Start one more agent in the running fleet: the last agent window if it has room, else a new window.
+    Raises ValueError (bad request) or TmuxError."""
+    from mission_control.core.config import agent_from_request
+
+    known = store.agents(include_removed=True)
+    spec = agent_from_request(config, data, index=len(known))
+    preset = load_layout(config)
+    extra: dict = {"base_commit": None, "branch": None, "worktree": None, "base_branch": None}
+    cwd = spec.cwd
+    if spec.worktree:
+        if config.repo is None:
+            raise ValueError("worktree = true needs mission.repo")
+        try:
+            info = git_progress.ensure_worktree(
+                config.repo, spec.name, config.state_dir / "worktrees", base_branch=config.base_branch, start_point=start_point
+            )
+        except git_progress.GitError as exc:
+            raise ValueError(f"cannot prepare {spec.name}'s worktree: {exc}") from None
+        cwd = Path(info.path)
+        extra = {"base_commit": info.base_commit, "branch": info.branch, "worktree": str(info.path), "base_branch": info.base_branch}
+    elif not cwd.is_dir():
+        raise ValueError(f"cwd {cwd} is not a directory")
+    spec = spec.model_copy(update={"cwd": cwd})
+    panes = [p for p in tmux.list_panes() if p.session == config.session]
+    agent_windows: dict[int, list] = {}
+    for p in panes:
+        if p.agent:
+            agent_windows.setdefault(p.window_index, []).append(p)
+    argv, env = agent_pane(spec, config, cwd)
+    target_window = max(agent_windows) if agent_windows else None
+    if target_window is not None and len(agent_windows[target_window]) < preset.max_panes_per_window:
+        first = agent_windows[target_window][0]
+        tmux.select_layout(first.pane_id, "tiled")  # make room for the split
+        pane = tmux.split(first.pane_id, argv, cwd=str(cwd), env=env)
+        window_panes = [p for p in panes if p.window_index == target_window]
+        dashboard = next((p for p in window_panes if p.role == "dashboard"), None)
+        agent_ids = [int(p.pane_id[1:]) for p in window_panes if p.agent] + [int(pane[1:])]
+        w, h = tmux.window_size(first.pane_id)
+        tmux.select_layout(first.pane_id, layout_string(preset, w, h, int(dashboard.pane_id[1:]) if dashboard else None, agent_ids))
+    else:
+        n = len({p.window_index for p in panes}) + 1
+        pane = tmux.new_window(config.session, f"agents-{n}", argv, cwd=str(cwd), env=env)
+    tmux.set_option(pane, "@mc_agent", spec.name, scope="-p")
+    now = time.time()
+    store.record_agent(
+        spec.name, kind=spec.kind, pane_id=pane, window=None, launched_at=now, task=spec.task,
+        base_commit=extra["base_commit"], branch=extra["branch"], worktree=extra["worktree"],
+        spec={**spec.model_dump(mode="json"), "cwd": str(cwd), "base_branch": extra["base_branch"]},
+    )
+    if spec.task:
+        text = typed_task(spec)
+        if text:
+            store.queue_delivery(spec.name, "task", text, at=now)
+    return spec, pane

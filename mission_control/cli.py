@@ -149,6 +149,133 @@ def cmd_layouts(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ the human's hands
+
+
+def _actions(args: argparse.Namespace):
+    from mission_control.actions import FleetActions
+
+    return FleetActions(_config(args), actor="cli")
+
+
+def _report(outcomes) -> int:
+    outcomes = outcomes if isinstance(outcomes, list) else [outcomes]
+    for o in outcomes:
+        print(f"mission-control: {o.message}", file=sys.stdout if o.ok else sys.stderr)
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    acts = _actions(args)
+    return _report([acts.unpause(n) if args.command == "continue" else acts.pause(n) for n in args.agents])
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    acts = _actions(args)
+    if args.all:
+        return _report(acts.resume_all_stuck())
+    if not args.agent:
+        raise CliError("name the agent to resume, or give --all for every STUCK agent")
+    plan = acts.plan_resume(args.agent)
+    print(f"mission-control: resume will {plan.description}")
+    return _report(acts.resume(args.agent, plan))
+
+
+def _read_env_text(args: argparse.Namespace) -> str:
+    import getpass
+
+    if args.names:
+        lines = []
+        for name in args.names:
+            if "=" in name:
+                raise CliError(f"give only the variable name {name.split('=')[0]!r}: values are read from stdin or a hidden prompt, never from the command line")
+            if sys.stdin.isatty():
+                value = getpass.getpass(f"value for {name} (hidden): ")
+            else:
+                value = sys.stdin.readline().rstrip("\n")
+            lines.append(f"{name}={value}")
+        return "\n".join(lines)
+    if sys.stdin.isatty():
+        print("KEY=VALUE lines, end with Ctrl-D:", file=sys.stderr)
+    return sys.stdin.read()
+
+
+def cmd_inject(args: argparse.Namespace) -> int:
+    from mission_control.core.env_overlay import EnvTextError, parse_env_text
+
+    acts = _actions(args)
+    if args.all and args.agent:
+        args.names, args.agent = [args.agent, *args.names], None
+    if not args.all and not args.agent:
+        raise CliError("name the agent, or give --all")
+    try:
+        fix = parse_env_text(_read_env_text(args))
+    except EnvTextError as exc:
+        raise CliError(f"inject: {exc}") from None
+    return _report(acts.inject_env(None if args.all else [args.agent], fix, write_dotenv=args.dotenv))
+
+
+def cmd_reassign(args: argparse.Namespace) -> int:
+    acts = _actions(args)
+    if bool(args.to) == bool(args.new_kind):
+        raise CliError("give either --to AGENT or --new KIND")
+    return _report(acts.reassign(args.agent, args.to, new_kind=args.new_kind, old=args.old))
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    acts = _actions(args)
+    text = " ".join(args.text) if args.text else sys.stdin.read()
+    if args.command == "broadcast":
+        return _report(acts.broadcast(text))
+    return _report(acts.send(args.agent, text))
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    acts = _actions(args)
+    return _report([acts.kill(n) if args.command == "kill" else acts.restart(n) for n in args.agents])
+
+
+def cmd_spawn(args: argparse.Namespace) -> int:
+    acts = _actions(args)
+    if not args.kind and not args.copy:
+        raise CliError("give --kind KIND or --copy AGENT")
+    worktree = True if args.worktree else (False if args.no_worktree else None)
+    return _report(acts.spawn(args.name, args.kind, args.task, copy_of=args.copy, command=args.cmd, worktree=worktree))
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    return _report(_actions(args).merge(args.agent))
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    print(_actions(args).diff_stat(args.agent))
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from mission_control.adapters.store import Store
+
+    store = Store(_config(args).store_path)
+    for row in store.actions(limit=args.limit):
+        at = datetime.fromtimestamp(row["at"]).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{at}  {row['actor']:10} {row['action']:10} {row['agent'] or '-':14} {row['outcome']}" + (f"  [{row['detail']}]" if row["detail"] else ""))
+    return 0
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    from mission_control.hooks import main as hook_main
+
+    return hook_main(args.state_dir, args.agent, args.event, args.payload)
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from mission_control.ollama_agent import main as agent_main
+
+    return agent_main(args.rest)
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -180,10 +307,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("layouts", parents=[common], help="list layout presets")
     p.set_defaults(func=cmd_layouts)
+
+    for name, text in (("pause", "pause agents (SIGSTOP to their process groups)"), ("continue", "continue paused agents")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("agents", nargs="+", metavar="AGENT")
+        p.set_defaults(func=cmd_pause)
+    p = sub.add_parser("resume", parents=[common], help="do what resuming means for the agent's state (it says which first)")
+    p.add_argument("agent", nargs="?")
+    p.add_argument("--all", action="store_true", help="every STUCK agent")
+    p.set_defaults(func=cmd_resume)
+    p = sub.add_parser("inject", parents=[common], help="give agents environment variables and resume them (values read from stdin or a hidden prompt)")
+    p.add_argument("agent", nargs="?")
+    p.add_argument("names", nargs="*", metavar="NAME", help="variables to ask for (else KEY=VALUE lines on stdin)")
+    p.add_argument("--all", action="store_true", help="every agent")
+    p.add_argument("--dotenv", action="store_true", help="also write them to the agent's working-dir .env (0600)")
+    p.set_defaults(func=cmd_inject)
+    p = sub.add_parser("reassign", parents=[common], help="move an agent's task to another agent, with a handoff")
+    p.add_argument("agent")
+    p.add_argument("--to", metavar="AGENT")
+    p.add_argument("--new", dest="new_kind", metavar="KIND", help="to a new agent of this kind")
+    p.add_argument("--old", choices=("pause", "stop", "keep"), default="pause", help="what happens to the old agent (default: pause)")
+    p.set_defaults(func=cmd_reassign)
+    p = sub.add_parser("send", parents=[common], help="type text + Enter into an agent's pane")
+    p.add_argument("agent")
+    p.add_argument("text", nargs="*")
+    p.set_defaults(func=cmd_send)
+    p = sub.add_parser("broadcast", parents=[common], help="type text + Enter into every running agent's pane")
+    p.add_argument("text", nargs="*")
+    p.set_defaults(func=cmd_send)
+    for name, text in (("restart", "restart agents with their task"), ("kill", "stop agents' processes (their panes stay)")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("agents", nargs="+", metavar="AGENT")
+        p.set_defaults(func=cmd_restart)
+    p = sub.add_parser("spawn", parents=[common], help="start a new agent in the running fleet")
+    p.add_argument("name")
+    p.add_argument("--kind")
+    p.add_argument("--task")
+    p.add_argument("--copy", metavar="AGENT", help="same settings as this agent")
+    p.add_argument("--command", dest="cmd", metavar="CMD")
+    p.add_argument("--worktree", action="store_true")
+    p.add_argument("--no-worktree", action="store_true")
+    p.set_defaults(func=cmd_spawn)
+    p = sub.add_parser("merge", parents=[common], help="merge an agent's branch into the base branch (--no-ff; nothing changes on conflict)")
+    p.add_argument("agent")
+    p.set_defaults(func=cmd_merge)
+    p = sub.add_parser("diff", parents=[common], help="diff stat of an agent's branch against its base")
+    p.add_argument("agent")
+    p.set_defaults(func=cmd_diff)
+    p = sub.add_parser("log", parents=[common], help="the action log")
+    p.add_argument("-n", "--limit", type=int, default=50)
+    p.set_defaults(func=cmd_log)
+    p = sub.add_parser("hook")  # run by agents' own hooks, not by people
+    p.add_argument("--state-dir", required=True)
+    p.add_argument("--agent", required=True)
+    p.add_argument("--event")
+    p.add_argument("payload", nargs="*")
+    p.set_defaults(func=cmd_hook)
+    p = sub.add_parser("agent", help="run the built-in Ollama coding agent (what kind = \"ollama\" launches)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_agent)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mission_control.actions import ActionError
     from mission_control.adapters.git_progress import GitError
     from mission_control.adapters.store import StoreError
     from mission_control.adapters.tmux import TmuxError
@@ -203,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     except FleetNotFound as exc:
         print(f"mission-control: {exc}", file=sys.stderr)
         return 2
-    except (CliError, UpError, TmuxError, StoreError, GitError) as exc:
+    except (CliError, UpError, TmuxError, StoreError, GitError, ActionError) as exc:
         print(f"mission-control: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

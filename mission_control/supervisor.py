@@ -18,16 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from mission_control.adapters.git_progress import GitError, GitProbe
+from mission_control.adapters.token_sources import Meter, make_meter
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, status_file
+from mission_control.actions import PAUSE_REASON_KEY
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import Store
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.config import FleetConfig
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.progress import GitProgress, WorktreeInfo
-from mission_control.core.rules import rules_for
+from mission_control.core.budget import OVER, budget_state, sample_spend, should_pause
+from mission_control.core.rules import RuleSet, parse_rules, rules_for
+from mission_control.core.screen_lines import new_output_lines
 from mission_control.core.status import Memory, Observation, Settings, classify, tail_lines
+from mission_control.core.tokens import MeterReading
 
 HISTORY_LINES = 10
 """Lines of scrollback captured above the visible region."""
@@ -47,6 +52,15 @@ class _AgentState:
     launched_at: float = 0.0
     git: GitProbe | None = None
     git_checked: bool = False
+    meter: Meter | None = None
+    meter_baseline: dict[str, Any] | None = None
+    """A screen-reading meter's totals from before a supervisor restart."""
+    last_line_seen: int | None = None
+    reading: MeterReading | None = None
+    spend_history: tuple[float, ...] = ()
+    spend_sampled_at: float | None = None
+    budget_paused: bool = False
+    transcripts: set[str] = field(default_factory=set)
 
 
 def last_output_line(lines: list[str]) -> str:
@@ -70,6 +84,11 @@ class Supervisor:
         self.tick_ms: list[float] = []
         self.stop = threading.Event()
         self.record_changes = True
+        self.rulesets: dict[str, RuleSet] = {}
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.fleet_budget_paused = False
+        self.deliver = True
+        """Type queued text (typed tasks, handoffs) at agents' prompts."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -80,6 +99,7 @@ class Supervisor:
         panes = {p.pane_id: p for p in self.tmux.list_panes() if p.session == self.config.session}
         self.procs.refresh()
         self._read_hooks()
+        self.tasks = {row["agent"]: row for row in self.store.current_tasks().values()}
         snaps: list[AgentSnapshot] = []
         tails: dict[str, str] = {}
         for rec in agents:
@@ -87,6 +107,9 @@ class Supervisor:
             snaps.append(snap)
             if tail is not None:
                 tails[rec["name"]] = tail
+        self._fleet_budget(snaps)
+        if self.deliver and write:
+            self._deliver(agents, snaps)
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
@@ -128,19 +151,26 @@ class Supervisor:
         launched = rec.get("launched_at") or now
         if launched != st.launched_at:
             # a new process in this pane (up, restart, respawn): start afresh
-            hook, git = st.last_hook, st.git
-            st = self.states[name] = _AgentState(launched_at=launched, last_hook=hook, git=git, git_checked=st.git_checked)
+            keep = {k: getattr(st, k) for k in (
+                "last_hook", "git", "git_checked", "meter", "meter_baseline", "last_line_seen", "reading",
+                "spend_history", "spend_sampled_at", "budget_paused", "transcripts")}
+            st = self.states[name] = _AgentState(launched_at=launched, **keep)
         screen = ""
         if pane is not None:
             try:
                 screen = self.tmux.capture(pane.pane_id, history=HISTORY_LINES)
             except TmuxError:
                 screen = ""
-        usage = self.procs.usage(pane.pid) if pane is not None and not pane.dead else None
-        if usage is not None:
+        new_lines: list[str] = []
+        if pane is not None and screen:
+            new_lines, st.last_line_seen = new_output_lines(
+                tail_lines(screen), pane.history_size, min(HISTORY_LINES, pane.history_size), st.last_line_seen
+            )
+        proc = self.procs.usage(pane.pid) if pane is not None and not pane.dead else None
+        if proc is not None:
             if st.cpu_prev is not None and st.cpu_prev_at is not None and now > st.cpu_prev_at:
-                st.cpu_percent = round(100.0 * (usage.cpu_seconds - st.cpu_prev) / (now - st.cpu_prev_at), 1)
-            st.cpu_prev, st.cpu_prev_at = usage.cpu_seconds, now
+                st.cpu_percent = round(100.0 * (proc.cpu_seconds - st.cpu_prev) / (now - st.cpu_prev_at), 1)
+            st.cpu_prev, st.cpu_prev_at = proc.cpu_seconds, now
         self._own_word(st, name)
         own = st.own_word if (st.own_word_at or 0) >= launched - 1 else None
         hook = st.last_hook if st.last_hook and st.last_hook["at"] >= launched - 1 else None
@@ -150,8 +180,8 @@ class Supervisor:
             screen=screen,
             pane_dead=pane is None or pane.dead,
             exit_status=pane.dead_status if pane is not None else None,
-            paused=bool(usage and usage.stopped),
-            cpu_seconds=usage.cpu_seconds if usage else None,
+            paused=bool(proc and proc.stopped),
+            cpu_seconds=proc.cpu_seconds if proc else None,
             own_word=own,
             own_word_at=st.own_word_at,
             hook_event=hook["event"] if hook else None,
@@ -160,12 +190,26 @@ class Supervisor:
         )
         if pane is None:
             obs = Observation(now=now, started_at=launched, pane_dead=True, exit_status=None)
-        rules = rules_for(rec["kind"])
+        rules = self._rules(rec["kind"])
         verdict, st.memory = classify(obs, st.memory, rules, self.settings)
         reason = verdict.reason if pane is not None else "pane is gone"
+        if verdict.status is Status.PAUSED:
+            reason = self.store.get_meta(PAUSE_REASON_KEY + name) or reason
         if verdict.changed and self.record_changes:
             self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
         progress = self._git_progress(rec, st)
+        reading = self._meter(rec, st, new_lines)
+        cost = reading.cost_usd if reading is not None else None
+        st.spend_history, st.spend_sampled_at = sample_spend(st.spend_history, cost, now, st.spend_sampled_at)
+        budget = budget_state(cost, rec["spec"].get("budget_usd"), self.config.budget_warn)
+        if should_pause(budget, self.config.budget_action, st.budget_paused) and verdict.status not in (Status.EXITED, Status.PAUSED):
+            st.budget_paused = True
+            self._pause_for_budget(name, f"budget reached: ${cost:.2f} of ${rec['spec'].get('budget_usd'):.2f}")
+        held = self.tasks.get(name)
+        task_cost = None
+        if held is not None and cost is not None:
+            task_cost = round(cost - (held.get("cost_at_start") or 0.0), 6)
+        usage = reading.usage if reading is not None else None
         lines = tail_lines(screen)
         tail = None
         digest = str(hash(screen))
@@ -182,8 +226,24 @@ class Supervisor:
             pid=pane.pid if pane is not None else None,
             task=rec.get("task"),
             budget_usd=rec["spec"].get("budget_usd"),
-            cpu_percent=st.cpu_percent if usage else None,
-            rss_bytes=usage.rss_bytes if usage else None,
+            cpu_percent=st.cpu_percent if proc else None,
+            rss_bytes=proc.rss_bytes if proc else None,
+            tokens_in=(usage.input if usage else None),
+            tokens_out=(usage.output if usage else None),
+            tokens_cache_read=(usage.cache_read if usage else None),
+            tokens_cache_write=(usage.cache_write if usage else None),
+            cost_usd=round(cost, 6) if cost is not None else None,
+            cost_source=reading.cost_source if reading is not None else None,
+            models=tuple(reading.models) if reading is not None else (),
+            spend_history=st.spend_history,
+            budget_state=budget,
+            task_id=held["task"] if held else None,
+            task_cost_usd=task_cost,
+            at_prompt=bool(pane is not None and not pane.dead and lines and rules.first("IDLE", lines)
+                           and not rules.first("WORKING", lines)),
+            lines_added=progress.lines_added if progress else None,
+            lines_removed=progress.lines_removed if progress else None,
+            recent_commits=tuple(progress.recent[:8]) if progress else (),
             last_line=last_output_line(lines),
             exit_code=obs.exit_status if verdict.status is Status.EXITED else None,
             evidence=verdict.evidence,
@@ -196,6 +256,70 @@ class Supervisor:
             window=pane.window_name if pane is not None else None,
         )
         return snap, tail
+
+    def _rules(self, kind: str) -> RuleSet:
+        if kind not in self.rulesets:
+            extra = self.config.rules_for(kind)
+            self.rulesets[kind] = rules_for(kind, parse_rules("agents.toml", {"rule": extra}) if extra else None)
+        return self.rulesets[kind]
+
+    def _meter(self, rec: dict[str, Any], st: _AgentState, new_lines: list[str]) -> MeterReading | None:
+        """The agent's spend, read from where the agent itself records it."""
+        spec = rec["spec"]
+        name = rec["name"]
+        if st.meter is None:
+            env = {**spec.get("env", {}), **self.store.env_overlay(name)}
+            try:
+                st.meter = make_meter(
+                    rec["kind"],
+                    cwd=Path(spec.get("cwd") or "."),
+                    env=env,
+                    started_at=rec.get("first_launched_at") or rec.get("launched_at") or self.clock(),
+                    price_overrides=self.config.prices,
+                    regexes=spec.get("tokens"),
+                    ledger_path=status_file(self.config.state_dir, name).parent / "ollama-ledger.jsonl",
+                )
+            except ValueError:
+                return None
+            if self._reads_screen(st.meter) and not (spec.get("tokens") or {}).get("cumulative"):
+                st.meter_baseline = self.store.meter(name)
+                if st.meter_baseline:
+                    new_lines = []  # lines already on screen were counted before the restart
+        hook = st.last_hook
+        if hook is not None and rec["kind"] == "claude":
+            path = hook["data"].get("transcript_path")
+            if path and path not in st.transcripts and hasattr(st.meter, "add_transcript"):
+                st.transcripts.add(path)
+                st.meter.add_transcript(Path(path))
+        reading = st.meter.poll(new_lines)
+        if st.meter_baseline and reading.usage is not None:
+            reading = _plus_baseline(reading, st.meter_baseline)
+        if self._reads_screen(st.meter) and reading.usage is not None and reading != st.reading:
+            self.store.save_meter(name, _reading_json(reading))
+        st.reading = reading
+        return reading if reading.known else None
+
+    @staticmethod
+    def _reads_screen(meter: Meter) -> bool:
+        return type(meter).__name__ == "RegexMeter" or (type(meter).__name__ == "AiderMeter" and not meter._sources)
+
+    def _pause_for_budget(self, name: str, reason: str) -> None:
+        from mission_control.actions import ActionError, FleetActions
+
+        try:
+            FleetActions(self.config, actor="supervisor", store=self.store, tmux=self.tmux).pause(name, reason=reason)
+        except ActionError as exc:
+            print(f"mission-control supervise: could not pause {name}: {exc}", file=sys.stderr, flush=True)
+
+    def _fleet_budget(self, snaps: list[AgentSnapshot]) -> None:
+        """At the fleet's budget, pause every running agent once."""
+        total = sum(a.cost_usd or 0.0 for a in snaps)
+        state = budget_state(total, self.config.budget_usd, self.config.budget_warn)
+        if should_pause(state, self.config.budget_action, self.fleet_budget_paused):
+            self.fleet_budget_paused = True
+            for a in snaps:
+                if a.status not in (Status.EXITED, Status.PAUSED):
+                    self._pause_for_budget(a.name, f"fleet budget reached: ${total:.2f} of ${self.config.budget_usd:.2f}")
 
     def _git_progress(self, rec: dict[str, Any], st: _AgentState) -> GitProgress | None:
         """The agent's commits, asking git only when its refs, HEAD or index changed."""
@@ -216,6 +340,32 @@ class Supervisor:
             return st.git.poll()
         except GitError:
             return st.git.last
+
+    def _deliver(self, agents: list[dict[str, Any]], snaps: list[AgentSnapshot]) -> None:
+        """Type each queued text (a typed task, a handoff) once its agent sits quietly at its prompt."""
+        pending = self.store.pending_deliveries()
+        if not pending:
+            return
+        from mission_control.actions import FleetActions
+
+        by_name = {s.name: s for s in snaps}
+        recs = {r["name"]: r for r in agents}
+        done: set[str] = set()
+        for item in pending:
+            name = item["agent"]
+            snap, rec = by_name.get(name), recs.get(name)
+            if snap is None or rec is None or name in done:
+                continue
+            if not (snap.at_prompt and snap.status in (Status.IDLE, Status.STUCK)):
+                continue
+            try:
+                FleetActions(self.config, actor="supervisor", store=self.store, tmux=self.tmux).type_text(rec, item["text"])
+            except TmuxError as exc:
+                print(f"mission-control supervise: could not deliver to {name}: {exc}", file=sys.stderr, flush=True)
+                continue
+            self.store.mark_delivered(item["id"])
+            self.store.log_action("supervisor", f"deliver-{item['purpose']}", name, f"{len(item['text'])} chars", "typed at its prompt")
+            done.add(name)
 
     def _status_changed(self, name: str, old: Status | None, new: Status, reason: str, evidence: str, now: float) -> None:
         self.store.record_status_change(name, old.value if old else None, new.value, reason, evidence, at=now)
@@ -265,3 +415,26 @@ def serve(config: FleetConfig) -> int:
     sup.run()
     os.close(lock)
     return 0
+
+
+def _reading_json(r: MeterReading) -> dict[str, Any]:
+    u = r.usage
+    return {
+        "input": u.input if u else 0, "output": u.output if u else 0,
+        "cache_read": u.cache_read if u else 0, "cache_write": u.cache_write if u else 0,
+        "cost_usd": r.cost_usd, "cost_source": r.cost_source, "models": list(r.models),
+    }
+
+
+def _plus_baseline(r: MeterReading, base: dict[str, Any]) -> MeterReading:
+    """A screen meter's reading added to what it had counted before a supervisor restart."""
+    from dataclasses import replace
+
+    from mission_control.core.model import TokenUsage
+
+    extra = TokenUsage(base.get("input", 0), base.get("output", 0), base.get("cache_read", 0), base.get("cache_write", 0))
+    cost = r.cost_usd
+    if base.get("cost_usd") is not None:
+        cost = (cost or 0.0) + base["cost_usd"]
+    models = tuple(dict.fromkeys([*base.get("models", []), *r.models]))
+    return replace(r, usage=(r.usage or TokenUsage()) + extra, cost_usd=cost, cost_source=r.cost_source or base.get("cost_source"), models=models)

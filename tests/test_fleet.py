@@ -148,7 +148,9 @@ def test_task_and_env_reach_agent_byte_exact(cli, tmp_path: Path) -> None:
     seen_file = out / "seen.json"
     retry_until(lambda: seen_file.exists() and seen_file.stat().st_size > 0, message="the fake agent ran")
     seen = json.loads(seen_file.read_text())
-    assert seen["argv"] == [HOSTILE]  # claude takes its first prompt as an argument
+    assert seen["argv"][-1] == HOSTILE  # claude takes its first prompt as an argument
+    assert seen["argv"][0] == "--settings"  # ...after the hooks settings given through its own option
+    assert json.loads(Path(seen["argv"][1]).read_text())["hooks"]["Notification"]
     assert seen["task"] == HOSTILE
     assert seen["secret"] == HOSTILE
     assert seen["agent"] == "c1"

@@ -236,8 +236,13 @@ def ensure_worktree(
     name: str,
     worktrees_dir: Path | str,
     base_branch: str | None = None,
+    start_point: str | None = None,
 ) -> WorktreeInfo:
     """Give agent `name` its own worktree on branch ``agent/<name>``.
+
+    `start_point` (a branch or commit) makes a *new* branch start there instead of at
+    the base branch's tip, and counts the agent's commits from it (a reassigned task
+    continues from the previous agent's branch).
 
     * A live worktree of that branch (wherever it is) is reused as it is.
     * A branch without a (live) worktree gets a new worktree at
@@ -295,8 +300,13 @@ def ensure_worktree(
     if _rev(repo, ref) is not None:
         _run_git(["worktree", "add", str(path), branch], repo)
         return WorktreeInfo(path, branch, base_branch, _merge_base(repo, branch, base_branch), reused=True)
-    _run_git(["worktree", "add", "--no-track", "-b", branch, str(path), base_sha], repo)
-    return WorktreeInfo(path, branch, base_branch, base_sha, reused=False)
+    start_sha = base_sha
+    if start_point is not None:
+        start_sha = _rev(repo, start_point)
+        if start_sha is None:
+            raise GitError(f"start point {start_point!r} not found in {repo}")
+    _run_git(["worktree", "add", "--no-track", "-b", branch, str(path), start_sha], repo)
+    return WorktreeInfo(path, branch, base_branch, start_sha, reused=False)
 
 
 def _merge_base(repo: Path | str, a: str, b: str) -> str:

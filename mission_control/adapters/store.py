@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from mission_control.core.model import FleetSnapshot
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KEEP_SNAPSHOTS = 600
 
 _SCHEMA = """
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS agents (
     worktree TEXT,
     task TEXT,
     spec TEXT NOT NULL DEFAULT '{}',
-    removed INTEGER NOT NULL DEFAULT 0
+    removed INTEGER NOT NULL DEFAULT 0,
+    first_launched_at REAL        -- its first launch: spend is counted from here across restarts
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -84,7 +85,42 @@ CREATE TABLE IF NOT EXISTS hook_events (
     data TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS hook_events_agent ON hook_events(agent, id);
+CREATE TABLE IF NOT EXISTS env_overlays (
+    agent TEXT NOT NULL,          -- an agent's name, or '*' for every agent
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (agent, key)
+);
+CREATE TABLE IF NOT EXISTS task_ledger (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    task TEXT NOT NULL,           -- the task id
+    prompt TEXT NOT NULL,
+    agent TEXT NOT NULL,          -- who holds it from `at` on
+    previous TEXT,                -- who held it before
+    reason TEXT NOT NULL DEFAULT '',
+    cost_at_start REAL            -- the holder's spend when it got the task
+);
+CREATE INDEX IF NOT EXISTS task_ledger_task ON task_ledger(task, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent TEXT NOT NULL,
+    purpose TEXT NOT NULL,        -- task | handoff | message
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    delivered_at REAL             -- NULL while it waits for the agent's prompt
+);
+CREATE TABLE IF NOT EXISTS meters (
+    agent TEXT PRIMARY KEY,
+    data TEXT NOT NULL            -- last reading of a meter that reads the screen (survives a supervisor restart)
+);
 """
+
+_MIGRATIONS = {
+    # version -> statements that bring an older store up to it
+    2: ["ALTER TABLE agents ADD COLUMN first_launched_at REAL"],
+}
 
 
 class StoreError(Exception):
@@ -117,6 +153,11 @@ class Store:
                 f"{self.path}: state store schema {version} is newer than this mission-control knows ({SCHEMA_VERSION})"
             )
         else:
+            with self._transaction() as tx:
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS.get(target, []):
+                        tx.execute(statement)
+                tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.executescript(_SCHEMA)
 
     # -- connections -------------------------------------------------------
@@ -192,22 +233,25 @@ class Store:
         spec: dict[str, Any] | None = None,
     ) -> None:
         self._write(
-            """INSERT INTO agents(name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, spec, removed)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+            """INSERT INTO agents(name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, spec, removed,
+                                  first_launched_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
                ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, pane_id=excluded.pane_id, window=excluded.window,
                  launched_at=excluded.launched_at, task=excluded.task,
+                 first_launched_at=COALESCE(agents.first_launched_at, excluded.first_launched_at),
                  base_commit=COALESCE(excluded.base_commit, agents.base_commit),
                  branch=COALESCE(excluded.branch, agents.branch),
                  worktree=COALESCE(excluded.worktree, agents.worktree), spec=excluded.spec, removed=0""",
-            (name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, json.dumps(spec or {})),
+            (name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, json.dumps(spec or {}), launched_at),
         )
 
-    def agents(self) -> list[dict[str, Any]]:
+    def agents(self, include_removed: bool = False) -> list[dict[str, Any]]:
         rows = self._conn().execute(
-            "SELECT name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, spec"
-            " FROM agents WHERE removed=0 ORDER BY rowid"
+            "SELECT name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, spec, first_launched_at"
+            " FROM agents" + ("" if include_removed else " WHERE removed=0") + " ORDER BY rowid"
         ).fetchall()
-        keys = ("name", "kind", "pane_id", "window", "launched_at", "task", "base_commit", "branch", "worktree", "spec")
+        keys = ("name", "kind", "pane_id", "window", "launched_at", "task", "base_commit", "branch", "worktree", "spec",
+                "first_launched_at")
         out = []
         for row in rows:
             d = dict(zip(keys, row))
@@ -216,7 +260,9 @@ class Store:
         return out
 
     def update_agent(self, name: str, **fields: Any) -> None:
-        allowed = {"pane_id", "window", "launched_at", "task", "base_commit", "branch", "worktree", "removed"}
+        allowed = {"pane_id", "window", "launched_at", "task", "base_commit", "branch", "worktree", "removed", "spec"}
+        if "spec" in fields:
+            fields["spec"] = json.dumps(fields["spec"])
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown agent fields: {sorted(bad)}")
@@ -300,6 +346,81 @@ class Store:
             "SELECT id, at, agent, event, data FROM hook_events WHERE id > ? ORDER BY id", (after_id,)
         ).fetchall()
         return [{"id": r[0], "at": r[1], "agent": r[2], "event": r[3], "data": json.loads(r[4])} for r in rows]
+
+
+    # -- environment overlays (secret: the file is 0600, values are never logged) --
+
+    def set_env_overlay(self, agent: str, values: dict[str, str], at: float | None = None) -> None:
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO env_overlays(agent, key, value, at) VALUES (?, ?, ?, ?)",
+                [(agent, k, v, at or time.time()) for k, v in values.items()],
+            )
+
+    def env_overlay(self, agent: str) -> dict[str, str]:
+        """The overlay for one agent: fleet-wide ('*') values first, its own on top."""
+        rows = self._conn().execute(
+            "SELECT agent, key, value FROM env_overlays WHERE agent IN ('*', ?) ORDER BY agent = '*' DESC, at",
+            (agent,),
+        ).fetchall()
+        out: dict[str, str] = {}
+        for _agent, key, value in rows:
+            out[key] = value
+        return out
+
+    # -- task ledger -------------------------------------------------------
+
+    def record_task(self, task: str, prompt: str, agent: str, previous: str | None, reason: str, cost_at_start: float | None, at: float | None = None) -> None:
+        self._write(
+            "INSERT INTO task_ledger(at, task, prompt, agent, previous, reason, cost_at_start) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (at or time.time(), task, prompt, agent, previous, reason, cost_at_start),
+        )
+
+    def task_history(self, task: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT at, task, prompt, agent, previous, reason, cost_at_start FROM task_ledger"
+        args: tuple[Any, ...] = ()
+        if task:
+            sql += " WHERE task=?"
+            args = (task,)
+        rows = self._conn().execute(sql + " ORDER BY id", args).fetchall()
+        keys = ("at", "task", "prompt", "agent", "previous", "reason", "cost_at_start")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def current_tasks(self) -> dict[str, dict[str, Any]]:
+        """Each task's latest holding, by task id."""
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.task_history():
+            out[row["task"]] = row
+        return out
+
+    # -- text waiting for an agent's prompt --------------------------------
+
+    def queue_delivery(self, agent: str, purpose: str, text: str, at: float | None = None) -> None:
+        self._write(
+            "INSERT INTO deliveries(agent, purpose, text, created_at) VALUES (?, ?, ?, ?)",
+            (agent, purpose, text, at or time.time()),
+        )
+
+    def pending_deliveries(self) -> list[dict[str, Any]]:
+        rows = self._conn().execute(
+            "SELECT id, agent, purpose, text, created_at FROM deliveries WHERE delivered_at IS NULL ORDER BY id"
+        ).fetchall()
+        return [dict(zip(("id", "agent", "purpose", "text", "created_at"), r)) for r in rows]
+
+    def mark_delivered(self, delivery_id: int, at: float | None = None) -> None:
+        self._write("UPDATE deliveries SET delivered_at=? WHERE id=?", (at or time.time(), delivery_id))
+
+    def drop_deliveries(self, agent: str) -> None:
+        self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))
+
+    # -- meters ------------------------------------------------------------
+
+    def save_meter(self, agent: str, data: dict[str, Any]) -> None:
+        self._write("INSERT OR REPLACE INTO meters(agent, data) VALUES (?, ?)", (agent, json.dumps(data)))
+
+    def meter(self, agent: str) -> dict[str, Any] | None:
+        row = self._conn().execute("SELECT data FROM meters WHERE agent=?", (agent,)).fetchone()
+        return json.loads(row[0]) if row else None
 
 
 class _Transaction:

@@ -64,15 +64,25 @@ class MissionSettings(_Strict):
     """Seconds an agent may stay STARTING before it is STUCK ("never got going")."""
     budget_usd: float | None = Field(None, ge=0)
     """Fleet-wide spend limit in USD."""
+    budget_warn: float = Field(0.8, gt=0, le=1)
+    """Fraction of a budget at which the spend is marked as a warning."""
+    budget_action: Literal["pause", "warn"] = "pause"
+    """What reaching a budget does: pause the agent (with reason "budget reached"), or only warn."""
     on_status: str | None = None
     """Shell command run on every status change (MC_AGENT, MC_OLD_STATUS, MC_NEW_STATUS, MC_REASON set)."""
+    bell: bool = True
+    """Ring the terminal bell in the dashboard when an agent starts to need you (WAITING or STUCK)."""
+    ollama_host: str | None = None
+    """Ollama server for `ollama` agents and diagnosis (default: $OLLAMA_HOST, else the local server)."""
+    diagnose_model: str | None = None
+    """Ollama model asked for a second opinion on why an agent is stuck (unset: rule-based diagnosis only)."""
 
     @field_validator("session", "socket")
     @classmethod
     def _names(cls, v: str) -> str:
         return _check_name(v)
 
-    @field_validator("poll_interval", "stuck_after", "start_timeout", "budget_usd", mode="before")
+    @field_validator("poll_interval", "stuck_after", "start_timeout", "budget_usd", "budget_warn", mode="before")
     @classmethod
     def _numbers(cls, v: Any) -> Any:
         # TOML distinguishes 1 and 1.0; people should not have to.
@@ -84,6 +94,98 @@ class MissionSettings(_Strict):
     @classmethod
     def _paths(cls, v: Any) -> Any:
         return Path(v) if isinstance(v, str) else v
+
+
+class TokenRegexSettings(_Strict):
+    """`tokens = {...}` of an agent: regexes over its output lines, one group each."""
+
+    tokens_in: str | None = None
+    """Input tokens of one message (or the session total with `cumulative`); `1.2k` forms allowed."""
+    tokens_out: str | None = None
+    """Output tokens."""
+    cache_read: str | None = None
+    """Cache-read tokens."""
+    cache_write: str | None = None
+    """Cache-write tokens."""
+    cost: str | None = None
+    """Cost in USD (wins over pricing the tokens)."""
+    cumulative: bool = False
+    """The numbers are running totals for the session rather than per message."""
+    model: str | None = None
+    """Model to price the tokens with when there is no cost regex."""
+
+    @field_validator("tokens_in", "tokens_out", "cache_read", "cache_write", "cost")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"bad regex {v!r}: {exc}") from None
+        return v
+
+
+class PriceSettings(_Strict):
+    """`[prices."model"]`: USD per million tokens, for local or private models."""
+
+    input_mtok: float = Field(0.0, ge=0)
+    """Fresh input tokens."""
+    output_mtok: float = Field(0.0, ge=0)
+    """Output tokens."""
+    cache_read_mtok: float | None = Field(None, ge=0)
+    """Cache reads (default: the input price)."""
+    cache_write_mtok: float | None = Field(None, ge=0)
+    """Cache writes (default: the input price)."""
+
+    @field_validator("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", mode="before")
+    @classmethod
+    def _numbers(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return float(v)
+        return v
+
+
+class RuleSettings(_Strict):
+    """One `[[rule]]`: a detection rule added before the built-in ones."""
+
+    kind: str | None = None
+    """Kind the rule applies to (unset: every kind)."""
+    state: Literal["WORKING", "WAITING", "IDLE", "STUCK"]
+    """The state the rule detects."""
+    pattern: str
+    """Regular expression over the screen's last `lines` non-blank lines."""
+    reason: str | None = None
+    """Reason shown (may use {1}, {2} for the pattern's groups)."""
+    lines: int = Field(0, ge=0)
+    """Look only at the last N non-blank lines (0: the whole capture)."""
+    ignore_case: bool = False
+    """Match without regard to case."""
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str | None) -> str | None:
+        if v is not None and v not in KIND_NAMES:
+            hint = difflib.get_close_matches(v, list(KIND_NAMES), n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ValueError(f"{v!r} is not a known kind{extra}; use one of: {', '.join(KIND_NAMES)}")
+        return v
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        if not v:
+            raise ValueError("pattern is empty")
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"bad regex {v!r}: {exc}") from None
+        return v
+
+
+KEY_ACTIONS = (
+    "spawn", "copy", "pause", "resume", "resume_all", "inject", "reassign", "send", "broadcast",
+    "restart", "kill", "zoom", "next_attention", "diagnose", "merge", "diff", "help", "quit",
+)
 
 
 class AgentSettings(_Strict):
@@ -111,6 +213,11 @@ class AgentSettings(_Strict):
     """Spend limit in USD: warning at 80 %, paused at 100 %."""
     model: str | None = None
     """Model name, where the kind takes one (ollama)."""
+    ollama_host: str | None = None
+    """Ollama server of an `ollama` agent (default: `[mission] ollama_host`)."""
+    tokens: TokenRegexSettings | None = None
+    """For agents whose records we cannot read (any `shell` command): regexes that find
+    token counts and cost in its output."""
 
     @field_validator("name")
     @classmethod
@@ -167,6 +274,26 @@ class FileSchema(_Strict):
     mission: MissionSettings = Field(default_factory=MissionSettings)
     agent: list[AgentSettings] = Field(default_factory=list)
     task: list[TaskSettings] = Field(default_factory=list)
+    rule: list[RuleSettings] = Field(default_factory=list)
+    prices: dict[str, PriceSettings] = Field(default_factory=dict)
+    keys: dict[str, str] = Field(default_factory=dict)
+    """Dashboard key bindings: action name -> key (e.g. `pause = "P"`)."""
+
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, v: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for action, key in v.items():
+            if action not in KEY_ACTIONS:
+                hint = difflib.get_close_matches(action, list(KEY_ACTIONS), n=1)
+                extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise ValueError(f"unknown action {action!r}{extra}; use one of: {', '.join(KEY_ACTIONS)}")
+            if not key or " " in key:
+                raise ValueError(f"{action} = {key!r} is not a key name")
+            if key in seen:
+                raise ValueError(f"key {key!r} is bound to both {seen[key]!r} and {action!r}")
+            seen[key] = action
+        return v
 
 
 # ---------------------------------------------------------------- the typed result
@@ -188,6 +315,9 @@ class AgentSpec(BaseModel):
     resume_command: str | None
     budget_usd: float | None
     model: str | None
+    ollama_host: str | None = None
+    tokens: dict[str, Any] | None = None
+    """Token regexes (only the keys that were given)."""
     index: int
 
 
@@ -208,9 +338,21 @@ class FleetConfig(BaseModel):
     stuck_after: float
     start_timeout: float
     budget_usd: float | None
+    budget_warn: float = 0.8
+    budget_action: str = "pause"
     on_status: str | None
+    bell: bool = True
+    ollama_host: str | None = None
+    diagnose_model: str | None = None
     agents: tuple[AgentSpec, ...]
     tasks: tuple[TaskSettings, ...]
+    rules: tuple[RuleSettings, ...] = ()
+    prices: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    def rules_for(self, kind: str) -> list[dict[str, Any]]:
+        """The user's rules for `kind`, as raw rule tables (the rules module compiles them)."""
+        return [r.model_dump(exclude={"kind"}, exclude_none=True) for r in self.rules if r.kind in (None, kind)]
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -230,7 +372,7 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
         return None
     table, rest = loc[0], loc[1:]
     start = 0
-    if table in ("agent", "task") and rest and isinstance(rest[0], int):
+    if table in ("agent", "task", "rule") and rest and isinstance(rest[0], int):
         header = re.compile(rf"^\s*\[\[\s*{table}\s*\]\]")
         seen = -1
         found = None
@@ -286,6 +428,9 @@ _FIELDS = {
     ("mission",): MissionSettings.model_fields,
     ("agent",): AgentSettings.model_fields,
     ("task",): TaskSettings.model_fields,
+    ("rule",): RuleSettings.model_fields,
+    ("agent", "tokens"): TokenRegexSettings.model_fields,
+    ("prices", "*"): PriceSettings.model_fields,
 }
 
 
@@ -299,6 +444,8 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> tuple[str, tuple[Any,
     if kind == "extra_forbidden":
         key = str(loc[-1])
         parent = tuple(p for p in loc[:-1] if not isinstance(p, int))
+        if parent[:1] == ("prices",) and len(parent) == 2:
+            parent = ("prices", "*")
         known = list(_FIELDS.get(parent, {}))
         hint = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         msg = f"unknown key {where!r}"
@@ -310,7 +457,8 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> tuple[str, tuple[Any,
         allowed = ", ".join(KIND_NAMES) if loc[-1] == "kind" else err.get("ctx", {}).get("expected", "")
         hint = difflib.get_close_matches(str(value), list(KIND_NAMES), n=1) if loc[-1] == "kind" else []
         extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-        return f"{where} = {value!r} is not a known kind{extra}; use one of: {allowed}", loc
+        what = "a known kind" if loc[-1] == "kind" else "allowed"
+        return f"{where} = {value!r} is not {what}{extra}; use one of: {allowed}", loc
     if kind == "value_error":
         return f"{where}: {err['msg'].removeprefix('Value error, ')}", loc
     expected = {
@@ -376,6 +524,54 @@ def _abs(base: Path, p: Path) -> Path:
     return p if p.is_absolute() else (base / p)
 
 
+def expand_agent(
+    a: AgentSettings, index: int, *, base: Path, state_dir: Path, repo: Path | None, ollama_host: str | None, task: str | None
+) -> AgentSpec:
+    """One `[[agent]]` with its kind's defaults filled in and its paths made absolute."""
+    spec = KINDS[a.kind]
+    command = a.command or spec.default_command
+    if command is None:
+        raise ValueError(f"agent {a.name!r}: command is required for kind {a.kind!r}")
+    if a.cwd is not None:
+        cwd = _abs(base, a.cwd)
+    elif a.worktree:
+        cwd = state_dir / "worktrees" / a.name
+    else:
+        cwd = repo or base
+    return AgentSpec(
+        name=a.name,
+        kind=a.kind,
+        command=command,
+        cwd=cwd,
+        worktree=a.worktree,
+        task=task,
+        env=dict(a.env),
+        resume_prompt=a.resume_prompt or spec.resume_prompt,
+        resume_command=a.resume_command or spec.resume_command,
+        budget_usd=a.budget_usd,
+        model=a.model,
+        ollama_host=a.ollama_host or ollama_host,
+        tokens=a.tokens.model_dump(exclude_defaults=True) if a.tokens else None,
+        index=index,
+    )
+
+
+def agent_from_request(config: FleetConfig, data: dict[str, Any], index: int) -> AgentSpec:
+    """An agent added to a running fleet (spawn): validated like an `[[agent]]` table.
+    Raises ValueError with a one-line message."""
+    fields = {k: v for k, v in data.items() if k in AgentSettings.model_fields and v is not None}
+    try:
+        settings = AgentSettings.model_validate(fields)
+    except ValidationError as exc:
+        msg, _ = _describe(exc.errors()[0], {"agent": [fields]})
+        raise ValueError(msg.replace("agent[0]", "new agent")) from None
+    repo = config.repo
+    return expand_agent(
+        settings, index, base=config.path.parent, state_dir=config.state_dir, repo=repo,
+        ollama_host=config.ollama_host, task=settings.task,
+    )
+
+
 def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None) -> FleetConfig:
     """Fill in defaults, make paths absolute, apply environment overrides."""
     environ = dict(os.environ) if environ is None else environ
@@ -389,34 +585,10 @@ def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None
     tasks_by_agent = {t.assignee: t for t in schema.task if t.assignee}
     agents = []
     for i, a in enumerate(schema.agent):
-        spec = KINDS[a.kind]
-        command = a.command or spec.default_command
-        assert command is not None  # validate() guarantees it for kinds without a default
-        if a.cwd is not None:
-            cwd = _abs(base, a.cwd)
-        elif a.worktree:
-            cwd = state_dir / "worktrees" / a.name
-        else:
-            cwd = repo or base
         task = a.task
         if task is None and a.name in tasks_by_agent:
             task = tasks_by_agent[a.name].prompt
-        agents.append(
-            AgentSpec(
-                name=a.name,
-                kind=a.kind,
-                command=command,
-                cwd=cwd,
-                worktree=a.worktree,
-                task=task,
-                env=dict(a.env),
-                resume_prompt=a.resume_prompt or spec.resume_prompt,
-                resume_command=a.resume_command or spec.resume_command,
-                budget_usd=a.budget_usd,
-                model=a.model,
-                index=i,
-            )
-        )
+        agents.append(expand_agent(a, i, base=base, state_dir=state_dir, repo=repo, ollama_host=m.ollama_host, task=task))
     return FleetConfig(
         path=path,
         session=m.session,
@@ -430,9 +602,17 @@ def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None
         stuck_after=m.stuck_after,
         start_timeout=m.start_timeout,
         budget_usd=m.budget_usd,
+        budget_warn=m.budget_warn,
+        budget_action=m.budget_action,
         on_status=m.on_status,
+        bell=m.bell,
+        ollama_host=m.ollama_host,
+        diagnose_model=m.diagnose_model,
         agents=tuple(agents),
         tasks=tuple(schema.task),
+        rules=tuple(schema.rule),
+        prices={k: v.model_dump() for k, v in schema.prices.items()},
+        keys=dict(schema.keys),
     )
 
 

@@ -26,13 +26,15 @@ class KindSpec:
     """What `resume` types at the agent's prompt when it is STUCK or IDLE."""
     hooks: str | None = None
     """Which native hook mechanism the kind offers (`claude-settings`, `codex-notify`)."""
+    enter_delay: float = 0.3
+    """Seconds between pasting text and pressing Enter (codex takes a fast Enter as part of the paste)."""
 
 
 KINDS: dict[str, KindSpec] = {
     spec.kind: spec
     for spec in (
         KindSpec("claude", "claude", "argument", resume_command="claude --continue", hooks="claude-settings"),
-        KindSpec("codex", "codex", "argument", resume_command="codex resume --last", hooks="codex-notify"),
+        KindSpec("codex", "codex", "argument", resume_command="codex resume --last", hooks="codex-notify", enter_delay=1.0),
         KindSpec("aider", "aider", "typed", resume_command="aider --restore-chat-history"),
         KindSpec("gemini", "gemini", "argument", task_flag="--prompt-interactive", resume_command="gemini --resume latest"),
         KindSpec("opencode", "opencode", "typed", resume_command="opencode --continue"),

@@ -8,6 +8,7 @@ so quotes, `$(...)` or newlines in it reach the agent byte for byte.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from mission_control.core.config import AgentSpec
 from mission_control.core.kinds import KINDS
@@ -20,12 +21,17 @@ def shell_argv(command: str, args: list[str], name: str) -> list[str]:
     return ["/bin/sh", "-c", script, f"mc-{name}", *args]
 
 
-def agent_command(spec: AgentSpec, *, resume: bool = False, with_task: bool = True) -> list[str]:
-    """The agent's own argv (before the launcher is put in front)."""
+def agent_command(spec: AgentSpec, *, resume: bool = False, with_task: bool = True, hook_args: Sequence[str] = ()) -> list[str]:
+    """The agent's own argv (before the launcher is put in front).
+
+    `hook_args` are the kind's own options that make it report to us (`--settings FILE`,
+    `-c notify=[...]`); they go before the task."""
     kind = KINDS[spec.kind]
-    args: list[str] = []
+    args: list[str] = list(hook_args)
     if spec.kind == "ollama" and spec.model:
         args += ["--model", spec.model]
+    if spec.kind == "ollama" and spec.ollama_host:
+        args += ["--host", spec.ollama_host]
     if resume and spec.resume_command:
         return shell_argv(spec.resume_command, args, spec.name)
     if with_task and spec.task and kind.task_delivery == "argument":

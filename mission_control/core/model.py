@@ -92,6 +92,19 @@ class AgentSnapshot:
     evidence: str = ""
     turns: int = 0
     window: str | None = None
+    at_prompt: bool = False
+    """The agent sits at its own prompt (text typed now would start a new turn, not interrupt one)."""
+    models: tuple[str, ...] = ()
+    spend_history: tuple[float, ...] = ()
+    """Cumulative cost sampled once a minute (oldest first), for the sparkline."""
+    budget_state: str = ""
+    """"" (no budget), "ok", "warn" (past the warning fraction) or "over"."""
+    task_id: str | None = None
+    task_cost_usd: float | None = None
+    """Spend since the agent took its current task."""
+    lines_added: int | None = None
+    lines_removed: int | None = None
+    recent_commits: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -104,6 +117,9 @@ class AgentSnapshot:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["status"] = Status(values.get("status", "STARTING"))
+        for name in ("models", "spend_history", "recent_commits"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
         since = values.get("since")
         if isinstance(since, str):
             values["since"] = datetime.fromisoformat(since).timestamp()
