@@ -1,0 +1,284 @@
+"""The human's hands, end to end: real tmux, real processes, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import retry_until
+
+pytestmark = pytest.mark.tmux
+
+HOSTILE = "it's \"quoted\" $(touch pwned) `touch pwned2` $HOME \\n\nsecond line ünïcødé ☃  "
+
+# Reports STUCK (with the variable's name) until NOTIFICATION_KEY is set, then writes it out.
+NOTIFIER = r"""
+import os, sys, time
+key = os.environ.get("NOTIFICATION_KEY")
+if key is None:
+    print("Error: NOTIFICATION_KEY is not set; cannot reach the notification service", flush=True)
+    time.sleep(1000)
+open(sys.argv[1], "wb").write(key.encode())
+print("notified", flush=True)
+time.sleep(1000)
+"""
+
+# A prompt-driven agent: prints its task, then reads lines at a `> ` prompt into a file.
+PROMPTER = r"""
+import os, sys
+out = open(sys.argv[1], "a")
+print("task:", os.environ.get("MISSION_CONTROL_TASK", "-"), flush=True)
+if os.environ.get("SAY_STUCK"):
+    print("STUCK: the build server refuses me", flush=True)
+while True:
+    try:
+        line = input("> ")
+    except EOFError:
+        break
+    out.write(line + "\n"); out.flush()
+    print("ok:", line, flush=True)
+"""
+
+
+def run_cli(cli, cfg: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mission_control", *args, "-c", str(cfg)],
+        cwd=cli.cwd, env=cli.env(), capture_output=True, text=True, input=stdin, timeout=60,
+    )
+
+
+def rows(cli, cfg: Path) -> dict[str, dict]:
+    return {r["name"]: r for r in cli.status("-c", str(cfg))}
+
+
+def status_of(cli, cfg: Path, name: str) -> dict:
+    return rows(cli, cfg).get(name, {})
+
+
+@pytest.fixture
+def scripts(tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    for name, body in (("notifier", NOTIFIER), ("prompter", PROMPTER)):
+        path = tmp_path / f"{name}.py"
+        path.write_text(body)
+        out[name] = path
+    return out
+
+
+def up(cli, tmp_path: Path, agents: str) -> Path:
+    cfg = tmp_path / "agents.toml"
+    cfg.write_text('[mission]\nsession = "t"\npoll_interval = 0.3\nstuck_after = 60\n' + agents)
+    r = run_cli(cli, cfg, "up", "--no-attach")
+    assert r.returncode == 0, r.stderr
+    return cfg
+
+
+def test_pause_and_continue_by_command_survive_a_fresh_reader(cli, tmp_path: Path) -> None:
+    beat = tmp_path / "beat"
+    cfg = up(cli, tmp_path, f"""
+[[agent]]
+name = "worker"
+kind = "shell"
+command = "while true; do date +%s%N > {beat}; sleep 0.05; done"
+""")
+    retry_until(lambda: status_of(cli, cfg, "worker").get("status") == "WORKING")
+    r = run_cli(cli, cfg, "pause", "worker")
+    assert r.returncode == 0, r.stderr
+    assert "paused worker" in r.stdout
+    row = retry_until(lambda: (s := status_of(cli, cfg, "worker")).get("status") == "PAUSED" and s)
+    assert row["reason"] == "paused by you"
+    frozen = beat.read_text()
+    # a new reader (another `status` process) sees the truth from the processes themselves
+    retry_until(lambda: status_of(cli, cfg, "worker")["status"] == "PAUSED")
+    assert beat.read_text() == frozen
+    r = run_cli(cli, cfg, "continue", "worker")
+    assert r.returncode == 0, r.stderr
+    retry_until(lambda: beat.read_text() != frozen, message="the agent runs again")
+    retry_until(lambda: status_of(cli, cfg, "worker").get("status") == "WORKING")
+    log = run_cli(cli, cfg, "log").stdout
+    assert "pause" in log and "continue" in log
+
+
+def test_pause_stops_children_that_left_the_group(cli, tmp_path: Path) -> None:
+    marker = tmp_path / "child.pid"
+    cfg = up(cli, tmp_path, f"""
+[[agent]]
+name = "forker"
+kind = "shell"
+command = "setsid sh -c 'while true; do sleep 0.1; done' & echo $! > {marker}; while true; do sleep 0.1; done"
+""")
+    retry_until(lambda: marker.exists() and marker.read_text().strip())
+    child = psutil.Process(int(marker.read_text()))
+    assert run_cli(cli, cfg, "pause", "forker").returncode == 0
+    retry_until(lambda: child.status() == psutil.STATUS_STOPPED, message="the escaped child is stopped too")
+    assert run_cli(cli, cfg, "continue", "forker").returncode == 0
+    retry_until(lambda: child.status() != psutil.STATUS_STOPPED)
+
+
+def test_missing_key_story_inject_reaches_agent_byte_exact(cli, tmp_path: Path, scripts: dict[str, Path]) -> None:
+    got = tmp_path / "got-key"
+    cfg = up(cli, tmp_path, f"""
+[[agent]]
+name = "notifier"
+kind = "shell"
+command = "{sys.executable} {scripts['notifier']} {got}"
+""")
+    row = retry_until(lambda: (s := status_of(cli, cfg, "notifier")).get("status") == "STUCK" and s)
+    assert row["reason"] == "missing NOTIFICATION_KEY"
+    r = run_cli(cli, cfg, "inject", "notifier", stdin=f"NOTIFICATION_KEY={HOSTILE}\n")
+    assert r.returncode == 0, r.stderr
+    retry_until(lambda: got.exists(), message="the agent got its key")
+    assert got.read_bytes() == HOSTILE.encode()  # quotes, $(), backticks, newline, unicode, trailing spaces
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
+    retry_until(lambda: "notified" in status_of(cli, cfg, "notifier").get("last_line", ""))
+    assert status_of(cli, cfg, "notifier")["status"] != "STUCK"
+    # the value is never shown or logged in full; the store is private
+    secret_part = "touch pwned"
+    shown = r.stdout + r.stderr + run_cli(cli, cfg, "log").stdout + json.dumps(cli.status("-c", str(cfg)))
+    assert secret_part not in shown
+    state = tmp_path / ".mission-control"
+    assert stat.S_IMODE(os.stat(state / "state.db").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
+
+
+def test_inject_rejects_bad_names_with_one_line(cli, tmp_path: Path) -> None:
+    cfg = up(cli, tmp_path, '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "sleep 1000"\n')
+    r = run_cli(cli, cfg, "inject", "a", stdin="1BAD=x\n")
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1 and "'1BAD' is not a valid environment variable name" in r.stderr
+    r = run_cli(cli, cfg, "inject", "a", "KEY=value")
+    assert r.returncode != 0 and "never from the command line" in r.stderr
+    r = run_cli(cli, cfg, "inject", "nobody", stdin="K=v\n")
+    assert r.returncode != 0 and "no agent named 'nobody'" in r.stderr
+
+
+def test_inject_to_all_with_dotenv(cli, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".env").write_text("OTHER=1\nAPI_TOKEN=old\n")
+    cfg = up(cli, tmp_path, f"""
+[[agent]]
+name = "a"
+kind = "shell"
+cwd = "{work}"
+command = "echo token=$API_TOKEN; sleep 1000"
+
+[[agent]]
+name = "b"
+kind = "shell"
+command = "echo token=$API_TOKEN; sleep 1000"
+""")
+    r = run_cli(cli, cfg, "inject", "--all", "--dotenv", stdin="API_TOKEN=s3cr3t-value-123\n")
+    assert r.returncode == 0, r.stderr
+    for pane in ("a", "b"):
+        retry_until(lambda: "token=s3cr3t-value-123" in cli.tmux("capture-pane", "-p", "-t", _pane(cli, pane)))
+    assert (work / ".env").read_text() == "OTHER=1\nAPI_TOKEN=s3cr3t-value-123\n"
+    assert stat.S_IMODE(os.stat(work / ".env").st_mode) == 0o600
+
+
+def _pane(cli, agent: str) -> str:
+    for line in cli.tmux("list-panes", "-a", "-F", "#{pane_id} #{@mc_agent}").splitlines():
+        pid, _, name = line.partition(" ")
+        if name == agent:
+            return pid
+    raise AssertionError(f"no pane for {agent}")
+
+
+def test_resume_types_prompt_only_at_the_prompt(cli, tmp_path: Path, scripts: dict[str, Path]) -> None:
+    typed = tmp_path / "typed"
+    cfg = up(cli, tmp_path, f"""
+[[agent]]
+name = "p"
+kind = "shell"
+command = "{sys.executable} {scripts['prompter']} {typed}"
+env = {{ SAY_STUCK = "1" }}
+resume_prompt = "carry on please"
+""")
+    row = retry_until(lambda: (s := status_of(cli, cfg, "p")).get("status") == "STUCK" and s)
+    assert "the build server refuses me" in row["reason"]
+    r = run_cli(cli, cfg, "resume", "p")
+    assert r.returncode == 0, r.stderr
+    assert "resume will type 'carry on please' + Enter" in r.stdout
+    retry_until(lambda: typed.exists() and typed.read_text() == "carry on please\n")
+
+
+def test_resume_refuses_to_type_into_a_running_turn(cli, tmp_path: Path) -> None:
+    cfg = up(cli, tmp_path, """
+[[agent]]
+name = "busy"
+kind = "shell"
+command = "echo 'STUCK: flaky'; while true; do echo step $RANDOM; sleep 0.1; done"
+""")
+    retry_until(lambda: status_of(cli, cfg, "busy").get("status") == "WORKING")
+    r = run_cli(cli, cfg, "resume", "busy")
+    assert "nothing to resume" in r.stdout + r.stderr or "not at its prompt" in r.stdout + r.stderr
+
+
+def test_reassign_moves_the_task_with_a_handoff(cli, tmp_path: Path, scripts: dict[str, Path]) -> None:
+    typed = tmp_path / "typed-b"
+    cfg = up(cli, tmp_path, f"""
+[[agent]]
+name = "a"
+kind = "shell"
+command = "{sys.executable} {scripts['prompter']} {tmp_path / 'typed-a'}"
+task = "Make the notifier send a test message"
+env = {{ SAY_STUCK = "1" }}
+
+[[agent]]
+name = "b"
+kind = "shell"
+command = "{sys.executable} {scripts['prompter']} {typed}"
+""")
+    retry_until(lambda: status_of(cli, cfg, "a").get("status") == "STUCK")
+    retry_until(lambda: status_of(cli, cfg, "b").get("status") == "IDLE")
+    r = run_cli(cli, cfg, "reassign", "a", "--to", "b")
+    assert r.returncode == 0, r.stderr
+    assert "moved from a (paused) to b" in r.stdout
+    retry_until(lambda: typed.exists() and "Make the notifier send a test message" in typed.read_text(), message="handoff typed")
+    text = typed.read_text()
+    assert "taking over a task from agent a" in text
+    assert "the build server refuses me" in text  # why it stopped / its last lines travel along
+    now = rows(cli, cfg)
+    assert now["b"]["task"] == "Make the notifier send a test message"
+    assert now["a"]["task"] is None
+    retry_until(lambda: status_of(cli, cfg, "a").get("status") == "PAUSED")
+
+
+def test_send_broadcast_kill_restart_spawn(cli, tmp_path: Path, scripts: dict[str, Path]) -> None:
+    ta, tb = tmp_path / "ta", tmp_path / "tb"
+    cfg = up(cli, tmp_path, f"""
+[[agent]]
+name = "a"
+kind = "shell"
+command = "{sys.executable} {scripts['prompter']} {ta}"
+
+[[agent]]
+name = "b"
+kind = "shell"
+command = "{sys.executable} {scripts['prompter']} {tb}"
+""")
+    retry_until(lambda: all(r["status"] == "IDLE" for r in rows(cli, cfg).values()))
+    assert run_cli(cli, cfg, "send", "a", "only for a").returncode == 0
+    retry_until(lambda: ta.exists() and ta.read_text() == "only for a\n")
+    assert run_cli(cli, cfg, "broadcast", "everyone").returncode == 0
+    retry_until(lambda: tb.exists() and tb.read_text() == "everyone\n" and ta.read_text().endswith("everyone\n"))
+
+    assert run_cli(cli, cfg, "kill", "b").returncode == 0
+    retry_until(lambda: status_of(cli, cfg, "b").get("status") == "EXITED")
+    assert run_cli(cli, cfg, "restart", "b").returncode == 0
+    retry_until(lambda: status_of(cli, cfg, "b").get("status") == "IDLE")
+
+    r = run_cli(cli, cfg, "spawn", "c", "--copy", "a")
+    assert r.returncode == 0, r.stderr
+    retry_until(lambda: status_of(cli, cfg, "c").get("status") == "IDLE")
+    r = run_cli(cli, cfg, "spawn", "c", "--kind", "shell", "--command", "true")
+    assert r.returncode != 0 and "already exists" in r.stderr
+    r = run_cli(cli, cfg, "spawn", "d", "--kind", "shel", "--command", "true")
+    assert r.returncode != 0 and "did you mean 'shell'" in r.stderr
