@@ -119,7 +119,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     config = _config(args)
     ensure_private_dir(config.state_dir)
-    create_app(StoreSource(config), FleetActions(config, actor="dashboard")).run()
+    create_app(StoreSource(config), FleetActions(config, actor="dashboard"), keys=config.keys, bell=config.bell).run()
     return 0
 
 

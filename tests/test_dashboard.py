@@ -99,3 +99,111 @@ async def test_live_store_updates_only_changed_cells(tmp_path: Path) -> None:
             pass
         assert await cell("status") == "STUCK"
         assert set(updates) <= {"status", "reason", "for"}, updates
+
+
+class RecordingActions:
+    """Stands in for the fleet's actions: the UI's job is to turn keys into the right requests
+    (the real actions are exercised end to end in test_actions.py)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def needs_terminal(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str):
+        def record(*args, **kwargs):
+            self.calls.append((name, args, kwargs))
+            if name == "plan_resume":
+                from mission_control.core.resume import resume_plan
+
+                return resume_plan(args[0], Status.STUCK, True, "continue")
+            if name == "diff_stat":
+                return " a.py | 2 +-"
+            from mission_control.actions import Outcome
+
+            return Outcome(args[0] if args else None, f"{name} done")
+
+        return record
+
+
+def acting_app(actions: RecordingActions, keys: dict[str, str] | None = None):
+    snap = FleetSnapshot.from_json(DATA["snapshot"])
+    return create_app(FixedSource(snap, tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"], keys=keys)
+
+
+def names(actions: RecordingActions) -> list[str]:
+    return [c[0] for c in actions.calls]
+
+
+async def test_keys_become_requests_for_the_selected_agent() -> None:
+    actions = RecordingActions()
+    app = acting_app(actions)
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        await pilot.press("n")  # the STUCK notifier
+        assert app.query_one(AgentTable).selected == "notifier"
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        assert actions.calls[-1][:2] == ("toggle_pause", ("notifier",))
+
+        # inject: the dialog offers the missing variable; the value goes to the action only
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "InjectEnvScreen"
+        await pilot.press(*"s3cret", "enter", *"line2")
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        name, args, kwargs = actions.calls[-1]
+        assert name == "inject_env" and args[0] == ["notifier"]
+        assert args[1].values == {"NOTIFICATION_KEY": "s3cret\nline2"}
+
+        # resume says what it will do, and asks first
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        assert names(actions)[-2:] == ["plan_resume", "resume"]
+
+        # kill asks first; "n" leaves the agent alone
+        await pilot.press("K")
+        await pilot.pause()
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        assert "kill" not in names(actions)
+
+        # reassign: pick the first other agent (idle ones are listed first)
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ReassignScreen"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        name, args, kwargs = actions.calls[-1]
+        assert name == "reassign" and args[0] == "notifier" and kwargs["old"] == "pause"
+
+        await pilot.press("t")
+        await pilot.pause()
+        await pilot.press(*"hello", "enter")
+        await app.workers.wait_for_complete()
+        assert actions.calls[-1][:2] == ("send", ("notifier", "hello"))
+
+        await pilot.press("D")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "TextViewScreen"
+
+
+async def test_keys_can_be_rebound_from_agents_toml() -> None:
+    config = load_text(Path("/tmp/agents.toml"), '[keys]\npause = "P"\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
+    actions = RecordingActions()
+    app = acting_app(actions, keys=config.keys)
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        assert "toggle_pause" not in names(actions)
+        await pilot.press("P")
+        await app.workers.wait_for_complete()
+        assert names(actions) == ["toggle_pause"]

@@ -35,9 +35,11 @@ def test_default_fleet_lives(cli, tmp_path: Path) -> None:
         grew = [r for r in rows if r["commits"] is not None and r["commits"] > first.get(r["name"], 0)]
         changing = [n for n, s in seen.items() if len(s - {"STARTING"}) >= 2]
         by = {r["name"]: r for r in rows}
+        spending = [r for r in rows if (r["tokens_in"] or 0) > 0 and (r["cost_usd"] or 0) > 0]
         return (
             len(names) >= 4
             and len(grew) >= 2
+            and len(spending) >= 2  # read from the agents' token lines by the agents.toml regexes
             and len(changing) >= 1
             and by["notifier"]["status"] == "STUCK"
             and "NOTIFICATION_KEY" in by["notifier"]["reason"]

@@ -51,3 +51,17 @@ def size(n: int | None) -> str:
 
 def percent(p: float | None) -> str:
     return UNKNOWN if p is None else f"{p:.0f}%"
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(cumulative: tuple[float, ...] | list[float]) -> str:
+    """Spend per interval from cumulative samples, as bar characters (flat when nothing was spent)."""
+    steps = [max(0.0, b - a) for a, b in zip(cumulative, cumulative[1:])]
+    if not steps:
+        return ""
+    top = max(steps)
+    if top <= 0:
+        return _BARS[0] * len(steps)
+    return "".join(_BARS[min(len(_BARS) - 1, int(v / top * (len(_BARS) - 1) + 0.5))] for v in steps)

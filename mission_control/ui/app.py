@@ -7,6 +7,7 @@ queued one); handlers update the widgets. Reading the store never blocks the UI.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable, Protocol
 
@@ -17,7 +18,13 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer
 
 from mission_control.core.model import AgentSnapshot, FleetSnapshot
+from mission_control.ui.screens.confirm_screen import ConfirmScreen
 from mission_control.ui.screens.help_screen import HelpScreen
+from mission_control.ui.screens.inject_env_screen import InjectEnvScreen, InjectRequest
+from mission_control.ui.screens.reassign_screen import ReassignRequest, ReassignScreen
+from mission_control.ui.screens.spawn_screen import SpawnRequest, SpawnScreen
+from mission_control.ui.screens.text_prompt_screen import TextPromptScreen
+from mission_control.ui.screens.text_view_screen import TextViewScreen
 from mission_control.ui.source import FleetSource
 from mission_control.ui.widgets.agent_table import AgentTable
 from mission_control.ui.widgets.detail_panel import DetailPanel
@@ -26,9 +33,35 @@ from mission_control.ui.widgets.totals_bar import TotalsBar
 
 
 class FleetActions(Protocol):
-    """What the dashboard can ask of the fleet (the CLI hands in the real one)."""
+    """What the dashboard can ask of the fleet (the CLI hands in `mission_control.actions.FleetActions`).
+    Each method takes agent names and returns an `Outcome` (or a list of them), or raises with one line."""
 
-    def zoom(self, agent: AgentSnapshot) -> str: ...
+    def needs_terminal(self) -> bool: ...
+    def zoom(self, name: str) -> Any: ...
+    def toggle_pause(self, name: str) -> Any: ...
+    def plan_resume(self, name: str) -> Any: ...
+    def resume(self, name: str, plan: Any = None) -> Any: ...
+    def resume_all_stuck(self) -> Any: ...
+    def inject_env(self, names: list[str] | None, text: Any, *, write_dotenv: bool = False) -> Any: ...
+    def reassign(self, from_name: str, to_name: str | None = None, *, new_kind: str | None = None, old: str = "pause") -> Any: ...
+    def send(self, name: str, text: str) -> Any: ...
+    def broadcast(self, text: str) -> Any: ...
+    def restart(self, name: str) -> Any: ...
+    def kill(self, name: str) -> Any: ...
+    def spawn(self, name: str, kind: str | None = None, task: str | None = None, **kw: Any) -> Any: ...
+    def merge(self, name: str) -> Any: ...
+    def diff_stat(self, name: str) -> str: ...
+
+
+class ActionFinished(Message):
+    """An action worker finished: its outcomes (or its one-line error) to show."""
+
+    def __init__(self, what: str, outcomes: list[Any], error: str | None = None, text: str | None = None) -> None:
+        super().__init__()
+        self.what = what
+        self.outcomes = outcomes
+        self.error = error
+        self.text = text
 
 
 class FleetObserved(Message):
@@ -71,18 +104,36 @@ class MissionControlApp(App[None]):
     #fleet-top { height: 1; }
     """
     BINDINGS = [
-        Binding("q", "quit", "Quit (fleet keeps running)"),
-        Binding("question_mark", "help", "Help"),
-        Binding("enter,z", "zoom", "Zoom to pane"),
-        Binding("n", "next_attention", "Next needing you"),
-        Binding("o", "toggle_order", "Needs-you first"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="the fleet keeps running"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("enter,z", "zoom", "Zoom", id="zoom"),
+        Binding("n", "next_attention", "Next needing you", id="next_attention"),
+        Binding("p", "pause", "Pause/continue", id="pause"),
+        Binding("r", "resume", "Resume", id="resume"),
+        Binding("A", "resume_all", "Resume all STUCK", id="resume_all", show=False),
+        Binding("e", "inject", "Inject env", id="inject"),
+        Binding("a", "reassign", "Reassign", id="reassign"),
+        Binding("t", "send", "Send text", id="send"),
+        Binding("b", "broadcast", "Broadcast", id="broadcast", show=False),
+        Binding("s", "spawn", "Spawn", id="spawn", show=False),
+        Binding("S", "copy", "Spawn a copy", id="copy", show=False),
+        Binding("R", "restart", "Restart", id="restart", show=False),
+        Binding("K", "kill", "Kill", id="kill", show=False),
+        Binding("d", "diagnose", "Diagnose", id="diagnose", show=False),
+        Binding("m", "merge", "Merge branch", id="merge", show=False),
+        Binding("D", "diff", "Diff stat", id="diff", show=False),
+        Binding("o", "toggle_order", "Needs-you first", id="order", show=False),
     ]
 
     def __init__(
         self, source: FleetSource, actions: FleetActions | None = None, *, poll_seconds: float = 0.5, live: bool = True,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, keys: dict[str, str] | None = None, bell: bool = True,
+        diagnose: Callable[[str], Any] | None = None,
     ) -> None:
         super().__init__()
+        self.keys = dict(keys or {})
+        self.ring_bell = bell
+        self.diagnose = diagnose
         self.clock = clock
         self.source = source
         self.actions = actions
@@ -101,6 +152,8 @@ class MissionControlApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.keys:
+            self.set_keymap(self.keys)
         self.query_one(AgentTable).focus()
         if self.live:
             self.watch_store()
@@ -157,7 +210,8 @@ class MissionControlApp(App[None]):
         for a in after.agents:
             old = before.agent(a.name)
             if a.status.needs_human and (old is None or old.status is not a.status):
-                self.bell()
+                if self.ring_bell:
+                    self.bell()
                 self.notify(f"{a.name} is {a.status.value}: {a.reason}", severity="warning", timeout=6)
 
     def on_tail_read(self, message: TailRead) -> None:
@@ -195,16 +249,193 @@ class MissionControlApp(App[None]):
         return self.snapshot.agent(self.selected_name)
 
     def action_help(self) -> None:
-        keys = [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        keys = []
+        for key, bindings in self._bindings.key_to_bindings.items():
+            for b in bindings:
+                keys.append((b.key_display or key, b.description + (f" ({b.tooltip})" if b.tooltip else "")))
         self.push_screen(HelpScreen(keys))
 
-    def action_zoom(self) -> None:
+    # every action runs in a worker thread; its outcome comes back as ActionFinished
+
+    def _agent_or_say(self) -> AgentSnapshot | None:
         agent = self.selected_agent()
+        if agent is None:
+            self.notify("select an agent first", severity="warning", timeout=3)
+        elif self.actions is None:
+            self.notify("read-only dashboard: no actions", severity="warning", timeout=3)
+            return None
+        return agent
+
+    @work(thread=True, group="actions")
+    def perform(self, what: str, call: Callable[[], Any]) -> None:
+        try:
+            result = call()
+        except Exception as exc:  # every action error is shown here, in one place
+            self.post_message(ActionFinished(what, [], error=str(exc) or type(exc).__name__))
+            return
+        if isinstance(result, str):
+            self.post_message(ActionFinished(what, [], text=result))
+        else:
+            self.post_message(ActionFinished(what, result if isinstance(result, list) else [result]))
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        if message.error:
+            self.notify(f"{message.what}: {message.error}", severity="error", timeout=8)
+            return
+        if message.text is not None:
+            self.push_screen(TextViewScreen(message.what, message.text))
+            return
+        for o in message.outcomes:
+            self.notify(str(o), severity="information" if getattr(o, "ok", True) else "error", timeout=6)
+
+    def action_zoom(self) -> None:
+        agent = self._agent_or_say()
         if agent is None or self.actions is None:
             return
-        with self.suspend() if self.actions.needs_terminal() else _nullcontext():  # type: ignore[attr-defined]
-            outcome = self.actions.zoom(agent)
-        self.notify(outcome, timeout=4)
+        if self.actions.needs_terminal():
+            with self.suspend():
+                try:
+                    outcome = self.actions.zoom(agent.name)
+                except Exception as exc:
+                    outcome = f"zoom: {exc}"
+            self.notify(str(outcome), timeout=4)
+        else:
+            self.perform("zoom", lambda: self.actions.zoom(agent.name))
+
+    def action_pause(self) -> None:
+        if (agent := self._agent_or_say()):
+            self.perform("pause", lambda: self.actions.toggle_pause(agent.name))
+
+    def action_resume(self) -> None:
+        if (agent := self._agent_or_say()):
+            self._plan_resume(agent.name)
+
+    @work(thread=True, group="actions")
+    def _plan_resume(self, name: str) -> None:
+        """Work out what resume will do (it reads the pane), then ask on the UI thread."""
+        try:
+            plan = self.actions.plan_resume(name)
+        except Exception as exc:
+            self.post_message(ActionFinished("resume", [], error=str(exc)))
+            return
+        self.call_from_thread(self._confirm_resume, name, plan)
+
+    def _confirm_resume(self, name: str, plan: Any) -> None:
+        if plan.step.value == "attach":
+            self.action_zoom()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.perform("resume", lambda: self.actions.resume(name, plan))
+
+        if plan.step.value in ("nothing", "not-at-prompt"):
+            self.notify(plan.description, timeout=6)
+            return
+        self.push_screen(ConfirmScreen(f"Resume {name}: {plan.description}?", yes="Resume"), answered)
+
+    def action_resume_all(self) -> None:
+        if self.actions is not None:
+            self.perform("resume all", self.actions.resume_all_stuck)
+
+    def action_inject(self, suggested: str = "") -> None:
+        if not (agent := self._agent_or_say()):
+            return
+        if not suggested:
+            m = re.search(r"\bmissing \$?([A-Za-z_][A-Za-z0-9_]*)", agent.reason)
+            suggested = m.group(1) if m else ""
+
+        def answered(req: InjectRequest | None) -> None:
+            if req is not None:
+                names = None if req.all_agents else [agent.name]
+                self.perform("inject", lambda: self.actions.inject_env(names, req.fix, write_dotenv=req.write_dotenv))
+
+        self.push_screen(InjectEnvScreen(agent.name, suggested), answered)
+
+    def action_reassign(self) -> None:
+        if not (agent := self._agent_or_say()) or self.snapshot is None:
+            return
+        others = [a for a in self.snapshot.agents if a.name != agent.name]
+
+        def answered(req: ReassignRequest | None) -> None:
+            if req is not None:
+                self.perform("reassign", lambda: self.actions.reassign(agent.name, req.to_agent, new_kind=req.new_kind, old=req.old))
+
+        self.push_screen(ReassignScreen(agent, others), answered)
+
+    def action_send(self) -> None:
+        if not (agent := self._agent_or_say()):
+            return
+
+        def answered(text: str | None) -> None:
+            if text:
+                self.perform("send", lambda: self.actions.send(agent.name, text))
+
+        self.push_screen(TextPromptScreen(f"Send to {agent.name} (typed, then Enter):"), answered)
+
+    def action_broadcast(self) -> None:
+        if self.actions is None:
+            return
+
+        def answered(text: str | None) -> None:
+            if text:
+                self.perform("broadcast", lambda: self.actions.broadcast(text))
+
+        self.push_screen(TextPromptScreen("Send to every running agent (typed, then Enter):"), answered)
+
+    def action_restart(self) -> None:
+        if (agent := self._agent_or_say()):
+            self.perform("restart", lambda: self.actions.restart(agent.name))
+
+    def action_kill(self) -> None:
+        if not (agent := self._agent_or_say()):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.perform("kill", lambda: self.actions.kill(agent.name))
+
+        self.push_screen(ConfirmScreen(f"Kill {agent.name}'s processes? Its pane stays; R restarts it.", yes="Kill"), answered)
+
+    def action_spawn(self, copy: bool = False) -> None:
+        if self.actions is None:
+            return
+        source = self.selected_agent() if copy else None
+        if copy and source is None:
+            self.notify("select the agent to copy", severity="warning", timeout=3)
+            return
+
+        def answered(req: SpawnRequest | None) -> None:
+            if req is not None:
+                self.perform("spawn", lambda: self.actions.spawn(req.name, req.kind, req.task, copy_of=req.copy_of, command=req.command))
+
+        self.push_screen(SpawnScreen(copy_of=source.name if source else None, name=f"{source.name}-2" if source else ""), answered)
+
+    def action_copy(self) -> None:
+        self.action_spawn(copy=True)
+
+    def action_merge(self) -> None:
+        if not (agent := self._agent_or_say()):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.perform("merge", lambda: self.actions.merge(agent.name))
+
+        self.push_screen(ConfirmScreen(f"Merge {agent.name}'s branch into the base branch (--no-ff)? "
+                                       "On a conflict nothing changes.", yes="Merge"), answered)
+
+    def action_diff(self) -> None:
+        if (agent := self._agent_or_say()):
+            self.perform(f"{agent.name}: diff stat against its base", lambda: self.actions.diff_stat(agent.name))
+
+    def action_diagnose(self) -> None:
+        if not (agent := self._agent_or_say()):
+            return
+        if self.diagnose is None:
+            self.notify("diagnosis is not available here", severity="warning", timeout=3)
+            return
+        self.perform(f"diagnosis of {agent.name}", lambda: self.diagnose(agent.name))
 
     def action_next_attention(self) -> None:
         if self.snapshot is None:
@@ -225,17 +456,10 @@ class MissionControlApp(App[None]):
         self.notify("agents needing you first" if table.attention_first else "fleet order", timeout=2)
 
 
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def create_app(
     source: FleetSource, actions: FleetActions | None = None, *, live: bool = True, poll_seconds: float = 0.5,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = time.time, keys: dict[str, str] | None = None, bell: bool = True,
+    diagnose: Callable[[str], Any] | None = None,
 ) -> MissionControlApp:
     """The dashboard app; the CLI, the screenshot script and the tests all build it here."""
-    return MissionControlApp(source, actions, live=live, poll_seconds=poll_seconds, clock=clock)
+    return MissionControlApp(source, actions, live=live, poll_seconds=poll_seconds, clock=clock, keys=keys, bell=bell, diagnose=diagnose)

@@ -29,6 +29,7 @@ COLUMNS = (
     ("reason", "Reason"),
     ("task", "Task"),
     ("tokens", "Tok in/out"),
+    ("cache", "Cache r/w"),
     ("cost", "Cost"),
     ("commits", "Commits"),
     ("cpu", "CPU"),
@@ -46,12 +47,10 @@ def status_cell(a: AgentSnapshot) -> Text:
 
 def cost_cell(a: AgentSnapshot) -> Text:
     text = money(a.cost_usd)
-    if a.cost_usd is not None and a.budget_usd:
-        share = a.cost_usd / a.budget_usd
-        if share >= 1:
-            return Text(f"{text} ■", style="bold red")
-        if share >= 0.8:
-            return Text(f"{text} ▲", style="yellow")
+    if a.budget_state == "over":
+        return Text(f"{text} ■", style="bold red")
+    if a.budget_state == "warn":
+        return Text(f"{text} ▲", style="yellow")
     return Text(text)
 
 
@@ -64,6 +63,7 @@ def row_cells(a: AgentSnapshot, now: float) -> dict[str, object]:
         "reason": a.reason[:36],
         "task": (a.task or "—")[:28],
         "tokens": f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
+        "cache": f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)}",
         "cost": cost_cell(a),
         "commits": "—" if a.commits is None else str(a.commits),
         "cpu": percent(a.cpu_percent),

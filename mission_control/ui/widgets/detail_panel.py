@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from mission_control.core.format import age, money, tokens
+from mission_control.core.format import age, money, sparkline, tokens
 from mission_control.core.model import AgentSnapshot
 
 
@@ -24,18 +24,34 @@ def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
     t.append(
         f"tokens in {tokens(a.tokens_in)} · out {tokens(a.tokens_out)} · cache r/w "
         f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)} · cost {money(a.cost_usd)}"
-        + (f" ({a.cost_source})" if a.cost_source else "")
+        + (f" ({a.cost_source})" if a.cost_source else (" (price unknown)" if a.tokens_in is not None and a.cost_usd is None else ""))
         + (f" · budget {money(a.budget_usd)}" if a.budget_usd else "")
         + "\n"
     )
+    if a.budget_state in ("warn", "over"):
+        t.append("budget reached\n" if a.budget_state == "over" else "spend past the budget's warning mark\n",
+                 style="bold red" if a.budget_state == "over" else "yellow")
+    if a.spend_history and len(a.spend_history) > 1:
+        t.append(f"spend {sparkline(a.spend_history)} (per minute)", style="green")
+        t.append("\n")
+    extras = []
+    if a.task_id:
+        extras.append(f"on task {a.task_id}: {money(a.task_cost_usd)}")
+    if a.cost_usd is not None and a.commits:
+        extras.append(f"per commit {money(a.cost_usd / a.commits)}")
+    if a.models:
+        extras.append("models " + ", ".join(a.models))
+    if extras:
+        t.append(" · ".join(extras) + "\n", style="dim")
     commits = "—" if a.commits is None else str(a.commits)
     t.append(f"commits {commits}")
     if a.ahead is not None:
         t.append(f" · ahead {a.ahead} / behind {a.behind} · dirty files {a.dirty_files}")
+    if a.lines_added is not None:
+        t.append(f" · +{a.lines_added}/-{a.lines_removed}")
     t.append("\n")
-    if a.last_commit:
-        lc = a.last_commit
-        t.append(f"last commit {lc.get('sha')} {lc.get('subject', '')[:60]} ({age(now - lc.get('time', now))} ago)\n", style="dim")
+    for c in a.recent_commits[:5] or ([a.last_commit] if a.last_commit else []):
+        t.append(f"  {c.get('sha', '')[:8]} {c.get('subject', '')[:60]} ({age(now - c.get('time', now))} ago)\n", style="dim")
     if changes:
         recent = " → ".join(f"{c['new']}" for c in changes[-6:])
         t.append(f"history: {recent}  · turns {a.turns}\n", style="dim")

@@ -1,0 +1,77 @@
+"""The env-fix dialog: NAME=value lines (multi-line values allowed), scope, and whether to write .env.
+
+The values appear only in this dialog's text area; they go straight to the action,
+which keeps them in the private state store and logs and shows them masked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static, TextArea
+
+from mission_control.core.env_overlay import EnvFix, EnvTextError, parse_env_text
+
+
+@dataclass(frozen=True)
+class InjectRequest:
+    fix: EnvFix
+    all_agents: bool
+    write_dotenv: bool
+
+
+class InjectEnvScreen(ModalScreen[InjectRequest | None]):
+    DEFAULT_CSS = """
+    InjectEnvScreen { align: center middle; }
+    InjectEnvScreen > Vertical { width: 90; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    InjectEnvScreen TextArea { height: 8; }
+    InjectEnvScreen #inject-error { color: $error; height: auto; }
+    InjectEnvScreen #inject-buttons { height: auto; align-horizontal: right; }
+    InjectEnvScreen Button { margin-left: 2; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "apply", "Apply")]
+
+    def __init__(self, agent: str, suggested: str = "") -> None:
+        super().__init__()
+        self.agent = agent
+        self.suggested = suggested
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"Inject environment into {self.agent} — one NAME=value per line; "
+                         "a line without NAME= continues the value above. Values are taken literally.", markup=False)
+            yield TextArea(f"{self.suggested}=" if self.suggested else "", id="inject-text", soft_wrap=True)
+            with RadioSet(id="inject-scope"):
+                yield RadioButton(f"only {self.agent}", value=True, id="scope-one")
+                yield RadioButton("every agent", id="scope-all")
+            yield Checkbox("also write to the agent's working-dir .env (0600)", id="inject-dotenv")
+            yield Static("", id="inject-error")
+            yield Static("The agent is restarted with the new environment and resumes its conversation "
+                         "(or its task, for kinds that cannot resume).", classes="dim")
+            with Horizontal(id="inject-buttons"):
+                yield Button("Apply (ctrl+s)", variant="primary", id="apply")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        area = self.query_one(TextArea)
+        area.focus()
+        area.move_cursor(area.document.end)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_apply() if event.button.id == "apply" else self.dismiss(None)
+
+    def action_apply(self) -> None:
+        text = self.query_one(TextArea).text
+        try:
+            fix = parse_env_text(text)
+        except EnvTextError as exc:
+            self.query_one("#inject-error", Static).update(str(exc))
+            return
+        all_agents = self.query_one("#scope-all", RadioButton).value
+        self.dismiss(InjectRequest(fix, all_agents, self.query_one(Checkbox).value))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
