@@ -175,32 +175,49 @@ class FleetActions:
         time.sleep(KINDS[rec["kind"]].enter_delay)
         self.tmux.send_keys(pane, "Enter")
 
-    def send(self, name: str, text: str) -> Outcome:
+    def _busy(self, name: str) -> bool:
+        """In the middle of a turn (by the latest snapshot): text typed now could interrupt it."""
+        snap = self.snapshot(name)
+        return snap is not None and snap.status in (Status.WORKING, Status.STARTING)
+
+    def send(self, name: str, text: str, *, force: bool = False) -> Outcome:
+        """Type text + Enter; to a busy agent it is queued until its next prompt (unless forced)."""
         rec = self.record(name)
         if not text.strip():
             raise ActionError("nothing to send: the text is empty")
+        if not force and self._busy(name):
+            self.store.queue_delivery(name, "message", text)
+            return self._log("send", name, f"{len(text)} chars", f"{name} is busy: queued, typed when it next reaches its prompt")
         try:
             self.type_text(rec, text)
         except TmuxError as exc:
             return self._log("send", name, f"{len(text)} chars", str(exc), ok=False)
         return self._log("send", name, f"{len(text)} chars", f"sent {len(text)} characters to {name}")
 
-    def broadcast(self, text: str) -> Outcome:
+    def broadcast(self, text: str, *, force: bool = False) -> Outcome:
         if not text.strip():
             raise ActionError("nothing to send: the text is empty")
         snap = self.store.latest_snapshot()
-        sent, skipped = [], []
+        sent, queued, skipped = [], [], []
         for rec in self.store.agents():
             agent = snap.agent(rec["name"]) if snap else None
             if agent is not None and agent.status in (Status.EXITED, Status.PAUSED):
                 skipped.append(rec["name"])
+                continue
+            if not force and self._busy(rec["name"]):
+                self.store.queue_delivery(rec["name"], "message", text)
+                queued.append(rec["name"])
                 continue
             try:
                 self.type_text(rec, text)
                 sent.append(rec["name"])
             except TmuxError:
                 skipped.append(rec["name"])
-        message = f"sent to {len(sent)} agents" + (f"; skipped {', '.join(skipped)} (exited, paused or gone)" if skipped else "")
+        message = f"sent to {len(sent)} agents"
+        if queued:
+            message += f"; queued for {', '.join(queued)} (busy)"
+        if skipped:
+            message += f"; skipped {', '.join(skipped)} (exited, paused or gone)"
         return self._log("broadcast", None, f"{len(text)} chars", message)
 
     # -- pause / resume ----------------------------------------------------------

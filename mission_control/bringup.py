@@ -18,7 +18,7 @@ from pathlib import Path
 from mission_control import launcher
 from mission_control.adapters import git_progress
 from mission_control.adapters.run import CommandError, run
-from mission_control.adapters.store import Store, ensure_private_dir
+from mission_control.adapters.store import STOPPED_KEY, Store, ensure_private_dir
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
@@ -39,6 +39,29 @@ class UpResult:
     """False when the fleet was already running (nothing new was started)."""
     panes: dict[str, str]
     supervisor_restarted: bool = False
+    resumed: tuple[str, ...] = ()
+    """Agents brought back after a crash with their kind's resume command (conversation continues)."""
+    restarted: tuple[str, ...] = ()
+    """Agents brought back after a crash that started again from their task."""
+
+
+def recovery_specs(config: FleetConfig, store: Store) -> tuple[list[AgentSpec], dict[str, str | None]] | None:
+    """After a crash (the fleet was not stopped by `down`): every agent the store knows, with the
+    task it held last. None when there is nothing to recover."""
+    records = store.agents()
+    if not records or store.get_meta(STOPPED_KEY) == "1":
+        return None
+    specs: list[AgentSpec] = []
+    tasks: dict[str, str | None] = {}
+    for i, rec in enumerate(records):
+        spec = config.agent(rec["name"])
+        if spec is None:  # spawned into the running fleet: rebuilt from what the store recorded
+            data = dict(rec["spec"])
+            data["index"] = len(config.agents) + i
+            spec = AgentSpec.model_validate(data)
+        specs.append(spec)
+        tasks[spec.name] = rec["task"]
+    return specs, tasks
 
 
 def mission_command(*args: str) -> list[str]:
@@ -172,8 +195,12 @@ def ensure_supervisor(config: FleetConfig, tmux: Tmux) -> bool:
     return True
 
 
-def up(config: FleetConfig) -> UpResult:
-    """Start the fleet (or find it running). Raises ConfigError/UpError with nothing left behind."""
+def up(config: FleetConfig, fresh: bool = False) -> UpResult:
+    """Start the fleet (or find it running). Raises ConfigError/UpError with nothing left behind.
+
+    After a crash (tmux server or machine died, no `down`), the fleet is rebuilt from the state
+    store: each agent resumes its conversation with its kind's resume command where it has one,
+    keeps its task, worktree and injected environment. `fresh` starts over from the config."""
     preset = load_layout(config)
     if not Tmux.available():
         raise UpError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
@@ -187,6 +214,13 @@ def up(config: FleetConfig) -> UpResult:
     prepare_repo(config)
     ensure_private_dir(config.state_dir)
     store = Store(config.store_path)
+    recovery = None if fresh else recovery_specs(config, store)
+    if fresh or recovery is None:
+        store.reset_fleet()
+        specs, held = list(config.agents), {}
+    else:
+        specs, held = recovery
+        config = config.model_copy(update={"agents": tuple(specs)})
     cwds = agent_cwds(config, store)
     width, height = terminal_size(preset)
     windows = plan(preset, [a.name for a in config.agents])
@@ -205,7 +239,8 @@ def up(config: FleetConfig) -> UpResult:
             else:
                 spec = config.agent(agents[0])
                 assert spec is not None
-                first_argv, first_env = agent_pane(spec, config, cwds[spec.name][0])
+                first_argv, first_env = agent_pane(spec, config, cwds[spec.name][0], resume=bool(recovery),
+                                                   extra_env=store.env_overlay(spec.name))
                 first_cwd = str(cwds[spec.name][0])
             if w_index == 0:
                 first = tmux.new_session(config.session, window.name, first_argv, cwd=first_cwd, env=first_env, width=width, height=height)
@@ -234,7 +269,7 @@ def up(config: FleetConfig) -> UpResult:
             for name in agents:
                 spec = config.agent(name)
                 assert spec is not None
-                argv, env = agent_pane(spec, config, cwds[name][0])
+                argv, env = agent_pane(spec, config, cwds[name][0], resume=bool(recovery), extra_env=store.env_overlay(name))
                 pane = tmux.split(target, argv, cwd=str(cwds[name][0]), env=env)
                 launched[name] = time.time()
                 tmux.set_option(pane, "@mc_agent", name, scope="-p")
@@ -260,14 +295,26 @@ def up(config: FleetConfig) -> UpResult:
                 pane_id=panes[spec.name],
                 window=None,
                 launched_at=launched[spec.name],
-                task=spec.task,
+                task=held[spec.name] if spec.name in held else spec.task,
                 base_commit=extra["base_commit"],
                 branch=extra["branch"],
                 worktree=extra["worktree"],
                 spec={**spec.model_dump(mode="json"), "cwd": str(cwd), "base_branch": extra["base_branch"]},
             )
-        record_tasks(config, store)
-        store.log_action("up", "up", None, f"{len(config.agents)} agents, layout {config.layout}", "ok")
+        resumed = tuple(a.name for a in config.agents if recovery and a.resume_command)
+        restarted = tuple(a.name for a in config.agents if recovery and not a.resume_command)
+        if recovery:
+            for spec in config.agents:
+                task = held.get(spec.name)
+                if spec.name in restarted and task and KINDS[spec.kind].task_delivery == "typed":
+                    store.queue_delivery(spec.name, "task", task)
+            outcome = (f"recovered after a crash: resumed {', '.join(resumed) or 'none'}; "
+                       f"restarted from their task {', '.join(restarted) or 'none'}")
+        else:
+            record_tasks(config, store)
+            outcome = "ok"
+        store.set_meta(STOPPED_KEY, "0")
+        store.log_action("up", "up", None, f"{len(config.agents)} agents, layout {config.layout}", outcome)
         ensure_supervisor(config, tmux)
         first_window = windows[0].name
         tmux.cmd("select-window", "-t", f"{config.session}:{first_window}")
@@ -279,7 +326,7 @@ def up(config: FleetConfig) -> UpResult:
         if not tmux.sessions():
             tmux.kill_server()
         raise UpError(f"could not start the fleet: {exc}") from None
-    return UpResult(started=True, panes=panes)
+    return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted)
 
 
 def record_tasks(config: FleetConfig, store: Store) -> None:

@@ -33,9 +33,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     from mission_control.bringup import up
 
     config = _config(args)
-    result = up(config)
+    result = up(config, fresh=args.fresh)
     if result.started:
         print(f"mission-control: fleet {config.session!r} started: {len(result.panes)} agents on tmux socket {config.socket!r}")
+        if result.resumed or result.restarted:
+            print(f"mission-control: recovered after a crash: resumed {', '.join(result.resumed) or 'none'}; "
+                  f"restarted from their task {', '.join(result.restarted) or 'none'} (`up --fresh` starts over)")
     else:
         print(f"mission-control: fleet {config.session!r} is already running ({len(result.panes)} agents); nothing new started")
         if result.supervisor_restarted:
@@ -187,8 +190,9 @@ def _read_env_text(args: argparse.Namespace) -> str:
     if args.names:
         lines = []
         for name in args.names:
-            if "=" in name:
-                raise CliError(f"give only the variable name {name.split('=')[0]!r}: values are read from stdin or a hidden prompt, never from the command line")
+            if "=" in name:  # NAME=value given on the command line (visible to `ps`: the prompt is safer)
+                lines.append(name)
+                continue
             if sys.stdin.isatty():
                 value = getpass.getpass(f"value for {name} (hidden): ")
             else:
@@ -226,8 +230,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     acts = _actions(args)
     text = " ".join(args.text) if args.text else sys.stdin.read()
     if args.command == "broadcast":
-        return _report(acts.broadcast(text))
-    return _report(acts.send(args.agent, text))
+        return _report(acts.broadcast(text, force=args.force))
+    return _report(acts.send(args.agent, text, force=args.force))
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
@@ -290,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", parents=[common], help="start the fleet and attach to it")
     p.add_argument("--no-attach", action="store_true", help="start detached")
+    p.add_argument("--fresh", action="store_true", help="after a crash, start over from agents.toml instead of resuming the agents")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", parents=[common], help="stop the fleet (its tmux session and every process in it)")
     p.add_argument("--clean", action="store_true", help="also remove agents' worktrees that hold no unmerged or uncommitted work")
@@ -316,9 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("agent", nargs="?")
     p.add_argument("--all", action="store_true", help="every STUCK agent")
     p.set_defaults(func=cmd_resume)
-    p = sub.add_parser("inject", parents=[common], help="give agents environment variables and resume them (values read from stdin or a hidden prompt)")
+    p = sub.add_parser("inject", parents=[common], help="give agents environment variables and resume them (NAME=value, or NAME to be asked with a hidden prompt, or NAME=value lines on stdin)")
     p.add_argument("agent", nargs="?")
-    p.add_argument("names", nargs="*", metavar="NAME", help="variables to ask for (else KEY=VALUE lines on stdin)")
+    p.add_argument("names", nargs="*", metavar="NAME[=VALUE]", help="NAME=value, or NAME alone to be asked for it (else NAME=value lines on stdin)")
     p.add_argument("--all", action="store_true", help="every agent")
     p.add_argument("--dotenv", action="store_true", help="also write them to the agent's working-dir .env (0600)")
     p.set_defaults(func=cmd_inject)
@@ -331,9 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("send", parents=[common], help="type text + Enter into an agent's pane")
     p.add_argument("agent")
     p.add_argument("text", nargs="*")
+    p.add_argument("--force", action="store_true", help="type it now even if the agent is busy (else queued until its prompt)")
     p.set_defaults(func=cmd_send)
     p = sub.add_parser("broadcast", parents=[common], help="type text + Enter into every running agent's pane")
     p.add_argument("text", nargs="*")
+    p.add_argument("--force", action="store_true", help="type it now even into busy agents")
     p.set_defaults(func=cmd_send)
     for name, text in (("restart", "restart agents with their task"), ("kill", "stop agents' processes (their panes stay)")):
         p = sub.add_parser(name, parents=[common], help=text)

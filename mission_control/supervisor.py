@@ -88,12 +88,14 @@ class Supervisor:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.fleet_budget_paused = False
         self.deliver = True
+        self.acting = True
         """Type queued text (typed tasks, handoffs) at agents' prompts."""
 
     # -- one tick -------------------------------------------------------------
 
     def tick(self, write: bool = True) -> FleetSnapshot:
         started = time.perf_counter()
+        self.acting = write  # a one-off poll (`status` without a supervisor) only looks
         now = self.clock()
         agents = self.store.agents()
         panes = {p.pane_id: p for p in self.tmux.list_panes() if p.session == self.config.session}
@@ -202,7 +204,7 @@ class Supervisor:
         cost = reading.cost_usd if reading is not None else None
         st.spend_history, st.spend_sampled_at = sample_spend(st.spend_history, cost, now, st.spend_sampled_at)
         budget = budget_state(cost, rec["spec"].get("budget_usd"), self.config.budget_warn)
-        if should_pause(budget, self.config.budget_action, st.budget_paused) and verdict.status not in (Status.EXITED, Status.PAUSED):
+        if self.acting and should_pause(budget, self.config.budget_action, st.budget_paused) and verdict.status not in (Status.EXITED, Status.PAUSED):
             st.budget_paused = True
             self._pause_for_budget(name, f"budget reached: ${cost:.2f} of ${rec['spec'].get('budget_usd'):.2f}")
         held = self.tasks.get(name)
@@ -294,7 +296,7 @@ class Supervisor:
         reading = st.meter.poll(new_lines)
         if st.meter_baseline and reading.usage is not None:
             reading = _plus_baseline(reading, st.meter_baseline)
-        if self._reads_screen(st.meter) and reading.usage is not None and reading != st.reading:
+        if self.acting and self._reads_screen(st.meter) and reading.usage is not None and reading != st.reading:
             self.store.save_meter(name, _reading_json(reading))
         st.reading = reading
         return reading if reading.known else None
@@ -315,7 +317,7 @@ class Supervisor:
         """At the fleet's budget, pause every running agent once."""
         total = sum(a.cost_usd or 0.0 for a in snaps)
         state = budget_state(total, self.config.budget_usd, self.config.budget_warn)
-        if should_pause(state, self.config.budget_action, self.fleet_budget_paused):
+        if self.acting and should_pause(state, self.config.budget_action, self.fleet_budget_paused):
             self.fleet_budget_paused = True
             for a in snaps:
                 if a.status not in (Status.EXITED, Status.PAUSED):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mission_control.adapters import git_progress
 from mission_control.adapters.processes import ProcessTable, terminate_all
-from mission_control.adapters.store import Store
+from mission_control.adapters.store import STOPPED_KEY, Store
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import FleetConfig
 from mission_control.core.progress import WorktreeInfo
@@ -48,6 +48,7 @@ def down(config: FleetConfig, clean: bool = False) -> DownResult:
         result.stopped_processes = len(pids)
     if config.store_path.exists():
         store = Store(config.store_path)
+        store.set_meta(STOPPED_KEY, "1")  # a deliberate stop: the next `up` starts afresh, not as a recovery
         if clean:
             _clean_worktrees(config, store, result)
         store.log_action("down", "down", None, f"stopped {result.stopped_processes} processes", "ok" if result.was_running else "not running")

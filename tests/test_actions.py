@@ -153,8 +153,8 @@ def test_inject_rejects_bad_names_with_one_line(cli, tmp_path: Path) -> None:
     r = run_cli(cli, cfg, "inject", "a", stdin="1BAD=x\n")
     assert r.returncode != 0
     assert r.stderr.count("\n") == 1 and "'1BAD' is not a valid environment variable name" in r.stderr
-    r = run_cli(cli, cfg, "inject", "a", "KEY=value")
-    assert r.returncode != 0 and "never from the command line" in r.stderr
+    r = run_cli(cli, cfg, "inject", "a", "1KEY=value")
+    assert r.returncode != 0 and "'1KEY' is not a valid environment variable name" in r.stderr
     r = run_cli(cli, cfg, "inject", "nobody", stdin="K=v\n")
     assert r.returncode != 0 and "no agent named 'nobody'" in r.stderr
 
@@ -282,3 +282,62 @@ command = "{sys.executable} {scripts['prompter']} {tb}"
     assert r.returncode != 0 and "already exists" in r.stderr
     r = run_cli(cli, cfg, "spawn", "d", "--kind", "shel", "--command", "true")
     assert r.returncode != 0 and "did you mean 'shell'" in r.stderr
+
+
+def pane_text(cli, agent: str) -> str:
+    return cli.tmux("capture-pane", "-p", "-t", _pane(cli, agent))
+
+
+def test_up_after_a_crash_resumes_agents_with_their_env(cli, tmp_path: Path) -> None:
+    cfg = up(cli, tmp_path, """
+[[agent]]
+name = "resumer"
+kind = "shell"
+command = "echo FIRST $MISSION_CONTROL_TASK; sleep 1000"
+resume_command = "echo RESUMED note=$NOTE; sleep 1000"
+task = "the long task"
+
+[[agent]]
+name = "plain"
+kind = "shell"
+command = "echo FIRST $MISSION_CONTROL_TASK; sleep 1000"
+task = "the short task"
+""")
+    retry_until(lambda: "FIRST the long task" in pane_text(cli, "resumer"))
+    assert run_cli(cli, cfg, "inject", "resumer", "NOTE=kept across crashes").returncode == 0
+    retry_until(lambda: "RESUMED note=kept across crashes" in pane_text(cli, "resumer"))
+
+    cli.tmux("kill-server")  # the crash
+    r = run_cli(cli, cfg, "up", "--no-attach")
+    assert r.returncode == 0, r.stderr
+    assert "recovered after a crash: resumed resumer; restarted from their task plain" in r.stdout
+    retry_until(lambda: "RESUMED note=kept across crashes" in pane_text(cli, "resumer"))
+    retry_until(lambda: "FIRST the short task" in pane_text(cli, "plain"))
+    assert {r["name"]: r["task"] for r in cli.status("-c", str(cfg))} == {"resumer": "the long task", "plain": "the short task"}
+
+    # a deliberate `down` means the next `up` starts afresh (the injected env is kept)
+    assert run_cli(cli, cfg, "down").returncode == 0
+    r = run_cli(cli, cfg, "up", "--no-attach")
+    assert "recovered" not in r.stdout
+    retry_until(lambda: "FIRST the long task" in pane_text(cli, "resumer"))
+
+    cli.tmux("kill-server")
+    r = run_cli(cli, cfg, "up", "--no-attach", "--fresh")
+    assert "recovered" not in r.stdout
+    retry_until(lambda: "FIRST the long task" in pane_text(cli, "resumer"))
+
+
+def test_text_for_a_busy_agent_waits_for_its_prompt(cli, tmp_path: Path, scripts: dict[str, Path]) -> None:
+    typed = tmp_path / "typed"
+    go = tmp_path / "go"
+    cfg = up(cli, tmp_path, f"""
+[[agent]]
+name = "busy"
+kind = "shell"
+command = "while [ ! -e {go} ]; do echo working $RANDOM; sleep 0.1; done; {sys.executable} {scripts['prompter']} {typed}"
+""")
+    retry_until(lambda: status_of(cli, cfg, "busy").get("status") == "WORKING")
+    r = run_cli(cli, cfg, "send", "busy", "after your turn")
+    assert r.returncode == 0 and "queued" in r.stdout
+    go.write_text("")  # the turn ends; the agent reaches its prompt
+    retry_until(lambda: typed.exists() and typed.read_text() == "after your turn\n", message="delivered at the prompt")

@@ -64,3 +64,9 @@ def test_default_fleet_lives(cli, tmp_path: Path) -> None:
     retry_until(lambda: "notifier" in cli.tmux("capture-pane", "-p", "-t", "mission-control:dash2")
                 and "STUCK" in cli.tmux("capture-pane", "-p", "-t", "mission-control:dash2"),
                 timeout=30, message="a new dashboard shows the fleet")
+
+    # the story: the STUCK notifier gets its key with one command and carries on, no other step
+    r = cli("inject", "notifier", "NOTIFICATION_KEY=nk-live-0123456789")
+    assert r.returncode == 0, r.stderr
+    retry_until(lambda: any(r["name"] == "notifier" and r["status"] == "WORKING" for r in cli.status()),
+                timeout=30, interval=0.3, message="the notifier works again after inject")

@@ -19,6 +19,8 @@ from typing import Any, Iterable
 from mission_control.core.model import FleetSnapshot
 
 SCHEMA_VERSION = 2
+STOPPED_KEY = "stopped_by_down"
+"""meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
 KEEP_SNAPSHOTS = 600
 
 _SCHEMA = """
@@ -409,6 +411,12 @@ class Store:
 
     def mark_delivered(self, delivery_id: int, at: float | None = None) -> None:
         self._write("UPDATE deliveries SET delivered_at=? WHERE id=?", (at or time.time(), delivery_id))
+
+    def reset_fleet(self) -> None:
+        """`up --fresh`: forget the agents, their queued text, tasks and screen meters (not the logs)."""
+        with self._transaction() as conn:
+            for table in ("agents", "deliveries", "task_ledger", "meters", "pane_tails"):
+                conn.execute(f"DELETE FROM {table}")
 
     def drop_deliveries(self, agent: str) -> None:
         self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))

@@ -155,6 +155,10 @@ class MissionControlApp(App[None]):
         if self.keys:
             self.set_keymap(self.keys)
         self.query_one(AgentTable).focus()
+        for row in reversed(self.source.recent_actions(5)):
+            if row["action"] == "up" and row["outcome"].startswith("recovered") and self.clock() - row["at"] < 600:
+                self.notify(f"fleet {row['outcome']}", title="back after a crash", timeout=20)
+                break
         if self.live:
             self.watch_store()
             self.set_interval(1.0, self.refresh_clock)
