@@ -116,13 +116,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from mission_control.actions import FleetActions
-    from mission_control.adapters.store import ensure_private_dir
+    from mission_control.adapters.store import Store, ensure_private_dir
     from mission_control.ui.app import create_app
     from mission_control.ui.source import StoreSource
 
     config = _config(args)
     ensure_private_dir(config.state_dir)
-    create_app(StoreSource(config), FleetActions(config, actor="dashboard"), keys=config.keys, bell=config.bell).run()
+    from mission_control.diagnose import diagnose
+
+    store = Store(config.store_path)
+    create_app(
+        StoreSource(config), FleetActions(config, actor="dashboard"), keys=config.keys, bell=config.bell,
+        diagnose=lambda name: diagnose(config, store, name),
+    ).run()
     return 0
 
 
@@ -268,6 +274,21 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from mission_control.adapters.store import Store
+    from mission_control.diagnose import describe, diagnose
+
+    config = _config(args)
+    try:
+        rules, model = diagnose(config, Store(config.store_path), args.agent, use_model=not args.rules_only)
+    except KeyError:
+        raise CliError(f"no agent named {args.agent!r} in the latest snapshot of fleet {config.session!r}") from None
+    print(describe(rules))
+    if model is not None:
+        print(describe(model))
+    return 0
+
+
 def cmd_hook(args: argparse.Namespace) -> int:
     from mission_control.hooks import main as hook_main
 
@@ -361,6 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", parents=[common], help="diff stat of an agent's branch against its base")
     p.add_argument("agent")
     p.set_defaults(func=cmd_diff)
+    p = sub.add_parser("diagnose", parents=[common], help="why an agent is stuck and what would fix it (rules, then diagnose_model)")
+    p.add_argument("agent")
+    p.add_argument("--rules-only", action="store_true", help="do not ask the Ollama model")
+    p.set_defaults(func=cmd_diagnose)
     p = sub.add_parser("log", parents=[common], help="the action log")
     p.add_argument("-n", "--limit", type=int, default=50)
     p.set_defaults(func=cmd_log)

@@ -207,3 +207,29 @@ async def test_keys_can_be_rebound_from_agents_toml() -> None:
         await pilot.press("P")
         await app.workers.wait_for_complete()
         assert names(actions) == ["toggle_pause"]
+
+
+async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
+    from mission_control.core.diagnosis import rule_diagnosis
+
+    actions = RecordingActions()
+    snap = FleetSnapshot.from_json(DATA["snapshot"])
+
+    def diagnose(name: str):
+        a = snap.agent(name)
+        return rule_diagnosis(a.status.value, a.reason, a.evidence, a.kind), None
+
+    app = create_app(FixedSource(snap, tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"], diagnose=diagnose)
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.press("d")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "DiagnosisScreen"
+        await pilot.press("f")  # apply: the inject dialog, with the variable filled in
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "InjectEnvScreen"
+        from textual.widgets import TextArea
+
+        assert app.screen.query_one(TextArea).text == "NOTIFICATION_KEY="

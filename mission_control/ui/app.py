@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer
 
 from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.ui.screens.confirm_screen import ConfirmScreen
+from mission_control.ui.screens.diagnosis_screen import DiagnosisScreen
 from mission_control.ui.screens.help_screen import HelpScreen
 from mission_control.ui.screens.inject_env_screen import InjectEnvScreen, InjectRequest
 from mission_control.ui.screens.reassign_screen import ReassignRequest, ReassignScreen
@@ -439,7 +440,35 @@ class MissionControlApp(App[None]):
         if self.diagnose is None:
             self.notify("diagnosis is not available here", severity="warning", timeout=3)
             return
-        self.perform(f"diagnosis of {agent.name}", lambda: self.diagnose(agent.name))
+        self.notify(f"diagnosing {agent.name}…", timeout=2)
+        self._diagnose(agent.name)
+
+    @work(thread=True, group="actions")
+    def _diagnose(self, name: str) -> None:
+        try:
+            rules, model = self.diagnose(name)
+        except Exception as exc:
+            self.post_message(ActionFinished("diagnose", [], error=str(exc) or type(exc).__name__))
+            return
+        self.call_from_thread(self._show_diagnosis, name, rules, model)
+
+    def _show_diagnosis(self, name: str, rules: Any, model: Any) -> None:
+        def answered(fix: tuple[str, str] | None) -> None:
+            if not fix:
+                return
+            what, arg = fix
+            if what == "inject":
+                self.action_inject(arg)
+            elif what == "send":
+                self.perform("send", lambda: self.actions.send(name, arg))
+            elif what == "zoom":
+                self.action_zoom()
+            elif what == "resume":
+                self.action_resume()
+            elif what == "restart":
+                self.perform("restart", lambda: self.actions.restart(name))
+
+        self.push_screen(DiagnosisScreen(name, rules, model), answered)
 
     def action_next_attention(self) -> None:
         if self.snapshot is None:

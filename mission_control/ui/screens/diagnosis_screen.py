@@ -1,0 +1,73 @@
+"""A diagnosis of a stuck agent, with one key to apply its suggested fix."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from mission_control.core.diagnosis import Diagnosis
+
+
+def _fix(d: Diagnosis | None) -> tuple[str, str] | None:
+    """(what to do, its argument) for the diagnosis whose fix can be applied from here."""
+    if d is None:
+        return None
+    if d.suggested_action == "inject_env" and d.env_var:
+        return "inject", d.env_var
+    if d.suggested_action == "send" and d.message:
+        return "send", d.message
+    if d.suggested_action == "attach":
+        return "zoom", ""
+    if d.suggested_action == "resume":
+        return "resume", ""
+    if d.suggested_action == "restart":
+        return "restart", ""
+    return None
+
+
+class DiagnosisScreen(ModalScreen[tuple[str, str] | None]):
+    """Dismissed with (action, argument) when the person applies a fix, else None."""
+
+    DEFAULT_CSS = """
+    DiagnosisScreen { align: center middle; }
+    DiagnosisScreen > VerticalScroll { width: 100; height: auto; max-height: 85%; border: thick $accent; background: $surface; padding: 1 2; }
+    DiagnosisScreen .diag-source { color: $text-muted; margin-top: 1; }
+    """
+    BINDINGS = [Binding("escape,q", "dismiss_none", "Close"), Binding("f", "apply", "Apply the fix")]
+
+    def __init__(self, agent: str, rules: Diagnosis, model: Diagnosis | None) -> None:
+        super().__init__()
+        self.agent = agent
+        self.rules = rules
+        self.model = model
+        # the model's fix when it gave an applicable one, else the rules'
+        self.fix = _fix(model) or _fix(rules)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(f"Why is {self.agent} stuck?", markup=False)
+            for d in (self.rules, self.model):
+                if d is None:
+                    continue
+                yield Static(f"{'rules' if d.source == 'rules' else 'model'}:", classes="diag-source")
+                yield Static(d.summary, markup=False)
+                if d.command:
+                    yield Static(f"run: {d.command}", markup=False)
+                if d.error:
+                    yield Static(f"(the model could not be asked: {d.error})", markup=False, classes="diag-source")
+            if self.fix:
+                what, arg = self.fix
+                label = {"inject": f"inject {arg}", "send": f"send {arg!r}", "zoom": "show its pane",
+                         "resume": "resume it", "restart": "restart it"}[what]
+                yield Static(f"\nf: {label} · esc: close", markup=False)
+            else:
+                yield Static("\nesc: close", markup=False)
+
+    def action_apply(self) -> None:
+        self.dismiss(self.fix)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
