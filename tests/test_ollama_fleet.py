@@ -1,0 +1,76 @@
+"""An `ollama` agent in a real fleet against a loopback server speaking Ollama's API:
+its commit, exact spend on the dashboard, STUCK when the server goes, WORKING again on resume."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, retry_until
+
+sys.path.insert(0, str(ROOT / "tests"))
+from tools.fake_ollama_server import FakeOllama, text, tool_call  # noqa: E402
+
+pytestmark = pytest.mark.tmux
+MODEL = "coder:1b"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def run_cli(cli, cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mission_control", *args, "-c", str(cfg)],
+                          cwd=cli.cwd, env=cli.env(), capture_output=True, text=True, timeout=60)
+
+
+def test_ollama_agent_in_the_fleet(cli, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "-c", "init.defaultBranch=main", "init", "-q")
+    (repo / "README.md").write_text("x\n")
+    git(repo, "add", "README.md")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@x", "commit", "-qm", "base")
+    script = [
+        tool_call("write_file", path="hello.py", content="print('hello')\n"),
+        tool_call("git_commit", message="Add hello.py"),
+        text("Added hello.py and committed it."),
+    ]
+    with FakeOllama({MODEL: script}) as server:
+        cfg = tmp_path / "agents.toml"
+        cfg.write_text(
+            f'[mission]\nsession = "t"\npoll_interval = 0.3\nrepo = "{repo}"\n'
+            f'[[agent]]\nname = "local"\nkind = "ollama"\nmodel = "{MODEL}"\nollama_host = "{server.url}"\n'
+            'worktree = true\ntask = "Write hello.py and commit it"\n'
+        )
+        r = run_cli(cli, cfg, "up", "--no-attach")
+        assert r.returncode == 0, r.stderr
+
+        def row() -> dict:
+            return {x["name"]: x for x in cli.status("-c", str(cfg))}.get("local", {})
+
+        done = retry_until(lambda: (x := row()).get("commits") == 1 and x.get("status") == "IDLE" and x, timeout=30,
+                           message="the agent committed and waits at its prompt")
+        assert "hello.py" in git(repo, "show", "--stat", "agent/local")
+        prompt_in, out = server.totals(MODEL)
+        spent = retry_until(lambda: (x := row()).get("tokens_in") == prompt_in and x, message="exact tokens on the dashboard")
+        assert spent["tokens_out"] == out and spent["cost_usd"] == 0.0  # a local model is free unless priced
+        assert done["last_commit"]["subject"] == "Add hello.py"
+
+        # the server goes away: the next instruction ends STUCK with the host in the reason
+        server.stop()
+        assert run_cli(cli, cfg, "send", "local", "now add a test").returncode == 0
+        stuck = retry_until(lambda: (x := row()).get("status") == "STUCK" and x, timeout=30)
+        assert "cannot reach Ollama" in stuck["reason"] and str(server.port) in stuck["reason"]
+
+        # it comes back; resume retries the turn
+        server.script(MODEL, text("Added the test."))
+        server.start()
+        r = run_cli(cli, cfg, "resume", "local")
+        assert r.returncode == 0, r.stderr
+        retry_until(lambda: row().get("status") in ("WORKING", "IDLE") and "continue" in
+                    run_cli(cli, cfg, "log").stdout, timeout=30)
+        retry_until(lambda: (x := row()).get("status") == "IDLE" and x.get("tokens_in") == server.totals(MODEL)[0], timeout=30)
