@@ -246,6 +246,7 @@ class Supervisor:
             lines_added=progress.lines_added if progress else None,
             lines_removed=progress.lines_removed if progress else None,
             recent_commits=tuple(progress.recent[:8]) if progress else (),
+            time_in={k: round(v, 1) for k, v in st.memory.time_in.items()},
             last_line=last_output_line(lines),
             exit_code=obs.exit_status if verdict.status is Status.EXITED else None,
             evidence=verdict.evidence,

@@ -105,6 +105,8 @@ class AgentSnapshot:
     lines_added: int | None = None
     lines_removed: int | None = None
     recent_commits: tuple[dict[str, Any], ...] = ()
+    time_in: dict[str, float] = field(default_factory=dict)
+    """Seconds spent in each status since the agent's current process started."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

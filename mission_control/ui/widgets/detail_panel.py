@@ -55,6 +55,10 @@ def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
     if changes:
         recent = " → ".join(f"{c['new']}" for c in changes[-6:])
         t.append(f"history: {recent}  · turns {a.turns}\n", style="dim")
+    if a.time_in:
+        spent = " · ".join(f"{k.lower()} {age(v)}" for k, v in sorted(a.time_in.items(), key=lambda kv: -kv[1]) if v >= 1)
+        if spent:
+            t.append(f"time in: {spent}\n", style="dim")
     return t
 
 
