@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mission_control.core.model import Status
-from mission_control.core.rules import RuleError, parse_rules, rules_for
-from mission_control.core.status import Memory, Observation, Settings, classify
+from mission_control.core.rules import RuleError, RuleSet, parse_file, parse_rules, rules_for
+from mission_control.core.status import Memory, Observation, Settings, classify, tail_lines
 
 SHELL = rules_for("shell")
 T0 = 1000.0
@@ -115,3 +115,54 @@ def test_rules_are_data_and_bad_rules_say_where() -> None:
 @pytest.mark.parametrize("kind", ["claude", "codex", "aider", "gemini", "opencode", "ollama", "shell"])
 def test_every_kind_has_rules(kind: str) -> None:
     assert rules_for(kind).rules
+
+
+def test_lines_counts_non_blank_lines() -> None:
+    rules = parse_rules("mine.toml", '[[rule]]\nstate = "WAITING"\npattern = "Approve\\\\?"\nlines = 2\n')
+    assert rules[0].match(["Approve?", "", "", "", "footer"]) is not None
+    assert rules[0].match(["Approve?", "one", "two"]) is None
+
+
+def test_only_the_current_turn_is_read() -> None:
+    """With a `turn` pattern, an error above the user's last prompt is history."""
+    text = 'turn = \'^> \\S\'\n[[rule]]\nstate = "STUCK"\npattern = "rate limit"\nreason = "rate limit"\n'
+    text += '[[rule]]\nstate = "IDLE"\npattern = "^>$"\nreason = "at its prompt"\n'
+    parsed = parse_file("mine.toml", text)
+    rules = RuleSet("mine", parsed.rules, parsed.turn)
+    old_error = "> go\nError: rate limit\n> try the rate limit fix again\nDone.\n>"
+    assert rules.current(tail_lines(old_error)) == ["Done.", ">"]
+    assert rules.first("STUCK", tail_lines(old_error)) is None
+    assert rules.first("STUCK", tail_lines("> go\nError: rate limit\n>")) is not None
+    verdict, _ = classify(Observation(now=T0, started_at=T0, screen=old_error), Memory(), rules, Settings(hold_ticks=1))
+    assert verdict.status is Status.IDLE
+
+
+def test_a_printed_stuck_line_of_an_earlier_turn_is_history() -> None:
+    screen = "STUCK: cannot reach the server\n› continue\n● thinking…\n"
+    v = run([{"screen": screen}, {"screen": screen + "partial answer\n"}], kind="ollama")
+    assert v[-1].status is Status.WORKING
+    v = run([{"screen": "● thinking…\nSTUCK: cannot reach the server\n› "}] * 2, kind="ollama")
+    assert v[-1].status is Status.STUCK and "cannot reach the server" in v[-1].reason
+
+
+def test_an_error_beats_a_working_marker() -> None:
+    screen = "❯ go\n\n✻ API error · Retrying in 19s · attempt 1/10\n\n" + "─" * 40 + "\n❯\n" + "─" * 40 + "\n  esc to interrupt · ← for agents\n"
+    v = run([{"screen": screen}] * 2, kind="claude")
+    assert v[-1].status is Status.STUCK and "retrying" in v[-1].reason
+
+
+def test_no_break_spaces_read_as_spaces() -> None:
+    assert tail_lines("❯\xa0hello\n❯\xa0\n") == ["❯ hello", "❯"]
+
+
+def test_agent_kinds_leave_out_the_common_rules() -> None:
+    assert not any(r.source.startswith("rules/common.toml") for r in rules_for("claude").rules)
+    assert any(r.source.startswith("rules/common.toml") for r in rules_for("shell").rules)
+    assert any(r.source.startswith("rules/common.toml") for r in rules_for("no-such-kind").rules)
+
+
+def test_bad_turn_and_common_keys_say_where() -> None:
+    with pytest.raises(RuleError, match="mine.toml: turn"):
+        parse_file("mine.toml", 'turn = "("\n')
+    with pytest.raises(RuleError, match="mine.toml: common must be true or false"):
+        parse_file("mine.toml", 'common = "no"\n')

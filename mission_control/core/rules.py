@@ -1,13 +1,35 @@
 """Detection rules: per agent kind, which screen text means which state.
 
-Rules are data (mission_control/rules/<kind>.toml, plus `common.toml` for every
-kind), so a new agent version means a new rule and a new fixture, not new code.
+Rules are data (mission_control/rules/<kind>.toml, plus `common.toml`), so a new
+agent version means a new rule and a new fixture, not new code.
+
+    description = "..."
+    turn = '(?<!─\\n)^❯ \\S'          # optional: a prompt the user already submitted
+    common = false                    # optional: do not add rules/common.toml (default true)
 
     [[rule]]
     state = "WAITING"                 # WORKING | WAITING | IDLE | STUCK
     pattern = 'Do you want to proceed\\?'
     reason = "permission prompt"      # may use {1}, {2}... or {name} from the pattern's groups
-    lines = 15                        # look only at the last N non-blank lines (0: the whole capture)
+    lines = 15                        # look only at the last N non-blank lines (0: all of them)
+    ignore_case = false
+
+Patterns are searched (re.MULTILINE) in the screen's lines joined with "\\n",
+without colour codes and trailing blanks; blank lines inside the region stay, so
+a pattern may span lines and use look-aheads ("not followed by ...").
+
+`turn` marks the current turn. Agent TUIs keep the whole conversation on screen,
+so an error or a question from an earlier turn stays visible above a newer
+prompt. When a kind's file has a `turn` pattern, every rule (user rules, the
+kind's own and the common ones) sees only the lines *below* the line where its
+last match starts — what the agent printed since the user's last prompt (the
+prompt's own text is left out, so a prompt such as "fix the rate limit bug" is
+never read as an error). The pattern must not match the input line the user is
+still typing in; a screen without a match is one turn.
+
+`common = false` says the kind's file is complete: the generic guesses in
+`common.toml` (any "401", "rate limit", "(y/n)" anywhere near the bottom), which
+suit plain commands, would misread an agent's tool output and transcript.
 """
 
 from __future__ import annotations
@@ -19,10 +41,25 @@ from importlib import resources
 from typing import Any
 
 STATES = ("WORKING", "WAITING", "IDLE", "STUCK")
+FILE_KEYS = ("rule", "description", "turn", "common")
+RULE_KEYS = ("state", "pattern", "reason", "lines", "ignore_case")
 
 
 class RuleError(ValueError):
     pass
+
+
+def last_lines(lines: list[str], n: int) -> list[str]:
+    """The tail of `lines` that holds its last `n` non-blank lines (all of it for n = 0)."""
+    if not n:
+        return lines
+    seen = 0
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip():
+            seen += 1
+            if seen == n:
+                return lines[i:]
+    return lines
 
 
 @dataclass(frozen=True)
@@ -34,9 +71,8 @@ class Rule:
     source: str
 
     def match(self, tail_lines: list[str]) -> str | None:
-        """The rule's reason if it matches the last `lines` lines, else None."""
-        region = tail_lines[-self.lines :] if self.lines else tail_lines
-        m = self.pattern.search("\n".join(region))
+        """The rule's reason if it matches the last `lines` non-blank lines, else None."""
+        m = self.pattern.search("\n".join(last_lines(tail_lines, self.lines)))
         if not m:
             return None
         try:
@@ -49,73 +85,118 @@ class Rule:
 class RuleSet:
     kind: str
     rules: tuple[Rule, ...]
+    turn: re.Pattern[str] | None = None
+    """Matches a prompt the user submitted: only what follows the last one is read."""
 
     def of(self, state: str) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.state == state)
 
+    def current(self, tail_lines: list[str]) -> list[str]:
+        """The lines of the current turn: those below the last submitted prompt
+        (all of them when the kind has no `turn` pattern or none is on screen)."""
+        if self.turn is None:
+            return tail_lines
+        text = "\n".join(tail_lines)
+        last = None
+        for last in self.turn.finditer(text):
+            pass
+        if last is None:
+            return tail_lines
+        return tail_lines[text.count("\n", 0, last.start()) + 1 :]
+
     def first(self, state: str, tail_lines: list[str]) -> tuple[str, Rule] | None:
+        region = self.current(tail_lines)
         for rule in self.rules:
             if rule.state == state:
-                reason = rule.match(tail_lines)
+                reason = rule.match(region)
                 if reason is not None:
                     return reason, rule
         return None
 
 
-def parse_rules(source: str, text: str | dict[str, Any]) -> list[Rule]:
+@dataclass(frozen=True)
+class RuleFile:
+    """One parsed rules file."""
+
+    rules: tuple[Rule, ...]
+    turn: re.Pattern[str] | None = None
+    common: bool = True
+
+
+def _compile(where: str, pattern: Any, flags: int) -> re.Pattern[str]:
+    if not isinstance(pattern, str) or not pattern:
+        raise RuleError(f"{where} must be a non-empty string")
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise RuleError(f"{where} {pattern!r}: {exc}") from None
+
+
+def parse_file(source: str, text: str | dict[str, Any]) -> RuleFile:
     raw = tomllib.loads(text) if isinstance(text, str) else text
-    extra = set(raw) - {"rule", "description"}
+    extra = set(raw) - set(FILE_KEYS)
     if extra:
         raise RuleError(f"{source}: unknown key {sorted(extra)[0]!r} (rules go in [[rule]] tables)")
+    turn = _compile(f"{source}: turn", raw["turn"], re.MULTILINE) if "turn" in raw else None
+    common = raw.get("common", True)
+    if not isinstance(common, bool):
+        raise RuleError(f"{source}: common must be true or false")
     out = []
     for i, entry in enumerate(raw.get("rule", [])):
         where = f"{source}: rule[{i}]"
-        unknown = set(entry) - {"state", "pattern", "reason", "lines", "ignore_case"}
+        unknown = set(entry) - set(RULE_KEYS)
         if unknown:
             raise RuleError(f"{where}: unknown key {sorted(unknown)[0]!r}")
         state = entry.get("state")
         if state not in STATES:
             raise RuleError(f"{where}.state = {state!r}: use one of {', '.join(STATES)}")
-        pattern = entry.get("pattern")
-        if not isinstance(pattern, str) or not pattern:
-            raise RuleError(f"{where}.pattern must be a non-empty string")
         flags = re.MULTILINE | (re.IGNORECASE if entry.get("ignore_case") else 0)
-        try:
-            compiled = re.compile(pattern, flags)
-        except re.error as exc:
-            raise RuleError(f"{where}.pattern {pattern!r}: {exc}") from None
+        compiled = _compile(f"{where}.pattern", entry.get("pattern"), flags)
         lines = entry.get("lines", 0)
-        if not isinstance(lines, int) or lines < 0:
+        if not isinstance(lines, int) or isinstance(lines, bool) or lines < 0:
             raise RuleError(f"{where}.lines must be a whole number >= 0")
         reason = entry.get("reason", state.lower())
         if not isinstance(reason, str):
             raise RuleError(f"{where}.reason must be a string")
         out.append(Rule(state, compiled, reason, lines, f"{source}#{i}"))
-    return out
+    return RuleFile(tuple(out), turn, common)
+
+
+def parse_rules(source: str, text: str | dict[str, Any]) -> list[Rule]:
+    """The `[[rule]]` tables of a rules file (or of `{"rule": [...]}`)."""
+    return list(parse_file(source, text).rules)
 
 
 def _builtin_text(name: str) -> str | None:
     try:
-        return resources.files("mission_control").joinpath("rules", f"{name}.toml").read_text()
+        return resources.files("mission_control").joinpath("rules", f"{name}.toml").read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+
+
+def builtin_file(name: str) -> RuleFile | None:
+    """The packaged rules file `rules/<name>.toml`, parsed (None if there is none)."""
+    text = _builtin_text(name)
+    return None if text is None else parse_file(f"rules/{name}.toml", text)
 
 
 _CACHE: dict[str, RuleSet] = {}
 
 
 def rules_for(kind: str, extra: list[Rule] | None = None) -> RuleSet:
-    """The kind's rules first (user rules before built-in ones), then the common ones."""
+    """User rules first, then the kind's own, then the common ones (unless the kind's
+    file says `common = false`); the kind's `turn` pattern scopes them all."""
     if not extra and kind in _CACHE:
         return _CACHE[kind]
     rules: list[Rule] = list(extra or [])
-    own = _builtin_text(kind)
+    own = builtin_file(kind)
     if own is not None:
-        rules += parse_rules(f"rules/{kind}.toml", own)
-    common = _builtin_text("common")
-    if common is not None:
-        rules += parse_rules("rules/common.toml", common)
-    ruleset = RuleSet(kind, tuple(rules))
+        rules += own.rules
+    if own is None or own.common:
+        common = builtin_file("common")
+        if common is not None:
+            rules += common.rules
+    ruleset = RuleSet(kind, tuple(rules), own.turn if own is not None else None)
     if not extra:
         _CACHE[kind] = ruleset
     return ruleset

@@ -6,14 +6,23 @@ rules, and returns the status to show with its reason, evidence and `since`.
 
 Precedence, strongest first:
   1. the process: pane dead -> EXITED, process group stopped -> PAUSED (shown at once);
-  2. the agent's own word: `$MISSION_CONTROL_STATUS_FILE` or a printed `STUCK: ...` line;
+  2. the agent's own word: `$MISSION_CONTROL_STATUS_FILE` or a printed `STUCK: ...` line
+     (in the current turn, see below);
   3. agent hooks (Claude Code's Notification/Stop/..., Codex notify), while they are fresh;
   4. the screen against the kind's rules: WAITING, then STUCK (errors), then WORKING markers,
      then the idle prompt — a visible prompt counts as IDLE only when the screen and CPU are
-     also quiet, since some agents keep their prompt drawn while they work;
+     also quiet, since some agents keep their prompt drawn while they work. So an error
+     rule beats a working marker: an agent that shows its spinner while it retries a failed
+     call (`API error · Retrying in 19s`) is STUCK;
   5. activity alone: a changing screen or CPU use is WORKING; silence for `stuck_after`
      away from a prompt is STUCK (no progress); never getting going is STUCK too.
 Any new state except EXITED and PAUSED must hold for two ticks before it is shown.
+
+The screen is read turn by turn: when the kind's rules say what a submitted prompt looks
+like (`turn` in its rules file), only what was printed below the last one counts, since
+agent TUIs keep old errors and old questions on screen above a newer prompt
+(`RuleSet.current`). A single screen cannot always tell the state: codex and aider stream an
+answer with no busy marker at all, so that is WORKING only by step 5 (the screen changing).
 """
 
 from __future__ import annotations
@@ -106,8 +115,9 @@ class Verdict:
 
 
 def tail_lines(screen: str) -> list[str]:
-    """The capture's lines without trailing blank ones (and without colour codes)."""
-    lines = [_ANSI.sub("", line).rstrip() for line in screen.splitlines()]
+    """The capture's lines without trailing blank ones (and without colour codes; a
+    no-break space, which Claude Code draws after its `❯`, reads as a plain space)."""
+    lines = [_ANSI.sub("", line).replace("\xa0", " ").rstrip() for line in screen.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     return lines
@@ -156,7 +166,7 @@ def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, line
             return status, (f"reported: {reason}" if status is Status.STUCK else reason), f"status file: {obs.own_word.strip()[:120]}"
         if word:
             return Status.WORKING, word[1], f"status file: {obs.own_word.strip()[:120]}"
-    bottom = lines[-15:]
+    bottom = rules.current(lines)[-15:]
     printed = _PRINTED_STUCK.findall("\n".join(bottom))
     if printed:
         return Status.STUCK, f"reported: {printed[-1]}", f"printed: STUCK: {printed[-1][:120]}"

@@ -181,14 +181,28 @@ def read_manifest() -> list[dict]:
     return tomllib.loads(path.read_text()).get("screen", [])
 
 
+CAPTURED_KEYS = ("file", "kind", "status", "reason", "version", "how")
+
+
 def write_manifest(entries: list[dict]) -> None:
     order = ["claude", "codex", "gemini", "opencode", "aider"]
     entries = sorted(entries, key=lambda e: (order.index(e["kind"]) if e["kind"] in order else 99, e["file"]))
+    # keys the tests added by hand (reason_has, needs, growing, note) survive a re-capture
+    old_path = OUT / "manifest.toml"
+    kept: dict[str, dict] = {}
+    if old_path.exists():
+        import tomllib
+
+        for old in tomllib.loads(old_path.read_text()).get("screen", []):
+            kept[old["file"]] = {k: v for k, v in old.items() if k not in CAPTURED_KEYS}
     lines = ["# Screen fixtures captured from real agent CLIs (see README.md).", ""]
     for e in entries:
         lines.append("[[screen]]")
-        for k in ("file", "kind", "status", "reason", "version", "how"):
+        for k in CAPTURED_KEYS:
             lines.append(f"{k} = {toml_str(str(e.get(k, '')))}")
+        for k, v in kept.get(e["file"], {}).items():
+            value = toml_str(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+            lines.append(f"{k} = {value}")
         lines.append("")
     (OUT / "manifest.toml").write_text("\n".join(lines))
 
