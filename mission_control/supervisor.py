@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from mission_control.core.progress import GitProgress, WorktreeInfo
 from mission_control.core.budget import OVER, budget_state, sample_spend, should_pause
 from mission_control.core.rules import RuleSet, parse_rules, rules_for
 from mission_control.core.screen_lines import new_output_lines
-from mission_control.core.status import Memory, Observation, Settings, classify, tail_lines
+from mission_control.core.status import CRASH_LOOP_WINDOW, Memory, Observation, Settings, classify, tail_lines
 from mission_control.core.tokens import MeterReading
 
 HISTORY_LINES = 10
@@ -61,6 +61,8 @@ class _AgentState:
     spend_sampled_at: float | None = None
     budget_paused: bool = False
     transcripts: set[str] = field(default_factory=set)
+    failures: dict[float, float] = field(default_factory=dict)
+    """launch time -> when that run failed (non-zero exit), for crash-loop detection."""
 
 
 def last_output_line(lines: list[str]) -> str:
@@ -155,7 +157,7 @@ class Supervisor:
             # a new process in this pane (up, restart, respawn): start afresh
             keep = {k: getattr(st, k) for k in (
                 "last_hook", "git", "git_checked", "meter", "meter_baseline", "last_line_seen", "reading",
-                "spend_history", "spend_sampled_at", "budget_paused", "transcripts")}
+                "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
         screen = ""
         if pane is not None:
@@ -190,6 +192,10 @@ class Supervisor:
             hook_at=hook["at"] if hook else None,
             hook_detail=str(hook["data"].get("message", ""))[:120] if hook else "",
         )
+        if pane is not None and pane.dead and pane.dead_status not in (0, None):
+            st.failures.setdefault(launched, now)
+        recent = sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW)
+        obs = replace(obs, recent_failures=recent)
         if pane is None:
             obs = Observation(now=now, started_at=launched, pane_dead=True, exit_status=None)
         rules = self._rules(rec["kind"])

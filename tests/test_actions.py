@@ -341,3 +341,15 @@ command = "while [ ! -e {go} ]; do echo working $RANDOM; sleep 0.1; done; {sys.e
     assert r.returncode == 0 and "queued" in r.stdout
     go.write_text("")  # the turn ends; the agent reaches its prompt
     retry_until(lambda: typed.exists() and typed.read_text() == "after your turn\n", message="delivered at the prompt")
+
+
+def test_restarted_agent_that_keeps_failing_is_a_crash_loop(cli, tmp_path: Path) -> None:
+    cfg = up(cli, tmp_path, '[[agent]]\nname = "crasher"\nkind = "shell"\ncommand = "echo boom; exit 3"\n')
+    retry_until(lambda: status_of(cli, cfg, "crasher").get("reason") == "failed: exit 3")
+    for n in (2, 3):
+        before = status_of(cli, cfg, "crasher")["since"]
+        assert run_cli(cli, cfg, "restart", "crasher").returncode == 0
+        if n == 2:  # the supervisor has seen this run fail before the next restart
+            retry_until(lambda: (s := status_of(cli, cfg, "crasher"))["since"] != before and s["status"] == "EXITED")
+    row = retry_until(lambda: (s := status_of(cli, cfg, "crasher")).get("status") == "STUCK" and s, message="crash loop")
+    assert row["reason"] == "crash loop: failed 3 times in 10 min"

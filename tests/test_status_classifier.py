@@ -166,3 +166,12 @@ def test_bad_turn_and_common_keys_say_where() -> None:
         parse_file("mine.toml", 'turn = "("\n')
     with pytest.raises(RuleError, match="mine.toml: common must be true or false"):
         parse_file("mine.toml", 'common = "no"\n')
+
+
+def test_crash_loop_is_stuck_not_just_exited() -> None:
+    once = run([{"screen": "boom", "pane_dead": True, "exit_status": 1, "recent_failures": 1}])[-1]
+    assert once.status is Status.EXITED
+    looping = run([{"screen": "boom", "pane_dead": True, "exit_status": 1, "recent_failures": 3}] * 2)[-1]
+    assert looping.status is Status.STUCK and looping.reason.startswith("crash loop: failed 3 times in 10 min")
+    clean = run([{"screen": "bye", "pane_dead": True, "exit_status": 0, "recent_failures": 3}])[-1]
+    assert clean.status is Status.EXITED

@@ -7,6 +7,8 @@ One `list-panes -a` per tick returns what the supervisor needs of every pane.
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -29,6 +31,7 @@ PANE_FIELDS = (
     "@mc_agent",
     "@mc_role",
 )
+_BUFFER_IDS = itertools.count(1)
 PANE_FORMAT = SEP.join("#{%s}" % f for f in PANE_FIELDS)
 
 
@@ -200,6 +203,25 @@ class Tmux:
             self.cmd("send-keys", "-t", pane_id, "-l", "--", text)
         if enter:
             self.cmd("send-keys", "-t", pane_id, "Enter")
+
+    def paste_text(self, pane_id: str, text: str) -> None:
+        """Put `text` into the pane as one paste (bracketed when the program asked for it),
+        through a tmux buffer read from stdin: any bytes, no shell, no key names."""
+        buffer = f"mc-{os.getpid()}-{next(_BUFFER_IDS)}"
+        try:
+            run(["tmux", "-L", self.socket, "load-buffer", "-b", buffer, "-"], input=text)
+        except CommandError as exc:
+            raise TmuxError(f"tmux load-buffer: {exc.stderr or exc}") from None
+        self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
+
+    def pane_alive(self, pane_id: str) -> bool:
+        try:
+            return self.cmd("display-message", "-p", "-t", pane_id, "#{pane_dead}").strip() == "0"
+        except TmuxError:
+            return False
+
+    def kill_pane(self, pane_id: str) -> None:
+        self.cmd("kill-pane", "-t", pane_id)
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
         self.cmd("send-keys", "-t", pane_id, *keys)

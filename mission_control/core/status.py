@@ -41,6 +41,9 @@ HOLD_TICKS = 2
 HOOK_FRESH_SECONDS = 600.0
 """How long a hook's word outweighs the screen."""
 LOOP_REPEATS = 3
+CRASH_LOOP_EXITS = 3
+"""This many failed exits within `CRASH_LOOP_WINDOW` seconds (across restarts) is a crash loop."""
+CRASH_LOOP_WINDOW = 600.0
 """The same error block seen this many times in a row is a loop."""
 
 _OWN_WORD = re.compile(r"^\s*(WORKING|WAITING|STUCK|DONE|IDLE)\b[:\s-]*(.*)$", re.IGNORECASE)
@@ -70,6 +73,8 @@ class Observation:
     """The latest hook event name (Notification, PermissionRequest, Stop, SessionStart, UserPromptSubmit, notify)."""
     hook_at: float | None = None
     hook_detail: str = ""
+    recent_failures: int = 0
+    """Failed exits of this agent (over its restarts) within `CRASH_LOOP_WINDOW`, this one included."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,10 @@ def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, line
         code = obs.exit_status
         if code in (0, None):
             return Status.EXITED, "exited", f"exit status {code}"
+        if obs.recent_failures >= CRASH_LOOP_EXITS:
+            minutes = int(CRASH_LOOP_WINDOW // 60)
+            return (Status.STUCK, f"crash loop: failed {obs.recent_failures} times in {minutes} min",
+                    f"exit status {code}; {obs.recent_failures} failed exits within {minutes} min")
         return Status.EXITED, f"failed: exit {code}", f"exit status {code}"
     if obs.paused:
         return Status.PAUSED, "paused", "process group stopped"
