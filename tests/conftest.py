@@ -102,3 +102,11 @@ def fleet_config(tmp_path: Path) -> Callable[[str], Path]:
         return write_config(tmp_path, body)
 
     return make
+
+
+def run_cli(cli: Cli, cfg: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`mission-control ARGS -c CFG` on the test's socket, with `stdin` fed in."""
+    return subprocess.run(
+        [sys.executable, "-m", "mission_control", *args, "-c", str(cfg)],
+        cwd=cli.cwd, env=cli.env(), capture_output=True, text=True, input=stdin, timeout=60,
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import retry_until
+from conftest import retry_until, run_cli
 
 pytestmark = pytest.mark.tmux
 
@@ -47,11 +47,6 @@ while True:
 """
 
 
-def run_cli(cli, cfg: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mission_control", *args, "-c", str(cfg)],
-        cwd=cli.cwd, env=cli.env(), capture_output=True, text=True, input=stdin, timeout=60,
-    )
 
 
 def rows(cli, cfg: Path) -> dict[str, dict]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, retry_until
+from conftest import ROOT, retry_until, run_cli
 
 sys.path.insert(0, str(ROOT / "tests"))
 from tools.fake_ollama_server import FakeOllama, text  # noqa: E402
@@ -19,9 +19,6 @@ pytestmark = pytest.mark.tmux
 SECRET = "sk-live-abcdefghijklmnopqrstuvwxyz0123"
 
 
-def run_cli(cli, cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mission_control", *args, "-c", str(cfg)],
-                          cwd=cli.cwd, env=cli.env(), capture_output=True, text=True, timeout=60)
 
 
 def test_diagnose_rules_then_model_with_secrets_masked(cli, tmp_path: Path) -> None:

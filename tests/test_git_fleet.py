@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import retry_until
+from conftest import retry_until, run_cli
 
 pytestmark = pytest.mark.tmux
 
@@ -28,9 +28,6 @@ def make_repo(path: Path) -> Path:
     return path
 
 
-def run_cli(cli, cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mission_control", *args, "-c", str(cfg)],
-                          cwd=cli.cwd, env=cli.env(), capture_output=True, text=True, timeout=60)
 
 
 def rows(cli, cfg: Path) -> dict[str, dict]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, retry_until
+from conftest import ROOT, retry_until, run_cli
 
 sys.path.insert(0, str(ROOT / "tests"))
 from tools.fake_ollama_server import FakeOllama, text, tool_call  # noqa: E402
@@ -22,9 +22,6 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
 
-def run_cli(cli, cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mission_control", *args, "-c", str(cfg)],
-                          cwd=cli.cwd, env=cli.env(), capture_output=True, text=True, timeout=60)
 
 
 def test_ollama_agent_in_the_fleet(cli, tmp_path: Path) -> None:

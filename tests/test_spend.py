@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import retry_until
+from conftest import retry_until, run_cli
 
 pytestmark = pytest.mark.tmux
 
@@ -47,9 +47,6 @@ time.sleep(1000)
 RESPONSES = [(10, 200, 5000, 0), (3, 120, 100, 5000), (7, 50, 0, 5100)]
 
 
-def run_cli(cli, cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mission_control", *args, "-c", str(cfg)],
-                          cwd=cli.cwd, env=cli.env(), capture_output=True, text=True, timeout=60)
 
 
 def row(cli, cfg: Path, name: str) -> dict:
@@ -90,29 +87,39 @@ def test_claude_tokens_are_exact_and_survive_a_supervisor_restart(cli, tmp_path:
         got["tokens_out"], got["tokens_cache_read"], got["tokens_cache_write"], before_id)
 
 
+AGENT_TOML = r"""
+[mission]
+session = "t"
+poll_interval = 0.3
+
+[[agent]]
+name = "spender"
+kind = "shell"
+budget_usd = 1.0
+tokens = { cost = 'Cost: \$([0-9.]+) message', tokens_in = 'Tokens: ([0-9.k]+) sent' }
+# 3 x $0.30 = 90 % of the budget; then, when the test says so, more
+command = '''for i in 1 2 3; do echo 'Tokens: 1k sent. Cost: $0.30 message'; done; echo 'waiting for more work'; while [ ! -e GO ]; do sleep 0.1; done; while true; do echo 'Tokens: 1k sent. Cost: $0.30 message'; sleep 0.4; done'''
+"""
+
+
 def test_budget_warns_then_pauses_through_the_pause_action(cli, tmp_path: Path) -> None:
+    go = tmp_path / "go"
     cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n'
-        '[[agent]]\nname = "spender"\nkind = "shell"\nbudget_usd = 1.0\n'
-        "tokens = { cost = 'Cost: \\$([0-9.]+) message', tokens_in = 'Tokens: ([0-9.k]+) sent' }\n"
-        "command = '''for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo 'Tokens: 1k sent. Cost: $0.30 message'; sleep 0.4; done; sleep 1000'''\n"
-    )
+    cfg.write_text(AGENT_TOML.replace("GO", str(go)))
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
-    seen_states: set[str] = set()
-
-    def paused() -> dict | None:
-        r = row(cli, cfg, "spender")
-        seen_states.add(r.get("budget_state", ""))
-        return r if r.get("status") == "PAUSED" else None
-
-    r = retry_until(paused, timeout=30, message="paused at its budget")
+    warned = retry_until(lambda: (r := row(cli, cfg, "spender")).get("budget_state") == "warn" and r, message="warning at 80 %")
+    assert warned["status"] != "PAUSED" and abs(warned["cost_usd"] - 0.9) < 1e-9
+    go.write_text("")
+    r = retry_until(lambda: (x := row(cli, cfg, "spender")).get("status") == "PAUSED" and x, timeout=30, message="paused at its budget")
     assert r["reason"].startswith("budget reached: $")
-    assert r["budget_state"] == "over"
-    assert "warn" in seen_states or "ok" in seen_states
+    assert r["budget_state"] == "over" and r["cost_usd"] >= 1.0
     log = run_cli(cli, cfg, "log").stdout
     assert "supervisor" in log and "pause" in log and "budget reached" in log
-    cost_when_paused = r["cost_usd"]
-    # paused means paused: the agent prints nothing more
-    retry_until(lambda: row(cli, cfg, "spender")["cost_usd"] == cost_when_paused)
-    assert cost_when_paused < 1.0 + 0.3 * 3
+    # paused means paused: the agent prints nothing more, so its screen and spend stay put
+    pane = next(line.split()[0] for line in cli.tmux("list-panes", "-a", "-F", "#{pane_id} #{@mc_agent}").splitlines()
+                if line.endswith(" spender"))
+    screen = cli.tmux("capture-pane", "-p", "-t", pane)
+    frozen = row(cli, cfg, "spender")["cost_usd"]
+    retry_until(lambda: row(cli, cfg, "spender")["tokens_in"] is not None)  # one more full poll
+    assert cli.tmux("capture-pane", "-p", "-t", pane) == screen
+    assert row(cli, cfg, "spender")["cost_usd"] == frozen

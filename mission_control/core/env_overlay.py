@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mission_control.core.diagnosis import mask_value
+
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
-SHOWN_CHARS = 4
-"""How many leading characters of a secret value may be shown."""
 RESERVED = frozenset(
     {"MISSION_CONTROL_AGENT", "MISSION_CONTROL_KIND", "MISSION_CONTROL_STATUS_FILE", "MISSION_CONTROL_STATE_DIR", "TMUX", "TMUX_PANE"}
 )
@@ -67,21 +67,6 @@ def check_env_name(name: str) -> str:
     if name in RESERVED:
         raise EnvTextError(f"{name} is set by mission-control itself and cannot be overridden")
     return name
-
-
-def mask_value(value: str) -> str:
-    """A secret as it may be shown: at most its first few characters, never the whole."""
-    if not value:
-        return "(empty)"
-    shown = value[:SHOWN_CHARS] if len(value) > 2 * SHOWN_CHARS else ""
-    return f"{shown}…({len(value)} chars)"
-
-
-def mask_in_text(text: str, secrets: list[str] | tuple[str, ...] | set[str]) -> str:
-    """`text` with every occurrence of each secret value replaced by its mask."""
-    for secret in sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True):
-        text = text.replace(secret, mask_value(secret))
-    return text
 
 
 def dotenv_line(name: str, value: str) -> str:
