@@ -158,8 +158,9 @@ def agent_pane(spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool 
     """argv and env of an agent's pane."""
     sfile = status_file(config.state_dir, spec.name)
     ensure_private_dir(sfile.parent)
-    if sfile.exists():
-        sfile.unlink()
+    for stale in (sfile, sfile.parent / "exit_status"):
+        if stale.exists():
+            stale.unlink()
     env = agent_env(
         spec,
         status_file=sfile,

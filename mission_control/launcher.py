@@ -78,9 +78,23 @@ def main(argv):
             return 1
         except InterruptedError:
             continue
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+    code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    _record_exit(code)
+    return code
+
+
+def _record_exit(code):
+    # tmux 3.3a sometimes loses a respawned pane's exit status (#{pane_dead_status} empty):
+    # leave it beside the agent's status file, where the supervisor looks when tmux has none.
+    status_file = os.environ.get("MISSION_CONTROL_STATUS_FILE")
+    if not status_file:
+        return
+    try:
+        fd = os.open(os.path.join(os.path.dirname(status_file), "exit_status"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, ("%d\n" % code).encode())
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _kill_group(pid):

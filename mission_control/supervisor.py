@@ -20,7 +20,7 @@ from typing import Any
 from mission_control.adapters.git_progress import GitError, GitProbe
 from mission_control.adapters.token_sources import Meter, make_meter
 from mission_control.adapters.processes import ProcessTable
-from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, status_file
+from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, recorded_exit, status_file
 from mission_control.actions import PAUSE_REASON_KEY
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import Store
@@ -192,6 +192,12 @@ class Supervisor:
             hook_at=hook["at"] if hook else None,
             hook_detail=str(hook["data"].get("message", ""))[:120] if hook else "",
         )
+        if pane is not None and pane.dead and pane.dead_status is None:
+            # tmux 3.3a can lose a respawned pane's exit status; the launcher wrote it down
+            code = recorded_exit(self.config.state_dir, name, launched)
+            if code is not None:
+                pane = replace(pane, dead_status=code)
+                obs = replace(obs, exit_status=code)
         if pane is not None and pane.dead and pane.dead_status not in (0, None):
             st.failures.setdefault(launched, now)
         recent = sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW)

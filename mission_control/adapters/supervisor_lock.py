@@ -18,6 +18,17 @@ def status_file(state_dir: Path, agent: str) -> Path:
     return state_dir / "agents" / agent / "status"
 
 
+def recorded_exit(state_dir: Path, agent: str, since: float) -> int | None:
+    """The exit status the launcher recorded for the agent's run started at `since` (None if none)."""
+    path = status_file(state_dir, agent).parent / "exit_status"
+    try:
+        if path.stat().st_mtime < since - 1:
+            return None
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def acquire_lock(state_dir: Path) -> int:
     """Hold the fleet's supervisor lock for the life of this process (fd returned)."""
     path = state_dir / LOCK_NAME
