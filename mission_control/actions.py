@@ -20,6 +20,7 @@ import psutil
 from mission_control.adapters import git_progress
 from mission_control.adapters.processes import terminate_all
 from mission_control.adapters.store import Store, ensure_private_dir
+from mission_control.adapters.supervisor_lock import output_log
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, FleetConfig
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
@@ -302,6 +303,8 @@ class FleetActions:
         if pid is not None and is_stopped(pid):
             signal_agent(pid, signal.SIGCONT)
         self.tmux.respawn(rec["pane_id"], argv, cwd=str(spec.cwd), env=env)
+        if spec.tokens:  # the output log's pipe outlives a respawn; open it if it was not
+            self.tmux.pipe_output(rec["pane_id"], str(output_log(self.config.state_dir, spec.name)))
         now = time.time()
         self.store.update_agent(spec.name, launched_at=now)
         self.store.set_meta(PAUSE_REASON_KEY + spec.name, "")

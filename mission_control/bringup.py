@@ -26,7 +26,7 @@ from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import agent_command, agent_env, pane_argv, typed_task
 from mission_control.core.layouts import LayoutPreset, layout_string, plan
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
-from mission_control.adapters.supervisor_lock import status_file, supervisor_alive
+from mission_control.adapters.supervisor_lock import output_log, status_file, supervisor_alive
 
 
 class UpError(Exception):
@@ -154,7 +154,28 @@ def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
     return []
 
 
-def agent_pane(spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool = False, extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+def start_gate(config: FleetConfig, spec: AgentSpec) -> Path | None:
+    """For an agent whose output is logged: a file its launcher waits on until the log is open."""
+    if not spec.tokens:
+        return None
+    gate = status_file(config.state_dir, spec.name).parent / "start-gate"
+    ensure_private_dir(gate.parent)
+    gate.touch(mode=0o600)
+    return gate
+
+
+def open_output_log(tmux: Tmux, config: FleetConfig, spec: AgentSpec, pane: str, gate: Path | None) -> None:
+    """Log everything the agent prints (its `tokens` regexes read it), then let it start."""
+    if spec.tokens:
+        tmux.pipe_output(pane, str(output_log(config.state_dir, spec.name)))
+    if gate is not None:
+        gate.unlink(missing_ok=True)
+
+
+def agent_pane(
+    spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool = False, extra_env: dict[str, str] | None = None,
+    gate: Path | None = None,
+) -> tuple[list[str], dict[str, str]]:
     """argv and env of an agent's pane."""
     sfile = status_file(config.state_dir, spec.name)
     ensure_private_dir(sfile.parent)
@@ -169,6 +190,8 @@ def agent_pane(spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool 
         base_path=os.environ.get("PATH", ""),
     )
     env.update(extra_env or {})
+    if gate is not None:
+        env["MISSION_CONTROL_START_GATE"] = str(gate)
     argv = agent_command(spec, resume=resume, hook_args=hook_args(spec, config))
     return pane_argv(sys.executable, Path(launcher.__file__), argv), env
 
@@ -230,6 +253,10 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     dashboard_argv = mission_command("dashboard", "-c", str(config.path))
     panes: dict[str, str] = {}
     launched: dict[str, float] = {}
+    gates: dict[str, Path | None] = {}
+    if not recovery:  # a fresh fleet counts spend afresh
+        for spec in config.agents:
+            output_log(config.state_dir, spec.name).unlink(missing_ok=True)
     try:
         for w_index, window in enumerate(windows):
             pane_ids: list[str] = []
@@ -240,8 +267,9 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
             else:
                 spec = config.agent(agents[0])
                 assert spec is not None
+                gates[spec.name] = start_gate(config, spec)
                 first_argv, first_env = agent_pane(spec, config, cwds[spec.name][0], resume=bool(recovery),
-                                                   extra_env=store.env_overlay(spec.name))
+                                                   extra_env=store.env_overlay(spec.name), gate=gates[spec.name])
                 first_cwd = str(cwds[spec.name][0])
             if w_index == 0:
                 first = tmux.new_session(config.session, window.name, first_argv, cwd=first_cwd, env=first_env, width=width, height=height)
@@ -263,6 +291,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
                 dashboard = None
                 panes[agents[0]] = first
                 launched[agents[0]] = time.time()
+                open_output_log(tmux, config, config.agent(agents[0]), first, gates[agents[0]])
                 tmux.set_option(first, "@mc_agent", agents[0], scope="-p")
                 agents = agents[1:]
                 pane_ids.append(first)
@@ -270,9 +299,12 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
             for name in agents:
                 spec = config.agent(name)
                 assert spec is not None
-                argv, env = agent_pane(spec, config, cwds[name][0], resume=bool(recovery), extra_env=store.env_overlay(name))
+                gates[name] = start_gate(config, spec)
+                argv, env = agent_pane(spec, config, cwds[name][0], resume=bool(recovery), extra_env=store.env_overlay(name),
+                                       gate=gates[name])
                 pane = tmux.split(target, argv, cwd=str(cwds[name][0]), env=env)
                 launched[name] = time.time()
+                open_output_log(tmux, config, spec, pane, gates[name])
                 tmux.set_option(pane, "@mc_agent", name, scope="-p")
                 panes[name] = pane
                 pane_ids.append(pane)
@@ -376,7 +408,9 @@ def add_agent_pane(
     for p in panes:
         if p.agent:
             agent_windows.setdefault(p.window_index, []).append(p)
-    argv, env = agent_pane(spec, config, cwd)
+    output_log(config.state_dir, spec.name).unlink(missing_ok=True)
+    gate = start_gate(config, spec)
+    argv, env = agent_pane(spec, config, cwd, gate=gate)
     target_window = max(agent_windows) if agent_windows else None
     if target_window is not None and len(agent_windows[target_window]) < preset.max_panes_per_window:
         first = agent_windows[target_window][0]
@@ -390,6 +424,7 @@ def add_agent_pane(
     else:
         n = len({p.window_index for p in panes}) + 1
         pane = tmux.new_window(config.session, f"agents-{n}", argv, cwd=str(cwd), env=env)
+    open_output_log(tmux, config, spec, pane, gate)
     tmux.set_option(pane, "@mc_agent", spec.name, scope="-p")
     now = time.time()
     store.record_agent(

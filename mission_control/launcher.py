@@ -16,6 +16,7 @@ Standard library only, nothing heavy: it lives as long as its agent.
 import os
 import signal
 import sys
+import time
 
 GRACE_SECONDS = 5
 
@@ -30,10 +31,25 @@ def _give_terminal(fd, pgid):
         signal.signal(signal.SIGTTOU, old)
 
 
+GATE_SECONDS = 5
+
+
+def _wait_for_gate():
+    # An agent whose output is logged (tmux pipe-pane) starts only once the pipe is open, so
+    # not one line is missed. The fleet removes the gate file when it is; never wait for long.
+    gate = os.environ.pop("MISSION_CONTROL_START_GATE", None)
+    if not gate:
+        return
+    deadline = time.monotonic() + GATE_SECONDS
+    while os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def main(argv):
     if not argv:
         sys.stderr.write("mission-control launcher: no command given\n")
         return 2
+    _wait_for_gate()
     try:
         tty = os.open("/dev/tty", os.O_RDWR)
     except OSError:

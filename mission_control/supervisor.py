@@ -18,20 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from mission_control.adapters.git_progress import GitError, GitProbe
-from mission_control.adapters.token_sources import Meter, make_meter
+from mission_control.adapters.token_sources import Meter, RegexMeter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
-from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, recorded_exit, status_file
+from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, output_log, recorded_exit, status_file
 from mission_control.actions import PAUSE_REASON_KEY
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import Store
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
+from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.progress import GitProgress, WorktreeInfo
-from mission_control.core.budget import OVER, budget_state, sample_spend, should_pause
 from mission_control.core.rules import RuleSet, parse_rules, rules_for
-from mission_control.core.screen_lines import new_output_lines
 from mission_control.core.status import CRASH_LOOP_WINDOW, Memory, Observation, Settings, classify, tail_lines
+from mission_control.core.terminal_text import plain_line
 from mission_control.core.tokens import MeterReading
 
 HISTORY_LINES = 10
@@ -53,10 +53,8 @@ class _AgentState:
     git: GitProbe | None = None
     git_checked: bool = False
     meter: Meter | None = None
-    meter_baseline: dict[str, Any] | None = None
-    """A screen-reading meter's totals from before a supervisor restart."""
-    last_line_seen: int | None = None
-    reading: MeterReading | None = None
+    output: TailedFile | None = None
+    """The agent's output log, for a meter that reads what it printed."""
     spend_history: tuple[float, ...] = ()
     spend_sampled_at: float | None = None
     budget_paused: bool = False
@@ -156,7 +154,7 @@ class Supervisor:
         if launched != st.launched_at:
             # a new process in this pane (up, restart, respawn): start afresh
             keep = {k: getattr(st, k) for k in (
-                "last_hook", "git", "git_checked", "meter", "meter_baseline", "last_line_seen", "reading",
+                "last_hook", "git", "git_checked", "meter", "output",
                 "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
         screen = ""
@@ -165,11 +163,7 @@ class Supervisor:
                 screen = self.tmux.capture(pane.pane_id, history=HISTORY_LINES)
             except TmuxError:
                 screen = ""
-        new_lines: list[str] = []
-        if pane is not None and screen:
-            new_lines, st.last_line_seen = new_output_lines(
-                tail_lines(screen), pane.history_size, min(HISTORY_LINES, pane.history_size), st.last_line_seen
-            )
+        lines = tail_lines(screen)
         proc = self.procs.usage(pane.pid) if pane is not None and not pane.dead else None
         if proc is not None:
             if st.cpu_prev is not None and st.cpu_prev_at is not None and now > st.cpu_prev_at:
@@ -212,7 +206,7 @@ class Supervisor:
         if verdict.changed and self.record_changes:
             self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
         progress = self._git_progress(rec, st)
-        reading = self._meter(rec, st, new_lines)
+        reading = self._meter(rec, st)
         cost = reading.cost_usd if reading is not None else None
         st.spend_history, st.spend_sampled_at = sample_spend(st.spend_history, cost, now, st.spend_sampled_at)
         budget = budget_state(cost, rec["spec"].get("budget_usd"), self.config.budget_warn)
@@ -224,7 +218,6 @@ class Supervisor:
         if held is not None and cost is not None:
             task_cost = round(cost - (held.get("cost_at_start") or 0.0), 6)
         usage = reading.usage if reading is not None else None
-        lines = tail_lines(screen)
         tail = None
         digest = str(hash(screen))
         if digest != st.tail_hash:
@@ -278,8 +271,9 @@ class Supervisor:
             self.rulesets[kind] = rules_for(kind, parse_rules("agents.toml", {"rule": extra}) if extra else None)
         return self.rulesets[kind]
 
-    def _meter(self, rec: dict[str, Any], st: _AgentState, new_lines: list[str]) -> MeterReading | None:
-        """The agent's spend, read from where the agent itself records it."""
+    def _meter(self, rec: dict[str, Any], st: _AgentState) -> MeterReading | None:
+        """The agent's spend, read from where the agent itself records it (for a command with
+        `tokens` regexes: everything it printed, logged by tmux pipe-pane)."""
         spec = rec["spec"]
         name = rec["name"]
         if st.meter is None:
@@ -296,27 +290,20 @@ class Supervisor:
                 )
             except ValueError:
                 return None
-            if self._reads_screen(st.meter) and not (spec.get("tokens") or {}).get("cumulative"):
-                st.meter_baseline = self.store.meter(name)
-                if st.meter_baseline:
-                    new_lines = []  # lines already on screen were counted before the restart
+            if isinstance(st.meter, RegexMeter):
+                st.output = TailedFile(output_log(self.config.state_dir, name))
         hook = st.last_hook
         if hook is not None and rec["kind"] == "claude":
             path = hook["data"].get("transcript_path")
             if path and path not in st.transcripts and hasattr(st.meter, "add_transcript"):
                 st.transcripts.add(path)
                 st.meter.add_transcript(Path(path))
-        reading = st.meter.poll(new_lines)
-        if st.meter_baseline and reading.usage is not None:
-            reading = _plus_baseline(reading, st.meter_baseline)
-        if self.acting and self._reads_screen(st.meter) and reading.usage is not None and reading != st.reading:
-            self.store.save_meter(name, _reading_json(reading))
-        st.reading = reading
+        printed: list[str] = []
+        if st.output is not None:
+            raw, _ = st.output.read_new()
+            printed = [plain_line(line) for line in raw]
+        reading = st.meter.poll(printed)
         return reading if reading.known else None
-
-    @staticmethod
-    def _reads_screen(meter: Meter) -> bool:
-        return type(meter).__name__ == "RegexMeter" or (type(meter).__name__ == "AiderMeter" and not meter._sources)
 
     def _pause_for_budget(self, name: str, reason: str) -> None:
         from mission_control.actions import ActionError, FleetActions
@@ -431,25 +418,3 @@ def serve(config: FleetConfig) -> int:
     os.close(lock)
     return 0
 
-
-def _reading_json(r: MeterReading) -> dict[str, Any]:
-    u = r.usage
-    return {
-        "input": u.input if u else 0, "output": u.output if u else 0,
-        "cache_read": u.cache_read if u else 0, "cache_write": u.cache_write if u else 0,
-        "cost_usd": r.cost_usd, "cost_source": r.cost_source, "models": list(r.models),
-    }
-
-
-def _plus_baseline(r: MeterReading, base: dict[str, Any]) -> MeterReading:
-    """A screen meter's reading added to what it had counted before a supervisor restart."""
-    from dataclasses import replace
-
-    from mission_control.core.model import TokenUsage
-
-    extra = TokenUsage(base.get("input", 0), base.get("output", 0), base.get("cache_read", 0), base.get("cache_write", 0))
-    cost = r.cost_usd
-    if base.get("cost_usd") is not None:
-        cost = (cost or 0.0) + base["cost_usd"]
-    models = tuple(dict.fromkeys([*base.get("models", []), *r.models]))
-    return replace(r, usage=(r.usage or TokenUsage()) + extra, cost_usd=cost, cost_source=r.cost_source or base.get("cost_source"), models=models)

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from conftest import retry_until, run_cli
+from mission_control.adapters.store import Store
 
 pytestmark = pytest.mark.tmux
 
@@ -123,3 +124,38 @@ def test_budget_warns_then_pauses_through_the_pause_action(cli, tmp_path: Path) 
     retry_until(lambda: row(cli, cfg, "spender")["tokens_in"] is not None)  # one more full poll
     assert cli.tmux("capture-pane", "-p", "-t", pane) == screen
     assert row(cli, cfg, "spender")["cost_usd"] == frozen
+
+
+SCREEN_TOML = r"""
+[mission]
+session = "t"
+poll_interval = 0.3
+
+[[agent]]
+name = "printer"
+kind = "shell"
+tokens = { cost = 'Cost: \$([0-9.]+) message', tokens_in = 'Tokens: ([0-9.k]+) sent' }
+command = '''echo 'Tokens: 2k sent. Cost: $0.25 message'; echo 'Tokens: 1k sent. Cost: $0.50 message'; sleep 2; seq 1 150; echo idle; sleep 1000'''
+"""
+
+
+def test_spend_read_from_the_screen_survives_a_supervisor_restart(cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "agents.toml"
+    cfg.write_text(SCREEN_TOML)
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    first = retry_until(lambda: (r := row(cli, cfg, "printer")).get("cost_usd") == 0.75 and r, message="read from the screen")
+    retry_until(lambda: row(cli, cfg, "printer").get("last_line") == "idle", message="the cost lines scrolled away")
+    assert "Cost" not in cli.tmux("capture-pane", "-p", "-S", "-20", "-t", "t:fleet.1")
+    assert first["tokens_in"] == 3000
+    sup = [ln.split() for ln in cli.tmux("list-panes", "-a", "-F", "#{pane_pid} #{@mc_role}").splitlines()]
+    (pid,) = [int(p[0]) for p in sup if len(p) > 1 and p[1] == "supervisor"]
+    os.kill(pid, signal.SIGKILL)
+    retry_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    from mission_control.adapters.supervisor_lock import supervisor_alive
+
+    retry_until(lambda: supervisor_alive(tmp_path / ".mission-control"), message="a new supervisor")
+    before = Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id()
+    retry_until(lambda: Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id() > before + 2)
+    again = row(cli, cfg, "printer")
+    assert (again["cost_usd"], again["tokens_in"]) == (0.75, 3000)  # neither lost nor counted twice

@@ -113,10 +113,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
     created_at REAL NOT NULL,
     delivered_at REAL             -- NULL while it waits for the agent's prompt
 );
-CREATE TABLE IF NOT EXISTS meters (
-    agent TEXT PRIMARY KEY,
-    data TEXT NOT NULL            -- last reading of a meter that reads the screen (survives a supervisor restart)
-);
 """
 
 _MIGRATIONS = {
@@ -413,22 +409,13 @@ class Store:
         self._write("UPDATE deliveries SET delivered_at=? WHERE id=?", (at or time.time(), delivery_id))
 
     def reset_fleet(self) -> None:
-        """`up --fresh`: forget the agents, their queued text, tasks and screen meters (not the logs)."""
+        """`up --fresh`: forget the agents, their queued text and tasks (not the logs)."""
         with self._transaction() as conn:
-            for table in ("agents", "deliveries", "task_ledger", "meters", "pane_tails"):
+            for table in ("agents", "deliveries", "task_ledger", "pane_tails"):
                 conn.execute(f"DELETE FROM {table}")
 
     def drop_deliveries(self, agent: str) -> None:
         self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))
-
-    # -- meters ------------------------------------------------------------
-
-    def save_meter(self, agent: str, data: dict[str, Any]) -> None:
-        self._write("INSERT OR REPLACE INTO meters(agent, data) VALUES (?, ?)", (agent, json.dumps(data)))
-
-    def meter(self, agent: str) -> dict[str, Any] | None:
-        row = self._conn().execute("SELECT data FROM meters WHERE agent=?", (agent,)).fetchone()
-        return json.loads(row[0]) if row else None
 
 
 class _Transaction:

@@ -18,6 +18,11 @@ def status_file(state_dir: Path, agent: str) -> Path:
     return state_dir / "agents" / agent / "status"
 
 
+def output_log(state_dir: Path, agent: str) -> Path:
+    """Everything an agent with `tokens` regexes printed (tmux pipe-pane), for its meter."""
+    return status_file(state_dir, agent).parent / "output.log"
+
+
 def recorded_exit(state_dir: Path, agent: str, since: float) -> int | None:
     """The exit status the launcher recorded for the agent's run started at `since` (None if none)."""
     path = status_file(state_dir, agent).parent / "exit_status"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 import shutil
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -213,6 +214,10 @@ class Tmux:
         except CommandError as exc:
             raise TmuxError(f"tmux load-buffer: {exc.stderr or exc}") from None
         self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
+
+    def pipe_output(self, pane_id: str, path: str) -> None:
+        """Append everything the pane prints to `path` (0600), unless a pipe is already open."""
+        self.cmd("pipe-pane", "-o", "-t", pane_id, f"umask 077; exec cat >> {shlex.quote(path)}")
 
     def pane_alive(self, pane_id: str) -> bool:
         try:

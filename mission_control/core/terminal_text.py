@@ -1,0 +1,20 @@
+"""Text a program printed to its terminal, made plain (pure): no escape sequences, and of a
+line redrawn with carriage returns only what was left standing."""
+
+from __future__ import annotations
+
+import re
+
+_ESCAPES = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC ... BEL/ST (titles, hyperlinks)
+    r"|\x1b\[[0-?]*[ -/]*[@-~]"  # CSI (colours, cursor moves)
+    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
+)
+
+
+def plain_line(raw: str) -> str:
+    """One logged line as it finally stood on screen."""
+    text = _ESCAPES.sub("", raw).rstrip("\r")
+    if "\r" in text:
+        text = text.rsplit("\r", 1)[-1]
+    return "".join(ch for ch in text if ch >= " " or ch == "\t")
