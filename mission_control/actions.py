@@ -26,6 +26,7 @@ from mission_control.core.config import AgentSpec, FleetConfig
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
 from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
+from mission_control.core.launch_plan import logs_output
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import parse_rules, rules_for
@@ -303,7 +304,7 @@ class FleetActions:
         if pid is not None and is_stopped(pid):
             signal_agent(pid, signal.SIGCONT)
         self.tmux.respawn(rec["pane_id"], argv, cwd=str(spec.cwd), env=env)
-        if spec.tokens:  # the output log's pipe outlives a respawn; open it if it was not
+        if logs_output(spec):  # the output log's pipe outlives a respawn; open it if it was not
             self.tmux.pipe_output(rec["pane_id"], str(output_log(self.config.state_dir, spec.name)))
         now = time.time()
         self.store.update_agent(spec.name, launched_at=now)

@@ -23,7 +23,7 @@ from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
 from mission_control.core.kinds import KINDS
-from mission_control.core.launch_plan import agent_command, agent_env, pane_argv, typed_task
+from mission_control.core.launch_plan import agent_command, agent_env, logs_output, pane_argv, typed_task
 from mission_control.core.layouts import LayoutPreset, layout_string, plan
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
 from mission_control.adapters.supervisor_lock import output_log, status_file, supervisor_alive
@@ -156,7 +156,7 @@ def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
 
 def start_gate(config: FleetConfig, spec: AgentSpec) -> Path | None:
     """For an agent whose output is logged: a file its launcher waits on until the log is open."""
-    if not spec.tokens:
+    if not logs_output(spec):
         return None
     gate = status_file(config.state_dir, spec.name).parent / "start-gate"
     ensure_private_dir(gate.parent)
@@ -165,8 +165,8 @@ def start_gate(config: FleetConfig, spec: AgentSpec) -> Path | None:
 
 
 def open_output_log(tmux: Tmux, config: FleetConfig, spec: AgentSpec, pane: str, gate: Path | None) -> None:
-    """Log everything the agent prints (its `tokens` regexes read it), then let it start."""
-    if spec.tokens:
+    """Log everything the agent prints (its meter reads it), then let it start."""
+    if logs_output(spec):
         tmux.pipe_output(pane, str(output_log(config.state_dir, spec.name)))
     if gate is not None:
         gate.unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mission_control.adapters.git_progress import GitError, GitProbe
-from mission_control.adapters.token_sources import Meter, RegexMeter, TailedFile, make_meter
+from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, output_log, recorded_exit, status_file
 from mission_control.actions import PAUSE_REASON_KEY
@@ -273,7 +273,7 @@ class Supervisor:
 
     def _meter(self, rec: dict[str, Any], st: _AgentState) -> MeterReading | None:
         """The agent's spend, read from where the agent itself records it (for a command with
-        `tokens` regexes: everything it printed, logged by tmux pipe-pane)."""
+        `tokens` regexes, and aider without a history file: what it printed, logged by tmux pipe-pane)."""
         spec = rec["spec"]
         name = rec["name"]
         if st.meter is None:
@@ -290,7 +290,7 @@ class Supervisor:
                 )
             except ValueError:
                 return None
-            if isinstance(st.meter, RegexMeter):
+            if isinstance(st.meter, (RegexMeter, AiderMeter)):  # they read what the agent printed
                 st.output = TailedFile(output_log(self.config.state_dir, name))
         hook = st.last_hook
         if hook is not None and rec["kind"] == "claude":

@@ -159,3 +159,36 @@ def test_spend_read_from_the_screen_survives_a_supervisor_restart(cli, tmp_path:
     retry_until(lambda: Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id() > before + 2)
     again = row(cli, cfg, "printer")
     assert (again["cost_usd"], again["tokens_in"]) == (0.75, 3000)  # neither lost nor counted twice
+
+
+FAKE_AIDER = r"""
+import sys
+print("Aider v0.86.2")
+print("Main model: gpt-4o with diff edit format")
+print("─" * 60)
+while True:
+    try:
+        line = input("> ")
+    except EOFError:
+        break
+    print("Working on:", line)
+    print("Tokens: 1.2k sent, 345 received. Cost: $0.01 message, $0.05 session.")
+"""
+
+
+def test_aider_gets_its_task_typed_and_its_printed_spend_is_read(cli, tmp_path: Path) -> None:
+    work = tmp_path / "work"  # no .aider.chat.history.md here: the meter reads what aider printed
+    work.mkdir()
+    script = tmp_path / "fakeaider.py"
+    script.write_text(FAKE_AIDER)
+    cfg = tmp_path / "agents.toml"
+    cfg.write_text(
+        '[mission]\nsession = "t"\npoll_interval = 0.3\n'
+        f'[[agent]]\nname = "ai"\nkind = "aider"\ncwd = "{work}"\ncommand = "{sys.executable} {script}"\n'
+        'task = "Fix the flaky test"\n'
+    )
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    r = retry_until(lambda: (x := row(cli, cfg, "ai")).get("tokens_in") and x, timeout=30, message="task typed, spend read")
+    assert (r["tokens_in"], r["tokens_out"]) == (1200, 345)
+    assert r["cost_usd"] == 0.05 and r["cost_source"] == "reported by agent"  # aider's own session cost
+    assert "Working on: Fix the flaky test" in cli.tmux("capture-pane", "-p", "-t", "t:fleet.1")

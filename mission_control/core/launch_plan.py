@@ -71,3 +71,9 @@ def typed_task(spec: AgentSpec) -> str | None:
     if spec.task and KINDS[spec.kind].task_delivery == "typed":
         return spec.task
     return None
+
+
+def logs_output(spec: AgentSpec) -> bool:
+    """Is everything the agent prints logged (for its meter)? A command with `tokens` regexes,
+    and aider (whose token lines are its fallback when it keeps no chat history file)."""
+    return bool(spec.tokens) or spec.kind == "aider"
