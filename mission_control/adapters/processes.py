@@ -1,8 +1,11 @@
 """Processes behind the panes: CPU, memory, stopped state, signals.
 
 One pass over the process table per tick (`ProcessTable.refresh`) serves every
-agent; psutil `Process` objects are kept across ticks (psutil's `process_iter`
-caches them), so per-process CPU accounting stays cheap and correct.
+agent. On Linux that pass reads each `/proc/PID/stat` once and nothing else
+(ppid, state, CPU times including reaped children, RSS are all in it), about 3x
+faster than psutil's `process_iter` with the same attributes (which opens stat and
+statm per process and builds an object each). RSS from stat may differ from statm's
+by a few hundred KB (the kernel's per-thread counters). Elsewhere psutil does the pass.
 """
 
 from __future__ import annotations
@@ -15,6 +18,45 @@ from dataclasses import dataclass, field
 import psutil
 
 _ATTRS = ["pid", "ppid", "status", "cpu_times", "memory_info"]
+_PROC = "/proc"
+_LINUX = os.path.isfile("/proc/self/stat")
+_TICK = os.sysconf("SC_CLK_TCK") if _LINUX else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if _LINUX else 4096
+_STATES = {  # the state letter of /proc/PID/stat -> psutil's status string (as psutil maps it)
+    "R": "running", "S": "sleeping", "D": "disk-sleep", "T": "stopped", "t": "tracing-stop", "Z": "zombie",
+    "X": "dead", "x": "dead", "K": "wake-kill", "W": "waking", "I": "idle", "P": "parked",
+}
+
+
+def _read_proc_stats() -> dict[int, "ProcInfo"]:
+    """Every process from /proc/PID/stat (Linux): the fields psutil would give, in one read each."""
+    procs: dict[int, ProcInfo] = {}
+    for name in os.listdir(_PROC):
+        if not name.isdigit():
+            continue
+        try:
+            fd = os.open(f"{_PROC}/{name}/stat", os.O_RDONLY)
+            try:
+                data = os.read(fd, 4096)
+            finally:
+                os.close(fd)
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (comm) state ppid ..."; comm may hold spaces and parentheses
+        fields = data[data.rfind(b")") + 2 :].split()
+        try:
+            pid = int(name)
+            procs[pid] = ProcInfo(
+                pid=pid,
+                ppid=int(fields[1]),
+                status=_STATES.get(fields[0].decode(), fields[0].decode()),
+                # reaped children's time moves into their parent: the tree's sum stays continuous
+                cpu_seconds=(int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _TICK,
+                rss=int(fields[21]) * _PAGE,
+            )
+        except (IndexError, ValueError):
+            continue
+    return procs
 
 
 @dataclass
@@ -45,6 +87,15 @@ class ProcessTable:
         self.procs: dict[int, ProcInfo] = {}
 
     def refresh(self) -> None:
+        procs = _read_proc_stats() if _LINUX else self._psutil_pass()
+        for proc in procs.values():
+            parent = procs.get(proc.ppid)
+            if parent is not None:
+                parent.children.append(proc.pid)
+        self.procs = procs
+
+    @staticmethod
+    def _psutil_pass() -> dict[int, ProcInfo]:
         procs: dict[int, ProcInfo] = {}
         for p in psutil.process_iter(_ATTRS):
             info = p.info
@@ -58,11 +109,7 @@ class ProcessTable:
                 cpu_seconds=(cpu.user + cpu.system + cpu.children_user + cpu.children_system) if cpu else 0.0,
                 rss=mem.rss if mem else 0,
             )
-        for proc in procs.values():
-            parent = procs.get(proc.ppid)
-            if parent is not None:
-                parent.children.append(proc.pid)
-        self.procs = procs
+        return procs
 
     def descendants(self, root: int) -> list[int]:
         out: list[int] = []

@@ -55,6 +55,28 @@ def spawn(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | 
     return proc.pid
 
 
+def _default_popen(argv: Sequence[str], env: dict[str, str] | None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        list(argv), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        bufsize=0, close_fds=True,
+    )
+
+
+popener: Callable[[Sequence[str], dict[str, str] | None], subprocess.Popen[bytes]] = _default_popen
+
+
+def popen(argv: Sequence[str], *, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a long-lived argv with binary pipes on stdin/stdout (e.g. a `tmux -C` client).
+
+    Raises CommandError when it cannot start."""
+    try:
+        return popener(argv, env)
+    except FileNotFoundError:
+        raise CommandError(argv, None, f"{argv[0]} is not installed (not found on PATH)") from None
+    except OSError as exc:
+        raise CommandError(argv, None, str(exc)) from None
+
+
 def interactive(argv: Sequence[str]) -> int:
     """Run argv on our own terminal (e.g. `tmux attach`) and wait for it."""
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}

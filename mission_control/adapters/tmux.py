@@ -2,7 +2,9 @@
 
 Panes are addressed by id (`%N`). Every call goes through `run()` with an argv
 list, so no value (task, env value, path) is ever interpreted by a shell.
-One `list-panes -a` per tick returns what the supervisor needs of every pane.
+One `list-panes -a` per tick returns what the supervisor needs of every pane;
+with `enable_control()` captures go through one persistent `tmux -C` client
+(see tmux_control) instead of a process each.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import itertools
 import os
 import shlex
 import shutil
+import threading
+import time
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from mission_control.adapters.run import CommandError, run
+from mission_control.adapters import tmux_control
 
 SEP = "\x1f"  # unit separator: never appears in names we allow
 PANE_FIELDS = (
@@ -31,6 +36,7 @@ PANE_FIELDS = (
     "pane_height",
     "@mc_agent",
     "@mc_role",
+    "window_activity",
 )
 _BUFFER_IDS = itertools.count(1)
 PANE_FORMAT = SEP.join("#{%s}" % f for f in PANE_FIELDS)
@@ -55,6 +61,8 @@ class PaneInfo:
     height: int
     agent: str
     role: str
+    window_activity: int = 0
+    """Second of the last output of any pane in its window (tmux 3.3a has no per-pane one); 0 unknown."""
 
 
 def _int(s: str) -> int | None:
@@ -85,6 +93,7 @@ def parse_panes(text: str) -> list[PaneInfo]:
                 height=_int(parts[10]) or 0,
                 agent=parts[11],
                 role=parts[12],
+                window_activity=_int(parts[PANE_FIELDS.index("window_activity")]) or 0,
             )
         )
     return panes
@@ -132,19 +141,117 @@ class Tmux:
         return session in self.sessions()
 
     def list_panes(self) -> list[PaneInfo]:
-        """Every pane of the server, in one call."""
+        """Every pane of the server, in one call (through the control client when enabled)."""
         try:
-            return parse_panes(self.cmd("list-panes", "-a", "-F", PANE_FORMAT))
+            return parse_panes(self.query("list-panes", "-a", "-F", PANE_FORMAT))
         except TmuxError:
             return []
 
-    def capture(self, pane_id: str, history: int = 0, join: bool = True) -> str:
-        args = ["capture-pane", "-p", "-t", pane_id]
-        if join:
-            args.append("-J")
-        if history:
-            args += ["-S", str(-history)]
+    # -- capture: through a control-mode client when enabled, else a process each --
+
+    CONTROL_RETRY_SECONDS = 5.0
+    _control: "tmux_control.ControlClient | None" = None
+    _control_session: str | None = None
+    _control_retry_at = 0.0
+    control_error: str | None = None
+    """Why the control client is not in use (None while it is, or was never enabled)."""
+
+    def enable_control(self, session: str) -> bool:
+        """From now on capture through one persistent `tmux -C` client attached to `session`
+        (see tmux_control); whenever it is unavailable, one process per capture as before,
+        and it is connected again later. True if it is connected now.
+        MISSION_CONTROL_TMUX_CONTROL=0 in the environment turns it off."""
+        if os.environ.get("MISSION_CONTROL_TMUX_CONTROL", "1") == "0":
+            self.control_error = "turned off by MISSION_CONTROL_TMUX_CONTROL=0"
+            return False
+        self._control_lock = threading.Lock()
+        self._control_session = session
+        self._control_retry_at = 0.0
+        return self.control() is not None
+
+    def control(self) -> "tmux_control.ControlClient | None":
+        """The live control client, (re)connected when needed; None when there is none."""
+        client = self._control
+        if client is not None and client.alive:
+            return client
+        if self._control_session is None:
+            return None
+        with self._control_lock:
+            client = self._control
+            if client is not None:
+                if client.alive:
+                    return client
+                self.control_error = client.dead_reason
+                client.close()
+                self._control = None  # it died: try once right away (the server may be back)
+            elif time.monotonic() < self._control_retry_at:
+                return None
+            try:
+                self._control = tmux_control.ControlClient(self.socket, self._control_session)
+                self.control_error = None
+            except tmux_control.ControlError as exc:
+                self.control_error = str(exc)
+                self._control_retry_at = time.monotonic() + self.CONTROL_RETRY_SECONDS
+            return self._control
+
+    def query(self, *args: str) -> str:
+        """A command that only reads (its output, as `cmd` gives it): through the control
+        client when enabled, ~0.1 ms, else (or if it just died) a process, ~3-6 ms."""
+        client = self.control()
+        if client is not None:
+            try:
+                return client.command(*args)
+            except tmux_control.ControlCommandError as exc:
+                raise TmuxError(f"tmux {args[0]}: {exc}") from None
+            except tmux_control.ControlError:
+                pass
         return self.cmd(*args)
+
+    def capture(self, pane_id: str, history: int = 0, join: bool = True) -> str:
+        return self.query(*tmux_control.capture_args(pane_id, history, join))
+
+    def capture_changed(self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True) -> dict[str, str]:
+        """A screen for each pane (pane id -> `capture` text), captured again only when it may
+        have changed since the last call, else the previous one. Panes that cannot be captured
+        (gone since they were listed) are left out. Without a control client: one process per pane."""
+        return self.start_capture_changed(panes, history, join)()
+
+    def start_capture_changed(
+        self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True
+    ) -> Callable[[], dict[str, str]]:
+        """`capture_changed` in two halves: the captures are requested now; calling the
+        result waits for them (do other work meanwhile, e.g. refresh the process table)."""
+        client = self.control()
+        if client is not None:
+            try:
+                finish = client.start_capture_changed(panes, history, join)
+            except tmux_control.ControlError:
+                pass
+            else:
+                def collect() -> dict[str, str]:
+                    try:
+                        return finish()
+                    except tmux_control.ControlError:
+                        return self._capture_each(panes, history, join)
+
+                return collect
+        return lambda: self._capture_each(panes, history, join)
+
+    def _capture_each(self, panes: Sequence[PaneInfo], history: int, join: bool) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for p in panes:
+            try:
+                out[p.pane_id] = self.cmd(*tmux_control.capture_args(p.pane_id, history, join))
+            except TmuxError:
+                pass
+        return out
+
+    def close(self) -> None:
+        """Stop the control client, if any (no tmux client is left behind)."""
+        self._control_session = None
+        client, self._control = self._control, None
+        if client is not None:
+            client.close()
 
     def session_option(self, session: str, name: str) -> str | None:
         try:
@@ -232,7 +339,17 @@ class Tmux:
         self.cmd("send-keys", "-t", pane_id, *keys)
 
     def display(self, target: str, message: str) -> None:
-        self.cmd("display-message", "-t", target, message, check=False)
+        # to each person's client explicitly: left to itself tmux may pick the
+        # supervisor's control client (see tmux_control), where nobody would see it
+        try:
+            rows = self.cmd("list-clients", "-t", target, "-F", f"#{{client_name}}{SEP}#{{client_control_mode}}").splitlines()
+        except TmuxError:
+            rows = []
+        people = [r.split(SEP)[0] for r in rows if r.split(SEP)[-1] != "1"]
+        if not people and not rows:
+            self.cmd("display-message", "-t", target, message, check=False)
+        for client in people:
+            self.cmd("display-message", "-c", client, "-t", target, message, check=False)
 
     def select_pane(self, pane_id: str, zoom: bool = False) -> None:
         window = self.window_of(pane_id)
