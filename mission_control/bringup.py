@@ -196,6 +196,14 @@ def agent_pane(
     return pane_argv(sys.executable, Path(launcher.__file__), argv), env
 
 
+def mark_agent_pane(tmux: Tmux, pane: str, name: str) -> None:
+    """Name the pane after its agent, and keep it (with its last screen and exit status) when the
+    agent exits. Set on the pane itself: tmux 3.3a applies a session-level remain-on-exit only
+    to the windows that existed when it was set."""
+    tmux.set_option(pane, "@mc_agent", name, scope="-p")
+    tmux.set_option(pane, "remain-on-exit", "on", scope="-p")
+
+
 def fleet_env(config: FleetConfig) -> dict[str, str]:
     return {
         "MISSION_CONTROL_SOCKET": config.socket,
@@ -292,7 +300,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
                 panes[agents[0]] = first
                 launched[agents[0]] = time.time()
                 open_output_log(tmux, config, config.agent(agents[0]), first, gates[agents[0]])
-                tmux.set_option(first, "@mc_agent", agents[0], scope="-p")
+                mark_agent_pane(tmux, first, agents[0])
                 agents = agents[1:]
                 pane_ids.append(first)
             target = first
@@ -305,7 +313,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
                 pane = tmux.split(target, argv, cwd=str(cwds[name][0]), env=env)
                 launched[name] = time.time()
                 open_output_log(tmux, config, spec, pane, gates[name])
-                tmux.set_option(pane, "@mc_agent", name, scope="-p")
+                mark_agent_pane(tmux, pane, name)
                 panes[name] = pane
                 pane_ids.append(pane)
                 tmux.select_layout(target, "tiled")  # make room for the next split
@@ -425,7 +433,7 @@ def add_agent_pane(
         n = len({p.window_index for p in panes}) + 1
         pane = tmux.new_window(config.session, f"agents-{n}", argv, cwd=str(cwd), env=env)
     open_output_log(tmux, config, spec, pane, gate)
-    tmux.set_option(pane, "@mc_agent", spec.name, scope="-p")
+    mark_agent_pane(tmux, pane, spec.name)
     now = time.time()
     store.record_agent(
         spec.name, kind=spec.kind, pane_id=pane, window=None, launched_at=now, task=spec.task,

@@ -30,7 +30,7 @@ from mission_control.core.config import FleetConfig
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.progress import GitProgress, WorktreeInfo
 from mission_control.core.rules import RuleSet, parse_rules, rules_for
-from mission_control.core.status import CRASH_LOOP_WINDOW, Memory, Observation, Settings, classify, tail_lines
+from mission_control.core.status import CRASH_LOOP_WINDOW, Memory, Observation, Settings, classify
 from mission_control.core.terminal_text import plain_line
 from mission_control.core.tokens import MeterReading
 
@@ -79,6 +79,8 @@ class Supervisor:
         self.clock = clock
         self.procs = ProcessTable()
         self.states: dict[str, _AgentState] = {}
+        self.screens: dict[str, str] = {}
+        """This tick's screen of each agent pane (a pane that did not change keeps its last one)."""
         self.hook_cursor = 0
         self.settings = Settings(stuck_after=config.stuck_after, start_timeout=config.start_timeout)
         self.tick_ms: list[float] = []
@@ -99,8 +101,11 @@ class Supervisor:
         now = self.clock()
         agents = self.store.agents()
         panes = {p.pane_id: p for p in self.tmux.list_panes() if p.session == self.config.session}
+        wanted = [panes[r["pane_id"]] for r in agents if r["pane_id"] in panes]
+        screens_later = self.tmux.start_capture_changed(wanted, history=HISTORY_LINES)  # tmux works while we scan /proc
         self.procs.refresh()
         self._read_hooks()
+        self.screens = screens_later()
         self.tasks = {row["agent"]: row for row in self.store.current_tasks().values()}
         snaps: list[AgentSnapshot] = []
         tails: dict[str, str] = {}
@@ -157,13 +162,7 @@ class Supervisor:
                 "last_hook", "git", "git_checked", "meter", "output",
                 "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
-        screen = ""
-        if pane is not None:
-            try:
-                screen = self.tmux.capture(pane.pane_id, history=HISTORY_LINES)
-            except TmuxError:
-                screen = ""
-        lines = tail_lines(screen)
+        screen = self.screens.get(pane.pane_id, "") if pane is not None else ""
         proc = self.procs.usage(pane.pid) if pane is not None and not pane.dead else None
         if proc is not None:
             if st.cpu_prev is not None and st.cpu_prev_at is not None and now > st.cpu_prev_at:
@@ -200,6 +199,8 @@ class Supervisor:
             obs = Observation(now=now, started_at=launched, pane_dead=True, exit_status=None)
         rules = self._rules(rec["kind"])
         verdict, st.memory = classify(obs, st.memory, rules, self.settings)
+        facts = st.memory.facts
+        lines = facts.lines if facts is not None else []
         reason = verdict.reason if pane is not None else "pane is gone"
         if verdict.status is Status.PAUSED:
             reason = self.store.get_meta(PAUSE_REASON_KEY + name) or reason
@@ -246,8 +247,7 @@ class Supervisor:
             budget_state=budget,
             task_id=held["task"] if held else None,
             task_cost_usd=task_cost,
-            at_prompt=bool(pane is not None and not pane.dead and lines and rules.first("IDLE", lines)
-                           and not rules.first("WORKING", lines)),
+            at_prompt=bool(pane is not None and not pane.dead and facts is not None and facts.at_prompt),
             lines_added=progress.lines_added if progress else None,
             lines_removed=progress.lines_removed if progress else None,
             recent_commits=tuple(progress.recent[:8]) if progress else (),
@@ -405,7 +405,9 @@ def serve(config: FleetConfig) -> int:
     except SupervisorRunning as exc:
         print(f"mission-control supervise: {exc}", file=sys.stderr)
         return 0
-    sup = Supervisor(config, store, Tmux(config.socket))
+    tmux = Tmux(config.socket)
+    tmux.enable_control(config.session)  # one persistent `tmux -C` client reads the panes
+    sup = Supervisor(config, store, tmux)
 
     def _stop(*_: object) -> None:
         sup.stop.set()
@@ -415,6 +417,7 @@ def serve(config: FleetConfig) -> int:
     signal.signal(signal.SIGINT, _stop)
     print(f"mission-control supervisor for session {config.session!r} (pid {os.getpid()}); polling every {config.poll_interval:g}s", flush=True)
     sup.run()
+    tmux.close()
     os.close(lock)
     return 0
 

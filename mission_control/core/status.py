@@ -98,6 +98,8 @@ class Memory:
     turns: int = 0
     error_repeats: int = 0
     time_in: dict[str, float] = field(default_factory=dict)
+    facts: "ScreenFacts | None" = field(default=None, compare=False, repr=False)
+    """The last screen's rule matches (reused while the screen stays the same)."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,39 @@ _HOOK_STATES = {
 }
 
 
-def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, lines: list[str], changed: bool, busy: bool) -> tuple[Status, str, str]:
+class ScreenFacts:
+    """What the rules say about one screen, each state's first match worked out once.
+
+    A pane whose screen did not change since the last tick comes back as the same text,
+    and its facts are reused from `Memory`: most panes of a large fleet are quiet in a tick."""
+
+    __slots__ = ("rules", "screen", "lines", "digest", "_first")
+
+    def __init__(self, rules: RuleSet, screen: str) -> None:
+        self.rules = rules
+        self.screen = screen
+        self.lines = tail_lines(screen)
+        self.digest = _hash(self.lines)
+        self._first: dict[str, tuple[str, object] | None] = {}
+
+    def first(self, state: str):
+        if state not in self._first:
+            self._first[state] = self.rules.first(state, self.lines)
+        return self._first[state]
+
+    @property
+    def at_prompt(self) -> bool:
+        """Its own idle prompt is showing and nothing says it is busy."""
+        return bool(self.lines) and self.first("IDLE") is not None and self.first("WORKING") is None
+
+
+def screen_facts(rules: RuleSet, screen: str, previous: ScreenFacts | None = None) -> ScreenFacts:
+    if previous is not None and previous.rules is rules and previous.screen == screen:
+        return previous
+    return ScreenFacts(rules, screen)
+
+
+def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, facts: ScreenFacts, changed: bool, busy: bool) -> tuple[Status, str, str]:
     """The state this tick's evidence points to, before debouncing."""
     if obs.pane_dead:
         code = obs.exit_status
@@ -175,26 +209,27 @@ def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, line
             return status, (f"reported: {reason}" if status is Status.STUCK else reason), f"status file: {obs.own_word.strip()[:120]}"
         if word:
             return Status.WORKING, word[1], f"status file: {obs.own_word.strip()[:120]}"
+    lines = facts.lines
     bottom = rules.current(lines)[-15:]
     printed = _PRINTED_STUCK.findall("\n".join(bottom))
     if printed:
         return Status.STUCK, f"reported: {printed[-1]}", f"printed: STUCK: {printed[-1][:120]}"
 
-    waiting = rules.first("WAITING", lines)
+    waiting = facts.first("WAITING")
     if waiting:
         return Status.WAITING, waiting[0], f"screen matched {waiting[1].source}"
     if obs.hook_event and obs.hook_at and obs.now - obs.hook_at < HOOK_FRESH_SECONDS and obs.hook_event in _HOOK_STATES:
         status, reason = _HOOK_STATES[obs.hook_event]
         # a hook that says "done" is believed unless the screen shows the agent busy again
-        if not (status is Status.IDLE and changed and rules.first("WORKING", lines)):
+        if not (status is Status.IDLE and changed and facts.first("WORKING")):
             return status, obs.hook_detail or reason, f"hook {obs.hook_event}"
-    error = rules.first("STUCK", lines)
+    error = facts.first("STUCK")
     if error:
         return Status.STUCK, error[0], f"screen matched {error[1].source}"
-    working = rules.first("WORKING", lines)
+    working = facts.first("WORKING")
     if working:
         return Status.WORKING, working[0], f"screen matched {working[1].source}"
-    idle = rules.first("IDLE", lines)
+    idle = facts.first("IDLE")
     if idle and not changed and not busy:
         return Status.IDLE, idle[0], f"screen matched {idle[1].source}"
     if changed or busy:
@@ -210,15 +245,15 @@ def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, line
 
 
 def classify(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings = Settings()) -> tuple[Verdict, Memory]:
-    lines = tail_lines(obs.screen)
-    digest = _hash(lines)
+    facts = screen_facts(rules, obs.screen, mem.facts)
+    lines, digest = facts.lines, facts.digest
     first_tick = mem.last_tick_at is None
     changed = not first_tick and digest != mem.screen_hash
     busy = False
     if obs.cpu_seconds is not None and mem.cpu_seconds is not None and mem.last_tick_at is not None:
         elapsed = max(obs.now - mem.last_tick_at, 1e-3)
         busy = (obs.cpu_seconds - mem.cpu_seconds) / elapsed > CPU_BUSY_FRACTION
-    raw, reason, evidence = _raw(obs, mem, rules, settings, lines, changed, busy)
+    raw, reason, evidence = _raw(obs, mem, rules, settings, facts, changed, busy)
 
     # a loop: the same error printed again and again
     repeats = 0
@@ -277,6 +312,7 @@ def classify(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings =
         turns=turns,
         error_repeats=repeats,
         time_in=time_in,
+        facts=facts,
     )
     reason_out = shown_reason
     if shown is Status.STUCK and repeats >= LOOP_REPEATS:

@@ -22,19 +22,20 @@ STATUS_STYLE = {
 }
 
 COLUMNS = (
-    ("name", "Agent"),
-    ("kind", "Kind"),
-    ("status", "Status"),
-    ("for", "For"),
-    ("reason", "Reason"),
-    ("task", "Task"),
-    ("tokens", "Tok in/out"),
-    ("cache", "Cache r/w"),
-    ("cost", "Cost"),
-    ("commits", "Commits"),
-    ("cpu", "CPU"),
-    ("rss", "RSS"),
-    ("last", "Last output"),
+    # key, label, width: fixed, so a tick updates cells without re-measuring whole columns
+    ("name", "Agent", 16),
+    ("kind", "Kind", 8),
+    ("status", "Status", 11),
+    ("for", "For", 6),
+    ("reason", "Reason", 36),
+    ("task", "Task", 28),
+    ("tokens", "Tok in/out", 13),
+    ("cache", "Cache r/w", 13),
+    ("cost", "Cost", 10),
+    ("commits", "Commits", 7),
+    ("cpu", "CPU", 6),
+    ("rss", "RSS", 8),
+    ("last", "Last output", 60),
 )
 
 
@@ -56,7 +57,7 @@ def cost_cell(a: AgentSnapshot) -> Text:
 
 def row_cells(a: AgentSnapshot, now: float) -> dict[str, object]:
     return {
-        "name": Text(a.name, style="bold"),
+        "name": Text(a.name[:16], style="bold"),
         "kind": a.kind,
         "status": status_cell(a),
         "for": age(now - a.since) if a.since else "—",
@@ -90,8 +91,8 @@ class AgentTable(DataTable):
         self.attention_first = False
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
 
     @property
     def selected(self) -> str | None:
@@ -118,7 +119,7 @@ class AgentTable(DataTable):
             self._cells.clear()
             for a in agents:
                 cells = row_cells(a, now)
-                self.add_row(*(cells[k] for k, _ in COLUMNS), key=a.name)
+                self.add_row(*(cells[k] for k, _, _ in COLUMNS), key=a.name)
                 self._cells.update({(a.name, k): str(v) for k, v in cells.items()})
             self._order = names
             if selected in names:
@@ -129,7 +130,7 @@ class AgentTable(DataTable):
                 text = str(value) + (value.style if isinstance(value, Text) else "")  # type: ignore[operator]
                 if self._cells.get((a.name, key)) != text:
                     self._cells[(a.name, key)] = text
-                    self.update_cell(a.name, key, value, update_width=True)
+                    self.update_cell(a.name, key, value)
 
     def select_agent(self, name: str) -> None:
         if name in self._order:
