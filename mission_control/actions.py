@@ -61,13 +61,13 @@ def agent_processes(pane_pid: int | None) -> tuple[int | None, list[psutil.Proce
         below = launcher.children(recursive=True)
     except psutil.Error:
         return None, []
-    direct = [p for p in below if p.ppid() == pane_pid]
     pgid = None
-    for p in direct:
+    for p in below:  # the launcher's own child leads the agent's group
         try:
-            pgid = os.getpgid(p.pid)
-            break
-        except OSError:
+            if p.ppid() == pane_pid:
+                pgid = os.getpgid(p.pid)
+                break
+        except (psutil.Error, OSError):  # short-lived processes come and go while we look
             continue
     return pgid, below
 
@@ -441,15 +441,19 @@ class FleetActions:
             raise ActionError("pick another agent to take the task")
         if old not in ("pause", "stop", "keep"):
             raise ActionError(f"old agent action {old!r}: use pause, stop or keep")
+        new_agent = to_name is None
+        if new_agent:
+            if not new_kind:
+                raise ActionError("name the agent to take the task, or the kind of a new one")
+            to_name = self._free_name(f"{from_name}-{new_kind}")
+        else:
+            self.record(to_name)  # an unknown name fails here, before anything is done
         snap = self.snapshot(from_name)
         why = f"{snap.status.value}: {snap.reason}" if snap else "unknown"
         commits: tuple[str, ...] = ()
         if rec["branch"] and rec["base_commit"] and self.config.repo is not None:
             try:
-                log = git_progress._run_git(
-                    ["log", "--format=%h %s", f"{rec['base_commit']}..{rec['branch']}"], self.config.repo
-                )
-                commits = tuple(line for line in log.splitlines() if line.strip())
+                commits = tuple(git_progress.commit_lines(self.config.repo, rec["base_commit"], rec["branch"]))
             except git_progress.GitError:
                 commits = ()
         # the previous agent steps aside first, so two agents never work the task at once
@@ -457,11 +461,6 @@ class FleetActions:
             self.pause(from_name, reason=f"task {task_id} reassigned")
         elif old == "stop":
             self.kill(from_name)
-        new_agent = to_name is None
-        if new_agent:
-            if not new_kind:
-                raise ActionError("name the agent to take the task, or the kind of a new one")
-            to_name = self._free_name(f"{from_name}-{new_kind}")
         handoff = Handoff(
             task=prompt,
             from_agent=from_name,
@@ -480,12 +479,10 @@ class FleetActions:
                 start_point=rec["branch"] if src.worktree and rec["branch"] else None,
             )
         else:
-            target = self.record(to_name)
             target_snap = self.snapshot(to_name)
             cost = target_snap.cost_usd if target_snap else None
             self.store.queue_delivery(to_name, "handoff", message)
             self.store.update_agent(to_name, task=prompt)
-            del target
         self.store.update_agent(from_name, task=None)
         if new_agent:
             self.store.update_agent(to_name, task=prompt)

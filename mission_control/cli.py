@@ -427,3 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: still one line, never a traceback (MISSION_CONTROL_DEBUG=1 shows it)
+        if os.environ.get("MISSION_CONTROL_DEBUG"):
+            raise
+        print(f"mission-control: internal error: {type(exc).__name__}: {exc} (set MISSION_CONTROL_DEBUG=1 for details)", file=sys.stderr)
+        return 1

@@ -59,6 +59,7 @@ class _AgentState:
     spend_sampled_at: float | None = None
     budget_paused: bool = False
     transcripts: set[str] = field(default_factory=set)
+    status_path: Path | None = None
     failures: dict[float, float] = field(default_factory=dict)
     """launch time -> when that run failed (non-zero exit), for crash-loop detection."""
 
@@ -133,7 +134,9 @@ class Supervisor:
             self.states.setdefault(event["agent"], _AgentState()).last_hook = event
 
     def _own_word(self, st: _AgentState, name: str) -> None:
-        path = status_file(self.config.state_dir, name)
+        if st.status_path is None:
+            st.status_path = status_file(self.config.state_dir, name)
+        path = st.status_path
         try:
             mtime = path.stat().st_mtime
         except OSError:
@@ -160,7 +163,7 @@ class Supervisor:
             # a new process in this pane (up, restart, respawn): start afresh
             keep = {k: getattr(st, k) for k in (
                 "last_hook", "git", "git_checked", "meter", "output",
-                "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures")}
+                "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures", "status_path")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
         screen = self.screens.get(pane.pane_id, "") if pane is not None else ""
         proc = self.procs.usage(pane.pid) if pane is not None and not pane.dead else None

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from conftest import retry_until, run_cli
+from mission_control.adapters.store import Store
 
 pytestmark = pytest.mark.tmux
 
@@ -244,6 +245,15 @@ command = "{sys.executable} {scripts['prompter']} {typed}"
     assert now["b"]["task"] == "Make the notifier send a test message"
     assert now["a"]["task"] is None
     retry_until(lambda: status_of(cli, cfg, "a").get("status") == "PAUSED")
+    assert [row["agent"] for row in Store(tmp_path / ".mission-control" / "state.db").task_history()] == ["a", "b"]
+
+
+def test_reassign_to_nobody_changes_nothing(cli, tmp_path: Path) -> None:
+    cfg = up(cli, tmp_path, '[[agent]]\nname = "a"\nkind = "shell"\ntask = "t"\ncommand = "while true; do sleep 0.1; done"\n')
+    retry_until(lambda: status_of(cli, cfg, "a").get("status") not in (None, "STARTING"))
+    r = run_cli(cli, cfg, "reassign", "a", "--to", "nobody")
+    assert r.returncode == 1 and "no agent named 'nobody'" in r.stderr
+    assert status_of(cli, cfg, "a")["status"] != "PAUSED" and status_of(cli, cfg, "a")["task"] == "t"
 
 
 def test_send_broadcast_kill_restart_spawn(cli, tmp_path: Path, scripts: dict[str, Path]) -> None:

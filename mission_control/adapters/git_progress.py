@@ -219,6 +219,11 @@ def dirty_paths(path: Path | str, *, untracked: bool = True) -> list[str]:
     return parse_status(_run_git(args, path))
 
 
+def commit_lines(repo: Path | str, base: str, branch: str) -> list[str]:
+    """`<short sha> <subject>` of the commits in ``base..branch``, newest first."""
+    return [line for line in _run_git(["log", "--format=%h %s", f"{base}..{branch}"], repo).splitlines() if line.strip()]
+
+
 def diff_stat(repo: Path | str, branch: str, base: str) -> str:
     """``git diff --stat base...branch``: what the branch changed since it left `base`."""
     return _run_git(["diff", "--stat", "--no-color", f"{base}...{branch}", "--"], repo)

@@ -7,7 +7,7 @@ the UI and `status --json` render them.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -109,7 +109,9 @@ class AgentSnapshot:
     """Seconds spent in each status since the agent's current process started."""
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # a shallow copy: the nested values are plain JSON already (asdict's deep copy costs
+        # milliseconds per tick at 100 agents)
+        data = {name: getattr(self, name) for name in _AGENT_FIELDS}
         data["status"] = self.status.value
         data["since"] = iso(self.since)
         return data
@@ -126,6 +128,9 @@ class AgentSnapshot:
         if isinstance(since, str):
             values["since"] = datetime.fromisoformat(since).timestamp()
         return cls(**values)
+
+
+_AGENT_FIELDS = tuple(f.name for f in fields(AgentSnapshot))
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,24 @@ def last_lines(lines: list[str], n: int) -> list[str]:
     return lines
 
 
+class Region:
+    """The lines rules are matched against, with the text of each tail joined only once
+    (a kind has dozens of rules, most looking at the same last few lines)."""
+
+    __slots__ = ("lines", "_texts")
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self._texts: dict[int, str] = {}
+
+    def text(self, n: int) -> str:
+        """The last `n` non-blank lines (all for 0), joined."""
+        text = self._texts.get(n)
+        if text is None:
+            text = self._texts[n] = "\n".join(last_lines(self.lines, n))
+        return text
+
+
 @dataclass(frozen=True)
 class Rule:
     state: str
@@ -70,9 +88,10 @@ class Rule:
     lines: int
     source: str
 
-    def match(self, tail_lines: list[str]) -> str | None:
+    def match(self, tail_lines: list[str] | Region) -> str | None:
         """The rule's reason if it matches the last `lines` non-blank lines, else None."""
-        m = self.pattern.search("\n".join(last_lines(tail_lines, self.lines)))
+        region = tail_lines if isinstance(tail_lines, Region) else Region(tail_lines)
+        m = self.pattern.search(region.text(self.lines))
         if not m:
             return None
         try:
@@ -104,8 +123,10 @@ class RuleSet:
             return tail_lines
         return tail_lines[text.count("\n", 0, last.start()) + 1 :]
 
-    def first(self, state: str, tail_lines: list[str]) -> tuple[str, Rule] | None:
-        region = self.current(tail_lines)
+    def first(self, state: str, tail_lines: list[str] | Region) -> tuple[str, Rule] | None:
+        """The first rule of `state` that matches the current turn (`tail_lines` may be a Region
+        of the current turn already, to share its joined texts between calls)."""
+        region = tail_lines if isinstance(tail_lines, Region) else Region(self.current(tail_lines))
         for rule in self.rules:
             if rule.state == state:
                 reason = rule.match(region)

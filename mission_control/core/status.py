@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from mission_control.core.model import Status
-from mission_control.core.rules import RuleSet
+from mission_control.core.rules import Region, RuleSet
 
 CPU_BUSY_FRACTION = 0.03
 """CPU seconds per wall second of the agent's process tree above which it counts as busy."""
@@ -162,7 +162,7 @@ class ScreenFacts:
     A pane whose screen did not change since the last tick comes back as the same text,
     and its facts are reused from `Memory`: most panes of a large fleet are quiet in a tick."""
 
-    __slots__ = ("rules", "screen", "lines", "digest", "_first")
+    __slots__ = ("rules", "screen", "lines", "digest", "_first", "_region")
 
     def __init__(self, rules: RuleSet, screen: str) -> None:
         self.rules = rules
@@ -170,10 +170,18 @@ class ScreenFacts:
         self.lines = tail_lines(screen)
         self.digest = _hash(self.lines)
         self._first: dict[str, tuple[str, object] | None] = {}
+        self._region: Region | None = None
+
+    @property
+    def region(self) -> Region:
+        """The current turn's lines (below the last submitted prompt)."""
+        if self._region is None:
+            self._region = Region(self.rules.current(self.lines))
+        return self._region
 
     def first(self, state: str):
         if state not in self._first:
-            self._first[state] = self.rules.first(state, self.lines)
+            self._first[state] = self.rules.first(state, self.region)
         return self._first[state]
 
     @property
@@ -210,7 +218,7 @@ def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, fact
         if word:
             return Status.WORKING, word[1], f"status file: {obs.own_word.strip()[:120]}"
     lines = facts.lines
-    bottom = rules.current(lines)[-15:]
+    bottom = facts.region.lines[-15:]
     printed = _PRINTED_STUCK.findall("\n".join(bottom))
     if printed:
         return Status.STUCK, f"reported: {printed[-1]}", f"printed: STUCK: {printed[-1][:120]}"
