@@ -26,11 +26,11 @@ from mission_control.core.config import AgentSpec, FleetConfig
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
 from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
-from mission_control.core.launch_plan import logs_output
+from mission_control.core.launch_plan import logs_output, typed_task
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
-from mission_control.core.rules import parse_rules, rules_for
-from mission_control.core.status import tail_lines
+from mission_control.core.rules import rules_with_user
+from mission_control.core.status import ScreenFacts, tail_lines
 
 PAUSE_REASON_KEY = "paused_reason:"
 """Store meta key prefix: why an agent was paused (the process state says *that* it is)."""
@@ -147,10 +147,6 @@ class FleetActions:
     def needs_terminal(self) -> bool:
         return not self.inside_fleet_tmux()
 
-    def _rules(self, kind: str):
-        extra = self.config.rules_for(kind)
-        return rules_for(kind, parse_rules("agents.toml", {"rule": extra}) if extra else None)
-
     def at_prompt(self, rec: dict[str, Any]) -> bool:
         """The agent sits at its own prompt now: the idle rule matches and the screen is still."""
         pane = rec["pane_id"]
@@ -164,9 +160,7 @@ class FleetActions:
             return False
         if first != second:
             return False
-        lines = tail_lines(second)
-        rules = self._rules(rec["kind"])
-        return rules.first("IDLE", lines) is not None and rules.first("WORKING", lines) is None
+        return ScreenFacts(rules_with_user(rec["kind"], self.config.rules_for(rec["kind"])), second).at_prompt
 
     # -- typing ----------------------------------------------------------------
 
@@ -177,17 +171,17 @@ class FleetActions:
         time.sleep(KINDS[rec["kind"]].enter_delay)
         self.tmux.send_keys(pane, "Enter")
 
-    def _busy(self, name: str) -> bool:
+    @staticmethod
+    def _busy(agent: AgentSnapshot | None) -> bool:
         """In the middle of a turn (by the latest snapshot): text typed now could interrupt it."""
-        snap = self.snapshot(name)
-        return snap is not None and snap.status in (Status.WORKING, Status.STARTING)
+        return agent is not None and agent.status in (Status.WORKING, Status.STARTING)
 
     def send(self, name: str, text: str, *, force: bool = False) -> Outcome:
         """Type text + Enter; to a busy agent it is queued until its next prompt (unless forced)."""
         rec = self.record(name)
         if not text.strip():
             raise ActionError("nothing to send: the text is empty")
-        if not force and self._busy(name):
+        if not force and self._busy(self.snapshot(name)):
             self.store.queue_delivery(name, "message", text)
             return self._log("send", name, f"{len(text)} chars", f"{name} is busy: queued, typed when it next reaches its prompt")
         try:
@@ -206,7 +200,7 @@ class FleetActions:
             if agent is not None and agent.status in (Status.EXITED, Status.PAUSED):
                 skipped.append(rec["name"])
                 continue
-            if not force and self._busy(rec["name"]):
+            if not force and self._busy(agent):
                 self.store.queue_delivery(rec["name"], "message", text)
                 queued.append(rec["name"])
                 continue
@@ -270,8 +264,9 @@ class FleetActions:
         if plan.step is ResumeStep.PROMPT:
             if not self.at_prompt(rec):  # the screen moved since the plan was made
                 raise ActionError(f"{name} left its prompt: nothing typed")
-            self.type_text(rec, self.spec(rec).resume_prompt)
-            return self._log("resume", name, plan.description, f"resumed {name}: typed {self.spec(rec).resume_prompt!r}")
+            prompt = self.spec(rec).resume_prompt
+            self.type_text(rec, prompt)
+            return self._log("resume", name, plan.description, f"resumed {name}: typed {prompt!r}")
         if plan.step is ResumeStep.ATTACH:
             return self.zoom(name)
         if plan.step is ResumeStep.RESTART:
@@ -293,7 +288,7 @@ class FleetActions:
 
     # -- restart / kill / respawn ----------------------------------------------------
 
-    def _respawn(self, rec: dict[str, Any], *, resume: bool, reason: str) -> None:
+    def _respawn(self, rec: dict[str, Any], *, resume: bool) -> None:
         """Start the agent's pane afresh (same pane id) with its env overlay applied."""
         from mission_control.bringup import agent_pane  # bring-up knows how a pane is built
 
@@ -309,14 +304,15 @@ class FleetActions:
         now = time.time()
         self.store.update_agent(spec.name, launched_at=now)
         self.store.set_meta(PAUSE_REASON_KEY + spec.name, "")
-        if not use_resume and spec.task and KINDS[spec.kind].task_delivery == "typed":
+        task = None if use_resume else typed_task(spec)
+        if task:
             self.store.drop_deliveries(spec.name)
-            self.store.queue_delivery(spec.name, "task", spec.task, at=now)
+            self.store.queue_delivery(spec.name, "task", task, at=now)
 
     def restart(self, name: str) -> Outcome:
         rec = self.record(name)
         try:
-            self._respawn(rec, resume=False, reason="restart")
+            self._respawn(rec, resume=False)
         except TmuxError as exc:
             return self._log("restart", name, "", str(exc), ok=False)
         return self._log("restart", name, "", f"restarted {name} with its task")
@@ -352,7 +348,7 @@ class FleetActions:
             try:
                 if write_dotenv:
                     write_env_file(spec.cwd / ".env", fix.values)
-                self._respawn(rec, resume=True, reason="inject")
+                self._respawn(rec, resume=True)
             except (TmuxError, OSError) as exc:
                 out.append(self._log("inject", spec.name, detail, str(exc), ok=False))
                 continue
@@ -457,7 +453,8 @@ class FleetActions:
             except git_progress.GitError:
                 commits = ()
         # the previous agent steps aside first, so two agents never work the task at once
-        if old == "pause" and self.pane_pid(rec) is not None and not is_stopped(self.pane_pid(rec)):
+        pid = self.pane_pid(rec)
+        if old == "pause" and pid is not None and not is_stopped(pid):
             self.pause(from_name, reason=f"task {task_id} reassigned")
         elif old == "stop":
             self.kill(from_name)
@@ -482,10 +479,8 @@ class FleetActions:
             target_snap = self.snapshot(to_name)
             cost = target_snap.cost_usd if target_snap else None
             self.store.queue_delivery(to_name, "handoff", message)
-            self.store.update_agent(to_name, task=prompt)
         self.store.update_agent(from_name, task=None)
-        if new_agent:
-            self.store.update_agent(to_name, task=prompt)
+        self.store.update_agent(to_name, task=prompt)
         self.store.record_task(task_id, prompt, to_name, from_name, why, cost)
         how = "a new agent" if new_agent else "it"
         return self._log(
@@ -536,7 +531,8 @@ class FleetActions:
 def write_env_file(path: Path, values: dict[str, str]) -> None:
     """Merge `values` into a `.env` file, readable by its owner only."""
     existing = path.read_text() if path.exists() else ""
-    ensure_private_dir(path.parent) if not path.parent.exists() else None
+    if not path.parent.exists():
+        ensure_private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(merge_dotenv(existing, values))

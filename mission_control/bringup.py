@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from mission_control import launcher
@@ -108,22 +109,26 @@ def terminal_size(preset: LayoutPreset) -> tuple[int, int]:
     return preset.width, preset.height
 
 
+def agent_worktree(config: FleetConfig, name: str, start_point: str | None = None) -> tuple[Path, dict[str, str | None]]:
+    """The agent's own worktree (created or reused), with what to record about it. Raises GitError."""
+    assert config.repo is not None
+    info = git_progress.ensure_worktree(
+        config.repo, name, config.state_dir / "worktrees", base_branch=config.base_branch, start_point=start_point
+    )
+    return Path(info.path), {
+        "base_commit": info.base_commit, "branch": info.branch, "worktree": str(info.path), "base_branch": info.base_branch,
+    }
+
+
 def agent_cwds(config: FleetConfig, store: Store) -> dict[str, tuple[Path, dict[str, str | None]]]:
     """Each agent's working dir (creating worktrees), with what to record about it."""
     out: dict[str, tuple[Path, dict[str, str | None]]] = {}
     for spec in config.agents:
         if spec.worktree:
-            assert config.repo is not None
             try:
-                info = git_progress.ensure_worktree(
-                    config.repo, spec.name, config.state_dir / "worktrees", base_branch=config.base_branch
-                )
+                out[spec.name] = agent_worktree(config, spec.name)
             except git_progress.GitError as exc:
                 raise UpError(f"agent {spec.name!r}: cannot prepare its worktree: {exc}") from None
-            out[spec.name] = (
-                Path(info.path),
-                {"base_commit": info.base_commit, "branch": info.branch, "worktree": str(info.path), "base_branch": info.base_branch},
-            )
         else:
             if not spec.cwd.is_dir():
                 raise ConfigError(f"{config.path}: agent {spec.name!r}: cwd {spec.cwd} is not a directory")
@@ -152,6 +157,12 @@ def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
     if kind.hooks == "codex-notify":
         return codex_notify_option(argv + ["--event", "notify"])
     return []
+
+
+def _spec(config: FleetConfig, name: str) -> AgentSpec:
+    spec = config.agent(name)
+    assert spec is not None, name
+    return spec
 
 
 def start_gate(config: FleetConfig, spec: AgentSpec) -> Path | None:
@@ -194,6 +205,30 @@ def agent_pane(
         env["MISSION_CONTROL_START_GATE"] = str(gate)
     argv = agent_command(spec, resume=resume, hook_args=hook_args(spec, config))
     return pane_argv(sys.executable, Path(launcher.__file__), argv), env
+
+
+def start_agent_pane(
+    tmux: Tmux, config: FleetConfig, store: Store, spec: AgentSpec, cwd: Path,
+    create: Callable[[list[str], dict[str, str], str], str], *, resume: bool = False,
+) -> str:
+    """Start an agent in a pane that `create(argv, env, cwd)` makes: its environment with the
+    injected overlay, its output log opened before it may start, the pane marked as its own."""
+    gate = start_gate(config, spec)
+    argv, env = agent_pane(spec, config, cwd, resume=resume, extra_env=store.env_overlay(spec.name), gate=gate)
+    pane = create(argv, env, str(cwd))
+    open_output_log(tmux, config, spec, pane, gate)
+    mark_agent_pane(tmux, pane, spec.name)
+    return pane
+
+
+def record_agent_run(store: Store, spec: AgentSpec, pane: str, launched_at: float, task: str | None,
+                     cwd: Path, extra: dict[str, str | None]) -> None:
+    """What the store keeps of an agent's run: its pane, its task, its worktree and its full spec."""
+    store.record_agent(
+        spec.name, kind=spec.kind, pane_id=pane, window=None, launched_at=launched_at, task=task,
+        base_commit=extra["base_commit"], branch=extra["branch"], worktree=extra["worktree"],
+        spec={**spec.model_dump(mode="json"), "cwd": str(cwd), "base_branch": extra["base_branch"]},
+    )
 
 
 def mark_agent_pane(tmux: Tmux, pane: str, name: str) -> None:
@@ -261,60 +296,45 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     dashboard_argv = mission_command("dashboard", "-c", str(config.path))
     panes: dict[str, str] = {}
     launched: dict[str, float] = {}
-    gates: dict[str, Path | None] = {}
     if not recovery:  # a fresh fleet counts spend afresh
         for spec in config.agents:
             output_log(config.state_dir, spec.name).unlink(missing_ok=True)
     try:
         for w_index, window in enumerate(windows):
             pane_ids: list[str] = []
-            first_argv: list[str]
             agents = list(window.agents)
+
+            def make_first(argv: list[str], env: dict[str, str], cwd: str, w_index: int = w_index, window=window) -> str:
+                if w_index:
+                    return tmux.new_window(config.session, window.name, argv, cwd=cwd, env=env)
+                pane = tmux.new_session(config.session, window.name, argv, cwd=cwd, env=env, width=width, height=height)
+                for option, value in (
+                    ("window-size", "manual"), (CONFIG_OPTION, str(config.path)), (STATE_OPTION, str(config.state_dir)),
+                    ("remain-on-exit", "on"), ("pane-border-status", "top"),
+                    ("pane-border-format", " #{?@mc_agent,#{@mc_agent},#{?@mc_role,#{@mc_role},#{pane_title}}} "),
+                    ("status-left", "[mission-control] "), ("status-left-length", "40"),
+                ):
+                    tmux.set_option(config.session, option, value)
+                return pane
+
             if window.dashboard:
-                first_argv, first_env, first_cwd = dashboard_argv, env_fleet, home
-            else:
-                spec = config.agent(agents[0])
-                assert spec is not None
-                gates[spec.name] = start_gate(config, spec)
-                first_argv, first_env = agent_pane(spec, config, cwds[spec.name][0], resume=bool(recovery),
-                                                   extra_env=store.env_overlay(spec.name), gate=gates[spec.name])
-                first_cwd = str(cwds[spec.name][0])
-            if w_index == 0:
-                first = tmux.new_session(config.session, window.name, first_argv, cwd=first_cwd, env=first_env, width=width, height=height)
-                tmux.set_option(config.session, "window-size", "manual")
-                tmux.set_option(config.session, CONFIG_OPTION, str(config.path))
-                tmux.set_option(config.session, STATE_OPTION, str(config.state_dir))
-                tmux.set_option(config.session, "remain-on-exit", "on")
-                tmux.set_option(config.session, "pane-border-status", "top")
-                tmux.set_option(config.session, "pane-border-format", " #{?@mc_agent,#{@mc_agent},#{?@mc_role,#{@mc_role},#{pane_title}}} ")
-                tmux.set_option(config.session, "status-left", "[mission-control] ")
-                tmux.set_option(config.session, "status-left-length", "40")
-            else:
-                first = tmux.new_window(config.session, window.name, first_argv, cwd=first_cwd, env=first_env)
-            if window.dashboard:
+                first = make_first(dashboard_argv, env_fleet, home)
                 tmux.set_option(first, "@mc_role", "dashboard", scope="-p")
                 tmux.set_option(first, "remain-on-exit", "off", scope="-p")
                 dashboard = first
             else:
                 dashboard = None
-                panes[agents[0]] = first
-                launched[agents[0]] = time.time()
-                open_output_log(tmux, config, config.agent(agents[0]), first, gates[agents[0]])
-                mark_agent_pane(tmux, first, agents[0])
-                agents = agents[1:]
+                name = agents.pop(0)
+                first = start_agent_pane(tmux, config, store, _spec(config, name), cwds[name][0], make_first, resume=bool(recovery))
+                panes[name], launched[name] = first, time.time()
                 pane_ids.append(first)
             target = first
             for name in agents:
-                spec = config.agent(name)
-                assert spec is not None
-                gates[name] = start_gate(config, spec)
-                argv, env = agent_pane(spec, config, cwds[name][0], resume=bool(recovery), extra_env=store.env_overlay(name),
-                                       gate=gates[name])
-                pane = tmux.split(target, argv, cwd=str(cwds[name][0]), env=env)
-                launched[name] = time.time()
-                open_output_log(tmux, config, spec, pane, gates[name])
-                mark_agent_pane(tmux, pane, name)
-                panes[name] = pane
+                pane = start_agent_pane(
+                    tmux, config, store, _spec(config, name), cwds[name][0],
+                    lambda argv, env, cwd: tmux.split(target, argv, cwd=cwd, env=env), resume=bool(recovery),
+                )
+                panes[name], launched[name] = pane, time.time()
                 pane_ids.append(pane)
                 tmux.select_layout(target, "tiled")  # make room for the next split
             w, h = tmux.window_size(first)
@@ -330,25 +350,15 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         )
         for spec in config.agents:
             cwd, extra = cwds[spec.name]
-            store.record_agent(
-                spec.name,
-                kind=spec.kind,
-                pane_id=panes[spec.name],
-                window=None,
-                launched_at=launched[spec.name],
-                task=held[spec.name] if spec.name in held else spec.task,
-                base_commit=extra["base_commit"],
-                branch=extra["branch"],
-                worktree=extra["worktree"],
-                spec={**spec.model_dump(mode="json"), "cwd": str(cwd), "base_branch": extra["base_branch"]},
-            )
+            task = held[spec.name] if spec.name in held else spec.task
+            record_agent_run(store, spec, panes[spec.name], launched[spec.name], task, cwd, extra)
         resumed = tuple(a.name for a in config.agents if recovery and a.resume_command)
         restarted = tuple(a.name for a in config.agents if recovery and not a.resume_command)
         if recovery:
             for spec in config.agents:
-                task = held.get(spec.name)
-                if spec.name in restarted and task and KINDS[spec.kind].task_delivery == "typed":
-                    store.queue_delivery(spec.name, "task", task)
+                typed = typed_task(spec.model_copy(update={"task": held.get(spec.name)}))
+                if spec.name in restarted and typed:
+                    store.queue_delivery(spec.name, "task", typed)
             outcome = (f"recovered after a crash: resumed {', '.join(resumed) or 'none'}; "
                        f"restarted from their task {', '.join(restarted) or 'none'}")
         else:
@@ -401,13 +411,9 @@ def add_agent_pane(
         if config.repo is None:
             raise ValueError("worktree = true needs mission.repo")
         try:
-            info = git_progress.ensure_worktree(
-                config.repo, spec.name, config.state_dir / "worktrees", base_branch=config.base_branch, start_point=start_point
-            )
+            cwd, extra = agent_worktree(config, spec.name, start_point)
         except git_progress.GitError as exc:
             raise ValueError(f"cannot prepare {spec.name}'s worktree: {exc}") from None
-        cwd = Path(info.path)
-        extra = {"base_commit": info.base_commit, "branch": info.branch, "worktree": str(info.path), "base_branch": info.base_branch}
     elif not cwd.is_dir():
         raise ValueError(f"cwd {cwd} is not a directory")
     spec = spec.model_copy(update={"cwd": cwd})
@@ -417,31 +423,24 @@ def add_agent_pane(
         if p.agent:
             agent_windows.setdefault(p.window_index, []).append(p)
     output_log(config.state_dir, spec.name).unlink(missing_ok=True)
-    gate = start_gate(config, spec)
-    argv, env = agent_pane(spec, config, cwd, gate=gate)
     target_window = max(agent_windows) if agent_windows else None
     if target_window is not None and len(agent_windows[target_window]) < preset.max_panes_per_window:
         first = agent_windows[target_window][0]
         tmux.select_layout(first.pane_id, "tiled")  # make room for the split
-        pane = tmux.split(first.pane_id, argv, cwd=str(cwd), env=env)
+        pane = start_agent_pane(tmux, config, store, spec, cwd,
+                                lambda argv, env, cwd: tmux.split(first.pane_id, argv, cwd=cwd, env=env))
         window_panes = [p for p in panes if p.window_index == target_window]
         dashboard = next((p for p in window_panes if p.role == "dashboard"), None)
         agent_ids = [int(p.pane_id[1:]) for p in window_panes if p.agent] + [int(pane[1:])]
         w, h = tmux.window_size(first.pane_id)
         tmux.select_layout(first.pane_id, layout_string(preset, w, h, int(dashboard.pane_id[1:]) if dashboard else None, agent_ids))
     else:
-        n = len({p.window_index for p in panes}) + 1
-        pane = tmux.new_window(config.session, f"agents-{n}", argv, cwd=str(cwd), env=env)
-    open_output_log(tmux, config, spec, pane, gate)
-    mark_agent_pane(tmux, pane, spec.name)
+        window = f"agents-{len({p.window_index for p in panes}) + 1}"
+        pane = start_agent_pane(tmux, config, store, spec, cwd,
+                                lambda argv, env, cwd: tmux.new_window(config.session, window, argv, cwd=cwd, env=env))
     now = time.time()
-    store.record_agent(
-        spec.name, kind=spec.kind, pane_id=pane, window=None, launched_at=now, task=spec.task,
-        base_commit=extra["base_commit"], branch=extra["branch"], worktree=extra["worktree"],
-        spec={**spec.model_dump(mode="json"), "cwd": str(cwd), "base_branch": extra["base_branch"]},
-    )
-    if spec.task:
-        text = typed_task(spec)
-        if text:
-            store.queue_delivery(spec.name, "task", text, at=now)
+    record_agent_run(store, spec, pane, now, spec.task, cwd, extra)
+    text = typed_task(spec)
+    if text:
+        store.queue_delivery(spec.name, "task", text, at=now)
     return spec, pane

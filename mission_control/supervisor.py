@@ -21,7 +21,7 @@ from mission_control.adapters.git_progress import GitError, GitProbe
 from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, output_log, recorded_exit, status_file
-from mission_control.actions import PAUSE_REASON_KEY
+from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import Store
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
@@ -29,7 +29,7 @@ from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.progress import GitProgress, WorktreeInfo
-from mission_control.core.rules import RuleSet, parse_rules, rules_for
+from mission_control.core.rules import RuleSet, rules_with_user
 from mission_control.core.status import CRASH_LOOP_WINDOW, Memory, Observation, Settings, classify
 from mission_control.core.terminal_text import plain_line
 from mission_control.core.tokens import MeterReading
@@ -88,6 +88,7 @@ class Supervisor:
         self.stop = threading.Event()
         self.record_changes = True
         self.rulesets: dict[str, RuleSet] = {}
+        self._actions: FleetActions | None = None
         self.tasks: dict[str, dict[str, Any]] = {}
         self.fleet_budget_paused = False
         self.deliver = True
@@ -223,7 +224,7 @@ class Supervisor:
             task_cost = round(cost - (held.get("cost_at_start") or 0.0), 6)
         usage = reading.usage if reading is not None else None
         tail = None
-        digest = str(hash(screen))
+        digest = facts.digest if facts is not None else ""
         if digest != st.tail_hash:
             st.tail_hash = digest
             tail = "\n".join(lines[-60:])
@@ -270,8 +271,7 @@ class Supervisor:
 
     def _rules(self, kind: str) -> RuleSet:
         if kind not in self.rulesets:
-            extra = self.config.rules_for(kind)
-            self.rulesets[kind] = rules_for(kind, parse_rules("agents.toml", {"rule": extra}) if extra else None)
+            self.rulesets[kind] = rules_with_user(kind, self.config.rules_for(kind))
         return self.rulesets[kind]
 
     def _meter(self, rec: dict[str, Any], st: _AgentState) -> MeterReading | None:
@@ -308,11 +308,17 @@ class Supervisor:
         reading = st.meter.poll(printed)
         return reading if reading.known else None
 
-    def _pause_for_budget(self, name: str, reason: str) -> None:
-        from mission_control.actions import ActionError, FleetActions
+    @property
+    def actions(self) -> FleetActions:
+        """What the supervisor itself does to agents (budget pauses, queued text) goes through
+        the same actions a person uses, logged as the supervisor's."""
+        if self._actions is None:
+            self._actions = FleetActions(self.config, actor="supervisor", store=self.store, tmux=self.tmux)
+        return self._actions
 
+    def _pause_for_budget(self, name: str, reason: str) -> None:
         try:
-            FleetActions(self.config, actor="supervisor", store=self.store, tmux=self.tmux).pause(name, reason=reason)
+            self.actions.pause(name, reason=reason)
         except ActionError as exc:
             print(f"mission-control supervise: could not pause {name}: {exc}", file=sys.stderr, flush=True)
 
@@ -351,8 +357,6 @@ class Supervisor:
         pending = self.store.pending_deliveries()
         if not pending:
             return
-        from mission_control.actions import FleetActions
-
         by_name = {s.name: s for s in snaps}
         recs = {r["name"]: r for r in agents}
         done: set[str] = set()
@@ -364,7 +368,7 @@ class Supervisor:
             if not (snap.at_prompt and snap.status in (Status.IDLE, Status.STUCK)):
                 continue
             try:
-                FleetActions(self.config, actor="supervisor", store=self.store, tmux=self.tmux).type_text(rec, item["text"])
+                self.actions.type_text(rec, item["text"])
             except TmuxError as exc:
                 print(f"mission-control supervise: could not deliver to {name}: {exc}", file=sys.stderr, flush=True)
                 continue

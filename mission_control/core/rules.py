@@ -221,3 +221,8 @@ def rules_for(kind: str, extra: list[Rule] | None = None) -> RuleSet:
     if not extra:
         _CACHE[kind] = ruleset
     return ruleset
+
+
+def rules_with_user(kind: str, user_tables: list[dict[str, Any]]) -> RuleSet:
+    """The kind's rules with the user's `[[rule]]` tables from agents.toml tried first."""
+    return rules_for(kind, parse_rules("agents.toml", {"rule": user_tables}) if user_tables else None)
