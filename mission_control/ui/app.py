@@ -257,7 +257,7 @@ class MissionControlApp(App[None]):
         keys = []
         for key, bindings in self._bindings.key_to_bindings.items():
             for b in bindings:
-                keys.append((b.key_display or key, b.description + (f" ({b.tooltip})" if b.tooltip else "")))
+                keys.append((self.get_key_display(b), b.description + (f" ({b.tooltip})" if b.tooltip else "")))
         self.push_screen(HelpScreen(keys))
 
     # every action runs in a worker thread; its outcome comes back as ActionFinished

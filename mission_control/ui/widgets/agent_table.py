@@ -22,17 +22,18 @@ STATUS_STYLE = {
 }
 
 COLUMNS = (
-    # key, label, width: fixed, so a tick updates cells without re-measuring whole columns
+    # key, label, width: fixed, so a tick updates cells without re-measuring whole columns.
+    # What a supervisor scans first comes first: a split-terminal pane is often < 100 columns.
     ("name", "Agent", 16),
-    ("kind", "Kind", 8),
     ("status", "Status", 11),
     ("for", "For", 6),
+    ("cost", "Cost", 9),
+    ("tokens", "Tok in/out", 13),
+    ("commits", "Commits", 7),
     ("reason", "Reason", 36),
     ("task", "Task", 28),
-    ("tokens", "Tok in/out", 13),
+    ("kind", "Kind", 8),
     ("cache", "Cache r/w", 13),
-    ("cost", "Cost", 10),
-    ("commits", "Commits", 7),
     ("cpu", "CPU", 6),
     ("rss", "RSS", 8),
     ("last", "Last output", 60),
