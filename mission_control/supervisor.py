@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -175,32 +175,30 @@ class Supervisor:
         self._own_word(st, name)
         own = st.own_word if (st.own_word_at or 0) >= launched - 1 else None
         hook = st.last_hook if st.last_hook and st.last_hook["at"] >= launched - 1 else None
-        obs = Observation(
-            now=now,
-            started_at=launched,
-            screen=screen,
-            pane_dead=pane is None or pane.dead,
-            exit_status=pane.dead_status if pane is not None else None,
-            paused=bool(proc and proc.stopped),
-            cpu_seconds=proc.cpu_seconds if proc else None,
-            own_word=own,
-            own_word_at=st.own_word_at,
-            hook_event=hook["event"] if hook else None,
-            hook_at=hook["at"] if hook else None,
-            hook_detail=str(hook["data"].get("message", ""))[:120] if hook else "",
-        )
-        if pane is not None and pane.dead and pane.dead_status is None:
+        exit_status = pane.dead_status if pane is not None else None
+        if pane is not None and pane.dead and exit_status is None:
             # tmux 3.3a can lose a respawned pane's exit status; the launcher wrote it down
-            code = recorded_exit(self.config.state_dir, name, launched)
-            if code is not None:
-                pane = replace(pane, dead_status=code)
-                obs = replace(obs, exit_status=code)
-        if pane is not None and pane.dead and pane.dead_status not in (0, None):
+            exit_status = recorded_exit(self.config.state_dir, name, launched)
+        if pane is not None and pane.dead and exit_status not in (0, None):
             st.failures.setdefault(launched, now)
-        recent = sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW)
-        obs = replace(obs, recent_failures=recent)
         if pane is None:
             obs = Observation(now=now, started_at=launched, pane_dead=True, exit_status=None)
+        else:
+            obs = Observation(
+                now=now,
+                started_at=launched,
+                screen=screen,
+                pane_dead=pane.dead,
+                exit_status=exit_status,
+                paused=bool(proc and proc.stopped),
+                cpu_seconds=proc.cpu_seconds if proc else None,
+                own_word=own,
+                own_word_at=st.own_word_at,
+                hook_event=hook["event"] if hook else None,
+                hook_at=hook["at"] if hook else None,
+                hook_detail=str(hook["data"].get("message", ""))[:120] if hook else "",
+                recent_failures=sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
+            )
         rules = self._rules(rec["kind"])
         verdict, st.memory = classify(obs, st.memory, rules, self.settings)
         facts = st.memory.facts

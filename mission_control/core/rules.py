@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from mission_control.core.regex_prefilter import Needed, fold, needed_strings
+
 STATES = ("WORKING", "WAITING", "IDLE", "STUCK")
 FILE_KEYS = ("rule", "description", "turn", "common")
 RULE_KEYS = ("state", "pattern", "reason", "lines", "ignore_case")
@@ -66,17 +68,25 @@ class Region:
     """The lines rules are matched against, with the text of each tail joined only once
     (a kind has dozens of rules, most looking at the same last few lines)."""
 
-    __slots__ = ("lines", "_texts")
+    __slots__ = ("lines", "_texts", "_folded")
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
         self._texts: dict[int, str] = {}
+        self._folded: dict[int, str] = {}
 
     def text(self, n: int) -> str:
         """The last `n` non-blank lines (all for 0), joined."""
         text = self._texts.get(n)
         if text is None:
             text = self._texts[n] = "\n".join(last_lines(self.lines, n))
+        return text
+
+    def folded(self, n: int) -> str:
+        """`text(n)` as case-insensitive prefilter strings are compared with it."""
+        text = self._folded.get(n)
+        if text is None:
+            text = self._folded[n] = fold(self.text(n))
         return text
 
 
@@ -87,11 +97,17 @@ class Rule:
     reason: str
     lines: int
     source: str
+    needed: Needed | None = None
+    """Strings a match cannot do without: when none is in the text, the search is skipped."""
 
     def match(self, tail_lines: list[str] | Region) -> str | None:
         """The rule's reason if it matches the last `lines` non-blank lines, else None."""
         region = tail_lines if isinstance(tail_lines, Region) else Region(tail_lines)
-        m = self.pattern.search(region.text(self.lines))
+        text = region.text(self.lines)
+        needed = self.needed
+        if needed is not None and not any(s in (region.folded(self.lines) if needed.folded else text) for s in needed.strings):
+            return None
+        m = self.pattern.search(text)
         if not m:
             return None
         try:
@@ -179,7 +195,7 @@ def parse_file(source: str, text: str | dict[str, Any]) -> RuleFile:
         reason = entry.get("reason", state.lower())
         if not isinstance(reason, str):
             raise RuleError(f"{where}.reason must be a string")
-        out.append(Rule(state, compiled, reason, lines, f"{source}#{i}"))
+        out.append(Rule(state, compiled, reason, lines, f"{source}#{i}", needed_strings(compiled)))
     return RuleFile(tuple(out), turn, common)
 
 
