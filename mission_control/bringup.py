@@ -165,22 +165,20 @@ def _spec(config: FleetConfig, name: str) -> AgentSpec:
     return spec
 
 
-def start_gate(config: FleetConfig, spec: AgentSpec) -> Path | None:
-    """For an agent whose output is logged: a file its launcher waits on until the log is open."""
-    if not logs_output(spec):
-        return None
+def start_gate(config: FleetConfig, spec: AgentSpec) -> Path:
+    """A file the agent's launcher waits on before it starts the agent, removed once its pane is
+    ready: output logged (for a meter that reads it) and the pane kept when the agent exits (an
+    agent that exits at once would otherwise take its pane, and `up`, down with it)."""
     gate = status_file(config.state_dir, spec.name).parent / "start-gate"
     ensure_private_dir(gate.parent)
     gate.touch(mode=0o600)
     return gate
 
 
-def open_output_log(tmux: Tmux, config: FleetConfig, spec: AgentSpec, pane: str, gate: Path | None) -> None:
-    """Log everything the agent prints (its meter reads it), then let it start."""
+def open_output_log(tmux: Tmux, config: FleetConfig, spec: AgentSpec, pane: str) -> None:
+    """Log everything the agent prints, for its meter (when its meter reads what it printed)."""
     if logs_output(spec):
         tmux.pipe_output(pane, str(output_log(config.state_dir, spec.name)))
-    if gate is not None:
-        gate.unlink(missing_ok=True)
 
 
 def agent_pane(
@@ -212,12 +210,16 @@ def start_agent_pane(
     create: Callable[[list[str], dict[str, str], str], str], *, resume: bool = False,
 ) -> str:
     """Start an agent in a pane that `create(argv, env, cwd)` makes: its environment with the
-    injected overlay, its output log opened before it may start, the pane marked as its own."""
+    injected overlay; the agent starts only once its output log is open and the pane is marked
+    as its own (and kept when it exits)."""
     gate = start_gate(config, spec)
     argv, env = agent_pane(spec, config, cwd, resume=resume, extra_env=store.env_overlay(spec.name), gate=gate)
-    pane = create(argv, env, str(cwd))
-    open_output_log(tmux, config, spec, pane, gate)
-    mark_agent_pane(tmux, pane, spec.name)
+    try:
+        pane = create(argv, env, str(cwd))
+        open_output_log(tmux, config, spec, pane)
+        mark_agent_pane(tmux, pane, spec.name)
+    finally:
+        gate.unlink(missing_ok=True)  # let it start (or, on failure, not leave it waiting)
     return pane
 
 

@@ -35,8 +35,9 @@ GATE_SECONDS = 5
 
 
 def _wait_for_gate():
-    # An agent whose output is logged (tmux pipe-pane) starts only once the pipe is open, so
-    # not one line is missed. The fleet removes the gate file when it is; never wait for long.
+    # The agent starts only once its pane is ready: its output log (tmux pipe-pane) open, so not
+    # one line is missed, and the pane kept on exit. The fleet removes the gate file when it is;
+    # never wait for long.
     gate = os.environ.pop("MISSION_CONTROL_START_GATE", None)
     if not gate:
         return

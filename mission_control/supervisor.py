@@ -36,6 +36,9 @@ from mission_control.core.tokens import MeterReading
 
 HISTORY_LINES = 10
 """Lines of scrollback captured above the visible region."""
+OUTPUT_READ = 128 << 10
+"""Bytes of an agent's output log its meter reads per tick. An agent printing faster than this
+(a runaway loop) is metered a few ticks late instead of stalling the tick for the whole fleet."""
 @dataclass
 class _AgentState:
     """What the supervisor keeps for one agent between ticks."""
@@ -292,7 +295,7 @@ class Supervisor:
             except ValueError:
                 return None
             if isinstance(st.meter, (RegexMeter, AiderMeter)):  # they read what the agent printed
-                st.output = TailedFile(output_log(self.config.state_dir, name))
+                st.output = TailedFile(output_log(self.config.state_dir, name), max_read=OUTPUT_READ)
         hook = st.last_hook
         if hook is not None and rec["kind"] == "claude":
             path = hook["data"].get("transcript_path")

@@ -13,7 +13,7 @@ from mission_control.core.kinds import KINDS
 from mission_control.core.regex_prefilter import fold, needed_strings
 from mission_control.core.rules import Region, rules_for
 from mission_control.core.status import tail_lines
-from tests.test_screen_fixtures import MANIFEST, SYNTHETIC, fixture_text
+from test_screen_fixtures import MANIFEST, SYNTHETIC, fixture_text
 
 CASES = [
     # pattern, flags, expected strings (None: no prefilter), folded

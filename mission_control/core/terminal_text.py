@@ -10,11 +10,13 @@ _ESCAPES = re.compile(
     r"|\x1b\[[0-?]*[ -/]*[@-~]"  # CSI (colours, cursor moves)
     r"|\x1b[@-Z\\-_]"  # other two-byte escapes
 )
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f]")
+"""Control characters other than a tab (what is left of them once escapes are gone)."""
 
 
 def plain_line(raw: str) -> str:
     """One logged line as it finally stood on screen."""
-    text = _ESCAPES.sub("", raw).rstrip("\r")
+    text = (_ESCAPES.sub("", raw) if "\x1b" in raw else raw).rstrip("\r")
     if "\r" in text:
         text = text.rsplit("\r", 1)[-1]
-    return "".join(ch for ch in text if ch >= " " or ch == "\t")
+    return _CONTROLS.sub("", text)
