@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mission_control.adapters.git_progress import GitError, GitProbe
+from mission_control.adapters.git_progress import GitProbe
+from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, output_log, recorded_exit, status_file
@@ -28,7 +29,7 @@ from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
-from mission_control.core.progress import GitProgress, WorktreeInfo
+from mission_control.core.progress import WorktreeInfo
 from mission_control.core.rules import RuleSet, rules_with_user
 from mission_control.core.status import CRASH_LOOP_WINDOW, Memory, Observation, Settings, classify
 from mission_control.core.terminal_text import plain_line
@@ -53,8 +54,6 @@ class _AgentState:
     cpu_percent: float | None = None
     tail_hash: str = ""
     launched_at: float = 0.0
-    git: GitProbe | None = None
-    git_checked: bool = False
     meter: Meter | None = None
     output: TailedFile | None = None
     """The agent's output log, for a meter that reads what it printed."""
@@ -93,6 +92,10 @@ class Supervisor:
         self.rulesets: dict[str, RuleSet] = {}
         self._actions: FleetActions | None = None
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.git = GitWatcher()
+        """Agents' commits, read by a thread of its own when `serve` starts it (else once a tick)."""
+        self._git_keys: dict[str, tuple[Any, ...]] = {}
+        """What each agent's git probe was made for (its worktree, or its cwd in the shared checkout)."""
         self.fleet_budget_paused = False
         self.deliver = True
         self.acting = True
@@ -112,6 +115,13 @@ class Supervisor:
         self._read_hooks()
         self.screens = screens_later()
         self.tasks = {row["agent"]: row for row in self.store.current_tasks().values()}
+        for rec in agents:
+            self._watch_git(rec)
+        names = {rec["name"] for rec in agents}
+        self.git.keep_only(names)
+        self._git_keys = {n: k for n, k in self._git_keys.items() if n in names}
+        if not self.git.running:
+            self.git.run_once()
         snaps: list[AgentSnapshot] = []
         tails: dict[str, str] = {}
         for rec in agents:
@@ -166,7 +176,7 @@ class Supervisor:
         if launched != st.launched_at:
             # a new process in this pane (up, restart, respawn): start afresh
             keep = {k: getattr(st, k) for k in (
-                "last_hook", "git", "git_checked", "meter", "output",
+                "last_hook", "meter", "output",
                 "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures", "status_path")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
         screen = self.screens.get(pane.pane_id, "") if pane is not None else ""
@@ -211,7 +221,9 @@ class Supervisor:
             reason = self.store.get_meta(PAUSE_REASON_KEY + name) or reason
         if verdict.changed and self.record_changes:
             self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
-        progress = self._git_progress(rec, st)
+        if st.memory.last_change_at == now:  # its screen changed or it used CPU: files may have too
+            self.git.saw_activity(name)
+        progress = self.git.progress(name)
         reading = self._meter(rec, st)
         cost = reading.cost_usd if reading is not None else None
         st.spend_history, st.spend_sampled_at = sample_spend(st.spend_history, cost, now, st.spend_sampled_at)
@@ -333,25 +345,24 @@ class Supervisor:
                 if a.status not in (Status.EXITED, Status.PAUSED):
                     self._pause_for_budget(a.name, f"fleet budget reached: ${total:.2f} of ${self.config.budget_usd:.2f}")
 
-    def _git_progress(self, rec: dict[str, Any], st: _AgentState) -> GitProgress | None:
-        """The agent's commits, asking git only when its refs, HEAD or index changed."""
-        if not st.git_checked:
-            st.git_checked = True
-            spec = rec["spec"]
-            if rec.get("worktree") and rec.get("branch") and rec.get("base_commit"):
-                info = WorktreeInfo(
-                    path=Path(rec["worktree"]), branch=rec["branch"],
-                    base_branch=spec.get("base_branch") or "", base_commit=rec["base_commit"],
-                )
-                st.git = GitProbe.for_worktree(info)
-            elif self.config.repo is not None and Path(spec.get("cwd", "")).resolve().is_relative_to(self.config.repo.resolve()):
-                st.git = GitProbe.for_shared_checkout(self.config.repo, rec["name"], rec.get("launched_at") or 0)
-        if st.git is None:
-            return None
-        try:
-            return st.git.poll()
-        except GitError:
-            return st.git.last
+    def _watch_git(self, rec: dict[str, Any]) -> None:
+        """Have the git watcher follow the agent's commits: its own worktree's branch, or its
+        commits (by author) in the fleet's shared checkout."""
+        name, spec = rec["name"], rec["spec"]
+        key = (rec.get("worktree"), rec.get("branch"), rec.get("base_commit"), spec.get("cwd"))
+        if self._git_keys.get(name) == key:
+            return
+        self._git_keys[name] = key
+        if rec.get("worktree") and rec.get("branch") and rec.get("base_commit"):
+            info = WorktreeInfo(
+                path=Path(rec["worktree"]), branch=rec["branch"],
+                base_branch=spec.get("base_branch") or "", base_commit=rec["base_commit"],
+            )
+            self.git.watch(name, GitProbe.for_worktree(info))
+        elif self.config.repo is not None and Path(spec.get("cwd", "")).resolve().is_relative_to(self.config.repo.resolve()):
+            self.git.watch(name, GitProbe.for_shared_checkout(self.config.repo, name, rec.get("launched_at") or 0))
+        else:
+            self.git.forget(name)
 
     def _deliver(self, agents: list[dict[str, Any]], snaps: list[AgentSnapshot]) -> None:
         """Type each queued text (a typed task, a handoff) once its agent sits quietly at its prompt."""
@@ -424,7 +435,9 @@ def serve(config: FleetConfig) -> int:
     signal.signal(signal.SIGHUP, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(f"mission-control supervisor for session {config.session!r} (pid {os.getpid()}); polling every {config.poll_interval:g}s", flush=True)
+    sup.git.start()
     sup.run()
+    sup.git.stop()
     tmux.close()
     os.close(lock)
     return 0

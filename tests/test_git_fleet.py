@@ -87,7 +87,7 @@ def test_worktrees_counts_merge_conflict_reuse_and_clean(cli, tmp_path: Path) ->
     assert run_cli(cli, cfg, "down").returncode == 0
     assert (tmp_path / ".mission-control" / "worktrees" / "b" / "b-3.txt").exists()
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
-    retry_until(lambda: (r := rows(cli, cfg)) and r["b"]["commits"] >= 4, message="b's branch reused")
+    retry_until(lambda: (r := rows(cli, cfg)) and (r["b"]["commits"] or 0) >= 4, message="b's branch reused")
     assert run_cli(cli, cfg, "down").returncode == 0
 
     # down --clean removes merged work only, and says what it kept

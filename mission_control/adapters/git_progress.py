@@ -475,7 +475,10 @@ def _undo_failed_merge(
 Stat = tuple[int, int, int] | None
 
 
-def _stat(path: Path) -> Stat:
+_UNSEEN = object()
+
+
+def _stat(path: Path | str) -> Stat:
     try:
         st = os.stat(path)
     except OSError:
@@ -532,6 +535,7 @@ class GitProbe:
         self.refreshes = 0
         self.status_checks = 0
         self._dirs: tuple[Path, Path] | None = None
+        self._files: tuple[str, list[str]] | None = None
         self._signature: tuple | None = None
         self._status_at: float | None = None
         self._progress: GitProgress | None = None
@@ -564,15 +568,20 @@ class GitProbe:
         self.git_calls += 1
         return _run_git(args, self.path)
 
-    def _watched(self) -> tuple[str, list[Path]]:
+    def _watched(self) -> tuple[str, list[str]]:
+        """HEAD's text and the files whose change means "ask git again" (the list is worked
+        out again only when HEAD moves to another branch: a probe runs every second)."""
         if self._dirs is None:
             self.git_calls += 1
             self._dirs = _git_dirs(self.path)
         gitdir, common = self._dirs
         try:
-            head_text = (gitdir / "HEAD").read_text(errors="replace")
+            with open(os.path.join(gitdir, "HEAD"), errors="replace") as f:
+                head_text = f.read()
         except OSError:
             head_text = ""
+        if self._files is not None and self._files[0] == head_text:
+            return head_text, self._files[1]
         files = [
             gitdir / "HEAD",
             gitdir / "index",
@@ -588,11 +597,20 @@ class GitProbe:
             if name:
                 refs += ref_candidates(name)
         files += [common / r for r in dict.fromkeys(refs)]
-        return head_text, files
+        self._files = (head_text, [str(f) for f in files])
+        return head_text, self._files[1]
 
-    def _sig(self) -> tuple:
+    def _sig(self, shared: dict[str, Stat] | None = None) -> tuple:
         head_text, files = self._watched()
-        return (head_text, tuple(_stat(f) for f in files))
+        if shared is None:
+            return (head_text, tuple(_stat(f) for f in files))
+        out = []
+        for f in files:
+            st = shared.get(f, _UNSEEN)
+            if st is _UNSEEN:
+                st = shared[f] = _stat(f)
+            out.append(st)
+        return (head_text, tuple(out))
 
     def _dirty_count(self) -> int:
         out = self._git(["status", "--porcelain=v1", "-z", "--untracked-files=all"])
@@ -637,19 +655,23 @@ class GitProbe:
 
     # -- the API
 
-    def poll(self, *, force: bool = False) -> GitProgress:
+    def poll(self, *, force: bool = False, status: bool | None = None, shared_stats: dict[str, Stat] | None = None) -> GitProgress:
         """The agent's progress now; git runs only if the watched files changed,
-        or (status only) if the last status is older than `max_age`.
+        or (status only) if the last status is older than `max_age` -- or, when `status`
+        is given, when the caller says so (True: now, False: not this time).
+        `shared_stats`: file -> stat already taken in this pass (many worktrees of one repo
+        watch the same packed-refs and base branch), filled in as files are stat'ed.
         Raises GitError when git cannot answer (the next poll asks again)."""
-        signature = self._sig()  # before asking git: a change while it runs is seen next time
+        signature = self._sig(shared_stats)  # before asking git: a change while it runs is seen next time
         now = self.clock()
+        due = status_due(self._status_at, now, self.max_age) if status is None else status
         if force or self._progress is None or signature != self._signature:
             self._signature = None
             self._progress = self._recount()
             self._signature = signature
             self._status_at = now
             self.refreshes += 1
-        elif status_due(self._status_at, now, self.max_age):
+        elif due:
             dirty = self._dirty_count()
             self._status_at = now
             self.status_checks += 1
