@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""How much does supervising N agents cost?  `python benchmarks/bench.py [--agents 100] [--seconds 20] [--interval 1] [--json]`
+"""How much does supervising N agents cost?  `python benchmarks/bench.py [--agents 100] [--seconds 20] [--interval 1] [--worktrees] [--json]`
 
 Starts N simulated agents with the project's real bring-up (`mission-control up` on a
 generated agents.toml, `shell` agents) in a throwaway tmux server (`-L mc-bench-<random>`,
@@ -10,12 +10,11 @@ killed at the end, on Ctrl-C too), then measures, one phase after another on tha
   `--interval` s): tick p50/p99 (whole tick, store write included), CPU as % of one core
   (its own, its reaped children's and its live children's, e.g. the tmux control client),
   its RSS, and the tmux server's CPU;
-  - "mission-control": the supervisor with the control-mode capture. While supervisor.py
-    does not call `Tmux.capture_changed` itself, the benchmark applies that change with a
-    small shim (`PrefetchTmux`, one `capture_changed` per tick right after `list_panes`)
-    and says so; "as-is" is then supervisor.py unchanged (a process per capture);
+  - "mission-control": the supervisor as `mission-control supervise` runs it (one tmux
+    control-mode client, the git watcher in its own thread);
   - "naive": the same Supervisor with one libtmux `capture_pane` and one fresh psutil tree
-    walk (`Process(pid).children(recursive=True)` + `cpu_times`) per agent per tick;
+    walk (`Process(pid).children(recursive=True)` + `cpu_times`) per agent per tick, and
+    git asked inside the tick;
 * the whole system's CPU (supervisor + tmux server) with zero and with three dashboards
   open: real `mission-control dashboard` processes, each on a pseudo-terminal of 200x50
   whose output is read and thrown away, as a terminal would; their RSS and CPU;
@@ -32,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
-import inspect
 import json
 import os
 import pty
@@ -79,6 +77,9 @@ stream)   # a line every 100-500 ms, like an agent narrating its work
     while :; do
         i=$((i+1))
         echo "[$name] step $i: reading src/module_$((RANDOM % 90)).py; 3 edits; $((RANDOM % 40)) tests passed"
+        if [ -n "$BENCH_COMMIT" ] && (( i % 100 == 0 )); then   # --worktrees: a commit every ~30 s
+            echo "$i" > "progress-$name.txt"; git add "progress-$name.txt"; git commit -qm "$name: step $i"
+        fi
         nap "0.$(( (RANDOM % 5) + 1 ))"
     done ;;
 spinner)  # redraws one line in place every 200 ms, a result line every ~10 s
@@ -100,6 +101,7 @@ bursty)   # quiet for 3-8 s, then 200 lines at once (a build log), then a prompt
         echo
         for ((j = 1; j <= 200; j++)); do echo "[$name] build: compiling unit $j/200 (cache miss, 0.$((RANDOM % 99))s)"; done
         echo "[$name] build finished: 0 errors"
+        if [ -n "$BENCH_COMMIT" ]; then echo "$RANDOM" > "build-$name.txt"; fi   # --worktrees: an unstaged edit
     done ;;
 keys)     # reads its terminal byte by byte, writes the time each byte arrived
     out=$3
@@ -174,35 +176,6 @@ def wait_for(check, timeout: float, what: str, interval: float = 0.1):
 # ----------------------------------------------------------------------------- adapters of the variants
 
 
-class PrefetchTmux(Tmux):
-    """The proposed supervisor.py change, applied from outside: right after the tick's one
-    `list_panes`, `start_capture_changed` of the fleet's agent panes (tmux works on them
-    while the supervisor refreshes the process table); the first `capture()` collects
-    them and hands them out (a second call for the same pane captures afresh)."""
-
-    def __init__(self, socket: str, session: str, history: int) -> None:
-        super().__init__(socket)
-        self.session_name = session
-        self.history = history
-        self.screens: dict[str, str] = {}
-        self.pending = None
-        self.enable_control(session)
-
-    def list_panes(self):  # type: ignore[override]
-        panes = super().list_panes()
-        mine = [p for p in panes if p.session == self.session_name and p.agent]
-        self.pending = self.start_capture_changed(mine, history=self.history)
-        self.screens = {}
-        return panes
-
-    def capture(self, pane_id: str, history: int = 0, join: bool = True) -> str:
-        if self.pending is not None:
-            self.screens, self.pending = self.pending(), None
-        if join and history == self.history and pane_id in self.screens:
-            return self.screens.pop(pane_id)
-        return super().capture(pane_id, history, join)
-
-
 class NaiveTmux(Tmux):
     """One libtmux `capture_pane` per agent per tick (a tmux process each)."""
 
@@ -252,17 +225,6 @@ class NaiveProcessTable(ProcessTable):
         return TreeUsage(pids=tuple(p.pid for p in procs), cpu_seconds=cpu, rss_bytes=rss, stopped=stopped)
 
 
-def supervisor_has_control() -> bool:
-    """Does supervisor.py (as it is now) capture through `capture_changed` with the control client?"""
-    from mission_control import supervisor
-
-    src = inspect.getsource(supervisor)
-    return "capture_changed" in src and "enable_control" in src
-
-
-# ----------------------------------------------------------------------------- child: one supervisor
-
-
 def child_supervise(variant: str, config_path: str, out: str) -> int:
     from mission_control import supervisor as supmod
     from mission_control.adapters.store import Store
@@ -272,16 +234,11 @@ def child_supervise(variant: str, config_path: str, out: str) -> int:
     config = load_config(Path(config_path))
     store = Store(config.store_path)
     lock = acquire_lock(config.state_dir)
-    history = getattr(supmod, "HISTORY_LINES", 10)
     if variant == "naive":
         tmux: Tmux = NaiveTmux(config.socket)
-    elif variant == "as-is":
-        tmux = Tmux(config.socket)
-    elif supervisor_has_control():
+    else:  # as `mission-control supervise` does
         tmux = Tmux(config.socket)
         tmux.enable_control(config.session)
-    else:
-        tmux = PrefetchTmux(config.socket, config.session, history)
 
     ticks: list[tuple[float, float, float]] = []  # (wall time, whole tick ms, Supervisor's own tick_ms)
     ready = threading.Event()
@@ -298,7 +255,9 @@ def child_supervise(variant: str, config_path: str, out: str) -> int:
 
     sup = Timed(config, store, tmux)
     if variant == "naive":
-        sup.procs = NaiveProcessTable()
+        sup.procs = NaiveProcessTable()  # and git asked inside each tick, as a tick without the watcher thread does
+    elif hasattr(sup, "git"):
+        sup.git.start()  # as `mission-control supervise` does
 
     def stop(*_: object) -> None:
         sup.stop.set()
@@ -306,6 +265,8 @@ def child_supervise(variant: str, config_path: str, out: str) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     sup.run()
+    if variant != "naive" and hasattr(sup, "git"):
+        sup.git.stop()
     client = tmux.control()
     stats = client.stats if client is not None else None
     Path(out).write_text(json.dumps({
@@ -432,7 +393,7 @@ class Bench:
         self.children: list[subprocess.Popen[Any]] = []
         self.dashboards: list[Dashboard] = []
         self.results: dict[str, Any] = {"agents": self.n, "interval_s": self.interval, "seconds": self.seconds,
-                                        "cpus": os.cpu_count(), "mix": args.mix}
+                                        "cpus": os.cpu_count(), "mix": args.mix, "worktrees": args.worktrees}
         self.notes: list[str] = []
 
     def log(self, msg: str) -> None:
@@ -447,15 +408,26 @@ class Bench:
         lines = [
             "[mission]", 'session = "bench"', f'socket = "{self.socket}"', f'layout = "{self.args.layout}"',
             'state_dir = "state"', f"poll_interval = {float(self.interval)}", "stuck_after = 3600.0",
-            "start_timeout = 3600.0", "",
+            "start_timeout = 3600.0",
         ]
+        agent_extra: list[str] = []
+        if self.args.worktrees:  # each agent in a worktree of its own, committing now and then
+            repo = self.dir / "repo"
+            repo.mkdir()
+            ident = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+                     "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+            for argv in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "base"]):
+                subprocess.run(["git", "-C", str(repo), *argv], check=True, env={**os.environ, **ident})
+            lines.append('repo = "repo"')
+            agent_extra = ["worktree = true", "env = { BENCH_COMMIT = \"1\", " + ", ".join(f'{k} = "{v}"' for k, v in ident.items()) + " }"]
+        lines.append("")
         for i in range(self.n):
             name = f"a{i:03d}"
             mix = QUIET if self.args.mix == "quiet" else MIX
             mode = "keys" if i == 0 else mix[i % len(mix)]
             extra = f" {self.keys_file}" if mode == "keys" else ""
             lines += ["[[agent]]", f'name = "{name}"', 'kind = "shell"',
-                      f'command = "exec bash {script} {mode} {name}{extra}"', ""]
+                      f'command = "exec bash {script} {mode} {name}{extra}"', *agent_extra, ""]
         self.config.write_text("\n".join(lines))
 
     def agent_panes(self):
@@ -666,14 +638,6 @@ class Bench:
     def run(self) -> dict[str, Any]:
         self.write_fleet()
         self.up()
-        shim = not supervisor_has_control()
-        self.results["supervisor_shim"] = shim
-        if shim:
-            self.notes.append(
-                "supervisor.py does not call Tmux.capture_changed yet: 'mission-control' applies the proposed "
-                "change through the PrefetchTmux shim; 'as-is' is supervisor.py unchanged"
-            )
-            self.results["as_is"] = self.supervisor_phase("as-is")
         self.log(f"no supervisor at all for {self.seconds:g}s (what the agents' output alone costs tmux)")
         idle = self.measure({"tmux": self.server}, self.seconds)
         self.results["tmux_server_cpu_pct_without_supervisor"] = round(idle["tmux"], 2)
@@ -766,7 +730,7 @@ def verdict(key: str, value: float | None) -> str:
 
 def report(r: dict[str, Any], notes: list[str]) -> str:
     mc, naive = r["mission_control"], r["naive"]
-    lines = [f"mission-control benchmark: N={r['agents']} agents ({r['mix']} mix), {r['interval_s']:g} s ticks, {r['seconds']:g} s per phase, "
+    lines = [f"mission-control benchmark: N={r['agents']} agents ({r['mix']} mix{', in worktrees' if r.get('worktrees') else ''}), {r['interval_s']:g} s ticks, {r['seconds']:g} s per phase, "
              f"{r['cpus']} CPUs, tmux {subprocess.run(['tmux', '-V'], capture_output=True, text=True).stdout.strip()}"]
     for n in notes:
         lines.append(f"note: {n}")
@@ -800,10 +764,7 @@ def report(r: dict[str, Any], notes: list[str]) -> str:
     row("agent tree RSS per agent (launcher + bash)", r["agent_tree_rss_mb_per_agent"], " MB")
     row("tmux server CPU with no supervisor (agents' output)", r["tmux_server_cpu_pct_without_supervisor"], " %")
     lines.append("")
-    sup_rows("supervisor: mission-control" + (" (proposed change via shim)" if r.get("supervisor_shim") else ""), mc, True)
-    if "as_is" in r:
-        lines.append("")
-        sup_rows("supervisor: as-is (supervisor.py unchanged: a process per capture)", r["as_is"], False)
+    sup_rows("supervisor: mission-control", mc, True)
     lines.append("")
     sup_rows("supervisor: naive baseline (libtmux capture + psutil tree walk per agent)", naive, False)
     lines.append("")
@@ -845,6 +806,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", default="split")
     parser.add_argument("--mix", choices=["mixed", "quiet"], default="mixed",
                         help="mixed: streaming, spinning, bursty and idle agents in every window; quiet: 17 in 20 wait at a prompt")
+    parser.add_argument("--worktrees", action="store_true",
+                        help="each agent in a git worktree of its own; streaming agents commit every ~30 s, bursty ones leave unstaged edits")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--strategies", action="store_true", help="also time the capture step alone, three ways")
     parser.add_argument("--_supervise", dest="supervise", help=argparse.SUPPRESS)

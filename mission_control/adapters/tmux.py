@@ -241,7 +241,7 @@ class Tmux:
         out: dict[str, str] = {}
         for p in panes:
             try:
-                out[p.pane_id] = self.cmd(*tmux_control.capture_args(p.pane_id, history, join))
+                out[p.pane_id] = self.capture(p.pane_id, history, join)
             except TmuxError:
                 pass
         return out
