@@ -77,7 +77,7 @@ stream)   # a line every 100-500 ms, like an agent narrating its work
     while :; do
         i=$((i+1))
         echo "[$name] step $i: reading src/module_$((RANDOM % 90)).py; 3 edits; $((RANDOM % 40)) tests passed"
-        if [ -n "$BENCH_COMMIT" ] && (( i % 100 == 0 )); then   # --worktrees: a commit every ~30 s
+        if [ -n "$BENCH_COMMIT" ] && (( RANDOM % 100 == 0 )); then   # --worktrees: a commit every ~30 s, at random
             echo "$i" > "progress-$name.txt"; git add "progress-$name.txt"; git commit -qm "$name: step $i"
         fi
         nap "0.$(( (RANDOM % 5) + 1 ))"

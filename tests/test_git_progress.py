@@ -580,3 +580,18 @@ def test_merge_failure_without_conflict_changes_nothing(repo: Path, wt_dir: Path
     result = merge_agent_branch(repo, info.branch, "main")
     assert not result.ok and result.conflicts == [] and "a.txt" in result.message
     assert sha(repo) == before and (repo / "a.txt").read_text() == "untracked in main\n"
+
+
+def test_probe_counts_past_its_recent_list(repo: Path, wt_dir: Path):
+    """The count comes from the log when it holds fewer commits than asked for, else from git."""
+    info = ensure_worktree(repo, "alpha", wt_dir)
+    probe = GitProbe.for_worktree(info, recent=2)
+    commit(info.path, "one", {"1.txt": "1\n"})
+    p = probe.poll()
+    assert p.commits == 1 and len(p.recent) == 1
+    calls = probe.git_calls
+    commit(info.path, "two", {"2.txt": "2\n"})
+    commit(info.path, "three", {"3.txt": "3\n"})
+    p = probe.poll()
+    assert p.commits == 3 and [c["subject"] for c in p.recent] == ["three", "two"]
+    assert probe.git_calls - calls == 5  # log, rev-list --count, diff, left-right, status

@@ -630,8 +630,9 @@ class GitProbe:
             commits = parse_log(self._git([*args, *rev_range, "--"]))
             count = None
         else:
-            count = parse_count(self._git(["rev-list", "--count", *rev_range, "--"]))
             commits = parse_log(self._git([*log, f"--max-count={self.recent}", *rev_range, "--"]))
+            # fewer than asked for: that is all of them (one git process fewer, most of the time)
+            count = len(commits) if len(commits) < self.recent else parse_count(self._git(["rev-list", "--count", *rev_range, "--"]))
             if self.base is None:
                 lines = (0, 0)  # an unbounded range: lines are not counted
         if self.base is not None:

@@ -1,8 +1,8 @@
 """Every agent's git progress, kept current by one background thread: a tick reads the
 latest figures and never waits for git.
 
-Each pass (once a second) stats each agent's refs, HEAD and index (`GitProbe`) and asks
-git only for the agents where one of them changed: commits appear within a pass or two.
+Each pass (every `PASS_EVERY` seconds) stats each agent's refs, HEAD and index (`GitProbe`)
+and asks git only for the agents where one of them changed: commits appear within a pass.
 Unstaged edits change none of those files, so the working-tree status (`git status`, the
 one costly question: ~2 ms in a small repo, 100 ms and more in a large one) is asked
 again only when it may have changed, and fleet-wide at a bounded rate:
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from mission_control.adapters.git_progress import GitError, GitProbe, Stat
 from mission_control.core.progress import GitProgress
 
-PASS_EVERY = 1.0
+PASS_EVERY = 2.0
 STATUS_EVERY = 10.0
 QUIET_STATUS_EVERY = 300.0
 STATUS_PER_SECOND = 2.0
