@@ -419,10 +419,11 @@ def test_probe_asks_git_only_when_something_changed(repo: Path, wt_dir: Path):
     commit(repo, "main work", {"m.txt": "m\n"})
     assert probe.poll().behind == 1 and probe.refreshes == 3
 
-    # staging changes the index
+    # staging changes the index alone: the working-tree status is read again, nothing else
     (info.path / "b.txt").write_text("b\n")
     git(info.path, "add", "b.txt")
-    assert probe.poll().dirty_files == 1 and probe.refreshes == 4
+    calls = probe.git_calls
+    assert probe.poll().dirty_files == 1 and probe.refreshes == 3 and probe.git_calls == calls + 1
 
 
 def test_probe_rechecks_unstaged_edits_after_max_age(repo: Path, wt_dir: Path):

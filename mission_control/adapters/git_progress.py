@@ -476,6 +476,14 @@ Stat = tuple[int, int, int] | None
 
 
 _UNSEEN = object()
+_INDEX = 1
+"""Where the index is among a probe's watched files (see `_watched`)."""
+
+
+def _without_index(signature: tuple) -> tuple:
+    """A probe's signature without the index: what says a ref, HEAD or a reflog moved."""
+    head_text, stats = signature
+    return head_text, stats[:_INDEX] + stats[_INDEX + 1 :]
 
 
 def _stat(path: Path | str) -> Stat:
@@ -666,14 +674,17 @@ class GitProbe:
         signature = self._sig(shared_stats)  # before asking git: a change while it runs is seen next time
         now = self.clock()
         due = status_due(self._status_at, now, self.max_age) if status is None else status
-        if force or self._progress is None or signature != self._signature:
+        old = self._signature
+        refs_moved = old is None or _without_index(signature) != _without_index(old)
+        if force or self._progress is None or refs_moved:
             self._signature = None
             self._progress = self._recount()
             self._signature = signature
             self._status_at = now
             self.refreshes += 1
-        elif due:
+        elif due or signature != old:  # only the index changed (something staged): status alone
             dirty = self._dirty_count()
+            self._signature = signature
             self._status_at = now
             self.status_checks += 1
             if dirty != self._progress.dirty_files:
