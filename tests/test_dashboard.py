@@ -14,7 +14,7 @@ from mission_control.core.config import load_text
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.ui.app import create_app
 from mission_control.ui.source import FixedSource, StoreSource
-from mission_control.ui.widgets.agent_table import AgentTable
+from mission_control.ui.widgets.agent_table import COLUMNS, AgentTable
 from mission_control.ui.widgets.snapshot_age import SnapshotAge
 
 DATA = json.loads((ROOT / "tests" / "data" / "dashboard_fixed.json").read_text())
@@ -99,6 +99,38 @@ async def test_live_store_updates_only_changed_cells(tmp_path: Path) -> None:
             pass
         assert await cell("status") == "STUCK"
         assert set(updates) <= {"status", "reason", "for"}, updates
+
+
+async def test_a_tick_renders_only_the_cells_it_changed() -> None:
+    """DataTable alone would render every visible cell again after any update; the table
+    renders just the changed one, and shows its new value."""
+    from dataclasses import replace
+
+    from textual.widgets import DataTable
+
+    app = fixed_app()
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        table = app.query_one(AgentTable)
+        rendered: list[tuple[int, int]] = []
+        original = DataTable._render_cell
+
+        def counting(self, row_index, column_index, *args, **kwargs):
+            rendered.append((row_index, column_index))
+            return original(self, row_index, column_index, *args, **kwargs)
+
+        DataTable._render_cell = counting  # type: ignore[method-assign]
+        try:
+            snap = app.snapshot
+            changed = replace(snap, agents=tuple(replace(a, cost_usd=12.34) if a.name == "tester" else a for a in snap.agents))
+            table.show(changed, DATA["now"])
+            await pilot.pause()
+            assert "$12.34" in app.export_screenshot()
+        finally:
+            DataTable._render_cell = original  # type: ignore[method-assign]
+        row = [a.name for a in table.ordered(changed)].index("tester")
+        column = [c[0] for c in COLUMNS].index("cost")
+        assert rendered and set(rendered) == {(row, column)}, rendered
 
 
 class RecordingActions:

@@ -200,9 +200,8 @@ class MissionControlApp(App[None]):
         previous = self.snapshot
         self.snapshot, self.alive = message.snapshot, message.alive
         table = self.query_one(AgentTable)
-        table.show(self.snapshot, self.clock())
         self.query_one(TotalsBar).show(self.snapshot)
-        self.refresh_clock()
+        self.refresh_clock()  # the table too
         if self.selected_name is None:
             self.selected_name = table.selected
         self._announce(previous, self.snapshot)
@@ -243,8 +242,7 @@ class MissionControlApp(App[None]):
         self.query_one(SnapshotAge).show(
             self.source.session, snap.taken_at if snap else None, self.alive, self.clock(), snap.tick_ms if snap else None
         )
-        if snap is not None:
-            self.query_one(AgentTable).show(snap, self.clock())
+        self.query_one(AgentTable).show(snap, self.clock())
 
     # -- actions ---------------------------------------------------------------
 

@@ -1,4 +1,10 @@
-"""The fleet table: one row per agent; only cells whose text changed are redrawn."""
+"""The fleet table: one row per agent; only cells whose text changed are updated, and only
+they are rendered again.
+
+DataTable forgets every rendered cell whenever any cell changes (its caches are keyed on
+one update counter), so a tick that changes the CPU figure of one agent re-renders all of
+the visible table through Rich. `AgentTable` keeps its own cache of rendered cells keyed on
+each cell's own version, so a tick costs what its changed cells cost."""
 
 from __future__ import annotations
 
@@ -74,6 +80,11 @@ def row_cells(a: AgentSnapshot, now: float) -> dict[str, object]:
     }
 
 
+def cell_text(value: object) -> str:
+    """What a cell shows, its style included: equal texts need no update."""
+    return str(value) + str(value.style) if isinstance(value, Text) else str(value)
+
+
 class AgentTable(DataTable):
     """Agents of the fleet. Enter zooms into the selected agent's pane."""
 
@@ -90,6 +101,8 @@ class AgentTable(DataTable):
         self._cells: dict[tuple[str, str], str] = {}
         self._order: list[str] = []
         self.attention_first = False
+        self._versions: dict[tuple[str, str], int] = {}
+        self._rendered: dict[tuple[object, ...], object] = {}
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -118,20 +131,38 @@ class AgentTable(DataTable):
             selected = self.selected
             self.clear()
             self._cells.clear()
+            self._rendered.clear()
             for a in agents:
                 cells = row_cells(a, now)
                 self.add_row(*(cells[k] for k, _, _ in COLUMNS), key=a.name)
-                self._cells.update({(a.name, k): str(v) for k, v in cells.items()})
+                self._cells.update({(a.name, k): cell_text(v) for k, v in cells.items()})
             self._order = names
             if selected in names:
                 self.move_cursor(row=names.index(selected))
             return
         for a in agents:
             for key, value in row_cells(a, now).items():
-                text = str(value) + (value.style if isinstance(value, Text) else "")  # type: ignore[operator]
+                text = cell_text(value)
                 if self._cells.get((a.name, key)) != text:
                     self._cells[(a.name, key)] = text
+                    self._versions[(a.name, key)] = self._versions.get((a.name, key), 0) + 1
                     self.update_cell(a.name, key, value)
+
+    def _render_cell(self, row_index, column_index, base_style, width, cursor=False, hover=False):  # type: ignore[override]
+        """DataTable's cell rendering, remembered until that very cell changes."""
+        try:
+            row = self._row_locations.get_key(row_index).value if row_index >= 0 else None
+            column = self._column_locations.get_key(column_index).value if column_index >= 0 else None
+        except KeyError:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        key = (row, column, self._versions.get((row, column), 0), row_index, column_index, base_style, width,
+               cursor, hover, self._show_hover_cursor, self._pseudo_class_state, self.show_cursor)
+        lines = self._rendered.get(key)
+        if lines is None:
+            if len(self._rendered) > 50_000:  # stale versions pile up over a long session
+                self._rendered.clear()
+            lines = self._rendered[key] = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        return lines
 
     def select_agent(self, name: str) -> None:
         if name in self._order:
