@@ -112,10 +112,13 @@ command = "setsid sh -c 'while true; do sleep 0.1; done' & echo $! > {marker}; w
 """)
     retry_until(lambda: marker.exists() and marker.read_text().strip())
     child = psutil.Process(int(marker.read_text()))
-    assert run_cli(cli, cfg, "pause", "forker").returncode == 0
-    retry_until(lambda: child.status() == psutil.STATUS_STOPPED, message="the escaped child is stopped too")
-    assert run_cli(cli, cfg, "continue", "forker").returncode == 0
-    retry_until(lambda: child.status() != psutil.STATUS_STOPPED)
+    try:
+        assert run_cli(cli, cfg, "pause", "forker").returncode == 0
+        retry_until(lambda: child.status() == psutil.STATUS_STOPPED, message="the escaped child is stopped too")
+        assert run_cli(cli, cfg, "continue", "forker").returncode == 0
+        retry_until(lambda: child.status() != psutil.STATUS_STOPPED)
+    finally:
+        child.kill()  # it left the pane's session: killing the tmux server would not end it
 
 
 def test_missing_key_story_inject_reaches_agent_byte_exact(cli, tmp_path: Path, scripts: dict[str, Path]) -> None:
