@@ -175,3 +175,17 @@ def test_crash_loop_is_stuck_not_just_exited() -> None:
     assert looping.status is Status.STUCK and looping.reason.startswith("crash loop: failed 3 times in 10 min")
     clean = run([{"screen": "bye", "pane_dead": True, "exit_status": 0, "recent_failures": 3}])[-1]
     assert clean.status is Status.EXITED
+
+
+@pytest.mark.parametrize("before, after, status", [
+    ("done\n$ ", "done\n$ ", Status.IDLE),  # continued at its prompt, screen unchanged
+    ("compiling unit 3/200", "compiling unit 3/200", Status.WORKING),  # continued mid-task, no output yet
+    ("compiling unit 3/200", "compiling unit 4/200", Status.WORKING),  # continued and printing
+])
+def test_continue_leaves_paused_at_once(before: str, after: str, status: Status) -> None:
+    """A process that runs again is not PAUSED: the state leaves at the first tick, with no hold,
+    and never falls back to PAUSED for want of other evidence."""
+    ticks = [{"screen": before}] * 3 + [{"screen": before, "paused": True}] * 3 + [{"screen": after}] * 3
+    verdicts = run(ticks)
+    assert verdicts[5].status is Status.PAUSED
+    assert [v.status for v in verdicts[6:]] == [status] * 3, [(v.status, v.reason) for v in verdicts[6:]]

@@ -249,6 +249,8 @@ def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, fact
         return Status.STUCK, f"no progress for {int(obs.now - quiet_since)}s", "screen and CPU unchanged, not at a prompt"
     if not mem.ever_active and obs.now - obs.started_at >= settings.start_timeout:
         return Status.STUCK, "never got going", f"no output or CPU for {int(obs.now - obs.started_at)}s since start"
+    if mem.shown is Status.PAUSED:  # running again (a stopped group returned above), nothing new on screen yet
+        return Status.WORKING, "resumed", "process group running again"
     return mem.shown, mem.shown_reason, mem.evidence or "quiet"
 
 
@@ -289,7 +291,8 @@ def classify(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings =
         else:
             candidate, cand_ticks = raw, 1
         cand_reason, cand_evidence = reason, evidence
-        if raw in (Status.EXITED, Status.PAUSED) or cand_ticks >= settings.hold_ticks:
+        # exited, stopped and running again are facts about the process: shown at once
+        if raw in (Status.EXITED, Status.PAUSED) or shown is Status.PAUSED or cand_ticks >= settings.hold_ticks:
             previous = shown
             shown, shown_reason, shown_evidence, shown_since = raw, reason, evidence, now
             candidate, cand_ticks = None, 0
