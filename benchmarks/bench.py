@@ -242,13 +242,21 @@ def child_supervise(variant: str, config_path: str, out: str) -> int:
 
     ticks: list[tuple[float, float, float]] = []  # (wall time, whole tick ms, Supervisor's own tick_ms)
     ready = threading.Event()
+    started = time.perf_counter()
+    git_first_pass: list[float] = []
 
     class Timed(supmod.Supervisor):
         def tick(self, write: bool = True):  # type: ignore[override]
             t0 = time.perf_counter()
             snap = super().tick(write)
             ticks.append((time.time(), (time.perf_counter() - t0) * 1000, snap.tick_ms))
-            if len(ticks) == WARMUP_TICKS:
+            watcher = getattr(self, "git", None)
+            caught_up = watcher is None or watcher.caught_up()
+            if caught_up and not git_first_pass:
+                git_first_pass.append(time.perf_counter() - started)
+            # steady state: the warm-up ticks done, and the git watcher past its first reading of
+            # every agent (their refs, log and status once; timed apart, `git_first_pass_s`)
+            if not ready.is_set() and len(ticks) >= WARMUP_TICKS and caught_up:
                 ready.set()
                 print("ready", flush=True)
             return snap
@@ -272,6 +280,7 @@ def child_supervise(variant: str, config_path: str, out: str) -> int:
     Path(out).write_text(json.dumps({
         "ticks": ticks,
         "captures_per_tick": (stats.captured / stats.ticks) if stats and stats.ticks else None,
+        "git_first_pass_s": round(git_first_pass[0], 2) if git_first_pass else None,
         "control_error": tmux.control_error,
     }))
     tmux.close()
@@ -554,6 +563,7 @@ class Bench:
             "control_client_rss_mb": round(control_rss, 1),
             "captures_per_tick": round(data["captures_per_tick"], 1) if data.get("captures_per_tick") is not None else None,
             "control_error": data.get("control_error"),
+            "git_first_pass_s": data.get("git_first_pass_s"),
         }
 
     def dashboards_phase(self) -> None:
@@ -755,6 +765,8 @@ def report(r: dict[str, Any], notes: list[str]) -> str:
             row("  + its tmux control client RSS", s["control_client_rss_mb"], " MB")
         if s.get("captures_per_tick") is not None:
             row("captures per tick (rest reused)", s["captures_per_tick"])
+        if s.get("git_first_pass_s") is not None and r.get("worktrees"):
+            row("  first git pass over every worktree (before measuring)", s["git_first_pass_s"], " s")
         if s.get("control_error"):
             row("control client problem", s["control_error"])
 

@@ -79,3 +79,14 @@ def test_the_thread_keeps_figures_fresh(repo: Path, wt_dir: Path) -> None:
     finally:
         watcher.stop()
     assert not watcher.running
+
+
+def test_caught_up_once_every_agent_was_read(repo: Path, wt_dir: Path) -> None:
+    clock = FakeClock()
+    watcher, _ = watched(repo, wt_dir, clock, ["a", "b"])
+    assert not watcher.caught_up()
+    watcher.run_once()
+    assert watcher.caught_up()
+    info = ensure_worktree(repo, "c", wt_dir)
+    watcher.watch("c", GitProbe.for_worktree(info, clock=clock))
+    assert not watcher.caught_up()

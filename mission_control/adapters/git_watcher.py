@@ -41,6 +41,8 @@ class _Watched:
     """When the agent last showed activity (monotonic)."""
     status_at: float | None = None
     """When its working-tree status was last read (monotonic)."""
+    polled: bool = False
+    """Asked at least once (whether git answered or not)."""
 
 
 class GitWatcher:
@@ -58,6 +60,7 @@ class GitWatcher:
         self._agents: dict[str, _Watched] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._tokens = 1.0
         self._tokens_at: float | None = None
@@ -65,9 +68,11 @@ class GitWatcher:
     # -- what the supervisor tells it and reads from it
 
     def watch(self, name: str, probe: GitProbe) -> None:
-        """Follow `probe` for `name` (instead of the one it had, if any)."""
+        """Follow `probe` for `name` (instead of the one it had, if any), from the next pass on,
+        which starts at once."""
         with self._lock:
             self._agents[name] = _Watched(probe)
+        self._wake.set()
 
     def forget(self, name: str) -> None:
         with self._lock:
@@ -82,6 +87,11 @@ class GitWatcher:
         entry = self._agents.get(name)
         if entry is not None:
             entry.active_at = self.clock()
+
+    def caught_up(self) -> bool:
+        """Every watched agent has been read at least once."""
+        with self._lock:
+            return all(e.polled for e in self._agents.values())
 
     def progress(self, name: str) -> GitProgress | None:
         entry = self._agents.get(name)
@@ -114,6 +124,7 @@ class GitWatcher:
                 e.progress = probe.last
             if probe.refreshes + probe.status_checks != before:
                 e.status_at = self.clock()
+            e.polled = True
         self.passes += 1
 
     def _status_due(self, e: _Watched, now: float) -> bool:
@@ -135,6 +146,7 @@ class GitWatcher:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -147,4 +159,5 @@ class GitWatcher:
             except Exception as exc:  # one bad pass must not end the watching
                 print(f"mission-control supervise: git pass failed: {exc!r}", file=sys.stderr, flush=True)
             took = self.clock() - began
-            self._stop.wait(max(self.pass_every - took, 0.05))
+            self._wake.wait(max(self.pass_every - took, 0.05))
+            self._wake.clear()
