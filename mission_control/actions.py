@@ -219,8 +219,20 @@ class FleetActions:
     # -- pause / resume ----------------------------------------------------------
 
     def pause(self, name: str, reason: str = "paused by you") -> Outcome:
-        rec = self.record(name)
-        pid = self.pane_pid(rec)
+        return self._pause_pid(name, self.pane_pid(self.record(name)), reason)
+
+    def unpause(self, name: str) -> Outcome:
+        return self._unpause_pid(name, self.pane_pid(self.record(name)))
+
+    def pause_all(self, reason: str = "paused by you (all agents)") -> list[Outcome]:
+        """Pause every running agent not paused yet: the emergency stop (spend, a bad plan)."""
+        return self._every("pause", lambda pid: not is_stopped(pid), lambda name, pid: self._pause_pid(name, pid, reason))
+
+    def unpause_all(self) -> list[Outcome]:
+        """Continue every paused agent."""
+        return self._every("continue", is_stopped, self._unpause_pid)
+
+    def _pause_pid(self, name: str, pid: int | None, reason: str) -> Outcome:
         if pid is None:
             raise ActionError(f"{name} is not running: nothing to pause")
         n = signal_agent(pid, signal.SIGSTOP)
@@ -229,14 +241,27 @@ class FleetActions:
         self.store.set_meta(PAUSE_REASON_KEY + name, reason)
         return self._log("pause", name, reason, f"paused {name} ({n} processes stopped)")
 
-    def unpause(self, name: str) -> Outcome:
-        rec = self.record(name)
-        pid = self.pane_pid(rec)
+    def _unpause_pid(self, name: str, pid: int | None) -> Outcome:
         if pid is None:
             raise ActionError(f"{name} is not running: nothing to continue")
         n = signal_agent(pid, signal.SIGCONT)
         self.store.set_meta(PAUSE_REASON_KEY + name, "")
         return self._log("continue", name, "", f"continued {name} ({n} processes)")
+
+    def _every(self, what: str, wanted: Any, act: Any) -> list[Outcome]:
+        """`act(name, pane pid)` for each live agent whose pane pid is `wanted` (one listing of
+        the panes for the whole fleet); an agent that fails does not stop the others."""
+        live = {p.pane_id: p.pid for p in self.tmux.list_panes() if not p.dead}
+        out: list[Outcome] = []
+        for rec in self.store.agents():
+            pid = live.get(rec["pane_id"])
+            if pid is None or not wanted(pid):
+                continue
+            try:
+                out.append(act(rec["name"], pid))
+            except ActionError as exc:
+                out.append(Outcome(rec["name"], str(exc), ok=False))
+        return out or [Outcome(None, f"no agent to {what}")]
 
     def toggle_pause(self, name: str) -> Outcome:
         rec = self.record(name)

@@ -175,7 +175,12 @@ def _report(outcomes) -> int:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
+    if bool(args.agents) == bool(args.all):
+        print(f"mission-control {args.command}: give agent names or --all (not both)", file=sys.stderr)
+        return 2
     acts = _actions(args)
+    if args.all:
+        return _report(acts.unpause_all() if args.command == "continue" else acts.pause_all())
     return _report([acts.unpause(n) if args.command == "continue" else acts.pause(n) for n in args.agents])
 
 
@@ -336,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, text in (("pause", "pause agents (SIGSTOP to their process groups)"), ("continue", "continue paused agents")):
         p = sub.add_parser(name, parents=[common], help=text)
-        p.add_argument("agents", nargs="+", metavar="AGENT")
+        p.add_argument("agents", nargs="*", metavar="AGENT")
+        p.add_argument("--all", action="store_true", help="every agent (that is running / that is paused)")
         p.set_defaults(func=cmd_pause)
     p = sub.add_parser("resume", parents=[common], help="do what resuming means for the agent's state (it says which first)")
     p.add_argument("agent", nargs="?")

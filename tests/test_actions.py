@@ -102,6 +102,29 @@ command = "while true; do date +%s%N > {beat}; sleep 0.05; done"
     assert "pause" in log and "continue" in log
 
 
+def test_pause_all_and_continue_all(cli, tmp_path: Path) -> None:
+    """The emergency stop: every running agent paused in one command, the exited one left alone,
+    and all of them running again with one more."""
+    beats = {n: tmp_path / f"beat-{n}" for n in ("a", "b")}
+    cfg = up(cli, tmp_path, "".join(
+        f'[[agent]]\nname = "{n}"\nkind = "shell"\ncommand = "while true; do date +%s%N > {beats[n]}; sleep 0.1; done"\n'
+        for n in beats) + '[[agent]]\nname = "gone"\nkind = "shell"\ncommand = "exit 0"\n')
+    retry_until(lambda: all(b.exists() for b in beats.values()) and status_of(cli, cfg, "gone").get("status") == "EXITED")
+    r = run_cli(cli, cfg, "pause")
+    assert r.returncode == 2 and "give agent names or --all" in r.stderr
+    r = run_cli(cli, cfg, "pause", "--all")
+    assert r.returncode == 0, r.stderr
+    assert "paused a" in r.stdout and "paused b" in r.stdout and "gone" not in r.stdout + r.stderr
+    retry_until(lambda: all(status_of(cli, cfg, n).get("status") == "PAUSED" for n in beats), message="both paused")
+    frozen = {n: b.read_text() for n, b in beats.items()}
+    assert run_cli(cli, cfg, "pause", "--all").stdout.strip() == "mission-control: no agent to pause"
+    assert {n: b.read_text() for n, b in beats.items()} == frozen
+    r = run_cli(cli, cfg, "continue", "--all")
+    assert r.returncode == 0 and "continued a" in r.stdout and "continued b" in r.stdout, r.stderr
+    retry_until(lambda: all(beats[n].read_text() != frozen[n] for n in beats), message="both run again")
+    assert status_of(cli, cfg, "gone")["status"] == "EXITED"
+
+
 def test_pause_stops_children_that_left_the_group(cli, tmp_path: Path) -> None:
     marker = tmp_path / "child.pid"
     cfg = up(cli, tmp_path, f"""

@@ -227,6 +227,36 @@ async def test_keys_become_requests_for_the_selected_agent() -> None:
         assert app.screen.__class__.__name__ == "TextViewScreen"
 
 
+async def test_pause_everything_asks_first_and_says_it_in_one_line() -> None:
+    actions = RecordingActions()
+    app = acting_app(actions)
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        await pilot.press("P")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        running = [a for a in app.snapshot.agents if a.status.value not in ("EXITED", "PAUSED")]
+        assert app.screen.question == f"Pause all {len(running)} running agents?"
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        assert "pause_all" not in names(actions)
+        await pilot.press("P")
+        await pilot.pause()
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        assert names(actions)[-1] == "pause_all"
+
+        from mission_control.actions import Outcome
+        from mission_control.ui.app import ActionFinished
+
+        shown: list[str] = []
+        app.notify = lambda text, **kw: shown.append(text)  # type: ignore[method-assign]
+        outcomes = [Outcome(f"a{i}", f"paused a{i}") for i in range(9)] + [Outcome("z", "z is not running: nothing to pause", ok=False)]
+        app.post_message(ActionFinished("pause all", outcomes))
+        await pilot.pause()
+        assert shown == ["pause all: 9 agents; failed: z is not running: nothing to pause"]
+
+
 async def test_keys_can_be_rebound_from_agents_toml() -> None:
     config = load_text(Path("/tmp/agents.toml"), '[keys]\npause = "P"\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
     actions = RecordingActions()
@@ -265,3 +295,14 @@ async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
         from textual.widgets import TextArea
 
         assert app.screen.query_one(TextArea).text == "NOTIFICATION_KEY="
+
+
+def test_every_key_is_rebindable_by_the_name_the_readme_gives() -> None:
+    from mission_control.core.config import KEY_ACTIONS
+    from mission_control.ui.app import MissionControlApp
+
+    ids = {b.id for b in MissionControlApp.BINDINGS if getattr(b, "id", None)}
+    assert ids == set(KEY_ACTIONS)
+    readme = (ROOT / "README.md").read_text()
+    for name in KEY_ACTIONS:
+        assert f"`{name}`" in readme, name

@@ -183,8 +183,8 @@ class RuleSettings(_Strict):
 
 
 KEY_ACTIONS = (
-    "spawn", "copy", "pause", "resume", "resume_all", "inject", "reassign", "send", "broadcast",
-    "restart", "kill", "zoom", "next_attention", "diagnose", "merge", "diff", "help", "quit",
+    "spawn", "copy", "pause", "pause_all", "resume", "resume_all", "inject", "reassign", "send", "broadcast",
+    "restart", "kill", "zoom", "next_attention", "diagnose", "merge", "diff", "order", "help", "quit",
 )
 
 

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer
 
-from mission_control.core.model import AgentSnapshot, FleetSnapshot
+from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.ui.screens.confirm_screen import ConfirmScreen
 from mission_control.ui.screens.diagnosis_screen import DiagnosisScreen
 from mission_control.ui.screens.help_screen import HelpScreen
@@ -112,6 +112,8 @@ class MissionControlApp(App[None]):
         Binding("p", "pause", "Pause/continue", id="pause"),
         Binding("r", "resume", "Resume", id="resume"),
         Binding("A", "resume_all", "Resume all STUCK", id="resume_all", show=False),
+        Binding("P", "pause_all", "Pause/continue all", id="pause_all", show=False,
+                tooltip="every running agent; when all are paused, continue them all"),
         Binding("e", "inject", "Inject env", id="inject"),
         Binding("a", "reassign", "Reassign", id="reassign"),
         Binding("t", "send", "Send text", id="send"),
@@ -288,6 +290,12 @@ class MissionControlApp(App[None]):
         if message.text is not None:
             self.push_screen(TextViewScreen(message.what, message.text))
             return
+        if len(message.outcomes) > 3:  # a fleet-wide action: one line, failures named
+            failed = [o for o in message.outcomes if not getattr(o, "ok", True)]
+            done = len(message.outcomes) - len(failed)
+            text = f"{message.what}: {done} agents" + (f"; failed: {'; '.join(str(o) for o in failed[:5])}" if failed else "")
+            self.notify(text, severity="error" if failed else "information", timeout=8)
+            return
         for o in message.outcomes:
             self.notify(str(o), severity="information" if getattr(o, "ok", True) else "error", timeout=6)
 
@@ -336,6 +344,27 @@ class MissionControlApp(App[None]):
             self.notify(plan.description, timeout=6)
             return
         self.push_screen(ConfirmScreen(f"Resume {name}: {plan.description}?", yes="Resume"), answered)
+
+    def action_pause_all(self) -> None:
+        """The emergency stop: pause every running agent (asks first); when every live agent
+        is paused already, continue them all."""
+        if self.actions is None or self.snapshot is None:
+            return
+        live = [a for a in self.snapshot.agents if a.status is not Status.EXITED]
+        running = [a for a in live if a.status is not Status.PAUSED]
+        if not live:
+            self.notify("no agent is running", severity="warning", timeout=3)
+            return
+        if running:
+            question, yes, call = f"Pause all {len(running)} running agents?", "Pause all", self.actions.pause_all
+        else:
+            question, yes, call = f"Continue all {len(live)} paused agents?", "Continue all", self.actions.unpause_all
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.perform(yes.lower(), call)
+
+        self.push_screen(ConfirmScreen(question, yes=yes), answered)
 
     def action_resume_all(self) -> None:
         if self.actions is not None:
