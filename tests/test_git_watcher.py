@@ -35,7 +35,8 @@ def test_first_pass_reads_everything_and_commits_show_at_the_next(repo: Path, wt
 def test_status_is_rationed_and_active_agents_come_first(repo: Path, wt_dir: Path) -> None:
     clock = FakeClock()
     names = ["a", "b", "c"]
-    watcher, paths = watched(repo, wt_dir, clock, names, status_every=10, quiet_status_every=300, status_per_second=1.0)
+    watcher, paths = watched(repo, wt_dir, clock, names, pass_every=1.0, status_every=10, quiet_status_every=300,
+                             status_per_second=1.0)
     watcher.run_once()
     probes = {n: watcher._agents[n].probe for n in names}
     for n in names:
@@ -56,6 +57,24 @@ def test_status_is_rationed_and_active_agents_come_first(repo: Path, wt_dir: Pat
     clock.now += 300
     watcher.run_once()  # quiet for 300 s: read again, still one at a time
     assert sum(p.status_checks for p in probes.values()) == 4
+
+
+def test_status_rate_holds_with_longer_passes(repo: Path, wt_dir: Path) -> None:
+    """Two statuses a second with a pass every 2 s: four a pass, never a burst beyond that."""
+    clock = FakeClock()
+    names = [f"a{i}" for i in range(6)]
+    watcher, _ = watched(repo, wt_dir, clock, names, pass_every=2.0, status_every=10, status_per_second=2.0)
+    watcher.run_once()
+    probes = [watcher._agents[n].probe for n in names]
+    clock.now += 60  # a long quiet spell: the bucket does not fill beyond one pass
+    for n in names:
+        watcher.saw_activity(n)
+    clock.now += 2
+    watcher.run_once()
+    assert sum(p.status_checks for p in probes) == 4
+    clock.now += 2
+    watcher.run_once()
+    assert sum(p.status_checks for p in probes) == 6
 
 
 def test_forget_and_keep_only(repo: Path, wt_dir: Path) -> None:

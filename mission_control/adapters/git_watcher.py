@@ -103,7 +103,9 @@ class GitWatcher:
         """One pass over every watched agent."""
         now = self.clock()
         if self._tokens_at is not None:
-            self._tokens = min(max(1.0, self.status_per_second), self._tokens + (now - self._tokens_at) * self.status_per_second)
+            # the bucket holds one pass's worth: the rate holds on average, with no burst after a pause
+            cap = max(1.0, self.status_per_second * self.pass_every)
+            self._tokens = min(cap, self._tokens + (now - self._tokens_at) * self.status_per_second)
         self._tokens_at = now
         with self._lock:
             entries = list(self._agents.values())
