@@ -25,7 +25,7 @@ from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import agent_command, agent_env, logs_output, pane_argv, typed_task
-from mission_control.core.layouts import LayoutPreset, layout_string, plan
+from mission_control.core.layouts import LayoutPreset, layout_string, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
 from mission_control.adapters.supervisor_lock import output_log, status_file, supervisor_alive
 
@@ -437,7 +437,7 @@ def add_agent_pane(
         w, h = tmux.window_size(first.pane_id)
         tmux.select_layout(first.pane_id, layout_string(preset, w, h, int(dashboard.pane_id[1:]) if dashboard else None, agent_ids))
     else:
-        window = f"agents-{len({p.window_index for p in panes}) + 1}"
+        window = window_name(preset, len({p.window_index for p in panes}) + 1, [spec.name])
         pane = start_agent_pane(tmux, config, store, spec, cwd,
                                 lambda argv, env, cwd: tmux.new_window(config.session, window, argv, cwd=cwd, env=env))
     now = time.time()

@@ -274,6 +274,17 @@ command = "{sys.executable} {scripts['prompter']} {typed}"
     assert [row["agent"] for row in Store(tmp_path / ".mission-control" / "state.db").task_history()] == ["a", "b"]
 
 
+def test_windows_layout_gives_each_agent_a_window_named_after_it(cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "agents.toml"
+    cfg.write_text('[mission]\nsession = "t"\npoll_interval = 0.3\nlayout = "windows"\n' + "".join(
+        f'[[agent]]\nname = "{n}"\nkind = "shell"\ncommand = "while true; do sleep 0.1; done"\n' for n in ("a", "b")))
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    assert run_cli(cli, cfg, "spawn", "c", "--kind", "shell", "--command", "sleep 1000").returncode == 0
+    windows = cli.tmux("list-windows", "-t", "t", "-F", "#{window_name} #{window_panes}").split("\n")
+    assert {"a 1", "b 1", "c 1"} <= set(windows), windows
+    retry_until(lambda: all(status_of(cli, cfg, n).get("status") == "WORKING" for n in ("a", "b")))
+
+
 def test_reassign_to_nobody_changes_nothing(cli, tmp_path: Path) -> None:
     cfg = up(cli, tmp_path, '[[agent]]\nname = "a"\nkind = "shell"\ntask = "t"\ncommand = "while true; do sleep 0.1; done"\n')
     retry_until(lambda: status_of(cli, cfg, "a").get("status") not in (None, "STARTING"))

@@ -70,3 +70,11 @@ def test_tmux_accepts_layout(tmux_socket: str, name: str, n: int) -> None:
     first = got[0].split()
     if lp.dashboard == "left" and agents:
         assert first[1:3] == ["0", "0"] and int(first[3]) == max(20, 200 * lp.dashboard_percent // 100)
+
+
+def test_windows_preset_gives_every_agent_a_window_of_its_own() -> None:
+    names = [f"a{i}" for i in range(5)]
+    windows = plan(preset("windows"), names)
+    assert windows[0].dashboard and not windows[0].agents
+    assert [w.agents for w in windows[1:]] == [(n,) for n in names]
+    assert [w.name for w in windows[1:]] == names  # tmux's window list shows the agents by name

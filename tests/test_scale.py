@@ -61,7 +61,7 @@ def plan(i: int) -> dict[str, Any]:
 
 
 def fleet_toml(repo: Path, agents: list[dict[str, Any]]) -> str:
-    head = f'[mission]\nsession = "scale"\npoll_interval = 0.5\nrepo = "{repo}"\nlayout = "tiled"\n'
+    head = f'[mission]\nsession = "scale"\npoll_interval = 0.5\nrepo = "{repo}"\nlayout = "windows"\n'
     return head + "".join(
         f'\n[[agent]]\nname = "{a["name"]}"\nkind = "shell"\nworktree = true\n{TOKENS}\ncommand = \'\'\'{a["command"]}\'\'\'\n'
         for a in agents

@@ -67,6 +67,13 @@ class WindowPlan:
     agents: tuple[str, ...]
 
 
+def window_name(preset: LayoutPreset, n: int, agents: tuple[str, ...] | list[str]) -> str:
+    """The name of the n-th agents' window: the agent's own when it holds one agent only."""
+    if preset.max_panes_per_window == 1 and len(agents) == 1:
+        return agents[0]
+    return f"agents-{n}"
+
+
 def plan(preset: LayoutPreset, agents: list[str]) -> list[WindowPlan]:
     """Which window holds the dashboard and which agents."""
     per = preset.max_panes_per_window
@@ -75,12 +82,13 @@ def plan(preset: LayoutPreset, agents: list[str]) -> list[WindowPlan]:
     if preset.dashboard == "window":
         windows.append(WindowPlan("dashboard", True, ()))
         for n, chunk in enumerate(chunks, 1):
-            windows.append(WindowPlan(f"agents-{n}" if len(chunks) > 1 else "agents", False, chunk))
+            name = window_name(preset, n, chunk)
+            windows.append(WindowPlan("agents" if len(chunks) == 1 and name == "agents-1" else name, False, chunk))
     else:
         first = chunks[0] if chunks else ()
         windows.append(WindowPlan("fleet", True, first))
         for n, chunk in enumerate(chunks[1:], 2):
-            windows.append(WindowPlan(f"agents-{n}", False, chunk))
+            windows.append(WindowPlan(window_name(preset, n, chunk), False, chunk))
     return windows
 
 
