@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def retry_until(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1, message: str = "") -> Any:
+def retry_until(check: Callable[[], Any], timeout: float = 45.0, interval: float = 0.1, message: str = "") -> Any:
     """Call `check` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None

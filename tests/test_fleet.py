@@ -73,7 +73,7 @@ command = "echo 'STUCK missing NOTIFICATION_KEY' > $MISSION_CONTROL_STATUS_FILE;
         want = {"talker": "WORKING", "asker": "WAITING", "failer": "EXITED", "reporter": "STUCK"}
         return rows if all(rows.get(n, {}).get("status") == s for n, s in want.items()) else None
 
-    rows = retry_until(settled, timeout=30, message="every agent reaches its state")
+    rows = retry_until(settled, timeout=45, message="every agent reaches its state")
     for row in rows.values():
         assert REQUIRED_KEYS <= set(row)
         assert row["since"] and "T" in row["since"]

@@ -422,24 +422,24 @@ def test_in_a_tmux_pane_prompt_resume_and_ctrl_c(repo: Path, fake: FakeOllama, t
 
     try:
         tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "40", "-c", str(repo), command)
-        retry_until(lambda: "✓ done: Wrote t.txt." in screen() and last_line().strip() == "›", timeout=30, message="first turn done")
+        retry_until(lambda: "✓ done: Wrote t.txt." in screen() and last_line().strip() == "›", timeout=45, message="first turn done")
         assert "→ write_file t.txt" in screen()
         assert last_status() == "IDLE done: Wrote t.txt."
 
         # a long answer, interrupted with Ctrl-C: back at the prompt, conversation kept
         tmux("send-keys", "-t", "t", "-l", "tell me a long story")
         tmux("send-keys", "-t", "t", "Enter")
-        retry_until(lambda: "word5 " in screen(), timeout=30, message="streaming")
+        retry_until(lambda: "word5 " in screen(), timeout=45, message="streaming")
         tmux("send-keys", "-t", "t", "C-c")
-        retry_until(lambda: "⏹ interrupted" in screen() and last_line().strip() == "›", timeout=15, message="interrupted")
+        retry_until(lambda: "⏹ interrupted" in screen() and last_line().strip() == "›", timeout=45, message="interrupted")
         assert last_status().startswith("IDLE interrupted")
         assert "word199" not in screen()
 
         # Ctrl-C at the prompt only explains; Ctrl-D quits
         tmux("send-keys", "-t", "t", "C-c")
-        retry_until(lambda: "Ctrl-D to quit" in screen(), timeout=10, message="hint")
+        retry_until(lambda: "Ctrl-D to quit" in screen(), timeout=45, message="hint")
         tmux("send-keys", "-t", "t", "C-d")
-        retry_until(lambda: tmux("has-session", "-t", "t", check=False).returncode != 0, timeout=15, message="pane exits")
+        retry_until(lambda: tmux("has-session", "-t", "t", check=False).returncode != 0, timeout=45, message="pane exits")
     finally:
         tmux("kill-server", check=False)
 

@@ -49,7 +49,7 @@ def test_ollama_agent_in_the_fleet(cli, tmp_path: Path) -> None:
         def row() -> dict:
             return {x["name"]: x for x in cli.status("-c", str(cfg))}.get("local", {})
 
-        done = retry_until(lambda: (x := row()).get("commits") == 1 and x.get("status") == "IDLE" and x, timeout=30,
+        done = retry_until(lambda: (x := row()).get("commits") == 1 and x.get("status") == "IDLE" and x, timeout=45,
                            message="the agent committed and waits at its prompt")
         assert "hello.py" in git(repo, "show", "--stat", "agent/local")
         prompt_in, out = server.totals(MODEL)
@@ -60,7 +60,7 @@ def test_ollama_agent_in_the_fleet(cli, tmp_path: Path) -> None:
         # the server goes away: the next instruction ends STUCK with the host in the reason
         server.stop()
         assert run_cli(cli, cfg, "send", "local", "now add a test").returncode == 0
-        stuck = retry_until(lambda: (x := row()).get("status") == "STUCK" and x, timeout=30)
+        stuck = retry_until(lambda: (x := row()).get("status") == "STUCK" and x, timeout=45)
         assert "cannot reach Ollama" in stuck["reason"] and str(server.port) in stuck["reason"]
 
         # it comes back; resume retries the turn
@@ -70,4 +70,4 @@ def test_ollama_agent_in_the_fleet(cli, tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         retry_until(lambda: row().get("status") in ("WORKING", "IDLE") and "continue" in
                     run_cli(cli, cfg, "log").stdout, timeout=30)
-        retry_until(lambda: (x := row()).get("status") == "IDLE" and x.get("tokens_in") == server.totals(MODEL)[0], timeout=30)
+        retry_until(lambda: (x := row()).get("status") == "IDLE" and x.get("tokens_in") == server.totals(MODEL)[0], timeout=45)

@@ -111,7 +111,7 @@ def test_budget_warns_then_pauses_through_the_pause_action(cli, tmp_path: Path) 
     warned = retry_until(lambda: (r := row(cli, cfg, "spender")).get("budget_state") == "warn" and r, message="warning at 80 %")
     assert warned["status"] != "PAUSED" and abs(warned["cost_usd"] - 0.9) < 1e-9
     go.write_text("")
-    r = retry_until(lambda: (x := row(cli, cfg, "spender")).get("status") == "PAUSED" and x, timeout=30, message="paused at its budget")
+    r = retry_until(lambda: (x := row(cli, cfg, "spender")).get("status") == "PAUSED" and x, timeout=45, message="paused at its budget")
     assert r["reason"].startswith("budget reached: $")
     assert r["budget_state"] == "over" and r["cost_usd"] >= 1.0
     log = run_cli(cli, cfg, "log").stdout
@@ -188,7 +188,7 @@ def test_aider_gets_its_task_typed_and_its_printed_spend_is_read(cli, tmp_path: 
         'task = "Fix the flaky test"\n'
     )
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
-    r = retry_until(lambda: (x := row(cli, cfg, "ai")).get("tokens_in") and x, timeout=30, message="task typed, spend read")
+    r = retry_until(lambda: (x := row(cli, cfg, "ai")).get("tokens_in") and x, timeout=45, message="task typed, spend read")
     assert (r["tokens_in"], r["tokens_out"]) == (1200, 345)
     assert r["cost_usd"] == 0.05 and r["cost_source"] == "reported by agent"  # aider's own session cost
     assert "Working on: Fix the flaky test" in cli.tmux("capture-pane", "-p", "-t", "t:fleet.1")
