@@ -3,8 +3,8 @@ they are rendered again.
 
 DataTable forgets every rendered cell whenever any cell changes (its caches are keyed on
 one update counter), so a tick that changes the CPU figure of one agent re-renders all of
-the visible table through Rich. `AgentTable` keeps its own cache of rendered cells keyed on
-each cell's own version, so a tick costs what its changed cells cost."""
+the visible table through Rich. `AgentTable` keeps its own renderings per cell and drops a
+cell's when that cell changes, so a tick costs what its changed cells cost."""
 
 from __future__ import annotations
 
@@ -101,8 +101,8 @@ class AgentTable(DataTable):
         self._cells: dict[tuple[str, str], str] = {}
         self._order: list[str] = []
         self.attention_first = False
-        self._versions: dict[tuple[str, str], int] = {}
-        self._rendered: dict[tuple[object, ...], object] = {}
+        self._rendered: dict[tuple[object, object], dict[tuple[object, ...], object]] = {}
+        """(row, column) -> that cell's renderings (by position, style, width, cursor...), dropped when it changes."""
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -145,7 +145,7 @@ class AgentTable(DataTable):
                 text = cell_text(value)
                 if self._cells.get((a.name, key)) != text:
                     self._cells[(a.name, key)] = text
-                    self._versions[(a.name, key)] = self._versions.get((a.name, key), 0) + 1
+                    self._rendered.pop((a.name, key), None)
                     self.update_cell(a.name, key, value)
 
     def _render_cell(self, row_index, column_index, base_style, width, cursor=False, hover=False):  # type: ignore[override]
@@ -155,13 +155,14 @@ class AgentTable(DataTable):
             column = self._column_locations.get_key(column_index).value if column_index >= 0 else None
         except KeyError:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        key = (row, column, self._versions.get((row, column), 0), row_index, column_index, base_style, width,
-               cursor, hover, self._show_hover_cursor, self._pseudo_class_state, self.show_cursor)
-        lines = self._rendered.get(key)
+        renderings = self._rendered.setdefault((row, column), {})
+        key = (row_index, column_index, base_style, width, cursor, hover, self._show_hover_cursor,
+               self._pseudo_class_state, self.show_cursor)
+        lines = renderings.get(key)
         if lines is None:
-            if len(self._rendered) > 50_000:  # stale versions pile up over a long session
-                self._rendered.clear()
-            lines = self._rendered[key] = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            if len(renderings) > 16:  # styles and widths come and go (focus, resizes): keep the recent ones
+                renderings.clear()
+            lines = renderings[key] = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         return lines
 
     def select_agent(self, name: str) -> None:
