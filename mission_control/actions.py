@@ -20,13 +20,12 @@ import psutil
 from mission_control.adapters import git_progress
 from mission_control.adapters.processes import terminate_all
 from mission_control.adapters.store import Store, ensure_private_dir
-from mission_control.adapters.supervisor_lock import output_log
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, FleetConfig
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
 from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
-from mission_control.core.launch_plan import logs_output, typed_task
+from mission_control.core.launch_plan import typed_task
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import rules_with_user
@@ -315,17 +314,21 @@ class FleetActions:
 
     def _respawn(self, rec: dict[str, Any], *, resume: bool) -> None:
         """Start the agent's pane afresh (same pane id) with its env overlay applied."""
-        from mission_control.bringup import agent_pane  # bring-up knows how a pane is built
+        from mission_control.bringup import start_agent_pane  # bring-up knows how a pane is started
 
         spec = self.spec(rec)
         use_resume = resume and spec.resume_command is not None
-        argv, env = agent_pane(spec, self.config, spec.cwd, resume=use_resume, extra_env=self.store.env_overlay(spec.name))
         pid = self.pane_pid(rec)
         if pid is not None and is_stopped(pid):
             signal_agent(pid, signal.SIGCONT)
-        self.tmux.respawn(rec["pane_id"], argv, cwd=str(spec.cwd), env=env)
-        if logs_output(spec):  # the output log's pipe outlives a respawn; open it if it was not
-            self.tmux.pipe_output(rec["pane_id"], str(output_log(self.config.state_dir, spec.name)))
+        pane = rec["pane_id"]
+
+        def respawn(argv: list[str], env: dict[str, str], cwd: str) -> str:
+            self.tmux.respawn(pane, argv, cwd=cwd, env=env)
+            return pane
+
+        # as at `up`: the agent starts once its output log is open and its pane kept on exit
+        start_agent_pane(self.tmux, self.config, self.store, spec, spec.cwd, respawn, resume=use_resume)
         now = time.time()
         self.store.update_agent(spec.name, launched_at=now)
         self.store.set_meta(PAUSE_REASON_KEY + spec.name, "")
