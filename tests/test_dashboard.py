@@ -269,6 +269,10 @@ async def test_keys_can_be_rebound_from_agents_toml() -> None:
         await pilot.press("P")
         await app.workers.wait_for_complete()
         assert names(actions) == ["toggle_pause"]
+        await pilot.press("question_mark")  # help lists the keys as bound now
+        await pilot.pause()
+        listed = dict(app.screen.bindings_list)
+        assert listed.get("P") == "Pause/continue" and "p" not in listed
 
 
 async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
@@ -277,7 +281,12 @@ async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
     actions = RecordingActions()
     snap = FleetSnapshot.from_json(DATA["snapshot"])
 
+    import threading
+
+    answer = threading.Event()  # the model takes its time; meanwhile the person moves on
+
     def diagnose(name: str):
+        answer.wait(10)
         a = snap.agent(name)
         return rule_diagnosis(a.status.value, a.reason, a.evidence, a.kind), None
 
@@ -286,12 +295,16 @@ async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
         await pilot.pause()
         await pilot.press("n")
         await pilot.press("d")
+        await pilot.press("down")  # another row is selected by the time the diagnosis comes
+        assert app.query_one(AgentTable).selected != "notifier"
+        answer.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.screen.__class__.__name__ == "DiagnosisScreen"
         await pilot.press("f")  # apply: the inject dialog, with the variable filled in
         await pilot.pause()
         assert app.screen.__class__.__name__ == "InjectEnvScreen"
+        assert app.screen.agent == "notifier"  # the diagnosed agent, not the one selected now
         from textual.widgets import TextArea
 
         assert app.screen.query_one(TextArea).text == "NOTIFICATION_KEY="

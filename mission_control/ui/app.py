@@ -7,7 +7,6 @@ queued one); handlers update the widgets. Reading the store never blocks the UI.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, Callable, Protocol
 
@@ -17,6 +16,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer
 
+from mission_control.core.diagnosis import rule_diagnosis
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.ui.screens.confirm_screen import ConfirmScreen
 from mission_control.ui.screens.diagnosis_screen import DiagnosisScreen
@@ -254,9 +254,11 @@ class MissionControlApp(App[None]):
         return self.snapshot.agent(self.selected_name)
 
     def action_help(self) -> None:
+        # the bindings in force (the keymap of [keys] applied), not the class's defaults
         keys = []
-        for key, bindings in self._bindings.key_to_bindings.items():
-            for b in bindings:
+        for active in self.screen.active_bindings.values():
+            if active.node is self:
+                b = active.binding
                 keys.append((self.get_key_display(b), b.description + (f" ({b.tooltip})" if b.tooltip else "")))
         self.push_screen(HelpScreen(keys))
 
@@ -300,18 +302,21 @@ class MissionControlApp(App[None]):
             self.notify(str(o), severity="information" if getattr(o, "ok", True) else "error", timeout=6)
 
     def action_zoom(self) -> None:
-        agent = self._agent_or_say()
-        if agent is None or self.actions is None:
+        if (agent := self._agent_or_say()):
+            self._zoom(agent.name)
+
+    def _zoom(self, name: str) -> None:
+        if self.actions is None:
             return
         if self.actions.needs_terminal():
             with self.suspend():
                 try:
-                    outcome = self.actions.zoom(agent.name)
+                    outcome = self.actions.zoom(name)
                 except Exception as exc:
                     outcome = f"zoom: {exc}"
             self.notify(str(outcome), timeout=4)
         else:
-            self.perform("zoom", lambda: self.actions.zoom(agent.name))
+            self.perform("zoom", lambda: self.actions.zoom(name))
 
     def action_pause(self) -> None:
         if (agent := self._agent_or_say()):
@@ -327,13 +332,13 @@ class MissionControlApp(App[None]):
         try:
             plan = self.actions.plan_resume(name)
         except Exception as exc:
-            self.post_message(ActionFinished("resume", [], error=str(exc)))
+            self.post_message(ActionFinished("resume", [], error=str(exc) or type(exc).__name__))
             return
         self.call_from_thread(self._confirm_resume, name, plan)
 
     def _confirm_resume(self, name: str, plan: Any) -> None:
         if plan.step.value == "attach":
-            self.action_zoom()
+            self._zoom(name)
             return
 
         def answered(yes: bool | None) -> None:
@@ -370,19 +375,18 @@ class MissionControlApp(App[None]):
         if self.actions is not None:
             self.perform("resume all", self.actions.resume_all_stuck)
 
-    def action_inject(self, suggested: str = "") -> None:
-        if not (agent := self._agent_or_say()):
-            return
-        if not suggested:
-            m = re.search(r"\bmissing \$?([A-Za-z_][A-Za-z0-9_]*)", agent.reason)
-            suggested = m.group(1) if m else ""
+    def action_inject(self) -> None:
+        if (agent := self._agent_or_say()):
+            # the variable a STUCK agent is missing, read the way `diagnose` reads it
+            self._inject(agent.name, rule_diagnosis(agent.status.value, agent.reason, agent.evidence, agent.kind).env_var or "")
 
+    def _inject(self, name: str, suggested: str) -> None:
         def answered(req: InjectRequest | None) -> None:
             if req is not None:
-                names = None if req.all_agents else [agent.name]
+                names = None if req.all_agents else [name]
                 self.perform("inject", lambda: self.actions.inject_env(names, req.fix, write_dotenv=req.write_dotenv))
 
-        self.push_screen(InjectEnvScreen(agent.name, suggested), answered)
+        self.push_screen(InjectEnvScreen(name, suggested), answered)
 
     def action_reassign(self) -> None:
         if not (agent := self._agent_or_say()) or self.snapshot is None:
@@ -484,14 +488,15 @@ class MissionControlApp(App[None]):
             if not fix:
                 return
             what, arg = fix
+            # the diagnosed agent, whichever row is selected by now (a model may answer after a minute)
             if what == "inject":
-                self.action_inject(arg)
+                self._inject(name, arg)
             elif what == "send":
                 self.perform("send", lambda: self.actions.send(name, arg))
             elif what == "zoom":
-                self.action_zoom()
+                self._zoom(name)
             elif what == "resume":
-                self.action_resume()
+                self._plan_resume(name)
             elif what == "restart":
                 self.perform("restart", lambda: self.actions.restart(name))
 
