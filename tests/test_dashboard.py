@@ -133,6 +133,20 @@ async def test_a_tick_renders_only_the_cells_it_changed() -> None:
         assert rendered and set(rendered) == {(row, column)}, rendered
 
 
+async def test_a_live_dashboard_says_the_fleet_came_back_after_a_crash(tmp_path: Path) -> None:
+    config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
+    store = Store(config.store_path)
+    store.log_action("up", "up", None, "1 agents", "recovered after a crash: resumed none; restarted from their task a")
+    app = create_app(StoreSource(config), poll_seconds=0.05)
+    said: list[str] = []
+    app.notify = lambda text, **kw: said.append(text)  # type: ignore[method-assign]
+    async with app.run_test(size=(150, 40)) as pilot:
+        deadline = time.monotonic() + 10
+        while not said and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+    assert said == ["fleet recovered after a crash: resumed none; restarted from their task a"]
+
+
 class RecordingActions:
     """Stands in for the fleet's actions: the UI's job is to turn keys into the right requests
     (the real actions are exercised end to end in test_actions.py)."""

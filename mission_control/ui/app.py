@@ -158,15 +158,19 @@ class MissionControlApp(App[None]):
         if self.keys:
             self.set_keymap(self.keys)
         self.query_one(AgentTable).focus()
-        for row in reversed(self.source.recent_actions(5)):
-            if row["action"] == "up" and row["outcome"].startswith("recovered") and self.clock() - row["at"] < 600:
-                self.notify(f"fleet {row['outcome']}", title="back after a crash", timeout=20)
-                break
         if self.live:
             self.watch_store()
             self.set_interval(1.0, self.refresh_clock)
         else:
+            self._say_recovered(self.source.recent_actions(5))
             self.post_message(FleetObserved(self.source.latest(), self.source.supervisor_alive()))
+
+    def _say_recovered(self, recent_actions: list[dict[str, Any]]) -> None:
+        """Say so when the fleet came back after a crash in the last ten minutes."""
+        for row in reversed(recent_actions):
+            if row["action"] == "up" and row["outcome"].startswith("recovered") and self.clock() - row["at"] < 600:
+                self.notify(f"fleet {row['outcome']}", title="back after a crash", timeout=20)
+                break
 
     # -- the worker: store -> messages ---------------------------------------
 
@@ -174,6 +178,10 @@ class MissionControlApp(App[None]):
     def watch_store(self) -> None:
         worker = self._current_worker()
         last_id, last_alive, last_tail_for = -1, None, None
+        try:  # the store is read here, off the UI thread, from the start
+            self.call_from_thread(self._say_recovered, self.source.recent_actions(5))
+        except Exception as exc:
+            self.post_message(SourceFailed(str(exc)))
         while not worker.is_cancelled:
             try:
                 sid = self.source.snapshot_id()
