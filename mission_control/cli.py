@@ -116,17 +116,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from mission_control.actions import FleetActions
-    from mission_control.adapters.store import Store, ensure_private_dir
+    from mission_control.adapters.store import ensure_private_dir
+    from mission_control.diagnose import diagnose
     from mission_control.ui.app import create_app
     from mission_control.ui.source import StoreSource
 
     config = _config(args)
     ensure_private_dir(config.state_dir)
-    from mission_control.diagnose import diagnose
-
-    store = Store(config.store_path)
+    source = StoreSource(config)
+    store = source.store  # one store for reading, acting and diagnosing (a connection per thread)
     create_app(
-        StoreSource(config), FleetActions(config, actor="dashboard"), keys=config.keys, bell=config.bell,
+        source, FleetActions(config, actor="dashboard", store=store), keys=config.keys, bell=config.bell,
         diagnose=lambda name: diagnose(config, store, name),
     ).run()
     return 0
