@@ -37,6 +37,8 @@ def diagnose(config: FleetConfig, store: Store, name: str, *, use_model: bool = 
 
 
 def describe(d: Diagnosis) -> str:
+    if d.error:  # the model could not be asked: `d` repeats the rules' answer, so say only why
+        return f"  (the model could not be asked: {d.error})"
     lines = [f"[{d.source}] {d.summary}"]
     if d.suggested_action == "inject_env" and d.env_var:
         lines.append(f"  fix: inject {d.env_var}   (mission-control inject AGENT {d.env_var})")
@@ -46,6 +48,4 @@ def describe(d: Diagnosis) -> str:
         lines.append(f"  fix: {d.suggested_action}")
     if d.command:
         lines.append(f"  run: {d.command}")
-    if d.error:
-        lines.append(f"  (the model could not be asked: {d.error})")
     return "\n".join(lines)

@@ -239,3 +239,15 @@ def test_build_messages_keeps_the_tail_short() -> None:
     tail = "\n".join(f"line {i}" for i in range(1000))
     msgs = build_messages("t", tail, _rule(), [])
     assert "line 999" in msgs[1]["content"] and "line 100\n" not in msgs[1]["content"]
+
+
+def test_an_unreachable_model_is_said_once_without_repeating_the_rules() -> None:
+    from mission_control.diagnose import describe
+
+    gone = FakeOllama().start()
+    url = gone.url
+    gone.stop()
+    rule = _rule()
+    d = ask_model(url, MODEL, "task", "tail", rule, [SECRET], 5.0)
+    shown = describe(rule) + "\n" + describe(d)
+    assert shown.count(rule.summary) == 1 and shown.count("cannot reach Ollama") == 1

@@ -118,8 +118,7 @@ class AgentSnapshot:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AgentSnapshot:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _KNOWN_FIELDS}
         values["status"] = Status(values.get("status", "STARTING"))
         for name in ("models", "spend_history", "recent_commits"):
             if isinstance(values.get(name), list):
@@ -131,6 +130,8 @@ class AgentSnapshot:
 
 
 _AGENT_FIELDS = tuple(f.name for f in fields(AgentSnapshot))
+_KNOWN_FIELDS = frozenset(_AGENT_FIELDS)
+"""Worked out once: every dashboard read decodes every agent."""
 
 
 @dataclass(frozen=True)

@@ -52,12 +52,13 @@ class DiagnosisScreen(ModalScreen[tuple[str, str] | None]):
             for d in (self.rules, self.model):
                 if d is None:
                     continue
+                if d.error:  # the model could not be asked: `d` repeats the rules' answer, so say only why
+                    yield Static(f"(the model could not be asked: {d.error})", markup=False, classes="diag-source")
+                    continue
                 yield Static(f"{'rules' if d.source == 'rules' else 'model'}:", classes="diag-source")
                 yield Static(d.summary, markup=False)
                 if d.command:
                     yield Static(f"run: {d.command}", markup=False)
-                if d.error:
-                    yield Static(f"(the model could not be asked: {d.error})", markup=False, classes="diag-source")
             if self.fix:
                 what, arg = self.fix
                 label = {"inject": f"inject {arg}", "send": f"send {arg!r}", "zoom": "show its pane",
