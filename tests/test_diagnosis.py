@@ -251,3 +251,9 @@ def test_an_unreachable_model_is_said_once_without_repeating_the_rules() -> None
     d = ask_model(url, MODEL, "task", "tail", rule, [SECRET], 5.0)
     shown = describe(rule) + "\n" + describe(d)
     assert shown.count(rule.summary) == 1 and shown.count("cannot reach Ollama") == 1
+
+
+def test_an_empty_value_is_shown_as_empty() -> None:
+    from mission_control.core.env_overlay import parse_env_text
+
+    assert parse_env_text("FOO=\n").masked() == "FOO=(empty)"

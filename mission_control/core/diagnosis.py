@@ -241,7 +241,10 @@ _BEARER = re.compile(r"(?i)(\b(?:Bearer|Basic)\s+)([A-Za-z0-9._~+/-]{16,}={0,2})
 
 
 def mask_value(value: str) -> str:
-    """`abcd…(masked)`: at most the first 4 characters, and none of a short value."""
+    """`abcd…(masked)`: at most the first 4 characters, and none of a short value; an empty
+    value hides nothing and says so."""
+    if not value:
+        return "(empty)"
     shown = value[:SHOWN_CHARS] if len(value) > 2 * SHOWN_CHARS else ""
     return shown + MASK_SUFFIX
 
