@@ -21,7 +21,7 @@ from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
-from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, output_log, recorded_exit, status_file
+from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, ledger_file, output_log, recorded_exit, status_file
 from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import Store
@@ -302,7 +302,7 @@ class Supervisor:
                     started_at=rec.get("first_launched_at") or rec.get("launched_at") or self.clock(),
                     price_overrides=self.config.prices,
                     regexes=spec.get("tokens"),
-                    ledger_path=status_file(self.config.state_dir, name).parent / "ollama-ledger.jsonl",
+                    ledger_path=ledger_file(self.config.state_dir, name),
                 )
             except ValueError:
                 return None

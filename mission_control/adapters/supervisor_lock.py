@@ -23,6 +23,14 @@ def output_log(state_dir: Path, agent: str) -> Path:
     return status_file(state_dir, agent).parent / "output.log"
 
 
+LEDGER_NAME = "ollama-ledger.jsonl"
+
+
+def ledger_file(state_dir: Path, agent: str) -> Path:
+    """The built-in Ollama agent's record of every call (`mission-control agent`), for its meter."""
+    return status_file(state_dir, agent).parent / LEDGER_NAME
+
+
 def recorded_exit(state_dir: Path, agent: str, since: float) -> int | None:
     """The exit status the launcher recorded for the agent's run started at `since` (None if none)."""
     path = status_file(state_dir, agent).parent / "exit_status"

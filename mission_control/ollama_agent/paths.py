@@ -6,10 +6,13 @@ import re
 from pathlib import Path
 from typing import Mapping
 
+from mission_control.adapters.supervisor_lock import LEDGER_NAME, ledger_file
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "LEDGER_NAME", "default_ledger_path", "normalize_host"]
+
 DEFAULT_HOST = "http://127.0.0.1:11434"
 """The local Ollama server, used when neither `--host` nor `$OLLAMA_HOST` says otherwise."""
 DEFAULT_PORT = 11434
-LEDGER_NAME = "ollama-ledger.jsonl"
 
 
 def default_ledger_path(env: Mapping[str, str]) -> Path | None:
@@ -19,7 +22,7 @@ def default_ledger_path(env: Mapping[str, str]) -> Path | None:
     agent = env.get("MISSION_CONTROL_AGENT")
     if not state_dir or not agent:
         return None
-    return Path(state_dir) / "agents" / agent / LEDGER_NAME
+    return ledger_file(Path(state_dir), agent)
 
 
 def normalize_host(host: str | None) -> str:
