@@ -120,3 +120,18 @@ def test_missing_config_file_is_one_line(cli, tmp_path: Path) -> None:
     r = cli("up", "--no-attach", "-c", str(tmp_path / "none.toml"))
     assert r.returncode == 2
     assert "none.toml: no such config file" in r.stderr
+
+
+@pytest.mark.parametrize("kind, tokens, logged", [
+    ("shell", True, True),      # its spend is what it printed: logged for the regex meter
+    ("shell", False, False),    # nothing reads it
+    ("aider", False, True),     # token lines, its fallback when it keeps no chat history
+    ("claude", True, False),    # spend from its transcripts: the regexes are not used, no log
+    ("ollama", True, False),    # spend from its ledger
+])
+def test_output_is_logged_only_when_a_meter_reads_it(kind: str, tokens: bool, logged: bool) -> None:
+    from mission_control.core.launch_plan import logs_output
+
+    body = f'[[agent]]\nname = "a"\nkind = "{kind}"\ncommand = "x"\n' + ("tokens = { cost = 'Cost: \\\\$([0-9.]+)' }\n" if tokens else "")
+    config = load_text(Path("/tmp/agents.toml"), body, environ={})
+    assert logs_output(config.agents[0]) is logged

@@ -28,17 +28,24 @@ class KindSpec:
     """Which native hook mechanism the kind offers (`claude-settings`, `codex-notify`)."""
     enter_delay: float = 0.3
     """Seconds between pasting text and pressing Enter (codex takes a fast Enter as part of the paste)."""
+    spend_from: str = "tokens"
+    """Where its spend is read: `records` (its own transcripts or ledger; `tokens` regexes are not
+    used), `records+output` (its records, else the token lines it printed: aider), `tokens` (what
+    it printed, through the agent's `tokens` regexes)."""
 
 
 KINDS: dict[str, KindSpec] = {
     spec.kind: spec
     for spec in (
-        KindSpec("claude", "claude", "argument", resume_command="claude --continue", hooks="claude-settings"),
-        KindSpec("codex", "codex", "argument", resume_command="codex resume --last", hooks="codex-notify", enter_delay=1.0),
-        KindSpec("aider", "aider", "typed", resume_command="aider --restore-chat-history"),
-        KindSpec("gemini", "gemini", "argument", task_flag="--prompt-interactive", resume_command="gemini --resume latest"),
-        KindSpec("opencode", "opencode", "typed", resume_command="opencode --continue"),
-        KindSpec("ollama", "python -m mission_control.ollama_agent", "argument", task_flag="--task", resume_prompt="continue"),
+        KindSpec("claude", "claude", "argument", resume_command="claude --continue", hooks="claude-settings", spend_from="records"),
+        KindSpec("codex", "codex", "argument", resume_command="codex resume --last", hooks="codex-notify", enter_delay=1.0,
+                 spend_from="records"),
+        KindSpec("aider", "aider", "typed", resume_command="aider --restore-chat-history", spend_from="records+output"),
+        KindSpec("gemini", "gemini", "argument", task_flag="--prompt-interactive", resume_command="gemini --resume latest",
+                 spend_from="records"),
+        KindSpec("opencode", "opencode", "typed", resume_command="opencode --continue", spend_from="records"),
+        KindSpec("ollama", "python -m mission_control.ollama_agent", "argument", task_flag="--task", resume_prompt="continue",
+                 spend_from="records"),
         KindSpec("shell", None, "env"),
     )
 }

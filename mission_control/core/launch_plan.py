@@ -74,6 +74,8 @@ def typed_task(spec: AgentSpec) -> str | None:
 
 
 def logs_output(spec: AgentSpec) -> bool:
-    """Is everything the agent prints logged (for its meter)? A command with `tokens` regexes,
-    and aider (whose token lines are its fallback when it keeps no chat history file)."""
-    return bool(spec.tokens) or spec.kind == "aider"
+    """Is everything the agent prints logged (for its meter)? When its meter reads what it printed:
+    aider (its token lines, when it keeps no chat history file), and a kind without records of
+    its own given `tokens` regexes (a log nothing reads is not kept)."""
+    spend_from = KINDS[spec.kind].spend_from
+    return spend_from == "records+output" or (spend_from == "tokens" and bool(spec.tokens))
