@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from mission_control.core.model import Status
 from mission_control.core.rules import Region, RuleSet
+from mission_control.core.terminal_text import strip_escapes
 
 CPU_BUSY_FRACTION = 0.03
 """CPU seconds per wall second of the agent's process tree above which it counts as busy."""
@@ -41,14 +42,13 @@ HOLD_TICKS = 2
 HOOK_FRESH_SECONDS = 600.0
 """How long a hook's word outweighs the screen."""
 LOOP_REPEATS = 3
+"""The same error block seen this many times in a row is a loop."""
 CRASH_LOOP_EXITS = 3
 """This many failed exits within `CRASH_LOOP_WINDOW` seconds (across restarts) is a crash loop."""
 CRASH_LOOP_WINDOW = 600.0
-"""The same error block seen this many times in a row is a loop."""
 
 _OWN_WORD = re.compile(r"^\s*(WORKING|WAITING|STUCK|DONE|IDLE)\b[:\s-]*(.*)$", re.IGNORECASE)
 _PRINTED_STUCK = re.compile(r"^\s*STUCK:\s*(.+?)\s*$", re.MULTILINE)
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class Verdict:
 def tail_lines(screen: str) -> list[str]:
     """The capture's lines without trailing blank ones (and without colour codes; a
     no-break space, which Claude Code draws after its `❯`, reads as a plain space)."""
-    lines = [_ANSI.sub("", line).replace("\xa0", " ").rstrip() for line in screen.splitlines()]
+    lines = [strip_escapes(line).replace("\xa0", " ").rstrip() for line in screen.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     return lines

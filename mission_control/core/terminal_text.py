@@ -14,9 +14,14 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f]")
 """Control characters other than a tab (what is left of them once escapes are gone)."""
 
 
+def strip_escapes(text: str) -> str:
+    """`text` without terminal escape sequences (colours, cursor moves, titles, hyperlinks)."""
+    return _ESCAPES.sub("", text) if "\x1b" in text else text
+
+
 def plain_line(raw: str) -> str:
     """One logged line as it finally stood on screen."""
-    text = (_ESCAPES.sub("", raw) if "\x1b" in raw else raw).rstrip("\r")
+    text = strip_escapes(raw).rstrip("\r")
     if "\r" in text:
         text = text.rsplit("\r", 1)[-1]
     return _CONTROLS.sub("", text)
