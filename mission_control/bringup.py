@@ -27,7 +27,7 @@ from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import agent_command, agent_env, logs_output, pane_argv, typed_task
 from mission_control.core.layouts import LayoutPreset, layout_string, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
-from mission_control.adapters.supervisor_lock import output_log, status_file, supervisor_alive
+from mission_control.adapters.supervisor_lock import exit_status_file, output_log, status_file, supervisor_alive
 
 
 class UpError(Exception):
@@ -188,7 +188,7 @@ def agent_pane(
     """argv and env of an agent's pane."""
     sfile = status_file(config.state_dir, spec.name)
     ensure_private_dir(sfile.parent)
-    for stale in (sfile, sfile.parent / "exit_status"):
+    for stale in (sfile, exit_status_file(config.state_dir, spec.name)):
         if stale.exists():
             stale.unlink()
     env = agent_env(

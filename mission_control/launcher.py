@@ -108,7 +108,7 @@ def _record_exit(code):
         return
     try:
         fd = os.open(os.path.join(os.path.dirname(status_file), "exit_status"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(fd, ("%d\n" % code).encode())
+        os.write(fd, ("%d %d\n" % (os.getpid(), code)).encode())  # whose status: a later run's launcher differs
         os.close(fd)
     except OSError:
         pass

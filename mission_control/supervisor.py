@@ -191,7 +191,7 @@ class Supervisor:
         exit_status = pane.dead_status if pane is not None else None
         if pane is not None and pane.dead and exit_status is None:
             # tmux 3.3a can lose a respawned pane's exit status; the launcher wrote it down
-            exit_status = recorded_exit(self.config.state_dir, name, launched)
+            exit_status = recorded_exit(self.config.state_dir, name, pane.pid) if pane.pid else None
         if pane is not None and pane.dead and exit_status not in (0, None):
             st.failures.setdefault(launched, now)
         if pane is None:

@@ -62,3 +62,15 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     assert len(rows) == 800
     for i in range(4):
         assert [r["detail"] for r in rows if r["actor"] == f"w{i}"] == [str(n) for n in range(200)]
+
+
+def test_recorded_exit_belongs_to_the_launcher_that_wrote_it(tmp_path: Path) -> None:
+    """A respawn's old launcher may write its status after the new run began: matched by pid."""
+    from mission_control.adapters.supervisor_lock import exit_status_file, recorded_exit
+
+    path = exit_status_file(tmp_path, "a")
+    path.parent.mkdir(parents=True)
+    path.write_text("4242 3\n")
+    assert recorded_exit(tmp_path, "a", 4242) == 3
+    assert recorded_exit(tmp_path, "a", 4243) is None  # the new run's launcher wrote nothing yet
+    assert recorded_exit(tmp_path, "b", 4242) is None

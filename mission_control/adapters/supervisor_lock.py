@@ -31,13 +31,18 @@ def ledger_file(state_dir: Path, agent: str) -> Path:
     return status_file(state_dir, agent).parent / LEDGER_NAME
 
 
-def recorded_exit(state_dir: Path, agent: str, since: float) -> int | None:
-    """The exit status the launcher recorded for the agent's run started at `since` (None if none)."""
-    path = status_file(state_dir, agent).parent / "exit_status"
+def exit_status_file(state_dir: Path, agent: str) -> Path:
+    """Where the agent's launcher writes `<its pid> <exit status>` when the agent ends."""
+    return status_file(state_dir, agent).parent / "exit_status"
+
+
+def recorded_exit(state_dir: Path, agent: str, launcher_pid: int) -> int | None:
+    """The exit status the launcher with `launcher_pid` (the pane's own process) recorded, or None.
+    Matched by pid, not by time: the launcher of the previous run, hung up by a respawn, may
+    write its own status after the new run started."""
     try:
-        if path.stat().st_mtime < since - 1:
-            return None
-        return int(path.read_text().strip())
+        pid, code = exit_status_file(state_dir, agent).read_text().split()
+        return int(code) if int(pid) == launcher_pid else None
     except (OSError, ValueError):
         return None
 
