@@ -65,6 +65,9 @@ class PaneInfo:
     """Second of the last output of any pane in its window (tmux 3.3a has no per-pane one); 0 unknown."""
 
 
+_ACTIVITY = PANE_FIELDS.index("window_activity")
+
+
 def _int(s: str) -> int | None:
     try:
         return int(s)
@@ -93,7 +96,7 @@ def parse_panes(text: str) -> list[PaneInfo]:
                 height=_int(parts[10]) or 0,
                 agent=parts[11],
                 role=parts[12],
-                window_activity=_int(parts[PANE_FIELDS.index("window_activity")]) or 0,
+                window_activity=_int(parts[_ACTIVITY]) or 0,
             )
         )
     return panes
@@ -116,9 +119,9 @@ class Tmux:
     def available() -> bool:
         return shutil.which("tmux") is not None
 
-    def cmd(self, *args: str, check: bool = True, timeout: float = 15.0) -> str:
+    def cmd(self, *args: str, check: bool = True, timeout: float = 15.0, input: str | None = None) -> str:
         try:
-            return run(["tmux", "-L", self.socket, *args], check=check, timeout=timeout)
+            return run(["tmux", "-L", self.socket, *args], check=check, timeout=timeout, input=input)
         except CommandError as exc:
             raise TmuxError(f"tmux {args[0]}: {exc.stderr or exc}") from None
 
@@ -316,10 +319,7 @@ class Tmux:
         """Put `text` into the pane as one paste (bracketed when the program asked for it),
         through a tmux buffer read from stdin: any bytes, no shell, no key names."""
         buffer = f"mc-{os.getpid()}-{next(_BUFFER_IDS)}"
-        try:
-            run(["tmux", "-L", self.socket, "load-buffer", "-b", buffer, "-"], input=text)
-        except CommandError as exc:
-            raise TmuxError(f"tmux load-buffer: {exc.stderr or exc}") from None
+        self.cmd("load-buffer", "-b", buffer, "-", input=text)
         self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
 
     def pipe_output(self, pane_id: str, path: str) -> None:
@@ -328,7 +328,7 @@ class Tmux:
 
     def pane_alive(self, pane_id: str) -> bool:
         try:
-            return self.cmd("display-message", "-p", "-t", pane_id, "#{pane_dead}").strip() == "0"
+            return self.query("display-message", "-p", "-t", pane_id, "#{pane_dead}").strip() == "0"
         except TmuxError:
             return False
 
@@ -342,10 +342,11 @@ class Tmux:
         # to each person's client explicitly: left to itself tmux may pick the
         # supervisor's control client (see tmux_control), where nobody would see it
         try:
-            rows = self.cmd("list-clients", "-t", target, "-F", f"#{{client_name}}{SEP}#{{client_control_mode}}").splitlines()
+            rows = [r.split(SEP) for r in self.query(
+                "list-clients", "-t", target, "-F", f"#{{client_name}}{SEP}#{{client_control_mode}}").splitlines()]
         except TmuxError:
             rows = []
-        people = [r.split(SEP)[0] for r in rows if r.split(SEP)[-1] != "1"]
+        people = [r[0] for r in rows if r[-1] != "1"]
         if not people and not rows:
             self.cmd("display-message", "-t", target, message, check=False)
         for client in people:
