@@ -15,6 +15,7 @@ import httpx
 import ollama
 
 from mission_control.core.diagnosis import Diagnosis, mask_secrets, masked_diagnosis, parse_model_diagnosis
+from mission_control.ollama_agent.client import CALL_ERRORS, classify_error
 from mission_control.ollama_agent.paths import normalize_host
 
 MAX_TAIL_LINES = 120
@@ -55,20 +56,6 @@ def build_messages(
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-def _failure(error: BaseException, host: str, model: str) -> str:
-    if isinstance(error, ollama.ResponseError):
-        text = " ".join(str(error.error).split())[:200]
-        if error.status_code == 404 or ("model" in text.lower() and "not found" in text.lower()):
-            return f"model {model} not found on {host}: run `ollama pull {model}`"
-        return f"Ollama at {host} answered with an error (HTTP {error.status_code}): {text}"
-    if isinstance(error, httpx.TimeoutException) and not isinstance(error, httpx.ConnectTimeout):
-        return f"Ollama at {host} did not answer in time"
-    detail = " ".join((str(error) or type(error).__name__).split())[:160]
-    if isinstance(error, (httpx.TransportError, ConnectionError, OSError)):
-        return f"cannot reach Ollama at {host}: {detail} (start it with `ollama serve` or set OLLAMA_HOST)"
-    return f"unexpected answer from Ollama at {host}: {detail}"
-
-
 def ask_model(
     host: str | None,
     model: str,
@@ -91,8 +78,8 @@ def ask_model(
         chat = client or ollama.Client(host=base, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
         response = chat.chat(model=model, messages=messages, format="json", stream=False, options={"temperature": 0})
         content = response.message.content or ""
-    except (ollama.ResponseError, httpx.HTTPError, ConnectionError, OSError, ValueError) as e:
-        why = mask_secrets(_failure(e, base, model), values)
+    except CALL_ERRORS as e:  # what the built-in agent's calls fail with, said the same way
+        why = mask_secrets(classify_error(e, host=base, model=model).reason, values)
         return masked_diagnosis(
             Diagnosis(
                 f"{rule_diag.summary} (no model diagnosis: {why})",
