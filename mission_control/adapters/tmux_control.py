@@ -142,8 +142,8 @@ class _Batch:
 
 
 class PaneLike(Protocol):
-    """What `capture_changed` reads of a pane (`tmux.PaneInfo`); `history_size` and
-    `window_activity` are read when present (without `window_activity`: captured every time)."""
+    """What `capture_changed` reads of a pane (`tmux.PaneInfo`). A `window_activity` of 0
+    (unknown) means "captured every time"."""
 
     pane_id: str
     session: str
@@ -152,6 +152,8 @@ class PaneLike(Protocol):
     dead_status: int | None
     width: int
     height: int
+    history_size: int
+    window_activity: int
 
 
 @dataclass
@@ -310,10 +312,10 @@ class ControlClient:
         wanted: list[str] = []
         sigs: dict[str, Hashable] = {}
         for p in panes:
-            sig = (p.session, p.pid, p.dead, p.dead_status, p.width, p.height, getattr(p, "history_size", None), history, join)
+            sig = (p.session, p.pid, p.dead, p.dead_status, p.width, p.height, p.history_size, history, join)
             sigs[p.pane_id] = sig
             entry = self._cache.get(p.pane_id)
-            activity = getattr(p, "window_activity", None)
+            activity = p.window_activity
             if (
                 entry is None or entry.signature != sig or entry.due <= now
                 or not activity or activity >= entry.second
