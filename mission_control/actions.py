@@ -324,6 +324,9 @@ class FleetActions:
         pane = rec["pane_id"]
 
         def respawn(argv: list[str], env: dict[str, str], cwd: str) -> str:
+            # the old run's output pipe is torn down some time after a respawn (after the new
+            # one would have been opened): close it now, so the log follows the new run
+            self.tmux.close_pipe(pane)
             self.tmux.respawn(pane, argv, cwd=cwd, env=env)
             return pane
 

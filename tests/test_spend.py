@@ -192,3 +192,17 @@ def test_aider_gets_its_task_typed_and_its_printed_spend_is_read(cli, tmp_path: 
     assert (r["tokens_in"], r["tokens_out"]) == (1200, 345)
     assert r["cost_usd"] == 0.05 and r["cost_source"] == "reported by agent"  # aider's own session cost
     assert "Working on: Fix the flaky test" in cli.tmux("capture-pane", "-p", "-t", "t:fleet.1")
+
+
+def test_spend_printed_after_a_restart_is_counted(cli, tmp_path: Path) -> None:
+    """Restart and inject respawn the pane; the output log must follow the new run too."""
+    cfg = tmp_path / "agents.toml"
+    cfg.write_text(
+        '[mission]\nsession = "t"\npoll_interval = 0.3\n[[agent]]\nname = "p"\nkind = "shell"\n'
+        "tokens = { cost = 'Cost: \\$([0-9.]+) message' }\n"
+        "command = '''echo 'Cost: $0.25 message'; sleep 1000'''\n"
+    )
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    retry_until(lambda: row(cli, cfg, "p").get("cost_usd") == 0.25, message="the first run's spend")
+    assert run_cli(cli, cfg, "restart", "p").returncode == 0
+    retry_until(lambda: row(cli, cfg, "p").get("cost_usd") == 0.5, message="the second run's spend, read from its output")

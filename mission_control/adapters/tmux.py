@@ -326,6 +326,10 @@ class Tmux:
         """Append everything the pane prints to `path` (0600), unless a pipe is already open."""
         self.cmd("pipe-pane", "-o", "-t", pane_id, f"umask 077; exec cat >> {shlex.quote(path)}")
 
+    def close_pipe(self, pane_id: str) -> None:
+        """Close the pane's output pipe, if any (`pipe-pane` with no command)."""
+        self.cmd("pipe-pane", "-t", pane_id)
+
     def pane_alive(self, pane_id: str) -> bool:
         try:
             return self.query("display-message", "-p", "-t", pane_id, "#{pane_dead}").strip() == "0"
