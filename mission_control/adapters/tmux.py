@@ -327,8 +327,9 @@ class Tmux:
         self.cmd("pipe-pane", "-o", "-t", pane_id, f"umask 077; exec cat >> {shlex.quote(path)}")
 
     def close_pipe(self, pane_id: str) -> None:
-        """Close the pane's output pipe, if any (`pipe-pane` with no command)."""
-        self.cmd("pipe-pane", "-t", pane_id)
+        """Close the pane's output pipe, if any (`pipe-pane` with no command; tmux refuses it for
+        a dead pane, whose pipe is gone already)."""
+        self.cmd("pipe-pane", "-t", pane_id, check=False)
 
     def pane_alive(self, pane_id: str) -> bool:
         try:
