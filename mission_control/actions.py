@@ -33,6 +33,8 @@ from mission_control.core.status import ScreenFacts, tail_lines
 
 PAUSE_REASON_KEY = "paused_reason:"
 """Store meta key prefix: why an agent was paused (the process state says *that* it is)."""
+OLD_FATES = {"pause": "paused", "stop": "stopped", "keep": "kept"}
+"""What `reassign --old` does to the old agent, as the outcome says it."""
 QUIET_CHECK_SECONDS = 0.25
 """Two captures this far apart must be identical before text is typed at a prompt."""
 
@@ -466,7 +468,7 @@ class FleetActions:
         task_id, prompt = held
         if to_name == from_name:
             raise ActionError("pick another agent to take the task")
-        if old not in ("pause", "stop", "keep"):
+        if old not in OLD_FATES:
             raise ActionError(f"old agent action {old!r}: use pause, stop or keep")
         new_agent = to_name is None
         if new_agent:
@@ -516,7 +518,7 @@ class FleetActions:
         how = "a new agent" if new_agent else "it"
         return self._log(
             "reassign", from_name, f"task {task_id} -> {to_name}",
-            f"task {task_id} moved from {from_name} ({old}d) to {to_name}; {how} gets a handoff at its prompt",
+            f"task {task_id} moved from {from_name} ({OLD_FATES[old]}) to {to_name}; {how} gets a handoff at its prompt",
         )
 
     def _free_name(self, stem: str) -> str:

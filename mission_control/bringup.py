@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path
@@ -24,7 +25,9 @@ from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
 from mission_control.core.kinds import KINDS
-from mission_control.core.launch_plan import agent_command, agent_env, logs_output, pane_argv, typed_task
+from mission_control.core.launch_plan import (
+    agent_command, agent_env, launch_file_bytes, logs_output, pane_argv, typed_task,
+)
 from mission_control.core.layouts import LayoutPreset, layout_string, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
 from mission_control.adapters.supervisor_lock import exit_status_file, output_log, status_file, supervisor_alive
@@ -150,9 +153,7 @@ def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
     argv = hook_argv(sys.executable, str(config.state_dir), spec.name)
     if kind.hooks == "claude-settings":
         path = status_file(config.state_dir, spec.name).parent / "claude-hooks.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(claude_settings(argv), f, indent=1)
+        write_private(path, json.dumps(claude_settings(argv), indent=1).encode())
         return ["--settings", str(path)]
     if kind.hooks == "codex-notify":
         return codex_notify_option(argv + ["--event", "notify"])
@@ -181,28 +182,46 @@ def open_output_log(tmux: Tmux, config: FleetConfig, spec: AgentSpec, pane: str)
         tmux.pipe_output(pane, str(output_log(config.state_dir, spec.name)))
 
 
-def agent_pane(
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to a new 0600 file at `path` (replacing any), never readable by others."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def agent_launch(
     spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool = False, extra_env: dict[str, str] | None = None,
     gate: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """argv and env of an agent's pane."""
+    """The agent's own argv and environment, as its launcher will start it."""
     sfile = status_file(config.state_dir, spec.name)
     ensure_private_dir(sfile.parent)
     for stale in (sfile, exit_status_file(config.state_dir, spec.name)):
         if stale.exists():
             stale.unlink()
+    task_file = None
+    if spec.task:
+        task_file = sfile.parent / "task"
+        write_private(task_file, spec.task.encode("utf-8", "surrogateescape"))
     env = agent_env(
         spec,
         status_file=sfile,
         state_dir=config.state_dir,
         path_prefix=str(Path(sys.executable).parent),
         base_path=os.environ.get("PATH", ""),
+        task_file=task_file,
     )
     env.update(extra_env or {})
     if gate is not None:
         env["MISSION_CONTROL_START_GATE"] = str(gate)
-    argv = agent_command(spec, resume=resume, hook_args=hook_args(spec, config))
-    return pane_argv(sys.executable, Path(launcher.__file__), argv), env
+    argv = agent_command(spec, python=sys.executable, resume=resume, hook_args=hook_args(spec, config))
+    return argv, env
 
 
 def start_agent_pane(
@@ -211,13 +230,24 @@ def start_agent_pane(
 ) -> str:
     """Start an agent in a pane that `create(argv, env, cwd)` makes: its environment with the
     injected overlay; the agent starts only once its output log is open and the pane is marked
-    as its own (and kept when it exits)."""
+    as its own (and kept when it exits).
+
+    The pane's own argv is only the launcher and its launch file (0600, removed by the launcher
+    as it reads it): the agent's argv and environment never pass through tmux (see
+    core.launch_plan)."""
     gate = start_gate(config, spec)
-    argv, env = agent_pane(spec, config, cwd, resume=resume, extra_env=store.env_overlay(spec.name), gate=gate)
+    argv, env = agent_launch(spec, config, cwd, resume=resume, extra_env=store.env_overlay(spec.name), gate=gate)
+    for stale in gate.parent.glob("launch-*"):  # a launcher that never ran (pane killed at once)
+        stale.unlink(missing_ok=True)
+    launch_file = gate.parent / f"launch-{uuid.uuid4().hex}"
     try:
-        pane = create(argv, env, str(cwd))
+        write_private(launch_file, launch_file_bytes(argv, env, str(cwd)))
+        pane = create(pane_argv(sys.executable, Path(launcher.__file__), launch_file), {}, str(cwd))
         open_output_log(tmux, config, spec, pane)
         mark_agent_pane(tmux, pane, spec.name)
+    except BaseException:
+        launch_file.unlink(missing_ok=True)  # on success the launcher reads and removes it
+        raise
     finally:
         gate.unlink(missing_ok=True)  # let it start (or, on failure, not leave it waiting)
     return pane

@@ -55,6 +55,8 @@ def _attach(config: FleetConfig) -> int:
     tmux = Tmux(config.socket)
     if not tmux.has_session(config.session):
         raise CliError(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): start it with `mission-control up`")
+    if os.environ.get("TMUX"):
+        return _attach_from_tmux(config, tmux)
     if sys.stdout.isatty():
         import shutil
 
@@ -66,6 +68,30 @@ def _attach(config: FleetConfig) -> int:
     argv = tmux.attach_argv(config.session)
     os.execvpe(argv[0], argv, env)
     return 0  # not reached
+
+
+def _attach_from_tmux(config: FleetConfig, tmux) -> int:
+    """Called from inside tmux (TMUX set), where `attach` would nest one tmux inside another:
+    on the fleet's own server, switch this client to the fleet; on another server, open the
+    fleet in a new window of the person's current session."""
+    import shlex
+
+    from mission_control.adapters.run import CommandError, run
+
+    if Path(os.environ["TMUX"].split(",")[0]).name == config.socket:
+        tmux.cmd("switch-client", "-t", config.session)
+        print(f"mission-control: switched this tmux client to the fleet's session {config.session!r}")
+        return 0
+    window_command = "env -u TMUX " + shlex.join(tmux.attach_argv(config.session))
+    try:
+        run(["tmux", "new-window", "-n", config.session, window_command])
+    except CommandError:
+        print(f"mission-control: inside another tmux: detach from it, or run `{shlex.join(tmux.attach_argv(config.session))}` "
+              "in a terminal outside tmux", file=sys.stderr)
+        return 0
+    print(f"mission-control: inside another tmux: the fleet opened in a new window {config.session!r} of your session "
+          "(a tmux inside tmux: send its keys with the prefix twice, e.g. C-b C-b d detaches it)")
+    return 0
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
@@ -149,9 +175,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_layouts(args: argparse.Namespace) -> int:
     from mission_control.core.layouts import parse_layout
-    from mission_control.locate import available_layouts
+    from mission_control.locate import FleetNotFound, available_layouts
 
-    config = _config(args)
+    try:  # with no config and no fleet: the shipped presets
+        config = _config(args)
+    except FleetNotFound:
+        config = None
     for name, path in sorted(available_layouts(config).items()):
         preset = parse_layout(path, path.read_text())
         print(f"{name:10} {preset.description}  ({path})")
@@ -300,10 +329,18 @@ def cmd_hook(args: argparse.Namespace) -> int:
     return hook_main(args.state_dir, args.agent, args.event, args.payload)
 
 
-def cmd_agent(args: argparse.Namespace) -> int:
-    from mission_control.ollama_agent import main as agent_main
+def run_program(command: str, argv: list[str]) -> int:
+    """`mission-control agent ...` / `demo ...`: programs of their own, given every argument after
+    their name untouched (their own --help included)."""
+    if command == "agent":
+        from mission_control.ollama_agent import main as program
+    else:
+        from mission_control.demo import main as program
+    return program(argv)
 
-    return agent_main(args.rest)
+
+PROGRAMS = ("agent", "demo")
+"""Subcommands that are programs of their own, with their own options (`run_program`)."""
 
 
 # ------------------------------------------------------------------ parser
@@ -401,9 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event")
     p.add_argument("payload", nargs="*")
     p.set_defaults(func=cmd_hook)
-    p = sub.add_parser("agent", help="run the built-in Ollama coding agent (what kind = \"ollama\" launches)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_agent)
+    # programs of their own: `main` hands them their arguments before this parser sees them
+    sub.add_parser("agent", help="run the built-in Ollama coding agent (what kind = \"ollama\" launches; see `agent --help`)", add_help=False)
+    sub.add_parser("demo", help="run one simulated agent of the demo fleet (see `demo --help`)", add_help=False)
     return parser
 
 
@@ -419,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover
         UpError = CliError  # type: ignore[misc,assignment]
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PROGRAMS:
+        return run_program(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -433,6 +473,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mission-control status | head -3`: the reader has gone; end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 141
     except Exception as exc:  # a bug: still one line, never a traceback (MISSION_CONTROL_DEBUG=1 shows it)
         if os.environ.get("MISSION_CONTROL_DEBUG"):
             raise

@@ -102,6 +102,13 @@ def parse_panes(text: str) -> list[PaneInfo]:
     return panes
 
 
+def literal_arg(arg: str) -> str:
+    """`arg` as tmux's command line reads it back unchanged: tmux takes an argument ending in `;`
+    for a command separator (`send-keys -l 'abc;'` types `abc`), and reads a final `\\;` as a
+    literal `;`."""
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
 def env_args(env: Mapping[str, str]) -> list[str]:
     out: list[str] = []
     for key, value in env.items():
@@ -121,7 +128,7 @@ class Tmux:
 
     def cmd(self, *args: str, check: bool = True, timeout: float = 15.0, input: str | None = None) -> str:
         try:
-            return run(["tmux", "-L", self.socket, *args], check=check, timeout=timeout, input=input)
+            return run(["tmux", "-L", self.socket, *map(literal_arg, args)], check=check, timeout=timeout, input=input)
         except CommandError as exc:
             raise TmuxError(f"tmux {args[0]}: {exc.stderr or exc}") from None
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mission_control.core.kinds import KIND_NAMES, KINDS
+from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -229,14 +230,27 @@ class AgentSettings(_Strict):
     def _command(cls, v: str | None) -> str | None:
         if v is not None and not v.strip():
             raise ValueError("command is empty")
+        if v is not None and (problem := text_problem("the command", v, MAX_ARG_BYTES - 16)):
+            raise ValueError(problem)
+        return v
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, v: str | None) -> str | None:
+        if v is not None and (problem := text_problem("the task", v, MAX_TASK_BYTES)):
+            raise ValueError(problem)
         return v
 
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
-        for key in v:
+        for key, value in v.items():
             if not ENV_NAME_RE.match(key):
                 raise ValueError(f"{key!r} is not a valid environment variable name")
+            if problem := env_problem(key, value):
+                raise ValueError(problem)
+        if problem := env_total_problem(v):
+            raise ValueError(problem)
         return v
 
     @field_validator("budget_usd", mode="before")
@@ -266,6 +280,13 @@ class TaskSettings(_Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         return _check_name(v, "task id")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        if problem := text_problem("the prompt", v, MAX_TASK_BYTES):
+            raise ValueError(problem)
+        return v
 
 
 class FileSchema(_Strict):

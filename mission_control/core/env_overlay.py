@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass
 
 from mission_control.core.diagnosis import mask_value
+from mission_control.core.limits import env_problem
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 RESERVED = frozenset(
-    {"MISSION_CONTROL_AGENT", "MISSION_CONTROL_KIND", "MISSION_CONTROL_STATUS_FILE", "MISSION_CONTROL_STATE_DIR", "TMUX", "TMUX_PANE"}
+    {"MISSION_CONTROL_AGENT", "MISSION_CONTROL_KIND", "MISSION_CONTROL_STATUS_FILE", "MISSION_CONTROL_STATE_DIR",
+     "MISSION_CONTROL_TASK_FILE", "MISSION_CONTROL_START_GATE", "TMUX", "TMUX_PANE"}
 )
 """Variables the fleet sets itself; an overlay may not replace them."""
 
@@ -58,6 +60,9 @@ def parse_env_text(text: str) -> EnvFix:
         values[current] += "\n" + line
     if not values:
         raise EnvTextError("no NAME=value given")
+    for name, value in values.items():
+        if problem := env_problem(name, value):
+            raise EnvTextError(problem)
     return EnvFix(values)
 
 
