@@ -42,8 +42,9 @@ def clean_env(home: Path, socket: str) -> dict[str, str]:
             "MISSION_CONTROL_SOCKET": socket}
 
 
-def sh(command: str, *, cwd: Path, env: dict[str, str], timeout: float = 600) -> str:
-    print(f"$ {command}    (in {cwd})", flush=True)
+def sh(command: str, *, cwd: Path, env: dict[str, str], timeout: float = 600, quiet: bool = False) -> str:
+    if not quiet:
+        print(f"$ {command}    (in {cwd})", flush=True)
     r = subprocess.run(["/bin/sh", "-c", command], cwd=cwd, env=env, capture_output=True, text=True,
                        timeout=timeout, stdin=subprocess.DEVNULL)
     if r.returncode != 0:
@@ -70,7 +71,7 @@ def fleet_lives(mc: str, cwd: Path, env: dict[str, str]) -> list[dict]:
     rows: list[dict] = []
     problems = "no status yet"
     while time.monotonic() < deadline:
-        rows = json.loads(sh(f"{mc} status --json", cwd=cwd, env=env) or "[]")
+        rows = json.loads(sh(f"{mc} status --json", cwd=cwd, env=env, quiet=True) or "[]")
         by = {r["name"]: r for r in rows}
         for r in rows:
             if r["commits"] is not None:
