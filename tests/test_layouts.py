@@ -158,3 +158,10 @@ def test_misplaced_agents_are_those_whose_window_name_differs() -> None:
     windows = plan(preset("split"), DEMO, 100, 29)
     assert misplaced({a: "fleet" for a in DEMO}, windows) == ["notifier", "asker"]
     assert misplaced({"coder": "fleet", "tester": "fleet", "docs": "fleet", "notifier": "agents-2", "asker": "agents-2"}, windows) == []
+
+
+def test_agents_moved_back_on_a_large_terminal_are_said_too() -> None:
+    lp = preset("split")
+    windows = plan(lp, DEMO, 300, 80)
+    assert fit_note(lp, windows, 300, 80, "300x81") is None
+    assert fit_note(lp, windows, 300, 80, "300x81", moved=True) == "terminal 300x81: agents moved to fit it, now in windows fleet (5)"

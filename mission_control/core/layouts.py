@@ -124,20 +124,23 @@ def misplaced(where: dict[str, str], windows: list[WindowPlan]) -> list[str]:
     return [a for w in windows for a in w.agents if where.get(a) != w.name]
 
 
-def fit_note(preset: LayoutPreset, windows: list[WindowPlan], width: int, height: int, terminal: str) -> str | None:
-    """One line saying where the agents went when a window of width x height (a terminal's, given
-    as `terminal` for people) is smaller than the preset's own size and holds fewer agents than
-    the preset would there. None when it does not."""
+def fit_note(
+    preset: LayoutPreset, windows: list[WindowPlan], width: int, height: int, terminal: str, moved: bool = False
+) -> str | None:
+    """One line saying where the agents are when windows of width x height (a terminal's, given as
+    `terminal` for people) hold fewer agents than the preset would at its own size, or when agents
+    `moved` between windows to fit it. None otherwise: nothing worth saying."""
     agents = [a for w in windows for a in w.agents]
-    if width >= preset.width and height >= preset.height:
-        return None
-    if [w.agents for w in windows] == [w.agents for w in plan(preset, agents, preset.width, preset.height)]:
-        return None
     where = ", ".join(f"{w.name} ({len(w.agents)})" for w in windows if w.agents)
-    lead = windows[0] if windows and windows[0].dashboard else None
-    alone = f"the dashboard alone in window {lead.name}, " if lead and not lead.agents and preset.dashboard != "window" else ""
-    return (f"terminal {terminal}: agent panes kept at least {preset.min_pane_width}x{preset.min_pane_height}: "
-            f"{alone}agents in windows {where}")
+    smaller = width < preset.width or height < preset.height
+    if smaller and [w.agents for w in windows] != [w.agents for w in plan(preset, agents, preset.width, preset.height)]:
+        lead = windows[0] if windows and windows[0].dashboard else None
+        alone = f"the dashboard alone in window {lead.name}, " if lead and not lead.agents and preset.dashboard != "window" else ""
+        return (f"terminal {terminal}: agent panes kept at least {preset.min_pane_width}x{preset.min_pane_height}: "
+                f"{alone}agents in windows {where}")
+    if moved:
+        return f"terminal {terminal}: agents moved to fit it, now in windows {where}"
+    return None
 
 
 # ------------------------------------------------------------- tmux layout strings
