@@ -14,7 +14,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from mission_control.core.diagnosis import rule_diagnosis
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
@@ -29,6 +29,7 @@ from mission_control.ui.screens.text_view_screen import TextViewScreen
 from mission_control.ui.source import FleetSource
 from mission_control.ui.widgets.agent_table import AgentTable
 from mission_control.ui.widgets.detail_panel import DetailPanel
+from mission_control.ui.widgets.key_hints import KeyHints
 from mission_control.ui.widgets.snapshot_age import SnapshotAge
 from mission_control.ui.widgets.totals_bar import TotalsBar
 
@@ -152,7 +153,7 @@ class MissionControlApp(App[None]):
         yield AgentTable(id="agents")
         yield TotalsBar(id="totals")
         yield DetailPanel(id="detail")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         if self.keys:
