@@ -231,6 +231,19 @@ class RecordingActions:
         return record
 
 
+async def test_enter_zooms_into_the_selected_agent() -> None:
+    """The focused table takes enter as its own (select the row): it must still zoom, as the README says."""
+    for keys, zooms in ((None, True), ({"zoom": "x"}, False), ({"zoom": "x,enter"}, True)):
+        actions = RecordingActions()
+        app = acting_app(actions, keys=keys)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("down", "enter")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+        assert [c for c in actions.calls if c[0] == "zoom"] == ([("zoom", ("tester",), {})] if zooms else []), (keys, actions.calls)
+
+
 def acting_app(actions: RecordingActions, keys: dict[str, str] | None = None):
     snap = FleetSnapshot.from_json(DATA["snapshot"])
     return create_app(FixedSource(snap, tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"], keys=keys)

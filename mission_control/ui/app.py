@@ -238,6 +238,12 @@ class MissionControlApp(App[None]):
             self._last_error = message.error
             self.notify(f"cannot read the state store: {message.error}", severity="error", timeout=8)
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: the focused table takes the key as its own `select_cursor`, so the
+        app's `enter` binding never sees it; zoom from here, unless [keys] took enter from zoom."""
+        if "enter" in self.keys.get("zoom", "enter").split(","):
+            self.action_zoom()
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.selected_name = event.row_key.value if event.row_key else None
         self._show_detail(None)
