@@ -73,8 +73,8 @@ def agent_panes(cli: Cli) -> dict[str, tuple[str, int, int]]:
     return out
 
 
-def assert_readable(panes: dict[str, tuple[str, int, int]]) -> None:
-    assert set(panes) == set(DEMO), panes
+def assert_readable(panes: dict[str, tuple[str, int, int]], names: tuple[str, ...] = DEMO) -> None:
+    assert set(panes) == set(names), panes
     small = {n: p for n, p in panes.items() if p[1] < 40 or p[2] < 8}
     assert not small, f"agent panes below 40x8: {small} (all: {panes})"
 
@@ -161,7 +161,12 @@ def test_the_attach_step_fits_again_to_each_terminal(cli: Cli, tmp_path: Path) -
     assert windows_of(panes) == {"fleet": ["coder", "tester", "docs"], "agents-2": ["notifier", "asker"]}
 
     assert fit_windows(config, tmux, 100, 30) == note  # the same terminal again: nothing moves
+    r = cli("spawn", "extra", "--kind", "shell", "--command", "sleep 600", "-c", str(cfg))
+    assert r.returncode == 0, r.stderr
+    panes = agent_panes(cli)  # a spawned agent joins the last window where it fits at 40x8
+    assert_readable(panes, DEMO + ("extra",))
+    assert panes["extra"][0] == "agents-2"
     note = fit_windows(config, tmux, 230, 61)
-    assert note == "terminal 230x61: agents moved to fit it, now in windows fleet (5)"
-    assert windows_of(agent_panes(cli)) == {"fleet": list(DEMO)}
+    assert note == "terminal 230x61: agents moved to fit it, now in windows fleet (6)"
+    assert {p[0] for p in agent_panes(cli).values()} == {"fleet"}
     assert fit_windows(config, tmux, 230, 61) is None
