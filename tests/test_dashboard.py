@@ -451,3 +451,25 @@ def test_key_hints_shrink_whole_and_keep_help() -> None:
     assert [h.id for h in shown] == ["quit", "help"] and sum(hint_width(h, True) for h in shown) <= 14
     assert [h.id for h in fit_hints(hints, 3)[1]] == ["help"]
     assert [h.id for h in fit_hints(hints, 35)[1]] == ["quit", "help", "next_attention", "pause"]  # the last left out
+
+
+async def test_a_resize_fits_the_table_and_the_footer_again() -> None:
+    """An SSH window made smaller (and larger again) while the dashboard runs."""
+    app = fixed_app()
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        table = app.query_one(AgentTable)
+        assert "rss" in table.columns and table.selected == "coder"
+        await pilot.press("down")
+        await pilot.resize_terminal(45, 28)
+        await pilot.pause()
+        await pilot.pause()
+        assert list(table.columns) == ["name", "status", "cost", "commits"]
+        assert not table.show_horizontal_scrollbar and table.selected == "tester"
+        text = screen_text(app)
+        assert text[-1].split() == ["q", "Quit", "?", "Help", "z", "Zoom", "n", "Next", "p", "Pause", "r", "Resume"]
+        await pilot.resize_terminal(170, 42)
+        await pilot.pause()
+        await pilot.pause()
+        assert "rss" in table.columns and table.selected == "tester"
+        assert "Next needing you" in screen_text(app)[-1]

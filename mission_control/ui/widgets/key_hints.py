@@ -19,9 +19,9 @@ SHORT = {
     "send": "Send",
     "reassign": "Move",
 }
-"""Short descriptions for narrow footers, by binding id."""
+"""Short descriptions for narrow footers, by action."""
 KEEP = ("help",)
-"""Binding ids never left out."""
+"""Actions never left out."""
 PALETTE_WIDTH = 13
 """The command palette's hint (`^p palette` and its border), shown only when every other hint fits beside it untightened."""
 
@@ -29,6 +29,7 @@ PALETTE_WIDTH = 13
 @dataclass(frozen=True)
 class Hint:
     id: str
+    """The binding's action."""
     key: str
     """The key as shown (after the keymap)."""
     description: str
@@ -57,36 +58,29 @@ def fit_hints(hints: list[Hint], width: int) -> tuple[bool, list[Hint]]:
 
 
 class KeyHints(Footer):
-    """Textual's footer, showing the hints that fit its width (composed again when it changes)."""
+    """Textual's footer, keeping of the keys it would show those that fit its width (composed
+    again when the width changes)."""
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(show_command_palette=False, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self._width = 0
 
     def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
-            return
         self._width = width = self.size.width or self.app.size.width
-        bindings = {}
-        for _, binding, enabled, tooltip in self.screen.active_bindings.values():
-            if binding.show and binding.action not in bindings:
-                bindings[binding.action] = (binding, enabled, tooltip)
-        hints = {b.action: Hint(b.id or b.action, self.app.get_key_display(b), b.description) for b, _, _ in bindings.values()}
-        compact, shown = fit_hints(list(hints.values()), width)
+        keys = [k for k in super().compose() if isinstance(k, FooterKey)]
+        palette = [k for k in keys if k.has_class("-command-palette")]
+        keys = [k for k in keys if k not in palette]
+        compact, shown = fit_hints([Hint(k.action, k.key_display, k.description) for k in keys], width)
         self.set_reactive(Footer.compact, compact)
         self.set_class(compact, "-compact")
         described = {h.id: h.description for h in shown}
-        for action, (binding, enabled, tooltip) in bindings.items():
-            hint = hints[action]
-            if hint.id in described:
-                yield FooterKey(binding.key, hint.key, described[hint.id], binding.action, disabled=not enabled,
-                                tooltip=tooltip).data_bind(compact=Footer.compact)
-        used = sum(hint_width(h, compact) for h in shown)
-        palette = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING) if self.app.ENABLE_COMMAND_PALETTE else None
-        if palette is not None and not compact and used + PALETTE_WIDTH <= width:
-            _, binding, enabled, tooltip = palette
-            yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
-                            classes="-command-palette", disabled=not enabled, tooltip=binding.tooltip or binding.description)
+        for key in keys:
+            if key.action in described:
+                key.description = described[key.action]
+                key.compact = compact
+                yield key
+        if not compact and sum(hint_width(h, False) for h in shown) + PALETTE_WIDTH <= width:
+            yield from palette
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width != self._width and self._bindings_ready:
