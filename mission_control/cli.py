@@ -52,7 +52,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _attach(config: FleetConfig) -> int:
-    from mission_control.adapters.tmux import Tmux
+    from mission_control.adapters.store import StoreError
+    from mission_control.adapters.tmux import Tmux, TmuxError
     from mission_control.bringup import attached_terminal, fit_windows
 
     tmux = Tmux(config.socket)
@@ -60,7 +61,10 @@ def _attach(config: FleetConfig) -> int:
         raise CliError(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): start it with `mission-control up`")
     note = None
     if (term := attached_terminal()) is not None:
-        note = fit_windows(config, tmux, *term)
+        try:
+            note = fit_windows(config, tmux, *term)
+        except (TmuxError, ConfigError, StoreError) as exc:  # attach all the same: the fleet is there, only its layout is not
+            note = f"could not fit the windows to this {term[0]}x{term[1]} terminal: {exc}"
         if note:
             print(f"mission-control: {note}")
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}

@@ -170,3 +170,17 @@ def test_the_attach_step_fits_again_to_each_terminal(cli: Cli, tmp_path: Path) -
     assert note == "terminal 230x61: agents moved to fit it, now in windows fleet (6)"
     assert {p[0] for p in agent_panes(cli).values()} == {"fleet"}
     assert fit_windows(config, tmux, 230, 61) is None
+
+
+def test_attach_still_attaches_when_the_windows_cannot_be_fitted(cli: Cli, outer: str, tmp_path: Path) -> None:
+    """A layout file broken after `up`: attach says so in one line and attaches all the same."""
+    (tmp_path / "layouts").mkdir()
+    (tmp_path / "layouts" / "mine.toml").write_text('dashboard = "left"\n')
+    cfg = demo_like(tmp_path)
+    cfg.write_text(cfg.read_text().replace('layout = "split"', 'layout = "mine"'))
+    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
+    (tmp_path / "layouts" / "mine.toml").write_text('dashboard = "sideways"\n')
+    in_terminal(outer, cli, (100, 30), "attach", "-c", str(cfg))
+    retry_until(lambda: "0 100x30" in cli.tmux("list-clients", "-F", "#{client_control_mode} #{client_width}x#{client_height}", check=False).splitlines(),
+                message="attached all the same")
+    assert "could not fit the windows to this 100x30 terminal" in screen(outer)
