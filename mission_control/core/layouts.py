@@ -45,7 +45,7 @@ class LayoutPreset(BaseModel):
     height: int = Field(60, ge=10, le=500)
     """Fixed window height in cells."""
     min_pane_width: int = Field(40, ge=1, le=1000)
-    """No agent pane narrower than this: agents that would be overflow into further windows."""
+    """No agent pane narrower than this: agents that would be narrower overflow into further windows."""
     min_pane_height: int = Field(8, ge=1, le=500)
     """No agent pane shorter than this (lines of its screen, the border's title line not counted)."""
 
