@@ -131,6 +131,20 @@ async def test_supervisor_down_is_said_plainly() -> None:
         assert "SUPERVISOR DOWN" in text
 
 
+@pytest.mark.parametrize("alive", [True, False])
+async def test_the_top_line_is_read_whole_on_a_narrow_pane(alive: bool) -> None:
+    """45 columns (the split's dashboard at 100x30): the age line leaves the tick out rather than
+    cut it; the supervisor-down warning wraps rather than lose its remedy."""
+    app = fixed_app(alive=alive)
+    async with app.run_test(size=(45, 28)) as pilot:
+        await pilot.pause()
+        top = " ".join(line.strip() for line in screen_text(app)[:3])
+        if alive:
+            assert "mission-control · snapshot 1s old" in top and "tick" not in top
+        else:
+            assert "run `mission-control up` to restart it" in top
+
+
 async def test_live_store_updates_only_changed_cells(tmp_path: Path) -> None:
     config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
     store = Store(config.store_path)

@@ -103,7 +103,7 @@ class MissionControlApp(App[None]):
     TITLE = "mission-control"
     CSS = """
     Screen { layout: vertical; }
-    #fleet-top { height: 1; }
+    #fleet-top { height: auto; }
     """
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit", tooltip="the fleet keeps running"),

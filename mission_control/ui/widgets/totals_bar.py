@@ -80,8 +80,15 @@ class TotalsBar(Widget):
 
     def show(self, snap: FleetSnapshot | None, budget_usd: float | None = None) -> None:
         if (snap, budget_usd) != self._shown:
+            lines = self._lines(self.content_size.width)
             self._shown = (snap, budget_usd)
-            self.refresh(layout=True)
+            self.refresh(layout=self._lines(self.content_size.width) != lines)  # laid out again only to grow or shrink
+
+    def _lines(self, width: int) -> int:
+        return len(totals_text(*self._shown, width=width or None).plain.split("\n"))
+
+    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+        return self._lines(width)
 
     def render(self) -> Text:
         """Laid out again for the width it has (a resize renders it again)."""
