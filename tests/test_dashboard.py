@@ -438,6 +438,17 @@ def test_columns_fit_every_width_and_keep_the_essentials() -> None:
     assert [k for k, _, _ in fit_columns(300, content)][-1] == "last" and dict((k, w) for k, _, w in fit_columns(300, content))["last"] > 60
 
 
+def test_the_window_column_only_when_it_tells_something() -> None:
+    from dataclasses import replace
+
+    from mission_control.ui.widgets.agent_table import content_widths
+
+    agents = list(FleetSnapshot.from_json(DATA["snapshot"]).agents)
+    assert content_widths(agents)["window"] == len("agents-2")
+    assert "window" not in content_widths([replace(a, window="fleet") for a in agents])  # all in one window
+    assert "window" not in content_widths([replace(a, window=a.name) for a in agents])  # the `windows` layout
+
+
 def test_totals_wrap_between_whole_items() -> None:
     from mission_control.ui.widgets.totals_bar import totals_text
 

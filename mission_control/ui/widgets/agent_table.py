@@ -116,10 +116,11 @@ def clip(text: str, width: int) -> str:
 
 
 def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
-    """The longest value of each column sized by its content; `window` only when agents are in more than one window."""
+    """The longest value of each column sized by its content; `window` only when agents are in more
+    than one window and not each in its own window named after it (the `windows` layout)."""
     out = {"name": max((len(a.name) for a in agents), default=0), "kind": max((len(a.kind) for a in agents), default=0)}
     windows = {a.window for a in agents if a.window}
-    if len(windows) > 1:
+    if len(windows) > 1 and any(a.window not in (None, a.name) for a in agents):
         out["window"] = max(len(w) for w in windows)
     return out
 
