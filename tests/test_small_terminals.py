@@ -44,13 +44,12 @@ def outer() -> Iterator[str]:
 def in_terminal(outer: str, cli: Cli, size: tuple[int, int], *args: str) -> None:
     """Run `mission-control ARGS` in a terminal of `size` (a detached outer tmux pane of that size)."""
     width, height = size
-    argv = [sys.executable, "-m", "mission_control", *args]
+    argv = ["sh", "-c", '"$@"; sleep 600', "sh", sys.executable, "-m", "mission_control", *args]  # its output stays
     subprocess.run(
         ["tmux", "-L", outer, "new-session", "-d", "-s", f"term{uuid.uuid4().hex[:6]}", "-x", str(width), "-y", str(height),
          "-e", f"MISSION_CONTROL_SOCKET={cli.socket}", *argv],
         check=True, env=cli.env(), cwd=cli.cwd,
     )
-    subprocess.run(["tmux", "-L", outer, "set-option", "-g", "remain-on-exit", "on"], check=True)
 
 
 def screen(outer: str) -> str:
