@@ -28,7 +28,7 @@ from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import (
     agent_command, agent_env, launch_file_bytes, logs_output, pane_argv, typed_task,
 )
-from mission_control.core.layouts import LayoutPreset, layout_string, plan, window_name
+from mission_control.core.layouts import LayoutPreset, capacity, fit_note, layout_string, misplaced, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
 from mission_control.adapters.supervisor_lock import exit_status_file, output_log, status_file, supervisor_alive
 
@@ -47,6 +47,8 @@ class UpResult:
     """Agents brought back after a crash with their kind's resume command (conversation continues)."""
     restarted: tuple[str, ...] = ()
     """Agents brought back after a crash that started again from their task."""
+    note: str | None = None
+    """Where the agents went when the terminal was smaller than the layout serves (see `fit_note`)."""
 
 
 def recovery_specs(config: FleetConfig, store: Store) -> tuple[list[AgentSpec], dict[str, str | None]] | None:
@@ -104,12 +106,69 @@ def prepare_repo(config: FleetConfig) -> None:
         raise ConfigError(f"{config.path}: mission.repo: {exc}") from None
 
 
+def attached_terminal() -> tuple[int, int] | None:
+    """The terminal `up` or `attach` runs in (columns, lines), when there is one worth fitting the
+    fleet's windows to (at least 40x10); None without one (windows keep the preset's size)."""
+    if not sys.stdout.isatty():
+        return None
+    size = shutil.get_terminal_size((0, 0))
+    return (size.columns, size.lines) if size.columns >= 40 and size.lines >= 10 else None
+
+
 def terminal_size(preset: LayoutPreset) -> tuple[int, int]:
-    if sys.stdout.isatty():
-        size = shutil.get_terminal_size((preset.width, preset.height))
-        if size.columns >= 80 and size.lines >= 24:
-            return size.columns, size.lines - 1  # one line for tmux's status bar
-    return preset.width, preset.height
+    """The size of the fleet's windows: the terminal's (less one line for tmux's status bar), else the preset's."""
+    term = attached_terminal()
+    return (term[0], term[1] - 1) if term else (preset.width, preset.height)
+
+
+def fit_windows(config: FleetConfig, tmux: Tmux, columns: int, lines: int) -> str | None:
+    """Fit the running fleet's windows to a terminal of columns x lines (what `attach` does before
+    attaching): every window takes the size, and agents move between windows (their processes keep
+    running) so that none is squeezed below the layout's minimum pane size — into further windows
+    on a small terminal, back together on a large one. Returns the line to tell the person when the
+    terminal is smaller than the layout serves or agents moved, else None. Raises TmuxError."""
+    preset = load_layout(config)
+    width, height = columns, lines - 1  # one line for tmux's status bar
+    session = config.session
+    panes = [p for p in tmux.list_panes() if p.session == session]
+    dashboard = next((p for p in panes if p.role == "dashboard"), None)
+    where = {p.agent: p.window_name for p in panes if p.agent}
+    known = [a["name"] for a in Store(config.store_path).agents() if a["name"] in where]  # the fleet's order
+    windows = plan(preset, known + [a for a in where if a not in known], width, height)
+    tmux.set_option(session, "default-size", f"{width}x{height}")
+    for window_id, _, _ in tmux.windows(session):
+        tmux.resize_window(window_id, width, height)
+    movers = misplaced(where, windows)
+    pane_of = {p.agent: p.pane_id for p in panes if p.agent}
+    for name in movers:  # out first, so no window is ever crowded while agents change places
+        tmux.break_pane(pane_of[name], f"mc-moving-{name}")
+    previous: str | None = None
+    for w in windows:
+        current = {wid: (wname, ids) for wid, wname, ids in tmux.windows(session)}
+        if w.dashboard and dashboard is not None:
+            home = next((wid for wid, (_, ids) in current.items() if dashboard.pane_id in ids), None)
+        else:
+            home = next((wid for wid, (wname, _) in current.items() if wname == w.name), None)
+        for name in w.agents:
+            pane = pane_of[name]
+            if home is None:
+                home = next(wid for wid, (_, ids) in current.items() if pane in ids)
+                tmux.rename_window(home, w.name)
+                if previous is not None:
+                    tmux.move_window_after(home, previous)
+            elif pane not in current[home][1]:
+                tmux.select_layout(home, "tiled")  # room for one more
+                tmux.join_pane(pane, current[home][1][-1])
+            current = {wid: (wname, ids) for wid, wname, ids in tmux.windows(session)}
+        if home is None:
+            continue
+        ids = current[home][1]
+        dash = int(dashboard.pane_id[1:]) if dashboard is not None and dashboard.pane_id in ids else None
+        agents = [int(p[1:]) for p in ids if dashboard is None or p != dashboard.pane_id]
+        if agents:
+            tmux.select_layout(home, layout_string(preset, width, height, dash, agents))
+        previous = home
+    return fit_note(preset, windows, width, height, f"{columns}x{lines}", moved=bool(movers))
 
 
 def agent_worktree(config: FleetConfig, name: str, start_point: str | None = None) -> tuple[Path, dict[str, str | None]]:
@@ -322,7 +381,9 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         config = config.model_copy(update={"agents": tuple(specs)})
     cwds = agent_cwds(config, store)
     width, height = terminal_size(preset)
-    windows = plan(preset, [a.name for a in config.agents])
+    windows = plan(preset, [a.name for a in config.agents], width, height)
+    term = attached_terminal()
+    note = fit_note(preset, windows, width, height, f"{term[0]}x{term[1]}") if term else None
     env_fleet = fleet_env(config)
     home = str(config.path.parent)
     dashboard_argv = mission_command("dashboard", "-c", str(config.path))
@@ -369,6 +430,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
                 panes[name], launched[name] = pane, time.time()
                 pane_ids.append(pane)
                 tmux.select_layout(target, "tiled")  # make room for the next split
+                target = pane  # split after the last one: tmux lays panes out in pane order, the fleet's order
             w, h = tmux.window_size(first)
             layout = layout_string(
                 preset, w, h, int(dashboard[1:]) if dashboard else None, [int(p[1:]) for p in pane_ids]
@@ -409,7 +471,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         if not tmux.sessions():
             tmux.kill_server()
         raise UpError(f"could not start the fleet: {exc}") from None
-    return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted)
+    return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted, note=note)
 
 
 def record_tasks(config: FleetConfig, store: Store) -> None:
@@ -456,7 +518,12 @@ def add_agent_pane(
             agent_windows.setdefault(p.window_index, []).append(p)
     output_log(config.state_dir, spec.name).unlink(missing_ok=True)
     target_window = max(agent_windows) if agent_windows else None
-    if target_window is not None and len(agent_windows[target_window]) < preset.max_panes_per_window:
+    room = 0
+    if target_window is not None:  # as many as fit at the layout's minimum pane size in that window's size
+        w, h = tmux.window_size(agent_windows[target_window][0].pane_id)
+        beside_dashboard = any(p.role == "dashboard" for p in panes if p.window_index == target_window)
+        room = capacity(preset, w, h, dashboard=beside_dashboard)
+    if target_window is not None and len(agent_windows[target_window]) < room:
         first = agent_windows[target_window][0]
         tmux.select_layout(first.pane_id, "tiled")  # make room for the split
         pane = start_agent_pane(tmux, config, store, spec, cwd,

@@ -44,28 +44,33 @@ def cmd_up(args: argparse.Namespace) -> int:
         if result.supervisor_restarted:
             print("mission-control: its supervisor was not running and has been restarted")
     if args.no_attach or not sys.stdin.isatty():
+        if result.note:
+            print(f"mission-control: {result.note}")
         print(f"attach with: mission-control attach   (status: mission-control status)")
         return 0
     return _attach(config)
 
 
 def _attach(config: FleetConfig) -> int:
-    from mission_control.adapters.tmux import Tmux
+    from mission_control.adapters.store import StoreError
+    from mission_control.adapters.tmux import Tmux, TmuxError
+    from mission_control.bringup import attached_terminal, fit_windows
 
     tmux = Tmux(config.socket)
     if not tmux.has_session(config.session):
         raise CliError(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): start it with `mission-control up`")
     if os.environ.get("TMUX"):
         return _attach_from_tmux(config, tmux)
-    if sys.stdout.isatty():
-        import shutil
-
-        size = os.get_terminal_size()
-        if size.columns >= 40 and size.lines >= 10:
-            for window in tmux.cmd("list-windows", "-t", config.session, "-F", "#{window_id}").split():
-                tmux.resize_window(window, size.columns, size.lines - 1)
+    note = None
+    if (term := attached_terminal()) is not None:
+        try:
+            note = fit_windows(config, tmux, *term)
+        except (TmuxError, ConfigError, StoreError) as exc:  # attach all the same: the fleet is there, only its layout is not
+            note = f"could not fit the windows to this {term[0]}x{term[1]} terminal: {exc}"
+        if note:
+            print(f"mission-control: {note}")
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
-    argv = tmux.attach_argv(config.session)
+    argv = tmux.attach_argv(config.session, note)
     os.execvpe(argv[0], argv, env)
     return 0  # not reached
 

@@ -14,7 +14,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from mission_control.core.diagnosis import rule_diagnosis
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
@@ -29,6 +29,7 @@ from mission_control.ui.screens.text_view_screen import TextViewScreen
 from mission_control.ui.source import FleetSource
 from mission_control.ui.widgets.agent_table import AgentTable
 from mission_control.ui.widgets.detail_panel import DetailPanel
+from mission_control.ui.widgets.key_hints import KeyHints
 from mission_control.ui.widgets.snapshot_age import SnapshotAge
 from mission_control.ui.widgets.totals_bar import TotalsBar
 
@@ -102,7 +103,7 @@ class MissionControlApp(App[None]):
     TITLE = "mission-control"
     CSS = """
     Screen { layout: vertical; }
-    #fleet-top { height: 1; }
+    #fleet-top { height: auto; }
     """
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit", tooltip="the fleet keeps running"),
@@ -152,7 +153,7 @@ class MissionControlApp(App[None]):
         yield AgentTable(id="agents")
         yield TotalsBar(id="totals")
         yield DetailPanel(id="detail")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         if self.keys:
@@ -236,6 +237,12 @@ class MissionControlApp(App[None]):
         if message.error != self._last_error:
             self._last_error = message.error
             self.notify(f"cannot read the state store: {message.error}", severity="error", timeout=8)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: the focused table takes the key as its own `select_cursor`, so the
+        app's `enter` binding never sees it; zoom from here, unless [keys] took enter from zoom."""
+        if "enter" in self.keys.get("zoom", "enter").split(","):
+            self.action_zoom()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.selected_name = event.row_key.value if event.row_key else None

@@ -15,7 +15,8 @@ from mission_control.core.model import AgentSnapshot
 def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
     t = Text()
     t.append(f"{a.name}", style="bold")
-    t.append(f"  ({a.kind}, pane {a.pane_id or '—'}, pid {a.pid or '—'})\n", style="dim")
+    window = f"window {a.window}, " if a.window else ""  # where to find it: agents overflow into further windows
+    t.append(f"  ({a.kind}, {window}pane {a.pane_id or '—'}, pid {a.pid or '—'})\n", style="dim")
     t.append(f"{a.status.value}", style="bold")
     t.append(f" for {age(now - a.since) if a.since else '—'}: {a.reason}\n")
     if a.evidence:
