@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path
 
-from mission_control import launcher
+from mission_control import hook_appender, launcher
 from mission_control.adapters import git_progress
 from mission_control.adapters.run import CommandError, run
 from mission_control.adapters.store import STOPPED_KEY, Store, ensure_private_dir
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
-from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
+from mission_control.core.hook_config import appender_argv, claude_settings, codex_notify_option
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import agent_command, agent_env, logs_output, pane_argv, typed_task
 from mission_control.core.layouts import LayoutPreset, layout_string, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
-from mission_control.adapters.supervisor_lock import exit_status_file, output_log, status_file, supervisor_alive
+from mission_control.adapters.supervisor_lock import exit_status_file, hook_events_file, output_log, status_file, supervisor_alive
 
 
 class UpError(Exception):
@@ -143,19 +143,21 @@ def agent_cwds(config: FleetConfig, store: Store) -> dict[str, tuple[Path, dict[
 
 
 def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
-    """The kind's own options that make it report its events to `mission-control hook`."""
+    """The kind's own options that make it report its events to our hook appender, which
+    appends them to the agent's events file (read by the supervisor each tick)."""
     kind = KINDS[spec.kind]
     if kind.hooks is None:
         return []
-    argv = hook_argv(sys.executable, str(config.state_dir), spec.name)
+    events = str(hook_events_file(config.state_dir, spec.name))
+    appender = str(Path(hook_appender.__file__))
     if kind.hooks == "claude-settings":
         path = status_file(config.state_dir, spec.name).parent / "claude-hooks.json"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump(claude_settings(argv), f, indent=1)
+            json.dump(claude_settings(sys.executable, appender, events), f, indent=1)
         return ["--settings", str(path)]
     if kind.hooks == "codex-notify":
-        return codex_notify_option(argv + ["--event", "notify"])
+        return codex_notify_option(appender_argv(sys.executable, appender, events, "notify"))
     return []
 
 

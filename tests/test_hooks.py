@@ -80,6 +80,7 @@ def test_codex_notify_payload_and_title_turn(tmp_path: Path) -> None:
 
 
 def test_codex_gets_notify_through_its_own_option(tmp_path: Path) -> None:
+    """Codex runs our appender (not the old full CLI) with the payload as its last argument."""
     from mission_control.bringup import hook_args
     from mission_control.core.config import load_text
 
@@ -87,9 +88,14 @@ def test_codex_gets_notify_through_its_own_option(tmp_path: Path) -> None:
     args = hook_args(config.agents[0], config)
     assert args[0] == "-c" and args[1].startswith("notify=[")
     argv = json.loads(args[1].removeprefix("notify="))
-    assert argv[1:4] == ["-m", "mission_control", "hook"] and argv[-2:] == ["--event", "notify"]
-    # codex appends the JSON payload as the last argument; the hook records it
-    r = subprocess.run([*argv, json.dumps({"type": "agent-turn-complete", "input-messages": ["hi"]})],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    assert [e["event"] for e in Store(config.state_dir / "state.db").hook_events_since(0)] == ["notify"]
+    assert argv[0] == sys.executable and argv[1:3] == ["-I", "-S"] and argv[3].endswith("hook_appender.py")
+    assert argv[-1] == "notify"
+    events = Path(argv[4])
+    events.parent.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run([*argv, json.dumps({"type": "agent-turn-complete", "input-messages": ["hi"], "last-assistant-message": "secret answer"})],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and r.stdout == r.stderr == ""
+    (line,) = events.read_text().splitlines()
+    entry = json.loads(line)
+    assert entry["event"] == "notify" and entry["data"]["type"] == "agent-turn-complete"
+    assert "secret answer" not in line  # answers are not kept
