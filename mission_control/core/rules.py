@@ -37,8 +37,8 @@ suit plain commands, would misread an agent's tool output and transcript.
 fraction of a core is not work (measured per kind, see each file; the default is the
 classifier's `CPU_BUSY_FRACTION`). `quiet_start` is for agent TUIs that draw a boot screen
 (a blank pane, a logo, a welcome box): screen changes before the agent first shows its
-prompt, a busy marker or a dialog are its boot, not work, so it stays STARTING — for at most
-`start_timeout`, after which activity counts as work again.
+prompt, a busy marker or a dialog (or a submitted prompt, its `turn`) are its boot, not work,
+so it stays STARTING — for at most `start_timeout`, after which activity is work again.
 """
 
 from __future__ import annotations

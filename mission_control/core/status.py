@@ -294,6 +294,11 @@ class ScreenFacts:
         return self._first[state]
 
     @property
+    def submitted(self) -> bool:
+        """A prompt the user submitted is on screen (the kind's `turn` pattern matched)."""
+        return len(self.region.lines) != len(self.lines)
+
+    @property
     def at_prompt(self) -> bool:
         """Its own idle prompt is showing and nothing says it is busy."""
         return bool(self.lines) and self.first("IDLE") is not None and self.first("WORKING") is None
@@ -388,11 +393,13 @@ def _raw(
     if working:
         return Status.WORKING, working[0], f"screen matched {working[1].source}"
     idle = facts.first("IDLE")
-    if idle and not changed and not busy:
+    if idle and not changed and (not busy or rules.idle_cpu is not None):
+        # a kind whose idle CPU is noisy is believed at its still prompt whatever its CPU says
         return Status.IDLE, idle[0], f"screen matched {idle[1].source}"
     if hook and hook[0] is Status.WORKING and obs.hook_at is not None and obs.now - obs.hook_at < settings.stuck_after:
         return Status.WORKING, hook[1], hook_evidence
-    if (changed or busy) and rules.quiet_start and mem.shown is Status.STARTING and obs.now - obs.started_at < settings.start_timeout:
+    if ((changed or busy) and rules.quiet_start and mem.shown is Status.STARTING and not facts.submitted
+            and obs.now - obs.started_at < settings.start_timeout):  # its boot screens, no prompt submitted yet
         return Status.STARTING, "starting", "boot screen" if changed else "cpu busy while it starts"
     if changed or busy:
         return Status.WORKING, "output changing" if changed else "using CPU", "screen changed" if changed else "cpu busy"
