@@ -80,13 +80,15 @@ def read_stdin():
         if os.isatty(0):
             return ""
         chunks, size = [], 0
-        while size < MAX_PAYLOAD:
+        while True:
             chunk = os.read(0, 1 << 16)
             if not chunk:
                 break
-            chunks.append(chunk)
             size += len(chunk)
-        return b"".join(chunks).decode("utf-8", "replace")
+            if size <= MAX_PAYLOAD:
+                chunks.append(chunk)
+            # past that the rest is read and dropped: the agent's write must not fail on a closed pipe
+        return b"".join(chunks).decode("utf-8", "replace") if size <= MAX_PAYLOAD else ""
     except (OSError, ValueError):
         return ""
 
