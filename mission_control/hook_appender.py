@@ -16,14 +16,34 @@ milliseconds whether the store is busy or the supervisor is down (`benchmarks/ho
 The write is one O_APPEND `write()` of a short line, so concurrent hooks never interleave; the
 file is 0600 and kept under `MAX_BYTES` (emptied when full: the supervisor reads it every tick).
 
-Standard library only, no package imports: it runs with `-I -S`, like the launcher. It always
+Standard library only, no package imports: it runs with `-I -S`, like the launcher, and
+parses and writes JSON with `_json` (the C half of `json`) to start in ~10 ms instead of ~20. It always
 exits 0 and prints nothing: a failing hook must never disturb the agent.
 """
 
-import json
 import os
 import sys
 import time
+
+try:  # the C half of `json`: `import json` would pull in `re`, doubling the start-up time
+    import _json
+
+    class _Context:
+        strict = False
+        object_hook = None
+        object_pairs_hook = None
+        parse_float = float
+        parse_int = int
+        parse_constant = float
+        memo = None
+
+    _scan = _json.make_scanner(_Context())
+    _quote = _json.encode_basestring_ascii
+except (ImportError, AttributeError, TypeError):  # another Python: the plain module
+    import json as _fallback
+
+    _scan = None
+    _quote = None
 
 KEPT_FIELDS = (
     "hook_event_name", "message", "notification_type", "session_id", "transcript_path", "cwd", "tool_name", "type",
@@ -54,15 +74,24 @@ def keep(event, payload):
 
 
 def parse(text):
+    """The payload as a dict ({} for anything else)."""
     try:
-        loaded = json.loads(text) if text else {}
-    except ValueError:
+        if _scan is None:
+            loaded = _fallback.loads(text) if text else {}
+        else:
+            start = len(text) - len(text.lstrip())
+            loaded = _scan(text, start)[0] if text[start:] else {}
+    except (ValueError, StopIteration, RecursionError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
 
 
 def line(event, payload, at):
-    return (json.dumps({"at": at, "event": event, "data": keep(event, payload)}, ensure_ascii=True) + "\n").encode()
+    """One JSON line (ASCII: escapes, newlines and NULs in values are quoted)."""
+    if _quote is None:
+        return (_fallback.dumps({"at": at, "event": event, "data": keep(event, payload)}, ensure_ascii=True) + "\n").encode()
+    data = ", ".join("%s: %s" % (_quote(k), _quote(v)) for k, v in keep(event, payload).items())
+    return ('{"at": %r, "event": %s, "data": {%s}}\n' % (float(at), _quote(event), data)).encode()
 
 
 def append(path, data):
