@@ -445,3 +445,13 @@ def test_a_booting_agent_is_starting_until_its_prompt() -> None:
     assert out[-1][0] is Status.IDLE
     late = [{"screen": f"loading {i}", "at": t} for i, t in enumerate((0, 30, 61, 62, 63))]
     assert statuses(late, kind="opencode")[-1][0] is Status.WORKING  # past start_timeout, activity is work again
+
+
+def test_a_spinner_frame_drawn_just_after_stop_does_not_end_it() -> None:
+    """Stop fires just before Claude clears its spinner: a capture in between is not new work."""
+    stop = {"hook_event": "Stop", "hook_at": T0 + 3, "resumed_at": T0 + 3}
+    ticks = [{"screen": spinning(i), "hook_event": "PostToolUse", "hook_at": T0, "resumed_at": T0} for i in range(3)]
+    ticks += [{"screen": spinning(3), **stop, "at": 3.2}, {"screen": spinning(4), **stop, "at": 4.0}]
+    ticks += [{"screen": screen("claude/idle-after-turn.txt"), **stop, "at": t} for t in (5, 6, 7)]
+    out = statuses(ticks)
+    assert [s for s, _ in out[4:]] == [Status.IDLE] * 4, out

@@ -26,10 +26,11 @@ Any new state except EXITED and PAUSED must hold for two ticks before it is show
 
 Hooks are events, not states (`hook_meaning`): each says what happened and when, and the
 state it implies holds only until newer evidence says otherwise. A permission or question
-hook ends when a later hook says work resumed (`resumed_at`), or — once
-`HOOK_SETTLE_SECONDS` have passed, so the dialog had time to be drawn — when the screen,
-with no prompt on it, changes to show a busy marker, the agent's idle prompt, or busy CPU
-two ticks running. A done, failed or ended hook ends when the screen changes to show work.
+hook ends when a later hook says work resumed (`resumed_at`), or when the screen, with no
+prompt on it, changes to show a busy marker, the agent's idle prompt, or busy CPU two ticks
+running. A done or failed hook ends when the screen changes to show work, an ended session
+when the screen changes at all. The screen is heard only `HOOK_SETTLE_SECONDS` after the
+hook, once it had time to catch up (draw the dialog, clear the spinner).
 Once a hook's state has ended it stays ended (`Memory.hook_released`), and `Notification`
 is read by its `notification_type`: `idle_prompt` is IDLE (done), never WAITING.
 
@@ -57,8 +58,9 @@ CPU_BUSY_FRACTION = 0.03
 HOLD_TICKS = 2
 """Ticks a new state must be seen before it is shown (EXITED and PAUSED show at once)."""
 HOOK_SETTLE_SECONDS = 2.0
-"""A permission or question hook fires just before its dialog is drawn: for this long the
-screen cannot end it (a capture taken in between still shows the spinner)."""
+"""A hook fires just before the screen shows what it says (a permission dialog is drawn, the
+spinner of a finished turn is cleared): for this long the screen cannot end the hook's state
+(a capture taken in between still shows the old screen)."""
 PRINTED_STUCK_LINES = 15
 """How many non-blank lines at the bottom of the current turn a printed `STUCK:` is looked for in."""
 LOOP_REPEATS = 3
@@ -334,8 +336,10 @@ def _printed_stuck(facts: ScreenFacts) -> str | None:
 def _hook_released(state: Status, obs: Observation, mem: Memory, facts: ScreenFacts, changed: bool, busy: bool, seen_digest: str) -> bool:
     """Whether this tick's screen (and CPU) end the state a hook gave (see the module docstring)."""
     assert obs.hook_at is not None
+    if obs.now - obs.hook_at < HOOK_SETTLE_SECONDS:
+        return False  # the screen may not have caught up with what the hook says yet
     if state is Status.WAITING:
-        if obs.now - obs.hook_at < HOOK_SETTLE_SECONDS or facts.first("WAITING"):
+        if facts.first("WAITING"):
             return False
         if changed and facts.first("WORKING"):
             return True
