@@ -101,6 +101,8 @@ class Supervisor:
         self.screens: dict[str, str] = {}
         """This tick's screen of each agent pane (a pane that did not change keeps its last one)."""
         self.hook_cursor = 0
+        self._hooks_read = False
+        """The store's hook events were read once (the first tick)."""
         self.settings = Settings(stuck_after=config.stuck_after, start_timeout=config.start_timeout)
         self.tick_ms: list[float] = []
         self.stop = threading.Event()
@@ -160,8 +162,11 @@ class Supervisor:
 
     def _read_hooks(self, agents: list[dict[str, Any]]) -> None:
         """Record what each agent's hooks appended to its events file, then fold every new hook
-        event in the store (those and the old `mission-control hook` command's) into its state."""
-        if self.hook_cursor == 0:  # what an earlier supervisor recorded, so nothing is recorded twice
+        event in the store (those and the old `mission-control hook` command's) into its state.
+        A one-off poll (`status` without a supervisor) only looks: it folds the file's events
+        without recording them."""
+        if not self._hooks_read:  # what an earlier supervisor recorded, so nothing is recorded twice
+            self._hooks_read = True
             self._fold_hook_events()
             for st in self.states.values():
                 st.hook_recorded_at = st.hook_newest
@@ -178,23 +183,29 @@ class Supervisor:
             try:
                 entry = json.loads(text)
                 at, given, data = float(entry["at"]), entry.get("event"), entry.get("data")
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, AttributeError):
                 continue  # a torn or foreign line: skipped
             data = data if isinstance(data, dict) else {}
             if at <= st.hook_recorded_at or is_codex_title_turn(data):
                 continue
             event = event_name(data, given if isinstance(given, str) else None)[:64]
-            self.store.record_hook_event(name, event, data, at=at)
+            if self.acting:
+                self.store.record_hook_event(name, event, data, at=at)
+            else:
+                self._note_hook(st, event, data, at)
 
     def _fold_hook_events(self) -> None:
         for event in self.store.hook_events_since(self.hook_cursor):
             self.hook_cursor = event["id"]
-            st = self.states.setdefault(event["agent"], _AgentState())
             data = event["data"] if isinstance(event["data"], dict) else {}
-            st.hook = note_hook(st.hook, event["event"], data, event["at"])
-            st.hook_newest = max(st.hook_newest, event["at"])
-            if isinstance(data.get("transcript_path"), str):
-                st.transcript_path = data["transcript_path"]
+            self._note_hook(self.states.setdefault(event["agent"], _AgentState()), event["event"], data, event["at"])
+
+    @staticmethod
+    def _note_hook(st: _AgentState, event: str, data: dict[str, Any], at: float) -> None:
+        st.hook = note_hook(st.hook, event, data, at)
+        st.hook_newest = max(st.hook_newest, at)
+        if isinstance(data.get("transcript_path"), str):
+            st.transcript_path = data["transcript_path"]
 
     def _own_word(self, st: _AgentState, name: str) -> None:
         if st.status_path is None:

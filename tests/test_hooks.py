@@ -213,6 +213,10 @@ def test_supervisor_records_the_events_file_once_across_restarts(tmp_path: Path)
                            ("Notification", {"notification_type": "auth_success"}), ("PostToolUse", {"tool_name": "Bash"})]:
         cmd = [*argv[:-1], event]
         subprocess.run(cmd, input=json.dumps(payload), text=True, timeout=30, check=True)
+    poll = Supervisor(config, store, tmux=None)
+    poll.acting = False  # `status` without a supervisor: it looks, it records nothing
+    poll._read_hooks([{"name": "c"}])
+    assert store.hook_events_since(0) == [] and poll.states["c"].hook.event == "PostToolUse"
     sup = Supervisor(config, store, tmux=None)
     sup._read_hooks([{"name": "c"}])
     recorded = [e["event"] for e in store.hook_events_since(0)]
