@@ -455,3 +455,15 @@ def test_a_spinner_frame_drawn_just_after_stop_does_not_end_it() -> None:
     ticks += [{"screen": screen("claude/idle-after-turn.txt"), **stop, "at": t} for t in (5, 6, 7)]
     out = statuses(ticks)
     assert [s for s, _ in out[4:]] == [Status.IDLE] * 4, out
+
+
+def test_a_permission_notification_after_the_request_was_answered_is_its_echo() -> None:
+    """Claude sends Notification(permission_prompt) ~6 s after PermissionRequest: when the person
+    answered within those seconds, it comes after PostToolUse and must not bring WAITING back."""
+    ev = note_hook(HookEvidence(), "PermissionRequest", {"tool_name": "Bash"}, T0)
+    ev = note_hook(ev, "PostToolUse", {"tool_name": "Bash"}, T0 + 3)
+    echo = note_hook(ev, "Notification", {"notification_type": "permission_prompt", "message": "Claude needs your permission"}, T0 + 6)
+    assert echo == ev
+    again = note_hook(ev, "PermissionRequest", {"tool_name": "Write"}, T0 + 10)  # a new request
+    asked = note_hook(again, "Notification", {"notification_type": "permission_prompt", "message": "m"}, T0 + 16)
+    assert asked.event == "Notification" and hook_meaning(asked.event, asked.type, asked.detail)[0] is Status.WAITING

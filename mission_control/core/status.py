@@ -238,6 +238,8 @@ class HookEvidence:
     detail: str = ""
     type: str = ""
     resumed_at: float | None = None
+    asked_at: float | None = None
+    """When a `PermissionRequest` last came (its dialog is then on screen)."""
 
     def fields(self, since: float | None = None) -> dict:
         """The `Observation` fields (none for events before `since`: an earlier run's)."""
@@ -251,20 +253,30 @@ _TYPE_FIELDS = ("notification_type", "error", "reason", "source", "trigger")
 _DETAIL_FIELDS = ("message", "error_message")
 
 
+PERMISSION_ECHO_SECONDS = 30.0
+"""Claude Code sends Notification(permission_prompt) about 6 s after the `PermissionRequest` it
+is about (2.1.197): one that comes after that request was answered is its late echo."""
+
+
 def note_hook(prev: HookEvidence, event: str, data: dict, at: float) -> HookEvidence:
     """`prev` with one more hook event (`data`: its kept payload fields). An event that says
-    nothing (`hook_meaning` None) changes nothing; one that arrives late only moves `resumed_at`."""
+    nothing (`hook_meaning` None) changes nothing; one that arrives late only moves `resumed_at`;
+    a permission notification for a request already answered is ignored."""
     hook_type = next((v for k in _TYPE_FIELDS if isinstance(v := data.get(k), str) and v), "")
     detail = next((v for k in _DETAIL_FIELDS if isinstance(v := data.get(k), str) and v), "")[:120]
     meaning = hook_meaning(event, hook_type, detail)
     if meaning is None:
         return prev
+    asked = at if event == "PermissionRequest" else prev.asked_at
+    if (event == "Notification" and meaning[0] is Status.WAITING and prev.asked_at is not None
+            and prev.resumed_at is not None and prev.resumed_at > prev.asked_at and at - prev.asked_at < PERMISSION_ECHO_SECONDS):
+        return prev  # the request it announces was answered already
     resumed = prev.resumed_at
     if meaning[0] is not Status.WAITING:
         resumed = at if resumed is None else max(resumed, at)
     if prev.at is not None and at < prev.at:
-        return HookEvidence(prev.event, prev.at, prev.detail, prev.type, resumed)
-    return HookEvidence(event, at, detail, hook_type, resumed)
+        return HookEvidence(prev.event, prev.at, prev.detail, prev.type, resumed, asked)
+    return HookEvidence(event, at, detail, hook_type, resumed, asked)
 
 
 class ScreenFacts:
