@@ -21,8 +21,10 @@ the supervisor reads that file each tick.
     (`PreToolUse`, `PermissionRequest`, `PostToolUse`, `UserPromptSubmit`, `Stop`, ... in
     `hooks.json` or `[hooks]` tables), but hooks that are not managed by an administrator
     "need review before they can run": a person must trust them in Codex's `/hooks` screen
-    first, which a launch option cannot do without editing the user's Codex config. So Codex
-    gets `notify` only, and its WAITING comes from the screen rules (`rules/codex.toml`).
+    first, which a launch option cannot do without editing the user's Codex config (tried with
+    0.171 `codex exec -c 'hooks.PreToolUse=[...]' -c 'hooks.Stop=[...]' -c notify=[...]`
+    against the loopback fake model: only `notify` ran). So Codex gets `notify` only, and its
+    WAITING comes from the screen rules (`rules/codex.toml`).
 """
 
 from __future__ import annotations
