@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,13 @@ while True:
         if event in done:
             continue
         done.add(event)
-        payload = {"hook_event_name": event, "session_id": "s1", "cwd": os.getcwd(),
+        name, _, kind = event.partition(":")
+        payload = {"hook_event_name": name, "session_id": "s1", "cwd": os.getcwd(),
                    "transcript_path": "/nonexistent/t.jsonl", "message": "Claude needs your permission"}
-        for group in settings["hooks"].get(event, []):
+        if kind:
+            payload["notification_type"] = kind
+            payload["message"] = "Claude is waiting for your input"
+        for group in settings["hooks"].get(name, []):
             for hook in group["hooks"]:
                 subprocess.run(hook["command"], shell=True, input=json.dumps(payload), text=True, check=True)
     time.sleep(0.1)
@@ -63,8 +68,17 @@ def test_claude_hooks_drive_the_status(cli, tmp_path: Path) -> None:
     assert row["evidence"] == "hook Notification"
     control.write_text("UserPromptSubmit Notification Stop\n")
     retry_until(lambda: status().get("status") == "IDLE", message="Stop -> IDLE")
-    events = [e["event"] for e in Store(tmp_path / ".mission-control" / "state.db").hook_events_since(0)]
-    assert events == ["UserPromptSubmit", "Notification", "Stop"]
+    # the bug users saw: Notification(idle_prompt) some time after Stop is not a question
+    control.write_text("UserPromptSubmit Notification Stop Notification:idle_prompt\n")
+    store = Store(tmp_path / ".mission-control" / "state.db")
+    retry_until(lambda: len(store.hook_events_since(0)) == 4, message="idle_prompt recorded")
+    retry_until(lambda: status().get("reason") == "at its prompt, done", message="idle_prompt read as done")
+    seen, until = set(), time.monotonic() + 3  # several ticks: it stays IDLE
+    while time.monotonic() < until:
+        seen.add(status().get("status"))
+    assert seen == {"IDLE"}, seen
+    events = [e["event"] for e in store.hook_events_since(0)]
+    assert events == ["UserPromptSubmit", "Notification", "Stop", "Notification"]
 
 
 def test_codex_notify_payload_and_title_turn(tmp_path: Path) -> None:
@@ -133,8 +147,6 @@ def test_claude_settings_register_every_event_we_read(tmp_path: Path) -> None:
 def test_appender_returns_fast_while_the_store_is_locked_and_no_supervisor_runs(tmp_path: Path) -> None:
     """A process holds an exclusive lock on the state store the whole time: the hook does not
     touch it, so it returns at once (the old command waited on the lock)."""
-    import time
-
     argv, events = _claude_hook_argv(tmp_path, "Notification")
     db = events.parent.parent.parent / "state.db"
     Store(db)
