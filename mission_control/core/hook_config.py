@@ -32,6 +32,8 @@ from __future__ import annotations
 import json
 import shlex
 
+from mission_control.hook_appender import KEPT_FIELDS as KEPT_FIELDS, keep  # stdlib only, no I/O on import
+
 CLAUDE_EVENTS = (
     "SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "Notification", "PostToolUse",
     "PostToolUseFailure", "PreCompact", "Stop", "StopFailure", "SessionEnd",
@@ -71,6 +73,12 @@ def hook_argv(python: str, state_dir: str, agent: str, event: str | None = None)
     if event:
         argv += ["--event", event]
     return argv
+
+
+def kept(payload: dict, event: str | None = None) -> dict:
+    """The parts of a hook payload worth keeping, as the appender writes them (short strings
+    only; never a prompt, an answer or a tool's data)."""
+    return keep(event or event_name(payload, None), payload)
 
 
 def event_name(data: dict, given: str | None) -> str:
