@@ -237,6 +237,7 @@ def test_notification_without_a_type_is_read_by_its_message() -> None:
     assert hook_meaning("Notification", "", "Claude is waiting for your input") == (Status.IDLE, "at its prompt, done")
     assert hook_meaning("Notification", "", "Claude needs your permission to use Bash")[0] is Status.WAITING
     assert hook_meaning("Notification", "auth_success", "Signed in") is None
+    assert hook_meaning("Notification", "", "Signed in successfully") is None  # no type, not a known message
     assert hook_meaning("Notification", "some_future_type", "x") is None
     assert hook_meaning("Notification", "elicitation_dialog", "")[0] is Status.WAITING
     assert hook_meaning("SessionEnd", "clear") is None  # /clear: a new session follows

@@ -199,9 +199,12 @@ def hook_meaning(event: str | None, hook_type: str = "", detail: str = "") -> tu
         return None
     if event == "Notification":
         kind = hook_type
-        if not kind:  # versions without `notification_type`: the message tells
+        if not kind:  # versions without `notification_type` (or a caller without it): the message tells
             low = detail.lower()
-            kind = "idle_prompt" if "waiting for your input" in low else "permission_prompt"
+            if "waiting for your input" in low:
+                kind = "idle_prompt"
+            elif "permission" in low or not low:
+                kind = "permission_prompt"
         if kind == "permission_prompt":
             return Status.WAITING, detail or "needs your input"
         if kind == "elicitation_dialog":
