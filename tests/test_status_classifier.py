@@ -435,6 +435,12 @@ def test_noisy_idle_cpu_at_a_still_screen_is_not_work() -> None:
     steady = [{"screen": "$ ", "cpu_seconds": 0.1 * i} for i in range(5)]  # 10 % of a core
     assert statuses(steady, kind="shell")[-1][0] is Status.WORKING  # a kind not known to be noisy
     assert statuses([{**t, "screen": idle} for t in steady], kind="opencode")[-1][0] is Status.IDLE
+    # a screen no rule knows, still, with a CPU burst of 50 % of a core: not WORKING for OpenCode
+    unknown = screen("opencode/permission-bash.txt").replace("Permission required", "Something new").replace("Allow once", "Do once")
+    burst = [{"screen": idle, "cpu_seconds": 0.0}] * 3 + [{"screen": unknown, "cpu_seconds": 0.5 * i} for i in range(6)]
+    out = statuses(burst, kind="opencode")
+    assert out[2][0] is Status.IDLE and all(s is not Status.WORKING for s, _ in out), out
+    assert statuses([{**t, "screen": t["screen"].replace("ctrl+p", "ctrl+q")} for t in burst], kind="shell")[-1][0] is Status.WORKING
 
 
 def test_a_booting_agent_is_starting_until_its_prompt() -> None:

@@ -18,7 +18,8 @@ Precedence, strongest first:
      while they work. So an error rule beats a working marker: an agent that shows its
      spinner while it retries a failed call (`API error · Retrying in 19s`) is STUCK;
   6. a hook that says work resumed (a prompt submitted, a tool used), for `stuck_after`;
-  7. activity alone: a changing screen or CPU use (above the kind's `idle_cpu`) is WORKING,
+  7. activity alone: a changing screen, or CPU use (unless the kind's idle CPU is known to be
+     noisy: `idle_cpu` in its rules file), is WORKING,
      except while an agent with `quiet_start` boots (STARTING until it first shows its
      prompt, a marker or a dialog); silence for `stuck_after` away from a prompt is STUCK
      (no progress); never getting going is STUCK too.
@@ -420,7 +421,7 @@ def _raw(
     if ((changed or busy) and rules.quiet_start and mem.shown is Status.STARTING and not facts.submitted
             and obs.now - obs.started_at < settings.start_timeout):  # its boot screens, no prompt submitted yet
         return Status.STARTING, "starting", "boot screen" if changed else "cpu busy while it starts"
-    if changed or busy:
+    if changed or (busy and rules.idle_cpu is None):  # a noisy kind's CPU alone is not work
         return Status.WORKING, "output changing" if changed else "using CPU", "screen changed" if changed else "cpu busy"
     if idle:
         return mem.shown if mem.shown is not Status.STARTING else Status.IDLE, mem.shown_reason if mem.shown is not Status.STARTING else idle[0], "prompt visible, quiet"
