@@ -198,7 +198,7 @@ def test_continue_leaves_paused_at_once(before: str, after: str, status: Status)
 from pathlib import Path  # noqa: E402
 
 from mission_control.core.diagnosis import rule_diagnosis  # noqa: E402
-from mission_control.core.status import HOOK_SETTLE_SECONDS, HookEvidence, hook_meaning, note_hook  # noqa: E402
+from mission_control.core.status import HookEvidence, hook_meaning, note_hook  # noqa: E402
 
 SCREENS = Path(__file__).resolve().parent / "data" / "screens"
 
