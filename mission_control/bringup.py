@@ -17,20 +17,20 @@ from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path
 
-from mission_control import launcher
+from mission_control import hook_appender, launcher
 from mission_control.adapters import git_progress
 from mission_control.adapters.run import CommandError, run
 from mission_control.adapters.store import STOPPED_KEY, Store, ensure_private_dir
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
-from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
+from mission_control.core.hook_config import appender_argv, claude_settings, codex_notify_option
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import (
     agent_command, agent_env, launch_file_bytes, logs_output, pane_argv, typed_task,
 )
 from mission_control.core.layouts import LayoutPreset, capacity, fit_note, layout_string, misplaced, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
-from mission_control.adapters.supervisor_lock import exit_status_file, output_log, status_file, supervisor_alive
+from mission_control.adapters.supervisor_lock import exit_status_file, hook_events_file, output_log, status_file, supervisor_alive
 
 
 class UpError(Exception):
@@ -205,17 +205,19 @@ def agent_cwds(config: FleetConfig, store: Store) -> dict[str, tuple[Path, dict[
 
 
 def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
-    """The kind's own options that make it report its events to `mission-control hook`."""
+    """The kind's own options that make it report its events to our hook appender, which
+    appends them to the agent's events file (read by the supervisor each tick)."""
     kind = KINDS[spec.kind]
     if kind.hooks is None:
         return []
-    argv = hook_argv(sys.executable, str(config.state_dir), spec.name)
+    events = str(hook_events_file(config.state_dir, spec.name))
+    appender = str(Path(hook_appender.__file__))
     if kind.hooks == "claude-settings":
         path = status_file(config.state_dir, spec.name).parent / "claude-hooks.json"
-        write_private(path, json.dumps(claude_settings(argv), indent=1).encode())
+        write_private(path, json.dumps(claude_settings(sys.executable, appender, events), indent=1).encode())
         return ["--settings", str(path)]
     if kind.hooks == "codex-notify":
-        return codex_notify_option(argv + ["--event", "notify"])
+        return codex_notify_option(appender_argv(sys.executable, appender, events, "notify"))
     return []
 
 

@@ -2,12 +2,15 @@
 
 Each tick: one `tmux list-panes -a`, one pass over the process table, a capture of
 each agent pane, the agents' status files and hook events -> the core classifier ->
-a `FleetSnapshot` in the state store. The next tick is scheduled only when the last
+a `FleetSnapshot` in the state store. Hook events arrive in each agent's events file
+(appended by `hook_appender.py`, tailed from an offset), are recorded in the store, and
+are read back from the store with those of the old `mission-control hook` command. The next tick is scheduled only when the last
 one has finished, so ticks never overlap; a slow tick pushes the next one back.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -21,7 +24,9 @@ from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
-from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, ledger_file, output_log, recorded_exit, status_file
+from mission_control.adapters.supervisor_lock import (
+    SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, recorded_exit, status_file,
+)
 from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import Store
@@ -31,7 +36,8 @@ from mission_control.core.config import FleetConfig
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.progress import WorktreeInfo
 from mission_control.core.rules import RuleSet, rules_with_user
-from mission_control.core.status import CRASH_LOOP_WINDOW, Memory, Observation, Settings, classify
+from mission_control.core.hook_config import event_name, is_codex_title_turn
+from mission_control.core.status import CRASH_LOOP_WINDOW, HookEvidence, Memory, Observation, Settings, classify, note_hook
 from mission_control.core.terminal_text import plain_line
 from mission_control.core.tokens import MeterReading
 
@@ -48,7 +54,17 @@ class _AgentState:
     status_mtime: float | None = None
     own_word: str | None = None
     own_word_at: float | None = None
-    last_hook: dict[str, Any] | None = None
+    hook: HookEvidence = field(default_factory=HookEvidence)
+    """What its hooks said so far."""
+    transcript_path: str | None = None
+    """The Claude Code transcript its latest hook named."""
+    hook_file: TailedFile | None = None
+    """Its hook events file, tailed."""
+    hook_newest: float = 0.0
+    """The time of its newest hook event in the store."""
+    hook_recorded_at: float = 0.0
+    """The newest of its hook events in the store when this supervisor started: lines of its
+    events file up to it were recorded by an earlier one."""
     cpu_prev: float | None = None
     cpu_prev_at: float | None = None
     cpu_percent: float | None = None
@@ -85,6 +101,8 @@ class Supervisor:
         self.screens: dict[str, str] = {}
         """This tick's screen of each agent pane (a pane that did not change keeps its last one)."""
         self.hook_cursor = 0
+        self._hooks_read = False
+        """The store's hook events were read once (the first tick)."""
         self.settings = Settings(stuck_after=config.stuck_after, start_timeout=config.start_timeout)
         self.tick_ms: list[float] = []
         self.stop = threading.Event()
@@ -112,7 +130,7 @@ class Supervisor:
         wanted = [panes[r["pane_id"]] for r in agents if r["pane_id"] in panes]
         screens_later = self.tmux.start_capture_changed(wanted, history=HISTORY_LINES)  # tmux works while we scan /proc
         self.procs.refresh()
-        self._read_hooks()
+        self._read_hooks(agents)
         self.screens = screens_later()
         self.tasks = {row["agent"]: row for row in self.store.current_tasks().values()}
         for rec in agents:
@@ -142,10 +160,52 @@ class Supervisor:
         self.tick_ms.append(elapsed)
         return snapshot
 
-    def _read_hooks(self) -> None:
+    def _read_hooks(self, agents: list[dict[str, Any]]) -> None:
+        """Record what each agent's hooks appended to its events file, then fold every new hook
+        event in the store (those and the old `mission-control hook` command's) into its state.
+        A one-off poll (`status` without a supervisor) only looks: it folds the file's events
+        without recording them."""
+        if not self._hooks_read:  # what an earlier supervisor recorded, so nothing is recorded twice
+            self._hooks_read = True
+            self._fold_hook_events()
+            for st in self.states.values():
+                st.hook_recorded_at = st.hook_newest
+        for rec in agents:
+            self._record_hook_file(rec["name"])
+        self._fold_hook_events()
+
+    def _record_hook_file(self, name: str) -> None:
+        st = self.states.setdefault(name, _AgentState())
+        if st.hook_file is None:
+            st.hook_file = TailedFile(hook_events_file(self.config.state_dir, name))
+        lines, _ = st.hook_file.read_new()
+        for text in lines:
+            try:
+                entry = json.loads(text)
+                at, given, data = float(entry["at"]), entry.get("event"), entry.get("data")
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # a torn or foreign line: skipped
+            data = data if isinstance(data, dict) else {}
+            if at <= st.hook_recorded_at or is_codex_title_turn(data):
+                continue
+            event = event_name(data, given if isinstance(given, str) else None)[:64]
+            if self.acting:
+                self.store.record_hook_event(name, event, data, at=at)
+            else:
+                self._note_hook(st, event, data, at)
+
+    def _fold_hook_events(self) -> None:
         for event in self.store.hook_events_since(self.hook_cursor):
             self.hook_cursor = event["id"]
-            self.states.setdefault(event["agent"], _AgentState()).last_hook = event
+            data = event["data"] if isinstance(event["data"], dict) else {}
+            self._note_hook(self.states.setdefault(event["agent"], _AgentState()), event["event"], data, event["at"])
+
+    @staticmethod
+    def _note_hook(st: _AgentState, event: str, data: dict[str, Any], at: float) -> None:
+        st.hook = note_hook(st.hook, event, data, at)
+        st.hook_newest = max(st.hook_newest, at)
+        if isinstance(data.get("transcript_path"), str):
+            st.transcript_path = data["transcript_path"]
 
     def _own_word(self, st: _AgentState, name: str) -> None:
         if st.status_path is None:
@@ -176,7 +236,7 @@ class Supervisor:
         if launched != st.launched_at:
             # a new process in this pane (up, restart, respawn): start afresh
             keep = {k: getattr(st, k) for k in (
-                "last_hook", "meter", "output",
+                "hook", "transcript_path", "hook_file", "hook_newest", "hook_recorded_at", "meter", "output",
                 "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures", "status_path")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
         screen = self.screens.get(pane.pane_id, "") if pane is not None else ""
@@ -187,7 +247,6 @@ class Supervisor:
             st.cpu_prev, st.cpu_prev_at = proc.cpu_seconds, now
         self._own_word(st, name)
         own = st.own_word if (st.own_word_at or 0) >= launched - 1 else None
-        hook = st.last_hook if st.last_hook and st.last_hook["at"] >= launched - 1 else None
         exit_status = pane.dead_status if pane is not None else None
         if pane is not None and pane.dead and exit_status is None:
             # tmux 3.3a can lose a respawned pane's exit status; the launcher wrote it down
@@ -207,10 +266,8 @@ class Supervisor:
                 cpu_seconds=proc.cpu_seconds if proc else None,
                 own_word=own,
                 own_word_at=st.own_word_at,
-                hook_event=hook["event"] if hook else None,
-                hook_at=hook["at"] if hook else None,
-                hook_detail=str(hook["data"].get("message", ""))[:120] if hook else "",
                 recent_failures=sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
+                **st.hook.fields(since=launched - 1),
             )
         rules = self._rules(rec["kind"])
         verdict, st.memory = classify(obs, st.memory, rules, self.settings)
@@ -308,9 +365,8 @@ class Supervisor:
                 return None
             if isinstance(st.meter, (RegexMeter, AiderMeter)):  # they read what the agent printed
                 st.output = TailedFile(output_log(self.config.state_dir, name), max_read=OUTPUT_READ)
-        hook = st.last_hook
-        if hook is not None and rec["kind"] == "claude":
-            path = hook["data"].get("transcript_path")
+        if rec["kind"] == "claude":
+            path = st.transcript_path
             if path and path not in st.transcripts and hasattr(st.meter, "add_transcript"):
                 st.transcripts.add(path)
                 st.meter.add_transcript(Path(path))

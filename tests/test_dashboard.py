@@ -498,3 +498,26 @@ async def test_a_resize_fits_the_table_and_the_footer_again() -> None:
         await pilot.pause()
         assert "rss" in table.columns and table.selected == "tester"
         assert "Next needing you" in screen_text(app)[-1]
+
+
+async def test_inject_prefills_the_variable_named_beside_the_agents_own_reason() -> None:
+    """The agent said why (`STUCK: cannot continue without credentials`) and the screen named the
+    variable: the reason carries both, and the inject dialog offers that variable."""
+    import copy
+
+    data = copy.deepcopy(DATA["snapshot"])
+    agent = next(a for a in data["agents"] if a["name"] == "notifier")
+    agent["reason"] = "reported: cannot continue without credentials (missing PAYMENTS_TOKEN)"
+    agent["evidence"] = "printed: STUCK: cannot continue without credentials"
+    actions = RecordingActions()
+    app = create_app(FixedSource(FleetSnapshot.from_json(data), tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"])
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "InjectEnvScreen"
+        await pilot.press(*"tok", "ctrl+s")
+        await app.workers.wait_for_complete()
+        name, args, _ = actions.calls[-1]
+        assert name == "inject_env" and args[1].values == {"PAYMENTS_TOKEN": "tok"}

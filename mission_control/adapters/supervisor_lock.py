@@ -23,6 +23,11 @@ def output_log(state_dir: Path, agent: str) -> Path:
     return status_file(state_dir, agent).parent / "output.log"
 
 
+def hook_events_file(state_dir: Path, agent: str) -> Path:
+    """Where the agent's hooks append their events (`hook_appender.py`), tailed by the supervisor."""
+    return status_file(state_dir, agent).parent / "hook-events.jsonl"
+
+
 LEDGER_NAME = "ollama-ledger.jsonl"
 
 

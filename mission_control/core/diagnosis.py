@@ -128,6 +128,12 @@ def _first(patterns: Iterable[re.Pattern[str]], *texts: str) -> str | None:
     return None
 
 
+def missing_variable(text: str) -> str | None:
+    """The environment variable `text` says is missing (`PAYMENTS_TOKEN is not set`, `missing
+    environment variable X`, `KeyError: 'X'`), if it names one: what a person must inject."""
+    return _first(_MISSING_VAR, text)
+
+
 def _api_key_var(kind: str, text: str) -> str | None:
     named = [n for n in _KEY_NAME.findall(text) if n.endswith("API_KEY") or n.endswith("_TOKEN")]
     if named:
