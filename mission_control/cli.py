@@ -59,8 +59,8 @@ def _attach(config: FleetConfig) -> int:
     tmux = Tmux(config.socket)
     if not tmux.has_session(config.session):
         raise CliError(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): start it with `mission-control up`")
-    if os.environ.get("TMUX"):
-        return _attach_from_tmux(config, tmux)
+    if os.environ.get("TMUX") and _inside_tmux(config, tmux):
+        return 0
     note = None
     if (term := attached_terminal()) is not None:
         try:
@@ -75,28 +75,17 @@ def _attach(config: FleetConfig) -> int:
     return 0  # not reached
 
 
-def _attach_from_tmux(config: FleetConfig, tmux) -> int:
-    """Called from inside tmux (TMUX set), where `attach` would nest one tmux inside another:
-    on the fleet's own server, switch this client to the fleet; on another server, open the
-    fleet in a new window of the person's current session."""
-    import shlex
-
-    from mission_control.adapters.run import CommandError, run
-
+def _inside_tmux(config: FleetConfig, tmux) -> bool:
+    """From inside tmux (TMUX set), where a plain `tmux attach` would be refused or nest one tmux
+    in another: inside the fleet's own server, switch this client to the fleet (True: done); inside
+    another server, say that the fleet's tmux is attached nested in this pane (False: go on)."""
     if Path(os.environ["TMUX"].split(",")[0]).name == config.socket:
         tmux.cmd("switch-client", "-t", config.session)
         print(f"mission-control: switched this tmux client to the fleet's session {config.session!r}")
-        return 0
-    window_command = "env -u TMUX " + shlex.join(tmux.attach_argv(config.session))
-    try:
-        run(["tmux", "new-window", "-n", config.session, window_command])
-    except CommandError:
-        print(f"mission-control: inside another tmux: detach from it, or run `{shlex.join(tmux.attach_argv(config.session))}` "
-              "in a terminal outside tmux", file=sys.stderr)
-        return 0
-    print(f"mission-control: inside another tmux: the fleet opened in a new window {config.session!r} of your session "
-          "(a tmux inside tmux: send its keys with the prefix twice, e.g. C-b C-b d detaches it)")
-    return 0
+        return True
+    print(f"mission-control: inside another tmux: the fleet's own tmux (socket {config.socket!r}) is attached inside "
+          "this pane; its keys take the prefix twice (C-b C-b d detaches it)")
+    return False
 
 
 def cmd_attach(args: argparse.Namespace) -> int:

@@ -55,20 +55,27 @@ def test_reassign_keep_says_kept(cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.tmux
-def test_attach_from_inside_another_tmux_opens_a_window_instead_of_nesting(cli, tmp_path: Path) -> None:
+def test_attach_from_inside_tmux_switches_or_says_it_nests(cli, tmp_path: Path) -> None:
     cfg = tmp_path / "agents.toml"
     cfg.write_text('[mission]\nsession = "fleet"\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "sleep 1000"\n')
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
     outer = f"{cli.socket}-outer"
+    mc = f"{sys.executable} -m mission_control attach -c {cfg}"
     try:
-        subprocess.run(["tmux", "-L", outer, "new-session", "-d", "-s", "mine", "sleep 1000"], check=True)
-        socket_path = subprocess.run(["tmux", "-L", outer, "display-message", "-p", "#{socket_path}"],
-                                     capture_output=True, text=True, check=True).stdout.strip()
-        r = cli("attach", "-c", str(cfg), TMUX=f"{socket_path},1,0")
-        assert r.returncode == 0, r.stderr
-        assert "new window" in r.stdout
-        windows = subprocess.run(["tmux", "-L", outer, "list-windows", "-t", "mine", "-F", "#{window_name}"],
-                                 capture_output=True, text=True).stdout.split()
-        assert "fleet" in windows
+        # from a pane of another tmux server: attached inside that pane, and it says so first
+        subprocess.run(["tmux", "-L", outer, "new-session", "-d", "-x", "100", "-y", "30", "-s", "mine",
+                        "-e", f"MISSION_CONTROL_SOCKET={cli.socket}", f"{mc} > {tmp_path}/said; sleep 600"],
+                       check=True, env=cli.env())
+        def people() -> list[str]:  # clients that are terminals (the supervisor's control client is not)
+            rows = cli.tmux("list-clients", "-F", "#{client_control_mode} #{client_session}", check=False).splitlines()
+            return [r.split()[1] for r in rows if r.startswith("0 ")]
+
+        retry_until(lambda: people() == ["fleet"], message="attached from inside the other tmux")
+        assert "inside another tmux" in (tmp_path / "said").read_text()
+        # from a pane of the fleet's own server: the client switches to the fleet, nothing nests
+        cli.tmux("new-window", "-d", "-t", "fleet:", "-n", "own", f"{mc} > {tmp_path}/said-own 2>&1; sleep 600")
+        retry_until(lambda: (tmp_path / "said-own").exists() and "switched" in (tmp_path / "said-own").read_text(),
+                    message="switch-client from inside the fleet's own tmux")
+        assert people() == ["fleet"]
     finally:
         subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)
