@@ -230,6 +230,24 @@ def cmd_inject(args: argparse.Namespace) -> int:
     return _report(acts.inject_env(None if args.all else [args.agent], fix, write_dotenv=args.dotenv))
 
 
+def cmd_env(args: argparse.Namespace) -> int:
+    from mission_control.core.env_overlay import EnvTextError, check_env_name
+
+    acts = _actions(args)
+    if args.unset:
+        try:
+            names = [check_env_name(n) for n in args.unset]
+        except EnvTextError as exc:
+            raise CliError(f"env: {exc}") from None
+        return _report(acts.unset_env(args.agent, names))
+    injected = acts.injected_env(args.agent)
+    if not injected:
+        print(f"mission-control: no variables injected into {args.agent}")
+    for name, masked in injected.items():
+        print(f"{name}={masked}")
+    return 0
+
+
 def cmd_reassign(args: argparse.Namespace) -> int:
     acts = _actions(args)
     if bool(args.to) == bool(args.new_kind):
@@ -354,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every agent")
     p.add_argument("--dotenv", action="store_true", help="also write them to the agent's working-dir .env (0600)")
     p.set_defaults(func=cmd_inject)
+    p = sub.add_parser("env", parents=[common], help="list the variables injected into an agent (names, masked values), or remove them")
+    p.add_argument("agent")
+    p.add_argument("--unset", action="append", metavar="NAME", default=[], help="forget this injected variable (repeatable)")
+    p.set_defaults(func=cmd_env)
     p = sub.add_parser("reassign", parents=[common], help="move an agent's task to another agent, with a handoff")
     p.add_argument("agent")
     p.add_argument("--to", metavar="AGENT")

@@ -31,6 +31,12 @@ def ledger_file(state_dir: Path, agent: str) -> Path:
     return status_file(state_dir, agent).parent / LEDGER_NAME
 
 
+def env_file(state_dir: Path, agent: str) -> Path:
+    """The variables injected into an agent (JSON, 0600): kept out of the state store, so that
+    sharing the store (a bug report) shares no secret value."""
+    return status_file(state_dir, agent).parent / "env"
+
+
 def exit_status_file(state_dir: Path, agent: str) -> Path:
     """Where the agent's launcher writes `<its pid> <exit status>` when the agent ends."""
     return status_file(state_dir, agent).parent / "exit_status"
