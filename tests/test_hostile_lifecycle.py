@@ -1,0 +1,197 @@
+"""Hostile lifecycle: failed actions change nothing, secrets stay out of the store, one fleet per
+config, `down` leaves nothing, exit codes are kept (issue 16, items 1, 4, 7, 8, 11).
+
+Real tmux on throwaway sockets, real processes, real SQLite files. Each test reproduces a failure
+seen on the landed main."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import retry_until, run_cli
+from mission_control.adapters.store import Store
+
+pytestmark = pytest.mark.tmux
+
+TICKER = "while true; do echo tick; sleep 1; done"
+
+
+def fleet(cli, folder: Path, agents: str, name: str = "agents.toml") -> Path:
+    """A config in `folder` whose fleet is up (detached)."""
+    cfg = folder / name
+    cfg.write_text('[mission]\nsession = "t"\npoll_interval = 0.3\n' + agents)
+    r = run_cli(cli, cfg, "up", "--no-attach")
+    assert r.returncode == 0, r.stderr
+    return cfg
+
+
+def shell_agent(name: str, command: str, extra: str = "") -> str:
+    return f'\n[[agent]]\nname = "{name}"\nkind = "shell"\ncommand = {json.dumps(command)}\n{extra}'
+
+
+def pane_of(cli, agent: str) -> str:
+    for line in cli.tmux("list-panes", "-a", "-F", "#{pane_id} #{@mc_agent}").splitlines():
+        pane, _, name = line.partition(" ")
+        if name == agent:
+            return pane
+    raise AssertionError(f"no pane for {agent}")
+
+
+def pane_text(cli, agent: str) -> str:
+    return cli.tmux("capture-pane", "-p", "-J", "-t", pane_of(cli, agent))
+
+
+def env_listing(cli, cfg: Path, agent: str) -> str:
+    r = run_cli(cli, cfg, "env", agent)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+# -- item 1: one failed inject changes nothing ------------------------------------------------
+
+
+def test_a_megabyte_inject_never_makes_the_fleet_unstartable(cli, tmp_path: Path) -> None:
+    """On main a 1 MB value failed (`E2BIG`) yet was kept: restart and up failed from then on."""
+    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "big=${#BIGVAL}"; ' + TICKER))
+    big = "Q" * 1_000_000
+    r = run_cli(cli, cfg, "inject", "a1", stdin=f"BIGVAL={big}\n")
+    assert "Traceback" not in r.stderr and big[:1000] not in r.stdout + r.stderr
+    listed = env_listing(cli, cfg, "a1")
+    if r.returncode == 0:  # values of any size reach the agent...
+        assert "BIGVAL=" in listed
+        retry_until(lambda: "big=1000000" in pane_text(cli, "a1"))
+    else:  # ...or the failed inject left nothing behind
+        assert r.stderr.count("\n") == 1 and "nothing changed" in r.stderr
+        assert "BIGVAL" not in listed and "no variables injected into a1" in listed
+    # either way the fleet goes on: restart, down and up work
+    r = run_cli(cli, cfg, "restart", "a1")
+    assert r.returncode == 0, r.stderr
+    assert run_cli(cli, cfg, "down").returncode == 0
+    r = run_cli(cli, cfg, "up", "--no-attach")
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_failed_respawn_puts_the_overlay_and_dotenv_back(cli, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".env").write_text("KEEP=1\n")
+    os.chmod(work / ".env", 0o640)
+    cfg = fleet(cli, tmp_path, shell_agent("a1", TICKER, f'cwd = "{work}"\n'))
+    assert run_cli(cli, cfg, "inject", "a1", stdin="FIRST=one-value-kept\n").returncode == 0
+    cli.tmux("kill-pane", "-t", pane_of(cli, "a1"))  # its respawn now fails: the pane is gone
+    r = run_cli(cli, cfg, "inject", "a1", "--dotenv", stdin="FIRST=replaced\nSECOND=new-value\n")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "nothing changed" in r.stderr, r.stderr
+    listed = env_listing(cli, cfg, "a1")
+    assert listed.startswith("FIRST=") and "SECOND" not in listed
+    assert json.loads((tmp_path / ".mission-control" / "agents" / "a1" / "env").read_text()) == {"FIRST": "one-value-kept"}
+    assert (work / ".env").read_text() == "KEEP=1\n"
+    assert stat.S_IMODE(os.stat(work / ".env").st_mode) == 0o640
+
+
+def test_env_lists_masked_names_and_unsets_them(cli, tmp_path: Path) -> None:
+    secret = "sk-live-0123456789abcdef"
+    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "token=$API_TOKEN"; ' + TICKER))
+    assert run_cli(cli, cfg, "inject", "a1", stdin=f"API_TOKEN={secret}\nNOTE=x\n").returncode == 0
+    retry_until(lambda: f"token={secret}" in pane_text(cli, "a1"))
+    listed = env_listing(cli, cfg, "a1")
+    assert [line.split("=")[0] for line in listed.splitlines()] == ["API_TOKEN", "NOTE"]
+    assert secret not in listed and secret[4:] not in listed and "(24 chars)" in listed
+    # a name that is not injected: one line, exit 1, nothing removed
+    r = run_cli(cli, cfg, "env", "a1", "--unset", "NOTE", "--unset", "NOPE")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "NOPE is not injected into a1" in r.stderr
+    r = run_cli(cli, cfg, "env", "a1", "--unset", "1BAD")
+    assert r.returncode == 1 and "'1BAD' is not a valid environment variable name" in r.stderr
+    assert "NOTE" in env_listing(cli, cfg, "a1")
+    r = run_cli(cli, cfg, "env", "nobody")
+    assert r.returncode == 1 and "no agent named 'nobody'" in r.stderr
+    # with the fleet down, the variables can still be seen and removed
+    assert run_cli(cli, cfg, "down").returncode == 0
+    r = run_cli(cli, cfg, "env", "a1", "--unset", "API_TOKEN")
+    assert r.returncode == 0 and "removed API_TOKEN" in r.stdout
+    assert env_listing(cli, cfg, "a1").startswith("NOTE=")
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    retry_until(lambda: "token=\n" in pane_text(cli, "a1") + "\n")
+    log = run_cli(cli, cfg, "log").stdout
+    assert "unset env" in log and secret not in log
+
+
+async def test_the_inject_dialog_lists_and_removes_injected_variables() -> None:
+    from test_dashboard import RecordingActions, acting_app
+
+    actions = RecordingActions()
+    actions.injected = {"OLD_TOKEN": "abcd…(masked) (20 chars)", "NOTE": "…(masked) (3 chars)"}
+    app = acting_app(actions)
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        await pilot.press("n")  # the STUCK notifier: the dialog offers NOTIFICATION_KEY
+        await pilot.press("e")
+        await pilot.pause()
+        text = "\n".join(str(w.render()) for w in app.screen.query("Checkbox"))
+        assert "remove OLD_TOKEN=abcd…(masked) (20 chars)" in text
+        await pilot.click("#unset-OLD_TOKEN")
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+    assert [c[:2] for c in actions.calls] == [("injected_env", ("notifier",)), ("unset_env", ("notifier", ["OLD_TOKEN"]))]
+
+
+# -- item 4 (store part): no secret in the state store -------------------------------------------
+
+
+def _store_bytes(state: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(state.glob("state.db*")))
+
+
+def test_injected_values_never_reach_the_state_store(cli, tmp_path: Path) -> None:
+    secret = "s3cr3t-" + os.urandom(8).hex()
+    got = tmp_path / "got"  # the agent does not print it: its screen is stored, as it should be
+    cfg = fleet(cli, tmp_path, shell_agent("a1", f'printf %s "$SECRET" > {got}; ' + TICKER))
+    assert run_cli(cli, cfg, "inject", "a1", stdin=f"SECRET={secret}\n").returncode == 0
+    retry_until(lambda: got.exists() and got.read_text() == secret)
+    state = tmp_path / ".mission-control"
+    retry_until(lambda: (state / "state.db-wal").exists())
+    assert secret.encode() not in _store_bytes(state)
+    env = state / "agents" / "a1" / "env"
+    assert secret in env.read_text()
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600 and stat.S_IMODE(env.parent.stat().st_mode) == 0o700
+    assert not [p for p in env.parent.iterdir() if p.name.endswith(".tmp")]
+    # after a crash the agent is brought back with it, still not from the store
+    cli.tmux("kill-server")
+    got.unlink()
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    retry_until(lambda: got.exists() and got.read_text() == secret)
+    assert secret.encode() not in _store_bytes(state)
+
+
+def test_an_old_store_has_its_injected_values_moved_out(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    store = Store(state / "state.db")
+    store.record_agent("a", kind="shell", pane_id=None, window=None, launched_at=1.0, task=None)
+    store.record_agent("b", kind="shell", pane_id=None, window=None, launched_at=1.0, task=None)
+    store.close()
+    secret, everyone = "old-secret-" + os.urandom(6).hex(), "fleet-wide-" + os.urandom(6).hex()
+    conn = sqlite3.connect(state / "state.db")  # the store as versions before this one left it
+    conn.executescript("""
+        CREATE TABLE env_overlays (agent TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, at REAL NOT NULL,
+                                   PRIMARY KEY (agent, key));
+        UPDATE meta SET value = '2' WHERE key = 'schema_version';
+    """)
+    conn.executemany("INSERT INTO env_overlays VALUES (?, ?, ?, ?)",
+                     [("a", "TOKEN", secret, 2.0), ("*", "SHARED", everyone, 1.0), ("*", "TOKEN", "loses", 1.0)])
+    conn.commit()
+    conn.close()
+    assert secret.encode() in _store_bytes(state)
+
+    store = Store(state / "state.db")
+    assert store.env_overlay("a") == {"TOKEN": secret, "SHARED": everyone}
+    assert store.env_overlay("b") == {"SHARED": everyone, "TOKEN": "loses"}
+    store.close()
+    data = _store_bytes(state)
+    assert secret.encode() not in data and everyone.encode() not in data
+    assert Store(state / "state.db").env_overlay("a") == {"TOKEN": secret, "SHARED": everyone}  # opened again: same
