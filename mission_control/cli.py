@@ -40,6 +40,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"mission-control: recovered after a crash: resumed {', '.join(result.resumed) or 'none'}; "
                   f"restarted from their task {', '.join(result.restarted) or 'none'} (`up --fresh` starts over)")
     else:
+        if result.waited:
+            print(f"mission-control: another `up` was starting fleet {config.session!r}; waited for it")
         print(f"mission-control: fleet {config.session!r} is already running ({len(result.panes)} agents); nothing new started")
         if result.supervisor_restarted:
             print("mission-control: its supervisor was not running and has been restarted")

@@ -195,3 +195,31 @@ def test_an_old_store_has_its_injected_values_moved_out(tmp_path: Path) -> None:
     data = _store_bytes(state)
     assert secret.encode() not in data and everyone.encode() not in data
     assert Store(state / "state.db").env_overlay("a") == {"TOKEN": secret, "SHARED": everyone}  # opened again: same
+
+
+# -- item 7: concurrent `up` leaves exactly one fleet ---------------------------------------------
+
+
+def test_three_concurrent_ups_leave_exactly_one_fleet(cli, tmp_path: Path) -> None:
+    """On main, in 2 of 4 three-way races no fleet was left (a loser's rollback killed the winner's
+    session), and losers said "already running (0 agents)"."""
+    import subprocess
+
+    cfg = tmp_path / "agents.toml"
+    cfg.write_text('[mission]\nsession = "race"\npoll_interval = 0.3\n'
+                   + shell_agent("a1", TICKER) + shell_agent("a2", TICKER))
+    for _round in range(3):
+        procs = [subprocess.Popen([sys.executable, "-m", "mission_control", "up", "--no-attach", "-c", str(cfg)],
+                                  cwd=tmp_path, env=cli.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+        assert all(rc == 0 for rc, _, _ in results), results
+        said = [out for _, out, _ in results]
+        assert sum("fleet 'race' started: 2 agents" in out for out in said) == 1, said
+        assert sum("already running (2 agents)" in out and "waited for it" in out for out in said) == 2, said
+        assert cli.tmux("list-sessions", "-F", "#{session_name}").split() == ["race"]
+        roles = cli.tmux("list-panes", "-a", "-F", "#{@mc_role}#{@mc_agent}:#{pane_dead}").split()
+        assert sorted(roles) == ["a1:0", "a2:0", "dashboard:0", "supervisor:0"], roles
+        rows = retry_until(lambda: len(r := cli.status("-c", str(cfg))) == 2 and r)
+        assert {r["name"] for r in rows} == {"a1", "a2"}
+        assert run_cli(cli, cfg, "down").returncode == 0

@@ -1,16 +1,30 @@
-"""The fleet's supervisor lock: one supervisor per fleet, and how others can tell it runs."""
+"""The fleet's locks and per-agent files: one supervisor per fleet (and how others can tell it
+runs), one `up` at a time per fleet, and where each agent's own files live."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 LOCK_NAME = "supervisor.lock"
+UP_LOCK_NAME = "up.lock"
+"""Held by the `up` bringing the fleet up (or finding it running), for as long as it takes."""
 
 
 class SupervisorRunning(Exception):
     """Another supervisor holds this fleet's lock."""
+
+
+class LockBusy(Exception):
+    """Another process held a fleet lock for longer than we would wait; `holder` is its pid."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
 
 
 def status_file(state_dir: Path, agent: str) -> Path:
@@ -53,19 +67,49 @@ def recorded_exit(state_dir: Path, agent: str, launcher_pid: int) -> int | None:
         return None
 
 
+def _take(path: Path, wait: float = 0.0) -> int:
+    """An exclusive flock on `path`, waiting up to `wait` seconds; our pid written in it (fd
+    returned). Raises LockBusy with the holder's pid."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                os.close(fd)
+                raise LockBusy(holder or "?") from None
+            time.sleep(0.05)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
 def acquire_lock(state_dir: Path) -> int:
     """Hold the fleet's supervisor lock for the life of this process (fd returned)."""
-    path = state_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip()
-        os.close(fd)
-        raise SupervisorRunning(f"a supervisor already runs for this fleet (pid {holder or '?'})") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
+        return _take(state_dir / LOCK_NAME)
+    except LockBusy as exc:
+        raise SupervisorRunning(f"a supervisor already runs for this fleet (pid {exc.holder})") from None
+
+
+@contextmanager
+def up_lock(state_dir: Path, wait: float) -> Iterator[bool]:
+    """Hold the fleet's `up` lock for the body, waiting up to `wait` seconds for another `up` to
+    finish; yields whether it had to wait. Raises LockBusy when the other one takes longer."""
+    path = state_dir / UP_LOCK_NAME
+    try:
+        fd = _take(path)
+        waited = False
+    except LockBusy:
+        fd = _take(path, wait)
+        waited = True
+    try:
+        yield waited
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def supervisor_alive(state_dir: Path) -> bool:
