@@ -24,7 +24,9 @@ from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
 from mission_control.core.kinds import KINDS
-from mission_control.core.launch_plan import agent_command, agent_env, logs_output, pane_argv, typed_task
+from mission_control.core.launch_plan import (
+    FLEET_ENV, agent_command, agent_env, fleet_mark, logs_output, pane_argv, typed_task,
+)
 from mission_control.core.layouts import LayoutPreset, layout_string, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
 from mission_control.adapters.supervisor_lock import (
@@ -201,6 +203,7 @@ def agent_pane(
         state_dir=config.state_dir,
         path_prefix=str(Path(sys.executable).parent),
         base_path=os.environ.get("PATH", ""),
+        fleet=fleet_mark(config.socket, config.session),
     )
     env.update(extra_env or {})
     if gate is not None:
@@ -247,6 +250,7 @@ def mark_agent_pane(tmux: Tmux, pane: str, name: str) -> None:
 
 def fleet_env(config: FleetConfig) -> dict[str, str]:
     return {
+        FLEET_ENV: fleet_mark(config.socket, config.session),
         "MISSION_CONTROL_SOCKET": config.socket,
         "MISSION_CONTROL_CONFIG": str(config.path),
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",

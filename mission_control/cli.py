@@ -80,7 +80,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     config = _config(args)
     result = down(config, clean=args.clean)
     if not result.was_running:
-        print(f"mission-control: no fleet running (session {config.session!r} on tmux socket {config.socket!r})")
+        print(f"mission-control: no fleet running (session {config.session!r} on tmux socket {config.socket!r})"
+              + (f"; stopped {result.stopped_processes} processes a previous run left behind" if result.stopped_processes else ""))
     else:
         print(f"mission-control: fleet {config.session!r} stopped ({result.stopped_processes} processes)")
     for name in result.removed_worktrees:

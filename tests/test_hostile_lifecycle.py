@@ -223,3 +223,52 @@ def test_three_concurrent_ups_leave_exactly_one_fleet(cli, tmp_path: Path) -> No
         rows = retry_until(lambda: len(r := cli.status("-c", str(cfg))) == 2 and r)
         assert {r["name"] for r in rows} == {"a1", "a2"}
         assert run_cli(cli, cfg, "down").returncode == 0
+
+
+# -- item 8: `down` leaves nothing, escaped children included --------------------------------------
+
+
+def _running(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+ESCAPER = ("setsid sleep 1002 & echo $! >> {pids}; "
+           "(setsid sh -c 'sleep 1003 & echo $! >> {pids}' &); "  # a double fork: its parent is gone at once
+           + TICKER)
+
+
+def test_down_stops_children_that_escaped_with_setsid_and_a_double_fork(cli, tmp_path: Path) -> None:
+    pids_file = tmp_path / "pids"
+    cfg = fleet(cli, tmp_path, shell_agent("a1", ESCAPER.format(pids=pids_file)))
+    pids = retry_until(lambda: pids_file.exists() and len(p := pids_file.read_text().split()) == 2 and [int(x) for x in p])
+    try:
+        assert all(_running(p) for p in pids)
+        r = run_cli(cli, cfg, "down")
+        assert r.returncode == 0, r.stderr
+        assert [p for p in pids if _running(p)] == []  # gone when `down` returns, not some time later
+        assert not cli.server_running()
+    finally:
+        for pid in pids:
+            if _running(pid):
+                os.kill(pid, 9)
+
+
+def test_down_after_a_crash_stops_what_the_crashed_fleet_left(cli, tmp_path: Path) -> None:
+    pids_file = tmp_path / "pids"
+    cfg = fleet(cli, tmp_path, shell_agent("a1", ESCAPER.format(pids=pids_file)))
+    pids = retry_until(lambda: pids_file.exists() and len(p := pids_file.read_text().split()) == 2 and [int(x) for x in p])
+    try:
+        cli.tmux("kill-server")  # the crash: the escaped children live on
+        assert all(_running(p) for p in pids)
+        r = run_cli(cli, cfg, "down")
+        assert r.returncode == 0 and "no fleet running" in r.stdout and "left behind" in r.stdout, r.stdout + r.stderr
+        assert [p for p in pids if _running(p)] == []
+    finally:
+        for pid in pids:
+            if _running(pid):
+                os.kill(pid, 9)

@@ -15,6 +15,16 @@ from mission_control.core.kinds import KINDS
 from mission_control.core.progress import author_identity
 
 
+FLEET_ENV = "MISSION_CONTROL_FLEET"
+"""In the environment of every process started for a fleet (inherited by all an agent starts,
+daemons included): how `down` finds the ones that left the fleet's panes."""
+
+
+def fleet_mark(socket: str, session: str) -> str:
+    """The value of FLEET_ENV: the fleet's tmux socket and session (names tmux keeps unique)."""
+    return f"{socket}/{session}"
+
+
 def shell_argv(command: str, args: list[str], name: str) -> list[str]:
     """`sh -c` running `command` with `args` appended as quoted positional parameters."""
     script = f'{command} "$@"' if args else command
@@ -45,7 +55,7 @@ def pane_argv(python: str, launcher: Path, agent_argv: list[str]) -> list[str]:
 
 
 def agent_env(
-    spec: AgentSpec, *, status_file: Path, state_dir: Path, path_prefix: str | None, base_path: str
+    spec: AgentSpec, *, status_file: Path, state_dir: Path, path_prefix: str | None, base_path: str, fleet: str = ""
 ) -> dict[str, str]:
     """The environment an agent's pane gets on top of the tmux server's."""
     env: dict[str, str] = {}
@@ -61,6 +71,8 @@ def agent_env(
     env["MISSION_CONTROL_KIND"] = spec.kind
     env["MISSION_CONTROL_STATUS_FILE"] = str(status_file)
     env["MISSION_CONTROL_STATE_DIR"] = str(state_dir)
+    if fleet:
+        env[FLEET_ENV] = fleet
     if spec.task:
         env["MISSION_CONTROL_TASK"] = spec.task
     return env
