@@ -270,7 +270,7 @@ class Supervisor:
             recent_commits=tuple(progress.recent[:8]) if progress else (),
             time_in={k: round(v, 1) for k, v in st.memory.time_in.items()},
             last_line=last_output_line(lines),
-            exit_code=obs.exit_status if verdict.status is Status.EXITED else None,
+            exit_code=obs.exit_status if obs.pane_dead else None,  # EXITED, or STUCK in a crash loop
             evidence=verdict.evidence,
             turns=verdict.turns,
             commits=progress.commits if progress else None,

@@ -272,3 +272,22 @@ def test_down_after_a_crash_stops_what_the_crashed_fleet_left(cli, tmp_path: Pat
         for pid in pids:
             if _running(pid):
                 os.kill(pid, 9)
+
+
+# -- item 11: exit codes kept; one state dir per config -------------------------------------------
+
+
+def test_a_crash_looping_agent_keeps_its_exit_code(cli, tmp_path: Path) -> None:
+    """On main `status --json` said `exit_code: null` for a crash-looping agent whose pane said `status 3`."""
+    cfg = fleet(cli, tmp_path, shell_agent("crasher", "echo boom; exit 3"))
+    rows = lambda: {r["name"]: r for r in cli.status("-c", str(cfg))}  # noqa: E731
+    row = retry_until(lambda: (r := rows().get("crasher", {})).get("status") == "EXITED" and r)
+    assert row["exit_code"] == 3
+    for n in (2, 3):
+        before = rows()["crasher"]["since"]
+        assert run_cli(cli, cfg, "restart", "crasher").returncode == 0
+        if n == 2:
+            retry_until(lambda: (s := rows()["crasher"])["since"] != before and s["status"] == "EXITED")
+    row = retry_until(lambda: (r := rows()["crasher"]).get("status") == "STUCK" and r, message="crash loop")
+    assert row["reason"].startswith("crash loop") and row["exit_code"] == 3
+    assert "status 3" in pane_text(cli, "crasher")
