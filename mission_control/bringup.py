@@ -310,8 +310,27 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     return replace(result, waited=waited)
 
 
+def check_state_owner(config: FleetConfig) -> None:
+    """The state dir is this config's: not the fleet of another config that still exists (its
+    agents would be revived, or reset, as this one's), nor this fleet running on another socket.
+    Raises ConfigError."""
+    if not config.store_path.exists():
+        return
+    record = Store(config.store_path).fleet()
+    if record is None:
+        return
+    other = Path(record["config_path"])
+    key = f"{config.path}: mission.state_dir {config.state_dir}"
+    if other != config.path and other.exists():
+        raise ConfigError(f"{key} holds the fleet of {other}; give this config a state_dir of its own")
+    if record["socket"] != config.socket and Tmux(record["socket"]).has_session(record["session"]):
+        raise ConfigError(f"{key} belongs to the fleet running on tmux socket {record['socket']!r} "
+                          f"(session {record['session']!r}): stop it first, or use that socket")
+
+
 def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
     """`up` under the fleet's `up` lock."""
+    check_state_owner(config)
     tmux = Tmux(config.socket)
     if tmux.has_session(config.session):
         store = Store(config.store_path)

@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 
 from mission_control.adapters.tmux import Tmux
-from mission_control.core.config import DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text
+from mission_control.core.config import DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text
 from mission_control.core.layouts import LayoutPreset, parse_layout
 
 CONFIG_OPTION = "@mission_control_config"
 STATE_OPTION = "@mission_control_state"
-DEFAULT_CONFIG = "agents.toml"
+DEFAULT_CONFIG = DEFAULT_CONFIG_NAME
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 

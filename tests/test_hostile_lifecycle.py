@@ -291,3 +291,39 @@ def test_a_crash_looping_agent_keeps_its_exit_code(cli, tmp_path: Path) -> None:
     row = retry_until(lambda: (r := rows()["crasher"]).get("status") == "STUCK" and r, message="crash loop")
     assert row["reason"].startswith("crash loop") and row["exit_code"] == 3
     assert "status 3" in pane_text(cli, "crasher")
+
+
+def test_configs_in_one_folder_keep_their_fleets_apart(cli, tmp_path: Path) -> None:
+    """On main both configs shared `.mission-control`: after a crash, `up -c other.toml` revived
+    agents.toml's agents."""
+    main = fleet(cli, tmp_path, shell_agent("a1", TICKER))
+    retry_until(lambda: [r["name"] for r in cli.status("-c", str(main))] == ["a1"])
+    cli.tmux("kill-server")  # a crash: agents.toml's fleet would be recovered by its next `up`
+    other = fleet(cli, tmp_path, shell_agent("b1", TICKER), name="other.toml")
+    assert "a1" not in cli.tmux("list-panes", "-a", "-F", "#{@mc_agent}").split()
+    rows = retry_until(lambda: cli.status("-c", str(other)))
+    assert [r["name"] for r in rows] == ["b1"]
+    assert (tmp_path / ".mission-control" / "other" / "state.db").exists()
+    assert run_cli(cli, other, "down").returncode == 0
+    # agents.toml keeps `.mission-control` itself, and its crash is still recovered
+    r = run_cli(cli, main, "up", "--no-attach")
+    assert r.returncode == 0 and "recovered after a crash" in r.stdout, r.stdout + r.stderr
+    assert run_cli(cli, main, "down").returncode == 0
+    # a config told to share another's state dir is refused: one line naming both, nothing started
+    shared = tmp_path / "shared.toml"
+    shared.write_text('[mission]\nsession = "s"\nstate_dir = ".mission-control"\n' + shell_agent("c1", TICKER))
+    r = run_cli(cli, shared, "up", "--no-attach")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"holds the fleet of {main}" in r.stderr and str(shared) in r.stderr
+    assert not cli.server_running()
+
+
+def test_the_default_state_dir_is_keyed_by_the_config() -> None:
+    from mission_control.core.config import load_text
+
+    agent = shell_agent("a", "true")
+    assert load_text(Path("/w/agents.toml"), agent, environ={}).state_dir == Path("/w/.mission-control")
+    assert load_text(Path("/w/night.toml"), agent, environ={}).state_dir == Path("/w/.mission-control/night")
+    assert load_text(Path("/w/fleet"), agent, environ={}).state_dir == Path("/w/.mission-control/fleet")
+    given = '[mission]\nstate_dir = "state"\n' + agent
+    assert load_text(Path("/w/night.toml"), given, environ={}).state_dir == Path("/w/state")
