@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import retry_until, run_cli
+from test_actions import _pane as pane_of
 from mission_control.adapters.store import Store
 
 pytestmark = pytest.mark.tmux
@@ -36,15 +37,8 @@ def shell_agent(name: str, command: str, extra: str = "") -> str:
     return f'\n[[agent]]\nname = "{name}"\nkind = "shell"\ncommand = {json.dumps(command)}\n{extra}'
 
 
-def pane_of(cli, agent: str) -> str:
-    for line in cli.tmux("list-panes", "-a", "-F", "#{pane_id} #{@mc_agent}").splitlines():
-        pane, _, name = line.partition(" ")
-        if name == agent:
-            return pane
-    raise AssertionError(f"no pane for {agent}")
-
-
 def pane_text(cli, agent: str) -> str:
+    """The agent's screen, wrapped lines joined."""
     return cli.tmux("capture-pane", "-p", "-J", "-t", pane_of(cli, agent))
 
 
