@@ -321,7 +321,7 @@ def check_state_owner(config: FleetConfig) -> None:
         return
     other = Path(record["config_path"])
     key = f"{config.path}: mission.state_dir {config.state_dir}"
-    if other != config.path and other.exists():
+    if other != config.path and other.exists() and not other.samefile(config.path):  # not the same file by another path
         raise ConfigError(f"{key} holds the fleet of {other}; give this config a state_dir of its own")
     if record["socket"] != config.socket and Tmux(record["socket"]).has_session(record["session"]):
         raise ConfigError(f"{key} belongs to the fleet running on tmux socket {record['socket']!r} "

@@ -303,12 +303,17 @@ def test_configs_in_one_folder_keep_their_fleets_apart(cli, tmp_path: Path) -> N
     r = run_cli(cli, main, "up", "--no-attach")
     assert r.returncode == 0 and "recovered after a crash" in r.stdout, r.stdout + r.stderr
     assert run_cli(cli, main, "down").returncode == 0
+    # the same config reached through a symlinked folder is the same fleet
+    (tmp_path / "link").symlink_to(tmp_path)
+    r = run_cli(cli, tmp_path / "link" / "agents.toml", "up", "--no-attach")
+    assert r.returncode == 0, r.stderr
+    assert run_cli(cli, main, "down").returncode == 0
     # a config told to share another's state dir is refused: one line naming both, nothing started
     shared = tmp_path / "shared.toml"
     shared.write_text('[mission]\nsession = "s"\nstate_dir = ".mission-control"\n' + shell_agent("c1", TICKER))
     r = run_cli(cli, shared, "up", "--no-attach")
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert f"holds the fleet of {main}" in r.stderr and str(shared) in r.stderr
+    assert "agents.toml; give this config a state_dir of its own" in r.stderr and str(shared) in r.stderr
     assert not cli.server_running()
 
 
