@@ -22,6 +22,7 @@ import psutil
 from mission_control.adapters import git_progress
 from mission_control.adapters.processes import terminate_all
 from mission_control.adapters.store import Store, StoreError, ensure_private_dir, write_private
+from mission_control.adapters.supervisor_lock import LockBusy, env_lock
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, FleetConfig
 from mission_control.core.diagnosis import mask_value
@@ -36,6 +37,8 @@ from mission_control.core.status import ScreenFacts, tail_lines
 
 PAUSE_REASON_KEY = "paused_reason:"
 """Store meta key prefix: why an agent was paused (the process state says *that* it is)."""
+ENV_LOCK_WAIT = 60.0
+"""How long a change to an agent's injected variables waits for another one to finish."""
 QUIET_CHECK_SECONDS = 0.25
 """Two captures this far apart must be identical before text is typed at a prompt."""
 
@@ -396,7 +399,7 @@ class FleetActions:
             try:
                 with self._injected(spec.name, fix.values, spec.cwd / ".env" if write_dotenv else None):
                     self._respawn(rec, resume=True)
-            except (TmuxError, OSError, StoreError) as exc:
+            except (TmuxError, OSError, StoreError, ActionError) as exc:
                 out.append(self._log("inject", spec.name, detail, f"{exc}; nothing changed", ok=False))
                 continue
             how = f"resumed with `{spec.resume_command}`" if spec.resume_command else "restarted with its task"
@@ -407,18 +410,29 @@ class FleetActions:
     def _injected(self, name: str, values: dict[str, str], dotenv: Path | None) -> Iterator[None]:
         """`values` kept for `name` (and merged into `dotenv`) for the body; put back as they were
         when the body fails."""
-        before = self.store.env_overlay(name)
-        dotenv_before = _file_state(dotenv) if dotenv is not None else None
-        self.store.set_env_overlay(name, values)
+        with self._env_locked(name):
+            before = self.store.env_overlay(name)
+            dotenv_before = _file_state(dotenv) if dotenv is not None else None
+            self.store.set_env_overlay(name, values)
+            try:
+                if dotenv is not None:
+                    write_env_file(dotenv, values)
+                yield
+            except BaseException:
+                self.store.replace_env_overlay(name, before)
+                if dotenv is not None:
+                    _restore_file(dotenv, dotenv_before)
+                raise
+
+    @contextmanager
+    def _env_locked(self, name: str) -> Iterator[None]:
+        """One change to an agent's injected variables at a time (another inject waits for this one)."""
         try:
-            if dotenv is not None:
-                write_env_file(dotenv, values)
-            yield
-        except BaseException:
-            self.store.replace_env_overlay(name, before)
-            if dotenv is not None:
-                _restore_file(dotenv, dotenv_before)
-            raise
+            with env_lock(self.config.state_dir, name, ENV_LOCK_WAIT):
+                yield
+        except LockBusy as exc:
+            raise ActionError(f"another change to {name}'s injected variables (pid {exc.holder}) has not "
+                              f"finished within {ENV_LOCK_WAIT:.0f} s") from None
 
     def injected_env(self, name: str) -> dict[str, str]:
         """The variables injected into an agent, by name, with masked values (never a value)."""
@@ -428,12 +442,13 @@ class FleetActions:
     def unset_env(self, name: str, names: list[str]) -> Outcome:
         """Forget injected variables of an agent. The running agent keeps them until it restarts."""
         self._known(name)
-        injected = self.store.env_overlay(name)
-        unknown = [n for n in names if n not in injected]
-        if unknown:
-            raise ActionError(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not injected into {name} "
-                              f"(injected: {', '.join(injected) or 'none'}); nothing removed")
-        removed = self.store.unset_env(name, names)
+        with self._env_locked(name):
+            injected = self.store.env_overlay(name)
+            unknown = [n for n in names if n not in injected]
+            if unknown:
+                raise ActionError(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not injected into {name} "
+                                  f"(injected: {', '.join(injected) or 'none'}); nothing removed")
+            removed = self.store.unset_env(name, names)
         return self._log("unset env", name, ", ".join(removed),
                          f"removed {', '.join(removed)} from {name}'s injected variables; "
                          f"its running process keeps them until it restarts (`mission-control restart {name}`)")

@@ -16,6 +16,7 @@ from pathlib import Path
 from mission_control.adapters import git_progress
 from mission_control.adapters.processes import ProcessTable, marked, stop_marked, terminate_all
 from mission_control.adapters.store import STOPPED_KEY, Store
+from mission_control.adapters.supervisor_lock import LockBusy, up_lock
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import FleetConfig
 from mission_control.core.launch_plan import FLEET_ENV, fleet_mark
@@ -31,7 +32,22 @@ class DownResult:
     kept_worktrees: dict[str, list[str]] = field(default_factory=dict)
 
 
+DOWN_WAIT_SECONDS = 30.0
+"""How long `down` waits for an `up` of the fleet in progress to finish (then it goes ahead anyway:
+`down` is how a person stops everything, it never refuses)."""
+
+
 def down(config: FleetConfig, clean: bool = False) -> DownResult:
+    if not config.state_dir.is_dir():
+        return _down(config, clean)
+    try:
+        with up_lock(config.state_dir, DOWN_WAIT_SECONDS):
+            return _down(config, clean)
+    except LockBusy:
+        return _down(config, clean)
+
+
+def _down(config: FleetConfig, clean: bool) -> DownResult:
     tmux = Tmux(config.socket)
     result = DownResult(was_running=False)
     mark = fleet_mark(config.socket, config.session)

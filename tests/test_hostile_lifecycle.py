@@ -116,6 +116,23 @@ def test_env_lists_masked_names_and_unsets_them(cli, tmp_path: Path) -> None:
     assert "unset env" in log and secret not in log
 
 
+def test_concurrent_injects_into_one_agent_all_land(cli, tmp_path: Path) -> None:
+    """Each inject changes the agent's variables and respawns it under the agent's env lock: none is
+    lost to another's read-modify-write or undone by another's rollback, and the last run has all."""
+    import subprocess
+
+    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "vars=$V1,$V2,$V3"; ' + TICKER))
+    procs = [subprocess.Popen([sys.executable, "-m", "mission_control", "inject", "a1", "-c", str(cfg)],
+                              cwd=tmp_path, env=cli.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for i, p in enumerate(procs, 1):
+        p.stdin.write(f"V{i}=value-{i}\n")  # type: ignore[union-attr]
+        p.stdin.close()  # type: ignore[union-attr]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0], [p.stderr.read() for p in procs]  # type: ignore[union-attr]
+    assert sorted(line.split("=")[0] for line in env_listing(cli, cfg, "a1").splitlines()) == ["V1", "V2", "V3"]
+    retry_until(lambda: "vars=value-1,value-2,value-3" in pane_text(cli, "a1"))
+
+
 async def test_the_inject_dialog_lists_and_removes_injected_variables() -> None:
     from test_dashboard import RecordingActions, acting_app
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -96,10 +96,9 @@ def acquire_lock(state_dir: Path) -> int:
 
 
 @contextmanager
-def up_lock(state_dir: Path, wait: float) -> Iterator[bool]:
-    """Hold the fleet's `up` lock for the body, waiting up to `wait` seconds for another `up` to
-    finish; yields whether it had to wait. Raises LockBusy when the other one takes longer."""
-    path = state_dir / UP_LOCK_NAME
+def held(path: Path, wait: float) -> Iterator[bool]:
+    """Hold an exclusive flock on `path` for the body, waiting up to `wait` seconds for its holder;
+    yields whether it had to wait. Raises LockBusy when the holder keeps it longer."""
     try:
         fd = _take(path)
         waited = False
@@ -110,6 +109,20 @@ def up_lock(state_dir: Path, wait: float) -> Iterator[bool]:
         yield waited
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def up_lock(state_dir: Path, wait: float) -> AbstractContextManager[bool]:
+    """The fleet's `up` lock (held by `up` and `down`: one of them at a time per fleet)."""
+    return held(state_dir / UP_LOCK_NAME, wait)
+
+
+def env_lock(state_dir: Path, agent: str, wait: float) -> AbstractContextManager[bool]:
+    """An agent's lock on its injected variables, held across a change and the respawn it is for,
+    so that a failed action puts back what it found and never undoes another's change."""
+    folder = env_file(state_dir, agent).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return held(folder / "env.lock", wait)
 
 
 def supervisor_alive(state_dir: Path) -> bool:
