@@ -159,25 +159,30 @@ def _store_bytes(state: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(state.glob("state.db*")))
 
 
-def test_injected_values_never_reach_the_state_store(cli, tmp_path: Path) -> None:
-    secret = "s3cr3t-" + os.urandom(8).hex()
-    got = tmp_path / "got"  # the agent does not print it: its screen is stored, as it should be
-    cfg = fleet(cli, tmp_path, shell_agent("a1", f'printf %s "$SECRET" > {got}; ' + TICKER))
+def test_injected_and_configured_values_never_reach_the_state_store(cli, tmp_path: Path) -> None:
+    secret, configured = "s3cr3t-" + os.urandom(8).hex(), "c0nf-" + os.urandom(8).hex()
+    got = tmp_path / "got"  # the agent does not print them: its screen is stored, as it should be
+    cfg = fleet(cli, tmp_path, shell_agent("a1", f'printf %s "$SECRET:$CONFIGURED" > {got}; ' + TICKER,
+                                           f'env = {{ CONFIGURED = "{configured}" }}\n'))
     assert run_cli(cli, cfg, "inject", "a1", stdin=f"SECRET={secret}\n").returncode == 0
-    retry_until(lambda: got.exists() and got.read_text() == secret)
+    retry_until(lambda: got.exists() and got.read_text() == f"{secret}:{configured}")
     state = tmp_path / ".mission-control"
     retry_until(lambda: (state / "state.db-wal").exists())
-    assert secret.encode() not in _store_bytes(state)
-    env = state / "agents" / "a1" / "env"
-    assert secret in env.read_text()
-    assert stat.S_IMODE(env.stat().st_mode) == 0o600 and stat.S_IMODE(env.parent.stat().st_mode) == 0o700
-    assert not [p for p in env.parent.iterdir() if p.name.endswith(".tmp")]
-    # after a crash the agent is brought back with it, still not from the store
+    assert secret.encode() not in _store_bytes(state) and configured.encode() not in _store_bytes(state)
+    for name in ("env", "spec-env"):
+        path = state / "agents" / "a1" / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((state / "agents" / "a1").stat().st_mode) == 0o700
+    assert not [p for p in (state / "agents" / "a1").iterdir() if p.name.endswith(".tmp")]
+    # restarted, and brought back after a crash, it has both, still not from the store
+    got.unlink()
+    assert run_cli(cli, cfg, "restart", "a1").returncode == 0
+    retry_until(lambda: got.exists() and got.read_text() == f"{secret}:{configured}")
     cli.tmux("kill-server")
     got.unlink()
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
-    retry_until(lambda: got.exists() and got.read_text() == secret)
-    assert secret.encode() not in _store_bytes(state)
+    retry_until(lambda: got.exists() and got.read_text() == f"{secret}:{configured}")
+    assert secret.encode() not in _store_bytes(state) and configured.encode() not in _store_bytes(state)
 
 
 def test_an_old_store_has_its_injected_values_moved_out(tmp_path: Path) -> None:
@@ -187,12 +192,14 @@ def test_an_old_store_has_its_injected_values_moved_out(tmp_path: Path) -> None:
     store.record_agent("b", kind="shell", pane_id=None, window=None, launched_at=1.0, task=None)
     store.close()
     secret, everyone = "old-secret-" + os.urandom(6).hex(), "fleet-wide-" + os.urandom(6).hex()
+    configured = "configured-" + os.urandom(6).hex()
     conn = sqlite3.connect(state / "state.db")  # the store as versions before this one left it
     conn.executescript("""
         CREATE TABLE env_overlays (agent TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, at REAL NOT NULL,
                                    PRIMARY KEY (agent, key));
         UPDATE meta SET value = '2' WHERE key = 'schema_version';
     """)
+    conn.execute("UPDATE agents SET spec=? WHERE name='b'", (json.dumps({"name": "b", "env": {"CONF": configured, "E": ""}}),))
     conn.executemany("INSERT INTO env_overlays VALUES (?, ?, ?, ?)",
                      [("a", "TOKEN", secret, 2.0), ("*", "SHARED", everyone, 1.0), ("*", "TOKEN", "loses", 1.0)])
     conn.commit()
@@ -202,9 +209,10 @@ def test_an_old_store_has_its_injected_values_moved_out(tmp_path: Path) -> None:
     store = Store(state / "state.db")
     assert store.env_overlay("a") == {"TOKEN": secret, "SHARED": everyone}
     assert store.env_overlay("b") == {"SHARED": everyone, "TOKEN": "loses"}
+    assert [a["spec"].get("env") for a in store.agents()] == [None, {"CONF": configured, "E": ""}]
     store.close()
     data = _store_bytes(state)
-    assert secret.encode() not in data and everyone.encode() not in data
+    assert secret.encode() not in data and everyone.encode() not in data and configured.encode() not in data
     assert Store(state / "state.db").env_overlay("a") == {"TOKEN": secret, "SHARED": everyone}  # opened again: same
 
 

@@ -3,11 +3,13 @@
 The supervisor writes snapshots, pane tails and status changes; dashboards and
 commands read them; anybody appends to the action log. Each process (and each
 thread) has its own connection, so readers never block the writer.
-The dir is 0700, the files 0600. One thing is kept out of the database on purpose:
-the values a person injects into agents (secrets, often) live in a 0600 file per
-agent (`agents/<name>/env`), so that the database and its WAL can be shared for a
-bug report without a secret in them. A store written before that has its values
-moved out when it is opened.
+The dir is 0700, the files 0600. Environment values are kept out of the database on
+purpose (secrets, often): the values a person injects into an agent live in a 0600
+file per agent (`agents/<name>/env`), and so do the values of its configured `env`
+(`agents/<name>/spec-env`; the spec in the database keeps the names, `agents()` puts
+the values back), so that the database and its WAL can be shared for a bug report
+without a secret in them. A store written before that has its values moved out when
+it is opened.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from mission_control.adapters.supervisor_lock import env_file
+from mission_control.adapters.supervisor_lock import env_file, spec_env_file
 from mission_control.core.model import FleetSnapshot
 
 SCHEMA_VERSION = 3
@@ -171,7 +173,7 @@ class Store:
                         tx.execute(statement)
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.executescript(_SCHEMA)
-            self._move_env_out(conn)
+            self._move_env_out(conn, specs_too=version < 3)
 
     # -- connections -------------------------------------------------------
 
@@ -255,8 +257,34 @@ class Store:
                  base_commit=COALESCE(excluded.base_commit, agents.base_commit),
                  branch=COALESCE(excluded.branch, agents.branch),
                  worktree=COALESCE(excluded.worktree, agents.worktree), spec=excluded.spec, removed=0""",
-            (name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, json.dumps(spec or {}), launched_at),
+            (name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, self._spec_json(name, spec), launched_at),
         )
+
+    def _spec_json(self, agent: str, spec: dict[str, Any] | None) -> str:
+        """The spec as the database keeps it: its `env` values moved to the agent's spec-env file."""
+        spec = dict(spec or {})
+        env = spec.get("env") or {}
+        path = spec_env_file(self.path.parent, agent)
+        if env:
+            ensure_private_dir(path.parent)
+            write_private(path, json.dumps(env).encode())
+            spec["env"] = {k: "" for k in env}
+        else:
+            path.unlink(missing_ok=True)
+        return json.dumps(spec)
+
+    def _spec_env(self, agent: str, names: dict[str, str]) -> dict[str, str]:
+        """An agent's configured `env`, its values read back from its spec-env file."""
+        path = spec_env_file(self.path.parent, agent)
+        try:
+            values = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise StoreError(f"{path}: missing: the values of {agent}'s env ({', '.join(names)}) are gone; "
+                             f"`up --fresh` starts it again from its config") from None
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path}: cannot read the values of {agent}'s env ({exc}); "
+                             f"`up --fresh` starts it again from its config") from None
+        return {k: str(values.get(k, "")) for k in names} if isinstance(values, dict) else dict(names)
 
     def agents(self, include_removed: bool = False) -> list[dict[str, Any]]:
         rows = self._conn().execute(
@@ -269,13 +297,15 @@ class Store:
         for row in rows:
             d = dict(zip(keys, row))
             d["spec"] = json.loads(d["spec"] or "{}")
+            if d["spec"].get("env"):
+                d["spec"]["env"] = self._spec_env(d["name"], d["spec"]["env"])
             out.append(d)
         return out
 
     def update_agent(self, name: str, **fields: Any) -> None:
         allowed = {"pane_id", "window", "launched_at", "task", "base_commit", "branch", "worktree", "removed", "spec"}
         if "spec" in fields:
-            fields["spec"] = json.dumps(fields["spec"])
+            fields["spec"] = self._spec_json(name, fields["spec"])
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown agent fields: {sorted(bad)}")
@@ -403,12 +433,26 @@ class Store:
             self.replace_env_overlay(agent, {k: v for k, v in values.items() if k not in removed})
         return removed
 
-    def _move_env_out(self, conn: sqlite3.Connection) -> None:
+    def _move_env_out(self, conn: sqlite3.Connection, *, specs_too: bool) -> None:
         """A store from before the per-agent files: its `env_overlays` rows move into the files
-        ('*' rows, meant for every agent, into each agent's, under its own), then the table is
-        dropped with secure_delete on and the WAL truncated, so no value stays behind."""
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='env_overlays'").fetchone():
+        ('*' rows, meant for every agent, into each agent's, under its own), the values of each
+        agent's configured env into its spec-env file; then the old rows are dropped with
+        secure_delete on and the WAL truncated, so no value stays behind."""
+        overlays = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='env_overlays'").fetchone()
+        rows = conn.execute("SELECT name, spec FROM agents").fetchall() if specs_too else []
+        specs = [(name, json.loads(spec or "{}")) for name, spec in rows]
+        with_values = [(name, spec) for name, spec in specs if spec.get("env")]
+        if not overlays and not with_values:
             return
+        conn.execute("PRAGMA secure_delete=ON")
+        for name, spec in with_values:
+            conn.execute("UPDATE agents SET spec=? WHERE name=?", (self._spec_json(name, spec), name))
+        if overlays:
+            self._move_overlays_out(conn)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA secure_delete=OFF")
+
+    def _move_overlays_out(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute("SELECT agent, key, value FROM env_overlays ORDER BY agent = '*' DESC, at").fetchall()
         everyone = {k: v for a, k, v in rows if a == "*"}
         own: dict[str, dict[str, str]] = {}
@@ -418,10 +462,7 @@ class Store:
         names = [r[0] for r in conn.execute("SELECT name FROM agents").fetchall()] if everyone else []
         for agent in dict.fromkeys([*names, *own]):
             self.replace_env_overlay(agent, {**self.env_overlay(agent), **everyone, **own.get(agent, {})})
-        conn.execute("PRAGMA secure_delete=ON")
         conn.execute("DROP TABLE env_overlays")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("PRAGMA secure_delete=OFF")
 
     # -- task ledger -------------------------------------------------------
 

@@ -51,6 +51,12 @@ def env_file(state_dir: Path, agent: str) -> Path:
     return status_file(state_dir, agent).parent / "env"
 
 
+def spec_env_file(state_dir: Path, agent: str) -> Path:
+    """The values of an agent's configured `env` (JSON, 0600): the store keeps its spec with the
+    names only."""
+    return status_file(state_dir, agent).parent / "spec-env"
+
+
 def exit_status_file(state_dir: Path, agent: str) -> Path:
     """Where the agent's launcher writes `<its pid> <exit status>` when the agent ends."""
     return status_file(state_dir, agent).parent / "exit_status"
