@@ -144,8 +144,11 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from mission_control.locate import load_layout
 
+    from mission_control.bringup import check_state_owner
+
     config = _config(args)
     load_layout(config)
+    check_state_owner(config)  # what `up` would refuse
     print(f"{config.path}: ok ({len(config.agents)} agents, layout {config.layout!r}, socket {config.socket!r})")
     return 0
 

@@ -185,6 +185,16 @@ def test_injected_and_configured_values_never_reach_the_state_store(cli, tmp_pat
     assert secret.encode() not in _store_bytes(state) and configured.encode() not in _store_bytes(state)
 
 
+def test_an_agent_printing_its_injected_value_leaves_it_masked_in_the_store(cli, tmp_path: Path) -> None:
+    secret = "pr1nted-" + os.urandom(8).hex()
+    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "debug: key is $SECRET"; ' + TICKER))
+    assert run_cli(cli, cfg, "inject", "a1", stdin=f"SECRET={secret}\n").returncode == 0
+    retry_until(lambda: secret in pane_text(cli, "a1"))  # on its screen, where you see it
+    state = tmp_path / ".mission-control"
+    retry_until(lambda: "debug: key is pr1n…(masked)" in Store(state / "state.db").pane_tail("a1"))
+    assert secret.encode() not in _store_bytes(state)
+
+
 def test_an_old_store_has_its_injected_values_moved_out(tmp_path: Path) -> None:
     state = tmp_path / "state"
     store = Store(state / "state.db")
@@ -335,9 +345,10 @@ def test_configs_in_one_folder_keep_their_fleets_apart(cli, tmp_path: Path) -> N
     # a config told to share another's state dir is refused: one line naming both, nothing started
     shared = tmp_path / "shared.toml"
     shared.write_text('[mission]\nsession = "s"\nstate_dir = ".mission-control"\n' + shell_agent("c1", TICKER))
-    r = run_cli(cli, shared, "up", "--no-attach")
-    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert "agents.toml; give this config a state_dir of its own" in r.stderr and str(shared) in r.stderr
+    for command in ("check", "up"):
+        r = run_cli(cli, shared, command, "--no-attach") if command == "up" else run_cli(cli, shared, command)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert "agents.toml; give this config a state_dir of its own" in r.stderr and str(shared) in r.stderr
     assert not cli.server_running()
 
 

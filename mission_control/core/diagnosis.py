@@ -249,6 +249,14 @@ def mask_value(value: str) -> str:
     return shown + MASK_SUFFIX
 
 
+def hide_values(text: str, secret_values: Iterable[str]) -> str:
+    """`text` with each of `secret_values` (of 4 characters or more, the longest first) masked."""
+    for secret in sorted({s for s in secret_values if s and len(s) >= 4}, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, mask_value(secret))
+    return text
+
+
 def mask_secrets(text: str, secret_values: Iterable[str] = ()) -> str:
     """`text` with each of `secret_values` and every common token shape masked.
 
@@ -257,8 +265,7 @@ def mask_secrets(text: str, secret_values: Iterable[str] = ()) -> str:
     KEY/TOKEN/SECRET/PASSWORD (`FOO_TOKEN=...`, `"api_key": "..."`)."""
     if not text:
         return text
-    for secret in sorted({s for s in secret_values if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, mask_value(secret))
+    text = hide_values(text, secret_values)
     for pattern in _TOKEN_SHAPES:
         text = pattern.sub(lambda m: mask_value(m.group(0)), text)
     text = _ASSIGNED.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
