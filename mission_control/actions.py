@@ -12,7 +12,7 @@ import os
 import signal
 import stat
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,7 +24,7 @@ from mission_control.adapters.processes import terminate_all
 from mission_control.adapters.store import Store, StoreError, ensure_private_dir, write_private
 from mission_control.adapters.supervisor_lock import LockBusy, env_lock
 from mission_control.adapters.tmux import Tmux, TmuxError
-from mission_control.core.config import AgentSpec, FleetConfig
+from mission_control.core.config import NAME_RE, NAME_RULE, AgentSpec, FleetConfig
 from mission_control.core.diagnosis import mask_value
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
 from mission_control.core.handoff import Handoff, handoff_message
@@ -510,8 +510,10 @@ class FleetActions:
         if worktree is not None:
             data["worktree"] = worktree
         inherited = self.store.env_overlay(env_from or copy_of) if (env_from or copy_of) else {}
+        if inherited and not NAME_RE.match(name):  # a file is written under its name: checked first
+            raise ActionError(f"name {name!r} is not allowed: use {NAME_RULE}")
         try:
-            with self._injected(name, inherited, None):
+            with self._injected(name, inherited, None) if inherited else nullcontext():
                 spec, pane = add_agent_pane(self.config, self.store, self.tmux, data, start_point=start_point)
         except ValueError as exc:
             raise ActionError(str(exc)) from None

@@ -361,3 +361,16 @@ def test_the_default_state_dir_is_keyed_by_the_config() -> None:
     assert load_text(Path("/w/fleet"), agent, environ={}).state_dir == Path("/w/.mission-control/fleet")
     given = '[mission]\nstate_dir = "state"\n' + agent
     assert load_text(Path("/w/night.toml"), given, environ={}).state_dir == Path("/w/state")
+
+
+def test_copies_and_new_agents_inherit_injected_variables_and_hostile_names_write_nothing(cli, tmp_path: Path) -> None:
+    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "key=$KEY"; ' + TICKER))
+    assert run_cli(cli, cfg, "inject", "a1", stdin="KEY=inherited-value\n").returncode == 0
+    assert run_cli(cli, cfg, "spawn", "a2", "--copy", "a1").returncode == 0
+    retry_until(lambda: "key=inherited-value" in pane_text(cli, "a2"))
+    assert env_listing(cli, cfg, "a2").startswith("KEY=")
+    for hostile in ("../../escaped", "a b", ".hidden", "x" * 41):
+        r = run_cli(cli, cfg, "spawn", hostile, "--copy", "a1")
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and "is not allowed" in r.stderr, r.stderr
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / ".mission-control" / "escaped").exists()
+    assert sorted(p.name for p in (tmp_path / ".mission-control" / "agents").iterdir()) == ["a1", "a2"]
