@@ -103,6 +103,11 @@ def test_env_lists_masked_names_and_unsets_them(cli, tmp_path: Path) -> None:
     r = run_cli(cli, cfg, "env", "a1", "--unset", "1BAD")
     assert r.returncode == 1 and "'1BAD' is not a valid environment variable name" in r.stderr
     assert "NOTE" in env_listing(cli, cfg, "a1")
+    escape = "\x1b]0;OWNED\x07\x1b[2J-and-more"
+    assert run_cli(cli, cfg, "inject", "a1", stdin=f"ESC={escape}\n").returncode == 0
+    shown = env_listing(cli, cfg, "a1") + run_cli(cli, cfg, "log").stdout
+    assert "ESC=…(masked) (23 chars)" in shown and "\x1b" not in shown and "OWNED" not in shown
+    assert run_cli(cli, cfg, "env", "a1", "--unset", "ESC").returncode == 0
     r = run_cli(cli, cfg, "env", "nobody")
     assert r.returncode == 1 and "no agent named 'nobody'" in r.stderr
     # with the fleet down, the variables can still be seen and removed

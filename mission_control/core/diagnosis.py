@@ -241,11 +241,13 @@ _BEARER = re.compile(r"(?i)(\b(?:Bearer|Basic)\s+)([A-Za-z0-9._~+/-]{16,}={0,2})
 
 
 def mask_value(value: str) -> str:
-    """`abcd…(masked)`: at most the first 4 characters, and none of a short value; an empty
+    """`abcd…(masked)`: at most the first 4 characters, and none of a short value (nor of one that
+    starts with a control character: an escape sequence would reach the terminal); an empty
     value hides nothing and says so."""
     if not value:
         return "(empty)"
-    shown = value[:SHOWN_CHARS] if len(value) > 2 * SHOWN_CHARS else ""
+    head = value[:SHOWN_CHARS]
+    shown = head if len(value) > 2 * SHOWN_CHARS and head.isprintable() else ""
     return shown + MASK_SUFFIX
 
 
