@@ -289,10 +289,15 @@ class Supervisor:
     def _injected_values(self, name: str) -> tuple[str, ...]:
         """What a person injected into the agent (secrets, often): kept out of the stored screen text
         too, should the agent print it, so that a shared store leaks none."""
+        return tuple(self._overlay(name).values())
+
+    def _overlay(self, name: str) -> dict[str, str]:
+        """The agent's injected variables; none when its file cannot be read (`env` and `up` say
+        why: the supervisor goes on supervising)."""
         try:
-            return tuple(self.store.env_overlay(name).values())
+            return self.store.env_overlay(name)
         except StoreError:
-            return ()
+            return {}
 
     def _rules(self, kind: str) -> RuleSet:
         if kind not in self.rulesets:
@@ -305,7 +310,7 @@ class Supervisor:
         spec = rec["spec"]
         name = rec["name"]
         if st.meter is None:
-            env = {**spec.get("env", {}), **self.store.env_overlay(name)}
+            env = {**spec.get("env", {}), **self._overlay(name)}
             try:
                 st.meter = make_meter(
                     rec["kind"],

@@ -379,3 +379,19 @@ def test_copies_and_new_agents_inherit_injected_variables_and_hostile_names_writ
         assert r.returncode == 1 and r.stderr.count("\n") == 1 and "is not allowed" in r.stderr, r.stderr
     assert not (tmp_path / "escaped").exists() and not (tmp_path / ".mission-control" / "escaped").exists()
     assert sorted(p.name for p in (tmp_path / ".mission-control" / "agents").iterdir()) == ["a1", "a2"]
+
+
+def test_an_unreadable_env_file_is_one_line_and_the_fleet_goes_on(cli, tmp_path: Path) -> None:
+    cfg = fleet(cli, tmp_path, shell_agent("a1", TICKER))
+    assert run_cli(cli, cfg, "inject", "a1", stdin="KEY=value-one\n").returncode == 0
+    env = tmp_path / ".mission-control" / "agents" / "a1" / "env"
+    env.write_bytes(b"{not json\x00")
+    for args in (("env", "a1"), ("restart", "a1")):
+        r = run_cli(cli, cfg, *args)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+        assert f"{env}: cannot read a1's injected variables" in r.stderr and "remove the file" in r.stderr
+    before = Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id()
+    retry_until(lambda: Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id() > before + 2,
+                message="the supervisor goes on")
+    env.unlink()
+    assert run_cli(cli, cfg, "restart", "a1").returncode == 0
