@@ -13,24 +13,26 @@ import shutil
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 from pathlib import Path
 
 from mission_control import hook_appender, launcher
 from mission_control.adapters import git_progress
 from mission_control.adapters.run import CommandError, run
-from mission_control.adapters.store import STOPPED_KEY, Store, ensure_private_dir
+from mission_control.adapters.store import STOPPED_KEY, Store, ensure_private_dir, write_private
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.hook_config import appender_argv, claude_settings, codex_notify_option
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import (
-    agent_command, agent_env, launch_file_bytes, logs_output, pane_argv, typed_task,
+    FLEET_ENV, agent_command, agent_env, fleet_mark, launch_file_bytes, logs_output, pane_argv, typed_task,
 )
 from mission_control.core.layouts import LayoutPreset, capacity, fit_note, layout_string, misplaced, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
-from mission_control.adapters.supervisor_lock import exit_status_file, hook_events_file, output_log, status_file, supervisor_alive
+from mission_control.adapters.supervisor_lock import (
+    UP_LOCK_NAME, LockBusy, exit_status_file, hook_events_file, output_log, status_file, supervisor_alive, up_lock,
+)
 
 
 class UpError(Exception):
@@ -49,6 +51,8 @@ class UpResult:
     """Agents brought back after a crash that started again from their task."""
     note: str | None = None
     """Where the agents went when the terminal was smaller than the layout serves (see `fit_note`)."""
+    waited: bool = False
+    """Another `up` of this fleet was running: this one waited for it to finish."""
 
 
 def recovery_specs(config: FleetConfig, store: Store) -> tuple[list[AgentSpec], dict[str, str | None]] | None:
@@ -243,19 +247,6 @@ def open_output_log(tmux: Tmux, config: FleetConfig, spec: AgentSpec, pane: str)
         tmux.pipe_output(pane, str(output_log(config.state_dir, spec.name)))
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write `data` to a new 0600 file at `path` (replacing any), never readable by others."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def agent_launch(
     spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool = False, extra_env: dict[str, str] | None = None,
     gate: Path | None = None,
@@ -277,6 +268,7 @@ def agent_launch(
         path_prefix=str(Path(sys.executable).parent),
         base_path=os.environ.get("PATH", ""),
         task_file=task_file,
+        fleet=fleet_mark(config.socket, config.session),
     )
     env.update(extra_env or {})
     if gate is not None:
@@ -334,6 +326,7 @@ def mark_agent_pane(tmux: Tmux, pane: str, name: str) -> None:
 
 def fleet_env(config: FleetConfig) -> dict[str, str]:
     return {
+        FLEET_ENV: fleet_mark(config.socket, config.session),
         "MISSION_CONTROL_SOCKET": config.socket,
         "MISSION_CONTROL_CONFIG": str(config.path),
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
@@ -341,11 +334,14 @@ def fleet_env(config: FleetConfig) -> dict[str, str]:
 
 
 def ensure_supervisor(config: FleetConfig, tmux: Tmux) -> bool:
-    """Start the supervisor window again if the fleet's supervisor is not running."""
+    """Start the supervisor window again if the fleet's supervisor is not running (holds no lock
+    and its pane is dead or gone: a live pane is a supervisor still starting)."""
     if supervisor_alive(config.state_dir):
         return False
     argv = mission_command("supervise", "-c", str(config.path))
     panes = [p for p in tmux.list_panes() if p.session == config.session and p.role == "supervisor"]
+    if panes and not panes[0].dead:
+        return False
     if panes:
         tmux.respawn(panes[0].pane_id, argv, cwd=str(config.path.parent), env=fleet_env(config))
     else:
@@ -355,15 +351,62 @@ def ensure_supervisor(config: FleetConfig, tmux: Tmux) -> bool:
     return True
 
 
+UP_WAIT_SECONDS = 120.0
+"""How long an `up` waits for another `up` of the same fleet to finish before saying so."""
+
+
 def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     """Start the fleet (or find it running). Raises ConfigError/UpError with nothing left behind.
 
     After a crash (tmux server or machine died, no `down`), the fleet is rebuilt from the state
     store: each agent resumes its conversation with its kind's resume command where it has one,
-    keeps its task, worktree and injected environment. `fresh` starts over from the config."""
+    keeps its task, worktree and injected environment. `fresh` starts over from the config.
+
+    One `up` at a time per fleet (a lock in the state dir): a second one waits for the first and
+    then finds the fleet running, so concurrent `up`s leave exactly one fleet."""
     preset = load_layout(config)
     if not Tmux.available():
         raise UpError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
+    made_state_dir = not config.state_dir.exists()
+    ensure_private_dir(config.state_dir)
+    try:
+        with up_lock(config.state_dir, UP_WAIT_SECONDS) as waited:
+            result = _up(config, preset, fresh)
+    except LockBusy as exc:
+        raise UpError(f"another `up` is starting this fleet (pid {exc.holder}) and has not finished "
+                      f"within {UP_WAIT_SECONDS:.0f} s; nothing started") from None
+    except ConfigError:
+        if made_state_dir:  # a bad config leaves nothing behind, not even an empty state dir
+            (config.state_dir / UP_LOCK_NAME).unlink(missing_ok=True)
+            try:
+                config.state_dir.rmdir()
+            except OSError:
+                pass
+        raise
+    return replace(result, waited=waited)
+
+
+def check_state_owner(config: FleetConfig) -> None:
+    """The state dir is this config's: not the fleet of another config that still exists (its
+    agents would be revived, or reset, as this one's), nor this fleet running on another socket.
+    Raises ConfigError."""
+    if not config.store_path.exists():
+        return
+    record = Store(config.store_path).fleet()
+    if record is None:
+        return
+    other = Path(record["config_path"])
+    key = f"{config.path}: mission.state_dir {config.state_dir}"
+    if other != config.path and other.exists() and not other.samefile(config.path):  # not the same file by another path
+        raise ConfigError(f"{key} holds the fleet of {other}; give this config a state_dir of its own")
+    if record["socket"] != config.socket and Tmux(record["socket"]).has_session(record["session"]):
+        raise ConfigError(f"{key} belongs to the fleet running on tmux socket {record['socket']!r} "
+                          f"(session {record['session']!r}): stop it first, or use that socket")
+
+
+def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
+    """`up` under the fleet's `up` lock."""
+    check_state_owner(config)
     tmux = Tmux(config.socket)
     if tmux.has_session(config.session):
         store = Store(config.store_path)
@@ -391,6 +434,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     dashboard_argv = mission_command("dashboard", "-c", str(config.path))
     panes: dict[str, str] = {}
     launched: dict[str, float] = {}
+    created: list[str] = []  # the session, once this `up` made it: a failure removes only that
     if not recovery:  # a fresh fleet counts spend afresh
         for spec in config.agents:
             output_log(config.state_dir, spec.name).unlink(missing_ok=True)
@@ -403,6 +447,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
                 if w_index:
                     return tmux.new_window(config.session, window.name, argv, cwd=cwd, env=env)
                 pane = tmux.new_session(config.session, window.name, argv, cwd=cwd, env=env, width=width, height=height)
+                created.append(config.session)
                 for option, value in (
                     ("window-size", "manual"), (CONFIG_OPTION, str(config.path)), (STATE_OPTION, str(config.state_dir)),
                     ("remain-on-exit", "on"), ("pane-border-status", "top"),
@@ -466,12 +511,13 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         first_window = windows[0].name
         tmux.cmd("select-window", "-t", f"{config.session}:{first_window}")
     except (TmuxError, CommandError, OSError) as exc:
-        try:
-            tmux.kill_session(config.session)
-        except TmuxError:
-            pass
-        if not tmux.sessions():
-            tmux.kill_server()
+        for session in created:  # never a session this `up` did not create
+            try:
+                tmux.kill_session(session)
+            except TmuxError:
+                pass
+            if not tmux.sessions():
+                tmux.kill_server()
         raise UpError(f"could not start the fleet: {exc}") from None
     return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted, note=note)
 

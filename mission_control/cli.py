@@ -40,6 +40,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"mission-control: recovered after a crash: resumed {', '.join(result.resumed) or 'none'}; "
                   f"restarted from their task {', '.join(result.restarted) or 'none'} (`up --fresh` starts over)")
     else:
+        if result.waited:
+            print(f"mission-control: another `up` was starting fleet {config.session!r}; waited for it")
         print(f"mission-control: fleet {config.session!r} is already running ({len(result.panes)} agents); nothing new started")
         if result.supervisor_restarted:
             print("mission-control: its supervisor was not running and has been restarted")
@@ -98,7 +100,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     config = _config(args)
     result = down(config, clean=args.clean)
     if not result.was_running:
-        print(f"mission-control: no fleet running (session {config.session!r} on tmux socket {config.socket!r})")
+        print(f"mission-control: no fleet running (session {config.session!r} on tmux socket {config.socket!r})"
+              + (f"; stopped {result.stopped_processes} processes a previous run left behind" if result.stopped_processes else ""))
     else:
         print(f"mission-control: fleet {config.session!r} stopped ({result.stopped_processes} processes)")
     for name in result.removed_worktrees:
@@ -161,8 +164,11 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from mission_control.locate import load_layout
 
+    from mission_control.bringup import check_state_owner
+
     config = _config(args)
     load_layout(config)
+    check_state_owner(config)  # what `up` would refuse
     print(f"{config.path}: ok ({len(config.agents)} agents, layout {config.layout!r}, socket {config.socket!r})")
     return 0
 
@@ -251,6 +257,24 @@ def cmd_inject(args: argparse.Namespace) -> int:
     except EnvTextError as exc:
         raise CliError(f"inject: {exc}") from None
     return _report(acts.inject_env(None if args.all else [args.agent], fix, write_dotenv=args.dotenv))
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from mission_control.core.env_overlay import EnvTextError, check_env_name
+
+    acts = _actions(args)
+    if args.unset:
+        try:
+            names = [check_env_name(n) for n in args.unset]
+        except EnvTextError as exc:
+            raise CliError(f"env: {exc}") from None
+        return _report(acts.unset_env(args.agent, names))
+    injected = acts.injected_env(args.agent)
+    if not injected:
+        print(f"mission-control: no variables injected into {args.agent}")
+    for name, masked in injected.items():
+        print(f"{name}={masked}")
+    return 0
 
 
 def cmd_reassign(args: argparse.Namespace) -> int:
@@ -385,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every agent")
     p.add_argument("--dotenv", action="store_true", help="also write them to the agent's working-dir .env (0600)")
     p.set_defaults(func=cmd_inject)
+    p = sub.add_parser("env", parents=[common], help="list the variables injected into an agent (names, masked values), or remove them")
+    p.add_argument("agent")
+    p.add_argument("--unset", action="append", metavar="NAME", default=[], help="forget this injected variable (repeatable)")
+    p.set_defaults(func=cmd_env)
     p = sub.add_parser("reassign", parents=[common], help="move an agent's task to another agent, with a handoff")
     p.add_argument("agent")
     p.add_argument("--to", metavar="AGENT")

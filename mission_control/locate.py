@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 
 from mission_control.adapters.tmux import Tmux
-from mission_control.core.config import DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text
+from mission_control.core.config import DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text
 from mission_control.core.layouts import LayoutPreset, parse_layout
 
 CONFIG_OPTION = "@mission_control_config"
 STATE_OPTION = "@mission_control_state"
-DEFAULT_CONFIG = "agents.toml"
+DEFAULT_CONFIG = DEFAULT_CONFIG_NAME
 BUILTIN_LAYOUTS = Path(__file__).resolve().parent / "layouts"
 """The layout presets shipped inside the package (in a checkout, `mission_control/layouts` is a
 link to the top-level `layouts/` folder, the source people read and copy)."""

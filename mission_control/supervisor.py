@@ -29,10 +29,11 @@ from mission_control.adapters.supervisor_lock import (
 )
 from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
-from mission_control.adapters.store import Store
+from mission_control.adapters.store import Store, StoreError
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
+from mission_control.core.diagnosis import hide_values
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.progress import WorktreeInfo
 from mission_control.core.rules import RuleSet, rules_with_user
@@ -80,6 +81,8 @@ class _AgentState:
     status_path: Path | None = None
     failures: dict[float, float] = field(default_factory=dict)
     """launch time -> when that run failed (non-zero exit), for crash-loop detection."""
+    secrets: tuple[str, ...] = ()
+    """The values injected into this run: masked in the screen text the store keeps."""
 
 
 def last_output_line(lines: list[str]) -> str:
@@ -239,6 +242,7 @@ class Supervisor:
                 "hook", "transcript_path", "hook_file", "hook_newest", "hook_recorded_at", "meter", "output",
                 "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures", "status_path")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
+            st.secrets = self._injected_values(name)
         screen = self.screens.get(pane.pane_id, "") if pane is not None else ""
         proc = self.procs.usage(pane.pid) if pane is not None and not pane.dead else None
         if proc is not None:
@@ -297,7 +301,7 @@ class Supervisor:
         digest = facts.digest if facts is not None else ""
         if digest != st.tail_hash:
             st.tail_hash = digest
-            tail = "\n".join(lines[-60:])
+            tail = hide_values("\n".join(lines[-60:]), st.secrets)
         snap = AgentSnapshot(
             name=name,
             kind=rec["kind"],
@@ -326,8 +330,8 @@ class Supervisor:
             lines_removed=progress.lines_removed if progress else None,
             recent_commits=tuple(progress.recent[:8]) if progress else (),
             time_in={k: round(v, 1) for k, v in st.memory.time_in.items()},
-            last_line=last_output_line(lines),
-            exit_code=obs.exit_status if verdict.status is Status.EXITED else None,
+            last_line=hide_values(last_output_line(lines), st.secrets),
+            exit_code=obs.exit_status if obs.pane_dead else None,  # EXITED, or STUCK in a crash loop
             evidence=verdict.evidence,
             turns=verdict.turns,
             commits=progress.commits if progress else None,
@@ -338,6 +342,19 @@ class Supervisor:
             window=pane.window_name if pane is not None else None,
         )
         return snap, tail
+
+    def _injected_values(self, name: str) -> tuple[str, ...]:
+        """What a person injected into the agent (secrets, often): kept out of the stored screen text
+        too, should the agent print it, so that a shared store leaks none."""
+        return tuple(self._overlay(name).values())
+
+    def _overlay(self, name: str) -> dict[str, str]:
+        """The agent's injected variables; none when its file cannot be read (`env` and `up` say
+        why: the supervisor goes on supervising)."""
+        try:
+            return self.store.env_overlay(name)
+        except StoreError:
+            return {}
 
     def _rules(self, kind: str) -> RuleSet:
         if kind not in self.rulesets:
@@ -350,7 +367,7 @@ class Supervisor:
         spec = rec["spec"]
         name = rec["name"]
         if st.meter is None:
-            env = {**spec.get("env", {}), **self.store.env_overlay(name)}
+            env = {**spec.get("env", {}), **self._overlay(name)}
             try:
                 st.meter = make_meter(
                     rec["kind"],

@@ -225,6 +225,8 @@ class RecordingActions:
 
     def __init__(self) -> None:
         self.calls: list[tuple] = []
+        self.injected: dict[str, str] = {}
+        """What `injected_env` answers (names -> masked values)."""
 
     def needs_terminal(self) -> bool:
         return False
@@ -238,6 +240,8 @@ class RecordingActions:
                 return resume_plan(args[0], Status.STUCK, True, "continue")
             if name == "diff_stat":
                 return " a.py | 2 +-"
+            if name == "injected_env":
+                return dict(self.injected)
             from mission_control.actions import Outcome
 
             return Outcome(args[0] if args else None, f"{name} done")

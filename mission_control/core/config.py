@@ -56,7 +56,8 @@ class MissionSettings(_Strict):
     base_branch: str | None = None
     """Branch agents' worktrees start from and merge into (default: the repo's current branch)."""
     state_dir: Path = Path(".mission-control")
-    """Where the state store lives (relative to this file); created 0700."""
+    """Where the state store lives (relative to this file); created 0700. Unset, it is keyed by the
+    config: `.mission-control` for `agents.toml`, `.mission-control/<name>` for `<name>.toml`."""
     poll_interval: float = Field(1.0, gt=0, le=60)
     """Seconds between two supervisor ticks."""
     stuck_after: float = Field(120.0, gt=0)
@@ -593,13 +594,28 @@ def agent_from_request(config: FleetConfig, data: dict[str, Any], index: int) ->
     )
 
 
+DEFAULT_CONFIG_NAME = "agents.toml"
+"""The config that `mission-control` reads when none is named, and whose state dir is `.mission-control` itself."""
+
+
+def default_state_dir(path: Path, given: Path) -> Path:
+    """The state dir of the config at `path` when it names none: `given` (`.mission-control`) for
+    agents.toml, a folder of its own inside it for any other config — so that configs in one folder
+    never share a fleet's state (after a crash, `up -c other.toml` would bring back this fleet)."""
+    if path.name == DEFAULT_CONFIG_NAME:
+        return given
+    key = path.name.removesuffix(".toml") if path.suffix == ".toml" else path.name
+    return given / (key if key.strip(".") else path.name)
+
+
 def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None) -> FleetConfig:
     """Fill in defaults, make paths absolute, apply environment overrides."""
     environ = dict(os.environ) if environ is None else environ
     base = path.parent
     m = schema.mission
     repo = _abs(base, m.repo) if m.repo else None
-    state_dir = _abs(base, m.state_dir)
+    given = m.state_dir if "state_dir" in m.model_fields_set else default_state_dir(path, m.state_dir)
+    state_dir = _abs(base, given)
     socket = environ.get(SOCKET_ENV) or m.socket
     if not NAME_RE.match(socket):
         raise ConfigError(f"{SOCKET_ENV}={socket!r}: socket name is not allowed: use {NAME_RULE}")

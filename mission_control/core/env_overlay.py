@@ -18,7 +18,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 RESERVED = frozenset(
     {"MISSION_CONTROL_AGENT", "MISSION_CONTROL_KIND", "MISSION_CONTROL_STATUS_FILE", "MISSION_CONTROL_STATE_DIR",
-     "MISSION_CONTROL_TASK_FILE", "MISSION_CONTROL_START_GATE", "TMUX", "TMUX_PANE"}
+     "MISSION_CONTROL_TASK_FILE", "MISSION_CONTROL_START_GATE", "MISSION_CONTROL_FLEET", "TMUX", "TMUX_PANE"}
 )
 """Variables the fleet sets itself; an overlay may not replace them."""
 
@@ -32,7 +32,12 @@ class EnvFix:
     values: dict[str, str]
 
     def masked(self) -> str:
-        return ", ".join(f"{k}={mask_value(v)}" for k, v in self.values.items())
+        return masked_values(self.values)
+
+
+def masked_values(values: dict[str, str]) -> str:
+    """`NAME=abcd…(masked), ...`: the names, never a whole value."""
+    return ", ".join(f"{k}={mask_value(v)}" for k, v in values.items())
 
 
 def parse_env_text(text: str) -> EnvFix:

@@ -28,6 +28,16 @@ from mission_control.core.limits import MAX_ARG_BYTES, byte_length
 from mission_control.core.progress import author_identity
 
 
+FLEET_ENV = "MISSION_CONTROL_FLEET"
+"""In the environment of every process started for a fleet (inherited by all an agent starts,
+daemons included): how `down` finds the ones that left the fleet's panes."""
+
+
+def fleet_mark(socket: str, session: str) -> str:
+    """The value of FLEET_ENV: the fleet's tmux socket and session (names tmux keeps unique)."""
+    return f"{socket}/{session}"
+
+
 BUILTIN_WORD = "mission-control"
 """A command starting with this word runs this mission-control (see the module docstring)."""
 LAUNCH_MAGIC = "mission-control-launch-1"
@@ -89,7 +99,7 @@ def launch_file_bytes(argv: Sequence[str], env: dict[str, str], cwd: str) -> byt
 
 def agent_env(
     spec: AgentSpec, *, status_file: Path, state_dir: Path, path_prefix: str | None, base_path: str,
-    task_file: Path | None = None,
+    task_file: Path | None = None, fleet: str = "",
 ) -> dict[str, str]:
     """The environment an agent gets on top of the tmux server's (its launcher sets it, so it
     wins over tmux's own, PATH included)."""
@@ -106,6 +116,8 @@ def agent_env(
     env["MISSION_CONTROL_KIND"] = spec.kind
     env["MISSION_CONTROL_STATUS_FILE"] = str(status_file)
     env["MISSION_CONTROL_STATE_DIR"] = str(state_dir)
+    if fleet:
+        env[FLEET_ENV] = fleet
     if task_file is not None:
         env["MISSION_CONTROL_TASK_FILE"] = str(task_file)
     if spec.task and fits_argument(f"MISSION_CONTROL_TASK={spec.task}"):

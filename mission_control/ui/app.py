@@ -45,6 +45,8 @@ class FleetActions(Protocol):
     def resume(self, name: str, plan: Any = None) -> Any: ...
     def resume_all_stuck(self) -> Any: ...
     def inject_env(self, names: list[str] | None, text: Any, *, write_dotenv: bool = False) -> Any: ...
+    def injected_env(self, name: str) -> dict[str, str]: ...
+    def unset_env(self, name: str, names: list[str]) -> Any: ...
     def reassign(self, from_name: str, to_name: str | None = None, *, new_kind: str | None = None, old: str = "pause") -> Any: ...
     def send(self, name: str, text: str) -> Any: ...
     def broadcast(self, text: str) -> Any: ...
@@ -397,11 +399,24 @@ class MissionControlApp(App[None]):
 
     def _inject(self, name: str, suggested: str) -> None:
         def answered(req: InjectRequest | None) -> None:
-            if req is not None:
-                names = None if req.all_agents else [name]
-                self.perform("inject", lambda: self.actions.inject_env(names, req.fix, write_dotenv=req.write_dotenv))
+            if req is None:
+                return
+            names = None if req.all_agents else [name]
 
-        self.push_screen(InjectEnvScreen(name, suggested), answered)
+            def run() -> list[Any]:
+                out = [self.actions.unset_env(name, list(req.unset))] if req.unset else []
+                if req.fix is not None:
+                    out += self.actions.inject_env(names, req.fix, write_dotenv=req.write_dotenv)
+                return out
+
+            self.perform("inject", run)
+
+        try:
+            injected = self.actions.injected_env(name)  # masked: no value reaches the UI
+        except Exception as exc:  # an unreadable env file: said, and the dialog still opens
+            self.notify(f"inject: {exc}", severity="error", timeout=8)
+            injected = {}
+        self.push_screen(InjectEnvScreen(name, suggested, injected), answered)
 
     def action_reassign(self) -> None:
         if not (agent := self._agent_or_say()) or self.snapshot is None:
