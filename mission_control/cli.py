@@ -255,7 +255,7 @@ def cmd_inject(args: argparse.Namespace) -> int:
     try:
         fix = parse_env_text(_read_env_text(args))
     except EnvTextError as exc:
-        raise CliError(f"inject: {exc}") from None
+        raise CliError(f"inject: {exc}; nothing changed") from None
     return _report(acts.inject_env(None if args.all else [args.agent], fix, write_dotenv=args.dotenv))
 
 
