@@ -224,7 +224,7 @@ def test_replayed_timeline_scores(path: Path) -> None:
 
 
 def test_score_table(capsys: pytest.CaptureFixture[str]) -> None:
-    """Print the table (`pytest -s`); every timeline is scored over most of its length."""
+    """Print the table (`pytest -s`); every timeline has something left to score after the grace periods."""
     scores = [replay(p) for p in FILES]
     lines = [f"{'timeline':<34} {'scored':>6} {'agree':>6} {'W missed':>8} {'false W':>7} {'done W':>6}"]
     for s in scores:
@@ -236,4 +236,4 @@ def test_score_table(capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     for s in scores:
-        assert s.scored >= len(s.ticks) // 2, f"{s.name}: most of it falls in grace periods"
+        assert s.scored >= 5, f"{s.name}: only {s.scored}s left to score after the grace periods"

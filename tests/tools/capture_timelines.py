@@ -249,7 +249,7 @@ class Timeline:
 
     def save(self) -> Path:
         t0 = self.t0
-        marks = sorted(self.marks)
+        marks = sorted(self.marks, key=lambda m: m[0])  # stable: marks at the same moment keep their order
         hooks = []
         for h in self.hooks():
             payload = h.get("payload")

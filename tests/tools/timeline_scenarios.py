@@ -170,17 +170,19 @@ def claude_failed(tl: Timeline, args) -> None:
     tl.stay(40)
 
 
-@scenario("claude", "compact", "a short turn, then `/compact` (a summarising request held 8 s), then idle 30 s")
+@scenario("claude", "compact", "three short turns, then `/compact` (each summarising request held 8 s), then idle 30 s")
 def claude_compact(tl: Timeline, args) -> None:
     claude_start(tl)
-    claude_turn(tl, "text", "summarise the README")
-    time.sleep(5)
+    for prompt in ("summarise the README", "list the files", "explain app.py"):
+        claude_turn(tl, "text", prompt)
+        time.sleep(3)
     tl.ctx.set_scen("main", "hold8")
     t = tl.mark("working", tl.submit("/compact", settle=1.0), "/compact submitted")
-    time.sleep(3)
+    if tl.wait_end("", after=t, timeout=60) is None:
+        raise RuntimeError("no compaction request:\n" + tl.screen())
     quiet = tl.wait_quiet(3, 90)
     last = tl.last_end()
-    tl.mark("idle", max(last["t"], t) if last else quiet, "compaction done")
+    tl.mark("idle", last["t"] if last else quiet, "compaction done (its last request answered)")
     tl.ctx.set_scen("main", "text")
     tl.stay(30)
 
