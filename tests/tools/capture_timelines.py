@@ -361,7 +361,8 @@ def run_one(kind: str, name: str, args, version: str) -> bool:
 def hook_sequences() -> str:
     """Markdown: for every recorded timeline, the hook events in order with their time, the
     truth phase at that moment, and the payload's keys (values of the telling ones)."""
-    telling = ("notification_type", "message", "tool_name", "source", "reason", "trigger", "error", "type")
+    telling = ("notification_type", "message", "tool_name", "source", "reason", "trigger", "error", "type",
+               "agent_type", "permission_mode", "last_assistant_message", "last-assistant-message")
     out = []
     for path in sorted(OUT.glob("*/*/*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))

@@ -324,6 +324,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             blocks = [("text", "Done. The repository contains a README and a small Python package.")]
 
+        # a distinct id per answer: Claude Code groups a conversation by message id (compaction
+        # refuses a conversation that is one group: "Not enough messages to compact.")
+        msg_id = f"msg_fixture{REQUESTS:05d}"
         stream = body.get("stream", False)
         stop_reason = "tool_use" if any(b[0] == "tool" for b in blocks) else "end_turn"
         self.outcome = "side" if side else ",".join(f"tool:{b[1]}" if b[0] == "tool" else "text" for b in blocks)
@@ -334,13 +337,13 @@ class Handler(BaseHTTPRequestHandler):
                     content.append({"type": "text", "text": b[1]})
                 else:
                     content.append({"type": "tool_use", "id": "toolu_fixture01", "name": b[1], "input": b[2]})
-            self._json(200, {"id": "msg_fixture", "type": "message", "role": "assistant", "model": model,
+            self._json(200, {"id": msg_id, "type": "message", "role": "assistant", "model": model,
                              "content": content, "stop_reason": stop_reason, "stop_sequence": None,
                              "usage": {"input_tokens": 1200, "output_tokens": 40}})
             return
         self._sse_start()
         self._sse("message_start", {"type": "message_start", "message": {
-            "id": "msg_fixture", "type": "message", "role": "assistant", "model": model, "content": [],
+            "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": 1200, "output_tokens": 1, "cache_creation_input_tokens": 0,
                       "cache_read_input_tokens": 0}}})
@@ -415,7 +418,7 @@ class Handler(BaseHTTPRequestHandler):
             text = LOREM * 3
         else:
             text = "Done. The repository contains a README and a small Python package."
-        self.outcome = ",".join(f"tool:{it.get('name')}" for it in out) or "text"
+        self.outcome = ",".join(f"tool:{it.get('name')}" for it in out) or ("text" if tools else "text, no tools")
         self._sse_start()
         resp = {"id": "resp_fixture", "object": "response", "created_at": int(time.time()), "model": model,
                 "status": "in_progress", "output": []}
@@ -506,7 +509,8 @@ class Handler(BaseHTTPRequestHandler):
                         ">>>>>>> REPLACE\n```\n\nRun it with:\n\n```bash\npython hello.py\n```\n")
             else:
                 text = "I'll create the file.\n\nhello.py\n```python\n" + code + "```\n"
-        self.outcome = f"tool:{tool_call[0]}" if tool_call else "text"
+        # opencode's side requests (a title for the session) offer no tools; aider never does
+        self.outcome = f"tool:{tool_call[0]}" if tool_call else ("text" if tools else "text, no tools")
         if not body.get("stream"):
             msg = {"role": "assistant", "content": text}
             if tool_call:

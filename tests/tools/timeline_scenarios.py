@@ -220,7 +220,7 @@ def opencode_start(tl: Timeline) -> None:
 def opencode_turn(tl: Timeline, scen: str, prompt: str, final: str = "idle", note: str = "answered") -> None:
     tl.ctx.set_scen("main", scen)
     t = tl.mark("working", tl.submit(prompt, settle=0.7), f"prompt submitted ({scen})")
-    e = tl.wait_end("text", after=t)
+    e = tl.wait_end("^text$", after=t)  # not the tool-less title request
     tl.mark(final, e["t"] if e else None, note)
 
 
@@ -252,7 +252,7 @@ def opencode_permission(tl: Timeline, args) -> None:
         raise RuntimeError("no permission prompt")
     time.sleep(20)
     t = tl.mark("working", tl.keys("Enter"), "human allowed once (Enter)")
-    e = tl.wait_end("text", after=t)
+    e = tl.wait_end("^text$", after=t)
     tl.mark("idle", e["t"] if e else None, "model answered: turn done")
     tl.stay(30)
 
@@ -262,7 +262,7 @@ CODEX_PROMPT = r"Ask Codex|›"
 
 
 def codex_start(tl: Timeline) -> None:
-    from capture_codex import codex_home, dismiss_nux
+    from capture_codex import codex_home
 
     ctx = tl.ctx
     repo = ctx.repo()
@@ -274,18 +274,25 @@ def codex_start(tl: Timeline) -> None:
     seen = tl.wait_screen(r"Ask Codex|Use existing", 60)
     if seen is None:
         raise RuntimeError("codex never showed its prompt:\n" + tl.screen())
+    time.sleep(3)  # the model announcement comes up a moment after the composer
     if "Use existing" in tl.screen():
-        tl.notes.append("model announcement dialog dismissed at start")
-        dismiss_nux(tl.pane)
-        seen = tl.wait_screen(r"Ask Codex", 20)
-    tl.mark("idle", seen, "composer drawn")
+        # 0.169 shows "Meet GPT-6 Sol" at every start whatever config.toml says: a dialog, so waiting
+        tl.mark("waiting", seen, "model announcement dialog (Try new model / Use existing model)")
+        time.sleep(5)
+        tl.keys("2")
+        time.sleep(0.5)
+        tl.mark("idle", tl.keys("Enter"), "human chose 2. Use existing model")
+        if tl.wait_screen(r"Ask Codex", 20) is None or "Use existing" in tl.screen():
+            raise RuntimeError("announcement not dismissed:\n" + tl.screen())
+    else:
+        tl.mark("idle", seen, "composer drawn")
     time.sleep(4)
 
 
 def codex_turn(tl: Timeline, scen: str, prompt: str, final: str = "idle", note: str = "answered") -> None:
     tl.ctx.set_scen("main", scen)
     t = tl.mark("working", tl.submit(prompt, settle=1.0), f"prompt submitted ({scen})")
-    e = tl.wait_end("text", after=t)
+    e = tl.wait_end("^text$", after=t)
     tl.mark(final, e["t"] if e else None, note)
 
 
@@ -302,7 +309,7 @@ def codex_approval(tl: Timeline, args) -> None:
         raise RuntimeError("no approval prompt")
     time.sleep(20)
     t = tl.mark("working", tl.keys("y"), "human approved (y); next request held 20 s")
-    e = tl.wait_end("text", after=t, timeout=60)
+    e = tl.wait_end("^text$", after=t, timeout=60)
     tl.mark("idle", e["t"] if e else None, "model answered: turn done")
     tl.stay(30)
 
