@@ -222,6 +222,37 @@ class Timeline:
                 break
         return since
 
+    def ready(self, pattern: str, timeout: float, note: str) -> float:
+        """Wait for the CLI's prompt after launch: from then on the agent is idle."""
+        seen = self.wait_screen(pattern, timeout)
+        if seen is None:
+            raise RuntimeError(f"{self.kind} never showed its prompt:\n" + self.screen())
+        return self.mark("idle", seen, note)
+
+    def turn(self, scen: str, prompt: str, final: str = "idle", note: str = "answered", settle: float = 0.5,
+             answer: str = "text") -> None:
+        """A plain turn: working from the Enter that submitted `prompt` until the fake model's
+        answer matching `answer` was sent (its scenario `scen`), then `final`."""
+        self.ctx.set_scen("main", scen)
+        t = self.mark("working", self.submit(prompt, settle=settle), f"prompt submitted ({scen})")
+        e = self.wait_end(answer, after=t)
+        self.mark(final, e["t"] if e else None, note)
+
+    def ask(self, scen: str, prompt: str, tool: str, dialog: str, then: str = "text", settle: float = 0.5) -> dict:
+        """A turn in which the model asks for a tool that needs the human (its answer matches
+        `tool`): working from the Enter, waiting from that answer; the dialog (`dialog`, a regex)
+        must come on screen. The fake model answers the next requests as `then`."""
+        self.ctx.set_scen("main", scen)
+        t = self.mark("working", self.submit(prompt, settle=settle), f"prompt submitted ({scen})")
+        e = self.wait_end(tool, after=t)
+        if e is None:
+            raise RuntimeError(f"the model never asked for /{tool}/")
+        self.mark("waiting", e["t"], f"model asked for {e['outcome']}: a dialog")
+        self.ctx.set_scen("main", then)
+        if self.wait_screen(dialog, 15) is None:
+            raise RuntimeError("no dialog on screen:\n" + self.screen())
+        return e
+
     # -- keys ---------------------------------------------------------------------
     def submit(self, text: str, settle: float = 0.5) -> float:
         self.pane.type(text)
@@ -289,7 +320,8 @@ class Timeline:
 
 def encode_screens(screens: list[str]) -> list:
     """Each distinct screen in order of appearance: the first in full, the next ones as the lines
-    that differ from the one before (`{"n": line count, "set": [[index, line], ...]}`)."""
+    that differ from the one before (`{"n": line count, "set": [[index, line], ...]}`);
+    tests/test_timelines.py `decode_screens` rebuilds them."""
     out: list = []
     prev: list[str] | None = None
     for text in screens:
@@ -299,22 +331,6 @@ def encode_screens(screens: list[str]) -> list:
         else:
             changes = [[i, line] for i, line in enumerate(lines) if i >= len(prev) or prev[i] != line]
             out.append({"n": len(lines), "set": changes})
-        prev = lines
-    return out
-
-
-def decode_screens(encoded: list) -> list[str]:
-    """The inverse of `encode_screens` (also in tests/test_timelines.py, which must not import this tool)."""
-    out: list[str] = []
-    prev: list[str] = []
-    for item in encoded:
-        if isinstance(item, str):
-            lines = item.split("\n")
-        else:
-            lines = (prev + [""] * item["n"])[: item["n"]]
-            for i, line in item["set"]:
-                lines[i] = line
-        out.append("\n".join(lines))
         prev = lines
     return out
 

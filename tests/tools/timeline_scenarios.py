@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import time
 from pathlib import Path
@@ -60,32 +61,16 @@ def claude_start(tl: Timeline, extra_env: dict | None = None) -> None:
     ctx.set_scen("main", "text")
     env = dict(CLAUDE_ENV, ANTHROPIC_BASE_URL=ctx.url("@main"), ANTHROPIC_API_KEY=CLAUDE_KEY, **(extra_env or {}))
     tl.launch(f"claude --settings {path}", repo, home, env)
-    seen = tl.wait_screen(CLAUDE_PROMPT, 60)
-    if seen is None:
-        raise RuntimeError("claude never showed its prompt:\n" + tl.screen())
-    tl.mark("idle", seen, "input box drawn")
+    tl.ready(CLAUDE_PROMPT, 60, "input box drawn")
     time.sleep(3)
 
-
-def claude_turn(tl: Timeline, scen: str, prompt: str, final: str = "idle", note: str = "answered") -> None:
-    """A plain turn: working from Enter until the model's answer, then `final`."""
-    tl.ctx.set_scen("main", scen)
-    t = tl.mark("working", tl.submit(prompt), f"prompt submitted ({scen})")
-    e = tl.wait_end("text", after=t)
-    tl.mark(final, e["t"] if e else None, note)
 
 
 @scenario("claude", "granted", "Bash permission (curl a script and run it) asked, held 20 s, granted; the next model request is held 25 s "
           "(spinner), then the turn ends; then idle 20 s")
 def claude_granted(tl: Timeline, args) -> None:
     claude_start(tl)
-    tl.ctx.set_scen("main", "riskybash")
-    t = tl.mark("working", tl.submit("set up the project"), "prompt submitted")
-    e = tl.wait_end("tool:Bash", after=t)
-    tl.mark("waiting", e["t"], "model asked for Bash: permission dialog")
-    tl.ctx.set_scen("main", "hold25")
-    if tl.wait_screen(CLAUDE_DIALOG, 15) is None:
-        raise RuntimeError("no permission dialog")
+    e = tl.ask("riskybash", "set up the project", "tool:Bash", CLAUDE_DIALOG, then="hold25")
     time.sleep(20)
     tl.mark("working", claude_grant(tl), "human granted (Yes); next request held 25 s")
     e = tl.wait_end("text", after=e["t"] + 1, timeout=60)
@@ -96,13 +81,7 @@ def claude_granted(tl: Timeline, args) -> None:
 @scenario("claude", "denied", "Bash permission (curl a script and run it) asked, held 10 s, denied with Esc; then idle 30 s")
 def claude_denied(tl: Timeline, args) -> None:
     claude_start(tl)
-    tl.ctx.set_scen("main", "riskybash")
-    t = tl.mark("working", tl.submit("set up the project"), "prompt submitted")
-    e = tl.wait_end("tool:Bash", after=t)
-    tl.mark("waiting", e["t"], "model asked for Bash: permission dialog")
-    tl.ctx.set_scen("main", "text")
-    if tl.wait_screen(CLAUDE_DIALOG, 15) is None:
-        raise RuntimeError("no permission dialog")
+    tl.ask("riskybash", "set up the project", "tool:Bash", CLAUDE_DIALOG)
     time.sleep(10)
     tl.mark("idle", tl.keys("Escape"), "human denied (Esc): Claude waits for instructions")
     tl.stay(30)
@@ -111,19 +90,13 @@ def claude_denied(tl: Timeline, args) -> None:
 @scenario("claude", "question", "AskUserQuestion dialog held 15 s, answered (option 1); turn ends; idle 20 s")
 def claude_question(tl: Timeline, args) -> None:
     claude_start(tl)
-    tl.ctx.set_scen("main", "askq")
-    t = tl.mark("working", tl.submit("clean up the config files"), "prompt submitted")
-    e = tl.wait_end("tool:AskUserQuestion", after=t)
-    tl.mark("waiting", e["t"], "model asked a question (AskUserQuestion)")
-    tl.ctx.set_scen("main", "text")
-    if tl.wait_screen(r"Should I delete the old config", 15) is None:
-        raise RuntimeError("no question dialog")
+    e = tl.ask("askq", "clean up the config files", "tool:AskUserQuestion", r"Should I delete the old config")
     time.sleep(15)
     tl.mark("working", tl.keys("Enter"), "human answered (Enter on option 1)")
     time.sleep(1.5)
     if "Submit" in tl.screen() or "Review your answers" in tl.screen():
         tl.keys("Enter")  # some versions ask to confirm the answers
-    e = tl.wait_end("text", after=t + 1, timeout=60)
+    e = tl.wait_end("text", after=e["t"] + 1, timeout=60)
     tl.mark("idle", e["t"] if e else None, "model answered: turn done")
     tl.stay(20)
 
@@ -131,7 +104,7 @@ def claude_question(tl: Timeline, args) -> None:
 @scenario("claude", "idle", "a short turn, then the finished agent left alone 150 s (idle_prompt arrives ~60 s after Stop)")
 def claude_idle(tl: Timeline, args) -> None:
     claude_start(tl)
-    claude_turn(tl, "text", "summarise the README", note="model answered: turn done")
+    tl.turn("text", "summarise the README", note="model answered: turn done")
     tl.stay(150)
 
 
@@ -139,7 +112,7 @@ def claude_idle(tl: Timeline, args) -> None:
           "left alone 100 s")
 def claude_stuck(tl: Timeline, args) -> None:
     claude_start(tl)
-    claude_turn(tl, "stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped")
+    tl.turn("stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped")
     tl.stay(100)
 
 
@@ -174,7 +147,7 @@ def claude_failed(tl: Timeline, args) -> None:
 def claude_compact(tl: Timeline, args) -> None:
     claude_start(tl)
     for prompt in ("summarise the README", "list the files", "explain app.py"):
-        claude_turn(tl, "text", prompt)
+        tl.turn("text", prompt)
         time.sleep(3)
     tl.ctx.set_scen("main", "hold8")
     t = tl.mark("working", tl.submit("/compact", settle=1.0), "/compact submitted")
@@ -190,7 +163,7 @@ def claude_compact(tl: Timeline, args) -> None:
 @scenario("claude", "exit", "a short turn, then `/exit`: the pane dies")
 def claude_exit(tl: Timeline, args) -> None:
     claude_start(tl)
-    claude_turn(tl, "text", "summarise the README")
+    tl.turn("text", "summarise the README")
     time.sleep(8)
     tl.submit("/exit", settle=1.0)
     dead = tl.wait_dead(30)
@@ -210,25 +183,16 @@ def opencode_start(tl: Timeline) -> None:
     ctx.set_scen("main", "text")
     write_config(repo, ctx.url("@main"))
     tl.launch("opencode", repo, ctx.home(), {})
-    seen = tl.wait_screen(OPENCODE_PROMPT, 90)
-    if seen is None:
-        raise RuntimeError("opencode never showed its prompt:\n" + tl.screen())
-    tl.mark("idle", seen, "prompt drawn")
+    tl.ready(OPENCODE_PROMPT, 90, "prompt drawn")
     time.sleep(5)
 
-
-def opencode_turn(tl: Timeline, scen: str, prompt: str, final: str = "idle", note: str = "answered") -> None:
-    tl.ctx.set_scen("main", scen)
-    t = tl.mark("working", tl.submit(prompt, settle=0.7), f"prompt submitted ({scen})")
-    e = tl.wait_end("^text$", after=t)  # not the tool-less title request
-    tl.mark(final, e["t"] if e else None, note)
 
 
 @scenario("opencode", "turn", "boot (blank, then the welcome screen), one short turn, then 180 s idle at its prompt "
           "(its idle CPU is recorded)")
 def opencode_turn_idle(tl: Timeline, args) -> None:
     opencode_start(tl)
-    opencode_turn(tl, "text", "summarise the README")
+    tl.turn("text", "summarise the README", settle=0.7, answer="^text$")
     tl.stay(180)
 
 
@@ -236,20 +200,14 @@ def opencode_turn_idle(tl: Timeline, args) -> None:
           "left alone 90 s")
 def opencode_stuck(tl: Timeline, args) -> None:
     opencode_start(tl)
-    opencode_turn(tl, "stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped")
+    tl.turn("stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped", settle=0.7, answer="^text$")
     tl.stay(90)
 
 
 @scenario("opencode", "permission", "bash permission (opencode.json bash=ask) held 20 s, allowed once; then idle 30 s")
 def opencode_permission(tl: Timeline, args) -> None:
     opencode_start(tl)
-    tl.ctx.set_scen("main", "bash")
-    t = tl.mark("working", tl.submit("create notes.txt with a greeting", settle=0.7), "prompt submitted")
-    e = tl.wait_end("tool:bash", after=t)
-    tl.mark("waiting", e["t"], "model asked for bash: permission prompt")
-    tl.ctx.set_scen("main", "text")
-    if tl.wait_screen(r"Permission required", 15) is None:
-        raise RuntimeError("no permission prompt")
+    tl.ask("bash", "create notes.txt with a greeting", "tool:bash", r"Permission required", settle=0.7)
     time.sleep(20)
     t = tl.mark("working", tl.keys("Enter"), "human allowed once (Enter)")
     e = tl.wait_end("^text$", after=t)
@@ -261,6 +219,12 @@ def opencode_permission(tl: Timeline, args) -> None:
 CODEX_PROMPT = r"Ask Codex|›"
 
 
+CODEX_RECORDED_EVENTS = ("SessionStart", "SessionEnd", "UserPromptSubmit", "PreToolUse", "PermissionRequest",
+                         "PostToolUse", "Stop", "PreCompact", "PostCompact", "SubagentStart", "SubagentStop")
+"""Codex's own hook events (0.169 and 0.171 have them), registered next to `notify` so the
+recording shows what they would tell; the replay keeps only what mission-control registers."""
+
+
 def codex_start(tl: Timeline) -> None:
     from capture_codex import codex_home
 
@@ -268,45 +232,51 @@ def codex_start(tl: Timeline) -> None:
     repo = ctx.repo()
     ctx.set_scen("main", "text")
     home = codex_home(ctx, repo, ctx.url("@main"))
+    command = json.dumps(" ".join(shlex.quote(a) for a in recorder_argv(tl)))
+    with open(Path(home, ".codex", "config.toml"), "a", encoding="utf-8") as fh:
+        for event in CODEX_RECORDED_EVENTS:
+            fh.write(f'\n[[hooks.{event}]]\n[[hooks.{event}.hooks]]\ntype = "command"\ncommand = {command}\n')
     notify = codex_notify_option(recorder_argv(tl) + ["--event", "notify"])
     cmd = "codex " + " ".join(shlex.quote(a) for a in notify)
     tl.launch(cmd, repo, home, {"FAKE_OPENAI_KEY": "sk-fake-codex"})
-    seen = tl.wait_screen(r"Ask Codex|Use existing", 60)
+    seen = tl.wait_screen(r"Ask Codex|Use existing|Hooks need review", 60)
     if seen is None:
         raise RuntimeError("codex never showed its prompt:\n" + tl.screen())
-    time.sleep(3)  # the model announcement comes up a moment after the composer
-    if "Use existing" in tl.screen():
-        # 0.169 shows "Meet GPT-6 Sol" at every start whatever config.toml says: a dialog, so waiting
-        tl.mark("waiting", seen, "model announcement dialog (Try new model / Use existing model)")
-        time.sleep(5)
-        tl.keys("2")
-        time.sleep(0.5)
-        tl.mark("idle", tl.keys("Enter"), "human chose 2. Use existing model")
-        if tl.wait_screen(r"Ask Codex", 20) is None or "Use existing" in tl.screen():
-            raise RuntimeError("announcement not dismissed:\n" + tl.screen())
-    else:
-        tl.mark("idle", seen, "composer drawn")
+    time.sleep(3)  # dialogs come up a moment after the composer
+    dialog = False
+    for _ in range(4):
+        screen = tl.screen()
+        if "Hooks need review" in screen:
+            # new hooks must be trusted once: a dialog at start, so waiting
+            dialog = dialog or bool(tl.mark("waiting", seen, "hooks review dialog (new hooks must be trusted)"))
+            time.sleep(3)
+            tl.keys("2")  # Trust all and continue
+            time.sleep(1.5)
+            if "Hooks need review" in tl.screen():
+                tl.keys("Enter")
+            last = time.time()
+        elif "Use existing" in screen:
+            # "Meet GPT-6 Sol" at every start whatever config.toml says: a dialog, so waiting
+            dialog = dialog or bool(tl.mark("waiting", seen, "model announcement dialog (Try new model / Use existing model)"))
+            time.sleep(3)
+            tl.keys("2")
+            time.sleep(0.5)
+            last = tl.keys("Enter")
+        else:
+            break
+        time.sleep(3)
+    if "Use existing" in tl.screen() or "Hooks need review" in tl.screen() or "Ask Codex" not in tl.screen():
+        raise RuntimeError("start dialogs not dismissed:\n" + tl.screen())
+    tl.mark("idle", last if dialog else seen, "dialogs answered: composer ready" if dialog else "composer drawn")
     time.sleep(4)
 
-
-def codex_turn(tl: Timeline, scen: str, prompt: str, final: str = "idle", note: str = "answered") -> None:
-    tl.ctx.set_scen("main", scen)
-    t = tl.mark("working", tl.submit(prompt, settle=1.0), f"prompt submitted ({scen})")
-    e = tl.wait_end("^text$", after=t)
-    tl.mark(final, e["t"] if e else None, note)
 
 
 @scenario("codex", "approval", "command approval (escalated exec) held 20 s, approved with `y`; the next request is held "
           "20 s; then idle 30 s")
 def codex_approval(tl: Timeline, args) -> None:
     codex_start(tl)
-    tl.ctx.set_scen("main", "bash")
-    t = tl.mark("working", tl.submit("create notes.txt with a greeting", settle=1.0), "prompt submitted")
-    e = tl.wait_end("tool:", after=t)
-    tl.mark("waiting", e["t"], f"model asked for {e['outcome']}: approval prompt")
-    tl.ctx.set_scen("main", "hold20")
-    if tl.wait_screen(r"Would you like to", 15) is None:
-        raise RuntimeError("no approval prompt")
+    tl.ask("bash", "create notes.txt with a greeting", "tool:", r"Would you like to", then="hold20", settle=1.0)
     time.sleep(20)
     t = tl.mark("working", tl.keys("y"), "human approved (y); next request held 20 s")
     e = tl.wait_end("^text$", after=t, timeout=60)
@@ -317,21 +287,21 @@ def codex_approval(tl: Timeline, args) -> None:
 @scenario("codex", "idle", "a short turn, then the finished agent left alone 150 s")
 def codex_idle(tl: Timeline, args) -> None:
     codex_start(tl)
-    codex_turn(tl, "text", "summarise the README")
+    tl.turn("text", "summarise the README", settle=1.0, answer="^text$")
     tl.stay(150)
 
 
 @scenario("codex", "stuck", "the model answers `STUCK: please export PAYMENTS_TOKEN and tell me to retry.`; left alone 90 s")
 def codex_stuck(tl: Timeline, args) -> None:
     codex_start(tl)
-    codex_turn(tl, "stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped")
+    tl.turn("stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped", settle=1.0, answer="^text$")
     tl.stay(90)
 
 
 @scenario("codex", "exit", "a short turn, then `/exit`: the pane dies")
 def codex_exit(tl: Timeline, args) -> None:
     codex_start(tl)
-    codex_turn(tl, "text", "summarise the README")
+    tl.turn("text", "summarise the README", settle=1.0, answer="^text$")
     time.sleep(8)
     tl.submit("/exit", settle=1.0)
     dead = tl.wait_dead(30)
@@ -345,7 +315,7 @@ def codex_exit(tl: Timeline, args) -> None:
 
 
 # ===================================================================== aider
-AIDER_PROMPT = r"^> ?$"
+AIDER_PROMPT = r"^> *$"  # capture-pane -J keeps trailing spaces
 
 
 def aider_start(tl: Timeline, args) -> None:
@@ -361,29 +331,20 @@ def aider_start(tl: Timeline, args) -> None:
     cmd = (f"{args.aider} {COMMON} --openai-api-base {ctx.url('@main')}/v1 --openai-api-key sk-fake-aider "
            f"--model openai/gpt-4o-mini")
     tl.launch(cmd, repo, ctx.home(), {"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
-    seen = tl.wait_screen(AIDER_PROMPT, 90)
-    if seen is None:
-        raise RuntimeError("aider never showed its prompt:\n" + tl.screen())
-    tl.mark("idle", seen, "prompt drawn")
+    tl.ready(AIDER_PROMPT, 90, "prompt drawn")
     time.sleep(4)
 
-
-def aider_turn(tl: Timeline, scen: str, prompt: str, final: str = "idle", note: str = "answered") -> float:
-    tl.ctx.set_scen("main", scen)
-    t = tl.mark("working", tl.submit(prompt), f"prompt submitted ({scen})")
-    e = tl.wait_end("text", after=t)
-    return tl.mark(final, e["t"] if e else None, note)
 
 
 @scenario("aider", "turn", "a short turn, then idle 120 s")
 def aider_turn_idle(tl: Timeline, args) -> None:
     aider_start(tl, args)
-    aider_turn(tl, "text", "summarise the README")
+    tl.turn("text", "summarise the README")
     tl.stay(120)
 
 
-@scenario("aider", "question", "the model's reply creates hello.py and offers a shell command: aider asks "
-          "`Run shell command? (Y)es/(N)o`, held 20 s, answered n; then idle 30 s")
+@scenario("aider", "question", "the model's reply writes a new file hello.py: aider asks `Create new file? (Y)es/(N)o`, "
+          "held 20 s, answered n (any further question answered n after 5 s); then idle 30 s")
 def aider_question(tl: Timeline, args) -> None:
     aider_start(tl, args)
     tl.ctx.set_scen("main", "edit")
@@ -399,7 +360,7 @@ def aider_question(tl: Timeline, args) -> None:
     at = time.time()
     # a second question may follow (e.g. add the file / run it): each is answered n after 5 s
     time.sleep(2)
-    while tl.wait_screen(r"\(Y\)es/\(N\)o[^\n]*$\s*\Z", 1) is not None:
+    while re.search(r"\(Y\)es/\(N\)o[^\n]*\s*\Z", tl.screen()):
         time.sleep(5)
         tl.keys("n")
         tl.keys("Enter")
@@ -412,5 +373,5 @@ def aider_question(tl: Timeline, args) -> None:
 @scenario("aider", "stuck", "the model answers `STUCK: please export PAYMENTS_TOKEN and tell me to retry.`; left alone 90 s")
 def aider_stuck(tl: Timeline, args) -> None:
     aider_start(tl, args)
-    aider_turn(tl, "stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped")
+    tl.turn("stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped")
     tl.stay(90)
