@@ -204,8 +204,11 @@ def test_timelines_are_recorded() -> None:
         doc = load(path)
         assert doc["truth"] and doc["truth"][0]["t"] <= doc["samples"][0]["t"] + 1, path
         assert all(m["phase"] in ALLOWED for m in doc["truth"]), path
+        assert [m["t"] for m in doc["truth"]] == sorted(m["t"] for m in doc["truth"]), path
         times = [s["t"] for s in doc["samples"]]
         assert len(times) >= 10 and max(b - a for a, b in zip(times, times[1:])) < 3.0, path
+        assert all(0 <= s["screen"] < len(doc["screen_texts"]) for s in doc["samples"]), path
+        assert not any(n.startswith("scenario failed") for n in doc["notes"]), path
 
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(TIMELINES).with_suffix("")) for p in FILES])

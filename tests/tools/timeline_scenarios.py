@@ -78,13 +78,14 @@ def claude_granted(tl: Timeline, args) -> None:
     tl.stay(20)
 
 
-@scenario("claude", "denied", "Bash permission (curl a script and run it) asked, held 10 s, denied with Esc; then idle 30 s")
+@scenario("claude", "denied", "Bash permission (curl a script and run it) asked, held 10 s, denied with Esc; then idle 75 s "
+          "(does anything arrive after a denial?)")
 def claude_denied(tl: Timeline, args) -> None:
     claude_start(tl)
     tl.ask("riskybash", "set up the project", "tool:Bash", CLAUDE_DIALOG)
     time.sleep(10)
     tl.mark("idle", tl.keys("Escape"), "human denied (Esc): Claude waits for instructions")
-    tl.stay(30)
+    tl.stay(75)
 
 
 @scenario("claude", "question", "AskUserQuestion dialog held 15 s, answered (option 1); turn ends; idle 20 s")
@@ -129,7 +130,7 @@ def claude_interrupted(tl: Timeline, args) -> None:
 
 
 @scenario("claude", "failed", "every request answered HTTP 500 (retryable, retry-after 1 s; CLAUDE_CODE_MAX_RETRIES=3): "
-          "Claude retries, then gives up with an API error; left alone 40 s")
+          "Claude retries, then gives up with an API error; left alone 75 s (does idle_prompt follow StopFailure?)")
 def claude_failed(tl: Timeline, args) -> None:
     claude_start(tl, {"CLAUDE_CODE_MAX_RETRIES": "3"})
     tl.ctx.set_scen("main", "500r1")
@@ -140,7 +141,7 @@ def claude_failed(tl: Timeline, args) -> None:
     last = tl.last_end(before=seen)
     tl.mark("stuck", last["t"] if last else seen, "last retry failed: turn ended with an API error")
     tl.ctx.set_scen("main", "text")
-    tl.stay(40)
+    tl.stay(75)
 
 
 @scenario("claude", "compact", "three short turns, then `/compact` (each summarising request held 8 s), then idle 30 s")
