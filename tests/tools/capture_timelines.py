@@ -28,16 +28,13 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
-import subprocess
 import sys
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -48,7 +45,6 @@ from capture_screens import Ctx, cli_version  # noqa: E402
 from tmuxcap import Pane  # noqa: E402
 
 from mission_control.adapters.processes import ProcessTable  # noqa: E402
-from mission_control.core.hook_config import claude_settings, codex_notify_option  # noqa: E402
 
 OUT = ROOT / "tests" / "data" / "timelines"
 RECORDER = HERE / "hook_recorder.py"

@@ -65,7 +65,6 @@ def claude_start(tl: Timeline, extra_env: dict | None = None) -> None:
     time.sleep(3)
 
 
-
 @scenario("claude", "granted", "Bash permission (curl a script and run it) asked, held 20 s, granted; the next model request is held 25 s "
           "(spinner), then the turn ends; then idle 20 s")
 def claude_granted(tl: Timeline, args) -> None:
@@ -172,6 +171,44 @@ def claude_exit(tl: Timeline, args) -> None:
     tl.stay(5)
 
 
+@scenario("claude", "session", "one long session, one thing after another: a turn then 70 s idle (idle_prompt), a permission "
+          "granted after 15 s (next request held 10 s), an AskUserQuestion answered after 10 s, a stuck turn left 70 s, "
+          "a turn after it, a permission denied, an interrupted request, /exit")
+def claude_session(tl: Timeline, args) -> None:
+    claude_start(tl)
+    tl.turn("text", "summarise the README")
+    tl.stay(70)
+    e = tl.ask("riskybash", "set up the project", "tool:Bash", CLAUDE_DIALOG, then="hold10")
+    time.sleep(15)
+    tl.mark("working", claude_grant(tl), "human granted (Yes); next request held 10 s")
+    e = tl.wait_end("text", after=e["t"] + 1, timeout=60)
+    tl.mark("idle", e["t"], "model answered: turn done")
+    tl.stay(10)
+    e = tl.ask("askq", "clean up the config files", "tool:AskUserQuestion", r"Should I delete the old config")
+    time.sleep(10)
+    tl.mark("working", tl.keys("Enter"), "human answered (Enter on option 1)")
+    e = tl.wait_end("text", after=e["t"] + 1, timeout=60)
+    tl.mark("idle", e["t"], "model answered: turn done")
+    tl.stay(10)
+    tl.turn("stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped")
+    tl.stay(70)
+    tl.turn("text", "PAYMENTS_TOKEN is exported now, retry", note="model answered: turn done")
+    tl.stay(10)
+    tl.ask("riskybash", "set up the project again", "tool:Bash", CLAUDE_DIALOG)
+    time.sleep(8)
+    tl.mark("idle", tl.keys("Escape"), "human denied (Esc)")
+    tl.stay(20)
+    tl.ctx.set_scen("main", "hang")
+    tl.mark("working", tl.submit("think hard about this"), "prompt submitted (model holds the request)")
+    time.sleep(8)
+    tl.mark("idle", tl.keys("Escape"), "human pressed Esc: interrupted")
+    tl.ctx.set_scen("main", "text")
+    tl.stay(20)
+    tl.submit("/exit", settle=1.0)
+    tl.mark("exited", tl.wait_dead(30), "pane dead")
+    tl.stay(3)
+
+
 # ===================================================================== OpenCode
 OPENCODE_PROMPT = r"Ask anything|Build · "
 
@@ -186,7 +223,6 @@ def opencode_start(tl: Timeline) -> None:
     tl.launch("opencode", repo, ctx.home(), {})
     tl.ready(OPENCODE_PROMPT, 90, "prompt drawn")
     time.sleep(5)
-
 
 
 @scenario("opencode", "turn", "boot (blank, then the welcome screen), one short turn, then 180 s idle at its prompt "
@@ -272,6 +308,17 @@ def codex_start(tl: Timeline) -> None:
     time.sleep(4)
 
 
+def codex_quit(tl: Timeline) -> None:
+    """`/exit` (Ctrl-C twice if it did not take): exited once the pane is dead."""
+    tl.submit("/exit", settle=1.0)
+    dead = tl.wait_dead(30)
+    if dead is None:
+        tl.keys("C-c")
+        time.sleep(1)
+        tl.keys("C-c")
+        dead = tl.wait_dead(20)
+    tl.mark("exited", dead, "pane dead")
+
 
 @scenario("codex", "approval", "command approval (escalated exec) held 20 s, approved with `y`; the next request is held "
           "20 s; then idle 30 s")
@@ -304,15 +351,35 @@ def codex_exit(tl: Timeline, args) -> None:
     codex_start(tl)
     tl.turn("text", "summarise the README", settle=1.0, answer="^text$")
     time.sleep(8)
-    tl.submit("/exit", settle=1.0)
-    dead = tl.wait_dead(30)
-    if dead is None:
-        tl.keys("C-c")
-        time.sleep(1)
-        tl.keys("C-c")
-        dead = tl.wait_dead(20)
-    tl.mark("exited", dead, "pane dead")
+    codex_quit(tl)
     tl.stay(5)
+
+
+@scenario("codex", "session", "one long session: a turn then 30 s idle, an approval granted after 15 s, a stuck turn "
+          "left 40 s, a turn after it, an interrupted request, /exit")
+def codex_session(tl: Timeline, args) -> None:
+    codex_start(tl)
+    tl.turn("text", "summarise the README", settle=1.0, answer="^text$")
+    tl.stay(30)
+    e = tl.ask("bash", "create notes.txt with a greeting", "tool:", r"Would you like to", then="hold10", settle=1.0)
+    time.sleep(15)
+    t = tl.mark("working", tl.keys("y"), "human approved (y); next request held 10 s")
+    e = tl.wait_end("^text$", after=t, timeout=60)
+    tl.mark("idle", e["t"] if e else None, "model answered: turn done")
+    tl.stay(10)
+    tl.turn("stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped",
+            settle=1.0, answer="^text$")
+    tl.stay(40)
+    tl.turn("text", "PAYMENTS_TOKEN is exported now, retry", settle=1.0, answer="^text$")
+    tl.stay(10)
+    tl.ctx.set_scen("main", "hang")
+    tl.mark("working", tl.submit("think hard about this", settle=1.0), "prompt submitted (model holds the request)")
+    time.sleep(8)
+    tl.mark("idle", tl.keys("Escape"), "human pressed Esc: interrupted")
+    tl.ctx.set_scen("main", "text")
+    tl.stay(20)
+    codex_quit(tl)
+    tl.stay(3)
 
 
 # ===================================================================== aider
@@ -334,7 +401,6 @@ def aider_start(tl: Timeline, args) -> None:
     tl.launch(cmd, repo, ctx.home(), {"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
     tl.ready(AIDER_PROMPT, 90, "prompt drawn")
     time.sleep(4)
-
 
 
 @scenario("aider", "turn", "a short turn, then idle 120 s")
