@@ -395,10 +395,9 @@ def hook_sequences() -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    if argv is None and sys.argv[1:] == ["--hook-sequences"]:
-        print(hook_sequences())
-        return 0
-    ap.add_argument("--kind", required=True, help="claude, codex, opencode, aider")
+    ap.add_argument("--kind", help="claude, codex, opencode, aider")
+    ap.add_argument("--hook-sequences", action="store_true",
+                    help="print the recorded hook events of every timeline as markdown tables (for OBSERVATIONS.md)")
     ap.add_argument("--bin-dir", default="", help="where the CLI lives (node_modules/.bin of its npm prefix)")
     ap.add_argument("--aider", default="/tmp/aider-venv/bin/aider")
     ap.add_argument("--only", help="comma separated scenario names")
@@ -406,6 +405,11 @@ def main(argv=None) -> int:
     ap.add_argument("--keep-tmp", action="store_true")
     ap.add_argument("--slow-delay", type=float, default=1.5)
     args = ap.parse_args(argv)
+    if args.hook_sequences:
+        print(hook_sequences())
+        return 0
+    if not args.kind:
+        ap.error("--kind is required")
     if not shutil.which("tmux"):
         print("tmux is required", file=sys.stderr)
         return 2
