@@ -249,6 +249,20 @@ class Timeline:
             raise RuntimeError("no dialog on screen:\n" + self.screen())
         return e
 
+    def quit(self, command: str = "/exit", ctrl_c: bool = False) -> None:
+        """Type the CLI's quit command (then, with `ctrl_c`, Ctrl-C twice if it did not take):
+        exited from the moment the pane is dead."""
+        self.submit(command, settle=1.0)
+        dead = self.wait_dead(30)
+        if dead is None and ctrl_c:
+            self.keys("C-c")
+            time.sleep(1)
+            self.keys("C-c")
+            dead = self.wait_dead(20)
+        if dead is None:
+            raise RuntimeError(f"{command} did not end {self.kind}:\n" + self.screen())
+        self.mark("exited", dead, "pane dead")
+
     # -- keys ---------------------------------------------------------------------
     def submit(self, text: str, settle: float = 0.5) -> float:
         self.pane.type(text)

@@ -165,9 +165,7 @@ def claude_exit(tl: Timeline, args) -> None:
     claude_start(tl)
     tl.turn("text", "summarise the README")
     time.sleep(8)
-    tl.submit("/exit", settle=1.0)
-    dead = tl.wait_dead(30)
-    tl.mark("exited", dead, "pane dead")
+    tl.quit("/exit")
     tl.stay(5)
 
 
@@ -204,8 +202,9 @@ def claude_session(tl: Timeline, args) -> None:
     tl.mark("idle", tl.keys("Escape"), "human pressed Esc: interrupted")
     tl.ctx.set_scen("main", "text")
     tl.stay(20)
-    tl.submit("/exit", settle=1.0)
-    tl.mark("exited", tl.wait_dead(30), "pane dead")
+    tl.keys("C-u")  # Claude puts the interrupted prompt back into its input box
+    time.sleep(0.5)
+    tl.quit("/exit")
     tl.stay(3)
 
 
@@ -308,18 +307,6 @@ def codex_start(tl: Timeline) -> None:
     time.sleep(4)
 
 
-def codex_quit(tl: Timeline) -> None:
-    """`/exit` (Ctrl-C twice if it did not take): exited once the pane is dead."""
-    tl.submit("/exit", settle=1.0)
-    dead = tl.wait_dead(30)
-    if dead is None:
-        tl.keys("C-c")
-        time.sleep(1)
-        tl.keys("C-c")
-        dead = tl.wait_dead(20)
-    tl.mark("exited", dead, "pane dead")
-
-
 @scenario("codex", "approval", "command approval (escalated exec) held 20 s, approved with `y`; the next request is held "
           "20 s; then idle 30 s")
 def codex_approval(tl: Timeline, args) -> None:
@@ -351,7 +338,7 @@ def codex_exit(tl: Timeline, args) -> None:
     codex_start(tl)
     tl.turn("text", "summarise the README", settle=1.0, answer="^text$")
     time.sleep(8)
-    codex_quit(tl)
+    tl.quit("/exit", ctrl_c=True)
     tl.stay(5)
 
 
@@ -378,7 +365,7 @@ def codex_session(tl: Timeline, args) -> None:
     tl.mark("idle", tl.keys("Escape"), "human pressed Esc: interrupted")
     tl.ctx.set_scen("main", "text")
     tl.stay(20)
-    codex_quit(tl)
+    tl.quit("/exit", ctrl_c=True)
     tl.stay(3)
 
 
