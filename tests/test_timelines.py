@@ -90,11 +90,14 @@ def stored_hooks(doc: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for h in doc["hooks"]:
         payload = h["payload"] if isinstance(h["payload"], dict) else {}
-        if hook_config.is_codex_title_turn(payload):
-            continue
         event = hook_config.event_name(payload, "notify" if h["event"] == "notify" else None)
+        data = hook_config.kept(payload)
+        # Codex's hidden title turn is dropped (asked of the raw payload or of the kept fields,
+        # whichever this version of hook_config reads)
+        if hook_config.is_codex_title_turn(payload) or hook_config.is_codex_title_turn(data):
+            continue
         if event in wanted:
-            rows.append({"event": event, "at": T0 + h["t"], "data": hook_config.kept(payload)})
+            rows.append({"event": event, "at": T0 + h["t"], "data": data})
     return rows
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from capture_timelines import CLAUDE_RECORDED_EVENTS, Timeline, recorder_argv, scenario
 from capture_claude import BASE_ENV as CLAUDE_ENV, KEY as CLAUDE_KEY, seed_home as claude_home
-from mission_control.core.hook_config import claude_settings, codex_notify_option
+from mission_control.core.hook_config import codex_notify_option
 
 # ===================================================================== Claude Code
 CLAUDE_PROMPT = r"─{20,}\n❯"
@@ -48,14 +48,27 @@ def claude_grant(tl: Timeline) -> float:
     return at
 
 
+def recording_settings(argv: list[str]) -> dict:
+    """Claude Code's `--settings` document for a recording: every event of
+    CLAUDE_RECORDED_EVENTS runs the recorder, in the shape `hook_config.claude_settings` gives
+    (one command hook per event, tool events with `matcher: "*"`). Built here rather than with
+    that function: the recorder needs its own command and more events than mission-control
+    registers, and that function's arguments follow how mission-control runs its hooks."""
+    command = " ".join(shlex.quote(a) for a in argv)
+    hooks: dict[str, list] = {}
+    for event in CLAUDE_RECORDED_EVENTS:
+        entry: dict = {"hooks": [{"type": "command", "command": command, "timeout": 10}]}
+        if event in ("PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest", "PermissionDenied"):
+            entry = {"matcher": "*", **entry}
+        hooks[event] = [entry]
+    return {"hooks": hooks}
+
+
 def claude_start(tl: Timeline, extra_env: dict | None = None) -> None:
     ctx = tl.ctx
     repo = ctx.repo()
     home = claude_home(ctx, trust_repo=repo)
-    settings = claude_settings(recorder_argv(tl))
-    hooks = settings["hooks"]
-    for event in CLAUDE_RECORDED_EVENTS:
-        hooks.setdefault(event, hooks["Stop"])
+    settings = recording_settings(recorder_argv(tl))
     path = Path(ctx.tmp, "claude-hooks.json")
     path.write_text(json.dumps(settings, indent=1))
     ctx.set_scen("main", "text")
