@@ -251,8 +251,10 @@ class Timeline:
 
     def quit(self, command: str = "/exit", ctrl_c: bool = False) -> None:
         """Type the CLI's quit command (then, with `ctrl_c`, Ctrl-C twice if it did not take):
-        exited from the moment the pane is dead."""
-        self.submit(command, settle=1.0)
+        exited from the Enter that ended it, as every other truth changes with the key that
+        caused it (the pane dies a moment later; the CLI's shutdown is no work), or from the
+        moment the pane died if that took more than 3 s."""
+        at = self.submit(command, settle=1.0)
         dead = self.wait_dead(30)
         if dead is None and ctrl_c:
             self.keys("C-c")
@@ -261,7 +263,10 @@ class Timeline:
             dead = self.wait_dead(20)
         if dead is None:
             raise RuntimeError(f"{command} did not end {self.kind}:\n" + self.screen())
-        self.mark("exited", dead, "pane dead")
+        if dead - at <= 3.0:
+            self.mark("exited", at, f"{command} submitted: the pane died {dead - at:.1f}s later")
+        else:
+            self.mark("exited", dead, f"pane dead ({dead - at:.1f}s after {command})")
 
     # -- keys ---------------------------------------------------------------------
     def submit(self, text: str, settle: float = 0.5) -> float:

@@ -264,6 +264,33 @@ def opencode_permission(tl: Timeline, args) -> None:
     tl.stay(30)
 
 
+@scenario("opencode", "question", "the model calls OpenCode's question tool; the dialog is held 15 s, answered (first "
+          "option, Enter until it is gone); the turn ends; idle 30 s")
+def opencode_question(tl: Timeline, args) -> None:
+    opencode_start(tl)
+    e = tl.ask("qtool", "clean up the config files", "tool:question", r"Delete old config|config\.old", settle=0.7)
+    time.sleep(15)
+    at = time.time()
+    for _ in range(4):
+        if "enter submit" not in tl.screen():  # the dialog's key hints; the answer stays in the transcript
+            break
+        at = tl.keys("Enter")
+        time.sleep(2)
+    tl.mark("working", at, "human answered (Enter on the first option)")
+    e = tl.wait_end("^text$", after=e["t"] + 1, timeout=60)
+    tl.mark("idle", e["t"] if e else None, "model answered: turn done")
+    tl.stay(30)
+
+
+@scenario("opencode", "exit", "a short turn, then `/exit`: the pane dies")
+def opencode_exit(tl: Timeline, args) -> None:
+    opencode_start(tl)
+    tl.turn("text", "summarise the README", settle=0.7, answer="^text$")
+    time.sleep(8)
+    tl.quit("/exit", ctrl_c=True)
+    tl.stay(3)
+
+
 # ===================================================================== Codex
 CODEX_PROMPT = r"Ask Codex|›"
 
@@ -442,3 +469,12 @@ def aider_stuck(tl: Timeline, args) -> None:
     aider_start(tl, args)
     tl.turn("stuck", "deploy the payments service", final="stuck", note="model printed STUCK: … and stopped")
     tl.stay(90)
+
+
+@scenario("aider", "exit", "a short turn, then `/exit`: the pane dies")
+def aider_exit(tl: Timeline, args) -> None:
+    aider_start(tl, args)
+    tl.turn("text", "summarise the README")
+    time.sleep(8)
+    tl.quit("/exit", ctrl_c=True)
+    tl.stay(3)
