@@ -93,6 +93,23 @@ def event_name(data: dict, given: str | None) -> str:
     return "unknown"
 
 
+def read_event_line(text: str) -> tuple[str, dict, float] | None:
+    """One line of an agent's events file (`hook_appender.line`) as (event, kept fields, time):
+    None for a torn or foreign line, and for Codex's hidden title turn (it says nothing about
+    the agent). How the supervisor reads every hook; the timeline replay reads them the same way."""
+    try:
+        entry = json.loads(text)
+        at, given, data = float(entry["at"]), entry.get("event"), entry.get("data")
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+    if at != at or at in (float("inf"), float("-inf")):
+        return None  # NaN or infinite: no time at all
+    data = data if isinstance(data, dict) else {}
+    if is_codex_title_turn(data):
+        return None
+    return event_name(data, given if isinstance(given, str) else None)[:64], data, at
+
+
 def is_codex_title_turn(data: dict) -> bool:
     """Codex also runs a hidden turn to title the session; it says nothing about the agent
     (`data`: the kept fields, see `hook_appender.keep`)."""
