@@ -473,6 +473,15 @@ def test_noisy_idle_cpu_at_a_still_screen_is_not_work() -> None:
     assert statuses([{**t, "screen": t["screen"].replace("ctrl+p", "ctrl+q")} for t in burst], kind="shell")[-1][0] is Status.WORKING
 
 
+def test_codex_loading_behind_its_composer_after_the_start_dialogs_is_idle() -> None:
+    """Codex uses ~6 % of a core for a few seconds after its start dialogs are answered, its
+    composer drawn and still (tests/data/timelines/codex/0.169.0/exit.json, 15-19 s): not work."""
+    dialog, idle = screen("codex/new-model-gpt-6-sol.txt"), screen("codex/idle-welcome.txt")
+    cpu = [0.41, 0.41, 0.59, 0.65, 0.71, 0.73, 0.73]
+    out = statuses([{"screen": dialog if i < 2 else idle, "cpu_seconds": c} for i, c in enumerate(cpu)], kind="codex")
+    assert [s for s, _ in out[4:]] == [Status.IDLE] * 3, out
+
+
 def test_a_booting_agent_is_starting_until_its_prompt() -> None:
     """OpenCode's 18 s boot: a blank screen, changing boot frames, then its welcome prompt."""
     frames = [{"screen": ""}] * 3 + [{"screen": f"loading {'.' * i}"} for i in range(12)]
