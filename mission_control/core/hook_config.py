@@ -23,8 +23,14 @@ the supervisor reads that file each tick.
     "need review before they can run": a person must trust them in Codex's `/hooks` screen
     first, which a launch option cannot do without editing the user's Codex config (tried with
     0.171 `codex exec -c 'hooks.PreToolUse=[...]' -c 'hooks.Stop=[...]' -c notify=[...]`
-    against the loopback fake model: only `notify` ran). So Codex gets `notify` only, and its
-    WAITING comes from the screen rules (`rules/codex.toml`).
+    against the loopback fake model: only `notify` ran). Written into its `config.toml`
+    instead, they stop every start on a `Hooks need review` dialog (`1. Review hooks` /
+    `2. Trust all and continue` / `3. Continue without trusting`) until a person answers it
+    (tests/data/timelines/codex: recorded with them registered and trusted by hand). It asks
+    whenever hooks are "new or changed", and each agent's hook command names its own events
+    file, so every new agent would start on that dialog. So Codex gets `notify` only — no `CODEX_EVENTS` — and its
+    WAITING comes from the screen rules (`rules/codex.toml`), which know the review dialog and
+    the `Meet GPT-6 Sol` announcement it shows at every start as WAITING too.
 """
 
 from __future__ import annotations
