@@ -4,9 +4,11 @@ Each file in tests/data/timelines/<kind>/<version>/<scenario>.json is a recordin
 CLI (tests/tools/capture_timelines.py): once a second its pane's screen, the CPU seconds of
 its process tree and whether the pane is dead; every hook event with its payload; and the
 TRUE phase of the agent, known from the scripted fake model and from the keys the recorder
-pressed. Every sample is replayed as one supervisor tick: `observation()` builds the
-`Observation` the supervisor would build from it, `classify()` with the kind's rules
-(as the supervisor loads them) gives the status.
+pressed. Every sample is replayed as one supervisor tick: the hook calls made by then are
+written as our appender writes them, read back as the supervisor reads its events file and
+folded with `note_hook` (`stored_hooks`, `replay`); `observation()` builds the `Observation`
+the supervisor would build from the sample and that evidence, and `classify()` with the
+kind's rules (as the supervisor loads them) gives the status.
 
 Scored per timeline, after a 3 s grace following each true change (the supervisor needs two
 ticks to show a new state):
