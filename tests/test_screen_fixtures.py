@@ -297,6 +297,10 @@ SYNTHETIC: list[tuple[str, str, str, Status, str, str]] = [
      OLLAMA_BANNER + "task: add a hello function\n● thinking…\nI am looking\n\n⏹ interrupted\n› ",
      Status.IDLE, "at its prompt", "loop.py: Ctrl-C in a turn"),
     # --- shell (rules/common.toml + rules/shell.toml)
+    ("codex numbered choice, option 2 chosen", "codex",
+     "  Pick a plan\n\n  1. Keep going\n› 2. Stop here\n\n  enter confirm · esc skip\n",
+     Status.WAITING, "choose an option: Keep going",
+     "the shape of Codex 0.171's start dialogs with the `›` moved off option 1 (screens/codex/hooks-need-review-trust-selected.txt)"),
     ("shell yes/no", "shell", "Deploy now? (y/n) ", Status.WAITING, "yes/no question", "common.toml"),
     ("shell password", "shell", "[sudo] checking\nPassword: ", Status.WAITING, "asks for a secret", "common.toml"),
     ("shell press enter", "shell", "Installed.\nPress Enter to continue", Status.WAITING, "press Enter", "common.toml"),
