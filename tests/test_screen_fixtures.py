@@ -384,3 +384,14 @@ def test_reasons_name_the_missing_variable() -> None:
     by_file = {e["file"]: e for e in MANIFEST}
     assert one_shot("codex", fixture_text(by_file["codex/error-missing-env-key.txt"])).reason == "missing FAKE_OPENAI_KEY"
     assert one_shot("aider", fixture_text(by_file["aider/startup-missing-api-key.txt"])).reason == "missing OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize("file", ["claude/ask-user-question.txt", "claude/ask-user-question-2.1.332.txt"])
+def test_a_claude_question_with_another_option_chosen_is_still_waiting(file: str) -> None:
+    """The `❯` follows the chosen option: after ↓ the screen reads `  1. Yes…` / `❯ 2. No…`
+    (neither line is a submitted prompt)."""
+    text = (SCREENS / file).read_text(encoding="utf-8")
+    moved = text.replace("❯ 1. Yes, delete it", "  1. Yes, delete it").replace("  2. No, keep it", "❯ 2. No, keep it")
+    assert moved.count("❯ 2. No, keep it") == 1 and "❯ 1." not in moved
+    verdict = one_shot("claude", moved)
+    assert verdict.status is Status.WAITING and verdict.reason == "asks: Should I delete the old config file config.old.toml?", describe(verdict)
