@@ -237,9 +237,14 @@ def test_score_table(capsys: pytest.CaptureFixture[str]) -> None:
     for s in scores:
         lines.append(f"{s.name:<34} {s.scored:>5}s {s.agreement:>6.0%} {s.waiting_missed:>7.0f}s "
                      f"{s.false_waiting:>6.0f}s {s.finished_waiting:>5.0f}s")
-    total = sum(s.scored for s in scores)
-    agree = sum(s.agree for s in scores)
-    lines.append(f"{'all':<34} {total:>5}s {agree / total if total else 1:>6.0%}")
+    groups: dict[str, list[Score]] = {}
+    for s in scores:
+        groups.setdefault(s.name.rsplit("/", 1)[0], []).append(s)
+    groups["all"] = scores
+    for name, group in groups.items():  # per kind and version, then all
+        total, agree = sum(s.scored for s in group), sum(s.agree for s in group)
+        lines.append(f"{name:<34} {total:>5}s {agree / total if total else 1:>6.1%} {sum(s.waiting_missed for s in group):>7.0f}s "
+                     f"{sum(s.false_waiting for s in group):>6.0f}s {sum(s.finished_waiting for s in group):>5.0f}s")
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     for s in scores:
