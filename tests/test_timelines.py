@@ -4,9 +4,11 @@ Each file in tests/data/timelines/<kind>/<version>/<scenario>.json is a recordin
 CLI (tests/tools/capture_timelines.py): once a second its pane's screen, the CPU seconds of
 its process tree and whether the pane is dead; every hook event with its payload; and the
 TRUE phase of the agent, known from the scripted fake model and from the keys the recorder
-pressed. Every sample is replayed as one supervisor tick: `observation()` builds the
-`Observation` the supervisor would build from it, `classify()` with the kind's rules
-(as the supervisor loads them) gives the status.
+pressed. Every sample is replayed as one supervisor tick: the hook calls made by then are
+written as our appender writes them, read back as the supervisor reads its events file and
+folded with `note_hook` (`stored_hooks`, `replay`); `observation()` builds the `Observation`
+the supervisor would build from the sample and that evidence, and `classify()` with the
+kind's rules (as the supervisor loads them) gives the status.
 
 Scored per timeline, after a 3 s grace following each true change (the supervisor needs two
 ticks to show a new state):
@@ -27,10 +29,11 @@ from typing import Any
 
 import pytest
 
+from mission_control import hook_appender
 from mission_control.core import hook_config
 from mission_control.core.model import Status
 from mission_control.core.rules import RuleSet, rules_with_user
-from mission_control.core.status import Memory, Observation, Settings, Verdict, classify
+from mission_control.core.status import HookEvidence, Memory, Observation, Settings, Verdict, classify, note_hook
 
 TIMELINES = Path(__file__).resolve().parent / "data" / "timelines"
 FILES = sorted(TIMELINES.glob("*/*/*.json"))
@@ -84,41 +87,37 @@ def registered_events(kind: str) -> set[str]:
     return set()
 
 
-def stored_hooks(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The hook rows the store would hold, as `mission-control hook` records them (name, time, kept fields)."""
+def stored_hooks(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any], float]]:
+    """The hook events the supervisor would read, oldest first, as (event, kept fields, time):
+    each recorded call written as our appender writes it (`hook_appender.line`) and read back as
+    the supervisor reads its events file (`hook_config.read_event_line`: Codex's title turn and
+    torn lines dropped). Only the events mission-control registers would reach it."""
     wanted = registered_events(doc["kind"])
     rows = []
     for h in doc["hooks"]:
         payload = h["payload"] if isinstance(h["payload"], dict) else {}
-        event = hook_config.event_name(payload, "notify" if h["event"] == "notify" else None)
-        data = hook_config.kept(payload)
-        # Codex's hidden title turn is dropped (asked of the raw payload or of the kept fields,
-        # whichever this version of hook_config reads)
-        if hook_config.is_codex_title_turn(payload) or hook_config.is_codex_title_turn(data):
-            continue
-        if event in wanted:
-            rows.append({"event": event, "at": T0 + h["t"], "data": data})
+        given = "notify" if h["event"] == "notify" else h["event"]
+        read = hook_config.read_event_line(hook_appender.line(given, payload, T0 + h["t"]).decode())
+        if read is not None and read[0] in wanted:
+            rows.append(read)
     return rows
 
 
-def observation(sample: dict[str, Any], screen: str, hooks: list[dict[str, Any]]) -> Observation:
+def observation(sample: dict[str, Any], screen: str, evidence: HookEvidence) -> Observation:
     """One recorded sample as the supervisor's `Observation` for that tick (see `Supervisor._observe`).
 
-    `hooks` are the stored hook rows that arrived up to this tick, oldest first; the supervisor
-    passes the latest one. The only place to adapt when `Observation` changes."""
-    now = T0 + sample["t"]
-    hook = hooks[-1] if hooks else None
+    `evidence` is every hook event up to this tick folded with `note_hook`, as the supervisor
+    folds them; its fields go in as the supervisor passes them. The only place to adapt when
+    `Observation` changes."""
     return Observation(
-        now=now,
+        now=T0 + sample["t"],
         started_at=T0,
         screen=screen,
         pane_dead=sample["dead"],
         exit_status=sample.get("exit_status"),
         paused=False,
         cpu_seconds=sample["cpu"],
-        hook_event=hook["event"] if hook else None,
-        hook_at=hook["at"] if hook else None,
-        hook_detail=str(hook["data"].get("message", ""))[:120] if hook else "",
+        **evidence.fields(since=T0 - 1),
     )
 
 
@@ -178,11 +177,13 @@ def replay(path: Path) -> Score:
     doc = load(path)
     ruleset, settings = rules(doc["kind"]), Settings()
     hooks = stored_hooks(doc)
-    mem = Memory()
+    mem, evidence, folded = Memory(), HookEvidence(), 0
     score = Score(name=str(path.relative_to(TIMELINES).with_suffix("")))
     for sample in doc["samples"]:
-        seen = [h for h in hooks if h["at"] <= T0 + sample["t"]]
-        verdict, mem = classify(observation(sample, doc["screen_texts"][sample["screen"]], seen), mem, ruleset, settings)
+        while folded < len(hooks) and hooks[folded][2] <= T0 + sample["t"]:
+            event, data, at = hooks[folded]
+            evidence, folded = note_hook(evidence, event, data, at), folded + 1
+        verdict, mem = classify(observation(sample, doc["screen_texts"][sample["screen"]], evidence), mem, ruleset, settings)
         phase, since = truth_at(doc["truth"], sample["t"])
         score.ticks.append(Tick(sample["t"], phase, since, verdict))
         if since < GRACE:
@@ -236,9 +237,14 @@ def test_score_table(capsys: pytest.CaptureFixture[str]) -> None:
     for s in scores:
         lines.append(f"{s.name:<34} {s.scored:>5}s {s.agreement:>6.0%} {s.waiting_missed:>7.0f}s "
                      f"{s.false_waiting:>6.0f}s {s.finished_waiting:>5.0f}s")
-    total = sum(s.scored for s in scores)
-    agree = sum(s.agree for s in scores)
-    lines.append(f"{'all':<34} {total:>5}s {agree / total if total else 1:>6.0%}")
+    groups: dict[str, list[Score]] = {}
+    for s in scores:
+        groups.setdefault(s.name.rsplit("/", 1)[0], []).append(s)
+    groups["all"] = scores
+    for name, group in groups.items():  # per kind and version, then all
+        total, agree = sum(s.scored for s in group), sum(s.agree for s in group)
+        lines.append(f"{name:<34} {total:>5}s {agree / total if total else 1:>6.1%} {sum(s.waiting_missed for s in group):>7.0f}s "
+                     f"{sum(s.false_waiting for s in group):>6.0f}s {sum(s.finished_waiting for s in group):>5.0f}s")
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     for s in scores:
