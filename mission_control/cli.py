@@ -20,6 +20,14 @@ class CliError(Exception):
     """A runtime failure worth one line (exit 1)."""
 
 
+def say(text: str, file=None, *, lines: bool = False) -> None:
+    """Print text that carries outside values (names, paths, agents' words, git's output) inert:
+    what an agent or a config wrote can never drive the operator's terminal."""
+    from mission_control.core.terminal_text import inert
+
+    print(inert(text, lines=lines), file=sys.stdout if file is None else file)
+
+
 def _config(args: argparse.Namespace) -> FleetConfig:
     from mission_control.locate import find_config, load_config
 
@@ -82,9 +90,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     else:
         print(f"mission-control: fleet {config.session!r} stopped ({result.stopped_processes} processes)")
     for name in result.removed_worktrees:
-        print(f"removed worktree of {name}")
+        say(f"removed worktree of {name}")
     for name, why in result.kept_worktrees.items():
-        print(f"kept worktree of {name}: {'; '.join(why)}")
+        say(f"kept worktree of {name}: {'; '.join(why)}")
     if result.survivors:
         raise CliError(f"processes survived SIGKILL: {result.survivors}")
     return 0
@@ -103,7 +111,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         config = None
     snapshot, warning = current_snapshot(config) if config else (None, None)
     if warning:
-        print(f"mission-control: {warning}", file=sys.stderr)
+        say(f"mission-control: {warning}", sys.stderr)
     agents = list(snapshot.agents) if snapshot else []
     if args.json:
         print(json.dumps([a.to_json() for a in agents], indent=2))
@@ -143,7 +151,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     config = _config(args)
     load_layout(config)
-    print(f"{config.path}: ok ({len(config.agents)} agents, layout {config.layout!r}, socket {config.socket!r})")
+    say(f"{config.path}: ok ({len(config.agents)} agents, layout {config.layout!r}, socket {config.socket!r})")
     return 0
 
 
@@ -154,7 +162,7 @@ def cmd_layouts(args: argparse.Namespace) -> int:
     config = _config(args)
     for name, path in sorted(available_layouts(config).items()):
         preset = parse_layout(path, path.read_text())
-        print(f"{name:10} {preset.description}  ({path})")
+        say(f"{name:10} {preset.description}  ({path})")
     return 0
 
 
@@ -170,7 +178,7 @@ def _actions(args: argparse.Namespace):
 def _report(outcomes) -> int:
     outcomes = outcomes if isinstance(outcomes, list) else [outcomes]
     for o in outcomes:
-        print(f"mission-control: {o.message}", file=sys.stdout if o.ok else sys.stderr)
+        say(f"mission-control: {o.message}", sys.stdout if o.ok else sys.stderr)
     return 0 if all(o.ok for o in outcomes) else 1
 
 
@@ -191,7 +199,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if not args.agent:
         raise CliError("name the agent to resume, or give --all for every STUCK agent")
     plan = acts.plan_resume(args.agent)
-    print(f"mission-control: resume will {plan.description}")
+    say(f"mission-control: resume will {plan.description}")
     return _report(acts.resume(args.agent, plan))
 
 
@@ -263,7 +271,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    print(_actions(args).diff_stat(args.agent))
+    say(_actions(args).diff_stat(args.agent), lines=True)
     return 0
 
 
@@ -275,7 +283,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     store = Store(_config(args).store_path)
     for row in store.actions(limit=args.limit):
         at = datetime.fromtimestamp(row["at"]).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{at}  {row['actor']:10} {row['action']:10} {row['agent'] or '-':14} {row['outcome']}" + (f"  [{row['detail']}]" if row["detail"] else ""))
+        say(f"{at}  {row['actor']:10} {row['action']:10} {row['agent'] or '-':14} {row['outcome']}" + (f"  [{row['detail']}]" if row["detail"] else ""))
     return 0
 
 
@@ -288,9 +296,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         rules, model = diagnose(config, Store(config.store_path), args.agent, use_model=not args.rules_only)
     except KeyError:
         raise CliError(f"no agent named {args.agent!r} in the latest snapshot of fleet {config.session!r}") from None
-    print(describe(rules))
+    say(describe(rules), lines=True)
     if model is not None:
-        print(describe(model))
+        say(describe(model), lines=True)
     return 0
 
 
@@ -423,18 +431,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ConfigError as exc:
-        print(f"mission-control: {exc}", file=sys.stderr)
+        say(f"mission-control: {exc}", sys.stderr)
         return 2
     except FleetNotFound as exc:
-        print(f"mission-control: {exc}", file=sys.stderr)
+        say(f"mission-control: {exc}", sys.stderr)
         return 2
     except (CliError, UpError, TmuxError, StoreError, GitError, ActionError) as exc:
-        print(f"mission-control: {exc}", file=sys.stderr)
+        say(f"mission-control: {exc}", sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: still one line, never a traceback (MISSION_CONTROL_DEBUG=1 shows it)
         if os.environ.get("MISSION_CONTROL_DEBUG"):
             raise
-        print(f"mission-control: internal error: {type(exc).__name__}: {exc} (set MISSION_CONTROL_DEBUG=1 for details)", file=sys.stderr)
+        say(f"mission-control: internal error: {type(exc).__name__}: {exc} (set MISSION_CONTROL_DEBUG=1 for details)", sys.stderr)
         return 1

@@ -11,6 +11,7 @@ from mission_control.adapters.tmux import Tmux
 from mission_control.core.config import FleetConfig
 from mission_control.core.format import age, money, tokens
 from mission_control.core.model import FleetSnapshot
+from mission_control.core.terminal_text import inert
 
 
 def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | None]:
@@ -42,16 +43,16 @@ def render_table(snap: FleetSnapshot) -> str:
     rows = [("AGENT", "KIND", "STATUS", "FOR", "REASON", "TOKENS IN/OUT", "COST", "COMMITS", "LAST LINE")]
     for a in snap.agents:
         rows.append(
-            (
-                a.name,
-                a.kind,
+            (  # names, reasons and output come from configs and agents: shown inert
+                inert(a.name),
+                inert(a.kind),
                 a.status.value,
                 age(now - a.since) if a.since else "—",
-                a.reason[:40],
+                inert(a.reason)[:40],
                 f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
                 money(a.cost_usd),
                 "—" if a.commits is None else str(a.commits),
-                a.last_line[:50],
+                inert(a.last_line)[:50],
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

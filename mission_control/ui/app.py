@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer
 
 from mission_control.core.diagnosis import rule_diagnosis
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.terminal_text import inert
 from mission_control.ui.screens.confirm_screen import ConfirmScreen
 from mission_control.ui.screens.diagnosis_screen import DiagnosisScreen
 from mission_control.ui.screens.help_screen import HelpScreen
@@ -146,6 +147,13 @@ class MissionControlApp(App[None]):
         self.alive = True
         self.selected_name: str | None = None
         self._last_error: str | None = None
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notice (the app's and its screens'; they carry agents' reasons, action outcomes and
+        error messages) shown inert and never read as markup."""
+        kw = {} if timeout is None else {"timeout": timeout}
+        super().notify(inert(message), title=inert(title), severity=severity, markup=False, **kw)
 
     def compose(self) -> ComposeResult:
         yield SnapshotAge(id="fleet-top")

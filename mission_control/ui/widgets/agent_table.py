@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 
 from mission_control.core.format import age, money, percent, size, tokens
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.terminal_text import inert
 
 STATUS_STYLE = {
     Status.STARTING: "dim",
@@ -63,20 +64,22 @@ def cost_cell(a: AgentSnapshot) -> Text:
 
 
 def row_cells(a: AgentSnapshot, now: float) -> dict[str, object]:
+    """Every cell as a `Text`, never a str (DataTable reads a str as markup): text from outside
+    (names, reasons, tasks, output) made inert first."""
     return {
-        "name": Text(a.name[:16], style="bold"),
-        "kind": a.kind,
+        "name": Text(inert(a.name)[:16], style="bold"),
+        "kind": Text(inert(a.kind)),
         "status": status_cell(a),
-        "for": age(now - a.since) if a.since else "—",
-        "reason": a.reason[:36],
-        "task": (a.task or "—")[:28],
-        "tokens": f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
-        "cache": f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)}",
+        "for": Text(age(now - a.since) if a.since else "—"),
+        "reason": Text(inert(a.reason)[:36]),
+        "task": Text(inert(a.task or "—")[:28]),
+        "tokens": Text(f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}"),
+        "cache": Text(f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)}"),
         "cost": cost_cell(a),
-        "commits": "—" if a.commits is None else str(a.commits),
-        "cpu": percent(a.cpu_percent),
-        "rss": size(a.rss_bytes),
-        "last": a.last_line[:60],
+        "commits": Text("—" if a.commits is None else str(a.commits)),
+        "cpu": Text(percent(a.cpu_percent)),
+        "rss": Text(size(a.rss_bytes)),
+        "last": Text(inert(a.last_line)[:60]),
     }
 
 

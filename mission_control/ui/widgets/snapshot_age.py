@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from mission_control.core.format import age
+from mission_control.core.terminal_text import inert
 
 
 def age_text(session: str, taken_at: float | None, alive: bool, now: float, tick_ms: float | None = None) -> Text:
@@ -16,11 +17,11 @@ def age_text(session: str, taken_at: float | None, alive: bool, now: float, tick
             style="bold white on red",
         )
     if taken_at is None:
-        return Text(f" {session}: waiting for the supervisor's first snapshot… ", style="yellow")
+        return Text(f" {inert(session)}: waiting for the supervisor's first snapshot… ", style="yellow")
     stale = now - taken_at
     style = "dim" if stale < 5 else "bold yellow"
     tick = f" · tick {tick_ms:.0f} ms" if tick_ms is not None else ""
-    return Text(f" {session} · snapshot {age(stale)} old{tick} ", style=style)
+    return Text(f" {inert(session)} · snapshot {age(stale)} old{tick} ", style=style)
 
 
 class SnapshotAge(Static):
