@@ -27,6 +27,7 @@ from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import agent_command, agent_env, logs_output, pane_argv, typed_task
 from mission_control.core.layouts import LayoutPreset, layout_string, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
+from mission_control.preflight import preflight
 from mission_control.adapters.supervisor_lock import exit_status_file, output_log, status_file, supervisor_alive
 
 
@@ -84,13 +85,10 @@ def init_scratch_repo(path: Path) -> None:
 
 
 def prepare_repo(config: FleetConfig) -> None:
+    """Create the scratch repo `init_repo` asks for (the config passed `preflight` already)."""
     if config.repo is None:
-        if any(a.worktree for a in config.agents):
-            raise ConfigError(f"{config.path}: agents with worktree = true need mission.repo")
         return
     if config.init_repo and not (config.repo / ".git").exists():
-        if config.repo.exists() and any(config.repo.iterdir()):
-            raise ConfigError(f"{config.path}: mission.repo {config.repo} exists and is not a git repository; init_repo only creates new ones")
         try:
             init_scratch_repo(config.repo)
         except CommandError as exc:
@@ -280,6 +278,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         panes = {a["name"]: a["pane_id"] for a in store.agents()}
         return UpResult(started=False, panes=panes, supervisor_restarted=restarted)
 
+    preflight(config)  # what `check` checks: nothing below starts for a config it would refuse
     prepare_repo(config)
     ensure_private_dir(config.state_dir)
     store = Store(config.store_path)

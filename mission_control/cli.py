@@ -20,6 +20,10 @@ class CliError(Exception):
     """A runtime failure worth one line (exit 1)."""
 
 
+class UsageError(CliError):
+    """The command was given wrong or missing arguments (exit 2, like a bad config)."""
+
+
 def say(text: str, file=None, *, lines: bool = False) -> None:
     """Print text that carries outside values (names, paths, agents' words, git's output) inert:
     what an agent or a config wrote can never drive the operator's terminal."""
@@ -148,20 +152,22 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from mission_control.locate import load_layout
+    from mission_control.preflight import preflight
 
     config = _config(args)
     load_layout(config)
+    preflight(config)
     say(f"{config.path}: ok ({len(config.agents)} agents, layout {config.layout!r}, socket {config.socket!r})")
     return 0
 
 
 def cmd_layouts(args: argparse.Namespace) -> int:
     from mission_control.core.layouts import parse_layout
-    from mission_control.locate import available_layouts
+    from mission_control.locate import available_layouts, read_config_text
 
     config = _config(args)
     for name, path in sorted(available_layouts(config).items()):
-        preset = parse_layout(path, path.read_text())
+        preset = parse_layout(path, read_config_text(path))
         say(f"{name:10} {preset.description}  ({path})")
     return 0
 
@@ -197,7 +203,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.all:
         return _report(acts.resume_all_stuck())
     if not args.agent:
-        raise CliError("name the agent to resume, or give --all for every STUCK agent")
+        raise UsageError("name the agent to resume, or give --all for every STUCK agent")
     plan = acts.plan_resume(args.agent)
     say(f"mission-control: resume will {plan.description}")
     return _report(acts.resume(args.agent, plan))
@@ -230,18 +236,18 @@ def cmd_inject(args: argparse.Namespace) -> int:
     if args.all and args.agent:
         args.names, args.agent = [args.agent, *args.names], None
     if not args.all and not args.agent:
-        raise CliError("name the agent, or give --all")
+        raise UsageError("name the agent, or give --all")
     try:
         fix = parse_env_text(_read_env_text(args))
     except EnvTextError as exc:
-        raise CliError(f"inject: {exc}") from None
+        raise UsageError(f"inject: {exc}") from None
     return _report(acts.inject_env(None if args.all else [args.agent], fix, write_dotenv=args.dotenv))
 
 
 def cmd_reassign(args: argparse.Namespace) -> int:
     acts = _actions(args)
     if bool(args.to) == bool(args.new_kind):
-        raise CliError("give either --to AGENT or --new KIND")
+        raise UsageError("give either --to AGENT or --new KIND")
     return _report(acts.reassign(args.agent, args.to, new_kind=args.new_kind, old=args.old))
 
 
@@ -261,7 +267,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 def cmd_spawn(args: argparse.Namespace) -> int:
     acts = _actions(args)
     if not args.kind and not args.copy:
-        raise CliError("give --kind KIND or --copy AGENT")
+        raise UsageError("give --kind KIND or --copy AGENT")
     worktree = True if args.worktree else (False if args.no_worktree else None)
     return _report(acts.spawn(args.name, args.kind, args.task, copy_of=args.copy, command=args.cmd, worktree=worktree))
 
@@ -433,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         say(f"mission-control: {exc}", sys.stderr)
         return 2
-    except FleetNotFound as exc:
+    except (FleetNotFound, UsageError) as exc:
         say(f"mission-control: {exc}", sys.stderr)
         return 2
     except (CliError, UpError, TmuxError, StoreError, GitError, ActionError) as exc:

@@ -193,3 +193,128 @@ def test_a_reason_is_never_run_by_tmux(cli, tmp_path: Path) -> None:
     finally:
         subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)
         cli("down", "-c", str(cfg))
+
+
+# ---------------------------------------------------------------- what `check` refuses (items 6 and 10)
+
+AGENT = '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "sleep 100"\n'
+
+
+def git_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", "-c", "init.defaultBranch=main", "init", "-q", str(path)], check=True, env=env)
+    (path / "f").write_text("x\n")
+    subprocess.run(["git", "-C", str(path), "add", "f"], check=True, env=env)
+    subprocess.run(["git", "-C", str(path), "commit", "-qm", "one"], check=True, env=env)
+    return path
+
+
+def setup_inside_checkout(tmp: Path) -> str:
+    (git_repo(tmp / "outer") / "plain").mkdir()
+    return '[mission]\nrepo = "outer/plain"\n' + AGENT
+
+
+def setup_state_file(tmp: Path) -> str:
+    (tmp / "state").write_text("not a folder")
+    return '[mission]\nstate_dir = "state"\n' + AGENT
+
+
+def setup_layout_dir(tmp: Path) -> str:
+    (tmp / "layouts" / "mine.toml").mkdir(parents=True)
+    return '[mission]\nlayout = "mine"\n' + AGENT
+
+
+def setup_base_branch(tmp: Path) -> str:
+    git_repo(tmp / "repo")
+    return '[mission]\nrepo = "repo"\nbase_branch = "nope"\n' + AGENT.replace('command = "sleep 100"', 'command = "sleep 100"\nworktree = true')
+
+
+REFUSED = {
+    # id: (config text, or a function of the folder returning it; what the one line names)
+    "cwd-missing": (AGENT + 'cwd = "no/such/dir"\n', ["cwd", "no/such/dir", "does not exist"]),
+    "repo-inside-checkout": (setup_inside_checkout, ["mission.repo", "plain", "not its top level"]),
+    "worktree-no-repo": (AGENT + "worktree = true\n", ["worktree = true needs mission.repo"]),
+    "state-dir-file": (setup_state_file, ["mission.state_dir", "is a file"]),
+    "layout-dir": (setup_layout_dir, ["mine.toml", "is a folder, not a layout file"]),
+    "stuck-inf": ("[mission]\nstuck_after = inf\n" + AGENT, ["mission.stuck_after = inf", "out of range"]),
+    "stuck-nan": ("[mission]\nstuck_after = nan\n" + AGENT, ["mission.stuck_after = nan"]),
+    "start-huge": ("[mission]\nstart_timeout = 1e308\n" + AGENT, ["mission.start_timeout = 1e+308", "less than or equal to 604800"]),
+    "budget-inf": ("[mission]\nbudget_usd = inf\n" + AGENT, ["mission.budget_usd = inf"]),
+    "too-many-agents": ("".join(f'[[agent]]\nname = "a{i}"\nkind = "shell"\ncommand = "x"\n' for i in range(501)),
+                        ["501 agents", "at most 500"]),
+    "base-branch": (setup_base_branch, ["mission.base_branch = 'nope'", "is not a branch"]),
+    "nul-env-value": (AGENT + 'env = { KEY = "a\\u0000b" }\n', ["env.KEY = 'a\\x00b'", "NUL"]),
+    "nul-env-name": (AGENT + 'env = { "K\\u0000" = "v" }\n', ["NUL"]),
+    "nul-task": (AGENT + 'task = "do\\u0000it"\n', ["task = 'do\\x00it'", "NUL"]),
+    "nul-command": ('[[agent]]\nname = "a"\nkind = "shell"\ncommand = "sleep\\u0000 1"\n', ["command", "NUL"]),
+    "nul-cwd": (AGENT + 'cwd = "/tmp\\u0000x"\n', ["cwd", "NUL"]),
+    "nul-on-status": ('[mission]\non_status = "echo\\u0000"\n' + AGENT, ["mission.on_status", "NUL"]),
+    "env-name-with-equals": (AGENT + 'env = { "A=B" = "v" }\n', ["'A=B' is not a valid environment variable name"]),
+    "key-binding-control": (AGENT + '[keys]\npause = "\\u001b"\n', ["keys", "is not a key name"]),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_check_refuses_what_up_would_refuse(cli, tmp_path: Path, case: str) -> None:
+    """`check` and `up` give the same one line (file, key, value) and exit 2; `up` starts nothing."""
+    body, needles = REFUSED[case]
+    text = body(tmp_path) if callable(body) else body
+    cfg = tmp_path / "agents.toml"
+    cfg.write_text(text)
+    for command in (["check"], ["up", "--no-attach"]):
+        r = cli(*command, "-c", str(cfg))
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1, (command, r.returncode, r.stdout, r.stderr)
+        assert lines[0].startswith(f"mission-control: {cfg}"), lines
+        for needle in needles:
+            assert needle in lines[0], (needle, lines[0])
+        assert "internal error" not in lines[0] and "\x00" not in r.stderr
+    assert not cli.server_running()
+    assert not (tmp_path / ".mission-control").exists()
+
+
+def test_legitimate_hostile_values_pass(cli, tmp_path: Path) -> None:
+    """Newlines, ';', quotes, `$()` and any unicode are values, not errors."""
+    cfg = tmp_path / "agents.toml"
+    cfg.write_text(AGENT + 'task = "line one;\\nline two $(x) `y` \\"q\\" ünï ☃ ;"\nenv = { V = "a;\\nb;" }\n')
+    r = cli("check", "-c", str(cfg))
+    assert r.returncode == 0 and "ok (1 agents" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("make", ["fifo", "dev-zero", "huge", "binary"])
+def test_a_config_that_is_not_a_text_file_is_refused_at_once(cli, tmp_path: Path, make: str) -> None:
+    """A FIFO (the read would wait for a writer forever), /dev/zero (never ends), a file past the
+    size cap, bytes that are not UTF-8: one line, exit 2, no hang."""
+    import os
+
+    from mission_control.core.config import CONFIG_MAX_BYTES
+
+    cfg = tmp_path / "agents.toml"
+    if make == "fifo":
+        os.mkfifo(cfg)
+        want = "is not a regular file"
+    elif make == "dev-zero":
+        cfg = Path("/dev/zero")
+        want = "is not a regular file"
+    elif make == "huge":
+        with open(cfg, "wb") as f:
+            f.truncate(CONFIG_MAX_BYTES + 1)
+        want = f"at most {CONFIG_MAX_BYTES} bytes"
+    else:
+        cfg.write_bytes(b'[[agent]]\nname = "\xff\xfe"\n')
+        want = "is not UTF-8"
+    started = time.monotonic()
+    r = cli("check", "-c", str(cfg), timeout=20)
+    assert r.returncode == 2 and want in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert time.monotonic() - started < 15
+
+
+def test_spawn_refuses_a_nul_in_its_task(tmp_path: Path) -> None:
+    """A spawn request is validated like an `[[agent]]` table: NUL is one clear line."""
+    from mission_control.core.config import agent_from_request, load_text
+
+    config = load_text(tmp_path / "agents.toml", AGENT, environ={})
+    with pytest.raises(ValueError, match=r"new agent task = 'x\\x00y' contains a NUL byte"):
+        agent_from_request(config, {"name": "b", "kind": "shell", "command": "true", "task": "x\x00y"}, 1)
