@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from pathlib import Path
 from mission_control import launcher
 from mission_control.adapters import git_progress
 from mission_control.adapters.run import CommandError, run
-from mission_control.adapters.store import STOPPED_KEY, Store, ensure_private_dir
+from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import Tmux, TmuxError
+from mission_control.teardown import stop_session
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
 from mission_control.core.kinds import KINDS
@@ -297,6 +299,8 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     dashboard_argv = mission_command("dashboard", "-c", str(config.path))
     panes: dict[str, str] = {}
     launched: dict[str, float] = {}
+    created: list[str] = []
+    """The session, once this `up` has made it: what a failure must take back."""
     if not recovery:  # a fresh fleet counts spend afresh
         for spec in config.agents:
             output_log(config.state_dir, spec.name).unlink(missing_ok=True)
@@ -309,6 +313,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
                 if w_index:
                     return tmux.new_window(config.session, window.name, argv, cwd=cwd, env=env)
                 pane = tmux.new_session(config.session, window.name, argv, cwd=cwd, env=env, width=width, height=height)
+                created.append(config.session)
                 for option, value in (
                     ("window-size", "manual"), (CONFIG_OPTION, str(config.path)), (STATE_OPTION, str(config.state_dir)),
                     ("remain-on-exit", "on"), ("pane-border-status", "top"),
@@ -370,14 +375,15 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         ensure_supervisor(config, tmux)
         first_window = windows[0].name
         tmux.cmd("select-window", "-t", f"{config.session}:{first_window}")
-    except (TmuxError, CommandError, OSError) as exc:
-        try:
-            tmux.kill_session(config.session)
-        except TmuxError:
-            pass
-        if not tmux.sessions():
-            tmux.kill_server()
-        raise UpError(f"could not start the fleet: {exc}") from None
+    except BaseException as exc:  # whatever failed (a store fault, a bad value, a bug, Ctrl-C): take back all of it
+        if created:
+            try:
+                stop_session(tmux, config.session)
+            except Exception as cleanup:  # say both: the cause, and that something may be left
+                raise UpError(f"could not start the fleet: {exc}; stopping what had started failed too: {cleanup}") from None
+        if isinstance(exc, (TmuxError, CommandError, OSError, ValueError, StoreError, sqlite3.Error)):
+            raise UpError(f"could not start the fleet: {exc}") from None
+        raise
     return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted)
 
 

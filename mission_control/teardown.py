@@ -27,25 +27,31 @@ class DownResult:
     kept_worktrees: dict[str, list[str]] = field(default_factory=dict)
 
 
+def stop_session(tmux: Tmux, session: str) -> tuple[int, list[int]]:
+    """Kill `session` and every process below its panes (TERM, then KILL), and the tmux server
+    when no other session is left on it: (processes stopped, pids that survived KILL).
+    `down` uses it, and so does a failed `up` to take back what it started."""
+    table = ProcessTable()
+    table.refresh()
+    pids: list[int] = []
+    for pane in tmux.list_panes():
+        if pane.session == session and pane.pid and not pane.dead:
+            pids += table.descendants(pane.pid)
+    try:
+        tmux.kill_session(session)
+    except TmuxError:
+        pass
+    if not tmux.sessions():
+        tmux.kill_server()
+    return len(pids), terminate_all(pids)
+
+
 def down(config: FleetConfig, clean: bool = False) -> DownResult:
     tmux = Tmux(config.socket)
     result = DownResult(was_running=False)
     if tmux.has_session(config.session):
         result.was_running = True
-        table = ProcessTable()
-        table.refresh()
-        pids: list[int] = []
-        for pane in tmux.list_panes():
-            if pane.session == config.session and pane.pid and not pane.dead:
-                pids += table.descendants(pane.pid)
-        try:
-            tmux.kill_session(config.session)
-        except TmuxError:
-            pass
-        if not tmux.sessions():
-            tmux.kill_server()
-        result.survivors = terminate_all(pids)
-        result.stopped_processes = len(pids)
+        result.stopped_processes, result.survivors = stop_session(tmux, config.session)
     if config.store_path.exists():
         store = Store(config.store_path)
         store.set_meta(STOPPED_KEY, "1")  # a deliberate stop: the next `up` starts afresh, not as a recovery

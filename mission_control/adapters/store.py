@@ -150,7 +150,7 @@ class Store:
             raise StoreError(
                 f"{self.path}: state store schema {version} is newer than this mission-control knows ({SCHEMA_VERSION})"
             )
-        else:
+        elif version < SCHEMA_VERSION:  # a current store is only read here: readers need no write access
             with self._transaction() as tx:
                 for target in range(version + 1, SCHEMA_VERSION + 1):
                     for statement in _MIGRATIONS.get(target, []):
