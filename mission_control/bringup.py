@@ -47,6 +47,8 @@ class UpResult:
     """Agents brought back after a crash with their kind's resume command (conversation continues)."""
     restarted: tuple[str, ...] = ()
     """Agents brought back after a crash that started again from their task."""
+    notes: tuple[str, ...] = ()
+    """What happened to the state store on the way (a damaged one moved aside), to be said."""
 
 
 def recovery_specs(config: FleetConfig, store: Store) -> tuple[list[AgentSpec], dict[str, str | None]] | None:
@@ -275,15 +277,15 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         raise UpError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
     tmux = Tmux(config.socket)
     if tmux.has_session(config.session):
-        store = Store(config.store_path)
-        restarted = ensure_supervisor(config, tmux)
-        panes = {a["name"]: a["pane_id"] for a in store.agents()}
+        restarted = ensure_supervisor(config, tmux)  # it repairs a damaged or deleted store: not read here
+        panes = {p.agent: p.pane_id for p in tmux.list_panes() if p.session == config.session and p.agent}
         return UpResult(started=False, panes=panes, supervisor_restarted=restarted)
 
     preflight(config)  # what `check` checks: nothing below starts for a config it would refuse
     prepare_repo(config)
     ensure_private_dir(config.state_dir)
-    store = Store(config.store_path)
+    store = Store(config.store_path, keeper=True)  # a damaged store is moved aside: this fleet starts afresh
+    notes = tuple(store.notes)
     recovery = None if fresh else recovery_specs(config, store)
     if fresh or recovery is None:
         store.reset_fleet()
@@ -384,7 +386,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         if isinstance(exc, (TmuxError, CommandError, OSError, ValueError, StoreError, sqlite3.Error)):
             raise UpError(f"could not start the fleet: {exc}") from None
         raise
-    return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted)
+    return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted, notes=notes)
 
 
 def record_tasks(config: FleetConfig, store: Store) -> None:

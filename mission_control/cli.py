@@ -46,6 +46,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     config = _config(args)
     result = up(config, fresh=args.fresh)
+    for note in result.notes:
+        say(f"mission-control: {note}", sys.stderr)
     if result.started:
         print(f"mission-control: fleet {config.session!r} started: {len(result.panes)} agents on tmux socket {config.socket!r}")
         if result.resumed or result.restarted:

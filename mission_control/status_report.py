@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import replace
 
-from mission_control.adapters.store import Store
+from mission_control.adapters.store import Store, store_error
 from mission_control.adapters.supervisor_lock import supervisor_alive
 from mission_control.adapters.tmux import Tmux
 from mission_control.core.config import FleetConfig
@@ -20,7 +21,12 @@ def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | N
     if not tmux.has_session(config.session):
         return None, None
     if not config.store_path.exists():
-        return None, f"fleet session {config.session!r} runs but has no state store at {config.store_path}"
+        # deleted while the fleet runs: its supervisor restores it on its next tick
+        deadline = time.monotonic() + max(2.0, 3 * config.poll_interval)
+        while not config.store_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not config.store_path.exists():
+            raise store_error(config.store_path, FileNotFoundError(errno.ENOENT, f"fleet {config.session!r} runs without it"))
     store = Store(config.store_path)
     if supervisor_alive(config.state_dir):
         snap = store.latest_snapshot()

@@ -147,6 +147,8 @@ class MissionControlApp(App[None]):
         self.alive = True
         self.selected_name: str | None = None
         self._last_error: str | None = None
+        self.store_problem: str | None = None
+        """Why the state store could not be read (shown as a red banner until a read works again)."""
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
                markup: bool = True) -> None:
@@ -202,8 +204,9 @@ class MissionControlApp(App[None]):
                 if name and (name, sid) != last_tail_for:
                     self.post_message(TailRead(name, self.source.tail(name), self.source.status_changes(name)))
                     last_tail_for = (name, sid)
-            except Exception as exc:  # the store is busy or gone: say so, keep trying
+            except Exception as exc:  # the store is busy, damaged or gone: say so, keep trying
                 self.post_message(SourceFailed(str(exc)))
+                last_id = -1  # the next good read is shown (and clears the banner) even if nothing changed
             time.sleep(self.poll_seconds)
 
     @staticmethod
@@ -215,6 +218,7 @@ class MissionControlApp(App[None]):
     # -- handlers --------------------------------------------------------------
 
     def on_fleet_observed(self, message: FleetObserved) -> None:
+        self.store_problem = self._last_error = None
         previous = self.snapshot
         self.snapshot, self.alive = message.snapshot, message.alive
         table = self.query_one(AgentTable)
@@ -241,9 +245,12 @@ class MissionControlApp(App[None]):
             self._show_detail(message)
 
     def on_source_failed(self, message: SourceFailed) -> None:
+        self.store_problem = message.error
         if message.error != self._last_error:
             self._last_error = message.error
             self.notify(f"cannot read the state store: {message.error}", severity="error", timeout=8)
+        if self.screen.query(SnapshotAge):  # not while the app is closing
+            self.refresh_clock()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.selected_name = event.row_key.value if event.row_key else None
@@ -258,7 +265,8 @@ class MissionControlApp(App[None]):
     def refresh_clock(self) -> None:
         snap = self.snapshot
         self.query_one(SnapshotAge).show(
-            self.source.session, snap.taken_at if snap else None, self.alive, self.clock(), snap.tick_ms if snap else None
+            self.source.session, snap.taken_at if snap else None, self.alive, self.clock(), snap.tick_ms if snap else None,
+            self.store_problem,
         )
         self.query_one(AgentTable).show(snap, self.clock())
 
