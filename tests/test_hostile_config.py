@@ -318,3 +318,16 @@ def test_spawn_refuses_a_nul_in_its_task(tmp_path: Path) -> None:
     config = load_text(tmp_path / "agents.toml", AGENT, environ={})
     with pytest.raises(ValueError, match=r"new agent task = 'x\\x00y' contains a NUL byte"):
         agent_from_request(config, {"name": "b", "kind": "shell", "command": "true", "task": "x\x00y"}, 1)
+
+
+def test_inject_refuses_a_nul_in_a_value(cli, tmp_path: Path) -> None:
+    """`inject` reads NAME=value lines: a NUL in a value is one line, exit 2, before anything is
+    done (it was `internal error: ValueError: embedded null byte` at the respawn)."""
+    from conftest import run_cli
+
+    cfg = tmp_path / "agents.toml"
+    cfg.write_text(AGENT)
+    r = run_cli(cli, cfg, "inject", "a", stdin="KEY=se\x00cret\n")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "KEY: its value contains a NUL byte" in lines[0], r.stderr
+    assert "se" not in lines[0].split("KEY")[1]  # the value itself is not echoed

@@ -58,6 +58,9 @@ def parse_env_text(text: str) -> EnvFix:
         values[current] += "\n" + line
     if not values:
         raise EnvTextError("no NAME=value given")
+    for name, value in values.items():
+        if "\x00" in value:
+            raise EnvTextError(f"{name}: its value contains a NUL byte, which no program can be given")
     return EnvFix(values)
 
 
