@@ -21,10 +21,10 @@ from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
-from mission_control.adapters.supervisor_lock import SupervisorRunning, acquire_lock, ledger_file, output_log, recorded_exit, status_file
+from mission_control.adapters.supervisor_lock import LOCK_NAME, SupervisorRunning, acquire_lock, ledger_file, output_log, recorded_exit, status_file
 from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
-from mission_control.adapters.store import STOPPED_KEY, Store, StoreError
+from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
@@ -105,6 +105,8 @@ class Supervisor:
         on without it: the agents are watched from what was last read, and writing resumes when it can."""
         self._known_agents: list[dict[str, Any]] = []
         """The agent records last read from the store: what a damaged store is rebuilt from."""
+        self.lock_fds: list[int] = []
+        """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -461,11 +463,27 @@ class Supervisor:
                 self.store.damaged_aside = None
             except StoreError as exc:
                 self._store_failed(exc)
+        if write and self.lock_fds and not (self.config.state_dir / LOCK_NAME).exists():
+            self._relock()
         for note in self.store.notes:
             self._say(note)
             if write:
                 self._write(self.store.log_action, "supervisor", "store", None, note, "supervising on")
         self.store.notes.clear()
+
+    def _relock(self) -> None:
+        """The state dir (or the lock in it) was deleted: without the lock file nobody can tell this
+        supervisor runs, and `up` would start a second one. Take the lock again (the old
+        descriptor stays open: it locks the deleted file only)."""
+        try:
+            ensure_private_dir(self.config.state_dir)
+            self.lock_fds.append(acquire_lock(self.config.state_dir))
+            self.store.notes.append(f"the supervisor lock {self.config.state_dir / LOCK_NAME} was deleted: taken again")
+        except SupervisorRunning as exc:
+            self._say(f"{exc}: this one stops")
+            self.stop.set()
+        except OSError as exc:
+            self._say(f"cannot take the supervisor lock again: {exc}")
 
     def _rebuild_store(self) -> None:
         """A new store after a damaged one: the fleet and its agents, as this supervisor last read them."""
@@ -516,6 +534,7 @@ def serve(config: FleetConfig) -> int:
     tmux = Tmux(config.socket)
     tmux.enable_control(config.session)  # one persistent `tmux -C` client reads the panes
     sup = Supervisor(config, store, tmux)
+    sup.lock_fds.append(lock)
 
     def _stop(*_: object) -> None:
         sup.stop.set()
@@ -528,6 +547,7 @@ def serve(config: FleetConfig) -> int:
     sup.run()
     sup.git.stop()
     tmux.close()
-    os.close(lock)
+    for fd in sup.lock_fds:
+        os.close(fd)
     return 0
 

@@ -170,6 +170,17 @@ async def test_a_deleted_store_is_restored_with_nothing_lost(cli, tmp_path: Path
         assert "was deleted while in use: restored it" in log.stdout
         r = cli("continue", "a", "-c", str(cfg))
         assert r.returncode == 0, r.stderr
+
+        # the whole state dir: the store and the supervisor's lock come back, so `up` sees the
+        # supervisor running (it started a second one)
+        subprocess.run(["rm", "-rf", str(tmp_path / ".mission-control")], check=True)
+        retry_until(lambda: (tmp_path / ".mission-control" / "supervisor.lock").exists(), timeout=20, message="lock back")
+        rows = retry_until(lambda: (r := cli("status", "--json", "-c", str(cfg))).returncode == 0 and json.loads(r.stdout),
+                           timeout=20, message="status works again")
+        assert sorted(a["name"] for a in rows) == ["a", "b"]
+        r = cli("up", "--no-attach", "-c", str(cfg))
+        assert r.returncode == 0 and "already running (2 agents)" in r.stdout and "restarted" not in r.stdout, r.stdout
+        assert "paused a" in cli("log", "-c", str(cfg)).stdout
     finally:
         cli("down", "-c", str(cfg))
 
@@ -294,3 +305,22 @@ def test_a_full_disk_is_survived_and_writing_resumes(cli, tmp_path: Path) -> Non
     finally:
         cli("down", "-c", str(tmp_path / "agents.toml"))
         subprocess.run(["umount", "-l", str(state)], capture_output=True)
+
+
+async def test_snapshots_that_stop_while_the_supervisor_runs_are_red() -> None:
+    """The supervisor runs but writes nothing (a full or read-only disk): the growing age alone
+    was shown dim/yellow; past STALE_SECONDS it is a red banner that says where to look."""
+    from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+    from mission_control.ui.source import FixedSource
+    from mission_control.ui.widgets.snapshot_age import STALE_SECONDS
+
+    now = time.time()
+    snap = FleetSnapshot(now - STALE_SECONDS - 5, "t", (AgentSnapshot("a", "shell", Status.WORKING, "", since=now - 60),))
+    app = create_app(FixedSource(snap, alive=True), live=False, clock=lambda: now)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        assert "NO NEW SNAPSHOT" in banner(app) and "cannot write the state store" in banner(app)
+        from mission_control.ui.widgets.snapshot_age import age_text
+
+        assert age_text("t", snap.taken_at, True, now).style == "bold white on red"
+        assert age_text("t", now - 2, True, now).style == "dim"  # a fresh one is not
