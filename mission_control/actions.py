@@ -12,18 +12,22 @@ import difflib
 import functools
 import os
 import signal
+import stat
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import psutil
 
 from mission_control.adapters import git_progress
 from mission_control.adapters.processes import terminate_all
-from mission_control.adapters.store import Store, StoreError, ensure_private_dir
+from mission_control.adapters.store import Store, StoreError, ensure_private_dir, write_private
+from mission_control.adapters.supervisor_lock import LockBusy, env_lock
 from mission_control.adapters.tmux import Tmux, TmuxError
-from mission_control.core.config import AgentSpec, FleetConfig
+from mission_control.core.config import NAME_RE, NAME_RULE, AgentSpec, FleetConfig
+from mission_control.core.diagnosis import mask_value
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
 from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
@@ -35,6 +39,10 @@ from mission_control.core.status import ScreenFacts, tail_lines
 
 PAUSE_REASON_KEY = "paused_reason:"
 """Store meta key prefix: why an agent was paused (the process state says *that* it is)."""
+OLD_FATES = {"pause": "paused", "stop": "stopped", "keep": "kept"}
+"""What `reassign --old` does to the old agent, as the outcome says it."""
+ENV_LOCK_WAIT = 60.0
+"""How long a change to an agent's injected variables waits for another one to finish."""
 QUIET_CHECK_SECONDS = 0.25
 """Two captures this far apart must be identical before text is typed at a prompt."""
 
@@ -141,10 +149,21 @@ class FleetActions:
     def record(self, name: str) -> dict[str, Any]:
         agents = {a["name"]: a for a in self.store.agents()}
         if name not in agents:
-            hint = difflib.get_close_matches(name, list(agents), n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else f" (agents: {', '.join(agents) or 'none'})"
-            raise ActionError(f"no agent named {name!r} in fleet {self.config.session!r}{extra}")
+            raise self._unknown(name, list(agents))
         return agents[name]
+
+    def _unknown(self, name: str, known: list[str]) -> ActionError:
+        hint = difflib.get_close_matches(name, known, n=1)
+        extra = f" (did you mean {hint[0]!r}?)" if hint else f" (agents: {', '.join(known) or 'none'})"
+        return ActionError(f"no agent named {name!r} in fleet {self.config.session!r}{extra}")
+
+    def _known(self, name: str) -> None:
+        """An agent of the config or of the store, running or not (its injected variables may be
+        what keeps it from starting)."""
+        known = list(dict.fromkeys([a.name for a in self.config.agents] +
+                                   [a["name"] for a in self.store.agents(include_removed=True)]))
+        if name not in known:
+            raise self._unknown(name, known)
 
     def spec(self, rec: dict[str, Any]) -> AgentSpec:
         data = dict(rec["spec"])
@@ -344,7 +363,7 @@ class FleetActions:
 
     def _respawn(self, rec: dict[str, Any], *, resume: bool) -> None:
         """Start the agent's pane afresh (same pane id) with its env overlay applied."""
-        from mission_control.bringup import start_agent_pane  # bring-up knows how a pane is started
+        from mission_control.bringup import open_output_log, start_agent_pane  # bring-up knows how a pane is started
 
         spec = self.spec(rec)
         use_resume = resume and spec.resume_command is not None
@@ -357,7 +376,14 @@ class FleetActions:
             # the old run's output pipe is torn down some time after a respawn (after the new
             # one would have been opened): close it now, so the log follows the new run
             self.tmux.close_pipe(pane)
-            self.tmux.respawn(pane, argv, cwd=cwd, env=env)
+            try:
+                self.tmux.respawn(pane, argv, cwd=cwd, env=env)
+            except BaseException:
+                try:  # the old run goes on: so does its output log
+                    open_output_log(self.tmux, self.config, spec, pane)
+                except TmuxError:
+                    pass  # its pane is dead: nothing to log
+                raise
             return pane
 
         # as at `up`: the agent starts once its output log is open and its pane kept on exit
@@ -375,7 +401,7 @@ class FleetActions:
         rec = self.record(name)
         try:
             self._respawn(rec, resume=False)
-        except TmuxError as exc:
+        except (TmuxError, OSError) as exc:
             return self._log("restart", name, "", str(exc), ok=False)
         return self._log("restart", name, "", f"restarted {name} with its task")
 
@@ -396,29 +422,71 @@ class FleetActions:
 
     @recorded
     def inject_env(self, names: list[str] | None, text: str | EnvFix, *, write_dotenv: bool = False) -> list[Outcome]:
-        """Persist KEY=VALUE (this agent, or every agent when `names` is None), then respawn the
-        targets with it, resuming their conversation where the kind can."""
+        """Give KEY=VALUE to these agents (every agent when `names` is None) and respawn each with
+        it, resuming its conversation where the kind can. All or nothing per agent: its injected
+        variables (and its `.env`) change only when its respawn succeeded."""
         fix = text if isinstance(text, EnvFix) else parse_env_text(text)
         targets = [self.record(n) for n in names] if names else self.store.agents()
-        if names is None:
-            self.store.set_env_overlay("*", fix.values)
-        else:
-            for rec in targets:
-                self.store.set_env_overlay(rec["name"], fix.values)
         out = []
         for rec in targets:
             spec = self.spec(rec)
             detail = fix.masked() + (" (+ .env)" if write_dotenv else "")
             try:
-                if write_dotenv:
-                    write_env_file(spec.cwd / ".env", fix.values)
-                self._respawn(rec, resume=True)
-            except (TmuxError, OSError) as exc:
-                out.append(self._log("inject", spec.name, detail, str(exc), ok=False))
+                with self._injected(spec.name, fix.values, spec.cwd / ".env" if write_dotenv else None):
+                    self._respawn(rec, resume=True)
+            except (TmuxError, OSError, StoreError, ActionError) as exc:
+                out.append(self._log("inject", spec.name, detail, f"{exc}; nothing changed", ok=False))
                 continue
             how = f"resumed with `{spec.resume_command}`" if spec.resume_command else "restarted with its task"
             out.append(self._log("inject", spec.name, detail, f"set {', '.join(fix.values)} for {spec.name}; {how}"))
         return out
+
+    @contextmanager
+    def _injected(self, name: str, values: dict[str, str], dotenv: Path | None) -> Iterator[None]:
+        """`values` kept for `name` (and merged into `dotenv`) for the body; put back as they were
+        when the body fails."""
+        with self._env_locked(name):
+            before = self.store.env_overlay(name)
+            dotenv_before = _file_state(dotenv) if dotenv is not None else None
+            self.store.set_env_overlay(name, values)
+            try:
+                if dotenv is not None:
+                    write_env_file(dotenv, values)
+                yield
+            except BaseException:
+                self.store.replace_env_overlay(name, before)
+                if dotenv is not None:
+                    _restore_file(dotenv, dotenv_before)
+                raise
+
+    @contextmanager
+    def _env_locked(self, name: str) -> Iterator[None]:
+        """One change to an agent's injected variables at a time (another inject waits for this one)."""
+        try:
+            with env_lock(self.config.state_dir, name, ENV_LOCK_WAIT):
+                yield
+        except LockBusy as exc:
+            raise ActionError(f"another change to {name}'s injected variables (pid {exc.holder}) has not "
+                              f"finished within {ENV_LOCK_WAIT:.0f} s") from None
+
+    def injected_env(self, name: str) -> dict[str, str]:
+        """The variables injected into an agent, by name, with masked values (never a value)."""
+        self._known(name)
+        return {k: mask_value(v) + f" ({len(v)} chars)" for k, v in self.store.env_overlay(name).items()}
+
+    def unset_env(self, name: str, names: list[str]) -> Outcome:
+        """Forget injected variables of an agent. The running agent keeps them until it restarts."""
+        self._known(name)
+        with self._env_locked(name):
+            injected = self.store.env_overlay(name)
+            unknown = [n for n in names if n not in injected]
+            if unknown:
+                raise ActionError(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not injected into {name} "
+                                  f"(injected: {', '.join(injected) or 'none'}); nothing removed")
+            removed = self.store.unset_env(name, names)
+        return self._log("unset env", name, ", ".join(removed),
+                         f"removed {', '.join(removed)} from {name}'s injected variables; "
+                         f"its running process keeps them until it restarts (`mission-control restart {name}`)")
 
     # -- zoom / attach ------------------------------------------------------------
 
@@ -451,8 +519,10 @@ class FleetActions:
         command: str | None = None,
         start_point: str | None = None,
         worktree: bool | None = None,
+        env_from: str | None = None,
     ) -> Outcome:
-        """A new agent in the running fleet: its own pane (a new window when the last one is full)."""
+        """A new agent in the running fleet: its own pane (a new window when the last one is full).
+        It gets the injected variables of `env_from` (of `copy_of` when copying)."""
         from mission_control.bringup import add_agent_pane
 
         existing = {a["name"] for a in self.store.agents(include_removed=True)}
@@ -475,8 +545,12 @@ class FleetActions:
             data["task"] = task
         if worktree is not None:
             data["worktree"] = worktree
+        inherited = self.store.env_overlay(env_from or copy_of) if (env_from or copy_of) else {}
+        if inherited and not NAME_RE.match(name):  # a file is written under its name: checked first
+            raise ActionError(f"name {name!r} is not allowed: use {NAME_RULE}")
         try:
-            spec, pane = add_agent_pane(self.config, self.store, self.tmux, data, start_point=start_point)
+            with self._injected(name, inherited, None) if inherited else nullcontext():
+                spec, pane = add_agent_pane(self.config, self.store, self.tmux, data, start_point=start_point)
         except ValueError as exc:
             raise ActionError(str(exc)) from None
         return self._log("spawn", name, f"kind {spec.kind}" + (f", copy of {copy_of}" if copy_of else ""), f"spawned {name} ({spec.kind}) in {pane}")
@@ -501,7 +575,7 @@ class FleetActions:
         task_id, prompt = held
         if to_name == from_name:
             raise ActionError("pick another agent to take the task")
-        if old not in ("pause", "stop", "keep"):
+        if old not in OLD_FATES:
             raise ActionError(f"old agent action {old!r}: use pause, stop or keep")
         new_agent = to_name is None
         if new_agent:
@@ -539,7 +613,7 @@ class FleetActions:
             src = self.spec(rec)
             self.spawn(
                 to_name, new_kind, message, worktree=src.worktree,
-                start_point=rec["branch"] if src.worktree and rec["branch"] else None,
+                start_point=rec["branch"] if src.worktree and rec["branch"] else None, env_from=from_name,
             )
         else:
             target_snap = self.snapshot(to_name)
@@ -551,7 +625,7 @@ class FleetActions:
         how = "a new agent" if new_agent else "it"
         return self._log(
             "reassign", from_name, f"task {task_id} -> {to_name}",
-            f"task {task_id} moved from {from_name} ({old}d) to {to_name}; {how} gets a handoff at its prompt",
+            f"task {task_id} moved from {from_name} ({OLD_FATES[old]}) to {to_name}; {how} gets a handoff at its prompt",
         )
 
     def _free_name(self, stem: str) -> str:
@@ -604,3 +678,19 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(merge_dotenv(existing, values))
     os.chmod(path, 0o600)
+
+
+def _file_state(path: Path) -> tuple[bytes, int] | None:
+    """A file's bytes and mode, to put it back later (None: it does not exist)."""
+    try:
+        return path.read_bytes(), stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def _restore_file(path: Path, state: tuple[bytes, int] | None) -> None:
+    if state is None:
+        path.unlink(missing_ok=True)
+        return
+    write_private(path, state[0])
+    os.chmod(path, state[1])

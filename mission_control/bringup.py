@@ -13,24 +13,29 @@ import shutil
 import sqlite3
 import sys
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from typing import Callable
 from pathlib import Path
 
-from mission_control import launcher
+from mission_control import hook_appender, launcher
 from mission_control.adapters import git_progress
 from mission_control.adapters.run import CommandError, run
-from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
+from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir, write_private
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.teardown import stop_session
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
-from mission_control.core.hook_config import claude_settings, codex_notify_option, hook_argv
+from mission_control.core.hook_config import appender_argv, claude_settings, codex_notify_option
 from mission_control.core.kinds import KINDS
-from mission_control.core.launch_plan import agent_command, agent_env, logs_output, pane_argv, typed_task
-from mission_control.core.layouts import LayoutPreset, layout_string, plan, window_name
+from mission_control.core.launch_plan import (
+    FLEET_ENV, agent_command, agent_env, fleet_mark, launch_file_bytes, logs_output, pane_argv, typed_task,
+)
+from mission_control.core.layouts import LayoutPreset, capacity, fit_note, layout_string, misplaced, plan, window_name
 from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
-from mission_control.preflight import preflight
-from mission_control.adapters.supervisor_lock import exit_status_file, output_log, status_file, supervisor_alive
+from mission_control.adapters.supervisor_lock import (
+    UP_LOCK_NAME, LockBusy, exit_status_file, hook_events_file, output_log, status_file, supervisor_alive, up_lock,
+)
+from mission_control.preflight import check_state_dir, preflight
 
 
 class UpError(Exception):
@@ -47,6 +52,10 @@ class UpResult:
     """Agents brought back after a crash with their kind's resume command (conversation continues)."""
     restarted: tuple[str, ...] = ()
     """Agents brought back after a crash that started again from their task."""
+    note: str | None = None
+    """Where the agents went when the terminal was smaller than the layout serves (see `fit_note`)."""
+    waited: bool = False
+    """Another `up` of this fleet was running: this one waited for it to finish."""
     notes: tuple[str, ...] = ()
     """What happened to the state store on the way (a damaged one moved aside), to be said."""
 
@@ -103,12 +112,69 @@ def prepare_repo(config: FleetConfig) -> None:
         raise ConfigError(f"{config.path}: mission.repo: {exc}") from None
 
 
+def attached_terminal() -> tuple[int, int] | None:
+    """The terminal `up` or `attach` runs in (columns, lines), when there is one worth fitting the
+    fleet's windows to (at least 40x10); None without one (windows keep the preset's size)."""
+    if not sys.stdout.isatty():
+        return None
+    size = shutil.get_terminal_size((0, 0))
+    return (size.columns, size.lines) if size.columns >= 40 and size.lines >= 10 else None
+
+
 def terminal_size(preset: LayoutPreset) -> tuple[int, int]:
-    if sys.stdout.isatty():
-        size = shutil.get_terminal_size((preset.width, preset.height))
-        if size.columns >= 80 and size.lines >= 24:
-            return size.columns, size.lines - 1  # one line for tmux's status bar
-    return preset.width, preset.height
+    """The size of the fleet's windows: the terminal's (less one line for tmux's status bar), else the preset's."""
+    term = attached_terminal()
+    return (term[0], term[1] - 1) if term else (preset.width, preset.height)
+
+
+def fit_windows(config: FleetConfig, tmux: Tmux, columns: int, lines: int) -> str | None:
+    """Fit the running fleet's windows to a terminal of columns x lines (what `attach` does before
+    attaching): every window takes the size, and agents move between windows (their processes keep
+    running) so that none is squeezed below the layout's minimum pane size — into further windows
+    on a small terminal, back together on a large one. Returns the line to tell the person when the
+    terminal is smaller than the layout serves or agents moved, else None. Raises TmuxError."""
+    preset = load_layout(config)
+    width, height = columns, lines - 1  # one line for tmux's status bar
+    session = config.session
+    panes = [p for p in tmux.list_panes() if p.session == session]
+    dashboard = next((p for p in panes if p.role == "dashboard"), None)
+    where = {p.agent: p.window_name for p in panes if p.agent}
+    known = [a["name"] for a in Store(config.store_path).agents() if a["name"] in where]  # the fleet's order
+    windows = plan(preset, known + [a for a in where if a not in known], width, height)
+    tmux.set_option(session, "default-size", f"{width}x{height}")
+    for window_id, _, _ in tmux.windows(session):
+        tmux.resize_window(window_id, width, height)
+    movers = misplaced(where, windows)
+    pane_of = {p.agent: p.pane_id for p in panes if p.agent}
+    for name in movers:  # out first, so no window is ever crowded while agents change places
+        tmux.break_pane(pane_of[name], f"mc-moving-{name}")
+    previous: str | None = None
+    for w in windows:
+        current = {wid: (wname, ids) for wid, wname, ids in tmux.windows(session)}
+        if w.dashboard and dashboard is not None:
+            home = next((wid for wid, (_, ids) in current.items() if dashboard.pane_id in ids), None)
+        else:
+            home = next((wid for wid, (wname, _) in current.items() if wname == w.name), None)
+        for name in w.agents:
+            pane = pane_of[name]
+            if home is None:
+                home = next(wid for wid, (_, ids) in current.items() if pane in ids)
+                tmux.rename_window(home, w.name)
+                if previous is not None:
+                    tmux.move_window_after(home, previous)
+            elif pane not in current[home][1]:
+                tmux.select_layout(home, "tiled")  # room for one more
+                tmux.join_pane(pane, current[home][1][-1])
+            current = {wid: (wname, ids) for wid, wname, ids in tmux.windows(session)}
+        if home is None:
+            continue
+        ids = current[home][1]
+        dash = int(dashboard.pane_id[1:]) if dashboard is not None and dashboard.pane_id in ids else None
+        agents = [int(p[1:]) for p in ids if dashboard is None or p != dashboard.pane_id]
+        if agents:
+            tmux.select_layout(home, layout_string(preset, width, height, dash, agents))
+        previous = home
+    return fit_note(preset, windows, width, height, f"{columns}x{lines}", moved=bool(movers))
 
 
 def agent_worktree(config: FleetConfig, name: str, start_point: str | None = None) -> tuple[Path, dict[str, str | None]]:
@@ -145,19 +211,19 @@ def agent_cwds(config: FleetConfig, store: Store) -> dict[str, tuple[Path, dict[
 
 
 def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
-    """The kind's own options that make it report its events to `mission-control hook`."""
+    """The kind's own options that make it report its events to our hook appender, which
+    appends them to the agent's events file (read by the supervisor each tick)."""
     kind = KINDS[spec.kind]
     if kind.hooks is None:
         return []
-    argv = hook_argv(sys.executable, str(config.state_dir), spec.name)
+    events = str(hook_events_file(config.state_dir, spec.name))
+    appender = str(Path(hook_appender.__file__))
     if kind.hooks == "claude-settings":
         path = status_file(config.state_dir, spec.name).parent / "claude-hooks.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(claude_settings(argv), f, indent=1)
+        write_private(path, json.dumps(claude_settings(sys.executable, appender, events), indent=1).encode())
         return ["--settings", str(path)]
     if kind.hooks == "codex-notify":
-        return codex_notify_option(argv + ["--event", "notify"])
+        return codex_notify_option(appender_argv(sys.executable, appender, events, "notify"))
     return []
 
 
@@ -183,28 +249,34 @@ def open_output_log(tmux: Tmux, config: FleetConfig, spec: AgentSpec, pane: str)
         tmux.pipe_output(pane, str(output_log(config.state_dir, spec.name)))
 
 
-def agent_pane(
+def agent_launch(
     spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool = False, extra_env: dict[str, str] | None = None,
     gate: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """argv and env of an agent's pane."""
+    """The agent's own argv and environment, as its launcher will start it."""
     sfile = status_file(config.state_dir, spec.name)
     ensure_private_dir(sfile.parent)
     for stale in (sfile, exit_status_file(config.state_dir, spec.name)):
         if stale.exists():
             stale.unlink()
+    task_file = None
+    if spec.task:
+        task_file = sfile.parent / "task"
+        write_private(task_file, spec.task.encode("utf-8", "surrogateescape"))
     env = agent_env(
         spec,
         status_file=sfile,
         state_dir=config.state_dir,
         path_prefix=str(Path(sys.executable).parent),
         base_path=os.environ.get("PATH", ""),
+        task_file=task_file,
+        fleet=fleet_mark(config.socket, config.session),
     )
     env.update(extra_env or {})
     if gate is not None:
         env["MISSION_CONTROL_START_GATE"] = str(gate)
-    argv = agent_command(spec, resume=resume, hook_args=hook_args(spec, config))
-    return pane_argv(sys.executable, Path(launcher.__file__), argv), env
+    argv = agent_command(spec, python=sys.executable, resume=resume, hook_args=hook_args(spec, config))
+    return argv, env
 
 
 def start_agent_pane(
@@ -213,13 +285,24 @@ def start_agent_pane(
 ) -> str:
     """Start an agent in a pane that `create(argv, env, cwd)` makes: its environment with the
     injected overlay; the agent starts only once its output log is open and the pane is marked
-    as its own (and kept when it exits)."""
+    as its own (and kept when it exits).
+
+    The pane's own argv is only the launcher and its launch file (0600, removed by the launcher
+    as it reads it): the agent's argv and environment never pass through tmux (see
+    core.launch_plan)."""
     gate = start_gate(config, spec)
-    argv, env = agent_pane(spec, config, cwd, resume=resume, extra_env=store.env_overlay(spec.name), gate=gate)
+    argv, env = agent_launch(spec, config, cwd, resume=resume, extra_env=store.env_overlay(spec.name), gate=gate)
+    for stale in gate.parent.glob("launch-*"):  # a launcher that never ran (pane killed at once)
+        stale.unlink(missing_ok=True)
+    launch_file = gate.parent / f"launch-{uuid.uuid4().hex}"
     try:
-        pane = create(argv, env, str(cwd))
+        write_private(launch_file, launch_file_bytes(argv, env, str(cwd)))
+        pane = create(pane_argv(sys.executable, Path(launcher.__file__), launch_file), {}, str(cwd))
         open_output_log(tmux, config, spec, pane)
         mark_agent_pane(tmux, pane, spec.name)
+    except BaseException:
+        launch_file.unlink(missing_ok=True)  # on success the launcher reads and removes it
+        raise
     finally:
         gate.unlink(missing_ok=True)  # let it start (or, on failure, not leave it waiting)
     return pane
@@ -245,6 +328,7 @@ def mark_agent_pane(tmux: Tmux, pane: str, name: str) -> None:
 
 def fleet_env(config: FleetConfig) -> dict[str, str]:
     return {
+        FLEET_ENV: fleet_mark(config.socket, config.session),
         "MISSION_CONTROL_SOCKET": config.socket,
         "MISSION_CONTROL_CONFIG": str(config.path),
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
@@ -252,11 +336,14 @@ def fleet_env(config: FleetConfig) -> dict[str, str]:
 
 
 def ensure_supervisor(config: FleetConfig, tmux: Tmux) -> bool:
-    """Start the supervisor window again if the fleet's supervisor is not running."""
+    """Start the supervisor window again if the fleet's supervisor is not running (holds no lock
+    and its pane is dead or gone: a live pane is a supervisor still starting)."""
     if supervisor_alive(config.state_dir):
         return False
     argv = mission_command("supervise", "-c", str(config.path))
     panes = [p for p in tmux.list_panes() if p.session == config.session and p.role == "supervisor"]
+    if panes and not panes[0].dead:
+        return False
     if panes:
         tmux.respawn(panes[0].pane_id, argv, cwd=str(config.path.parent), env=fleet_env(config))
     else:
@@ -266,15 +353,66 @@ def ensure_supervisor(config: FleetConfig, tmux: Tmux) -> bool:
     return True
 
 
+UP_WAIT_SECONDS = 120.0
+"""How long an `up` waits for another `up` of the same fleet to finish before saying so."""
+
+
 def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     """Start the fleet (or find it running). Raises ConfigError/UpError with nothing left behind.
 
     After a crash (tmux server or machine died, no `down`), the fleet is rebuilt from the state
     store: each agent resumes its conversation with its kind's resume command where it has one,
-    keeps its task, worktree and injected environment. `fresh` starts over from the config."""
+    keeps its task, worktree and injected environment. `fresh` starts over from the config.
+
+    One `up` at a time per fleet (a lock in the state dir): a second one waits for the first and
+    then finds the fleet running, so concurrent `up`s leave exactly one fleet."""
     preset = load_layout(config)
     if not Tmux.available():
         raise UpError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
+    check_state_dir(config)  # before the lock is made in it: a file there is a config error
+    made_state_dir = not config.state_dir.exists()
+    ensure_private_dir(config.state_dir)
+    try:
+        with up_lock(config.state_dir, UP_WAIT_SECONDS) as waited:
+            result = _up(config, preset, fresh)
+    except LockBusy as exc:
+        raise UpError(f"another `up` is starting this fleet (pid {exc.holder}) and has not finished "
+                      f"within {UP_WAIT_SECONDS:.0f} s; nothing started") from None
+    except ConfigError:
+        if made_state_dir:  # a bad config leaves nothing behind, not even an empty state dir
+            (config.state_dir / UP_LOCK_NAME).unlink(missing_ok=True)
+            try:
+                config.state_dir.rmdir()
+            except OSError:
+                pass
+        raise
+    return replace(result, waited=waited)
+
+
+def check_state_owner(config: FleetConfig) -> None:
+    """The state dir is this config's: not the fleet of another config that still exists (its
+    agents would be revived, or reset, as this one's), nor this fleet running on another socket.
+    Raises ConfigError."""
+    if not config.store_path.exists():
+        return
+    try:
+        record = Store(config.store_path).fleet()
+    except StoreError:  # damaged or unreadable: its supervisor (or `up`) repairs it, saying so
+        return
+    if record is None:
+        return
+    other = Path(record["config_path"])
+    key = f"{config.path}: mission.state_dir {config.state_dir}"
+    if other != config.path and other.exists() and not other.samefile(config.path):  # not the same file by another path
+        raise ConfigError(f"{key} holds the fleet of {other}; give this config a state_dir of its own")
+    if record["socket"] != config.socket and Tmux(record["socket"]).has_session(record["session"]):
+        raise ConfigError(f"{key} belongs to the fleet running on tmux socket {record['socket']!r} "
+                          f"(session {record['session']!r}): stop it first, or use that socket")
+
+
+def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
+    """`up` under the fleet's `up` lock."""
+    check_state_owner(config)
     tmux = Tmux(config.socket)
     if tmux.has_session(config.session):
         restarted = ensure_supervisor(config, tmux)  # it repairs a damaged or deleted store: not read here
@@ -295,14 +433,15 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         config = config.model_copy(update={"agents": tuple(specs)})
     cwds = agent_cwds(config, store)
     width, height = terminal_size(preset)
-    windows = plan(preset, [a.name for a in config.agents])
+    windows = plan(preset, [a.name for a in config.agents], width, height)
+    term = attached_terminal()
+    note = fit_note(preset, windows, width, height, f"{term[0]}x{term[1]}") if term else None
     env_fleet = fleet_env(config)
     home = str(config.path.parent)
     dashboard_argv = mission_command("dashboard", "-c", str(config.path))
     panes: dict[str, str] = {}
     launched: dict[str, float] = {}
-    created: list[str] = []
-    """The session, once this `up` has made it: what a failure must take back."""
+    created: list[str] = []  # the session, once this `up` made it: a failure removes only that
     if not recovery:  # a fresh fleet counts spend afresh
         for spec in config.agents:
             output_log(config.state_dir, spec.name).unlink(missing_ok=True)
@@ -345,6 +484,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
                 panes[name], launched[name] = pane, time.time()
                 pane_ids.append(pane)
                 tmux.select_layout(target, "tiled")  # make room for the next split
+                target = pane  # split after the last one: tmux lays panes out in pane order, the fleet's order
             w, h = tmux.window_size(first)
             layout = layout_string(
                 preset, w, h, int(dashboard[1:]) if dashboard else None, [int(p[1:]) for p in pane_ids]
@@ -378,15 +518,15 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
         first_window = windows[0].name
         tmux.cmd("select-window", "-t", f"{config.session}:{first_window}")
     except BaseException as exc:  # whatever failed (a store fault, a bad value, a bug, Ctrl-C): take back all of it
-        if created:
+        if created:  # never a session this `up` did not create
             try:
-                stop_session(tmux, config.session)
+                stop_session(tmux, config)
             except Exception as cleanup:  # say both: the cause, and that something may be left
                 raise UpError(f"could not start the fleet: {exc}; stopping what had started failed too: {cleanup}") from None
         if isinstance(exc, (TmuxError, CommandError, OSError, ValueError, StoreError, sqlite3.Error)):
             raise UpError(f"could not start the fleet: {exc}") from None
         raise
-    return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted, notes=notes)
+    return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted, note=note, notes=notes)
 
 
 def record_tasks(config: FleetConfig, store: Store) -> None:
@@ -433,7 +573,12 @@ def add_agent_pane(
             agent_windows.setdefault(p.window_index, []).append(p)
     output_log(config.state_dir, spec.name).unlink(missing_ok=True)
     target_window = max(agent_windows) if agent_windows else None
-    if target_window is not None and len(agent_windows[target_window]) < preset.max_panes_per_window:
+    room = 0
+    if target_window is not None:  # as many as fit at the layout's minimum pane size in that window's size
+        w, h = tmux.window_size(agent_windows[target_window][0].pane_id)
+        beside_dashboard = any(p.role == "dashboard" for p in panes if p.window_index == target_window)
+        room = capacity(preset, w, h, dashboard=beside_dashboard)
+    if target_window is not None and len(agent_windows[target_window]) < room:
         first = agent_windows[target_window][0]
         tmux.select_layout(first.pane_id, "tiled")  # make room for the split
         pane = start_agent_pane(tmux, config, store, spec, cwd,

@@ -54,32 +54,54 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"mission-control: recovered after a crash: resumed {', '.join(result.resumed) or 'none'}; "
                   f"restarted from their task {', '.join(result.restarted) or 'none'} (`up --fresh` starts over)")
     else:
+        if result.waited:
+            print(f"mission-control: another `up` was starting fleet {config.session!r}; waited for it")
         print(f"mission-control: fleet {config.session!r} is already running ({len(result.panes)} agents); nothing new started")
         if result.supervisor_restarted:
             print("mission-control: its supervisor was not running and has been restarted")
     if args.no_attach or not sys.stdin.isatty():
+        if result.note:
+            print(f"mission-control: {result.note}")
         print(f"attach with: mission-control attach   (status: mission-control status)")
         return 0
     return _attach(config)
 
 
 def _attach(config: FleetConfig) -> int:
-    from mission_control.adapters.tmux import Tmux
+    from mission_control.adapters.store import StoreError
+    from mission_control.adapters.tmux import Tmux, TmuxError
+    from mission_control.bringup import attached_terminal, fit_windows
 
     tmux = Tmux(config.socket)
     if not tmux.has_session(config.session):
         raise CliError(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): start it with `mission-control up`")
-    if sys.stdout.isatty():
-        import shutil
-
-        size = os.get_terminal_size()
-        if size.columns >= 40 and size.lines >= 10:
-            for window in tmux.cmd("list-windows", "-t", config.session, "-F", "#{window_id}").split():
-                tmux.resize_window(window, size.columns, size.lines - 1)
+    if os.environ.get("TMUX") and _inside_tmux(config, tmux):
+        return 0
+    note = None
+    if (term := attached_terminal()) is not None:
+        try:
+            note = fit_windows(config, tmux, *term)
+        except (TmuxError, ConfigError, StoreError) as exc:  # attach all the same: the fleet is there, only its layout is not
+            note = f"could not fit the windows to this {term[0]}x{term[1]} terminal: {exc}"
+        if note:
+            print(f"mission-control: {note}")
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
-    argv = tmux.attach_argv(config.session)
+    argv = tmux.attach_argv(config.session, note)
     os.execvpe(argv[0], argv, env)
     return 0  # not reached
+
+
+def _inside_tmux(config: FleetConfig, tmux) -> bool:
+    """From inside tmux (TMUX set), where a plain `tmux attach` would be refused or nest one tmux
+    in another: inside the fleet's own server, switch this client to the fleet (True: done); inside
+    another server, say that the fleet's tmux is attached nested in this pane (False: go on)."""
+    if Path(os.environ["TMUX"].split(",")[0]).name == config.socket:
+        tmux.cmd("switch-client", "-t", config.session)
+        print(f"mission-control: switched this tmux client to the fleet's session {config.session!r}")
+        return True
+    print(f"mission-control: inside another tmux: the fleet's own tmux (socket {config.socket!r}) is attached inside "
+          "this pane; its keys take the prefix twice (C-b C-b d detaches it)")
+    return False
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
@@ -92,7 +114,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     config = _config(args)
     result = down(config, clean=args.clean)
     if not result.was_running:
-        print(f"mission-control: no fleet running (session {config.session!r} on tmux socket {config.socket!r})")
+        print(f"mission-control: no fleet running (session {config.session!r} on tmux socket {config.socket!r})"
+              + (f"; stopped {result.stopped_processes} processes a previous run left behind" if result.stopped_processes else ""))
     else:
         print(f"mission-control: fleet {config.session!r} stopped ({result.stopped_processes} processes)")
     for name in result.removed_worktrees:
@@ -153,11 +176,13 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from mission_control.bringup import check_state_owner
     from mission_control.locate import load_layout
     from mission_control.preflight import preflight
 
     config = _config(args)
     load_layout(config)
+    check_state_owner(config)  # what `up` would refuse
     preflight(config)
     say(f"{config.path}: ok ({len(config.agents)} agents, layout {config.layout!r}, socket {config.socket!r})")
     return 0
@@ -165,9 +190,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_layouts(args: argparse.Namespace) -> int:
     from mission_control.core.layouts import parse_layout
-    from mission_control.locate import available_layouts, read_config_text
+    from mission_control.locate import FleetNotFound, available_layouts, read_config_text
 
-    config = _config(args)
+    try:  # with no config and no fleet: the shipped presets
+        config = _config(args)
+    except FleetNotFound:
+        config = None
     for name, path in sorted(available_layouts(config).items()):
         preset = parse_layout(path, read_config_text(path))
         say(f"{name:10} {preset.description}  ({path})")
@@ -242,8 +270,26 @@ def cmd_inject(args: argparse.Namespace) -> int:
     try:
         fix = parse_env_text(_read_env_text(args))
     except EnvTextError as exc:
-        raise UsageError(f"inject: {exc}") from None
+        raise UsageError(f"inject: {exc}; nothing changed") from None
     return _report(acts.inject_env(None if args.all else [args.agent], fix, write_dotenv=args.dotenv))
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from mission_control.core.env_overlay import EnvTextError, check_env_name
+
+    acts = _actions(args)
+    if args.unset:
+        try:
+            names = [check_env_name(n) for n in args.unset]
+        except EnvTextError as exc:
+            raise CliError(f"env: {exc}") from None
+        return _report(acts.unset_env(args.agent, names))
+    injected = acts.injected_env(args.agent)
+    if not injected:
+        print(f"mission-control: no variables injected into {args.agent}")
+    for name, masked in injected.items():
+        print(f"{name}={masked}")
+    return 0
 
 
 def cmd_reassign(args: argparse.Namespace) -> int:
@@ -316,10 +362,18 @@ def cmd_hook(args: argparse.Namespace) -> int:
     return hook_main(args.state_dir, args.agent, args.event, args.payload)
 
 
-def cmd_agent(args: argparse.Namespace) -> int:
-    from mission_control.ollama_agent import main as agent_main
+def run_program(command: str, argv: list[str]) -> int:
+    """`mission-control agent ...` / `demo ...`: programs of their own, given every argument after
+    their name untouched (their own --help included)."""
+    if command == "agent":
+        from mission_control.ollama_agent import main as program
+    else:
+        from mission_control.demo import main as program
+    return program(argv)
 
-    return agent_main(args.rest)
+
+PROGRAMS = ("agent", "demo")
+"""Subcommands that are programs of their own, with their own options (`run_program`)."""
 
 
 # ------------------------------------------------------------------ parser
@@ -370,6 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every agent")
     p.add_argument("--dotenv", action="store_true", help="also write them to the agent's working-dir .env (0600)")
     p.set_defaults(func=cmd_inject)
+    p = sub.add_parser("env", parents=[common], help="list the variables injected into an agent (names, masked values), or remove them")
+    p.add_argument("agent")
+    p.add_argument("--unset", action="append", metavar="NAME", default=[], help="forget this injected variable (repeatable)")
+    p.set_defaults(func=cmd_env)
     p = sub.add_parser("reassign", parents=[common], help="move an agent's task to another agent, with a handoff")
     p.add_argument("agent")
     p.add_argument("--to", metavar="AGENT")
@@ -417,9 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event")
     p.add_argument("payload", nargs="*")
     p.set_defaults(func=cmd_hook)
-    p = sub.add_parser("agent", help="run the built-in Ollama coding agent (what kind = \"ollama\" launches)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_agent)
+    # programs of their own: `main` hands them their arguments before this parser sees them
+    sub.add_parser("agent", help="run the built-in Ollama coding agent (what kind = \"ollama\" launches; see `agent --help`)", add_help=False)
+    sub.add_parser("demo", help="run one simulated agent of the demo fleet (see `demo --help`)", add_help=False)
     return parser
 
 
@@ -435,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover
         UpError = CliError  # type: ignore[misc,assignment]
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PROGRAMS:
+        return run_program(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -449,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mission-control status | head -3`: the reader has gone; end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 141
     except Exception as exc:  # a bug: still one line, never a traceback (MISSION_CONTROL_DEBUG=1 shows it)
         if os.environ.get("MISSION_CONTROL_DEBUG"):
             raise

@@ -1,6 +1,6 @@
 """Simulated agents for the default fleet: no API key, no network, real work.
 
-    python -m mission_control.demo ROLE
+    mission-control demo ROLE
 
 They are NOT AI agents. Each really edits files in its working directory and
 commits every few seconds, prints aider-style token lines
@@ -161,7 +161,7 @@ class DemoAgent:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m mission_control.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="mission-control demo", description=__doc__.splitlines()[0])
     parser.add_argument("role", choices=sorted(ROLES))
     parser.add_argument("--steps", type=int, default=3, help="edits per turn")
     parser.add_argument("--step-seconds", type=float, default=3.0)

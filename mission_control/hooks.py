@@ -1,7 +1,9 @@
-"""`mission-control hook`: the command an agent's own hooks run to tell us what it is doing.
+"""`mission-control hook`: the old command an agent's own hooks ran to tell us what it is doing.
 
-It records the event in the fleet's state store and always exits 0 quickly: a
-failing hook must never disturb the agent.
+It records the event in the fleet's state store and always exits 0. New agents are given the
+much faster `hook_appender.py` instead (a full CLI start and a SQLite write cost several
+hundred milliseconds, which the agent waits for); this stays for agents launched by older
+versions and for scripts that call it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import time
 from pathlib import Path
 
 from mission_control.adapters.store import Store
-from mission_control.core.hook_config import event_name, is_codex_title_turn, kept
+from mission_control.core.hook_config import event_name, is_codex_title_turn
+from mission_control.hook_appender import keep
 
 
 def record_hook(state_dir: Path, agent: str, given_event: str | None, args: list[str], stdin_text: str | None) -> str | None:
@@ -25,10 +28,11 @@ def record_hook(state_dir: Path, agent: str, given_event: str | None, args: list
             payload = loaded if isinstance(loaded, dict) else {}
         except ValueError:
             payload = {}
-    if is_codex_title_turn(payload):
-        return None
     event = event_name(payload, given_event)
-    Store(state_dir / "state.db").record_hook_event(agent, event, kept(payload), at=time.time())
+    data = keep(event, payload)
+    if is_codex_title_turn(data):
+        return None
+    Store(state_dir / "state.db").record_hook_event(agent, event, data, at=time.time())
     return event
 
 

@@ -1,10 +1,13 @@
 """The light launcher every agent runs under; it is the pane's own process.
 
-    python -I -S launcher.py AGENT_ARGV...
+    python -I -S launcher.py LAUNCH_FILE
 
-It starts the agent in a process group of its own, hands it the terminal as the
-foreground group, waits for it without reacting to stops, and exits with the
-agent's exit status (128 + N when a signal N ended it).
+It reads the agent's argv, working dir and environment from LAUNCH_FILE (0600, written by
+`core.launch_plan.launch_file_bytes`) and removes it at once, so no value — a task, a secret,
+PATH — ever stands on a command line or passes through tmux. Then it starts the agent in a
+process group of its own with exactly that environment, hands it the terminal as the
+foreground group, waits for it without reacting to stops, and exits with the agent's exit
+status (128 + N when a signal N ended it).
 
 Why: tmux sends SIGCONT to a pane's own process group whenever that process
 stops, so an agent that *is* the pane's process cannot be paused. Under the
@@ -46,11 +49,56 @@ def _wait_for_gate():
         time.sleep(0.01)
 
 
+MAGIC = b"mission-control-launch-1"
+
+
+def read_launch_file(path):
+    """(argv, env, cwd) from a launch file, which is removed; None (said on stderr) if unusable."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        sys.stderr.write("mission-control launcher: cannot read %s: %s\n" % (path, exc.strerror))
+        return None
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    fields = data.split(b"\0")
+    try:
+        if fields[0] != MAGIC:
+            raise ValueError
+        cwd = fields[1]
+        count = int(fields[2])
+        argv = fields[3:3 + count]
+        if count < 1 or len(argv) != count:
+            raise ValueError
+    except (ValueError, IndexError):
+        sys.stderr.write("mission-control launcher: %s is not a launch file\n" % path)
+        return None
+    env = {}
+    for entry in fields[3 + count:]:
+        name, _, value = entry.partition(b"=")
+        env[name] = value
+    return argv, env, cwd
+
+
 def main(argv):
-    if not argv:
-        sys.stderr.write("mission-control launcher: no command given\n")
+    if len(argv) != 1:
+        sys.stderr.write("mission-control launcher: usage: launcher.py LAUNCH_FILE\n")
         return 2
+    launch = read_launch_file(argv[0])
+    if launch is None:
+        return 2
+    argv, env, cwd = launch
+    os.environb.update(env)
     _wait_for_gate()
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        sys.stderr.write("mission-control launcher: cannot enter %s: %s\n" % (os.fsdecode(cwd), exc.strerror))
+        return 127
     try:
         tty = os.open("/dev/tty", os.O_RDWR)
     except OSError:
@@ -64,7 +112,7 @@ def main(argv):
                 os.close(tty)
             os.execvp(argv[0], argv)
         except OSError as exc:
-            sys.stderr.write("mission-control launcher: cannot start %s: %s\n" % (argv[0], exc.strerror))
+            sys.stderr.write("mission-control launcher: cannot start %s: %s\n" % (os.fsdecode(argv[0]), exc.strerror))
         os._exit(127)
     try:
         os.setpgid(pid, pid)

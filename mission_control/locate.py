@@ -13,13 +13,17 @@ import stat
 from pathlib import Path
 
 from mission_control.adapters.tmux import Tmux
-from mission_control.core.config import CONFIG_MAX_BYTES, DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text
+from mission_control.core.config import (
+    CONFIG_MAX_BYTES, DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text,
+)
 from mission_control.core.layouts import LayoutPreset, parse_layout
 
 CONFIG_OPTION = "@mission_control_config"
 STATE_OPTION = "@mission_control_state"
-DEFAULT_CONFIG = "agents.toml"
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = DEFAULT_CONFIG_NAME
+BUILTIN_LAYOUTS = Path(__file__).resolve().parent / "layouts"
+"""The layout presets shipped inside the package (in a checkout, `mission_control/layouts` is a
+link to the top-level `layouts/` folder, the source people read and copy)."""
 
 
 class FleetNotFound(Exception):
@@ -63,8 +67,10 @@ def load_config(path: Path) -> FleetConfig:
     return load_text(path, read_config_text(path))
 
 
-def layout_dirs(config: FleetConfig) -> list[Path]:
-    dirs = [config.path.parent / "layouts", PACKAGE_ROOT / "layouts"]
+def layout_dirs(config: FleetConfig | None) -> list[Path]:
+    """Where presets are looked up, strongest first: a `layouts/` folder beside the config, then
+    the shipped ones."""
+    dirs = ([config.path.parent / "layouts"] if config is not None else []) + [BUILTIN_LAYOUTS]
     seen: list[Path] = []
     for d in dirs:
         if d.resolve() not in [s.resolve() for s in seen]:
@@ -72,7 +78,7 @@ def layout_dirs(config: FleetConfig) -> list[Path]:
     return seen
 
 
-def available_layouts(config: FleetConfig) -> dict[str, Path]:
+def available_layouts(config: FleetConfig | None) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for d in reversed(layout_dirs(config)):  # the config's own folder wins
         if d.is_dir():

@@ -2,12 +2,15 @@
 
 Each tick: one `tmux list-panes -a`, one pass over the process table, a capture of
 each agent pane, the agents' status files and hook events -> the core classifier ->
-a `FleetSnapshot` in the state store. The next tick is scheduled only when the last
+a `FleetSnapshot` in the state store. Hook events arrive in each agent's events file
+(appended by `hook_appender.py`, tailed from an offset), are recorded in the store, and
+are read back from the store with those of the old `mission-control hook` command. The next tick is scheduled only when the last
 one has finished, so ticks never overlap; a slow tick pushes the next one back.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -21,17 +24,21 @@ from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
-from mission_control.adapters.supervisor_lock import LOCK_NAME, SupervisorRunning, acquire_lock, ledger_file, output_log, recorded_exit, status_file
+from mission_control.adapters.supervisor_lock import (
+    LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, recorded_exit, status_file,
+)
 from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
+from mission_control.core.diagnosis import hide_values
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.progress import WorktreeInfo
 from mission_control.core.rules import RuleSet, rules_with_user
-from mission_control.core.status import CRASH_LOOP_WINDOW, Memory, Observation, Settings, classify
+from mission_control.core.hook_config import event_name, is_codex_title_turn
+from mission_control.core.status import CRASH_LOOP_WINDOW, HookEvidence, Memory, Observation, Settings, classify, note_hook
 from mission_control.core.terminal_text import plain_line
 from mission_control.core.tokens import MeterReading
 
@@ -48,7 +55,17 @@ class _AgentState:
     status_mtime: float | None = None
     own_word: str | None = None
     own_word_at: float | None = None
-    last_hook: dict[str, Any] | None = None
+    hook: HookEvidence = field(default_factory=HookEvidence)
+    """What its hooks said so far."""
+    transcript_path: str | None = None
+    """The Claude Code transcript its latest hook named."""
+    hook_file: TailedFile | None = None
+    """Its hook events file, tailed."""
+    hook_newest: float = 0.0
+    """The time of its newest hook event in the store."""
+    hook_recorded_at: float = 0.0
+    """The newest of its hook events in the store when this supervisor started: lines of its
+    events file up to it were recorded by an earlier one."""
     cpu_prev: float | None = None
     cpu_prev_at: float | None = None
     cpu_percent: float | None = None
@@ -64,6 +81,8 @@ class _AgentState:
     status_path: Path | None = None
     failures: dict[float, float] = field(default_factory=dict)
     """launch time -> when that run failed (non-zero exit), for crash-loop detection."""
+    secrets: tuple[str, ...] = ()
+    """The values injected into this run: masked in the screen text the store keeps."""
 
 
 def last_output_line(lines: list[str]) -> str:
@@ -85,6 +104,8 @@ class Supervisor:
         self.screens: dict[str, str] = {}
         """This tick's screen of each agent pane (a pane that did not change keeps its last one)."""
         self.hook_cursor = 0
+        self._hooks_read = False
+        """The store's hook events were read once (the first tick)."""
         self.settings = Settings(stuck_after=config.stuck_after, start_timeout=config.start_timeout)
         self.tick_ms: list[float] = []
         self.stop = threading.Event()
@@ -120,7 +141,7 @@ class Supervisor:
         wanted = [panes[r["pane_id"]] for r in agents if r["pane_id"] in panes]
         screens_later = self.tmux.start_capture_changed(wanted, history=HISTORY_LINES)  # tmux works while we scan /proc
         self.procs.refresh()
-        self._read_hooks()
+        self._read_hooks(agents)
         self.screens = screens_later()
         self.tasks = {row["agent"]: row for row in self._read(self.store.current_tasks, {}).values()}
         for rec in agents:
@@ -149,10 +170,50 @@ class Supervisor:
         self.tick_ms.append(elapsed)
         return snapshot
 
-    def _read_hooks(self) -> None:
+    def _read_hooks(self, agents: list[dict[str, Any]]) -> None:
+        """Record what each agent's hooks appended to its events file, then fold every new hook
+        event in the store (those and the old `mission-control hook` command's) into its state.
+        A one-off poll (`status` without a supervisor) only looks: it folds the file's events
+        without recording them."""
+        if not self._hooks_read:  # what an earlier supervisor recorded, so nothing is recorded twice
+            self._hooks_read = True
+            self._fold_hook_events()
+            for st in self.states.values():
+                st.hook_recorded_at = st.hook_newest
+        for rec in agents:
+            self._record_hook_file(rec["name"])
+        self._fold_hook_events()
+
+    def _record_hook_file(self, name: str) -> None:
+        st = self.states.setdefault(name, _AgentState())
+        if st.hook_file is None:
+            st.hook_file = TailedFile(hook_events_file(self.config.state_dir, name))
+        lines, _ = st.hook_file.read_new()
+        for text in lines:
+            try:
+                entry = json.loads(text)
+                at, given, data = float(entry["at"]), entry.get("event"), entry.get("data")
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # a torn or foreign line: skipped
+            data = data if isinstance(data, dict) else {}
+            if at <= st.hook_recorded_at or is_codex_title_turn(data):
+                continue
+            event = event_name(data, given if isinstance(given, str) else None)[:64]
+            if not (self.acting and self._write(self.store.record_hook_event, name, event, data, at=at)):
+                self._note_hook(st, event, data, at)  # a store that cannot take it: used all the same
+
+    def _fold_hook_events(self) -> None:
         for event in self._read(self.store.hook_events_since, [], self.hook_cursor):
             self.hook_cursor = event["id"]
-            self.states.setdefault(event["agent"], _AgentState()).last_hook = event
+            data = event["data"] if isinstance(event["data"], dict) else {}
+            self._note_hook(self.states.setdefault(event["agent"], _AgentState()), event["event"], data, event["at"])
+
+    @staticmethod
+    def _note_hook(st: _AgentState, event: str, data: dict[str, Any], at: float) -> None:
+        st.hook = note_hook(st.hook, event, data, at)
+        st.hook_newest = max(st.hook_newest, at)
+        if isinstance(data.get("transcript_path"), str):
+            st.transcript_path = data["transcript_path"]
 
     def _own_word(self, st: _AgentState, name: str) -> None:
         if st.status_path is None:
@@ -183,9 +244,10 @@ class Supervisor:
         if launched != st.launched_at:
             # a new process in this pane (up, restart, respawn): start afresh
             keep = {k: getattr(st, k) for k in (
-                "last_hook", "meter", "output",
+                "hook", "transcript_path", "hook_file", "hook_newest", "hook_recorded_at", "meter", "output",
                 "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures", "status_path")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
+            st.secrets = self._injected_values(name)
         screen = self.screens.get(pane.pane_id, "") if pane is not None else ""
         proc = self.procs.usage(pane.pid) if pane is not None and not pane.dead else None
         if proc is not None:
@@ -194,7 +256,6 @@ class Supervisor:
             st.cpu_prev, st.cpu_prev_at = proc.cpu_seconds, now
         self._own_word(st, name)
         own = st.own_word if (st.own_word_at or 0) >= launched - 1 else None
-        hook = st.last_hook if st.last_hook and st.last_hook["at"] >= launched - 1 else None
         exit_status = pane.dead_status if pane is not None else None
         if pane is not None and pane.dead and exit_status is None:
             # tmux 3.3a can lose a respawned pane's exit status; the launcher wrote it down
@@ -214,10 +275,8 @@ class Supervisor:
                 cpu_seconds=proc.cpu_seconds if proc else None,
                 own_word=own,
                 own_word_at=st.own_word_at,
-                hook_event=hook["event"] if hook else None,
-                hook_at=hook["at"] if hook else None,
-                hook_detail=str(hook["data"].get("message", ""))[:120] if hook else "",
                 recent_failures=sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
+                **st.hook.fields(since=launched - 1),
             )
         rules = self._rules(rec["kind"])
         verdict, st.memory = classify(obs, st.memory, rules, self.settings)
@@ -247,7 +306,7 @@ class Supervisor:
         digest = facts.digest if facts is not None else ""
         if digest != st.tail_hash:
             st.tail_hash = digest
-            tail = "\n".join(lines[-60:])
+            tail = hide_values("\n".join(lines[-60:]), st.secrets)
         snap = AgentSnapshot(
             name=name,
             kind=rec["kind"],
@@ -276,8 +335,8 @@ class Supervisor:
             lines_removed=progress.lines_removed if progress else None,
             recent_commits=tuple(progress.recent[:8]) if progress else (),
             time_in={k: round(v, 1) for k, v in st.memory.time_in.items()},
-            last_line=last_output_line(lines),
-            exit_code=obs.exit_status if verdict.status is Status.EXITED else None,
+            last_line=hide_values(last_output_line(lines), st.secrets),
+            exit_code=obs.exit_status if obs.pane_dead else None,  # EXITED, or STUCK in a crash loop
             evidence=verdict.evidence,
             turns=verdict.turns,
             commits=progress.commits if progress else None,
@@ -288,6 +347,19 @@ class Supervisor:
             window=pane.window_name if pane is not None else None,
         )
         return snap, tail
+
+    def _injected_values(self, name: str) -> tuple[str, ...]:
+        """What a person injected into the agent (secrets, often): kept out of the stored screen text
+        too, should the agent print it, so that a shared store leaks none."""
+        return tuple(self._overlay(name).values())
+
+    def _overlay(self, name: str) -> dict[str, str]:
+        """The agent's injected variables; none when its file cannot be read (`env` and `up` say
+        why: the supervisor goes on supervising)."""
+        try:
+            return self.store.env_overlay(name)
+        except StoreError:
+            return {}
 
     def _rules(self, kind: str) -> RuleSet:
         if kind not in self.rulesets:
@@ -300,7 +372,7 @@ class Supervisor:
         spec = rec["spec"]
         name = rec["name"]
         if st.meter is None:
-            env = {**spec.get("env", {}), **self._read(self.store.env_overlay, {}, name)}
+            env = {**spec.get("env", {}), **self._overlay(name)}
             try:
                 st.meter = make_meter(
                     rec["kind"],
@@ -315,9 +387,8 @@ class Supervisor:
                 return None
             if isinstance(st.meter, (RegexMeter, AiderMeter)):  # they read what the agent printed
                 st.output = TailedFile(output_log(self.config.state_dir, name), max_read=OUTPUT_READ)
-        hook = st.last_hook
-        if hook is not None and rec["kind"] == "claude":
-            path = hook["data"].get("transcript_path")
+        if rec["kind"] == "claude":
+            path = st.transcript_path
             if path and path not in st.transcripts and hasattr(st.meter, "add_transcript"):
                 st.transcripts.add(path)
                 st.meter.add_transcript(Path(path))

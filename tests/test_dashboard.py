@@ -14,7 +14,7 @@ from mission_control.core.config import load_text
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.ui.app import create_app
 from mission_control.ui.source import FixedSource, StoreSource
-from mission_control.ui.widgets.agent_table import COLUMNS, AgentTable
+from mission_control.ui.widgets.agent_table import AgentTable
 from mission_control.ui.widgets.snapshot_age import SnapshotAge
 
 DATA = json.loads((ROOT / "tests" / "data" / "dashboard_fixed.json").read_text())
@@ -28,6 +28,64 @@ def fixed_app(alive: bool = True):
 
 def test_main_screen_snapshot(snap_compare) -> None:
     assert snap_compare(fixed_app(), terminal_size=(170, 42))
+
+
+# -- small terminals (issue 14 item 5: a laptop over SSH; issue 21: 120 columns) -----------------------
+
+
+def split_dashboard_size(columns: int, lines: int) -> tuple[int, int]:
+    """The dashboard pane's size in the default `split` layout in a terminal of columns x lines:
+    tmux's status line and the pane's border title (`pane-border-status top`) take one line each."""
+    from mission_control.core.layouts import dashboard_share, parse_layout, plan
+
+    path = ROOT / "layouts" / "split.toml"
+    preset = parse_layout(path, path.read_text())
+    fleet = plan(preset, ["coder", "tester", "docs", "notifier", "asker"], columns, lines - 1)[0]
+    return (dashboard_share(preset, columns, lines - 1) if fleet.agents else columns), lines - 2
+
+
+def test_the_split_dashboard_pane_at_80x24_and_100x30() -> None:
+    assert split_dashboard_size(80, 24) == (80, 22)  # the dashboard has the first window alone
+    assert split_dashboard_size(100, 30) == (45, 28)  # beside three agents
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), split_dashboard_size(100, 30)], ids=["80x24", "120x40", "split-pane-100x30"])
+def test_small_screen_snapshot(snap_compare, size: tuple[int, int]) -> None:
+    assert snap_compare(fixed_app(), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), split_dashboard_size(80, 24), split_dashboard_size(100, 30), (100, 30), (120, 40), (40, 20)])
+async def test_every_agent_readable_without_scrolling_sideways(size: tuple[int, int]) -> None:
+    """Each agent's name, status, cost and commits in full, the totals and the key hints whole,
+    and no horizontal scrollbar — at any of these sizes."""
+    app = fixed_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        table = app.query_one(AgentTable)
+        assert not table.show_horizontal_scrollbar
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert list(table.columns)[:2] == ["name", "status"] and {"cost", "commits"} <= set(table.columns)
+        text = screen_text(app)
+        for a in app.snapshot.agents:
+            row = next(line for line in text if line.lstrip().startswith(a.name + " "))
+            for cell in (str(table.get_cell(a.name, k)) for k in ("status", "cost", "commits")):
+                assert cell in row and "…" not in cell, (cell, row)
+        assert "commits 14" in "\n".join(text) and "EXITED 1" in "\n".join(text)
+        hints = text[-1]
+        assert "? Help" in hints and "…" not in hints
+
+
+def screen_text(app) -> list[str]:
+    """What the screen shows, line by line, as `export_screenshot` renders it but in plain text."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=False).splitlines()
+
 
 
 async def test_table_shows_every_agent_and_honest_unknowns() -> None:
@@ -71,6 +129,20 @@ async def test_supervisor_down_is_said_plainly() -> None:
         await pilot.pause()
         text = str(app.query_one(SnapshotAge).render())
         assert "SUPERVISOR DOWN" in text
+
+
+@pytest.mark.parametrize("alive", [True, False])
+async def test_the_top_line_is_read_whole_on_a_narrow_pane(alive: bool) -> None:
+    """45 columns (the split's dashboard at 100x30): the age line leaves the tick out rather than
+    cut it; the supervisor-down warning wraps rather than lose its remedy."""
+    app = fixed_app(alive=alive)
+    async with app.run_test(size=(45, 28)) as pilot:
+        await pilot.pause()
+        top = " ".join(line.strip() for line in screen_text(app)[:3])
+        if alive:
+            assert "mission-control · snapshot 1s old" in top and "tick" not in top
+        else:
+            assert "run `mission-control up` to restart it" in top
 
 
 async def test_live_store_updates_only_changed_cells(tmp_path: Path) -> None:
@@ -129,7 +201,7 @@ async def test_a_tick_renders_only_the_cells_it_changed() -> None:
         finally:
             DataTable._render_cell = original  # type: ignore[method-assign]
         row = [a.name for a in table.ordered(changed)].index("tester")
-        column = [c[0] for c in COLUMNS].index("cost")
+        column = list(table.columns).index("cost")
         assert rendered and set(rendered) == {(row, column)}, rendered
 
 
@@ -153,6 +225,8 @@ class RecordingActions:
 
     def __init__(self) -> None:
         self.calls: list[tuple] = []
+        self.injected: dict[str, str] = {}
+        """What `injected_env` answers (names -> masked values)."""
 
     def needs_terminal(self) -> bool:
         return False
@@ -166,11 +240,26 @@ class RecordingActions:
                 return resume_plan(args[0], Status.STUCK, True, "continue")
             if name == "diff_stat":
                 return " a.py | 2 +-"
+            if name == "injected_env":
+                return dict(self.injected)
             from mission_control.actions import Outcome
 
             return Outcome(args[0] if args else None, f"{name} done")
 
         return record
+
+
+async def test_enter_zooms_into_the_selected_agent() -> None:
+    """The focused table takes enter as its own (select the row): it must still zoom, as the README says."""
+    for keys, zooms in ((None, True), ({"zoom": "x"}, False), ({"zoom": "x,enter"}, True)):
+        actions = RecordingActions()
+        app = acting_app(actions, keys=keys)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("down", "enter")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+        assert [c for c in actions.calls if c[0] == "zoom"] == ([("zoom", ("tester",), {})] if zooms else []), (keys, actions.calls)
 
 
 def acting_app(actions: RecordingActions, keys: dict[str, str] | None = None):
@@ -333,3 +422,106 @@ def test_every_key_is_rebindable_by_the_name_the_readme_gives() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in KEY_ACTIONS:
         assert f"`{name}`" in readme, name
+
+
+def test_columns_fit_every_width_and_keep_the_essentials() -> None:
+    from mission_control.ui.widgets.agent_table import CELL_PADDING, ESSENTIAL, PRIORITY, fit_columns
+
+    content = {"name": 8, "kind": 6, "window": 8}
+    essentials = fit_columns(0, content)
+    floor = sum(w + CELL_PADDING for _, _, w in essentials)
+    assert [k for k, _, _ in essentials] == list(ESSENTIAL)
+    for width in range(floor, 260):
+        columns = fit_columns(width, content)
+        keys = [k for k, _, _ in columns]
+        assert sum(w + CELL_PADDING for _, _, w in columns) <= width, width
+        assert set(ESSENTIAL) <= set(keys)
+        assert set(keys) == set(PRIORITY[: len(keys)]), keys  # what shows is always the most important
+        assert all(w >= len(label) for _, label, w in columns)
+    assert "window" not in [k for k, _, _ in fit_columns(300, {"name": 8})]  # one window: nothing to say
+    assert [k for k, _, _ in fit_columns(300, content)][-1] == "last" and dict((k, w) for k, _, w in fit_columns(300, content))["last"] > 60
+
+
+def test_the_window_column_only_when_it_tells_something() -> None:
+    from dataclasses import replace
+
+    from mission_control.ui.widgets.agent_table import content_widths
+
+    agents = list(FleetSnapshot.from_json(DATA["snapshot"]).agents)
+    assert content_widths(agents)["window"] == len("agents-2")
+    assert "window" not in content_widths([replace(a, window="fleet") for a in agents])  # all in one window
+    assert "window" not in content_widths([replace(a, window=a.name) for a in agents])  # the `windows` layout
+
+
+def test_totals_wrap_between_whole_items() -> None:
+    from mission_control.ui.widgets.totals_bar import totals_text
+
+    snap = FleetSnapshot.from_json(DATA["snapshot"])
+    wide = totals_text(snap, width=None).plain
+    assert "\n" not in wide and "EXITED 1" in wide and "commits 14" in wide
+    for width in (38, 43, 60, 78, 98, 118):
+        lines = totals_text(snap, width=width).plain.split("\n")
+        assert all(len(line) <= width for line in lines), (width, lines)
+        assert " ".join(lines).split() == wide.split()  # every word still there, none cut
+        assert len(lines) <= (2 if width >= 78 else 4)
+
+
+def test_key_hints_shrink_whole_and_keep_help() -> None:
+    from mission_control.ui.widgets.key_hints import Hint, fit_hints, hint_width
+
+    hints = [Hint("quit", "q", "Quit"), Hint("help", "?", "Help"), Hint("next_attention", "n", "Next needing you"),
+             Hint("pause", "p", "Pause/continue"), Hint("send", "t", "Send text")]
+    assert fit_hints(hints, 200) == (False, hints)
+    compact, shown = fit_hints(hints, 62)
+    assert compact and [h.description for h in shown] == ["Quit", "Help", "Next needing you", "Pause/continue", "Send text"]
+    compact, shown = fit_hints(hints, 36)
+    assert [h.description for h in shown] == ["Quit", "Help", "Next", "Pause", "Send"]
+    compact, shown = fit_hints(hints, 14)
+    assert [h.id for h in shown] == ["quit", "help"] and sum(hint_width(h, True) for h in shown) <= 14
+    assert [h.id for h in fit_hints(hints, 3)[1]] == ["help"]
+    assert [h.id for h in fit_hints(hints, 35)[1]] == ["quit", "help", "next_attention", "pause"]  # the last left out
+
+
+async def test_a_resize_fits_the_table_and_the_footer_again() -> None:
+    """An SSH window made smaller (and larger again) while the dashboard runs."""
+    app = fixed_app()
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        table = app.query_one(AgentTable)
+        assert "rss" in table.columns and table.selected == "coder"
+        await pilot.press("down")
+        await pilot.resize_terminal(45, 28)
+        await pilot.pause()
+        await pilot.pause()
+        assert list(table.columns) == ["name", "status", "cost", "commits"]
+        assert not table.show_horizontal_scrollbar and table.selected == "tester"
+        text = screen_text(app)
+        assert text[-1].split() == ["q", "Quit", "?", "Help", "z", "Zoom", "n", "Next", "p", "Pause", "r", "Resume"]
+        await pilot.resize_terminal(170, 42)
+        await pilot.pause()
+        await pilot.pause()
+        assert "rss" in table.columns and table.selected == "tester"
+        assert "Next needing you" in screen_text(app)[-1]
+
+
+async def test_inject_prefills_the_variable_named_beside_the_agents_own_reason() -> None:
+    """The agent said why (`STUCK: cannot continue without credentials`) and the screen named the
+    variable: the reason carries both, and the inject dialog offers that variable."""
+    import copy
+
+    data = copy.deepcopy(DATA["snapshot"])
+    agent = next(a for a in data["agents"] if a["name"] == "notifier")
+    agent["reason"] = "reported: cannot continue without credentials (missing PAYMENTS_TOKEN)"
+    agent["evidence"] = "printed: STUCK: cannot continue without credentials"
+    actions = RecordingActions()
+    app = create_app(FixedSource(FleetSnapshot.from_json(data), tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"])
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "InjectEnvScreen"
+        await pilot.press(*"tok", "ctrl+s")
+        await app.workers.wait_for_complete()
+        name, args, _ = actions.calls[-1]
+        assert name == "inject_env" and args[1].values == {"PAYMENTS_TOKEN": "tok"}

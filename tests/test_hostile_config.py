@@ -329,5 +329,5 @@ def test_inject_refuses_a_nul_in_a_value(cli, tmp_path: Path) -> None:
     cfg.write_text(AGENT)
     r = run_cli(cli, cfg, "inject", "a", stdin="KEY=se\x00cret\n")
     lines = r.stderr.strip().splitlines()
-    assert r.returncode == 2 and len(lines) == 1 and "KEY: its value contains a NUL byte" in lines[0], r.stderr
+    assert r.returncode == 2 and len(lines) == 1 and "the value of KEY contains a NUL byte" in lines[0], r.stderr
     assert "se" not in lines[0].split("KEY")[1]  # the value itself is not echoed

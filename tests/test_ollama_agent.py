@@ -353,7 +353,7 @@ def test_run_command_times_out_and_output_is_cut(repo: Path, fake: FakeOllama, s
     fake.script(
         MODEL,
         tool_call("run_command", command="sleep 30"),
-        tool_call("run_command", command="python -c \"print('x' * 50000)\""),
+        tool_call("run_command", command="head -c 50000 /dev/zero | tr '\\0' x"),
         text("Ran both."),
     )
     t0 = time.monotonic()

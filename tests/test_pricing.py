@@ -134,6 +134,22 @@ def test_agent_reported_cost_wins():
     assert price_response(r).usd == 0.0123
 
 
+def test_a_reported_zero_for_an_unpriced_model_is_unknown_not_free():
+    """OpenCode records cost 0 for a model it has no price for (issue 15: shown as $0.00
+    "reported by agent")."""
+    assert price_usage("fake-model", TokenUsage(1000, 10), reported=0.0).usd is None
+    known = price_usage(SONNET, TokenUsage(1000, 500), reported=0.0)
+    assert known.usd == pytest.approx(0.0105) and known.source != REPORTED  # priced from the database
+    nothing = price_usage("fake-model", TokenUsage(), reported=0.0)  # no tokens yet (still streaming)
+    assert nothing.usd == 0.0 and nothing.source != REPORTED
+    assert price_usage("fake-model", TokenUsage(1000, 10), reported=0.0, overrides={"fake-model": {"input_mtok": 1}}).usd == 0.001
+    ledger = CostLedger()
+    book = ResponseBook()
+    book.merge("a", Response("fake-model", TokenUsage(1000, 10), reported_cost=0.0, provider="fake"))
+    ledger.apply(book.drain_changes())
+    assert ledger.total is None
+
+
 def test_zero_usage_costs_zero():
     assert price_usage("never-heard-of-it", TokenUsage()).usd == 0.0
 

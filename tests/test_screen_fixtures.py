@@ -115,6 +115,39 @@ def test_fixture_screen(entry: dict[str, Any]) -> None:
         assert entry["reason_has"] in verdict.reason, f"{entry['file']}: reason {verdict.reason!r} lacks {entry['reason_has']!r}"
 
 
+def taller(screen: str, extra: int = 40) -> str:
+    """The same screen in a taller pane: a full-screen TUI pads its longest blank stretch (the
+    space between the conversation and the input box) with more blank lines."""
+    lines = screen.split("\n")
+    best, start, run = (0, 0), 0, 0
+    for i, line in enumerate(lines):
+        if line.strip():
+            run = 0
+            continue
+        if run == 0:
+            start = i
+        run += 1
+        if run > best[0]:
+            best = (run, start)
+    if best[0] < 2:
+        return screen
+    at = best[1]
+    return "\n".join(lines[:at] + [""] * extra + lines[at:])
+
+
+FULL_SCREEN = [e for e in MANIFEST if e["kind"] in ("opencode", "gemini") and e["status"] != "EXITED" and not e.get("needs")]
+
+
+@pytest.mark.parametrize("entry", FULL_SCREEN, ids=[e["file"] for e in FULL_SCREEN])
+def test_full_screen_fixtures_read_the_same_in_a_taller_pane(entry: dict[str, Any]) -> None:
+    """Rules count non-blank lines: a full-screen TUI's rule matches wherever its text stands."""
+    screen = fixture_text(entry)
+    tall = taller(screen)
+    assert tall.count("\n") >= screen.count("\n") + 40 or tall == screen
+    want, got = one_shot(entry["kind"], screen), one_shot(entry["kind"], tall)
+    assert (got.status, got.reason) == (want.status, want.reason), f"{entry['file']}: {describe(want)} became {describe(got)}"
+
+
 # --------------------------------------------------------------------- synthetic screens
 
 RULE = "─" * 120

@@ -189,3 +189,288 @@ def test_continue_leaves_paused_at_once(before: str, after: str, status: Status)
     verdicts = run(ticks)
     assert verdicts[5].status is Status.PAUSED
     assert [v.status for v in verdicts[6:]] == [status] * 3, [(v.status, v.reason) for v in verdicts[6:]]
+
+
+# ------------------------------------------------------------------ hooks are events, not states
+# Each case is a timeline of ticks one second apart; a tick may carry hook fields. The screens are
+# real captures (tests/data/screens) where the case is about a real CLI.
+
+from pathlib import Path  # noqa: E402
+
+from mission_control.core.diagnosis import rule_diagnosis  # noqa: E402
+from mission_control.core.status import HookEvidence, hook_meaning, note_hook  # noqa: E402
+
+SCREENS = Path(__file__).resolve().parent / "data" / "screens"
+
+
+def screen(name: str) -> str:
+    return (SCREENS / name).read_text(encoding="utf-8")
+
+
+def spinning(i: int) -> str:
+    """Claude Code's real working screen, its spinner one frame further each second."""
+    return screen("claude/working-spinner.txt").replace("✽ Hashing…", f"{'·✢✳✶✻✽'[i % 6]} Hashing… ({i}s · ↓ {i * 3} tokens)")
+
+
+PROMPT = "─" * 40 + "\n❯ \n" + "─" * 40 + "\n  ? for shortcuts\n"
+"""A Claude-like input box alone (its IDLE rule)."""
+
+
+def statuses(ticks: list[dict], kind: str = "claude", **settings) -> list[tuple[Status, str]]:
+    verdicts = run([dict(t) for t in ticks], kind=kind, settings=Settings(**{"stuck_after": 120, "start_timeout": 60, **settings}))
+    return [(v.status, v.reason) for v in verdicts]
+
+
+def test_idle_prompt_notification_is_idle_never_waiting() -> None:
+    """About 60 s after `Stop`, Claude Code sends Notification(idle_prompt): done, not a question."""
+    idle = screen("claude/idle-after-turn.txt")
+    ticks = [{"screen": idle, "hook_event": "Stop", "hook_at": T0}] * 3
+    ticks += [{"screen": idle, "hook_event": "Notification", "hook_at": T0 + 3, "hook_type": "idle_prompt",
+               "hook_detail": "Claude is waiting for your input", "resumed_at": T0}] * 5
+    out = statuses(ticks)
+    assert all(s is not Status.WAITING for s, _ in out), out
+    assert out[-1][0] is Status.IDLE
+
+
+def test_notification_without_a_type_is_read_by_its_message() -> None:
+    """Versions before `notification_type`: "waiting for your input" is the idle reminder."""
+    assert hook_meaning("Notification", "", "Claude is waiting for your input") == (Status.IDLE, "at its prompt, done")
+    assert hook_meaning("Notification", "", "Claude needs your permission to use Bash")[0] is Status.WAITING
+    assert hook_meaning("Notification", "auth_success", "Signed in") is None
+    assert hook_meaning("Notification", "", "Signed in successfully") is None  # no type, not a known message
+    assert hook_meaning("Notification", "some_future_type", "x") is None
+    assert hook_meaning("Notification", "elicitation_dialog", "")[0] is Status.WAITING
+    assert hook_meaning("SessionEnd", "clear") is None  # /clear: a new session follows
+    assert hook_meaning("SessionStart", "compact")[0] is Status.WORKING
+
+
+def test_auth_success_changes_nothing() -> None:
+    ev = note_hook(HookEvidence(), "Stop", {}, T0)
+    assert note_hook(ev, "Notification", {"notification_type": "auth_success"}, T0 + 1) == ev
+
+
+def test_a_late_event_only_moves_resumed_at() -> None:
+    ev = note_hook(HookEvidence(), "PermissionRequest", {"tool_name": "Bash"}, T0 + 5)
+    late = note_hook(ev, "PostToolUse", {"tool_name": "Read"}, T0 + 4)
+    assert (late.event, late.at, late.resumed_at) == ("PermissionRequest", T0 + 5, T0 + 4)
+    answered = note_hook(ev, "PostToolUse", {"tool_name": "Bash"}, T0 + 9)
+    assert (answered.event, answered.resumed_at) == ("PostToolUse", T0 + 9)
+    assert note_hook(ev, "Notification", {"notification_type": "permission_prompt", "message": "m"}, T0 + 6).resumed_at is None
+
+
+def test_a_permission_hook_ends_when_a_later_hook_says_work_resumed() -> None:
+    busy = {"hook_event": "PermissionRequest", "hook_at": T0, "hook_detail": "permission: Bash"}
+    ticks = [{"screen": PROMPT, **busy}] * 3
+    ticks += [{"screen": PROMPT, **busy, "resumed_at": T0 + 3}] * 3  # a PostToolUse folded in later
+    out = statuses(ticks)
+    assert out[2][0] is Status.WAITING
+    assert out[-1][0] is not Status.WAITING
+
+
+@pytest.mark.parametrize("dialog", ["claude/permission-write-file.txt", "unknown dialog"])
+def test_granted_permission_gives_way_to_the_spinner(dialog: str) -> None:
+    """The bug users saw: after the person answers, Claude works through a slow model request
+    with its spinner up, and no hook fires until the next tool call; it must not show WAITING.
+    `unknown dialog`: a dialog no rule knows (a newer version's), so only the hook says WAITING."""
+    prompt_screen = screen(dialog) if dialog.endswith(".txt") else (
+        screen("claude/working-spinner.txt").replace("✽ Hashing…", "Auto mode can't check actions in this session and needs your choice\n  allow  deny"))
+    hook = {"hook_event": "Notification", "hook_at": T0 + 5, "hook_type": "permission_prompt",
+            "hook_detail": "Claude needs your permission to use Write", "resumed_at": T0}
+    ticks = [{"screen": spinning(i), "hook_event": "UserPromptSubmit", "hook_at": T0, "resumed_at": T0} for i in range(5)]
+    ticks += [{"screen": prompt_screen, **hook} for _ in range(20)]  # the person thinks for 20 s
+    ticks += [{"screen": spinning(i), **hook} for i in range(30)]  # answered: a 30 s model request
+    out = statuses(ticks)
+    assert [s for s, _ in out[7:25]] == [Status.WAITING] * 18, out[5:25]
+    after = [s for s, _ in out[28:]]
+    assert after == [Status.WORKING] * len(after), out[25:]
+
+
+def test_a_hook_announcing_a_dialog_outlives_a_capture_taken_before_it_is_drawn() -> None:
+    """The hook fires just before the dialog is drawn: a capture in between still shows the spinner."""
+    hook = {"hook_event": "PermissionRequest", "hook_at": T0 + 2}
+    ticks = [{"screen": spinning(i), "hook_event": "UserPromptSubmit", "hook_at": T0, "resumed_at": T0} for i in range(2)]
+    ticks += [{"screen": spinning(2), **hook, "at": 2.2}, {"screen": spinning(3), **hook, "at": 3.1}]
+    ticks += [{"screen": screen("claude/permission-bash.txt"), **hook, "at": 4}] * 2
+    out = statuses(ticks)
+    assert out[3][0] is Status.WAITING and out[-1][0] is Status.WAITING
+
+
+def test_denied_permission_ends_when_the_prompt_is_gone() -> None:
+    """Denied: no hook fires, the dialog goes and the input box is back."""
+    hook = {"hook_event": "PermissionRequest", "hook_at": T0, "hook_detail": "permission: Bash"}
+    ticks = [{"screen": screen("claude/permission-bash.txt"), **hook}] * 4
+    ticks += [{"screen": screen("claude/permission-rejected.txt"), **hook}] * 4
+    out = statuses(ticks)
+    assert out[3][0] is Status.WAITING
+    assert out[-1][0] is Status.IDLE, out
+
+
+def test_cpu_on_a_changing_screen_ends_a_permission_hook() -> None:
+    hook = {"hook_event": "PermissionRequest", "hook_at": T0}
+    ticks = [{"screen": "dialog", "cpu_seconds": 0.0, **hook}] * 4
+    ticks += [{"screen": f"output {i}", "cpu_seconds": 0.5 * (i + 1), **hook} for i in range(4)]
+    out = statuses(ticks, kind="shell")
+    assert out[3][0] is Status.WAITING
+    assert out[-1][0] is Status.WORKING
+
+
+def test_stop_failure_is_stuck_with_the_api_error_until_work_resumes() -> None:
+    fail = {"hook_event": "StopFailure", "hook_at": T0, "hook_type": "rate_limit", "resumed_at": T0,
+            "hook_detail": "API Error: Request rejected (429) · rate limit"}
+    ticks = [{"screen": PROMPT, **fail}] * 3
+    ticks += [{"screen": PROMPT, "hook_event": "UserPromptSubmit", "hook_at": T0 + 3, "resumed_at": T0 + 3}]
+    ticks += [{"screen": spinning(i), "hook_event": "UserPromptSubmit", "hook_at": T0 + 3, "resumed_at": T0 + 3} for i in range(3)]
+    out = statuses(ticks)
+    assert out[2] == (Status.STUCK, "API Error: Request rejected (429) · rate limit")
+    assert out[-1][0] is Status.WORKING
+    assert rule_diagnosis("STUCK", out[2][1], "hook StopFailure (rate_limit)", "claude").suggested_action == "wait"
+
+
+def test_session_end_ends_the_session() -> None:
+    ticks = [{"screen": PROMPT, "hook_event": "SessionEnd", "hook_at": T0, "hook_type": "logout", "resumed_at": T0}] * 2
+    out = statuses(ticks)
+    assert out[-1] == (Status.EXITED, "session ended (logout)")
+
+
+def test_an_interrupted_turn_is_idle_though_the_last_hook_said_work() -> None:
+    """Esc: no hook fires. The last hook (a prompt submitted) must not outweigh the idle screen."""
+    ticks = [{"screen": spinning(i), "hook_event": "UserPromptSubmit", "hook_at": T0, "resumed_at": T0} for i in range(3)]
+    ticks += [{"screen": screen("claude/interrupted.txt"), "hook_event": "UserPromptSubmit", "hook_at": T0, "resumed_at": T0}] * 3
+    assert statuses(ticks)[-1][0] is Status.IDLE
+
+
+def test_a_work_hook_keeps_a_still_unknown_screen_working_but_not_forever() -> None:
+    work = {"hook_event": "PreToolUse", "hook_at": T0, "resumed_at": T0, "screen": "running tests"}
+    out = statuses([dict(work, at=t) for t in (0, 1, 2, 50, 100, 130, 131)], kind="shell")
+    assert out[3][0] is Status.WORKING
+    assert out[-1][0] is Status.STUCK and out[-1][1].startswith("no progress")
+
+
+def test_replay_permission_then_a_finished_turn_with_real_screens() -> None:
+    """PermissionRequest + Notification(permission_prompt) -> the person answers after 30 s ->
+    the spinner through a slow request -> PostToolUse -> Stop -> 60 s -> Notification(idle_prompt),
+    folded by `note_hook` as the supervisor does and classified tick by tick: WAITING only while
+    the person is needed, IDLE at the end."""
+    events = {0: ("UserPromptSubmit", {}), 3: ("PreToolUse", {"tool_name": "Write"}),
+              4: ("PermissionRequest", {"tool_name": "Write"}),
+              5: ("Notification", {"notification_type": "permission_prompt", "message": "Claude needs your permission to use Write"}),
+              70: ("PostToolUse", {"tool_name": "Write"}), 80: ("Stop", {}),
+              140: ("Notification", {"notification_type": "idle_prompt", "message": "Claude is waiting for your input"})}
+    truth = {}
+    evidence, mem, out = HookEvidence(), Memory(), []
+    for t in range(0, 200):
+        if t in events:
+            evidence = note_hook(evidence, *events[t], T0 + t)
+        if t < 4:
+            shown, truth[t] = spinning(t), Status.WORKING
+        elif t < 34:  # the dialog, until the person answers at t = 34
+            shown, truth[t] = screen("claude/permission-write-file.txt"), Status.WAITING
+        elif t < 80:  # the tool ran, then a slow model request
+            shown, truth[t] = spinning(t), Status.WORKING
+        else:
+            shown, truth[t] = screen("claude/idle-after-turn.txt"), Status.IDLE
+        obs = Observation(now=T0 + t, started_at=T0 - 30, screen=shown, **evidence.fields())
+        verdict, mem = classify(obs, mem, rules_for("claude"), Settings())
+        out.append(verdict.status)
+    grace = 3  # ticks after each true change (the two-tick hold)
+    changes = [t for t in range(1, 200) if truth[t] != truth[t - 1]]
+    wrong = [t for t in range(5, 200) if out[t] is not truth[t] and not any(0 <= t - c < grace for c in changes)]
+    assert not wrong, [(t, out[t], truth[t]) for t in wrong]
+    assert Status.WAITING not in out[34 + grace:], "a finished or working agent shown WAITING"
+    assert out[-1] is Status.IDLE
+
+
+# ------------------------------------------------------------------ full-screen agents, CPU noise, boot
+
+def test_a_printed_stuck_line_is_found_on_a_full_screen_tui() -> None:
+    """OpenCode draws its prompt box at the bottom of a mostly blank screen: the STUCK line is
+    far more than 15 raw lines from the bottom."""
+    text = screen("opencode/idle-after-turn.txt").replace(
+        "Done. The repository contains a README and a small Python package.",
+        "STUCK: please export PAYMENTS_TOKEN and tell me to retry.")
+    raw_below = text.splitlines()[::-1].index(next(ln for ln in text.splitlines() if "STUCK:" in ln))
+    assert raw_below > 15
+    out = statuses([{"screen": text}] * 2, kind="opencode")
+    assert out[-1] == (Status.STUCK, "reported: please export PAYMENTS_TOKEN and tell me to retry.")
+
+
+@pytest.mark.parametrize("kind, before, bullet", [
+    ("claude", "● Done. The repository contains a README and a small Python package.", "● "),
+    ("gemini", "✦ Done. The repository contains a README and a small Python package.", "✦ "),
+])
+def test_a_printed_stuck_line_after_the_agents_bullet(kind: str, before: str, bullet: str) -> None:
+    text = screen(f"{kind}/idle-after-turn.txt")
+    assert before in text
+    text = text.replace(before, f"{bullet}STUCK: cannot continue without credentials")
+    out = statuses([{"screen": text, "hook_event": "Stop", "hook_at": T0, "resumed_at": T0}] * 2, kind=kind)
+    assert out[-1] == (Status.STUCK, "reported: cannot continue without credentials")
+
+
+def test_a_printed_stuck_line_gives_way_to_a_busy_marker() -> None:
+    text = screen("opencode/working-spinner.txt")
+    lines = text.splitlines()
+    idx = max(i for i, ln in enumerate(lines) if ln.startswith("     ") and ln.strip())
+    lines.insert(idx, "     STUCK: an old complaint")
+    assert statuses([{"screen": "\n".join(lines)}] * 2, kind="opencode")[-1][0] is Status.WORKING
+
+
+def test_stuck_reason_keeps_the_missing_variable() -> None:
+    text = "$ ./deploy\nError: environment variable PAYMENTS_TOKEN is not set\nSTUCK: cannot continue without credentials\n$ "
+    out = statuses([{"screen": text}] * 2, kind="shell")
+    assert out[-1] == (Status.STUCK, "reported: cannot continue without credentials (missing PAYMENTS_TOKEN)")
+    assert rule_diagnosis("STUCK", out[-1][1], "printed", "shell").env_var == "PAYMENTS_TOKEN"
+    own = statuses([{"screen": text.replace("STUCK: ", "said: "), "own_word": "STUCK no credentials"}] * 2, kind="shell")
+    assert own[-1] == (Status.STUCK, "reported: no credentials (missing PAYMENTS_TOKEN)")
+    named = statuses([{"screen": text.replace("without credentials", "without PAYMENTS_TOKEN")}] * 2, kind="shell")
+    assert named[-1] == (Status.STUCK, "reported: cannot continue without PAYMENTS_TOKEN")  # not named twice
+
+
+def test_noisy_idle_cpu_at_a_still_screen_is_not_work() -> None:
+    """An idle OpenCode uses 2-12 % of a core: that alone is not WORKING (its rules' idle_cpu)."""
+    idle = screen("opencode/idle-after-turn.txt")
+    cpu = [0.0, 0.12, 0.14, 0.17, 0.19, 0.31, 0.33, 0.45, 0.47, 0.59]
+    out = statuses([{"screen": idle, "cpu_seconds": c} for c in cpu], kind="opencode")
+    assert [s for s, _ in out[2:]] == [Status.IDLE] * 8, out
+    assert rules_for("opencode").idle_cpu and not rules_for("shell").idle_cpu
+    steady = [{"screen": "$ ", "cpu_seconds": 0.1 * i} for i in range(5)]  # 10 % of a core
+    assert statuses(steady, kind="shell")[-1][0] is Status.WORKING  # a kind not known to be noisy
+    assert statuses([{**t, "screen": idle} for t in steady], kind="opencode")[-1][0] is Status.IDLE
+    # a screen no rule knows, still, with a CPU burst of 50 % of a core: not WORKING for OpenCode
+    unknown = screen("opencode/permission-bash.txt").replace("Permission required", "Something new").replace("Allow once", "Do once")
+    burst = [{"screen": idle, "cpu_seconds": 0.0}] * 3 + [{"screen": unknown, "cpu_seconds": 0.5 * i} for i in range(6)]
+    out = statuses(burst, kind="opencode")
+    assert out[2][0] is Status.IDLE and all(s is not Status.WORKING for s, _ in out), out
+    assert statuses([{**t, "screen": t["screen"].replace("ctrl+p", "ctrl+q")} for t in burst], kind="shell")[-1][0] is Status.WORKING
+
+
+def test_a_booting_agent_is_starting_until_its_prompt() -> None:
+    """OpenCode's 18 s boot: a blank screen, changing boot frames, then its welcome prompt."""
+    frames = [{"screen": ""}] * 3 + [{"screen": f"loading {'.' * i}"} for i in range(12)]
+    frames += [{"screen": screen("opencode/idle-welcome.txt")}] * 4
+    out = statuses(frames, kind="opencode")
+    assert all(s is Status.STARTING for s, _ in out[:16]), out
+    assert out[-1][0] is Status.IDLE
+    late = [{"screen": f"loading {i}", "at": t} for i, t in enumerate((0, 30, 61, 62, 63))]
+    assert statuses(late, kind="opencode")[-1][0] is Status.WORKING  # past start_timeout, activity is work again
+
+
+def test_a_spinner_frame_drawn_just_after_stop_does_not_end_it() -> None:
+    """Stop fires just before Claude clears its spinner: a capture in between is not new work."""
+    stop = {"hook_event": "Stop", "hook_at": T0 + 3, "resumed_at": T0 + 3}
+    ticks = [{"screen": spinning(i), "hook_event": "PostToolUse", "hook_at": T0, "resumed_at": T0} for i in range(3)]
+    ticks += [{"screen": spinning(3), **stop, "at": 3.2}, {"screen": spinning(4), **stop, "at": 4.0}]
+    ticks += [{"screen": screen("claude/idle-after-turn.txt"), **stop, "at": t} for t in (5, 6, 7)]
+    out = statuses(ticks)
+    assert [s for s, _ in out[4:]] == [Status.IDLE] * 4, out
+
+
+def test_a_permission_notification_after_the_request_was_answered_is_its_echo() -> None:
+    """Claude sends Notification(permission_prompt) ~6 s after PermissionRequest: when the person
+    answered within those seconds, it comes after PostToolUse and must not bring WAITING back."""
+    ev = note_hook(HookEvidence(), "PermissionRequest", {"tool_name": "Bash"}, T0)
+    ev = note_hook(ev, "PostToolUse", {"tool_name": "Bash"}, T0 + 3)
+    echo = note_hook(ev, "Notification", {"notification_type": "permission_prompt", "message": "Claude needs your permission"}, T0 + 6)
+    assert echo == ev
+    again = note_hook(ev, "PermissionRequest", {"tool_name": "Write"}, T0 + 10)  # a new request
+    asked = note_hook(again, "Notification", {"notification_type": "permission_prompt", "message": "m"}, T0 + 16)
+    assert asked.event == "Notification" and hook_meaning(asked.event, asked.type, asked.detail)[0] is Status.WAITING

@@ -139,13 +139,14 @@ class ProcessTable:
 
 
 def signal_tree(pids: list[int], sig: int) -> None:
-    """Send `sig` to each pid and to each distinct process group among them."""
+    """Send `sig` to each pid and to each distinct process group among them (never our own group)."""
     groups: set[int] = set()
     for pid in pids:
         try:
             groups.add(os.getpgid(pid))
         except OSError:
             pass
+    groups.discard(os.getpgrp())
     for pgid in groups:
         try:
             os.killpg(pgid, sig)
@@ -168,6 +169,57 @@ def alive(pids: list[int]) -> list[int]:
         except psutil.Error:
             pass
     return out
+
+
+def _ancestry() -> set[int]:
+    """This process and its ancestors: never ours to stop (a `down` run from inside the fleet)."""
+    try:
+        me = psutil.Process()
+        return {me.pid, *(p.pid for p in me.parents())}
+    except psutil.Error:
+        return {os.getpid()}
+
+
+def marked(name: str, value: str) -> list[int]:
+    """Processes whose environment (as they were started) holds `name=value`, this process and
+    its ancestors left out. A process that cleared its environment is not found."""
+    needle = f"\0{name}={value}\0".encode()
+    out: list[int] = []
+    skip = _ancestry()
+    if _LINUX:
+        for entry in os.listdir(_PROC):
+            if not entry.isdigit() or int(entry) in skip:
+                continue
+            try:
+                with open(f"{_PROC}/{entry}/environ", "rb") as f:
+                    data = f.read()
+            except OSError:  # gone, or another user's
+                continue
+            if needle in b"\0" + data:
+                out.append(int(entry))
+        return out
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if p.pid not in skip and p.environ().get(name) == value:
+                out.append(p.pid)
+        except psutil.Error:
+            continue
+    return out
+
+
+def stop_marked(name: str, value: str, grace: float = 5.0, rounds: int = 5) -> tuple[int, list[int]]:
+    """Stop every process marked `name=value` (see `terminate_all`), looking again for ones started
+    meanwhile (a fork during the teardown), until none is left. Returns (how many were stopped,
+    survivors)."""
+    stopped: set[int] = set()
+    left: list[int] = []
+    for _ in range(rounds):
+        found = [p for p in marked(name, value) if p not in left]
+        if not found:
+            break
+        stopped.update(found)
+        left = terminate_all(found, grace)
+    return len(stopped), left
 
 
 def terminate_all(pids: list[int], grace: float = 5.0) -> list[int]:

@@ -3,7 +3,13 @@
 The supervisor writes snapshots, pane tails and status changes; dashboards and
 commands read them; anybody appends to the action log. Each process (and each
 thread) has its own connection, so readers never block the writer.
-Nothing else keeps state in loose files. The dir is 0700, the files 0600.
+The dir is 0700, the files 0600. Environment values are kept out of the database on
+purpose (secrets, often): the values a person injects into an agent live in a 0600
+file per agent (`agents/<name>/env`), and so do the values of its configured `env`
+(`agents/<name>/spec-env`; the spec in the database keeps the names, `agents()` puts
+the values back), so that the database and its WAL can be shared for a bug report
+without a secret in them. A store written before that has its values moved out when
+it is opened.
 
 Faults are reported, never raw: every failure to open, read or write the store is one
 `StoreError` naming the file, what is wrong and what to do. A handle notices when its file was
@@ -25,9 +31,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable
 
+from mission_control.adapters.supervisor_lock import env_file, spec_env_file
 from mission_control.core.model import FleetSnapshot
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
 KEEP_SNAPSHOTS = 600
@@ -96,13 +103,6 @@ CREATE TABLE IF NOT EXISTS hook_events (
     data TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS hook_events_agent ON hook_events(agent, id);
-CREATE TABLE IF NOT EXISTS env_overlays (
-    agent TEXT NOT NULL,          -- an agent's name, or '*' for every agent
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (agent, key)
-);
 CREATE TABLE IF NOT EXISTS task_ledger (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
@@ -127,6 +127,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 _MIGRATIONS = {
     # version -> statements that bring an older store up to it
     2: ["ALTER TABLE agents ADD COLUMN first_launched_at REAL"],
+    3: [],  # injected values move out of the database (`_move_env_out`)
 }
 
 
@@ -194,6 +195,21 @@ def ensure_private_dir(path: Path) -> None:
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically (a 0600 temp file beside it, then a rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class Store:
     """A handle on the state store; safe to share between threads.
 
@@ -248,6 +264,8 @@ class Store:
                         tx.execute(statement)
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.executescript(_SCHEMA)
+        if version is not None:  # writes only when an older store still holds values
+            self._move_env_out(conn, specs_too=version < 3)
 
     # -- connections -------------------------------------------------------
 
@@ -503,8 +521,34 @@ class Store:
                  base_commit=COALESCE(excluded.base_commit, agents.base_commit),
                  branch=COALESCE(excluded.branch, agents.branch),
                  worktree=COALESCE(excluded.worktree, agents.worktree), spec=excluded.spec, removed=0""",
-            (name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, json.dumps(spec or {}), launched_at),
+            (name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, self._spec_json(name, spec), launched_at),
         )
+
+    def _spec_json(self, agent: str, spec: dict[str, Any] | None) -> str:
+        """The spec as the database keeps it: its `env` values moved to the agent's spec-env file."""
+        spec = dict(spec or {})
+        env = spec.get("env") or {}
+        path = spec_env_file(self.path.parent, agent)
+        if env:
+            ensure_private_dir(path.parent)
+            write_private(path, json.dumps(env).encode())
+            spec["env"] = {k: "" for k in env}
+        else:
+            path.unlink(missing_ok=True)
+        return json.dumps(spec)
+
+    def _spec_env(self, agent: str, names: dict[str, str]) -> dict[str, str]:
+        """An agent's configured `env`, its values read back from its spec-env file."""
+        path = spec_env_file(self.path.parent, agent)
+        try:
+            values = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise StoreError(f"{path}: missing: the values of {agent}'s env ({', '.join(names)}) are gone; "
+                             f"`up --fresh` starts it again from its config") from None
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path}: cannot read the values of {agent}'s env ({exc}); "
+                             f"`up --fresh` starts it again from its config") from None
+        return {k: str(values.get(k, "")) for k in names} if isinstance(values, dict) else dict(names)
 
     def agents(self, include_removed: bool = False) -> list[dict[str, Any]]:
         rows = self._conn().execute(
@@ -517,13 +561,15 @@ class Store:
         for row in rows:
             d = dict(zip(keys, row))
             d["spec"] = json.loads(d["spec"] or "{}")
+            if d["spec"].get("env"):
+                d["spec"]["env"] = self._spec_env(d["name"], d["spec"]["env"])
             out.append(d)
         return out
 
     def update_agent(self, name: str, **fields: Any) -> None:
         allowed = {"pane_id", "window", "launched_at", "task", "base_commit", "branch", "worktree", "removed", "spec"}
         if "spec" in fields:
-            fields["spec"] = json.dumps(fields["spec"])
+            fields["spec"] = self._spec_json(name, fields["spec"])
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown agent fields: {sorted(bad)}")
@@ -609,25 +655,78 @@ class Store:
         return [{"id": r[0], "at": r[1], "agent": r[2], "event": r[3], "data": json.loads(r[4])} for r in rows]
 
 
-    # -- environment overlays (secret: the file is 0600, values are never logged) --
+    # -- injected variables: a 0600 file per agent beside the store, never in it ----------
 
-    def set_env_overlay(self, agent: str, values: dict[str, str], at: float | None = None) -> None:
-        with self._transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO env_overlays(agent, key, value, at) VALUES (?, ?, ?, ?)",
-                [(agent, k, v, at or time.time()) for k, v in values.items()],
-            )
+    def env_path(self, agent: str) -> Path:
+        return env_file(self.path.parent, agent)
 
     def env_overlay(self, agent: str) -> dict[str, str]:
-        """The overlay for one agent: fleet-wide ('*') values first, its own on top."""
-        rows = self._conn().execute(
-            "SELECT agent, key, value FROM env_overlays WHERE agent IN ('*', ?) ORDER BY agent = '*' DESC, at",
-            (agent,),
-        ).fetchall()
-        out: dict[str, str] = {}
-        for _agent, key, value in rows:
-            out[key] = value
-        return out
+        """The variables injected into `agent` (empty when none)."""
+        path = self.env_path(agent)
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path}: cannot read {agent}'s injected variables ({exc}); "
+                             f"remove the file and inject them again") from None
+        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            raise StoreError(f"{path}: {agent}'s injected variables are not a JSON object of strings; "
+                             f"remove the file and inject them again")
+        return data
+
+    def set_env_overlay(self, agent: str, values: dict[str, str]) -> None:
+        """Add (or replace) injected variables of `agent`."""
+        self.replace_env_overlay(agent, {**self.env_overlay(agent), **values})
+
+    def replace_env_overlay(self, agent: str, values: dict[str, str]) -> None:
+        """`agent`'s injected variables become exactly `values` (none: the file goes). Atomic:
+        a reader sees the old set or the new one, never half a file."""
+        path = self.env_path(agent)
+        if not values:
+            path.unlink(missing_ok=True)
+            return
+        ensure_private_dir(path.parent)
+        write_private(path, json.dumps(values).encode())
+
+    def unset_env(self, agent: str, names: Iterable[str]) -> list[str]:
+        """Remove injected variables of `agent`; returns the names that were set."""
+        values = self.env_overlay(agent)
+        removed = [n for n in dict.fromkeys(names) if n in values]
+        if removed:
+            self.replace_env_overlay(agent, {k: v for k, v in values.items() if k not in removed})
+        return removed
+
+    def _move_env_out(self, conn: sqlite3.Connection, *, specs_too: bool) -> None:
+        """A store from before the per-agent files: its `env_overlays` rows move into the files
+        ('*' rows, meant for every agent, into each agent's, under its own), the values of each
+        agent's configured env into its spec-env file; then the old rows are dropped with
+        secure_delete on and the WAL truncated, so no value stays behind."""
+        overlays = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='env_overlays'").fetchone()
+        rows = conn.execute("SELECT name, spec FROM agents").fetchall() if specs_too else []
+        specs = [(name, json.loads(spec or "{}")) for name, spec in rows]
+        with_values = [(name, spec) for name, spec in specs if spec.get("env")]
+        if not overlays and not with_values:
+            return
+        conn.execute("PRAGMA secure_delete=ON")
+        for name, spec in with_values:
+            conn.execute("UPDATE agents SET spec=? WHERE name=?", (self._spec_json(name, spec), name))
+        if overlays:
+            self._move_overlays_out(conn)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA secure_delete=OFF")
+
+    def _move_overlays_out(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute("SELECT agent, key, value FROM env_overlays ORDER BY agent = '*' DESC, at").fetchall()
+        everyone = {k: v for a, k, v in rows if a == "*"}
+        own: dict[str, dict[str, str]] = {}
+        for agent, key, value in rows:
+            if agent != "*":
+                own.setdefault(agent, {})[key] = value
+        names = [r[0] for r in conn.execute("SELECT name FROM agents").fetchall()] if everyone else []
+        for agent in dict.fromkeys([*names, *own]):
+            self.replace_env_overlay(agent, {**self.env_overlay(agent), **everyone, **own.get(agent, {})})
+        conn.execute("DROP TABLE env_overlays")
 
     # -- task ledger -------------------------------------------------------
 

@@ -103,6 +103,13 @@ def parse_panes(text: str) -> list[PaneInfo]:
     return panes
 
 
+def literal_arg(arg: str) -> str:
+    """`arg` as tmux's command line reads it back unchanged: tmux takes an argument ending in `;`
+    for a command separator (`send-keys -l 'abc;'` types `abc`), and reads a final `\\;` as a
+    literal `;`."""
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
 def env_args(env: Mapping[str, str]) -> list[str]:
     out: list[str] = []
     for key, value in env.items():
@@ -122,7 +129,7 @@ class Tmux:
 
     def cmd(self, *args: str, check: bool = True, timeout: float = 15.0, input: str | None = None) -> str:
         try:
-            return run(["tmux", "-L", self.socket, *args], check=check, timeout=timeout, input=input)
+            return run(["tmux", "-L", self.socket, *map(literal_arg, args)], check=check, timeout=timeout, input=input)
         except CommandError as exc:
             raise TmuxError(f"tmux {args[0]}: {exc.stderr or exc}") from None
 
@@ -307,6 +314,31 @@ class Tmux:
     def resize_window(self, target: str, width: int, height: int) -> None:
         self.cmd("resize-window", "-t", target, "-x", str(width), "-y", str(height))
 
+    def windows(self, session: str) -> list[tuple[str, str, list[str]]]:
+        """The session's windows in order: (window id, name, its pane ids in pane order)."""
+        out: dict[str, tuple[str, str, list[str]]] = {}
+        rows = self.cmd("list-panes", "-s", "-t", session, "-F", f"#{{window_id}}{SEP}#{{window_name}}{SEP}#{{pane_id}}")
+        for line in rows.splitlines():
+            parts = line.split(SEP)
+            if len(parts) == 3:
+                out.setdefault(parts[0], (parts[0], parts[1], []))[2].append(parts[2])
+        return list(out.values())
+
+    def break_pane(self, pane_id: str, window: str) -> str:
+        """Move a pane (its process keeps running) into a new window of its own; its window id."""
+        return self.cmd("break-pane", "-d", "-s", pane_id, "-n", window, "-P", "-F", "#{window_id}").strip()
+
+    def join_pane(self, pane_id: str, target_pane: str) -> None:
+        """Move a pane (its process keeps running) into target's window, right after target."""
+        self.cmd("join-pane", "-d", "-s", pane_id, "-t", target_pane)
+
+    def rename_window(self, window: str, name: str) -> None:
+        self.cmd("rename-window", "-t", window, name)
+
+    def move_window_after(self, window: str, after: str) -> None:
+        """Put the window right after `after` in the session's window list."""
+        self.cmd("move-window", "-a", "-s", window, "-t", after)
+
     # -- driving ---------------------------------------------------------------
 
     def send_text(self, pane_id: str, text: str, enter: bool = True) -> None:
@@ -374,5 +406,9 @@ class Tmux:
     def kill_server(self) -> None:
         self.cmd("kill-server", check=False)
 
-    def attach_argv(self, session: str) -> list[str]:
-        return ["tmux", "-L", self.socket, "attach-session", "-t", session]
+    def attach_argv(self, session: str, message: str | None = None) -> list[str]:
+        """tmux attach, showing `message` on the status line once attached (when given)."""
+        argv = ["tmux", "-L", self.socket, "attach-session", "-t", session]
+        if message:
+            argv += [";", "display-message", "-d", "10000", message.replace("#", "##")]
+        return argv

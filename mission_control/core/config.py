@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mission_control.core.kinds import KIND_NAMES, KINDS
+from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -65,7 +66,8 @@ class MissionSettings(_Strict):
     base_branch: str | None = None
     """Branch agents' worktrees start from and merge into (default: the repo's current branch)."""
     state_dir: Path = Path(".mission-control")
-    """Where the state store lives (relative to this file); created 0700."""
+    """Where the state store lives (relative to this file); created 0700. Unset, it is keyed by the
+    config: `.mission-control` for `agents.toml`, `.mission-control/<name>` for `<name>.toml`."""
     poll_interval: float = Field(1.0, gt=0, le=60)
     """Seconds between two supervisor ticks."""
     stuck_after: float = Field(120.0, gt=0, le=MAX_SECONDS)
@@ -239,14 +241,27 @@ class AgentSettings(_Strict):
     def _command(cls, v: str | None) -> str | None:
         if v is not None and not v.strip():
             raise ValueError("command is empty")
+        if v is not None and (problem := text_problem("the command", v, MAX_ARG_BYTES - 16)):
+            raise ValueError(problem)
+        return v
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, v: str | None) -> str | None:
+        if v is not None and (problem := text_problem("the task", v, MAX_TASK_BYTES)):
+            raise ValueError(problem)
         return v
 
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
-        for key in v:
+        for key, value in v.items():
             if not ENV_NAME_RE.match(key):
                 raise ValueError(f"{key!r} is not a valid environment variable name")
+            if problem := env_problem(key, value):
+                raise ValueError(problem)
+        if problem := env_total_problem(v):
+            raise ValueError(problem)
         return v
 
     @field_validator("budget_usd", mode="before")
@@ -276,6 +291,13 @@ class TaskSettings(_Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         return _check_name(v, "task id")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        if problem := text_problem("the prompt", v, MAX_TASK_BYTES):
+            raise ValueError(problem)
+        return v
 
 
 class FileSchema(_Strict):
@@ -628,13 +650,28 @@ def agent_from_request(config: FleetConfig, data: dict[str, Any], index: int) ->
     )
 
 
+DEFAULT_CONFIG_NAME = "agents.toml"
+"""The config that `mission-control` reads when none is named, and whose state dir is `.mission-control` itself."""
+
+
+def default_state_dir(path: Path, given: Path) -> Path:
+    """The state dir of the config at `path` when it names none: `given` (`.mission-control`) for
+    agents.toml, a folder of its own inside it for any other config — so that configs in one folder
+    never share a fleet's state (after a crash, `up -c other.toml` would bring back this fleet)."""
+    if path.name == DEFAULT_CONFIG_NAME:
+        return given
+    key = path.name.removesuffix(".toml") if path.suffix == ".toml" else path.name
+    return given / (key if key.strip(".") else path.name)
+
+
 def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None) -> FleetConfig:
     """Fill in defaults, make paths absolute, apply environment overrides."""
     environ = dict(os.environ) if environ is None else environ
     base = path.parent
     m = schema.mission
     repo = _abs(base, m.repo) if m.repo else None
-    state_dir = _abs(base, m.state_dir)
+    given = m.state_dir if "state_dir" in m.model_fields_set else default_state_dir(path, m.state_dir)
+    state_dir = _abs(base, given)
     socket = environ.get(SOCKET_ENV) or m.socket
     if not NAME_RE.match(socket):
         raise ConfigError(f"{SOCKET_ENV}={socket!r}: socket name is not allowed: use {NAME_RULE}")

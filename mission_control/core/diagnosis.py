@@ -128,6 +128,12 @@ def _first(patterns: Iterable[re.Pattern[str]], *texts: str) -> str | None:
     return None
 
 
+def missing_variable(text: str) -> str | None:
+    """The environment variable `text` says is missing (`PAYMENTS_TOKEN is not set`, `missing
+    environment variable X`, `KeyError: 'X'`), if it names one: what a person must inject."""
+    return _first(_MISSING_VAR, text)
+
+
 def _api_key_var(kind: str, text: str) -> str | None:
     named = [n for n in _KEY_NAME.findall(text) if n.endswith("API_KEY") or n.endswith("_TOKEN")]
     if named:
@@ -241,12 +247,22 @@ _BEARER = re.compile(r"(?i)(\b(?:Bearer|Basic)\s+)([A-Za-z0-9._~+/-]{16,}={0,2})
 
 
 def mask_value(value: str) -> str:
-    """`abcd…(masked)`: at most the first 4 characters, and none of a short value; an empty
+    """`abcd…(masked)`: at most the first 4 characters, and none of a short value (nor of one that
+    starts with a control character: an escape sequence would reach the terminal); an empty
     value hides nothing and says so."""
     if not value:
         return "(empty)"
-    shown = value[:SHOWN_CHARS] if len(value) > 2 * SHOWN_CHARS else ""
+    head = value[:SHOWN_CHARS]
+    shown = head if len(value) > 2 * SHOWN_CHARS and head.isprintable() else ""
     return shown + MASK_SUFFIX
+
+
+def hide_values(text: str, secret_values: Iterable[str]) -> str:
+    """`text` with each of `secret_values` (of 4 characters or more, the longest first) masked."""
+    for secret in sorted({s for s in secret_values if s and len(s) >= 4}, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, mask_value(secret))
+    return text
 
 
 def mask_secrets(text: str, secret_values: Iterable[str] = ()) -> str:
@@ -257,8 +273,7 @@ def mask_secrets(text: str, secret_values: Iterable[str] = ()) -> str:
     KEY/TOKEN/SECRET/PASSWORD (`FOO_TOKEN=...`, `"api_key": "..."`)."""
     if not text:
         return text
-    for secret in sorted({s for s in secret_values if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, mask_value(secret))
+    text = hide_values(text, secret_values)
     for pattern in _TOKEN_SHAPES:
         text = pattern.sub(lambda m: mask_value(m.group(0)), text)
     text = _ASSIGNED.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)

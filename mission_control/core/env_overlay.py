@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass
 
 from mission_control.core.diagnosis import mask_value
+from mission_control.core.limits import env_problem
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 RESERVED = frozenset(
-    {"MISSION_CONTROL_AGENT", "MISSION_CONTROL_KIND", "MISSION_CONTROL_STATUS_FILE", "MISSION_CONTROL_STATE_DIR", "TMUX", "TMUX_PANE"}
+    {"MISSION_CONTROL_AGENT", "MISSION_CONTROL_KIND", "MISSION_CONTROL_STATUS_FILE", "MISSION_CONTROL_STATE_DIR",
+     "MISSION_CONTROL_TASK_FILE", "MISSION_CONTROL_START_GATE", "MISSION_CONTROL_FLEET", "TMUX", "TMUX_PANE"}
 )
 """Variables the fleet sets itself; an overlay may not replace them."""
 
@@ -30,7 +32,12 @@ class EnvFix:
     values: dict[str, str]
 
     def masked(self) -> str:
-        return ", ".join(f"{k}={mask_value(v)}" for k, v in self.values.items())
+        return masked_values(self.values)
+
+
+def masked_values(values: dict[str, str]) -> str:
+    """`NAME=abcd…(masked), ...`: the names, never a whole value."""
+    return ", ".join(f"{k}={mask_value(v)}" for k, v in values.items())
 
 
 def parse_env_text(text: str) -> EnvFix:
@@ -59,8 +66,8 @@ def parse_env_text(text: str) -> EnvFix:
     if not values:
         raise EnvTextError("no NAME=value given")
     for name, value in values.items():
-        if "\x00" in value:
-            raise EnvTextError(f"{name}: its value contains a NUL byte, which no program can be given")
+        if problem := env_problem(name, value):
+            raise EnvTextError(problem)
     return EnvFix(values)
 
 

@@ -1,10 +1,30 @@
 """How agents are told to report to us through their own hook mechanisms (pure).
 
 Given through the agent's launch options only — the user's own settings files are
-never edited:
-  * Claude Code: `claude --settings FILE`, FILE holding `hooks` whose command is
-    `mission-control hook ...` (the event arrives as JSON on its stdin);
-  * Codex: `codex -c notify=[...]`, a program it runs with one JSON argument when a turn completes.
+never edited. Every hook runs our appender (`mission_control/hook_appender.py`, see
+`appender_argv`), which appends one line to the agent's events file and returns at once;
+the supervisor reads that file each tick.
+
+  * Claude Code: `claude --settings FILE`, FILE holding `hooks` for `CLAUDE_EVENTS`, each
+    running the appender with its event's name (the payload arrives as JSON on stdin).
+    Checked against 2.1.197 (the screens' pinned version) and 2.1.332 (the newest on npm):
+    both accept every event here (and `PostCompact`, `PermissionDenied`, `Elicitation`, ...);
+    2.1.332 skips an event name it does not know with a warning and keeps the rest, 2.1.197
+    ignores it silently. `Notification` carries `notification_type` (`permission_prompt`,
+    `idle_prompt` about 60 s after a turn ends, `elicitation_dialog`, `auth_success`);
+    `StopFailure` carries `error` (`rate_limit`, `server_error`, ...) and the API error text
+    in `last_assistant_message`; `SessionEnd` carries `reason` (`clear`, `logout`,
+    `prompt_input_exit`, `other`). What each event means for the status: `core/status.py`
+    `hook_meaning`.
+  * Codex: `codex -c notify=[...]`, a program it runs with one JSON argument when a turn
+    completes (`agent-turn-complete`). Codex 0.169 and 0.171 also have a hooks engine
+    (`PreToolUse`, `PermissionRequest`, `PostToolUse`, `UserPromptSubmit`, `Stop`, ... in
+    `hooks.json` or `[hooks]` tables), but hooks that are not managed by an administrator
+    "need review before they can run": a person must trust them in Codex's `/hooks` screen
+    first, which a launch option cannot do without editing the user's Codex config (tried with
+    0.171 `codex exec -c 'hooks.PreToolUse=[...]' -c 'hooks.Stop=[...]' -c notify=[...]`
+    against the loopback fake model: only `notify` ran). So Codex gets `notify` only, and its
+    WAITING comes from the screen rules (`rules/codex.toml`).
 """
 
 from __future__ import annotations
@@ -12,28 +32,32 @@ from __future__ import annotations
 import json
 import shlex
 
-CLAUDE_EVENTS = ("Notification", "PermissionRequest", "Stop", "SessionStart", "UserPromptSubmit", "PreToolUse")
-"""Claude Code hook events recorded in the state store."""
-KEPT_FIELDS = (
-    "hook_event_name", "message", "notification_type", "session_id", "transcript_path", "cwd", "tool_name", "type",
-    "thread-id", "turn-id",
+from mission_control.hook_appender import KEPT_FIELDS as KEPT_FIELDS, keep  # stdlib only, no I/O on import
+
+CLAUDE_EVENTS = (
+    "SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "Notification", "PostToolUse",
+    "PostToolUseFailure", "PreCompact", "Stop", "StopFailure", "SessionEnd",
 )
-"""Payload fields kept in the store (prompts and answers are not kept)."""
+"""Claude Code hook events we register (all exist in 2.1.197 and 2.1.332)."""
+HOOK_TIMEOUT = 5
+"""Seconds Claude Code gives our hook (it returns in milliseconds; this only bounds a wedged disk)."""
 
 
-def hook_argv(python: str, state_dir: str, agent: str, event: str | None = None) -> list[str]:
-    argv = [python, "-m", "mission_control", "hook", "--state-dir", state_dir, "--agent", agent]
-    if event:
-        argv += ["--event", event]
-    return argv
+def appender_argv(python: str, appender: str, events_file: str, event: str) -> list[str]:
+    """The command a hook runs: the appender, isolated and without site imports (a fast start)."""
+    return [python, "-I", "-S", appender, events_file, event]
 
 
-def claude_settings(argv: list[str]) -> dict:
-    """The `--settings` document: every event runs `argv` (through Claude's shell, so quoted)."""
-    command = " ".join(shlex.quote(a) for a in argv)
-    entry = [{"hooks": [{"type": "command", "command": command, "timeout": 10}]}]
-    hooks = {event: entry for event in CLAUDE_EVENTS}
-    hooks["PreToolUse"] = [{"matcher": "*", **entry[0]}]
+def claude_settings(python: str, appender: str, events_file: str) -> dict:
+    """The `--settings` document: each event runs the appender with its own name (through
+    Claude's shell, so quoted)."""
+    hooks: dict[str, list] = {}
+    for event in CLAUDE_EVENTS:
+        command = " ".join(shlex.quote(a) for a in appender_argv(python, appender, events_file, event))
+        entry: dict = {"hooks": [{"type": "command", "command": command, "timeout": HOOK_TIMEOUT}]}
+        if event in ("PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest"):
+            entry = {"matcher": "*", **entry}
+        hooks[event] = [entry]
     return {"hooks": hooks}
 
 
@@ -42,32 +66,35 @@ def codex_notify_option(argv: list[str]) -> list[str]:
     return ["-c", "notify=" + json.dumps(argv)]
 
 
-def kept(payload: dict) -> dict:
-    """The parts of a hook payload worth keeping (short strings only)."""
-    out = {}
-    for key in KEPT_FIELDS:
-        value = payload.get(key)
-        if isinstance(value, str):
-            out[key] = value[:300]
-    msgs = payload.get("input-messages")
-    if isinstance(msgs, list) and msgs and isinstance(msgs[0], str):
-        out["first_input"] = msgs[0][:80]
-    return out
+def hook_argv(python: str, state_dir: str, agent: str, event: str | None = None) -> list[str]:
+    """The old hook command, `mission-control hook` (a full CLI start that writes the store):
+    still accepted from agents launched by older versions, no longer given to new ones."""
+    argv = [python, "-m", "mission_control", "hook", "--state-dir", state_dir, "--agent", agent]
+    if event:
+        argv += ["--event", event]
+    return argv
 
 
-def event_name(payload: dict, given: str | None) -> str:
+def kept(payload: dict, event: str | None = None) -> dict:
+    """The parts of a hook payload worth keeping, as the appender writes them (short strings
+    only; never a prompt, an answer or a tool's data)."""
+    return keep(event or event_name(payload, None), payload)
+
+
+def event_name(data: dict, given: str | None) -> str:
     """`Stop`, `Notification`... for Claude; `notify` for Codex's turn-complete program."""
     if given:
         return given
-    name = payload.get("hook_event_name")
+    name = data.get("hook_event_name")
     if isinstance(name, str) and name:
         return name
-    if payload.get("type") == "agent-turn-complete":
+    if data.get("type") == "agent-turn-complete":
         return "notify"
     return "unknown"
 
 
-def is_codex_title_turn(payload: dict) -> bool:
-    """Codex also runs a hidden turn to title the session; it says nothing about the agent."""
-    first = kept(payload).get("first_input", "")
-    return first.startswith("Generate a concise")
+def is_codex_title_turn(data: dict) -> bool:
+    """Codex also runs a hidden turn to title the session; it says nothing about the agent
+    (`data`: the kept fields, see `hook_appender.keep`)."""
+    first = data.get("first_input", "")
+    return isinstance(first, str) and first.startswith("Generate a concise")

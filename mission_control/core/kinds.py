@@ -44,7 +44,7 @@ KINDS: dict[str, KindSpec] = {
         KindSpec("gemini", "gemini", "argument", task_flag="--prompt-interactive", resume_command="gemini --resume latest",
                  spend_from="records"),
         KindSpec("opencode", "opencode", "typed", resume_command="opencode --continue", spend_from="records"),
-        KindSpec("ollama", "python -m mission_control.ollama_agent", "argument", task_flag="--task", resume_prompt="continue",
+        KindSpec("ollama", "mission-control agent", "argument", task_flag="--task", resume_prompt="continue",
                  spend_from="records"),
         KindSpec("shell", None, "env"),
     )

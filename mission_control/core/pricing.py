@@ -172,8 +172,11 @@ def price_usage(
     reported: float | None = None,
     default_free: bool = False,
 ) -> Cost:
-    """The cost of one request's usage, and where the price came from."""
-    if reported is not None:
+    """The cost of one request's usage, and where the price came from. A cost of 0 that the
+    agent records is not a price: OpenCode writes 0 for a model it has no price for (and while a
+    response is still streaming), so that response is priced here like an unreported one
+    (unknown when no price is known), never taken as $0 "reported by agent"."""
+    if reported is not None and reported != 0:
         return Cost(float(reported), REPORTED)
     override = find_override(model, overrides)
     if override is not None:

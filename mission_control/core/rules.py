@@ -6,6 +6,8 @@ agent version means a new rule and a new fixture, not new code.
     description = "..."
     turn = '(?<!─\\n)^❯ \\S'          # optional: a prompt the user already submitted
     common = false                    # optional: do not add rules/common.toml (default true)
+    idle_cpu = 0.15                   # optional: CPU (cores) it may use at a still, idle screen
+    quiet_start = true                # optional: its boot screens are not work (STARTING until a rule matches)
 
     [[rule]]
     state = "WAITING"                 # WORKING | WAITING | IDLE | STUCK
@@ -30,6 +32,13 @@ still typing in; a screen without a match is one turn.
 `common = false` says the kind's file is complete: the generic guesses in
 `common.toml` (any "401", "rate limit", "(y/n)" anywhere near the bottom), which
 suit plain commands, would misread an agent's tool output and transcript.
+
+`idle_cpu` is for kinds whose idle CPU is noisy: a still screen with CPU use up to this
+fraction of a core is not work (measured per kind, see each file; the default is the
+classifier's `CPU_BUSY_FRACTION`). `quiet_start` is for agent TUIs that draw a boot screen
+(a blank pane, a logo, a welcome box): screen changes before the agent first shows its
+prompt, a busy marker or a dialog (or a submitted prompt, its `turn`) are its boot, not work,
+so it stays STARTING — for at most `start_timeout`, after which activity is work again.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from typing import Any
 from mission_control.core.regex_prefilter import Needed, fold, needed_strings
 
 STATES = ("WORKING", "WAITING", "IDLE", "STUCK")
-FILE_KEYS = ("rule", "description", "turn", "common")
+FILE_KEYS = ("rule", "description", "turn", "common", "idle_cpu", "quiet_start")
 RULE_KEYS = ("state", "pattern", "reason", "lines", "ignore_case")
 
 
@@ -122,6 +131,10 @@ class RuleSet:
     rules: tuple[Rule, ...]
     turn: re.Pattern[str] | None = None
     """Matches a prompt the user submitted: only what follows the last one is read."""
+    idle_cpu: float | None = None
+    """CPU (fraction of a core) the kind may use at a still, idle screen (None: the default)."""
+    quiet_start: bool = False
+    """Screen changes before its first prompt, marker or dialog are its boot, not work."""
 
     def of(self, state: str) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.state == state)
@@ -158,6 +171,8 @@ class RuleFile:
     rules: tuple[Rule, ...]
     turn: re.Pattern[str] | None = None
     common: bool = True
+    idle_cpu: float | None = None
+    quiet_start: bool = False
 
 
 def _compile(where: str, pattern: Any, flags: int) -> re.Pattern[str]:
@@ -178,6 +193,12 @@ def parse_file(source: str, text: str | dict[str, Any]) -> RuleFile:
     common = raw.get("common", True)
     if not isinstance(common, bool):
         raise RuleError(f"{source}: common must be true or false")
+    idle_cpu = raw.get("idle_cpu")
+    if idle_cpu is not None and (isinstance(idle_cpu, bool) or not isinstance(idle_cpu, (int, float)) or not 0 <= idle_cpu <= 64):
+        raise RuleError(f"{source}: idle_cpu must be a number of cores between 0 and 64")
+    quiet_start = raw.get("quiet_start", False)
+    if not isinstance(quiet_start, bool):
+        raise RuleError(f"{source}: quiet_start must be true or false")
     out = []
     for i, entry in enumerate(raw.get("rule", [])):
         where = f"{source}: rule[{i}]"
@@ -196,7 +217,7 @@ def parse_file(source: str, text: str | dict[str, Any]) -> RuleFile:
         if not isinstance(reason, str):
             raise RuleError(f"{where}.reason must be a string")
         out.append(Rule(state, compiled, reason, lines, f"{source}#{i}", needed_strings(compiled)))
-    return RuleFile(tuple(out), turn, common)
+    return RuleFile(tuple(out), turn, common, float(idle_cpu) if idle_cpu is not None else None, quiet_start)
 
 
 def parse_rules(source: str, text: str | dict[str, Any]) -> list[Rule]:
@@ -233,7 +254,8 @@ def rules_for(kind: str, extra: list[Rule] | None = None) -> RuleSet:
         common = builtin_file("common")
         if common is not None:
             rules += common.rules
-    ruleset = RuleSet(kind, tuple(rules), own.turn if own is not None else None)
+    ruleset = RuleSet(kind, tuple(rules), own.turn if own is not None else None,
+                      own.idle_cpu if own is not None else None, own.quiet_start if own is not None else False)
     if not extra:
         _CACHE[kind] = ruleset
     return ruleset

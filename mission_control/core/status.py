@@ -7,22 +7,39 @@ rules, and returns the status to show with its reason, evidence and `since`.
 Precedence, strongest first:
   1. the process: pane dead -> EXITED, process group stopped -> PAUSED (shown at once);
   2. the agent's own word: `$MISSION_CONTROL_STATUS_FILE` or a printed `STUCK: ...` line
-     (in the current turn, see below);
-  3. agent hooks (Claude Code's Notification/Stop/..., Codex notify), while they are fresh;
-  4. the screen against the kind's rules: WAITING, then STUCK (errors), then WORKING markers,
-     then the idle prompt — a visible prompt counts as IDLE only when the screen and CPU are
-     also quiet, since some agents keep their prompt drawn while they work. So an error
-     rule beats a working marker: an agent that shows its spinner while it retries a failed
-     call (`API error · Retrying in 19s`) is STUCK;
-  5. activity alone: a changing screen or CPU use is WORKING; silence for `stuck_after`
-     away from a prompt is STUCK (no progress); never getting going is STUCK too.
+     (in the current turn, among its last 15 non-blank lines, wherever it stands on the
+     line — `● STUCK:`, `✦ STUCK:` — and only while no busy marker shows it went on);
+     a STUCK reason also names a missing variable the screen names;
+  3. a prompt on the screen (the kind's WAITING rules);
+  4. agent hooks that say a human is needed, the turn failed or the session ended;
+  5. the screen's errors (STUCK rules), then hooks that say the turn is done, then the
+     screen's WORKING markers, then the idle prompt — a visible prompt counts as IDLE only
+     when the screen and CPU are also quiet, since some agents keep their prompt drawn
+     while they work. So an error rule beats a working marker: an agent that shows its
+     spinner while it retries a failed call (`API error · Retrying in 19s`) is STUCK;
+  6. a hook that says work resumed (a prompt submitted, a tool used), for `stuck_after`;
+  7. activity alone: a changing screen, or CPU use (unless the kind's idle CPU is known to be
+     noisy: `idle_cpu` in its rules file), is WORKING,
+     except while an agent with `quiet_start` boots (STARTING until it first shows its
+     prompt, a marker or a dialog); silence for `stuck_after` away from a prompt is STUCK
+     (no progress); never getting going is STUCK too.
 Any new state except EXITED and PAUSED must hold for two ticks before it is shown.
+
+Hooks are events, not states (`hook_meaning`): each says what happened and when, and the
+state it implies holds only until newer evidence says otherwise. A permission or question
+hook ends when a later hook says work resumed (`resumed_at`), or when the screen, with no
+prompt on it, changes to show a busy marker, the agent's idle prompt, or busy CPU two ticks
+running. A done or failed hook ends when the screen changes to show work, an ended session
+when the screen changes at all. The screen is heard only `HOOK_SETTLE_SECONDS` after the
+hook, once it had time to catch up (draw the dialog, clear the spinner).
+Once a hook's state has ended it stays ended (`Memory.hook_released`), and `Notification`
+is read by its `notification_type`: `idle_prompt` is IDLE (done), never WAITING.
 
 The screen is read turn by turn: when the kind's rules say what a submitted prompt looks
 like (`turn` in its rules file), only what was printed below the last one counts, since
 agent TUIs keep old errors and old questions on screen above a newer prompt
 (`RuleSet.current`). A single screen cannot always tell the state: codex and aider stream an
-answer with no busy marker at all, so that is WORKING only by step 5 (the screen changing).
+answer with no busy marker at all, so that is WORKING only by step 7 (the screen changing).
 """
 
 from __future__ import annotations
@@ -31,16 +48,22 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from mission_control.core.diagnosis import missing_variable
 from mission_control.core.model import Status
 from mission_control.core.rules import Region, RuleSet
 from mission_control.core.terminal_text import strip_escapes
 
 CPU_BUSY_FRACTION = 0.03
-"""CPU seconds per wall second of the agent's process tree above which it counts as busy."""
+"""CPU seconds per wall second of the agent's process tree above which it counts as busy
+(a kind whose idle CPU is noisy raises it with `idle_cpu` in its rules file)."""
 HOLD_TICKS = 2
 """Ticks a new state must be seen before it is shown (EXITED and PAUSED show at once)."""
-HOOK_FRESH_SECONDS = 600.0
-"""How long a hook's word outweighs the screen."""
+HOOK_SETTLE_SECONDS = 2.0
+"""A hook fires just before the screen shows what it says (a permission dialog is drawn, the
+spinner of a finished turn is cleared): for this long the screen cannot end the hook's state
+(a capture taken in between still shows the old screen)."""
+PRINTED_STUCK_LINES = 15
+"""How many non-blank lines at the bottom of the current turn a printed `STUCK:` is looked for in."""
 LOOP_REPEATS = 3
 """The same error block seen this many times in a row is a loop."""
 CRASH_LOOP_EXITS = 3
@@ -48,7 +71,8 @@ CRASH_LOOP_EXITS = 3
 CRASH_LOOP_WINDOW = 600.0
 
 _OWN_WORD = re.compile(r"^\s*(WORKING|WAITING|STUCK|DONE|IDLE)\b[:\s-]*(.*)$", re.IGNORECASE)
-_PRINTED_STUCK = re.compile(r"^\s*STUCK:\s*(.+?)\s*$", re.MULTILINE)
+_PRINTED_STUCK = re.compile(r"^[^\w\n]{0,8}?STUCK:\s*(.+?)[\s│┃|]*$", re.MULTILINE)
+"""`STUCK: reason` at the start of a line, after an agent's bullet or box border (`● `, `✦ `, `┃ `)."""
 
 
 @dataclass(frozen=True)
@@ -70,9 +94,17 @@ class Observation:
     """The last line of its status file, if written since it started."""
     own_word_at: float | None = None
     hook_event: str | None = None
-    """The latest hook event name (Notification, PermissionRequest, Stop, SessionStart, UserPromptSubmit, notify)."""
+    """The latest hook event that means something (`hook_meaning`): Notification, PermissionRequest,
+    Stop, StopFailure, SessionStart, SessionEnd, UserPromptSubmit, PreToolUse, PostToolUse, ..., notify."""
     hook_at: float | None = None
     hook_detail: str = ""
+    """Its message: Notification's `message`, StopFailure's error text."""
+    hook_type: str = ""
+    """Its sub-type: Notification's `notification_type`, StopFailure's `error`, SessionEnd's and
+    SessionStart's `reason`/`source`."""
+    resumed_at: float | None = None
+    """When a hook last said work resumed (a prompt submitted, a tool used, a turn ended): a
+    permission or question hook older than this is answered."""
     recent_failures: int = 0
     """Failed exits of this agent (over its restarts) within `CRASH_LOOP_WINDOW`, this one included."""
 
@@ -100,6 +132,12 @@ class Memory:
     time_in: dict[str, float] = field(default_factory=dict)
     facts: "ScreenFacts | None" = field(default=None, compare=False, repr=False)
     """The last screen's rule matches (reused while the screen stays the same)."""
+    hook_key: float | None = None
+    """`hook_at` of the state-giving hook being followed."""
+    hook_digest: str = ""
+    """The screen when that hook was first seen."""
+    hook_released: bool = False
+    """Newer evidence ended that hook's state (it does not come back)."""
 
 
 @dataclass(frozen=True)
@@ -144,16 +182,105 @@ def _own_word(text: str) -> tuple[Status, str] | None:
     return status, reason
 
 
-_HOOK_STATES = {
-    "Notification": (Status.WAITING, "needs your input"),
-    "PermissionRequest": (Status.WAITING, "permission prompt"),
-    "Stop": (Status.IDLE, "finished its turn"),
-    "notify": (Status.IDLE, "finished its turn"),
-    "SessionStart": (Status.IDLE, "session started"),
-    "UserPromptSubmit": (Status.WORKING, "working on a prompt"),
-    "PreToolUse": (Status.WORKING, "using a tool"),
-    "PostToolUse": (Status.WORKING, "using a tool"),
+_RESUMED = {
+    "UserPromptSubmit": "working on a prompt",
+    "PreToolUse": "using a tool",
+    "PostToolUse": "using a tool",
+    "PostToolUseFailure": "using a tool",
+    "PreCompact": "compacting its conversation",
 }
+_DONE = {"Stop": "finished its turn", "notify": "finished its turn"}
+
+
+def hook_meaning(event: str | None, hook_type: str = "", detail: str = "") -> tuple[Status, str] | None:
+    """What a hook event says, as a state and a reason; WORKING means "work resumed". None: it
+    says nothing about the agent's state (`auth_success`, a notification type we do not know,
+    a session cleared to start again)."""
+    if not event:
+        return None
+    if event == "Notification":
+        kind = hook_type
+        if not kind:  # versions without `notification_type` (or a caller without it): the message tells
+            low = detail.lower()
+            if "waiting for your input" in low:
+                kind = "idle_prompt"
+            elif "permission" in low or not low:
+                kind = "permission_prompt"
+        if kind == "permission_prompt":
+            return Status.WAITING, detail or "needs your input"
+        if kind == "elicitation_dialog":
+            return Status.WAITING, detail or "asks a question"
+        if kind == "idle_prompt":
+            return Status.IDLE, "at its prompt, done"
+        return None
+    if event == "PermissionRequest":
+        return Status.WAITING, detail or "permission prompt"
+    if event in _DONE:
+        return Status.IDLE, _DONE[event]
+    if event == "StopFailure":
+        return Status.STUCK, detail or (f"API error: {hook_type}" if hook_type else "its turn failed")
+    if event == "SessionStart":
+        if hook_type == "compact":  # a compaction mid-turn: it goes on
+            return Status.WORKING, "compacted its conversation"
+        return Status.IDLE, "session started"
+    if event == "SessionEnd":
+        if hook_type == "clear":  # /clear: a new session starts at once
+            return None
+        return Status.EXITED, f"session ended ({hook_type})" if hook_type else "session ended"
+    if event in _RESUMED:
+        return Status.WORKING, _RESUMED[event]
+    return None
+
+
+@dataclass(frozen=True)
+class HookEvidence:
+    """What an agent's hooks have said so far, folded event by event (`note_hook`): the latest
+    event that means something, and when work last resumed. Its fields are `Observation`'s."""
+
+    event: str | None = None
+    at: float | None = None
+    detail: str = ""
+    type: str = ""
+    resumed_at: float | None = None
+    asked_at: float | None = None
+    """When a `PermissionRequest` last came (its dialog is then on screen)."""
+
+    def fields(self, since: float | None = None) -> dict:
+        """The `Observation` fields (none for events before `since`: an earlier run's)."""
+        if self.at is None or (since is not None and self.at < since):
+            return {}
+        resumed = self.resumed_at if self.resumed_at is not None and (since is None or self.resumed_at >= since) else None
+        return dict(hook_event=self.event, hook_at=self.at, hook_detail=self.detail, hook_type=self.type, resumed_at=resumed)
+
+
+_TYPE_FIELDS = ("notification_type", "error", "reason", "source", "trigger")
+_DETAIL_FIELDS = ("message", "error_message")
+
+
+PERMISSION_ECHO_SECONDS = 30.0
+"""Claude Code sends Notification(permission_prompt) about 6 s after the `PermissionRequest` it
+is about (2.1.197): one that comes after that request was answered is its late echo."""
+
+
+def note_hook(prev: HookEvidence, event: str, data: dict, at: float) -> HookEvidence:
+    """`prev` with one more hook event (`data`: its kept payload fields). An event that says
+    nothing (`hook_meaning` None) changes nothing; one that arrives late only moves `resumed_at`;
+    a permission notification for a request already answered is ignored."""
+    hook_type = next((v for k in _TYPE_FIELDS if isinstance(v := data.get(k), str) and v), "")
+    detail = next((v for k in _DETAIL_FIELDS if isinstance(v := data.get(k), str) and v), "")[:120]
+    meaning = hook_meaning(event, hook_type, detail)
+    if meaning is None:
+        return prev
+    asked = at if event == "PermissionRequest" else prev.asked_at
+    if (event == "Notification" and meaning[0] is Status.WAITING and prev.asked_at is not None
+            and prev.resumed_at is not None and prev.resumed_at > prev.asked_at and at - prev.asked_at < PERMISSION_ECHO_SECONDS):
+        return prev  # the request it announces was answered already
+    resumed = prev.resumed_at
+    if meaning[0] is not Status.WAITING:
+        resumed = at if resumed is None else max(resumed, at)
+    if prev.at is not None and at < prev.at:
+        return HookEvidence(prev.event, prev.at, prev.detail, prev.type, resumed, asked)
+    return HookEvidence(event, at, detail, hook_type, resumed, asked)
 
 
 class ScreenFacts:
@@ -185,6 +312,11 @@ class ScreenFacts:
         return self._first[state]
 
     @property
+    def submitted(self) -> bool:
+        """A prompt the user submitted is on screen (the kind's `turn` pattern matched)."""
+        return len(self.region.lines) != len(self.lines)
+
+    @property
     def at_prompt(self) -> bool:
         """Its own idle prompt is showing and nothing says it is busy."""
         return bool(self.lines) and self.first("IDLE") is not None and self.first("WORKING") is None
@@ -196,8 +328,51 @@ def screen_facts(rules: RuleSet, screen: str, previous: ScreenFacts | None = Non
     return ScreenFacts(rules, screen)
 
 
-def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, facts: ScreenFacts, changed: bool, busy: bool) -> tuple[Status, str, str]:
-    """The state this tick's evidence points to, before debouncing."""
+def _with_missing(reason: str, facts: ScreenFacts) -> str:
+    """An agent's own STUCK reason, with the variable the screen says is missing (what a person
+    must inject) when the reason does not name it already."""
+    var = missing_variable(facts.region.text(0))
+    if var and var not in reason:
+        return f"{reason} (missing {var})"
+    return reason
+
+
+def _printed_stuck(facts: ScreenFacts) -> str | None:
+    """The reason of a `STUCK:` line printed near the bottom of the current turn, unless a busy
+    marker shows the agent went on since."""
+    text = facts.region.text(PRINTED_STUCK_LINES)
+    if "STUCK:" not in text:
+        return None
+    printed = _PRINTED_STUCK.findall(text)
+    if not printed or facts.first("WORKING"):
+        return None
+    return printed[-1]
+
+
+def _hook_released(state: Status, obs: Observation, mem: Memory, facts: ScreenFacts, changed: bool, busy: bool, seen_digest: str) -> bool:
+    """Whether this tick's screen (and CPU) end the state a hook gave (see the module docstring)."""
+    assert obs.hook_at is not None
+    if obs.now - obs.hook_at < HOOK_SETTLE_SECONDS:
+        return False  # the screen may not have caught up with what the hook says yet
+    if state is Status.WAITING:
+        if facts.first("WAITING"):
+            return False
+        if changed and facts.first("WORKING"):
+            return True
+        if facts.at_prompt and facts.digest != seen_digest:
+            return True  # the dialog it announced is gone: back at its input prompt
+        return changed and busy and mem.last_busy_at is not None and mem.last_busy_at == mem.last_tick_at
+    if state is Status.EXITED:
+        return facts.digest != seen_digest
+    return changed and bool(facts.first("WORKING"))  # IDLE, STUCK: it shows work again
+
+
+def _raw(
+    obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, facts: ScreenFacts, changed: bool, busy: bool,
+    hook: tuple[Status, str] | None,
+) -> tuple[Status, str, str]:
+    """The state this tick's evidence points to, before debouncing (`hook`: what the latest
+    hook still says, if newer evidence has not ended it)."""
     if obs.pane_dead:
         code = obs.exit_status
         if code in (0, None):
@@ -214,37 +389,43 @@ def _raw(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, fact
         word = _own_word(obs.own_word)
         if word and word[0] is not Status.WORKING:
             status, reason = word
-            return status, (f"reported: {reason}" if status is Status.STUCK else reason), f"status file: {obs.own_word.strip()[:120]}"
+            if status is Status.STUCK:
+                reason = _with_missing(f"reported: {reason}", facts)
+            return status, reason, f"status file: {obs.own_word.strip()[:120]}"
         if word:
             return Status.WORKING, word[1], f"status file: {obs.own_word.strip()[:120]}"
-    lines = facts.lines
-    bottom = facts.region.lines[-15:]
-    printed = _PRINTED_STUCK.findall("\n".join(bottom))
+    printed = _printed_stuck(facts)
     if printed:
-        return Status.STUCK, f"reported: {printed[-1]}", f"printed: STUCK: {printed[-1][:120]}"
+        return Status.STUCK, _with_missing(f"reported: {printed}", facts), f"printed: STUCK: {printed[:120]}"
 
     waiting = facts.first("WAITING")
     if waiting:
         return Status.WAITING, waiting[0], f"screen matched {waiting[1].source}"
-    if obs.hook_event and obs.hook_at and obs.now - obs.hook_at < HOOK_FRESH_SECONDS and obs.hook_event in _HOOK_STATES:
-        status, reason = _HOOK_STATES[obs.hook_event]
-        # a hook that says "done" is believed unless the screen shows the agent busy again
-        if not (status is Status.IDLE and changed and facts.first("WORKING")):
-            return status, obs.hook_detail or reason, f"hook {obs.hook_event}"
+    hook_evidence = f"hook {obs.hook_event}" + (f" ({obs.hook_type})" if obs.hook_type else "")
+    if hook and hook[0] in (Status.WAITING, Status.STUCK, Status.EXITED):
+        return hook[0], hook[1], hook_evidence
     error = facts.first("STUCK")
     if error:
         return Status.STUCK, error[0], f"screen matched {error[1].source}"
+    if hook and hook[0] is Status.IDLE:
+        return Status.IDLE, hook[1], hook_evidence
     working = facts.first("WORKING")
     if working:
         return Status.WORKING, working[0], f"screen matched {working[1].source}"
     idle = facts.first("IDLE")
-    if idle and not changed and not busy:
+    if idle and not changed and (not busy or rules.idle_cpu is not None):
+        # a kind whose idle CPU is noisy is believed at its still prompt whatever its CPU says
         return Status.IDLE, idle[0], f"screen matched {idle[1].source}"
-    if changed or busy:
+    if hook and hook[0] is Status.WORKING and obs.hook_at is not None and obs.now - obs.hook_at < settings.stuck_after:
+        return Status.WORKING, hook[1], hook_evidence
+    if ((changed or busy) and rules.quiet_start and mem.shown is Status.STARTING and not facts.submitted
+            and obs.now - obs.started_at < settings.start_timeout):  # its boot screens, no prompt submitted yet
+        return Status.STARTING, "starting", "boot screen" if changed else "cpu busy while it starts"
+    if changed or (busy and rules.idle_cpu is None):  # a noisy kind's CPU alone is not work
         return Status.WORKING, "output changing" if changed else "using CPU", "screen changed" if changed else "cpu busy"
     if idle:
         return mem.shown if mem.shown is not Status.STARTING else Status.IDLE, mem.shown_reason if mem.shown is not Status.STARTING else idle[0], "prompt visible, quiet"
-    quiet_since = mem.last_change_at or obs.started_at
+    quiet_since = max(mem.last_change_at or obs.started_at, obs.hook_at or 0.0)
     if obs.now - quiet_since >= settings.stuck_after and mem.ever_active:
         return Status.STUCK, f"no progress for {int(obs.now - quiet_since)}s", "screen and CPU unchanged, not at a prompt"
     if not mem.ever_active and obs.now - obs.started_at >= settings.start_timeout:
@@ -262,8 +443,21 @@ def classify(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings =
     busy = False
     if obs.cpu_seconds is not None and mem.cpu_seconds is not None and mem.last_tick_at is not None:
         elapsed = max(obs.now - mem.last_tick_at, 1e-3)
-        busy = (obs.cpu_seconds - mem.cpu_seconds) / elapsed > CPU_BUSY_FRACTION
-    raw, reason, evidence = _raw(obs, mem, rules, settings, facts, changed, busy)
+        busy = (obs.cpu_seconds - mem.cpu_seconds) / elapsed > max(CPU_BUSY_FRACTION, rules.idle_cpu or 0.0)
+
+    # the latest hook's state, unless newer evidence ended it
+    hook = hook_meaning(obs.hook_event, obs.hook_type, obs.hook_detail) if obs.hook_at is not None else None
+    if hook is not None and obs.resumed_at is not None and obs.hook_at is not None and obs.resumed_at > obs.hook_at:
+        hook = None  # answered: work resumed after it
+    hook_key, hook_digest, released = mem.hook_key, mem.hook_digest, mem.hook_released
+    if hook is not None and hook[0] is not Status.WORKING:
+        if hook_key != obs.hook_at:
+            hook_key, hook_digest, released = obs.hook_at, digest, False
+        if not released:
+            released = _hook_released(hook[0], obs, mem, facts, changed, busy, hook_digest)
+        if released:
+            hook = None
+    raw, reason, evidence = _raw(obs, mem, rules, settings, facts, changed, busy, hook)
 
     # a loop: the same error printed again and again
     repeats = 0
@@ -323,6 +517,9 @@ def classify(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings =
         error_repeats=repeats,
         time_in=time_in,
         facts=facts,
+        hook_key=hook_key,
+        hook_digest=hook_digest,
+        hook_released=released,
     )
     reason_out = shown_reason
     if shown is Status.STUCK and repeats >= LOOP_REPEATS:

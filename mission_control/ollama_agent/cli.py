@@ -23,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=os.environ.get("MISSION_CONTROL_MODEL"),
                    help="Ollama model name, e.g. qwen2.5-coder:7b (default: $MISSION_CONTROL_MODEL)")
-    p.add_argument("--task", default=os.environ.get("MISSION_CONTROL_TASK"),
-                   help="the first instruction (default: $MISSION_CONTROL_TASK; without one it waits at its prompt)")
+    p.add_argument("--task", default=None,
+                   help="the first instruction (default: $MISSION_CONTROL_TASK, else the file $MISSION_CONTROL_TASK_FILE; "
+                   "without one it waits at its prompt)")
     p.add_argument("--host", default=os.environ.get("OLLAMA_HOST"),
                    help="Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434)")
     p.add_argument("--ledger", type=Path, default=None,
@@ -37,6 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT,
                    help=f"seconds to wait for the server during one model call (default {DEFAULT_REQUEST_TIMEOUT:g})")
     return p
+
+
+def task_from_env(environ) -> str | None:
+    """The fleet's task for this agent: $MISSION_CONTROL_TASK, or the file that holds a task too long
+    for an environment variable."""
+    if environ.get("MISSION_CONTROL_TASK"):
+        return environ["MISSION_CONTROL_TASK"]
+    path = environ.get("MISSION_CONTROL_TASK_FILE")
+    if path:
+        try:
+            return Path(path).read_text(errors="surrogateescape") or None
+        except OSError:
+            return None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         classify_error=lambda e: classify_error(e, host=host, model=args.model),
     )
     try:
-        return agent.run(args.task)
+        return agent.run(args.task if args.task is not None else task_from_env(os.environ))
     except KeyboardInterrupt:  # outside a turn and the prompt (start-up, shutting down)
         print()
         return 130

@@ -14,7 +14,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from mission_control.core.diagnosis import rule_diagnosis
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
@@ -30,6 +30,7 @@ from mission_control.ui.screens.text_view_screen import TextViewScreen
 from mission_control.ui.source import FleetSource
 from mission_control.ui.widgets.agent_table import AgentTable
 from mission_control.ui.widgets.detail_panel import DetailPanel
+from mission_control.ui.widgets.key_hints import KeyHints
 from mission_control.ui.widgets.snapshot_age import SnapshotAge
 from mission_control.ui.widgets.totals_bar import TotalsBar
 
@@ -45,6 +46,8 @@ class FleetActions(Protocol):
     def resume(self, name: str, plan: Any = None) -> Any: ...
     def resume_all_stuck(self) -> Any: ...
     def inject_env(self, names: list[str] | None, text: Any, *, write_dotenv: bool = False) -> Any: ...
+    def injected_env(self, name: str) -> dict[str, str]: ...
+    def unset_env(self, name: str, names: list[str]) -> Any: ...
     def reassign(self, from_name: str, to_name: str | None = None, *, new_kind: str | None = None, old: str = "pause") -> Any: ...
     def send(self, name: str, text: str) -> Any: ...
     def broadcast(self, text: str) -> Any: ...
@@ -103,7 +106,7 @@ class MissionControlApp(App[None]):
     TITLE = "mission-control"
     CSS = """
     Screen { layout: vertical; }
-    #fleet-top { height: 1; }
+    #fleet-top { height: auto; }
     """
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit", tooltip="the fleet keeps running"),
@@ -162,7 +165,7 @@ class MissionControlApp(App[None]):
         yield AgentTable(id="agents")
         yield TotalsBar(id="totals")
         yield DetailPanel(id="detail")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         if self.keys:
@@ -251,6 +254,12 @@ class MissionControlApp(App[None]):
             self.notify(f"cannot read the state store: {message.error}", severity="error", timeout=8)
         if self.screen.query(SnapshotAge):  # not while the app is closing
             self.refresh_clock()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: the focused table takes the key as its own `select_cursor`, so the
+        app's `enter` binding never sees it; zoom from here, unless [keys] took enter from zoom."""
+        if "enter" in self.keys.get("zoom", "enter").split(","):
+            self.action_zoom()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.selected_name = event.row_key.value if event.row_key else None
@@ -406,11 +415,24 @@ class MissionControlApp(App[None]):
 
     def _inject(self, name: str, suggested: str) -> None:
         def answered(req: InjectRequest | None) -> None:
-            if req is not None:
-                names = None if req.all_agents else [name]
-                self.perform("inject", lambda: self.actions.inject_env(names, req.fix, write_dotenv=req.write_dotenv))
+            if req is None:
+                return
+            names = None if req.all_agents else [name]
 
-        self.push_screen(InjectEnvScreen(name, suggested), answered)
+            def run() -> list[Any]:
+                out = [self.actions.unset_env(name, list(req.unset))] if req.unset else []
+                if req.fix is not None:
+                    out += self.actions.inject_env(names, req.fix, write_dotenv=req.write_dotenv)
+                return out
+
+            self.perform("inject", run)
+
+        try:
+            injected = self.actions.injected_env(name)  # masked: no value reaches the UI
+        except Exception as exc:  # an unreadable env file: said, and the dialog still opens
+            self.notify(f"inject: {exc}", severity="error", timeout=8)
+            injected = {}
+        self.push_screen(InjectEnvScreen(name, suggested, injected), answered)
 
     def action_reassign(self) -> None:
         if not (agent := self._agent_or_say()) or self.snapshot is None:

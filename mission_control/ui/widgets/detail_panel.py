@@ -16,7 +16,8 @@ from mission_control.core.terminal_text import inert
 def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
     t = Text()
     t.append(inert(a.name), style="bold")
-    t.append(f"  ({inert(a.kind)}, pane {inert(a.pane_id or '—')}, pid {a.pid or '—'})\n", style="dim")
+    window = f"window {inert(a.window)}, " if a.window else ""  # where to find it: agents overflow into further windows
+    t.append(f"  ({inert(a.kind)}, {window}pane {inert(a.pane_id or '—')}, pid {a.pid or '—'})\n", style="dim")
     t.append(f"{a.status.value}", style="bold")
     t.append(f" for {age(now - a.since) if a.since else '—'}: {inert(a.reason)}\n")
     if a.evidence:
