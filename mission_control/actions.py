@@ -474,6 +474,7 @@ class FleetActions:
         self._known(name)
         return {k: mask_value(v) + f" ({len(v)} chars)" for k, v in self.store.env_overlay(name).items()}
 
+    @recorded
     def unset_env(self, name: str, names: list[str]) -> Outcome:
         """Forget injected variables of an agent. The running agent keeps them until it restarts."""
         self._known(name)

@@ -282,7 +282,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         try:
             names = [check_env_name(n) for n in args.unset]
         except EnvTextError as exc:
-            raise CliError(f"env: {exc}") from None
+            raise UsageError(f"env: {exc}") from None
         return _report(acts.unset_env(args.agent, names))
     injected = acts.injected_env(args.agent)
     if not injected:
