@@ -204,7 +204,7 @@ async def test_a_damaged_store_is_reported_then_moved_aside(cli, tmp_path: Path)
             await wait_for(pilot, lambda: "SUPERVISOR DOWN" in banner(app), message="supervisor down")
             with open(store, "r+b") as f:
                 f.write(os.urandom(8192))
-            for command in (("status",), ("log",), ("pause", "a")):
+            for command in (("status",), ("log",), ("pause", "a"), ("dashboard",)):
                 one_line(cli(*command, "-c", str(cfg)), f"state store {store} is damaged", "moves it aside")
             assert not agent_stopped(mark)
             await wait_for(pilot, lambda: "STATE STORE" in banner(app) and "damaged" in banner(app), message="red banner")
