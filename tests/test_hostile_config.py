@@ -283,10 +283,10 @@ def test_legitimate_hostile_values_pass(cli, tmp_path: Path) -> None:
     assert r.returncode == 0 and "ok (1 agents" in r.stdout, r.stderr
 
 
-@pytest.mark.parametrize("make", ["fifo", "dev-zero", "huge", "binary"])
+@pytest.mark.parametrize("make", ["fifo", "dev-zero", "huge", "binary", "deep"])
 def test_a_config_that_is_not_a_text_file_is_refused_at_once(cli, tmp_path: Path, make: str) -> None:
     """A FIFO (the read would wait for a writer forever), /dev/zero (never ends), a file past the
-    size cap, bytes that are not UTF-8: one line, exit 2, no hang."""
+    size cap, bytes that are not UTF-8, nesting too deep for the TOML reader: one line, exit 2, no hang."""
     import os
 
     from mission_control.core.config import CONFIG_MAX_BYTES
@@ -302,9 +302,12 @@ def test_a_config_that_is_not_a_text_file_is_refused_at_once(cli, tmp_path: Path
         with open(cfg, "wb") as f:
             f.truncate(CONFIG_MAX_BYTES + 1)
         want = f"at most {CONFIG_MAX_BYTES} bytes"
-    else:
+    elif make == "binary":
         cfg.write_bytes(b'[[agent]]\nname = "\xff\xfe"\n')
         want = "is not UTF-8"
+    else:  # nested deeper than the TOML reader's recursion goes (it was an internal RecursionError)
+        cfg.write_text("a = " + "[" * 50000 + "]" * 50000 + "\n")
+        want = "nested too deeply"
     started = time.monotonic()
     r = cli("check", "-c", str(cfg), timeout=20)
     assert r.returncode == 2 and want in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
