@@ -171,7 +171,13 @@ class FleetActions:
         return AgentSpec.model_validate(data)
 
     def snapshot(self, name: str) -> AgentSnapshot | None:
+        """The agent as `status` shows it: the supervisor's latest snapshot, or, before it has one
+        with this agent, the same one-off poll `status` makes (so an action never contradicts it)."""
         snap = self.store.latest_snapshot()
+        if snap is None or snap.agent(name) is None:
+            from mission_control.status_report import current_snapshot
+
+            snap, _warning = current_snapshot(self.config)
         return snap.agent(name) if snap else None
 
     def pane_pid(self, rec: dict[str, Any]) -> int | None:
