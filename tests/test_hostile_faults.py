@@ -171,6 +171,12 @@ async def test_a_deleted_store_is_restored_with_nothing_lost(cli, tmp_path: Path
         r = cli("continue", "a", "-c", str(cfg))
         assert r.returncode == 0, r.stderr
 
+        # only its WAL: the supervisor would write on into the deleted file, seen by nobody
+        (tmp_path / ".mission-control" / "state.db-wal").unlink()
+        retry_until(lambda: "state.db-wal was deleted" in cli("log", "-c", str(cfg)).stdout, timeout=20,
+                    message="the supervisor's writes are seen again")
+        assert "paused a" in cli("log", "-c", str(cfg)).stdout
+
         # the whole state dir: the store and the supervisor's lock come back, so `up` sees the
         # supervisor running (it started a second one)
         subprocess.run(["rm", "-rf", str(tmp_path / ".mission-control")], check=True)

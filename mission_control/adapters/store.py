@@ -228,6 +228,8 @@ class Store:
         self._head: tuple[tuple[int, int], int] | None = None
         """(identity, descriptor) of the store file whose header `check_file` reads: kept open, as
         closing any descriptor of the file would drop this process's SQLite locks on it."""
+        self._wal: tuple[int, int] | None = None
+        """(device, inode) of the WAL the keeper's connection writes (see `_check_wal`)."""
         self.damaged_aside: Path | None = None
         """Where `replace_damaged` moved a damaged store (its replacement is empty until the owner refills it)."""
         self._local = threading.local()
@@ -296,6 +298,7 @@ class Store:
                     raise
                 conn = self._connect_read_only()
             self._local.conn, self._local.identity = conn, identity
+            self._wal = None  # a new connection: its WAL is seen afresh
         return conn
 
     @staticmethod
@@ -359,7 +362,8 @@ class Store:
         finally:
             other.close()
 
-    def _restore_from(self, conn: sqlite3.Connection, over: bool = False) -> None:
+    def _restore_from(self, conn: sqlite3.Connection, over: bool = False,
+                      why: str = "an empty one had been started in its place") -> None:
         """Put back a deleted store from what the connection still has open (every row, the
         unwritten WAL included): nothing is lost. Written beside it and linked into place, so
         nobody opens half a copy; a WAL the deleted file left behind is removed first."""
@@ -376,8 +380,8 @@ class Store:
                 os.replace(tmp, self.path)
                 for stale in self._companions(self.path):
                     stale.unlink(missing_ok=True)
-                self.notes.append(f"state store {self.path} was deleted while in use (an empty one had been started in "
-                                  "its place): restored it from the supervisor's open copy")
+                self.notes.append(f"state store {self.path} was deleted while in use ({why}): "
+                                  "restored it from the supervisor's open copy")
                 return
             for stale in self._companions(self.path):
                 stale.unlink(missing_ok=True)
@@ -408,6 +412,32 @@ class Store:
             raise store_error(self.path, exc) from None
         if head and head != SQLITE_HEADER:
             raise store_error(self.path, sqlite3.DatabaseError("file is not a database"))
+        if self.keeper:
+            self._check_wal()
+
+    def _check_wal(self) -> None:
+        """The supervisor's WAL deleted under it (`rm state.db-wal`): its writes would go on into
+        the deleted file, seen by nobody else. The WAL is the one it saw before, or the store is
+        put back from its open copy (which still reads that WAL) under a new inode, so that every
+        other handle reopens it."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        wal = self._companions(self.path)[0]
+        try:
+            st = os.stat(wal)
+            seen: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            seen = None
+        if self._wal is None or seen == self._wal:
+            self._wal = seen
+            return
+        self._local.conn = None
+        self._wal = None
+        try:
+            self._restore_from(conn, over=True, why=f"{wal.name} was deleted")
+        except (sqlite3.Error, OSError) as exc:
+            raise store_error(self.path, exc) from None
 
     def replace_damaged(self) -> Path:
         """Move a damaged store aside (as state.db.corrupt-<time>, with its WAL) and start a new,
