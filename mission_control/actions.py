@@ -1,13 +1,15 @@
 """What a person can do to agents, from a key or a command.
 
 Each action goes straight to tmux and the processes (not through the supervisor),
-and into the action log with its outcome. Injected values are never logged: the
+and into the action log with its outcome. An action the state store could not record is not
+done (`recorded` tries a write first); one whose record fails after it acted says so. Injected values are never logged: the
 log and every message carry masked values only.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import signal
 import stat
@@ -47,6 +49,19 @@ QUIET_CHECK_SECONDS = 0.25
 
 class ActionError(Exception):
     """The action could not be done; `str()` says why in one line."""
+
+
+def recorded(method: Any) -> Any:
+    """An action that changes something: before it acts, one real write to the state store, so
+    that a store that cannot record it (read-only, full, damaged, missing) refuses the action
+    with one line (StoreError) and nothing is done."""
+
+    @functools.wraps(method)
+    def act(self: "FleetActions", *args: Any, **kwargs: Any) -> Any:
+        self.store.check_writable()
+        return method(self, *args, **kwargs)
+
+    return act
 
 
 @dataclass(frozen=True)
@@ -119,8 +134,16 @@ class FleetActions:
 
     # -- lookups ---------------------------------------------------------------
 
-    def _log(self, action: str, agent: str | None, detail: str, message: str, ok: bool = True) -> Outcome:
-        self.store.log_action(self.actor, action, agent, detail, message if ok else f"failed: {message}")
+    def _log(self, action: str, agent: str | None, detail: str, message: str, ok: bool = True,
+             meta: dict[str, str] | None = None) -> Outcome:
+        """Record what was done (and `meta`); when the store fails now, after the act, the outcome
+        says it was done but not recorded (and is not ok)."""
+        try:
+            for key, value in (meta or {}).items():
+                self.store.set_meta(key, value)
+            self.store.log_action(self.actor, action, agent, detail, message if ok else f"failed: {message}")
+        except StoreError as exc:
+            return Outcome(agent, f"{message}; but it could not be recorded: {exc}", False)
         return Outcome(agent, message, ok)
 
     def record(self, name: str) -> dict[str, Any]:
@@ -200,6 +223,7 @@ class FleetActions:
         """In the middle of a turn (by the latest snapshot): text typed now could interrupt it."""
         return agent is not None and agent.status in (Status.WORKING, Status.STARTING)
 
+    @recorded
     def send(self, name: str, text: str, *, force: bool = False) -> Outcome:
         """Type text + Enter; to a busy agent it is queued until its next prompt (unless forced)."""
         rec = self.record(name)
@@ -214,6 +238,7 @@ class FleetActions:
             return self._log("send", name, f"{len(text)} chars", str(exc), ok=False)
         return self._log("send", name, f"{len(text)} chars", f"sent {len(text)} characters to {name}")
 
+    @recorded
     def broadcast(self, text: str, *, force: bool = False) -> Outcome:
         if not text.strip():
             raise ActionError("nothing to send: the text is empty")
@@ -242,16 +267,20 @@ class FleetActions:
 
     # -- pause / resume ----------------------------------------------------------
 
+    @recorded
     def pause(self, name: str, reason: str = "paused by you") -> Outcome:
         return self._pause_pid(name, self.pane_pid(self.record(name)), reason)
 
+    @recorded
     def unpause(self, name: str) -> Outcome:
         return self._unpause_pid(name, self.pane_pid(self.record(name)))
 
+    @recorded
     def pause_all(self, reason: str = "paused by you (all agents)") -> list[Outcome]:
         """Pause every running agent not paused yet: the emergency stop (spend, a bad plan)."""
         return self._every("pause", lambda pid: not is_stopped(pid), lambda name, pid: self._pause_pid(name, pid, reason))
 
+    @recorded
     def unpause_all(self) -> list[Outcome]:
         """Continue every paused agent."""
         return self._every("continue", is_stopped, self._unpause_pid)
@@ -262,15 +291,13 @@ class FleetActions:
         n = signal_agent(pid, signal.SIGSTOP)
         if n == 0:
             raise ActionError(f"{name} has no agent process to pause")
-        self.store.set_meta(PAUSE_REASON_KEY + name, reason)
-        return self._log("pause", name, reason, f"paused {name} ({n} processes stopped)")
+        return self._log("pause", name, reason, f"paused {name} ({n} processes stopped)", meta={PAUSE_REASON_KEY + name: reason})
 
     def _unpause_pid(self, name: str, pid: int | None) -> Outcome:
         if pid is None:
             raise ActionError(f"{name} is not running: nothing to continue")
         n = signal_agent(pid, signal.SIGCONT)
-        self.store.set_meta(PAUSE_REASON_KEY + name, "")
-        return self._log("continue", name, "", f"continued {name} ({n} processes)")
+        return self._log("continue", name, "", f"continued {name} ({n} processes)", meta={PAUSE_REASON_KEY + name: ""})
 
     def _every(self, what: str, wanted: Any, act: Any) -> list[Outcome]:
         """`act(name, pane pid)` for each live agent whose pane pid is `wanted` (one listing of
@@ -287,6 +314,7 @@ class FleetActions:
                 out.append(Outcome(rec["name"], str(exc), ok=False))
         return out or [Outcome(None, f"no agent to {what}")]
 
+    @recorded
     def toggle_pause(self, name: str) -> Outcome:
         rec = self.record(name)
         return self.unpause(name) if is_stopped(self.pane_pid(rec)) else self.pause(name)
@@ -305,6 +333,7 @@ class FleetActions:
         at_prompt = status in (Status.STUCK, Status.IDLE) and self.at_prompt(rec)
         return resume_plan(name, status, at_prompt, spec.resume_prompt)
 
+    @recorded
     def resume(self, name: str, plan: ResumePlan | None = None) -> Outcome:
         rec = self.record(name)
         plan = plan or self.plan_resume(name)
@@ -322,6 +351,7 @@ class FleetActions:
             return self.restart(name)
         return self._log("resume", name, "", plan.description, ok=plan.step is ResumeStep.NOTHING)
 
+    @recorded
     def resume_all_stuck(self) -> list[Outcome]:
         snap = self.store.latest_snapshot()
         out = []
@@ -372,6 +402,7 @@ class FleetActions:
             self.store.drop_deliveries(spec.name)
             self.store.queue_delivery(spec.name, "task", task, at=now)
 
+    @recorded
     def restart(self, name: str) -> Outcome:
         rec = self.record(name)
         try:
@@ -380,6 +411,7 @@ class FleetActions:
             return self._log("restart", name, "", str(exc), ok=False)
         return self._log("restart", name, "", f"restarted {name} with its task")
 
+    @recorded
     def kill(self, name: str) -> Outcome:
         rec = self.record(name)
         pid = self.pane_pid(rec)
@@ -394,6 +426,7 @@ class FleetActions:
 
     # -- inject an environment fix ---------------------------------------------------
 
+    @recorded
     def inject_env(self, names: list[str] | None, text: str | EnvFix, *, write_dotenv: bool = False) -> list[Outcome]:
         """Give KEY=VALUE to these agents (every agent when `names` is None) and respawn each with
         it, resuming its conversation where the kind can. All or nothing per agent: its injected
@@ -447,6 +480,7 @@ class FleetActions:
         self._known(name)
         return {k: mask_value(v) + f" ({len(v)} chars)" for k, v in self.store.env_overlay(name).items()}
 
+    @recorded
     def unset_env(self, name: str, names: list[str]) -> Outcome:
         """Forget injected variables of an agent. The running agent keeps them until it restarts."""
         self._known(name)
@@ -481,6 +515,7 @@ class FleetActions:
 
     # -- spawn / reassign ------------------------------------------------------------
 
+    @recorded
     def spawn(
         self,
         name: str,
@@ -537,6 +572,7 @@ class FleetActions:
             return f"{name}-task", rec["task"]
         return None
 
+    @recorded
     def reassign(self, from_name: str, to_name: str | None = None, *, new_kind: str | None = None, old: str = "pause") -> Outcome:
         """Move `from_name`'s task to another agent (or a new one of `new_kind`) with a handoff message."""
         rec = self.record(from_name)
@@ -611,6 +647,7 @@ class FleetActions:
 
     # -- git -------------------------------------------------------------------------
 
+    @recorded
     def merge(self, name: str) -> Outcome:
         rec = self.record(name)
         if not rec["branch"] or self.config.repo is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import time
 import uuid
@@ -20,8 +21,9 @@ from pathlib import Path
 from mission_control import hook_appender, launcher
 from mission_control.adapters import git_progress
 from mission_control.adapters.run import CommandError, run
-from mission_control.adapters.store import STOPPED_KEY, Store, ensure_private_dir, write_private
+from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir, write_private
 from mission_control.adapters.tmux import Tmux, TmuxError
+from mission_control.teardown import stop_session
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.hook_config import appender_argv, claude_settings, codex_notify_option
 from mission_control.core.kinds import KINDS
@@ -33,6 +35,7 @@ from mission_control.locate import CONFIG_OPTION, STATE_OPTION, load_layout
 from mission_control.adapters.supervisor_lock import (
     UP_LOCK_NAME, LockBusy, exit_status_file, hook_events_file, output_log, status_file, supervisor_alive, up_lock,
 )
+from mission_control.preflight import check_state_dir, preflight
 
 
 class UpError(Exception):
@@ -53,6 +56,8 @@ class UpResult:
     """Where the agents went when the terminal was smaller than the layout serves (see `fit_note`)."""
     waited: bool = False
     """Another `up` of this fleet was running: this one waited for it to finish."""
+    notes: tuple[str, ...] = ()
+    """What happened to the state store on the way (a damaged one moved aside), to be said."""
 
 
 def recovery_specs(config: FleetConfig, store: Store) -> tuple[list[AgentSpec], dict[str, str | None]] | None:
@@ -93,13 +98,10 @@ def init_scratch_repo(path: Path) -> None:
 
 
 def prepare_repo(config: FleetConfig) -> None:
+    """Create the scratch repo `init_repo` asks for (the config passed `preflight` already)."""
     if config.repo is None:
-        if any(a.worktree for a in config.agents):
-            raise ConfigError(f"{config.path}: agents with worktree = true need mission.repo")
         return
     if config.init_repo and not (config.repo / ".git").exists():
-        if config.repo.exists() and any(config.repo.iterdir()):
-            raise ConfigError(f"{config.path}: mission.repo {config.repo} exists and is not a git repository; init_repo only creates new ones")
         try:
             init_scratch_repo(config.repo)
         except CommandError as exc:
@@ -367,6 +369,7 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     preset = load_layout(config)
     if not Tmux.available():
         raise UpError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
+    check_state_dir(config)  # before the lock is made in it: a file there is a config error
     made_state_dir = not config.state_dir.exists()
     ensure_private_dir(config.state_dir)
     try:
@@ -392,7 +395,10 @@ def check_state_owner(config: FleetConfig) -> None:
     Raises ConfigError."""
     if not config.store_path.exists():
         return
-    record = Store(config.store_path).fleet()
+    try:
+        record = Store(config.store_path).fleet()
+    except StoreError:  # damaged or unreadable: its supervisor (or `up`) repairs it, saying so
+        return
     if record is None:
         return
     other = Path(record["config_path"])
@@ -409,14 +415,15 @@ def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
     check_state_owner(config)
     tmux = Tmux(config.socket)
     if tmux.has_session(config.session):
-        store = Store(config.store_path)
-        restarted = ensure_supervisor(config, tmux)
-        panes = {a["name"]: a["pane_id"] for a in store.agents()}
+        restarted = ensure_supervisor(config, tmux)  # it repairs a damaged or deleted store: not read here
+        panes = {p.agent: p.pane_id for p in tmux.list_panes() if p.session == config.session and p.agent}
         return UpResult(started=False, panes=panes, supervisor_restarted=restarted)
 
+    preflight(config)  # what `check` checks: nothing below starts for a config it would refuse
     prepare_repo(config)
     ensure_private_dir(config.state_dir)
-    store = Store(config.store_path)
+    store = Store(config.store_path, keeper=True)  # a damaged store is moved aside: this fleet starts afresh
+    notes = tuple(store.notes)
     recovery = None if fresh else recovery_specs(config, store)
     if fresh or recovery is None:
         store.reset_fleet()
@@ -510,16 +517,16 @@ def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
         ensure_supervisor(config, tmux)
         first_window = windows[0].name
         tmux.cmd("select-window", "-t", f"{config.session}:{first_window}")
-    except (TmuxError, CommandError, OSError) as exc:
-        for session in created:  # never a session this `up` did not create
+    except BaseException as exc:  # whatever failed (a store fault, a bad value, a bug, Ctrl-C): take back all of it
+        if created:  # never a session this `up` did not create
             try:
-                tmux.kill_session(session)
-            except TmuxError:
-                pass
-            if not tmux.sessions():
-                tmux.kill_server()
-        raise UpError(f"could not start the fleet: {exc}") from None
-    return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted, note=note)
+                stop_session(tmux, config)
+            except Exception as cleanup:  # say both: the cause, and that something may be left
+                raise UpError(f"could not start the fleet: {exc}; stopping what had started failed too: {cleanup}") from None
+        if isinstance(exc, (TmuxError, CommandError, OSError, ValueError, StoreError, sqlite3.Error)):
+            raise UpError(f"could not start the fleet: {exc}") from None
+        raise
+    return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted, note=note, notes=notes)
 
 
 def record_tasks(config: FleetConfig, store: Store) -> None:

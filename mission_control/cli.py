@@ -20,6 +20,18 @@ class CliError(Exception):
     """A runtime failure worth one line (exit 1)."""
 
 
+class UsageError(CliError):
+    """The command was given wrong or missing arguments (exit 2, like a bad config)."""
+
+
+def say(text: str, file=None, *, lines: bool = False) -> None:
+    """Print text that carries outside values (names, paths, agents' words, git's output) inert:
+    what an agent or a config wrote can never drive the operator's terminal."""
+    from mission_control.core.terminal_text import inert
+
+    print(inert(text, lines=lines), file=sys.stdout if file is None else file)
+
+
 def _config(args: argparse.Namespace) -> FleetConfig:
     from mission_control.locate import find_config, load_config
 
@@ -34,6 +46,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     config = _config(args)
     result = up(config, fresh=args.fresh)
+    for note in result.notes:
+        say(f"mission-control: {note}", sys.stderr)
     if result.started:
         print(f"mission-control: fleet {config.session!r} started: {len(result.panes)} agents on tmux socket {config.socket!r}")
         if result.resumed or result.restarted:
@@ -48,7 +62,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.no_attach or not sys.stdin.isatty():
         if result.note:
             print(f"mission-control: {result.note}")
-        print(f"attach with: mission-control attach   (status: mission-control status)")
+        print("attach with: mission-control attach   (status: mission-control status)")
         return 0
     return _attach(config)
 
@@ -105,9 +119,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     else:
         print(f"mission-control: fleet {config.session!r} stopped ({result.stopped_processes} processes)")
     for name in result.removed_worktrees:
-        print(f"removed worktree of {name}")
+        say(f"removed worktree of {name}")
     for name, why in result.kept_worktrees.items():
-        print(f"kept worktree of {name}: {'; '.join(why)}")
+        say(f"kept worktree of {name}: {'; '.join(why)}")
     if result.survivors:
         raise CliError(f"processes survived SIGKILL: {result.survivors}")
     return 0
@@ -126,7 +140,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         config = None
     snapshot, warning = current_snapshot(config) if config else (None, None)
     if warning:
-        print(f"mission-control: {warning}", file=sys.stderr)
+        say(f"mission-control: {warning}", sys.stderr)
     agents = list(snapshot.agents) if snapshot else []
     if args.json:
         print(json.dumps([a.to_json() for a in agents], indent=2))
@@ -144,9 +158,21 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from mission_control.ui.app import create_app
     from mission_control.ui.source import StoreSource
 
+    import time
+
+    from mission_control.adapters.store import StoreError
+
     config = _config(args)
     ensure_private_dir(config.state_dir)
-    source = StoreSource(config)
+    deadline = time.monotonic() + max(3.0, 3 * config.poll_interval)
+    while True:  # a damaged or deleted store is repaired by the fleet's supervisor within a tick or two
+        try:
+            source = StoreSource(config)
+            break
+        except StoreError as exc:
+            if exc.kind not in ("damaged", "missing", "locked") or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     store = source.store  # one store for reading, acting and diagnosing (a connection per thread)
     create_app(
         source, FleetActions(config, actor="dashboard", store=store), keys=config.keys, bell=config.bell,
@@ -162,28 +188,29 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mission_control.locate import load_layout
-
     from mission_control.bringup import check_state_owner
+    from mission_control.locate import load_layout
+    from mission_control.preflight import preflight
 
     config = _config(args)
     load_layout(config)
     check_state_owner(config)  # what `up` would refuse
-    print(f"{config.path}: ok ({len(config.agents)} agents, layout {config.layout!r}, socket {config.socket!r})")
+    preflight(config)
+    say(f"{config.path}: ok ({len(config.agents)} agents, layout {config.layout!r}, socket {config.socket!r})")
     return 0
 
 
 def cmd_layouts(args: argparse.Namespace) -> int:
     from mission_control.core.layouts import parse_layout
-    from mission_control.locate import FleetNotFound, available_layouts
+    from mission_control.locate import FleetNotFound, available_layouts, read_config_text
 
     try:  # with no config and no fleet: the shipped presets
         config = _config(args)
     except FleetNotFound:
         config = None
     for name, path in sorted(available_layouts(config).items()):
-        preset = parse_layout(path, path.read_text())
-        print(f"{name:10} {preset.description}  ({path})")
+        preset = parse_layout(path, read_config_text(path))
+        say(f"{name:10} {preset.description}  ({path})")
     return 0
 
 
@@ -199,7 +226,7 @@ def _actions(args: argparse.Namespace):
 def _report(outcomes) -> int:
     outcomes = outcomes if isinstance(outcomes, list) else [outcomes]
     for o in outcomes:
-        print(f"mission-control: {o.message}", file=sys.stdout if o.ok else sys.stderr)
+        say(f"mission-control: {o.message}", sys.stdout if o.ok else sys.stderr)
     return 0 if all(o.ok for o in outcomes) else 1
 
 
@@ -218,9 +245,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.all:
         return _report(acts.resume_all_stuck())
     if not args.agent:
-        raise CliError("name the agent to resume, or give --all for every STUCK agent")
+        raise UsageError("name the agent to resume, or give --all for every STUCK agent")
     plan = acts.plan_resume(args.agent)
-    print(f"mission-control: resume will {plan.description}")
+    say(f"mission-control: resume will {plan.description}")
     return _report(acts.resume(args.agent, plan))
 
 
@@ -251,11 +278,11 @@ def cmd_inject(args: argparse.Namespace) -> int:
     if args.all and args.agent:
         args.names, args.agent = [args.agent, *args.names], None
     if not args.all and not args.agent:
-        raise CliError("name the agent, or give --all")
+        raise UsageError("name the agent, or give --all")
     try:
         fix = parse_env_text(_read_env_text(args))
     except EnvTextError as exc:
-        raise CliError(f"inject: {exc}; nothing changed") from None
+        raise UsageError(f"inject: {exc}; nothing changed") from None
     return _report(acts.inject_env(None if args.all else [args.agent], fix, write_dotenv=args.dotenv))
 
 
@@ -267,7 +294,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         try:
             names = [check_env_name(n) for n in args.unset]
         except EnvTextError as exc:
-            raise CliError(f"env: {exc}") from None
+            raise UsageError(f"env: {exc}") from None
         return _report(acts.unset_env(args.agent, names))
     injected = acts.injected_env(args.agent)
     if not injected:
@@ -280,7 +307,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 def cmd_reassign(args: argparse.Namespace) -> int:
     acts = _actions(args)
     if bool(args.to) == bool(args.new_kind):
-        raise CliError("give either --to AGENT or --new KIND")
+        raise UsageError("give either --to AGENT or --new KIND")
     return _report(acts.reassign(args.agent, args.to, new_kind=args.new_kind, old=args.old))
 
 
@@ -300,7 +327,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 def cmd_spawn(args: argparse.Namespace) -> int:
     acts = _actions(args)
     if not args.kind and not args.copy:
-        raise CliError("give --kind KIND or --copy AGENT")
+        raise UsageError("give --kind KIND or --copy AGENT")
     worktree = True if args.worktree else (False if args.no_worktree else None)
     return _report(acts.spawn(args.name, args.kind, args.task, copy_of=args.copy, command=args.cmd, worktree=worktree))
 
@@ -310,7 +337,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    print(_actions(args).diff_stat(args.agent))
+    say(_actions(args).diff_stat(args.agent), lines=True)
     return 0
 
 
@@ -322,7 +349,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     store = Store(_config(args).store_path)
     for row in store.actions(limit=args.limit):
         at = datetime.fromtimestamp(row["at"]).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{at}  {row['actor']:10} {row['action']:10} {row['agent'] or '-':14} {row['outcome']}" + (f"  [{row['detail']}]" if row["detail"] else ""))
+        say(f"{at}  {row['actor']:10} {row['action']:10} {row['agent'] or '-':14} {row['outcome']}" + (f"  [{row['detail']}]" if row["detail"] else ""))
     return 0
 
 
@@ -335,9 +362,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         rules, model = diagnose(config, Store(config.store_path), args.agent, use_model=not args.rules_only)
     except KeyError:
         raise CliError(f"no agent named {args.agent!r} in the latest snapshot of fleet {config.session!r}") from None
-    print(describe(rules))
+    say(describe(rules), lines=True)
     if model is not None:
-        print(describe(model))
+        say(describe(model), lines=True)
     return 0
 
 
@@ -485,13 +512,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ConfigError as exc:
-        print(f"mission-control: {exc}", file=sys.stderr)
+        say(f"mission-control: {exc}", sys.stderr)
         return 2
-    except FleetNotFound as exc:
-        print(f"mission-control: {exc}", file=sys.stderr)
+    except (FleetNotFound, UsageError) as exc:
+        say(f"mission-control: {exc}", sys.stderr)
         return 2
     except (CliError, UpError, TmuxError, StoreError, GitError, ActionError) as exc:
-        print(f"mission-control: {exc}", file=sys.stderr)
+        say(f"mission-control: {exc}", sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -501,5 +528,5 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, never a traceback (MISSION_CONTROL_DEBUG=1 shows it)
         if os.environ.get("MISSION_CONTROL_DEBUG"):
             raise
-        print(f"mission-control: internal error: {type(exc).__name__}: {exc} (set MISSION_CONTROL_DEBUG=1 for details)", file=sys.stderr)
+        say(f"mission-control: internal error: {type(exc).__name__}: {exc} (set MISSION_CONTROL_DEBUG=1 for details)", sys.stderr)
         return 1

@@ -9,10 +9,13 @@ config lives (the session option `@mission_control_config`), so `status`,
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from mission_control.adapters.tmux import Tmux
-from mission_control.core.config import DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text
+from mission_control.core.config import (
+    CONFIG_MAX_BYTES, DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text,
+)
 from mission_control.core.layouts import LayoutPreset, parse_layout
 
 CONFIG_OPTION = "@mission_control_config"
@@ -27,14 +30,41 @@ class FleetNotFound(Exception):
     pass
 
 
-def load_config(path: Path) -> FleetConfig:
+def read_config_text(path: Path, what: str = "config file") -> str:
+    """A TOML file's text: only a regular file (a FIFO would hang the read, a device never end)
+    and at most CONFIG_MAX_BYTES of it; anything else is one ConfigError."""
     try:
-        text = path.read_text()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return load_text(path, text)
+        raise ConfigError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a {what}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"{path}: is a folder, not a {what}")
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path}: is not a regular file (a pipe, a device or a socket), not a {what}")
+        if info.st_size > CONFIG_MAX_BYTES:
+            raise ConfigError(f"{path}: {info.st_size} bytes: a {what} may have at most {CONFIG_MAX_BYTES} bytes")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(CONFIG_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > CONFIG_MAX_BYTES:  # it grew while we looked
+        raise ConfigError(f"{path}: a {what} may have at most {CONFIG_MAX_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}): not a {what}") from None
+
+
+def load_config(path: Path) -> FleetConfig:
+    return load_text(path, read_config_text(path))
 
 
 def layout_dirs(config: FleetConfig | None) -> list[Path]:
@@ -69,7 +99,11 @@ def load_layout(config: FleetConfig) -> LayoutPreset:
             f"{config.path}: mission.layout = {config.layout!r} is not a known layout{extra}; "
             f"available: {', '.join(sorted(layouts)) or 'none'}"
         )
-    return parse_layout(path, path.read_text())
+    try:
+        text = read_config_text(path, "layout file")
+    except ConfigError as exc:
+        raise ConfigError(f"{config.path}: mission.layout = {config.layout!r}: {exc}") from None
+    return parse_layout(path, text)
 
 
 def running_fleets(socket: str) -> list[tuple[str, Path]]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import replace
 
-from mission_control.adapters.store import Store
+from mission_control.adapters.store import Store, store_error
 from mission_control.adapters.supervisor_lock import supervisor_alive
 from mission_control.adapters.tmux import Tmux
 from mission_control.core.config import FleetConfig
 from mission_control.core.format import age, money, tokens
 from mission_control.core.model import FleetSnapshot
+from mission_control.core.terminal_text import inert
 
 
 def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | None]:
@@ -19,7 +21,12 @@ def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | N
     if not tmux.has_session(config.session):
         return None, None
     if not config.store_path.exists():
-        return None, f"fleet session {config.session!r} runs but has no state store at {config.store_path}"
+        # deleted while the fleet runs: its supervisor restores it on its next tick
+        deadline = time.monotonic() + max(2.0, 3 * config.poll_interval)
+        while not config.store_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not config.store_path.exists():
+            raise store_error(config.store_path, FileNotFoundError(errno.ENOENT, f"fleet {config.session!r} runs without it"))
     store = Store(config.store_path)
     if supervisor_alive(config.state_dir):
         snap = store.latest_snapshot()
@@ -42,16 +49,16 @@ def render_table(snap: FleetSnapshot) -> str:
     rows = [("AGENT", "KIND", "STATUS", "FOR", "REASON", "TOKENS IN/OUT", "COST", "COMMITS", "LAST LINE")]
     for a in snap.agents:
         rows.append(
-            (
-                a.name,
-                a.kind,
+            (  # names, reasons and output come from configs and agents: shown inert
+                inert(a.name),
+                inert(a.kind),
                 a.status.value,
                 age(now - a.since) if a.since else "—",
-                a.reason[:40],
+                inert(a.reason)[:40],
                 f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
                 money(a.cost_usd),
                 "—" if a.commits is None else str(a.commits),
-                a.last_line[:50],
+                inert(a.last_line)[:50],
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -24,11 +24,11 @@ from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import (
-    SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, recorded_exit, status_file,
+    LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, recorded_exit, status_file,
 )
 from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
-from mission_control.adapters.store import Store, StoreError
+from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
@@ -120,6 +120,13 @@ class Supervisor:
         self.deliver = True
         self.acting = True
         """Type queued text (typed tasks, handoffs) at agents' prompts."""
+        self.store_error: StoreError | None = None
+        """Why the state store could not be read or written last (None: it works). Supervision goes
+        on without it: the agents are watched from what was last read, and writing resumes when it can."""
+        self._known_agents: list[dict[str, Any]] = []
+        """The agent records last read from the store: what a damaged store is rebuilt from."""
+        self.lock_fds: list[int] = []
+        """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -127,14 +134,15 @@ class Supervisor:
         started = time.perf_counter()
         self.acting = write  # a one-off poll (`status` without a supervisor) only looks
         now = self.clock()
-        agents = self.store.agents()
+        self._check_store(write)
+        agents = self._known_agents = self._read(self.store.agents, self._known_agents)
         panes = {p.pane_id: p for p in self.tmux.list_panes() if p.session == self.config.session}
         wanted = [panes[r["pane_id"]] for r in agents if r["pane_id"] in panes]
         screens_later = self.tmux.start_capture_changed(wanted, history=HISTORY_LINES)  # tmux works while we scan /proc
         self.procs.refresh()
         self._read_hooks(agents)
         self.screens = screens_later()
-        self.tasks = {row["agent"]: row for row in self.store.current_tasks().values()}
+        self.tasks = {row["agent"]: row for row in self._read(self.store.current_tasks, {}).values()}
         for rec in agents:
             self._watch_git(rec)
         names = {rec["name"] for rec in agents}
@@ -156,9 +164,8 @@ class Supervisor:
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
         )
-        if write:
-            self.store.write_tails(tails, now)
-            self.store.write_snapshot(snapshot)
+        if write and self._write(self.store.write_tails, tails, now) and self._write(self.store.write_snapshot, snapshot):
+            self._store_works()
         self.tick_ms.append(elapsed)
         return snapshot
 
@@ -186,13 +193,11 @@ class Supervisor:
             if read is None or read[2] <= st.hook_recorded_at:
                 continue  # a torn or foreign line, Codex's title turn, or recorded already
             event, data, at = read
-            if self.acting:
-                self.store.record_hook_event(name, event, data, at=at)
-            else:
-                self._note_hook(st, event, data, at)
+            if not (self.acting and self._write(self.store.record_hook_event, name, event, data, at=at)):
+                self._note_hook(st, event, data, at)  # a store that cannot take it: used all the same
 
     def _fold_hook_events(self) -> None:
-        for event in self.store.hook_events_since(self.hook_cursor):
+        for event in self._read(self.store.hook_events_since, [], self.hook_cursor):
             self.hook_cursor = event["id"]
             data = event["data"] if isinstance(event["data"], dict) else {}
             self._note_hook(self.states.setdefault(event["agent"], _AgentState()), event["event"], data, event["at"])
@@ -273,7 +278,7 @@ class Supervisor:
         lines = facts.lines if facts is not None else []
         reason = verdict.reason if pane is not None else "pane is gone"
         if verdict.status is Status.PAUSED:
-            reason = self.store.get_meta(PAUSE_REASON_KEY + name) or reason
+            reason = self._read(self.store.get_meta, None, PAUSE_REASON_KEY + name) or reason
         if verdict.changed and self.record_changes:
             self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
         if st.memory.last_change_at == now:  # its screen changed or it used CPU: files may have too
@@ -399,7 +404,7 @@ class Supervisor:
     def _pause_for_budget(self, name: str, reason: str) -> None:
         try:
             self.actions.pause(name, reason=reason)
-        except ActionError as exc:
+        except (ActionError, StoreError) as exc:
             print(f"mission-control supervise: could not pause {name}: {exc}", file=sys.stderr, flush=True)
 
     def _fleet_budget(self, snaps: list[AgentSnapshot]) -> None:
@@ -433,7 +438,9 @@ class Supervisor:
 
     def _deliver(self, agents: list[dict[str, Any]], snaps: list[AgentSnapshot]) -> None:
         """Type each queued text (a typed task, a handoff) once its agent sits quietly at its prompt."""
-        pending = self.store.pending_deliveries()
+        if self.store_error is not None:  # typed text must be marked delivered, or it would be typed again
+            return
+        pending = self._read(self.store.pending_deliveries, [])
         if not pending:
             return
         by_name = {s.name: s for s in snaps}
@@ -446,17 +453,19 @@ class Supervisor:
                 continue
             if not (snap.at_prompt and snap.status in (Status.IDLE, Status.STUCK)):
                 continue
+            if not self._write(self.store.check_writable):
+                return
             try:
                 self.actions.type_text(rec, item["text"])
             except TmuxError as exc:
                 print(f"mission-control supervise: could not deliver to {name}: {exc}", file=sys.stderr, flush=True)
                 continue
-            self.store.mark_delivered(item["id"])
-            self.store.log_action("supervisor", f"deliver-{item['purpose']}", name, f"{len(item['text'])} chars", "typed at its prompt")
+            self._write(self.store.mark_delivered, item["id"])
+            self._write(self.store.log_action, "supervisor", f"deliver-{item['purpose']}", name, f"{len(item['text'])} chars", "typed at its prompt")
             done.add(name)
 
     def _status_changed(self, name: str, old: Status | None, new: Status, reason: str, evidence: str, now: float) -> None:
-        self.store.record_status_change(name, old.value if old else None, new.value, reason, evidence, at=now)
+        self._write(self.store.record_status_change, name, old.value if old else None, new.value, reason, evidence, at=now)
         if new.needs_human:
             try:
                 self.tmux.display(self.config.session, f"mission-control: {name} is {new.value}: {reason}")
@@ -466,6 +475,102 @@ class Supervisor:
             env = dict(os.environ)
             env.update(MC_AGENT=name, MC_OLD_STATUS=old.value if old else "", MC_NEW_STATUS=new.value, MC_REASON=reason)
             spawn(["/bin/sh", "-c", self.config.on_status], env=env, cwd=str(self.config.path.parent))
+
+    # -- the state store under faults -----------------------------------------
+
+    def _read(self, call: Any, default: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except StoreError as exc:
+            self._store_failed(exc)
+            return default
+
+    def _write(self, call: Any, *args: Any, **kwargs: Any) -> bool:
+        try:
+            call(*args, **kwargs)
+            return True
+        except StoreError as exc:
+            self._store_failed(exc)
+            return False
+
+    def _say(self, line: str) -> None:
+        print(f"mission-control supervise: {line}", file=sys.stderr, flush=True)
+
+    def _store_failed(self, exc: StoreError) -> None:
+        """Said once per fault (not every tick), in the supervisor's window."""
+        if self.store_error is None or str(self.store_error) != str(exc):
+            self._say(f"{exc} (supervising on: agents are still watched, and writing resumes when the store can take it)")
+        self.store_error = exc
+
+    def _store_works(self) -> None:
+        if self.store_error is not None:
+            self._say(f"state store {self.store.path} can be written again: snapshots resume")
+            self._write(self.store.log_action, "supervisor", "store", None, str(self.store_error)[:300], "writable again")
+            self.store_error = None
+
+    def _check_store(self, write: bool) -> None:
+        """Before each tick: is the file still the store (not deleted, not overwritten)? A deleted
+        store is restored by the store handle itself; a damaged one is moved aside here and the
+        fleet written into a new one from what this supervisor knows."""
+        try:
+            self.store.check_file()
+        except StoreError as exc:
+            self._store_failed(exc)
+        if write and self.store_error is not None and self.store_error.kind == "damaged":
+            try:
+                self.store.replace_damaged()
+                self.store_error = None
+            except StoreError as exc:
+                self._store_failed(exc)
+        if write and self.store.damaged_aside is not None:  # a new, empty store (now, or when it was opened)
+            try:
+                self._rebuild_store()
+                self.store.damaged_aside = None
+            except StoreError as exc:
+                self._store_failed(exc)
+        if write and self.lock_fds and not (self.config.state_dir / LOCK_NAME).exists():
+            self._relock()
+        for note in self.store.notes:
+            self._say(note)
+            if write:
+                self._write(self.store.log_action, "supervisor", "store", None, note, "supervising on")
+        self.store.notes.clear()
+
+    def _relock(self) -> None:
+        """The state dir (or the lock in it) was deleted: without the lock file nobody can tell this
+        supervisor runs, and `up` would start a second one. Take the lock again (the old
+        descriptor stays open: it locks the deleted file only)."""
+        try:
+            ensure_private_dir(self.config.state_dir)
+            self.lock_fds.append(acquire_lock(self.config.state_dir))
+            self.store.notes.append(f"the supervisor lock {self.config.state_dir / LOCK_NAME} was deleted: taken again")
+        except SupervisorRunning as exc:
+            self._say(f"{exc}: this one stops")
+            self.stop.set()
+        except OSError as exc:
+            self._say(f"cannot take the supervisor lock again: {exc}")
+
+    def _rebuild_store(self) -> None:
+        """A new store after a damaged one: the fleet and its agents, as this supervisor last read them."""
+        cfg = self.config
+        self.store.record_fleet(cfg.session, cfg.socket, str(cfg.path), self.clock(),
+                                {"layout": cfg.layout, "state_dir": str(cfg.state_dir), "repo": str(cfg.repo) if cfg.repo else None})
+        if not self._known_agents:  # damaged before this supervisor read it: the agents are the fleet's marked panes
+            for pane in self.tmux.list_panes():
+                spec = self.config.agent(pane.agent) if pane.session == cfg.session and pane.agent else None
+                if spec is not None:
+                    self._known_agents.append({
+                        "name": spec.name, "kind": spec.kind, "pane_id": pane.pane_id, "window": None, "launched_at": self.clock(),
+                        "task": spec.task, "base_commit": None, "branch": None, "worktree": None,
+                        "spec": spec.model_dump(mode="json"), "first_launched_at": None,
+                    })
+        for rec in self._known_agents:
+            self.store.record_agent(
+                rec["name"], kind=rec["kind"], pane_id=rec["pane_id"], window=rec["window"], launched_at=rec["launched_at"],
+                task=rec["task"], base_commit=rec["base_commit"], branch=rec["branch"], worktree=rec["worktree"], spec=rec["spec"],
+            )
+        self.store.set_meta(STOPPED_KEY, "0")
+        self.hook_cursor = 0
 
     # -- the loop -------------------------------------------------------------
 
@@ -485,15 +590,16 @@ class Supervisor:
 
 def serve(config: FleetConfig) -> int:
     """`mission-control supervise`: hold the lock and tick until told to stop."""
-    store = Store(config.store_path)
     try:
         lock = acquire_lock(config.state_dir)
     except SupervisorRunning as exc:
         print(f"mission-control supervise: {exc}", file=sys.stderr)
         return 0
+    store = Store(config.store_path, keeper=True)  # the lock first: only the fleet's one supervisor repairs its store
     tmux = Tmux(config.socket)
     tmux.enable_control(config.session)  # one persistent `tmux -C` client reads the panes
     sup = Supervisor(config, store, tmux)
+    sup.lock_fds.append(lock)
 
     def _stop(*_: object) -> None:
         sup.stop.set()
@@ -506,6 +612,7 @@ def serve(config: FleetConfig) -> int:
     sup.run()
     sup.git.stop()
     tmux.close()
-    os.close(lock)
+    for fd in sup.lock_fds:
+        os.close(fd)
     return 0
 

@@ -47,13 +47,15 @@ def down(config: FleetConfig, clean: bool = False) -> DownResult:
         return _down(config, clean)
 
 
-def _down(config: FleetConfig, clean: bool) -> DownResult:
-    tmux = Tmux(config.socket)
-    result = DownResult(was_running=False)
+def stop_session(tmux: Tmux, config: FleetConfig) -> tuple[bool, int, list[int]]:
+    """Kill the fleet's session and every process below its panes or carrying the fleet's mark
+    (TERM, then KILL), and the tmux server when no other session is left on it: (whether the
+    session was running, processes stopped, pids that survived KILL). `down` uses it, and so
+    does a failed `up` to take back what it started."""
     mark = fleet_mark(config.socket, config.session)
     pids: list[int] = []
-    if tmux.has_session(config.session):
-        result.was_running = True
+    running = tmux.has_session(config.session)
+    if running:
         table = ProcessTable()
         table.refresh()
         for pane in tmux.list_panes():
@@ -68,8 +70,12 @@ def _down(config: FleetConfig, clean: bool) -> DownResult:
             tmux.kill_server()
     survivors = terminate_all(pids)
     escaped, left = stop_marked(FLEET_ENV, mark)  # forked meanwhile, or left by a crashed run
-    result.survivors = sorted(set(survivors + left))
-    result.stopped_processes = len(set(pids)) + escaped
+    return running, len(set(pids)) + escaped, sorted(set(survivors + left))
+
+
+def _down(config: FleetConfig, clean: bool) -> DownResult:
+    result = DownResult(was_running=False)
+    result.was_running, result.stopped_processes, result.survivors = stop_session(Tmux(config.socket), config)
     if config.store_path.exists():
         store = Store(config.store_path)
         store.set_meta(STOPPED_KEY, "1")  # a deliberate stop: the next `up` starts afresh, not as a recovery

@@ -223,7 +223,14 @@ command = "{sys.executable} {scripts['prompter']} {typed}"
 env = {{ SAY_STUCK = "1" }}
 resume_prompt = "carry on please"
 """)
-    row = retry_until(lambda: (s := status_of(cli, cfg, "p")).get("status") == "STUCK" and s)
+    def supervised_stuck() -> dict:
+        # the supervisor's own snapshot, not status's one-off poll before it (which holds a state one
+        # tick, where the supervisor holds it two: its first snapshot may still say STARTING)
+        r = run_cli(cli, cfg, "status", "--json")
+        row = {a["name"]: a for a in json.loads(r.stdout or "[]")}.get("p", {})
+        return not r.stderr and row.get("status") == "STUCK" and row
+
+    row = retry_until(supervised_stuck)
     assert "the build server refuses me" in row["reason"]
     r = run_cli(cli, cfg, "resume", "p")
     assert r.returncode == 0, r.stderr

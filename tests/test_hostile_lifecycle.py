@@ -101,7 +101,7 @@ def test_env_lists_masked_names_and_unsets_them(cli, tmp_path: Path) -> None:
     r = run_cli(cli, cfg, "env", "a1", "--unset", "NOTE", "--unset", "NOPE")
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "NOPE is not injected into a1" in r.stderr
     r = run_cli(cli, cfg, "env", "a1", "--unset", "1BAD")
-    assert r.returncode == 1 and "'1BAD' is not a valid environment variable name" in r.stderr
+    assert r.returncode == 2 and "'1BAD' is not a valid environment variable name" in r.stderr  # usage: 2
     assert "NOTE" in env_listing(cli, cfg, "a1")
     escape = "\x1b]0;OWNED\x07\x1b[2J-and-more"
     assert run_cli(cli, cfg, "inject", "a1", stdin=f"ESC={escape}\n").returncode == 0

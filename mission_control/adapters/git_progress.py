@@ -53,7 +53,9 @@ __all__ = [
     "dirty_paths",
     "ensure_worktree",
     "merge_agent_branch",
+    "has_commit",
     "remove_worktree",
+    "top_level",
     "worktree_blockers",
 ]
 
@@ -201,6 +203,16 @@ def check_repo(path: Path | str) -> None:
         raise GitError(f"bare git repository, no working tree: {p}")
     if _rev(p, "HEAD") is None:
         raise GitError(f"git repository has no commits yet: {p}")
+
+
+def top_level(path: Path | str) -> Path:
+    """The top folder of the checkout `path` is in (GitError when it is in none)."""
+    return Path(_run_git(["rev-parse", "--show-toplevel"], path).strip())
+
+
+def has_commit(repo: Path | str, rev: str) -> bool:
+    """Whether `rev` (a branch, a tag, a sha) names a commit in `repo`."""
+    return _rev(repo, rev) is not None
 
 
 def current_branch(repo: Path | str) -> str | None:

@@ -10,15 +10,24 @@ file per agent (`agents/<name>/env`), and so do the values of its configured `en
 the values back), so that the database and its WAL can be shared for a bug report
 without a secret in them. A store written before that has its values moved out when
 it is opened.
+
+Faults are reported, never raw: every failure to open, read or write the store is one
+`StoreError` naming the file, what is wrong and what to do. A handle notices when its file was
+deleted or replaced under it (its inode changed): the supervisor's handle (`keeper`) restores a
+deleted store from the copy it still has open, moves a damaged one aside (`replace_damaged`);
+every other handle reopens the file that is there now, or says it is missing.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -123,12 +132,67 @@ _MIGRATIONS = {
 
 
 class StoreError(Exception):
-    """The store cannot be opened or has a schema this version does not know."""
+    """The store cannot be opened, read or written (or has a schema this version does not know):
+    one line naming the file, what is wrong and what to do. `kind` says which fault it is:
+    damaged, readonly, full, locked, missing, schema or other."""
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+_CODES = {11: "damaged", 26: "damaged", 8: "readonly", 13: "full", 5: "locked", 6: "locked", 14: "cantopen", 10: "io"}
+"""SQLite primary result codes (CORRUPT, NOTADB, READONLY, FULL, BUSY, LOCKED, CANTOPEN, IOERR)."""
+_ERRNOS = {errno.EROFS: "readonly", errno.EACCES: "readonly", errno.EPERM: "readonly", errno.ENOSPC: "full",
+           errno.EDQUOT: "full", errno.ENOENT: "missing", errno.ENOTDIR: "cantopen", errno.EISDIR: "cantopen"}
+
+
+def store_error(path: Path, exc: BaseException) -> StoreError:
+    """What a sqlite3 or OS error on the store at `path` means, and what to do about it."""
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        kind = _CODES.get(code & 0xFF, "other") if isinstance(code, int) else "other"
+        text = str(exc)
+        if kind == "other" and ("malformed" in text or "not a database" in text):
+            kind = "damaged"
+    elif isinstance(exc, OSError):
+        kind = _ERRNOS.get(exc.errno or 0, "io")
+        text = exc.strerror or str(exc)
+    else:
+        kind, text = "other", str(exc)
+    if kind in ("io", "cantopen", "other") and _disk_full(path.parent):
+        kind = "full"  # SQLite says "disk I/O error" when it cannot grow its index on a full disk
+    what = {
+        "damaged": f"is damaged ({text}): the fleet's supervisor moves it aside as {path.name}.corrupt-<time> and "
+                   "starts a new one; with no supervisor running, `mission-control up` does",
+        "readonly": f"cannot be written ({text}): make {path.parent} writable (a read-only mount?) or set mission.state_dir "
+                    "to a writable folder",
+        "full": f"cannot be written, the disk is full ({text}): free space on it; the supervisor writes again once it can",
+        "locked": f"is locked by another process ({text}): try again in a moment",
+        "missing": f"is missing ({text}): the fleet's supervisor restores it on its next tick; with none running, "
+                   "`mission-control up` starts a new one",
+        "cantopen": f"cannot be opened ({text}): check that {path.parent} is a folder you can write to",
+        "io": f"cannot be read or written ({text}): check the disk it is on",
+    }.get(kind, f"failed: {text}: check the file and its folder")
+    return StoreError(f"state store {path} {what}", "damaged" if kind == "damaged" else kind)
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
 
 
 def ensure_private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+    if (path.stat().st_mode & 0o777) != 0o700:  # a read-only folder that is already private is fine
+        os.chmod(path, 0o700)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -147,16 +211,45 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 class Store:
-    """A handle on the state store; safe to share between threads."""
+    """A handle on the state store; safe to share between threads.
 
-    def __init__(self, path: Path) -> None:
+    `keeper`: this handle belongs to the fleet's supervisor, which repairs the store (restores
+    it when deleted, replaces it when damaged) instead of only reporting."""
+
+    def __init__(self, path: Path, *, keeper: bool = False) -> None:
         self.path = Path(path)
+        self.keeper = keeper
+        self.notes: list[str] = []
+        """What this handle did to the store by itself (restored, reopened), for its owner to say."""
+        self._orphans: list[Any] = []
+        """Connections and descriptors of a store file that was deleted or replaced: never closed
+        while this process lives. Closing one releases this process's locks on that file, and
+        SQLite's last closer of a file deletes its WAL *by name* — the new store's WAL."""
+        self._head: tuple[tuple[int, int], int] | None = None
+        """(identity, descriptor) of the store file whose header `check_file` reads: kept open, as
+        closing any descriptor of the file would drop this process's SQLite locks on it."""
+        self._wal: tuple[int, int] | None = None
+        """(device, inode) of the WAL the keeper's connection writes (see `_check_wal`)."""
+        self.damaged_aside: Path | None = None
+        """Where `replace_damaged` moved a damaged store (its replacement is empty until the owner refills it)."""
         self._local = threading.local()
+        try:
+            self._open()
+        except (sqlite3.Error, OSError) as exc:
+            error = store_error(self.path, exc)
+            if not (keeper and error.kind == "damaged"):
+                raise error from None
+            self.replace_damaged()
+
+    def _open(self) -> None:
         ensure_private_dir(self.path.parent)
         if not self.path.exists():
+            for stale in self._companions(self.path):  # a WAL left by a deleted store must not be replayed into a new one
+                stale.unlink(missing_ok=True)
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
-        os.chmod(self.path, 0o600)
+        if (self.path.stat().st_mode & 0o777) != 0o600:
+            os.chmod(self.path, 0o600)
         conn = self._conn()
         version = self._schema_version(conn)
         if version is None:
@@ -166,29 +259,216 @@ class Store:
             raise StoreError(
                 f"{self.path}: state store schema {version} is newer than this mission-control knows ({SCHEMA_VERSION})"
             )
-        else:
+        elif version < SCHEMA_VERSION:  # a current store is only read here: readers need no write access
             with self._transaction() as tx:
                 for target in range(version + 1, SCHEMA_VERSION + 1):
                     for statement in _MIGRATIONS.get(target, []):
                         tx.execute(statement)
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.executescript(_SCHEMA)
+        if version is not None:  # writes only when an older store still holds values
             self._move_env_out(conn, specs_too=version < 3)
 
     # -- connections -------------------------------------------------------
 
+    @staticmethod
+    def _companions(path: Path) -> list[Path]:
+        return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self._identity() != self._local.identity:
+            self._file_moved(conn)  # deleted or replaced under us
+            conn = None
         if conn is None:
+            identity = self._identity()
+            if identity is None:
+                raise store_error(self.path, FileNotFoundError(errno.ENOENT, "deleted while the fleet runs?"))
             try:
-                conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=10000")
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"{self.path}: cannot open the state store: {exc}") from None
-            self._local.conn = conn
+                conn = self._connect(self.path)
+            except sqlite3.OperationalError as exc:
+                if store_error(self.path, exc).kind not in ("cantopen", "readonly"):
+                    raise
+                conn = self._connect_read_only()
+            self._local.conn, self._local.identity = conn, identity
+            self._wal = None  # a new connection: its WAL is seen afresh
         return conn
+
+    @staticmethod
+    def _connect(target: Any, uri: bool = False) -> sqlite3.Connection:
+        conn = sqlite3.connect(target, timeout=10.0, isolation_level=None, check_same_thread=False, uri=uri)
+        try:
+            conn.execute("PRAGMA busy_timeout=10000")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A read-only folder (a mount): reading still works, and every write says why it cannot.
+        Opening may have to wait for a writer elsewhere (the index it cannot rebuild itself)."""
+        for attempt in range(20):
+            try:
+                return self._connect(f"file:{urllib.parse.quote(str(self.path))}?mode=ro", uri=True)
+            except sqlite3.OperationalError as exc:
+                if attempt == 19:
+                    if os.statvfs(self.path.parent).f_flag & os.ST_RDONLY:
+                        raise OSError(errno.EROFS, f"read-only file system; {exc}") from None
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("not reached")
+
+    def _file_moved(self, conn: sqlite3.Connection) -> None:
+        """The file this thread's connection reads is no longer the one at the path."""
+        self._local.conn = None
+        if self._identity() is not None:  # replaced (restored by the supervisor, or by a person)
+            if self.keeper and self._holds_fleet(conn) and not self._has_fleet(self.path):
+                # deleted, and a command or a hook has since started an empty store in its place
+                self._restore_from(conn, over=True)
+                return
+            self._orphans.append(conn)
+            self.notes.append(f"state store {self.path} was replaced by another file: reading the new one")
+            return
+        if not self.keeper:
+            self._orphans.append(conn)
+            raise store_error(self.path, FileNotFoundError(errno.ENOENT, "deleted while the fleet runs?"))
+        self._restore_from(conn)
+
+    @staticmethod
+    def _holds_fleet(conn: sqlite3.Connection) -> bool:
+        try:
+            return bool(conn.execute("SELECT COUNT(*) FROM fleet").fetchone()[0])
+        except sqlite3.Error:
+            return False
+
+    @classmethod
+    def _has_fleet(cls, path: Path) -> bool:
+        try:
+            other = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        except sqlite3.Error:
+            return False
+        try:
+            return cls._holds_fleet(other)
+        finally:
+            other.close()
+
+    def _restore_from(self, conn: sqlite3.Connection, over: bool = False,
+                      why: str = "an empty one had been started in its place") -> None:
+        """Put back a deleted store from what the connection still has open (every row, the
+        unwritten WAL included): nothing is lost. Written beside it and linked into place, so
+        nobody opens half a copy; a WAL the deleted file left behind is removed first."""
+        ensure_private_dir(self.path.parent)
+        tmp = self.path.with_name(f"{self.path.name}.restore-{os.getpid()}")
+        try:
+            copy = sqlite3.connect(tmp)
+            try:
+                conn.backup(copy)
+            finally:
+                copy.close()
+            os.chmod(tmp, 0o600)
+            if over:
+                os.replace(tmp, self.path)
+                for stale in self._companions(self.path):
+                    stale.unlink(missing_ok=True)
+                self.notes.append(f"state store {self.path} was deleted while in use ({why}): "
+                                  "restored it from the supervisor's open copy")
+                return
+            for stale in self._companions(self.path):
+                stale.unlink(missing_ok=True)
+            try:
+                os.link(tmp, self.path)
+                self.notes.append(f"state store {self.path} was deleted while in use: restored it from the supervisor's open copy")
+            except FileExistsError:
+                self.notes.append(f"state store {self.path} was deleted while in use and has been put back: reading it")
+        finally:
+            self._orphans.append(conn)
+            tmp.unlink(missing_ok=True)
+
+    def check_file(self) -> None:
+        """Look at the file itself (its header), as a connection with cached pages may not: a
+        store overwritten with garbage raises StoreError (damaged) here."""
+        identity = self._identity()
+        if identity is None:
+            self._conn()  # restores it (keeper) or says it is missing
+            return
+        try:
+            if self._head is None or self._head[0] != identity:
+                fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                if self._head is not None:
+                    self._orphans.append(self._head[1])
+                self._head = (identity, fd)
+            head = os.pread(self._head[1], len(SQLITE_HEADER), 0)
+        except OSError as exc:
+            raise store_error(self.path, exc) from None
+        if head and head != SQLITE_HEADER:
+            raise store_error(self.path, sqlite3.DatabaseError("file is not a database"))
+        if self.keeper:
+            self._check_wal()
+
+    def _check_wal(self) -> None:
+        """The supervisor's WAL deleted under it (`rm state.db-wal`): its writes would go on into
+        the deleted file, seen by nobody else. The WAL is the one it saw before, or the store is
+        put back from its open copy (which still reads that WAL) under a new inode, so that every
+        other handle reopens it."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        wal = self._companions(self.path)[0]
+        try:
+            st = os.stat(wal)
+            seen: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            seen = None
+        if self._wal is None or seen == self._wal:
+            self._wal = seen
+            return
+        self._local.conn = None
+        self._wal = None
+        try:
+            self._restore_from(conn, over=True, why=f"{wal.name} was deleted")
+        except (sqlite3.Error, OSError) as exc:
+            raise store_error(self.path, exc) from None
+
+    def replace_damaged(self) -> Path:
+        """Move a damaged store aside (as state.db.corrupt-<time>, with its WAL) and start a new,
+        empty one; returns where the damaged file went. The supervisor calls this, then writes
+        back what it knows of the fleet."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._orphans.append(conn)
+            self._local.conn = None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():  # damaged twice within a second: keep both
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+        try:
+            os.replace(self.path, aside)
+            for old, new in zip(self._companions(self.path), self._companions(aside)):
+                if old.exists():
+                    os.replace(old, new)
+            self._open()
+        except (sqlite3.Error, OSError) as exc:
+            raise store_error(self.path, exc) from None
+        self.notes.append(f"state store {self.path} was damaged: moved it aside as {aside.name} and started a new one")
+        self.damaged_aside = aside
+        return aside
+
+    def check_writable(self) -> None:
+        """A real write (committed), so that an action can refuse before it acts when it could not
+        be recorded: read-only, full, damaged, missing and locked stores raise StoreError here."""
+        self._write("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_write', ?)", (str(time.time()),))
 
     @staticmethod
     def _schema_version(conn: sqlite3.Connection) -> int | None:
@@ -198,10 +478,24 @@ class Store:
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row[0]) if row else None
 
+    def _end_failed_transaction(self) -> None:
+        """After a failed write (a full disk fails COMMIT and leaves the transaction open), roll
+        back: else every later statement of this connection would run inside that transaction,
+        seen by nobody else, and hold the write lock."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            conn.close()
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
             self._local.conn = None
 
     def _write(self, sql: str, args: Iterable[Any] = ()) -> int:
@@ -516,6 +810,25 @@ class Store:
         self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))
 
 
+def _reported(method: Any) -> Any:
+    """A Store method whose sqlite3 and OS errors become one StoreError naming the store."""
+
+    @functools.wraps(method)
+    def call(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            self._end_failed_transaction()
+            raise store_error(self.path, exc) from None
+
+    return call
+
+
+for _name, _method in list(vars(Store).items()):
+    if callable(_method) and not _name.startswith("_") and not isinstance(_method, staticmethod):
+        setattr(Store, _name, _reported(_method))
+
+
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error) on an autocommit connection."""
 
@@ -527,4 +840,10 @@ class _Transaction:
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            self.conn.execute("COMMIT")  # on failure the Store method rolls back (`_end_failed_transaction`)
+        else:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the transaction is already gone (the error that got us here ended it): report that one

@@ -20,6 +20,7 @@ from typing import Callable, Mapping, Sequence
 
 from mission_control.adapters.run import CommandError, run
 from mission_control.adapters import tmux_control
+from mission_control.core.terminal_text import inert
 
 SEP = "\x1f"  # unit separator: never appears in names we allow
 PANE_FIELDS = (
@@ -377,7 +378,10 @@ class Tmux:
 
     def display(self, target: str, message: str) -> None:
         # to each person's client explicitly: left to itself tmux may pick the
-        # supervisor's control client (see tmux_control), where nobody would see it
+        # supervisor's control client (see tmux_control), where nobody would see it.
+        # The message is a tmux format: "#(cmd)" in it would run cmd, so every '#' is doubled,
+        # and what an agent wrote (its reason) is shown inert
+        message = inert(message).replace("#", "##")
         try:
             rows = [r.split(SEP) for r in self.query(
                 "list-clients", "-t", target, "-F", f"#{{client_name}}{SEP}#{{client_control_mode}}").splitlines()]

@@ -25,13 +25,23 @@ NAME_RULE = "letters, digits, '-' and '_' only, starting with a letter or digit,
 SOCKET_ENV = "MISSION_CONTROL_SOCKET"
 DEFAULT_SOCKET = "mission-control"
 
+MAX_AGENTS = 500
+"""Most `[[agent]]` tables a config may hold (each is a pane, a launcher and a process tree)."""
+CONFIG_MAX_BYTES = 16 << 20
+"""Largest agents.toml read (16 MiB: room for tasks and env values up to the launch limit, no
+room for a runaway file; a FIFO or a device is refused before it is read)."""
+MAX_SECONDS = 7 * 86400
+"""Upper bound of `stuck_after` and `start_timeout` (a week): larger is a typo, not a setting."""
+MAX_USD = 1_000_000.0
+"""Upper bound of budgets and prices."""
+
 
 class ConfigError(Exception):
     """A config problem, already phrased as the one line a person should read."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def _check_name(value: str, what: str = "name") -> str:
@@ -60,11 +70,11 @@ class MissionSettings(_Strict):
     config: `.mission-control` for `agents.toml`, `.mission-control/<name>` for `<name>.toml`."""
     poll_interval: float = Field(1.0, gt=0, le=60)
     """Seconds between two supervisor ticks."""
-    stuck_after: float = Field(120.0, gt=0)
+    stuck_after: float = Field(120.0, gt=0, le=MAX_SECONDS)
     """Seconds without screen change or CPU use, away from a prompt, before an agent is STUCK."""
-    start_timeout: float = Field(60.0, gt=0)
+    start_timeout: float = Field(60.0, gt=0, le=MAX_SECONDS)
     """Seconds an agent may stay STARTING before it is STUCK ("never got going")."""
-    budget_usd: float | None = Field(None, ge=0)
+    budget_usd: float | None = Field(None, ge=0, le=MAX_USD)
     """Fleet-wide spend limit in USD."""
     budget_warn: float = Field(0.8, gt=0, le=1)
     """Fraction of a budget at which the spend is marked as a warning."""
@@ -130,13 +140,13 @@ class TokenRegexSettings(_Strict):
 class PriceSettings(_Strict):
     """`[prices."model"]`: USD per million tokens, for local or private models."""
 
-    input_mtok: float = Field(0.0, ge=0)
+    input_mtok: float = Field(0.0, ge=0, le=MAX_USD)
     """Fresh input tokens."""
-    output_mtok: float = Field(0.0, ge=0)
+    output_mtok: float = Field(0.0, ge=0, le=MAX_USD)
     """Output tokens."""
-    cache_read_mtok: float | None = Field(None, ge=0)
+    cache_read_mtok: float | None = Field(None, ge=0, le=MAX_USD)
     """Cache reads (default: the input price)."""
-    cache_write_mtok: float | None = Field(None, ge=0)
+    cache_write_mtok: float | None = Field(None, ge=0, le=MAX_USD)
     """Cache writes (default: the input price)."""
 
     @field_validator("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", mode="before")
@@ -158,7 +168,7 @@ class RuleSettings(_Strict):
     """Regular expression over the screen's last `lines` non-blank lines."""
     reason: str | None = None
     """Reason shown (may use {1}, {2} for the pattern's groups)."""
-    lines: int = Field(0, ge=0)
+    lines: int = Field(0, ge=0, le=100_000)
     """Look only at the last N non-blank lines (0: the whole capture)."""
     ignore_case: bool = False
     """Match without regard to case."""
@@ -211,7 +221,7 @@ class AgentSettings(_Strict):
     """Typed by `resume` at the agent's prompt (default per kind, e.g. "continue")."""
     resume_command: str | None = None
     """Command that continues the last conversation (default per kind, e.g. `claude --continue`)."""
-    budget_usd: float | None = Field(None, ge=0)
+    budget_usd: float | None = Field(None, ge=0, le=MAX_USD)
     """Spend limit in USD: warning at 80 %, paused at 100 %."""
     model: str | None = None
     """Model name, where the kind takes one (ollama)."""
@@ -310,7 +320,7 @@ class FileSchema(_Strict):
                 hint = difflib.get_close_matches(action, list(KEY_ACTIONS), n=1)
                 extra = f" (did you mean {hint[0]!r}?)" if hint else ""
                 raise ValueError(f"unknown action {action!r}{extra}; use one of: {', '.join(KEY_ACTIONS)}")
-            if not key or " " in key:
+            if not key or " " in key or not key.isprintable():
                 raise ValueError(f"{action} = {key!r} is not a key name")
             if key in seen:
                 raise ValueError(f"key {key!r} is bound to both {seen[key]!r} and {action!r}")
@@ -483,6 +493,10 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> tuple[str, tuple[Any,
         return f"{where} = {value!r} is not {what}{extra}; use one of: {allowed}", loc
     if kind == "value_error":
         return f"{where}: {err['msg'].removeprefix('Value error, ')}", loc
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"):
+        bound = {"greater_than": "greater than {gt:g}", "greater_than_equal": "greater than or equal to {ge:g}", "less_than": "less than {lt:g}",
+                 "less_than_equal": "less than or equal to {le:g}", "finite_number": "a finite number"}[kind].format(**err.get("ctx", {}))
+        return f"{where} = {value!r} is out of range: it must be {bound}", loc
     expected = {
         "string_type": "a string",
         "bool_type": "true or false",
@@ -513,10 +527,47 @@ def parse(path: Path, text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
+
+
+def unpassable(value: Any, loc: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], str, str] | None:
+    """The first string (key or value) in `value` that no program can be given, as (where, the
+    string, why): a NUL byte ends a C string, so neither argv, the environment nor a path can
+    carry one (Python refuses it with "embedded null byte" at launch). Newlines, ';', quotes and
+    any unicode pass byte-exact and are not refused."""
+    if isinstance(value, str):
+        return (loc, value, "contains a NUL byte, which no program can be given") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                return (*loc, key), key, "is a key with a NUL byte in it"
+            found = unpassable(item, (*loc, key))
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = unpassable(item, (*loc, i))
+            if found:
+                return found
+    return None
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A value quoted for a one-line message: escaped (repr), and cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
     """Check types and keys; the first problem becomes a ConfigError."""
+    bad = unpassable(raw)
+    if bad:
+        loc, value, why = bad
+        raise _error(path, text, f"{_dotted(loc, raw)} = {shown(value)} {why}", loc)
+    agents = raw.get("agent")
+    if isinstance(agents, list) and len(agents) > MAX_AGENTS:
+        raise _error(path, text, f"{len(agents)} agents: at most {MAX_AGENTS} are supported in one fleet", ("agent", MAX_AGENTS))
     try:
         schema = FileSchema.model_validate(raw)
     except ValidationError as exc:
@@ -529,6 +580,9 @@ def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
         seen[agent.name] = i
         if agent.kind == "shell" and agent.command is None:
             raise _error(path, text, f"agent[{i}] ({agent.name}).command is required for kind 'shell'", ("agent", i))
+        if agent.worktree and schema.mission.repo is None:
+            raise _error(path, text, f"agent[{i}] ({agent.name}).worktree = true needs mission.repo (the repository "
+                                     "its worktree is made from)", ("agent", i, "worktree"))
     ids: set[str] = set()
     for i, task in enumerate(schema.task):
         if task.id in ids:
@@ -582,6 +636,10 @@ def agent_from_request(config: FleetConfig, data: dict[str, Any], index: int) ->
     """An agent added to a running fleet (spawn): validated like an `[[agent]]` table.
     Raises ValueError with a one-line message."""
     fields = {k: v for k, v in data.items() if k in AgentSettings.model_fields and v is not None}
+    bad = unpassable(fields)
+    if bad:
+        loc, value, why = bad
+        raise ValueError(f"new agent {'.'.join(map(str, loc))} = {shown(value)} {why}")
     try:
         settings = AgentSettings.model_validate(fields)
     except ValidationError as exc:

@@ -25,3 +25,26 @@ def plain_line(raw: str) -> str:
     if "\r" in text:
         text = text.rsplit("\r", 1)[-1]
     return _CONTROLS.sub("", text)
+
+
+_PICTURES = {c: chr(0x2400 + c) for c in range(0x20)}
+"""C0 controls as their Unicode control pictures: ESC shows as ␛, BEL as ␇, NUL as ␀."""
+_PICTURES[0x7F] = "\u2421"  # DEL: ␡
+_PICTURES.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})  # C1 (CSI is \x9b): no pictures exist
+_PICTURES.update({c: "\ufffd" for c in (0x2028, 0x2029)})  # line/paragraph separators break a row
+_INERT_ONE_LINE = str.maketrans(_PICTURES)
+_INERT_LINES = str.maketrans({c: v for c, v in _PICTURES.items() if c not in (0x09, 0x0A)})
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def inert(text: object, *, lines: bool = False) -> str:
+    """`text` safe to put on an operator's terminal, whoever wrote it (a config, a person, an
+    agent, a file, git): no byte of it can move the cursor, retitle the window, clear the screen
+    or ring the bell. Control characters are shown, not obeyed — ESC as ␛, BEL as ␇, a C1 code
+    as `\\x9b` — and a newline as ␊ unless `lines` (a multi-line view keeps its newlines and
+    tabs). Lone surrogates (undecodable bytes) become U+FFFD, so printing can never fail.
+    Every place that shows outside text (dashboard widgets and screens, `status`, CLI messages)
+    passes it through here."""
+    s = text if isinstance(text, str) else str(text)
+    s = s.translate(_INERT_LINES if lines else _INERT_ONE_LINE)
+    return _SURROGATES.sub("\ufffd", s) if _SURROGATES.search(s) else s

@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 
 from mission_control.core.diagnosis import rule_diagnosis
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.terminal_text import inert
 from mission_control.ui.screens.confirm_screen import ConfirmScreen
 from mission_control.ui.screens.diagnosis_screen import DiagnosisScreen
 from mission_control.ui.screens.help_screen import HelpScreen
@@ -149,6 +150,15 @@ class MissionControlApp(App[None]):
         self.alive = True
         self.selected_name: str | None = None
         self._last_error: str | None = None
+        self.store_problem: str | None = None
+        """Why the state store could not be read (shown as a red banner until a read works again)."""
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notice (the app's and its screens'; they carry agents' reasons, action outcomes and
+        error messages) shown inert and never read as markup."""
+        kw = {} if timeout is None else {"timeout": timeout}
+        super().notify(inert(message), title=inert(title), severity=severity, markup=False, **kw)
 
     def compose(self) -> ComposeResult:
         yield SnapshotAge(id="fleet-top")
@@ -197,8 +207,9 @@ class MissionControlApp(App[None]):
                 if name and (name, sid) != last_tail_for:
                     self.post_message(TailRead(name, self.source.tail(name), self.source.status_changes(name)))
                     last_tail_for = (name, sid)
-            except Exception as exc:  # the store is busy or gone: say so, keep trying
+            except Exception as exc:  # the store is busy, damaged or gone: say so, keep trying
                 self.post_message(SourceFailed(str(exc)))
+                last_id = -1  # the next good read is shown (and clears the banner) even if nothing changed
             time.sleep(self.poll_seconds)
 
     @staticmethod
@@ -210,6 +221,7 @@ class MissionControlApp(App[None]):
     # -- handlers --------------------------------------------------------------
 
     def on_fleet_observed(self, message: FleetObserved) -> None:
+        self.store_problem = self._last_error = None
         previous = self.snapshot
         self.snapshot, self.alive = message.snapshot, message.alive
         table = self.query_one(AgentTable)
@@ -236,9 +248,12 @@ class MissionControlApp(App[None]):
             self._show_detail(message)
 
     def on_source_failed(self, message: SourceFailed) -> None:
+        self.store_problem = message.error
         if message.error != self._last_error:
             self._last_error = message.error
             self.notify(f"cannot read the state store: {message.error}", severity="error", timeout=8)
+        if self.screen.query(SnapshotAge):  # not while the app is closing
+            self.refresh_clock()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row: the focused table takes the key as its own `select_cursor`, so the
@@ -259,7 +274,8 @@ class MissionControlApp(App[None]):
     def refresh_clock(self) -> None:
         snap = self.snapshot
         self.query_one(SnapshotAge).show(
-            self.source.session, snap.taken_at if snap else None, self.alive, self.clock(), snap.tick_ms if snap else None
+            self.source.session, snap.taken_at if snap else None, self.alive, self.clock(), snap.tick_ms if snap else None,
+            self.store_problem,
         )
         self.query_one(AgentTable).show(snap, self.clock())
 

@@ -35,6 +35,7 @@ class StoreSource:
         self.store = Store(config.store_path)
 
     def snapshot_id(self) -> int:
+        self.store.check_file()  # an open connection reads from its cache: a damaged file would go unseen
         return self.store.latest_snapshot_id()
 
     def latest(self) -> FleetSnapshot | None:

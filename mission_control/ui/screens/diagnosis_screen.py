@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from mission_control.core.diagnosis import Diagnosis
+from mission_control.core.terminal_text import inert
 
 
 def _fix(d: Diagnosis | None) -> tuple[str, str] | None:
@@ -48,22 +49,22 @@ class DiagnosisScreen(ModalScreen[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(f"Why is {self.agent} stuck?", markup=False)
+            yield Static(f"Why is {inert(self.agent)} stuck?", markup=False)
             for d in (self.rules, self.model):
                 if d is None:
                     continue
                 if d.error:  # the model could not be asked: `d` repeats the rules' answer, so say only why
-                    yield Static(f"(the model could not be asked: {d.error})", markup=False, classes="diag-source")
+                    yield Static(f"(the model could not be asked: {inert(d.error)})", markup=False, classes="diag-source")
                     continue
                 yield Static(f"{'rules' if d.source == 'rules' else 'model'}:", classes="diag-source")
-                yield Static(d.summary, markup=False)
+                yield Static(inert(d.summary, lines=True), markup=False)
                 if d.command:
-                    yield Static(f"run: {d.command}", markup=False)
+                    yield Static(f"run: {inert(d.command)}", markup=False)
             if self.fix:
                 what, arg = self.fix
                 label = {"inject": f"inject {arg}", "send": f"send {arg!r}", "zoom": "show its pane",
                          "resume": "resume it", "restart": "restart it"}[what]
-                yield Static(f"\nf: {label} · esc: close", markup=False)
+                yield Static(f"\nf: {inert(label)} · esc: close", markup=False)
             else:
                 yield Static("\nesc: close", markup=False)
 

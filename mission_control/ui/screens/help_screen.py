@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from mission_control.core.terminal_text import inert
 
 
 class HelpScreen(ModalScreen[None]):
@@ -26,7 +29,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Key", style="bold cyan", no_wrap=True)
         table.add_column("Does")
         for key, desc in self.bindings_list:
-            table.add_row(key, desc)
+            table.add_row(Text(inert(key)), Text(inert(desc)))
         with VerticalScroll():
             yield Static(table)
             yield Static(

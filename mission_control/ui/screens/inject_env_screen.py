@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -16,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static, TextArea
 
 from mission_control.core.env_overlay import EnvFix, EnvTextError, parse_env_text
+from mission_control.core.terminal_text import inert
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,11 @@ class InjectEnvScreen(ModalScreen[InjectRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Inject environment into {self.agent} — one NAME=value per line; "
+            yield Static(f"Inject environment into {inert(self.agent)} — one NAME=value per line; "
                          "a line without NAME= continues the value above. Values are taken literally.", markup=False)
             yield TextArea(f"{self.suggested}=" if self.suggested else "", id="inject-text", soft_wrap=True)
             with RadioSet(id="inject-scope"):
-                yield RadioButton(f"only {self.agent}", value=True, id="scope-one")
+                yield RadioButton(Text(f"only {inert(self.agent)}"), value=True, id="scope-one")
                 yield RadioButton("every agent", id="scope-all")
             yield Checkbox("also write to the agent's working-dir .env (0600)", id="inject-dotenv")
             if self.injected:
@@ -86,7 +88,7 @@ class InjectEnvScreen(ModalScreen[InjectRequest | None]):
             try:
                 fix = parse_env_text(text)
             except EnvTextError as exc:
-                self.query_one("#inject-error", Static).update(str(exc))
+                self.query_one("#inject-error", Static).update(Text(inert(exc)))
                 return
         all_agents = self.query_one("#scope-all", RadioButton).value
         self.dismiss(InjectRequest(fix, all_agents, self.query_one("#inject-dotenv", Checkbox).value, unset))

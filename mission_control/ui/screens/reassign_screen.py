@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -13,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from mission_control.core.kinds import KIND_NAMES
 from mission_control.core.model import AgentSnapshot, Status
+from mission_control.core.terminal_text import inert
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,12 @@ class ReassignScreen(ModalScreen[ReassignRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Reassign {self.agent.name}'s task ({(self.agent.task or '—')[:60]}) to:", markup=False)
-            options = [Option(f"{a.name:16} {a.kind:8} {a.status.value}", id=f"agent:{a.name}")
+            yield Static(f"Reassign {inert(self.agent.name)}'s task ({inert(self.agent.task or '—')[:60]}) to:", markup=False)
+            options = [Option(Text(f"{inert(a.name):16} {inert(a.kind):8} {a.status.value}"), id=f"agent:{a.name}")
                        for a in self.others if a.status is not Status.EXITED]
             options += [Option(f"new agent of kind {kind}", id=f"kind:{kind}") for kind in KIND_NAMES]
             yield OptionList(*options, id="reassign-to")
-            yield Static(f"and {self.agent.name}:")
+            yield Static(f"and {inert(self.agent.name)}:", markup=False)
             with RadioSet(id="reassign-old"):
                 yield RadioButton("is paused (can be continued later)", value=True, id="old-pause")
                 yield RadioButton("is stopped", id="old-stop")

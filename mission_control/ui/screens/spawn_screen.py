@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
 from mission_control.core.kinds import KIND_NAMES
+from mission_control.core.terminal_text import inert
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class SpawnScreen(ModalScreen[SpawnRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"New agent — a copy of {self.copy_of}" if self.copy_of else "New agent", markup=False)
+            yield Static(f"New agent — a copy of {inert(self.copy_of)}" if self.copy_of else "New agent", markup=False)
             if not self.copy_of:
                 yield Select([(k, k) for k in KIND_NAMES], value=self.kind or "shell", id="spawn-kind", allow_blank=False)
             yield Input(value=self.name_value, placeholder="name (letters, digits, - and _)", id="spawn-name")

@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from mission_control.core.terminal_text import inert
+
 
 class TextPromptScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
@@ -24,7 +26,7 @@ class TextPromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.title_text, markup=False)
+            yield Static(inert(self.title_text), markup=False)
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
             yield Static("Enter sends · Esc cancels", classes="dim")
 

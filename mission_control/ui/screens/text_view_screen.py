@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from mission_control.core.terminal_text import inert
+
 
 class TextViewScreen(ModalScreen[None]):
     DEFAULT_CSS = """
@@ -23,6 +25,6 @@ class TextViewScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(self.title_text, classes="bold", markup=False)
-            yield Static(self.text, markup=False)
+            yield Static(inert(self.title_text), classes="bold", markup=False)
+            yield Static(inert(self.text, lines=True), markup=False)
             yield Static("Esc closes", classes="dim")

@@ -24,6 +24,7 @@ from textual.widgets import DataTable
 
 from mission_control.core.format import age, money, percent, size, tokens
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.terminal_text import inert
 
 STATUS_STYLE = {
     Status.STARTING: "dim",
@@ -142,20 +143,22 @@ def cost_cell(a: AgentSnapshot) -> Text:
 
 
 CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
-    "name": lambda a, now: Text(a.name, style="bold"),
-    "kind": lambda a, now: a.kind,
+    # text from outside (names, reasons, tasks, output) is a Text made inert: a str cell is
+    # read as markup by DataTable, and escapes in it would reach the terminal
+    "name": lambda a, now: Text(inert(a.name), style="bold"),
+    "kind": lambda a, now: Text(inert(a.kind)),
     "status": lambda a, now: status_cell(a),
     "for": lambda a, now: age(now - a.since) if a.since else "—",
-    "window": lambda a, now: a.window or "—",
-    "reason": lambda a, now: a.reason,
-    "task": lambda a, now: a.task or "—",
+    "window": lambda a, now: Text(inert(a.window or "—")),
+    "reason": lambda a, now: Text(inert(a.reason)),
+    "task": lambda a, now: Text(inert(a.task or "—")),
     "tokens": lambda a, now: f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
     "cache": lambda a, now: f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)}",
     "cost": lambda a, now: cost_cell(a),
     "commits": lambda a, now: "—" if a.commits is None else str(a.commits),
     "cpu": lambda a, now: percent(a.cpu_percent),
     "rss": lambda a, now: size(a.rss_bytes),
-    "last": lambda a, now: a.last_line,
+    "last": lambda a, now: Text(inert(a.last_line)),
 }
 
 

@@ -10,22 +10,23 @@ from textual.widgets import Static
 
 from mission_control.core.format import age, money, sparkline, tokens
 from mission_control.core.model import AgentSnapshot
+from mission_control.core.terminal_text import inert
 
 
 def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
     t = Text()
-    t.append(f"{a.name}", style="bold")
-    window = f"window {a.window}, " if a.window else ""  # where to find it: agents overflow into further windows
-    t.append(f"  ({a.kind}, {window}pane {a.pane_id or '—'}, pid {a.pid or '—'})\n", style="dim")
+    t.append(inert(a.name), style="bold")
+    window = f"window {inert(a.window)}, " if a.window else ""  # where to find it: agents overflow into further windows
+    t.append(f"  ({inert(a.kind)}, {window}pane {inert(a.pane_id or '—')}, pid {a.pid or '—'})\n", style="dim")
     t.append(f"{a.status.value}", style="bold")
-    t.append(f" for {age(now - a.since) if a.since else '—'}: {a.reason}\n")
+    t.append(f" for {age(now - a.since) if a.since else '—'}: {inert(a.reason)}\n")
     if a.evidence:
-        t.append(f"evidence: {a.evidence}\n", style="dim")
-    t.append(f"task: {a.task or '—'}\n")
+        t.append(f"evidence: {inert(a.evidence)}\n", style="dim")
+    t.append(f"task: {inert(a.task or '—')}\n")
     t.append(
         f"tokens in {tokens(a.tokens_in)} · out {tokens(a.tokens_out)} · cache r/w "
         f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)} · cost {money(a.cost_usd)}"
-        + (f" ({a.cost_source})" if a.cost_source else (" (price unknown)" if a.tokens_in is not None and a.cost_usd is None else ""))
+        + (f" ({inert(a.cost_source)})" if a.cost_source else (" (price unknown)" if a.tokens_in is not None and a.cost_usd is None else ""))
         + (f" · budget {money(a.budget_usd)}" if a.budget_usd else "")
         + "\n"
     )
@@ -37,11 +38,11 @@ def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
         t.append("\n")
     extras = []
     if a.task_id:
-        extras.append(f"on task {a.task_id}: {money(a.task_cost_usd)}")
+        extras.append(f"on task {inert(a.task_id)}: {money(a.task_cost_usd)}")
     if a.cost_usd is not None and a.commits:
         extras.append(f"per commit {money(a.cost_usd / a.commits)}")
     if a.models:
-        extras.append("models " + ", ".join(a.models))
+        extras.append("models " + ", ".join(inert(m) for m in a.models))
     if extras:
         t.append(" · ".join(extras) + "\n", style="dim")
     commits = "—" if a.commits is None else str(a.commits)
@@ -52,12 +53,12 @@ def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
         t.append(f" · +{a.lines_added}/-{a.lines_removed}")
     t.append("\n")
     for c in a.recent_commits[:5] or ([a.last_commit] if a.last_commit else []):
-        t.append(f"  {c.get('sha', '')[:8]} {c.get('subject', '')[:60]} ({age(now - c.get('time', now))} ago)\n", style="dim")
+        t.append(f"  {inert(c.get('sha', ''))[:8]} {inert(c.get('subject', ''))[:60]} ({age(now - c.get('time', now))} ago)\n", style="dim")
     if changes:
-        recent = " → ".join(f"{c['new']}" for c in changes[-6:])
+        recent = " → ".join(inert(c["new"]) for c in changes[-6:])
         t.append(f"history: {recent}  · turns {a.turns}\n", style="dim")
     if a.time_in:
-        spent = " · ".join(f"{k.lower()} {age(v)}" for k, v in sorted(a.time_in.items(), key=lambda kv: -kv[1]) if v >= 1)
+        spent = " · ".join(f"{inert(k).lower()} {age(v)}" for k, v in sorted(a.time_in.items(), key=lambda kv: -kv[1]) if v >= 1)
         if spent:
             t.append(f"time in: {spent}\n", style="dim")
     return t
@@ -84,4 +85,4 @@ class DetailPanel(VerticalScroll):
         facts.update(describe(agent, changes, time.time() if now is None else now))
         if tail is not None:
             lines = tail.splitlines()[-25:]
-            self.query_one("#detail-tail", Static).update(Text("\n".join(lines)))
+            self.query_one("#detail-tail", Static).update(Text(inert("\n".join(lines), lines=True)))
