@@ -62,7 +62,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.no_attach or not sys.stdin.isatty():
         if result.note:
             print(f"mission-control: {result.note}")
-        print(f"attach with: mission-control attach   (status: mission-control status)")
+        print("attach with: mission-control attach   (status: mission-control status)")
         return 0
     return _attach(config)
 

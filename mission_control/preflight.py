@@ -8,7 +8,6 @@ Each problem is one ConfigError naming the config file, the key and the value (e
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from mission_control.adapters import git_progress
 from mission_control.core.config import ConfigError, FleetConfig

@@ -10,7 +10,6 @@ one has finished, so ticks never overlap; a slow tick pushes the next one back.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -37,7 +36,7 @@ from mission_control.core.diagnosis import hide_values
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.progress import WorktreeInfo
 from mission_control.core.rules import RuleSet, rules_with_user
-from mission_control.core.hook_config import event_name, is_codex_title_turn
+from mission_control.core.hook_config import read_event_line
 from mission_control.core.status import CRASH_LOOP_WINDOW, HookEvidence, Memory, Observation, Settings, classify, note_hook
 from mission_control.core.terminal_text import plain_line
 from mission_control.core.tokens import MeterReading
@@ -190,15 +189,10 @@ class Supervisor:
             st.hook_file = TailedFile(hook_events_file(self.config.state_dir, name))
         lines, _ = st.hook_file.read_new()
         for text in lines:
-            try:
-                entry = json.loads(text)
-                at, given, data = float(entry["at"]), entry.get("event"), entry.get("data")
-            except (ValueError, TypeError, KeyError, AttributeError):
-                continue  # a torn or foreign line: skipped
-            data = data if isinstance(data, dict) else {}
-            if at <= st.hook_recorded_at or is_codex_title_turn(data):
-                continue
-            event = event_name(data, given if isinstance(given, str) else None)[:64]
+            read = read_event_line(text)
+            if read is None or read[2] <= st.hook_recorded_at:
+                continue  # a torn or foreign line, Codex's title turn, or recorded already
+            event, data, at = read
             if not (self.acting and self._write(self.store.record_hook_event, name, event, data, at=at)):
                 self._note_hook(st, event, data, at)  # a store that cannot take it: used all the same
 

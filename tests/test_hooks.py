@@ -242,3 +242,26 @@ def test_supervisor_records_the_events_file_once_across_restarts(tmp_path: Path)
     again._read_hooks([{"name": "c"}])
     assert [e["event"] for e in store.hook_events_since(0)] == recorded + ["Stop"]
     assert again.states["c"].hook.event == "Stop"
+
+
+@pytest.mark.parametrize("text", [
+    "", "{", '{"at": 1.5, "event": "Stop", "da', "[1, 2]", '"Stop"', "null", '{"event": "Stop"}', '{"at": "soon", "event": "Stop"}',
+    '{"at": NaN, "event": "Stop"}', '{"at": Infinity, "event": "Stop"}', "[" * 100_000 + "]" * 100_000,
+    '{"at": 2.0, "event": "notify", "data": {"first_input": "Generate a concise, single-line task title"}}',
+])
+def test_an_events_file_line_that_says_nothing_is_skipped(text: str) -> None:
+    """Torn or foreign lines, a time that is no time, and Codex's own title turn read as nothing."""
+    from mission_control.core.hook_config import read_event_line
+
+    assert read_event_line(text) is None
+
+
+def test_an_events_file_line_is_read_as_the_appender_wrote_it() -> None:
+    from mission_control import hook_appender
+    from mission_control.core.hook_config import read_event_line
+
+    payload = {"hook_event_name": "Notification", "notification_type": "agent_needs_input", "message": "m\x00\n;$(x)", "prompt": "secret"}
+    assert read_event_line(hook_appender.line("Notification", payload, 12.5).decode()) == (
+        "Notification", {"hook_event_name": "Notification", "notification_type": "agent_needs_input", "message": "m\x00\n;$(x)"}, 12.5)
+    assert read_event_line('{"at": 3, "event": 7, "data": "x"}') == ("unknown", {}, 3.0)  # no name given, none in the data
+    assert read_event_line('{"at": 3, "event": "' + "E" * 500 + '"}')[0] == "E" * 64

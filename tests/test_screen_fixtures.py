@@ -297,6 +297,10 @@ SYNTHETIC: list[tuple[str, str, str, Status, str, str]] = [
      OLLAMA_BANNER + "task: add a hello function\n● thinking…\nI am looking\n\n⏹ interrupted\n› ",
      Status.IDLE, "at its prompt", "loop.py: Ctrl-C in a turn"),
     # --- shell (rules/common.toml + rules/shell.toml)
+    ("codex numbered choice, option 2 chosen", "codex",
+     "  Pick a plan\n\n  1. Keep going\n› 2. Stop here\n\n  enter confirm · esc skip\n",
+     Status.WAITING, "choose an option: Keep going",
+     "the shape of Codex 0.171's start dialogs with the `›` moved off option 1 (screens/codex/hooks-need-review-trust-selected.txt)"),
     ("shell yes/no", "shell", "Deploy now? (y/n) ", Status.WAITING, "yes/no question", "common.toml"),
     ("shell password", "shell", "[sudo] checking\nPassword: ", Status.WAITING, "asks for a secret", "common.toml"),
     ("shell press enter", "shell", "Installed.\nPress Enter to continue", Status.WAITING, "press Enter", "common.toml"),
@@ -380,3 +384,14 @@ def test_reasons_name_the_missing_variable() -> None:
     by_file = {e["file"]: e for e in MANIFEST}
     assert one_shot("codex", fixture_text(by_file["codex/error-missing-env-key.txt"])).reason == "missing FAKE_OPENAI_KEY"
     assert one_shot("aider", fixture_text(by_file["aider/startup-missing-api-key.txt"])).reason == "missing OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize("file", ["claude/ask-user-question.txt", "claude/ask-user-question-2.1.332.txt"])
+def test_a_claude_question_with_another_option_chosen_is_still_waiting(file: str) -> None:
+    """The `❯` follows the chosen option: after ↓ the screen reads `  1. Yes…` / `❯ 2. No…`
+    (neither line is a submitted prompt)."""
+    text = (SCREENS / file).read_text(encoding="utf-8")
+    moved = text.replace("❯ 1. Yes, delete it", "  1. Yes, delete it").replace("  2. No, keep it", "❯ 2. No, keep it")
+    assert moved.count("❯ 2. No, keep it") == 1 and "❯ 1." not in moved
+    verdict = one_shot("claude", moved)
+    assert verdict.status is Status.WAITING and verdict.reason == "asks: Should I delete the old config file config.old.toml?", describe(verdict)

@@ -244,6 +244,36 @@ def test_notification_without_a_type_is_read_by_its_message() -> None:
     assert hook_meaning("SessionStart", "compact")[0] is Status.WORKING
 
 
+def test_auto_mode_asking_is_waiting() -> None:
+    """Claude Code 2.1.332's auto mode, when its safety check cannot run, asks with
+    Notification(agent_needs_input) and no PermissionRequest (tests/data/timelines/claude/2.1.332)."""
+    msg = "Auto mode can't check actions in this session and needs your choice"
+    assert hook_meaning("Notification", "agent_needs_input", msg) == (Status.WAITING, msg)
+    ev = note_hook(note_hook(HookEvidence(), "PreToolUse", {"tool_name": "Bash"}, T0),
+                   "Notification", {"notification_type": "agent_needs_input", "message": msg}, T0 + 6)
+    assert (ev.event, ev.type, ev.detail) == ("Notification", "agent_needs_input", msg)
+
+
+@pytest.mark.parametrize("hooked", [True, False], ids=["agent_needs_input", "no hook"])
+def test_a_blinking_bullet_under_auto_mode_dialogs_is_not_work(hooked: bool) -> None:
+    """While either auto-mode dialog is up, the pending tool's `●` blinks every 2-3 s and Claude
+    uses a little CPU: the screen keeps changing while the agent waits. The dialog wins.
+    `no hook`: the follow-up `Do you want to proceed?` (`❯ No` first) fires no hook at all."""
+    on, off = screen("claude/auto-mode-cannot-check.txt"), screen("claude/auto-mode-cannot-check-blink.txt")
+    proceed = screen("claude/auto-mode-proceed-no-first.txt")
+    blinking_proceed = proceed.replace("● Downloading and running", "  Downloading and running")
+    assert blinking_proceed != proceed
+    work = {"hook_event": "PreToolUse", "hook_at": T0 + 1, "resumed_at": T0 + 1}
+    asked = {"hook_event": "Notification", "hook_at": T0 + 4, "hook_type": "agent_needs_input",
+             "hook_detail": "Auto mode can't check actions in this session and needs your choice", "resumed_at": T0 + 1}
+    ticks = [{"screen": spinning(i), "cpu_seconds": 0.5 * i, **work} for i in range(3)]
+    dialogs = [on, on, off, off, off, on, on, off, off] * 2 + [proceed, blinking_proceed] * 5
+    ticks += [{"screen": d, "cpu_seconds": 1.5 + 0.1 * i, **(asked if hooked else work)} for i, d in enumerate(dialogs)]
+    out = statuses(ticks)
+    assert [s for s, _ in out[5:]] == [Status.WAITING] * (len(out) - 5), out
+    assert "auto mode can't check actions" in out[10][1] and out[-1][1] == "permission: proceed (auto mode can't check it)"
+
+
 def test_auth_success_changes_nothing() -> None:
     ev = note_hook(HookEvidence(), "Stop", {}, T0)
     assert note_hook(ev, "Notification", {"notification_type": "auth_success"}, T0 + 1) == ev
@@ -441,6 +471,15 @@ def test_noisy_idle_cpu_at_a_still_screen_is_not_work() -> None:
     out = statuses(burst, kind="opencode")
     assert out[2][0] is Status.IDLE and all(s is not Status.WORKING for s, _ in out), out
     assert statuses([{**t, "screen": t["screen"].replace("ctrl+p", "ctrl+q")} for t in burst], kind="shell")[-1][0] is Status.WORKING
+
+
+def test_codex_loading_behind_its_composer_after_the_start_dialogs_is_idle() -> None:
+    """Codex uses ~6 % of a core for a few seconds after its start dialogs are answered, its
+    composer drawn and still (tests/data/timelines/codex/0.169.0/exit.json, 15-19 s): not work."""
+    dialog, idle = screen("codex/new-model-gpt-6-sol.txt"), screen("codex/idle-welcome.txt")
+    cpu = [0.41, 0.41, 0.59, 0.65, 0.71, 0.73, 0.73]
+    out = statuses([{"screen": dialog if i < 2 else idle, "cpu_seconds": c} for i, c in enumerate(cpu)], kind="codex")
+    assert [s for s, _ in out[4:]] == [Status.IDLE] * 3, out
 
 
 def test_a_booting_agent_is_starting_until_its_prompt() -> None:

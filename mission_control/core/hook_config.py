@@ -23,8 +23,14 @@ the supervisor reads that file each tick.
     "need review before they can run": a person must trust them in Codex's `/hooks` screen
     first, which a launch option cannot do without editing the user's Codex config (tried with
     0.171 `codex exec -c 'hooks.PreToolUse=[...]' -c 'hooks.Stop=[...]' -c notify=[...]`
-    against the loopback fake model: only `notify` ran). So Codex gets `notify` only, and its
-    WAITING comes from the screen rules (`rules/codex.toml`).
+    against the loopback fake model: only `notify` ran). Written into its `config.toml`
+    instead, they stop every start on a `Hooks need review` dialog (`1. Review hooks` /
+    `2. Trust all and continue` / `3. Continue without trusting`) until a person answers it
+    (tests/data/timelines/codex: recorded with them registered and trusted by hand). It asks
+    whenever hooks are "new or changed", and each agent's hook command names its own events
+    file, so every new agent would start on that dialog. So Codex gets `notify` only — no `CODEX_EVENTS` — and its
+    WAITING comes from the screen rules (`rules/codex.toml`), which know the review dialog and
+    the `Meet GPT-6 Sol` announcement it shows at every start as WAITING too.
 """
 
 from __future__ import annotations
@@ -91,6 +97,23 @@ def event_name(data: dict, given: str | None) -> str:
     if data.get("type") == "agent-turn-complete":
         return "notify"
     return "unknown"
+
+
+def read_event_line(text: str) -> tuple[str, dict, float] | None:
+    """One line of an agent's events file (`hook_appender.line`) as (event, kept fields, time):
+    None for a torn or foreign line, and for Codex's hidden title turn (it says nothing about
+    the agent). How the supervisor reads every hook; the timeline replay reads them the same way."""
+    try:
+        entry = json.loads(text)
+        at, given, data = float(entry["at"]), entry.get("event"), entry.get("data")
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+    if at != at or at in (float("inf"), float("-inf")):
+        return None  # NaN or infinite: no time at all
+    data = data if isinstance(data, dict) else {}
+    if is_codex_title_turn(data):
+        return None
+    return event_name(data, given if isinstance(given, str) else None)[:64], data, at
 
 
 def is_codex_title_turn(data: dict) -> bool:

@@ -33,7 +33,8 @@ running. A done or failed hook ends when the screen changes to show work, an end
 when the screen changes at all. The screen is heard only `HOOK_SETTLE_SECONDS` after the
 hook, once it had time to catch up (draw the dialog, clear the spinner).
 Once a hook's state has ended it stays ended (`Memory.hook_released`), and `Notification`
-is read by its `notification_type`: `idle_prompt` is IDLE (done), never WAITING.
+is read by its `notification_type`: `idle_prompt` is IDLE (done), never WAITING;
+`permission_prompt`, `elicitation_dialog` and `agent_needs_input` (auto mode asks) are WAITING.
 
 The screen is read turn by turn: when the kind's rules say what a submitted prompt looks
 like (`turn` in its rules file), only what was printed below the last one counts, since
@@ -210,6 +211,10 @@ def hook_meaning(event: str | None, hook_type: str = "", detail: str = "") -> tu
             return Status.WAITING, detail or "needs your input"
         if kind == "elicitation_dialog":
             return Status.WAITING, detail or "asks a question"
+        if kind == "agent_needs_input":
+            # 2.1.332's auto mode when its safety check cannot run ("Auto mode can't check
+            # actions in this session and needs your choice"): no PermissionRequest comes for it
+            return Status.WAITING, detail or "needs your choice"
         if kind == "idle_prompt":
             return Status.IDLE, "at its prompt, done"
         return None
