@@ -26,7 +26,7 @@ from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import (
     LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, recorded_exit, status_file,
 )
-from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
+from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
