@@ -21,7 +21,7 @@ from typing import Any
 
 from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
-from mission_control.adapters.meters import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
+from mission_control.adapters.meters import Meter, TailedFile, make_meter
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import (
     LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, recorded_exit, status_file,
@@ -379,7 +379,7 @@ class Supervisor:
                 )
             except ValueError:
                 return None
-            if isinstance(st.meter, (RegexMeter, AiderMeter)):  # they read what the agent printed
+            if st.meter.reads_output:
                 st.output = TailedFile(output_log(self.config.state_dir, name), max_read=OUTPUT_READ)
         path = st.transcript_path  # named by the kind's hooks; taken by a meter that reads transcripts
         if path and path not in st.transcripts and hasattr(st.meter, "add_transcript"):

@@ -19,6 +19,7 @@ class AiderMeter(Meter):
 
     records = "aider-history"
     takes = ("transcript_paths",)
+    reads_output = True
 
     def __init__(self, *, transcript_paths: Iterable[Path] | None = None, **kw: Any) -> None:
         super().__init__(**kw)

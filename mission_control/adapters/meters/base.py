@@ -193,6 +193,9 @@ class Meter:
     """The records format it reads (`KindSpec.records`); None: not a kind's own records."""
     takes: tuple[str, ...] = ()
     """Which of `make_meter`'s `transcript_paths` and `ledger_path` it is given."""
+    reads_output: bool = False
+    """It counts what the agent printed (the lines given to `poll`): the supervisor logs the pane's output for it."""
+    """Which of `make_meter`'s `transcript_paths` and `ledger_path` it is given."""
     default_free = False
 
     def __init__(
@@ -351,6 +354,8 @@ def find_git_root(path: Path) -> Path | None:
 
 class RegexMeter(Meter):
     """A shell command's output lines matched with the regexes from agents.toml."""
+
+    reads_output = True
 
     def __init__(self, *, spec: RegexSpec, **kw: Any) -> None:
         super().__init__(**kw)
