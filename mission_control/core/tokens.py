@@ -212,7 +212,8 @@ def parse_iso(ts: Any) -> float | None:
     return dt.timestamp()
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
+    """A count from a record: a non-negative int, 0 for anything else (bools, NaN, text)."""
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
@@ -222,7 +223,8 @@ def _int(value: Any) -> int:
     return 0
 
 
-def _num(value: Any) -> float | None:
+def as_num(value: Any) -> float | None:
+    """A number from a record, or None for anything that is not one (bools, NaN, text)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if value == value else None
@@ -237,7 +239,7 @@ def load_json_line(line: str) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-class _LineParser:
+class LineParser:
     """Shared bookkeeping: a book to record into and a count of lines skipped."""
 
     def __init__(self, book: ResponseBook | None = None) -> None:
@@ -258,7 +260,6 @@ class _LineParser:
         if obj is None:
             self.skipped_lines += 1
         return obj
-
 
 
 # --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Hashable, Iterable
 
 from mission_control.core.model import TokenUsage
-from mission_control.core.tokens import _int, _LineParser, _num, parse_count, parse_money, Response, ResponseBook
+from mission_control.core.tokens import LineParser, Response, ResponseBook, as_int, as_num, parse_count, parse_money
 from mission_control.kinds import KindSpec
 
 
@@ -146,7 +146,7 @@ class AiderParser:
                 self.book.merge(self._last_key, Response(model=old.model, usage=old.usage, reported_cost=message))
 
 
-class AiderAnalyticsParser(_LineParser):
+class AiderAnalyticsParser(LineParser):
     """Aider's `--analytics-log` JSONL: `message_send` events with tokens and costs."""
 
     def __init__(self, book: ResponseBook | None = None, *, since: float | None = None):
@@ -168,10 +168,10 @@ class AiderAnalyticsParser(_LineParser):
         props = obj.get("properties")
         if not isinstance(props, dict):
             return
-        ts = _num(obj.get("time"))
+        ts = as_num(obj.get("time"))
         if self.since is not None and ts is not None and ts < self.since:
             return
-        total = _num(props.get("total_cost"))
+        total = as_num(props.get("total_cost"))
         if total is not None:
             if self._session_cost is not None and total + 1e-9 < self._session_cost:
                 self._bank += self._session_cost
@@ -182,8 +182,8 @@ class AiderAnalyticsParser(_LineParser):
             ("aider-analytics", ts, line.strip()),
             Response(
                 model=model,
-                usage=TokenUsage(input=_int(props.get("prompt_tokens")), output=_int(props.get("completion_tokens"))),
-                reported_cost=_num(props.get("cost")),
+                usage=TokenUsage(input=as_int(props.get("prompt_tokens")), output=as_int(props.get("completion_tokens"))),
+                reported_cost=as_num(props.get("cost")),
                 ts=ts,
             ),
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Hashable
 
 from mission_control.core.model import TokenUsage
-from mission_control.core.tokens import _int, _LineParser, load_json_line, parse_iso, Response
+from mission_control.core.tokens import LineParser, Response, as_int, load_json_line, parse_iso
 from mission_control.kinds import KindSpec
 
 
@@ -42,7 +42,7 @@ def claude_line_meta(line: str) -> ClaudeLineMeta | None:
     )
 
 
-class ClaudeTranscriptParser(_LineParser):
+class ClaudeTranscriptParser(LineParser):
     """Claude Code session transcripts (main, sidechain and subagent files alike).
 
     One parser (one book) should read all of an agent's files, so a response
@@ -73,16 +73,16 @@ class ClaudeTranscriptParser(_LineParser):
         else:
             key = ("claude-text", line.strip())
         creation = usage.get("cache_creation")
-        one_hour = _int(creation.get("ephemeral_1h_input_tokens")) if isinstance(creation, dict) else 0
+        one_hour = as_int(creation.get("ephemeral_1h_input_tokens")) if isinstance(creation, dict) else 0
         self.book.merge(
             key,
             Response(
                 model=model,
                 usage=TokenUsage(
-                    input=_int(usage.get("input_tokens")),
-                    output=_int(usage.get("output_tokens")),
-                    cache_read=_int(usage.get("cache_read_input_tokens")),
-                    cache_write=_int(usage.get("cache_creation_input_tokens")),
+                    input=as_int(usage.get("input_tokens")),
+                    output=as_int(usage.get("output_tokens")),
+                    cache_read=as_int(usage.get("cache_read_input_tokens")),
+                    cache_write=as_int(usage.get("cache_creation_input_tokens")),
                 ),
                 cache_write_1h=one_hour,
                 provider="anthropic",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from mission_control.core.model import TokenUsage
-from mission_control.core.tokens import _int, _LineParser, load_json_line, parse_iso, Response, ResponseBook
+from mission_control.core.tokens import LineParser, Response, ResponseBook, as_int, load_json_line, parse_iso
 from mission_control.kinds import KindSpec
 
 
@@ -41,7 +41,7 @@ def codex_session_meta(line: str) -> CodexSessionMeta | None:
     )
 
 
-class CodexRolloutParser(_LineParser):
+class CodexRolloutParser(LineParser):
     """One codex rollout file. `token_count` events carry session totals.
 
     Each rise of the totals becomes one response (priced with the model of the
@@ -84,10 +84,10 @@ class CodexRolloutParser(_LineParser):
             self._record(totals, parse_iso(obj.get("timestamp")))
 
     def _record(self, totals: Mapping[str, Any], ts: float | None) -> None:
-        raw = _int(totals.get("input_tokens"))
-        cached = _int(totals.get("cached_input_tokens"))
-        written = _int(totals.get("cache_write_input_tokens"))
-        out = _int(totals.get("output_tokens"))
+        raw = as_int(totals.get("input_tokens"))
+        cached = as_int(totals.get("cached_input_tokens"))
+        written = as_int(totals.get("cache_write_input_tokens"))
+        out = as_int(totals.get("output_tokens"))
         cur = (raw, cached, written, out)
         prev = self._prev
         if prev is not None and any(c < p for c, p in zip(cur, prev)):

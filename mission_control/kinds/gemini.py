@@ -17,17 +17,17 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from mission_control.core.model import TokenUsage
-from mission_control.core.tokens import _int, _LineParser, load_json_line, parse_iso, Response, ResponseBook
+from mission_control.core.tokens import LineParser, Response, ResponseBook, as_int, load_json_line, parse_iso
 from mission_control.kinds import KindSpec
 
 
 def gemini_usage(tokens: Mapping[str, Any]) -> TokenUsage:
     """gemini-cli's `tokens` record -> TokenUsage (prompt count includes the cached part)."""
-    prompt = _int(tokens.get("input"))
-    cached = _int(tokens.get("cached"))
+    prompt = as_int(tokens.get("input"))
+    cached = as_int(tokens.get("cached"))
     return TokenUsage(
-        input=max(prompt - cached, 0) + _int(tokens.get("tool")),
-        output=_int(tokens.get("output")) + _int(tokens.get("thoughts")),
+        input=max(prompt - cached, 0) + as_int(tokens.get("tool")),
+        output=as_int(tokens.get("output")) + as_int(tokens.get("thoughts")),
         cache_read=cached,
         cache_write=0,
     )
@@ -49,7 +49,7 @@ def gemini_session_meta(line: str) -> GeminiSessionMeta | None:
     return GeminiSessionMeta(obj["sessionId"], ph if isinstance(ph, str) else None, parse_iso(obj.get("startTime")))
 
 
-class GeminiChatParser(_LineParser):
+class GeminiChatParser(LineParser):
     """gemini-cli chat recordings: JSONL records, or a legacy JSON document via `feed_document`.
 
     Rewinds (`$rewindTo`) are ignored on purpose: tokens spent stay spent.

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from mission_control.core.model import TokenUsage
-from mission_control.core.tokens import _int, _LineParser, _num, Response, ResponseBook
+from mission_control.core.tokens import LineParser, Response, ResponseBook, as_int, as_num
 from mission_control.kinds import KindSpec
 
 
@@ -25,7 +25,7 @@ def ollama_ledger_line(ts: float, model: str, prompt_eval_count: int, eval_count
     )
 
 
-class OllamaLedgerParser(_LineParser):
+class OllamaLedgerParser(LineParser):
     def __init__(self, book: ResponseBook | None = None, *, since: float | None = None):
         super().__init__(book)
         self.since = since
@@ -34,14 +34,14 @@ class OllamaLedgerParser(_LineParser):
         obj = self._json(line)
         if obj is None:
             return
-        ts = _num(obj.get("ts"))
+        ts = as_num(obj.get("ts"))
         model = obj.get("model")
         if ts is None or not isinstance(model, str):
             self.skipped_lines += 1
             return
         if self.since is not None and ts < self.since:
             return
-        prompt, out = _int(obj.get("prompt_eval_count")), _int(obj.get("eval_count"))
+        prompt, out = as_int(obj.get("prompt_eval_count")), as_int(obj.get("eval_count"))
         self.book.merge(
             ("ollama", ts, model, prompt, out),
             Response(model=model, usage=TokenUsage(input=prompt, output=out), provider="ollama", ts=ts),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from mission_control.core.model import TokenUsage
-from mission_control.core.tokens import _int, _num, load_json_line, Response, ResponseBook
+from mission_control.core.tokens import Response, ResponseBook, as_int, as_num, load_json_line
 from mission_control.kinds import KindSpec
 
 
@@ -29,17 +29,17 @@ def opencode_response(info: Mapping[str, Any]) -> Response | None:
     provider = info.get("providerID") if isinstance(info.get("providerID"), str) else None
     created = None
     if isinstance(info.get("time"), dict):
-        ms = _num(info["time"].get("created"))
+        ms = as_num(info["time"].get("created"))
         created = ms / 1000.0 if ms is not None else None
     return Response(
         model=model,
         usage=TokenUsage(
-            input=_int(tokens.get("input")),
-            output=_int(tokens.get("output")) + _int(tokens.get("reasoning")),
-            cache_read=_int(cache.get("read")),
-            cache_write=_int(cache.get("write")),
+            input=as_int(tokens.get("input")),
+            output=as_int(tokens.get("output")) + as_int(tokens.get("reasoning")),
+            cache_read=as_int(cache.get("read")),
+            cache_write=as_int(cache.get("write")),
         ),
-        reported_cost=_num(info.get("cost")),
+        reported_cost=as_num(info.get("cost")),
         provider=provider,
         ts=created,
     )

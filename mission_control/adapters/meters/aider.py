@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from mission_control.adapters.meters.base import Meter, TailedFile, _expand, find_git_root
+from mission_control.adapters.meters.base import Meter, TailedFile, expand_path, find_git_root
 from mission_control.core.pricing import CostLedger
 from mission_control.core.tokens import ResponseBook
 from mission_control.kinds.aider import AiderAnalyticsParser, AiderParser
@@ -35,7 +35,7 @@ class AiderMeter(Meter):
             found.append((p, "analytics" if p.suffix == ".jsonl" else "history"))
         hist = self.env.get("AIDER_CHAT_HISTORY_FILE")
         if hist:
-            p = _expand(hist, self.env)
+            p = expand_path(hist, self.env)
             found.append((p if p.is_absolute() else self.cwd / p, "history"))
         root = find_git_root(self.cwd) or self.cwd
         found.append((root / ".aider.chat.history.md", "history"))
@@ -43,7 +43,7 @@ class AiderMeter(Meter):
             found.append((self.cwd / ".aider.chat.history.md", "history"))
         log = self.env.get("AIDER_ANALYTICS_LOG")
         if log:
-            p = _expand(log, self.env)
+            p = expand_path(log, self.env)
             found.append((p if p.is_absolute() else self.cwd / p, "analytics"))
         return found
 

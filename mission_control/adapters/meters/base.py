@@ -46,11 +46,13 @@ def effective_env(env: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def home_dir(env: Mapping[str, str]) -> Path:
+    """The agent's HOME (the supervisor's when it sets none)."""
     home = env.get("HOME")
     return Path(home) if home else Path.home()
 
 
-def _expand(value: str, env: Mapping[str, str]) -> Path:
+def expand_path(value: str, env: Mapping[str, str]) -> Path:
+    """A path from one of the agent's variables, `~` read as the agent's HOME."""
     if value == "~" or value.startswith("~/"):
         return home_dir(env) / value[2:]
     return Path(value)
@@ -68,6 +70,7 @@ def path_forms(path: str | os.PathLike[str]) -> set[str]:
 
 
 def same_dir(recorded: str | None, forms: set[str]) -> bool:
+    """Is the directory a record names one of `forms` (see `path_forms`)?"""
     if not recorded:
         return False
     if recorded in forms or os.path.normpath(recorded) in forms:
@@ -78,14 +81,16 @@ def same_dir(recorded: str | None, forms: set[str]) -> bool:
         return False
 
 
-def _mtime(path: Path | str) -> float | None:
+def file_mtime(path: Path | str) -> float | None:
+    """Its modification time, or None when it cannot be read."""
     try:
         return os.stat(path).st_mtime
     except OSError:
         return None
 
 
-def _scandir(path: Path | str) -> list[os.DirEntry[str]]:
+def list_dir(path: Path | str) -> list[os.DirEntry[str]]:
+    """Its entries, or none when it cannot be listed."""
     try:
         with os.scandir(path) as it:
             return list(it)
@@ -93,7 +98,8 @@ def _scandir(path: Path | str) -> list[os.DirEntry[str]]:
         return []
 
 
-def _entry_mtime(entry: os.DirEntry[str]) -> float | None:
+def entry_mtime(entry: os.DirEntry[str]) -> float | None:
+    """An entry's modification time, or None when it is gone."""
     try:
         return entry.stat().st_mtime
     except OSError:
@@ -277,7 +283,7 @@ class Meter:
         )
 
 
-class _FollowingMeter(Meter):
+class FollowingMeter(Meter):
     """A meter that follows a set of appended-to files, each with its own line parser."""
 
     def __init__(self, **kw: Any) -> None:
@@ -328,8 +334,8 @@ class _FollowingMeter(Meter):
         """A followed file was replaced or shrank; it is read again from 0."""
 
 
-
-def _stat_sig(path: Path) -> tuple[int, int] | None:
+def stat_sig(path: Path) -> tuple[int, int] | None:
+    """(size, mtime in ns): changes when the file is written; None when it is missing."""
     try:
         st = os.stat(path)
     except OSError:
@@ -337,12 +343,13 @@ def _stat_sig(path: Path) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns)
 
 
-def _scandir_paths(path: Path) -> list[Path]:
-    return [Path(e.path) for e in _scandir(path)]
-
+def list_dir_paths(path: Path) -> list[Path]:
+    """Its entries' paths, or none when it cannot be listed."""
+    return [Path(e.path) for e in list_dir(path)]
 
 
 def find_git_root(path: Path) -> Path | None:
+    """The nearest folder at or above `path` holding `.git`."""
     for p in (path, *path.parents):
         if (p / ".git").exists():
             return p

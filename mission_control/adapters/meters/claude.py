@@ -7,18 +7,18 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from mission_control.adapters.meters.base import (
-    _entry_mtime, _expand, _FollowingMeter, _mtime, _scandir, home_dir, read_head_lines, same_dir,
+    FollowingMeter, entry_mtime, expand_path, file_mtime, home_dir, list_dir, read_head_lines, same_dir,
 )
 from mission_control.kinds.claude import ClaudeTranscriptParser, claude_line_meta
 
 
 def claude_config_dir(env: Mapping[str, str]) -> Path:
+    """`$CLAUDE_CONFIG_DIR`, else `~/.claude`, as the agent\'s environment says."""
     value = env.get("CLAUDE_CONFIG_DIR")
-    return _expand(value, env) if value else home_dir(env) / ".claude"
+    return expand_path(value, env) if value else home_dir(env) / ".claude"
 
 
-
-class ClaudeMeter(_FollowingMeter):
+class ClaudeMeter(FollowingMeter):
     """`<CLAUDE_CONFIG_DIR or ~/.claude>/projects/<slug>/<session>.jsonl`, sidechain files
     (`<slug>/agent-*.jsonl`) and subagent files (`<slug>/<session>/subagents/*.jsonl`)."""
 
@@ -55,25 +55,25 @@ class ClaudeMeter(_FollowingMeter):
                 self.follow(path)
                 self._follow_children(path)
             return
-        for slug in _scandir(self.projects_dir):
-            if not slug.is_dir() or (_entry_mtime(slug) or 0) < self.cutoff:
+        for slug in list_dir(self.projects_dir):
+            if not slug.is_dir() or (entry_mtime(slug) or 0) < self.cutoff:
                 continue  # nothing was created in it since the launch
-            for entry in _scandir(slug.path):
+            for entry in list_dir(slug.path):
                 if entry.is_file() and entry.name.endswith(".jsonl"):
                     self._consider(Path(entry.path), entry)
-                elif entry.is_dir() and (_entry_mtime(entry) or 0) >= self.cutoff:
+                elif entry.is_dir() and (entry_mtime(entry) or 0) >= self.cutoff:
                     sub = Path(entry.path) / "subagents"
-                    if (_mtime(sub) or 0) >= self.cutoff:
-                        for f in _scandir(sub):
+                    if (file_mtime(sub) or 0) >= self.cutoff:
+                        for f in list_dir(sub):
                             if f.is_file() and f.name.endswith(".jsonl"):
                                 self._consider(Path(f.path), f)
 
     def _follow_children(self, transcript: Path) -> None:
         session_id = transcript.stem
-        for f in _scandir(transcript.parent / session_id / "subagents"):
+        for f in list_dir(transcript.parent / session_id / "subagents"):
             if f.name.endswith(".jsonl"):
                 self.follow(Path(f.path))
-        for f in _scandir(transcript.parent):
+        for f in list_dir(transcript.parent):
             path = Path(f.path)
             if f.name.startswith("agent-") and f.name.endswith(".jsonl") and path not in self._tails:
                 if not self._decided(path):
@@ -99,7 +99,7 @@ class ClaudeMeter(_FollowingMeter):
     def _consider(self, path: Path, entry: os.DirEntry[str]) -> None:
         if path in self._tails or self._decided(path):
             return
-        if (_entry_mtime(entry) or 0) < self.cutoff:
+        if (entry_mtime(entry) or 0) < self.cutoff:
             return  # untouched since before the launch: not a session of this agent
         ident = self._identity(path)
         if ident is None:

@@ -7,18 +7,18 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from mission_control.adapters.meters.base import (
-    _entry_mtime, _expand, _FollowingMeter, _scandir, home_dir, read_head_lines, same_dir,
+    FollowingMeter, entry_mtime, expand_path, home_dir, list_dir, read_head_lines, same_dir,
 )
 from mission_control.kinds.codex import CodexRolloutParser, codex_session_meta
 
 
 def codex_home(env: Mapping[str, str]) -> Path:
+    """`$CODEX_HOME`, else `~/.codex`, as the agent\'s environment says."""
     value = env.get("CODEX_HOME")
-    return _expand(value, env) if value else home_dir(env) / ".codex"
+    return expand_path(value, env) if value else home_dir(env) / ".codex"
 
 
-
-class CodexMeter(_FollowingMeter):
+class CodexMeter(FollowingMeter):
     """`<CODEX_HOME or ~/.codex>/sessions/YYYY/MM/DD/rollout-*.jsonl` whose `session_meta`
     names this cwd and a start at/after the launch."""
 
@@ -44,13 +44,13 @@ class CodexMeter(_FollowingMeter):
         root = codex_home(self.env) / "sessions"
         first = date.fromtimestamp(max(self.cutoff, 0)) - timedelta(days=1)
         days: list[Path] = []
-        for y in _scandir(root):
+        for y in list_dir(root):
             if not (y.is_dir() and y.name.isdigit()) or int(y.name) < first.year:
                 continue
-            for m in _scandir(y.path):
+            for m in list_dir(y.path):
                 if not (m.is_dir() and m.name.isdigit()) or (int(y.name), int(m.name)) < (first.year, first.month):
                     continue
-                for d in _scandir(m.path):
+                for d in list_dir(m.path):
                     if not (d.is_dir() and d.name.isdigit()):
                         continue
                     try:
@@ -67,11 +67,11 @@ class CodexMeter(_FollowingMeter):
         if self.explicit:
             return
         for day in self._day_dirs():
-            for entry in _scandir(day):
+            for entry in list_dir(day):
                 if not (entry.name.startswith("rollout-") and entry.name.endswith(".jsonl")):
                     continue
                 path = Path(entry.path)
-                if path in self._tails or self._decided(path) or (_entry_mtime(entry) or 0) < self.cutoff:
+                if path in self._tails or self._decided(path) or (entry_mtime(entry) or 0) < self.cutoff:
                     continue
                 head = read_head_lines(path, limit=1 << 20)
                 meta = codex_session_meta(head[0]) if head else None

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from mission_control.adapters.meters.base import (
-    Meter, TailedFile, WholeFile, _entry_mtime, _expand, _scandir, home_dir, read_head_lines, same_dir,
+    Meter, TailedFile, WholeFile, entry_mtime, expand_path, home_dir, list_dir, read_head_lines, same_dir,
 )
 from mission_control.core.tokens import load_json_line
 from mission_control.kinds.gemini import GeminiChatParser, gemini_session_meta
 
 
 def gemini_dir(env: Mapping[str, str]) -> Path:
+    """`$GEMINI_CLI_HOME/.gemini`, else `~/.gemini`, as the agent\'s environment says."""
     value = env.get("GEMINI_CLI_HOME")
-    return (_expand(value, env) if value else home_dir(env)) / ".gemini"
-
+    return (expand_path(value, env) if value else home_dir(env)) / ".gemini"
 
 
 def gemini_project_hash(path: str) -> str:
@@ -55,7 +55,7 @@ class GeminiMeter(Meter):
             for path, slug in projects.items():
                 if isinstance(slug, str) and same_dir(path, self.cwd_forms):
                     found.append(tmp / slug)
-        for entry in _scandir(tmp):
+        for entry in list_dir(tmp):
             if entry.is_dir():
                 marker = Path(entry.path) / ".project_root"
                 try:
@@ -79,9 +79,9 @@ class GeminiMeter(Meter):
             return
         for project in self.project_dirs():
             chats = project / "chats"
-            for entry in _scandir(chats):
-                if entry.is_dir() and (_entry_mtime(entry) or 0) >= self.cutoff:
-                    for f in _scandir(entry.path):  # a session's subagent chats
+            for entry in list_dir(chats):
+                if entry.is_dir() and (entry_mtime(entry) or 0) >= self.cutoff:
+                    for f in list_dir(entry.path):  # a session's subagent chats
                         self._consider(Path(f.path), f)
                 elif entry.is_file() and entry.name.startswith("session-"):
                     self._consider(Path(entry.path), entry)
@@ -91,7 +91,7 @@ class GeminiMeter(Meter):
             return
         if not (path.name.endswith(".jsonl") or path.name.endswith(".json")):
             return
-        if (_entry_mtime(entry) or 0) < self.cutoff:
+        if (entry_mtime(entry) or 0) < self.cutoff:
             return
         if path.name.endswith(".jsonl"):
             head = read_head_lines(path, limit=1 << 20)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mission_control.adapters.meters.base import _FollowingMeter
+from mission_control.adapters.meters.base import FollowingMeter
 from mission_control.kinds.ollama import OllamaLedgerParser
 
 
-class OllamaMeter(_FollowingMeter):
+class OllamaMeter(FollowingMeter):
     """The built-in agent's ledger (`ollama_ledger_line` format). Free unless overridden."""
 
     records = "mission-control-ledger"

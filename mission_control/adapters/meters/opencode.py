@@ -7,17 +7,17 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mission_control.adapters.meters.base import (
-    Meter, _entry_mtime, _expand, _scandir, _scandir_paths, _stat_sig, home_dir, same_dir,
+    Meter, entry_mtime, expand_path, home_dir, list_dir, list_dir_paths, same_dir, stat_sig,
 )
 from mission_control.core.tokens import load_json_line
 from mission_control.kinds.opencode import OpenCodeParser
 
 
 def opencode_data_dir(env: Mapping[str, str]) -> Path:
+    """`$XDG_DATA_HOME/opencode`, else `~/.local/share/opencode`, as the agent\'s environment says."""
     value = env.get("XDG_DATA_HOME")
-    base = _expand(value, env) if value else home_dir(env) / ".local" / "share"
+    base = expand_path(value, env) if value else home_dir(env) / ".local" / "share"
     return base / "opencode"
-
 
 
 class OpenCodeMeter(Meter):
@@ -43,7 +43,7 @@ class OpenCodeMeter(Meter):
         return opencode_data_dir(self.env)
 
     def _databases(self) -> list[Path]:
-        return sorted(p for p in _scandir_paths(self.data_dir) if p.name.startswith("opencode") and p.name.endswith(".db"))
+        return sorted(p for p in list_dir_paths(self.data_dir) if p.name.startswith("opencode") and p.name.endswith(".db"))
 
     def _connect(self, db: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=0.2)
@@ -73,10 +73,10 @@ class OpenCodeMeter(Meter):
 
     def _rescan_json(self) -> None:
         storage = self.data_dir / "storage"
-        for project in _scandir(storage / "session"):
-            if not project.is_dir() or (_entry_mtime(project) or 0) < self.cutoff:
+        for project in list_dir(storage / "session"):
+            if not project.is_dir() or (entry_mtime(project) or 0) < self.cutoff:
                 continue
-            for f in _scandir(project.path):
+            for f in list_dir(project.path):
                 sid = f.name[:-5] if f.name.endswith(".json") else None
                 if not sid or sid in self._json_sessions:
                     continue
@@ -96,7 +96,7 @@ class OpenCodeMeter(Meter):
         for db, ids in self._sessions.items():
             if not ids:
                 continue
-            sig = tuple((_stat_sig(db), _stat_sig(Path(str(db) + "-wal"))))
+            sig = tuple((stat_sig(db), stat_sig(Path(str(db) + "-wal"))))
             if self._db_sig.get(db) == sig:
                 continue
             try:
@@ -119,9 +119,9 @@ class OpenCodeMeter(Meter):
                     self._watermark[db] = max(self._watermark.get(db, 0), updated)
         storage = self.data_dir / "storage" / "message"
         for sid in self._json_sessions:
-            for f in _scandir(storage / sid):
+            for f in list_dir(storage / sid):
                 path = Path(f.path)
-                sig = _stat_sig(path)
+                sig = stat_sig(path)
                 if sig is None or self._json_sigs.get(path) == sig:
                     continue
                 try:
