@@ -30,7 +30,7 @@ from mission_control.core.config import NAME_RE, NAME_RULE, AgentSpec, FleetConf
 from mission_control.core.diagnosis import mask_value
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
 from mission_control.core.handoff import Handoff, handoff_message
-from mission_control.kinds import KINDS
+from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import typed_task
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan

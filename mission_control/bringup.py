@@ -26,7 +26,7 @@ from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.teardown import stop_session
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.hook_config import appender_argv, claude_settings, codex_notify_option
-from mission_control.kinds import KINDS
+from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import (
     FLEET_ENV, agent_command, agent_env, fleet_mark, launch_file_bytes, logs_output, pane_argv, typed_task,
 )

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from mission_control.kinds import KINDS
+from mission_control.core.kinds import KINDS
 from mission_control.core.regex_prefilter import fold, needed_strings
 from mission_control.core.rules import Region, rules_for
 from mission_control.core.status import tail_lines

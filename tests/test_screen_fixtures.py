@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from mission_control.kinds import KINDS
+from mission_control.core.kinds import KINDS
 from mission_control.core.model import Status
 from mission_control.core.rules import builtin_file, parse_file, rules_for
 from mission_control.core.status import Memory, Observation, Settings, Verdict, classify, tail_lines

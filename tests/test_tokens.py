@@ -19,12 +19,12 @@ from mission_control.core.tokens import (
     parse_iso,
     parse_money,
 )
-from mission_control.kinds.aider import AiderAnalyticsParser, AiderParser, aider_fresh_input
-from mission_control.kinds.claude import ClaudeTranscriptParser, claude_line_meta
-from mission_control.kinds.codex import CodexRolloutParser, codex_session_meta
-from mission_control.kinds.gemini import GeminiChatParser, gemini_session_meta, gemini_usage
-from mission_control.kinds.ollama import OllamaLedgerParser, ollama_ledger_line
-from mission_control.kinds.opencode import OpenCodeParser
+from mission_control.core.kinds.aider import AiderAnalyticsParser, AiderParser, aider_fresh_input
+from mission_control.core.kinds.claude import ClaudeTranscriptParser, claude_line_meta
+from mission_control.core.kinds.codex import CodexRolloutParser, codex_session_meta
+from mission_control.core.kinds.gemini import GeminiChatParser, gemini_session_meta, gemini_usage
+from mission_control.core.kinds.ollama import OllamaLedgerParser, ollama_ledger_line
+from mission_control.core.kinds.opencode import OpenCodeParser
 
 DATA = Path(__file__).parent / "data" / "transcripts"
 LAUNCH = 1759312800.0  # 2025-10-01T10:00:00Z

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mission_control.kinds import KIND_NAMES, KINDS
+from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -205,7 +205,7 @@ class AgentSettings(_Strict):
 
     name: str
     """Unique name; also the tmux pane title and the `agent/<name>` branch."""
-    kind: Literal[KIND_NAMES]  # type: ignore[valid-type]  # the registry's names: mission_control/kinds
+    kind: Literal[KIND_NAMES]  # type: ignore[valid-type]  # the registry's names: mission_control/core/kinds
     """Which detection rules, token meter and launch convention apply."""
     command: str | None = None
     """Shell command that starts the agent (default per kind; required for `shell`)."""

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
-from mission_control.kinds import api_key_vars
+from mission_control.core.kinds import api_key_vars
 
 ACTIONS = ("inject_env", "wait", "attach", "resume", "send", "restart", "none")
 

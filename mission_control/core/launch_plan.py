@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from mission_control.core.config import AgentSpec
-from mission_control.kinds import KINDS
+from mission_control.core.kinds import KINDS
 from mission_control.core.limits import MAX_ARG_BYTES, byte_length
 from mission_control.core.progress import author_identity
 

@@ -9,7 +9,7 @@ One convention throughout, the one of `TokenUsage`: `input` is fresh
 (uncached) input only, so `input + cache_read + cache_write` is all the input
 the model read, and `output` includes reasoning/thinking tokens.
 
-Each kind's own format is parsed in its kind module (`mission_control/kinds/<kind>.py`,
+Each kind's own format is parsed in its kind module (`mission_control/core/kinds/<kind>.py`,
 which says where it was checked); here are the values and helpers they share, and the
 parser of `tokens` regexes from agents.toml (shell).
 """

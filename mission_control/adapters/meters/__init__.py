@@ -1,6 +1,6 @@
 """Token meters, the I/O half: find each agent's own records and tail them.
 
-`make_meter(kind, ...)` asks the kind registry (`mission_control.kinds`) which records
+`make_meter(kind, ...)` asks the kind registry (`mission_control.core.kinds`) which records
 format the kind keeps (`KindSpec.records`) and returns the meter registered for it in
 `METERS` (one module per format beside this one, on the shared `base`); a kind without
 records of its own gets a meter of the regexes its agent configured, or one whose readings
@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from mission_control import kinds
 from mission_control.adapters.meters.aider import AiderMeter
 from mission_control.adapters.meters.base import (
     DEFAULT_RESCAN,
@@ -30,6 +29,7 @@ from mission_control.adapters.meters.codex import CodexMeter, codex_home
 from mission_control.adapters.meters.gemini import GeminiMeter, gemini_dir, gemini_project_hash
 from mission_control.adapters.meters.ollama import OllamaMeter
 from mission_control.adapters.meters.opencode import OpenCodeMeter, opencode_data_dir
+from mission_control.core import kinds
 from mission_control.core.pricing import Overrides
 from mission_control.core.tokens import RegexSpec
 

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Sequence
 from mission_control.adapters.meters.base import Meter, TailedFile, expand_path, find_git_root
 from mission_control.core.pricing import CostLedger
 from mission_control.core.tokens import ResponseBook
-from mission_control.kinds.aider import AiderAnalyticsParser, AiderParser
+from mission_control.core.kinds.aider import AiderAnalyticsParser, AiderParser
 
 
 class AiderMeter(Meter):

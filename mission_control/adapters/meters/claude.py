@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping
 from mission_control.adapters.meters.base import (
     FollowingMeter, entry_mtime, expand_path, file_mtime, home_dir, list_dir, read_head_lines, same_dir,
 )
-from mission_control.kinds.claude import ClaudeTranscriptParser, claude_line_meta
+from mission_control.core.kinds.claude import ClaudeTranscriptParser, claude_line_meta
 
 
 def claude_config_dir(env: Mapping[str, str]) -> Path:

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping
 from mission_control.adapters.meters.base import (
     FollowingMeter, entry_mtime, expand_path, home_dir, list_dir, read_head_lines, same_dir,
 )
-from mission_control.kinds.codex import CodexRolloutParser, codex_session_meta
+from mission_control.core.kinds.codex import CodexRolloutParser, codex_session_meta
 
 
 def codex_home(env: Mapping[str, str]) -> Path:

@@ -11,7 +11,7 @@ from mission_control.adapters.meters.base import (
     Meter, TailedFile, WholeFile, entry_mtime, expand_path, home_dir, list_dir, read_head_lines, same_dir,
 )
 from mission_control.core.tokens import load_json_line
-from mission_control.kinds.gemini import GeminiChatParser, gemini_session_meta
+from mission_control.core.kinds.gemini import GeminiChatParser, gemini_session_meta
 
 
 def gemini_dir(env: Mapping[str, str]) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mission_control.adapters.meters.base import FollowingMeter
-from mission_control.kinds.ollama import OllamaLedgerParser
+from mission_control.core.kinds.ollama import OllamaLedgerParser
 
 
 class OllamaMeter(FollowingMeter):

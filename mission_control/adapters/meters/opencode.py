@@ -10,7 +10,7 @@ from mission_control.adapters.meters.base import (
     Meter, entry_mtime, expand_path, home_dir, list_dir, list_dir_paths, same_dir, stat_sig,
 )
 from mission_control.core.tokens import load_json_line
-from mission_control.kinds.opencode import OpenCodeParser
+from mission_control.core.kinds.opencode import OpenCodeParser
 
 
 def opencode_data_dir(env: Mapping[str, str]) -> Path:

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
-from mission_control.kinds import KIND_NAMES
+from mission_control.core.kinds import KIND_NAMES
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.terminal_text import inert
 

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
-from mission_control.kinds import KIND_NAMES
+from mission_control.core.kinds import KIND_NAMES
 from mission_control.core.terminal_text import inert
 
 

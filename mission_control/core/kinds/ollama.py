@@ -8,7 +8,7 @@ from typing import Any
 
 from mission_control.core.model import TokenUsage
 from mission_control.core.tokens import LineParser, Response, ResponseBook, as_int, as_num
-from mission_control.kinds import KindSpec
+from mission_control.core.kinds import KindSpec
 
 
 OLLAMA_LEDGER_FIELDS = {"ts": float, "model": str, "prompt_eval_count": int, "eval_count": int}

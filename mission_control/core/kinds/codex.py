@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from mission_control.core.model import TokenUsage
 from mission_control.core.tokens import LineParser, Response, ResponseBook, as_int, load_json_line, parse_iso
-from mission_control.kinds import KindSpec
+from mission_control.core.kinds import KindSpec
 
 
 @dataclass(frozen=True)

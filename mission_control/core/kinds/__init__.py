@@ -1,4 +1,4 @@
-"""The agent kinds: one module each in this package, listed here (pure, like `core`).
+"""The agent kinds: one module each in this package, listed here (pure: part of the core).
 
 A kind module (`claude.py`, `codex.py`, ...) holds everything that kind means and that
 needs no I/O: its `SPEC` (how it launches, takes a task and resumes, which hooks it gets,

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from mission_control.core.model import TokenUsage
 from mission_control.core.tokens import Response, ResponseBook, as_int, as_num, load_json_line
-from mission_control.kinds import KindSpec
+from mission_control.core.kinds import KindSpec
 
 
 def opencode_response(info: Mapping[str, Any]) -> Response | None:

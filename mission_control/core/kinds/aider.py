@@ -15,7 +15,7 @@ from typing import Hashable, Iterable
 
 from mission_control.core.model import TokenUsage
 from mission_control.core.tokens import LineParser, Response, ResponseBook, as_int, as_num, parse_count, parse_money
-from mission_control.kinds import KindSpec
+from mission_control.core.kinds import KindSpec
 
 
 _TOKEN = r"([0-9][0-9,]*(?:\.[0-9]+)?\s*[kKmM]?)"

@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from mission_control.kinds import KindSpec
+from mission_control.core.kinds import KindSpec
 
 SPEC = KindSpec("shell", None, "env")
