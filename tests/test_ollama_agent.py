@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from conftest import ROOT, retry_until
-from mission_control.adapters.token_sources import make_meter
+from mission_control.adapters.meters import make_meter
 from mission_control.core.model import TokenUsage
 from mission_control.programs.ollama_agent import LEDGER_NAME, default_ledger_path, normalize_host
 from tools.fake_ollama_server import FakeOllama, text, tool_call
