@@ -25,6 +25,7 @@ from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensur
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.teardown import stop_session
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
+from mission_control.core.errors import MissionControlError
 from mission_control.core.hook_config import appender_argv, claude_settings, codex_notify_option
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import (
@@ -38,7 +39,7 @@ from mission_control.adapters.supervisor_lock import (
 from mission_control.preflight import check_state_dir, preflight
 
 
-class UpError(Exception):
+class UpError(MissionControlError):
     """`up` could not start the fleet; nothing was left running."""
 
 

@@ -14,14 +14,13 @@ import sys
 from pathlib import Path
 
 from mission_control.core.config import ConfigError, FleetConfig
+from mission_control.core.errors import MissionControlError, UsageError
+
+__all__ = ["CliError", "UsageError", "build_parser", "main"]
 
 
-class CliError(Exception):
-    """A runtime failure worth one line (exit 1)."""
-
-
-class UsageError(CliError):
-    """The command was given wrong or missing arguments (exit 2, like a bad config)."""
+class CliError(MissionControlError):
+    """A runtime failure worth one line (exit 1); wrong or missing arguments are a `UsageError` (exit 2)."""
 
 
 def say(text: str, file=None, *, lines: bool = False) -> None:
@@ -494,32 +493,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mission_control.actions import ActionError
-    from mission_control.adapters.git_progress import GitError
-    from mission_control.adapters.store import StoreError
-    from mission_control.adapters.tmux import TmuxError
-    from mission_control.locate import FleetNotFound
-
-    try:
-        from mission_control.bringup import UpError
-    except ImportError:  # pragma: no cover
-        UpError = CliError  # type: ignore[misc,assignment]
-
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in PROGRAMS:
         return run_program(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except MissionControlError as exc:  # every error a person reads: one line, its exit code (2 usage/config, 1 failed)
         say(f"mission-control: {exc}", sys.stderr)
-        return 2
-    except (FleetNotFound, UsageError) as exc:
-        say(f"mission-control: {exc}", sys.stderr)
-        return 2
-    except (CliError, UpError, TmuxError, StoreError, GitError, ActionError) as exc:
-        say(f"mission-control: {exc}", sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `mission-control status | head -3`: the reader has gone; end quietly

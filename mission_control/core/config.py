@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mission_control.core.errors import UsageError
 from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
 
@@ -36,8 +37,8 @@ MAX_USD = 1_000_000.0
 """Upper bound of budgets and prices."""
 
 
-class ConfigError(Exception):
-    """A config problem, already phrased as the one line a person should read."""
+class ConfigError(UsageError):
+    """A config problem, already phrased as the one line a person should read (exit 2)."""
 
 
 class _Strict(BaseModel):
