@@ -151,32 +151,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from mission_control.actions import FleetActions
-    from mission_control.adapters.store import ensure_private_dir
-    from mission_control.diagnose import diagnose
     from mission_control.ui.app import create_app
-    from mission_control.ui.source import StoreSource
 
-    import time
-
-    from mission_control.adapters.store import StoreError
-
-    config = _config(args)
-    ensure_private_dir(config.state_dir)
-    deadline = time.monotonic() + max(3.0, 3 * config.poll_interval)
-    while True:  # a damaged or deleted store is repaired by the fleet's supervisor within a tick or two
-        try:
-            source = StoreSource(config)
-            break
-        except StoreError as exc:
-            if exc.kind not in ("damaged", "missing", "locked") or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    store = source.store  # one store for reading, acting and diagnosing (a connection per thread)
-    create_app(
-        source, FleetActions(config, actor="dashboard", store=store), keys=config.keys, bell=config.bell,
-        diagnose=lambda name: diagnose(config, store, name),
-    ).run()
+    create_app(_config(args)).run()
     return 0
 
 

@@ -13,7 +13,7 @@ from mission_control.adapters.store import Store
 from mission_control.core.config import load_text
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.ui.app import create_app
-from mission_control.ui.source import FixedSource, StoreSource
+from mission_control.ui.source import FixedSource
 from mission_control.ui.widgets.agent_table import AgentTable
 from mission_control.ui.widgets.snapshot_age import SnapshotAge
 
@@ -23,7 +23,7 @@ DATA = json.loads((ROOT / "tests" / "data" / "dashboard_fixed.json").read_text()
 def fixed_app(alive: bool = True):
     snap = FleetSnapshot.from_json(DATA["snapshot"])
     source = FixedSource(snap, tails=DATA["tails"], alive=alive)
-    return create_app(source, live=False, clock=lambda: DATA["now"])
+    return create_app(source=source, live=False, clock=lambda: DATA["now"])
 
 
 def test_main_screen_snapshot(snap_compare) -> None:
@@ -150,7 +150,7 @@ async def test_live_store_updates_only_changed_cells(tmp_path: Path) -> None:
     store = Store(config.store_path)
     now = time.time()
     store.write_snapshot(FleetSnapshot(now, "mission-control", (AgentSnapshot("a", "shell", Status.WORKING, "output changing", since=now),)))
-    app = create_app(StoreSource(config), poll_seconds=0.05)
+    app = create_app(config, poll_seconds=0.05)
     async with app.run_test(size=(150, 40)) as pilot:
         table = app.query_one(AgentTable)
 
@@ -209,7 +209,7 @@ async def test_a_live_dashboard_says_the_fleet_came_back_after_a_crash(tmp_path:
     config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
     store = Store(config.store_path)
     store.log_action("up", "up", None, "1 agents", "recovered after a crash: resumed none; restarted from their task a")
-    app = create_app(StoreSource(config), poll_seconds=0.05)
+    app = create_app(config, poll_seconds=0.05)
     said: list[str] = []
     app.notify = lambda text, **kw: said.append(text)  # type: ignore[method-assign]
     async with app.run_test(size=(150, 40)) as pilot:
@@ -264,7 +264,7 @@ async def test_enter_zooms_into_the_selected_agent() -> None:
 
 def acting_app(actions: RecordingActions, keys: dict[str, str] | None = None):
     snap = FleetSnapshot.from_json(DATA["snapshot"])
-    return create_app(FixedSource(snap, tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"], keys=keys)
+    return create_app(source=FixedSource(snap, tails=DATA["tails"]), actions=actions, live=False, clock=lambda: DATA["now"], keys=keys)
 
 
 def names(actions: RecordingActions) -> list[str]:
@@ -350,7 +350,7 @@ async def test_pause_everything_asks_first_and_says_it_in_one_line() -> None:
         assert names(actions)[-1] == "pause_all"
 
         from mission_control.actions import Outcome
-        from mission_control.ui.app import ActionFinished
+        from mission_control.ui.messages import ActionFinished
 
         shown: list[str] = []
         app.notify = lambda text, **kw: shown.append(text)  # type: ignore[method-assign]
@@ -393,7 +393,7 @@ async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
         a = snap.agent(name)
         return rule_diagnosis(a.status.value, a.reason, a.evidence, a.kind), None
 
-    app = create_app(FixedSource(snap, tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"], diagnose=diagnose)
+    app = create_app(source=FixedSource(snap, tails=DATA["tails"]), actions=actions, live=False, clock=lambda: DATA["now"], diagnose=diagnose)
     async with app.run_test(size=(170, 42)) as pilot:
         await pilot.pause()
         await pilot.press("n")
@@ -414,7 +414,7 @@ async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
 
 
 def test_every_key_is_rebindable_by_the_name_the_readme_gives() -> None:
-    from mission_control.core.config import KEY_ACTIONS
+    from mission_control.core.keys import KEY_ACTIONS
     from mission_control.ui.app import MissionControlApp
 
     ids = {b.id for b in MissionControlApp.BINDINGS if getattr(b, "id", None)}
@@ -514,7 +514,7 @@ async def test_inject_prefills_the_variable_named_beside_the_agents_own_reason()
     agent["reason"] = "reported: cannot continue without credentials (missing PAYMENTS_TOKEN)"
     agent["evidence"] = "printed: STUCK: cannot continue without credentials"
     actions = RecordingActions()
-    app = create_app(FixedSource(FleetSnapshot.from_json(data), tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"])
+    app = create_app(source=FixedSource(FleetSnapshot.from_json(data), tails=DATA["tails"]), actions=actions, live=False, clock=lambda: DATA["now"])
     async with app.run_test(size=(170, 42)) as pilot:
         await pilot.pause()
         await pilot.press("n")

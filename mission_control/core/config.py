@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mission_control.core.errors import UsageError
+from mission_control.core.keys import KEY_ACTIONS
 from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
 
@@ -193,12 +194,6 @@ class RuleSettings(_Strict):
         except re.error as exc:
             raise ValueError(f"bad regex {v!r}: {exc}") from None
         return v
-
-
-KEY_ACTIONS = (
-    "spawn", "copy", "pause", "pause_all", "resume", "resume_all", "inject", "reassign", "send", "broadcast",
-    "restart", "kill", "zoom", "next_attention", "diagnose", "merge", "diff", "order", "help", "quit",
-)
 
 
 class AgentSettings(_Strict):

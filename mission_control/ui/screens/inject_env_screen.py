@@ -7,8 +7,6 @@ dialog is given the injected variables already masked: no stored value reaches t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,18 +14,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static, TextArea
 
-from mission_control.core.env_overlay import EnvFix, EnvTextError, parse_env_text
+from mission_control.core.env_overlay import EnvTextError, parse_env_text
 from mission_control.core.terminal_text import inert
-
-
-@dataclass(frozen=True)
-class InjectRequest:
-    fix: EnvFix | None
-    """What to inject (None: only removing)."""
-    all_agents: bool
-    write_dotenv: bool
-    unset: tuple[str, ...] = ()
-    """Injected variables of this agent to forget."""
+from mission_control.ui.requests import InjectRequest
 
 
 class InjectEnvScreen(ModalScreen[InjectRequest | None]):

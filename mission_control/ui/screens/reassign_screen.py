@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,14 +13,7 @@ from textual.widgets.option_list import Option
 from mission_control.core.kinds import KIND_NAMES
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.terminal_text import inert
-
-
-@dataclass(frozen=True)
-class ReassignRequest:
-    to_agent: str | None
-    new_kind: str | None
-    old: str
-    """pause or stop the previous agent."""
+from mission_control.ui.requests import ReassignRequest
 
 
 _ORDER = {Status.IDLE: 0, Status.WAITING: 1, Status.WORKING: 2, Status.STARTING: 3, Status.STUCK: 4, Status.PAUSED: 5, Status.EXITED: 6}
