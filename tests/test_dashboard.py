@@ -525,3 +525,92 @@ async def test_inject_prefills_the_variable_named_beside_the_agents_own_reason()
         await app.workers.wait_for_complete()
         name, args, _ = actions.calls[-1]
         assert name == "inject_env" and args[1].values == {"PAYMENTS_TOKEN": "tok"}
+
+
+# -- every screen and dialog, as a person sees it (issue 17: a snapshot of each, at 80x24 and 120x40) ----
+
+
+DIALOGS = {
+    "help": ("question_mark",),
+    "inject": ("n", "e"),
+    "reassign": ("n", "a"),
+    "spawn": ("s",),
+    "spawn-copy": ("S",),
+    "send": ("n", "t"),
+    "diff": ("D",),
+    "diagnosis": ("n", "d"),
+    "confirm-kill": ("n", "K"),
+    "confirm-merge": ("m",),
+    "confirm-resume": ("n", "r"),
+    "confirm-pause-all": ("P",),
+}
+"""Each screen or dialog, and the keys that open it from the main screen."""
+
+
+def dialog_app():
+    from mission_control.core.diagnosis import rule_diagnosis
+
+    snap = FleetSnapshot.from_json(DATA["snapshot"])
+    actions = RecordingActions()
+    actions.injected = {"OPENAI_API_KEY": "sk-…(51)"}
+
+    def diagnose(name: str):
+        a = snap.agent(name)
+        return rule_diagnosis(a.status.value, a.reason, a.evidence, a.kind), None
+
+    return create_app(source=FixedSource(snap, tails=DATA["tails"]), actions=actions, diagnose=diagnose, live=False,
+                      clock=lambda: DATA["now"], bell=False)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("dialog", list(DIALOGS))
+def test_dialog_snapshot(snap_compare, dialog: str, size: tuple[int, int]) -> None:
+    app = dialog_app()
+    app.notify = lambda *args, **kw: None  # type: ignore[method-assign]  # toasts time out: the dialog is what is compared
+
+    async def open_it(pilot) -> None:
+        await pilot.pause()
+        for key in DIALOGS[dialog]:
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_it)
+
+
+async def test_every_dialog_is_reached_by_its_keys() -> None:
+    """What each snapshot above shows is the dialog named (a key rebound or an action renamed would
+    otherwise leave it comparing the main screen)."""
+    expected = {"help": "HelpScreen", "inject": "InjectEnvScreen", "reassign": "ReassignScreen", "spawn": "SpawnScreen",
+                "spawn-copy": "SpawnScreen", "send": "TextPromptScreen", "diff": "TextViewScreen",
+                "diagnosis": "DiagnosisScreen"}
+    for dialog, keys in DIALOGS.items():
+        app = dialog_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for key in keys:
+                await pilot.press(key)
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert app.screen.__class__.__name__ == expected.get(dialog, "ConfirmScreen"), dialog
+
+
+async def test_an_action_that_fails_is_one_line_and_the_dashboard_goes_on() -> None:
+    """Every worker's error reaches the one handler: a notice naming the action and why."""
+    from mission_control.actions import ActionError
+
+    class Failing(RecordingActions):
+        def toggle_pause(self, name: str):
+            raise ActionError(f"{name} is not running: nothing to pause")
+
+    app = acting_app(Failing())
+    shown: list[tuple[str, str]] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.notify = lambda text, severity="information", **kw: shown.append((text, severity))  # type: ignore[method-assign]
+        await pilot.pause()
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert shown == [("pause: coder is not running: nothing to pause", "error")]
+        assert app.is_running

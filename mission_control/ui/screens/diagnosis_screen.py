@@ -33,7 +33,7 @@ class DiagnosisScreen(ModalScreen[FixRequest | None]):
 
     DEFAULT_CSS = """
     DiagnosisScreen { align: center middle; }
-    DiagnosisScreen > VerticalScroll { width: 100; height: auto; max-height: 85%; border: thick $accent; background: $surface; padding: 1 2; }
+    DiagnosisScreen > VerticalScroll { width: 100; height: auto; max-width: 100%; max-height: 85%; border: thick $accent; background: $surface; padding: 1 2; }
     DiagnosisScreen .diag-source { color: $text-muted; margin-top: 1; }
     """
     BINDINGS = [Binding("escape,q", "dismiss_none", "Close"), Binding("f", "apply", "Apply the fix")]

@@ -16,7 +16,7 @@ from mission_control.core.terminal_text import inert
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 80; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
+    HelpScreen > VerticalScroll { width: 80; height: auto; max-width: 100%; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
     """
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 

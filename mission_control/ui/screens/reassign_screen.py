@@ -22,7 +22,7 @@ _ORDER = {Status.IDLE: 0, Status.WAITING: 1, Status.WORKING: 2, Status.STARTING:
 class ReassignScreen(ModalScreen[ReassignRequest | None]):
     DEFAULT_CSS = """
     ReassignScreen { align: center middle; }
-    ReassignScreen > Vertical { width: 90; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
+    ReassignScreen > Vertical { width: 90; height: auto; max-width: 100%; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; overflow-y: auto; }
     ReassignScreen OptionList { height: auto; max-height: 16; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

@@ -16,7 +16,7 @@ from mission_control.ui.requests import SpawnRequest
 class SpawnScreen(ModalScreen[SpawnRequest | None]):
     DEFAULT_CSS = """
     SpawnScreen { align: center middle; }
-    SpawnScreen > Vertical { width: 90; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    SpawnScreen > Vertical { width: 90; height: auto; max-width: 100%; max-height: 100%; border: thick $primary; background: $surface; padding: 1 2; overflow-y: auto; }
     SpawnScreen #spawn-buttons { height: auto; align-horizontal: right; }
     SpawnScreen Button { margin-left: 2; }
     """
