@@ -1,8 +1,11 @@
 """The dashboard: renders the supervisor's snapshots and turns keys into requests.
 
-Built by `create_app()`, which the CLI and the tests both call. A thread worker
-reads the state store and posts `FleetObserved` (a newer one replaces a stale
-queued one); handlers update the widgets. Reading the store never blocks the UI.
+Built and wired by `create_app()`, which the CLI and the tests both call. A thread
+worker reads the state store and posts `FleetObserved` (a newer one replaces a stale
+queued one; every message is in `ui/messages.py`); handlers update the widgets.
+Reading the store never blocks the UI. Keys come from the one action table
+(`core/keys.py`); each action runs in a worker, asking first where it should
+(`ask_then`, `confirm_then`), and any worker's error is shown by one handler.
 """
 
 from __future__ import annotations
