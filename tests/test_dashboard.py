@@ -614,3 +614,16 @@ async def test_an_action_that_fails_is_one_line_and_the_dashboard_goes_on() -> N
         await pilot.pause()
         assert shown == [("pause: coder is not running: nothing to pause", "error")]
         assert app.is_running
+
+
+def test_the_real_actions_offer_all_the_dashboard_asks() -> None:
+    """`create_app` wires `FleetActions` where the UI expects its `ActionsPort`: each method the port
+    names exists on the real class (a rename on one side would otherwise surface only at a key press)."""
+    import inspect
+
+    from mission_control.actions import FleetActions
+    from mission_control.ui.app import ActionsPort
+
+    asked = [n for n, _ in inspect.getmembers(ActionsPort, inspect.isfunction) if not n.startswith("_")]
+    assert len(asked) > 15
+    assert [n for n in asked if not callable(getattr(FleetActions, n, None))] == []
