@@ -295,7 +295,8 @@ def child_dashboard_apply(config_path: str, out: str, rounds: int) -> int:
     from mission_control.adapters.store import Store
     from mission_control.core.model import Status
     from mission_control.fleet.locate import load_config
-    from mission_control.ui.app import FleetObserved, create_app
+    from mission_control.ui.app import create_app
+    from mission_control.ui.messages import FleetObserved
     from mission_control.ui.source import FixedSource
 
     config = load_config(Path(config_path))
@@ -316,7 +317,7 @@ def child_dashboard_apply(config_path: str, out: str, rounds: int) -> int:
     total_ms: list[float] = []
 
     async def main() -> None:
-        app = create_app(FixedSource(snap, session=config.session), live=False)
+        app = create_app(source=FixedSource(snap, session=config.session), live=False)
         app.bell = lambda: None  # type: ignore[method-assign]
         async with app.run_test(size=(200, 50)) as pilot:
             await pilot.pause()

@@ -14,14 +14,13 @@ import sys
 from pathlib import Path
 
 from mission_control.core.config import ConfigError, FleetConfig
+from mission_control.core.errors import MissionControlError, UsageError
+
+__all__ = ["CliError", "UsageError", "build_parser", "main"]
 
 
-class CliError(Exception):
-    """A runtime failure worth one line (exit 1)."""
-
-
-class UsageError(CliError):
-    """The command was given wrong or missing arguments (exit 2, like a bad config)."""
+class CliError(MissionControlError):
+    """A runtime failure worth one line (exit 1); wrong or missing arguments are a `UsageError` (exit 2)."""
 
 
 def say(text: str, file=None, *, lines: bool = False) -> None:
@@ -152,32 +151,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from mission_control.fleet.actions import FleetActions
-    from mission_control.adapters.store import ensure_private_dir
-    from mission_control.fleet.diagnose import diagnose
     from mission_control.ui.app import create_app
-    from mission_control.ui.source import StoreSource
 
-    import time
-
-    from mission_control.adapters.store import StoreError
-
-    config = _config(args)
-    ensure_private_dir(config.state_dir)
-    deadline = time.monotonic() + max(3.0, 3 * config.poll_interval)
-    while True:  # a damaged or deleted store is repaired by the fleet's supervisor within a tick or two
-        try:
-            source = StoreSource(config)
-            break
-        except StoreError as exc:
-            if exc.kind not in ("damaged", "missing", "locked") or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    store = source.store  # one store for reading, acting and diagnosing (a connection per thread)
-    create_app(
-        source, FleetActions(config, actor="dashboard", store=store), keys=config.keys, bell=config.bell,
-        diagnose=lambda name: diagnose(config, store, name),
-    ).run()
+    create_app(_config(args)).run()
     return 0
 
 
@@ -494,32 +470,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mission_control.fleet.actions import ActionError
-    from mission_control.adapters.git_progress import GitError
-    from mission_control.adapters.store import StoreError
-    from mission_control.adapters.tmux import TmuxError
-    from mission_control.fleet.locate import FleetNotFound
-
-    try:
-        from mission_control.fleet.bringup import UpError
-    except ImportError:  # pragma: no cover
-        UpError = CliError  # type: ignore[misc,assignment]
-
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in PROGRAMS:
         return run_program(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except MissionControlError as exc:  # every error a person reads: one line, its exit code (2 usage/config, 1 failed)
         say(f"mission-control: {exc}", sys.stderr)
-        return 2
-    except (FleetNotFound, UsageError) as exc:
-        say(f"mission-control: {exc}", sys.stderr)
-        return 2
-    except (CliError, UpError, TmuxError, StoreError, GitError, ActionError) as exc:
-        say(f"mission-control: {exc}", sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `mission-control status | head -3`: the reader has gone; end quietly

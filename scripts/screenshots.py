@@ -28,7 +28,7 @@ async def shoot(config_path: Path) -> None:
     from mission_control.ui.source import StoreSource
 
     config = load_config(config_path)
-    app = create_app(StoreSource(config), poll_seconds=0.2)
+    app = create_app(source=StoreSource(config), poll_seconds=0.2)
     async with app.run_test(size=(180, 46)) as pilot:
         await pilot.pause(1.5)
         app.save_screenshot("dashboard.svg", path=str(OUT))

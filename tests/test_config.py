@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from mission_control.core.config import ConfigError, load_text
 
 GOOD = """
@@ -135,3 +136,29 @@ def test_output_is_logged_only_when_a_meter_reads_it(kind: str, tokens: bool, lo
     body = f'[[agent]]\nname = "a"\nkind = "{kind}"\ncommand = "x"\n' + ("tokens = { cost = 'Cost: \\\\$([0-9.]+)' }\n" if tokens else "")
     config = load_text(Path("/tmp/agents.toml"), body, environ={})
     assert logs_output(config.agents[0]) is logged
+
+
+def test_the_readme_reference_tables_are_generated_from_the_field_docstrings() -> None:
+    """The config model's field docstrings are the one source of the README's agents.toml tables:
+    `python scripts/config_reference.py --write` puts them there, and they never drift."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("config_reference", ROOT / "scripts" / "config_reference.py")
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    readme = (ROOT / "README.md").read_text()
+    for heading, model in reference.TABLES.items():
+        start, end = reference.readme_table(readme, heading)
+        assert readme[start:end].rstrip("\n") == reference.table(model), (
+            f"README's {heading} table differs from the docstrings: run python scripts/config_reference.py --write")
+        for name, field in model.model_fields.items():
+            assert field.description and field.description.strip(), f"{model.__name__}.{name} has no docstring"
+
+
+def test_mission_settings_are_declared_once() -> None:
+    """`FleetConfig` carries the `[mission]` settings resolved, not a second declaration of them."""
+    from mission_control.core.config import FleetConfig, MissionSettings
+
+    assert issubclass(FleetConfig, MissionSettings)
+    own = set(FleetConfig.__annotations__)
+    assert not own & set(MissionSettings.model_fields), own & set(MissionSettings.model_fields)

@@ -13,7 +13,7 @@ from mission_control.adapters.store import Store
 from mission_control.core.config import load_text
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.ui.app import create_app
-from mission_control.ui.source import FixedSource, StoreSource
+from mission_control.ui.source import FixedSource
 from mission_control.ui.widgets.agent_table import AgentTable
 from mission_control.ui.widgets.snapshot_age import SnapshotAge
 
@@ -23,7 +23,7 @@ DATA = json.loads((ROOT / "tests" / "data" / "dashboard_fixed.json").read_text()
 def fixed_app(alive: bool = True):
     snap = FleetSnapshot.from_json(DATA["snapshot"])
     source = FixedSource(snap, tails=DATA["tails"], alive=alive)
-    return create_app(source, live=False, clock=lambda: DATA["now"])
+    return create_app(source=source, live=False, clock=lambda: DATA["now"])
 
 
 def test_main_screen_snapshot(snap_compare) -> None:
@@ -150,7 +150,7 @@ async def test_live_store_updates_only_changed_cells(tmp_path: Path) -> None:
     store = Store(config.store_path)
     now = time.time()
     store.write_snapshot(FleetSnapshot(now, "mission-control", (AgentSnapshot("a", "shell", Status.WORKING, "output changing", since=now),)))
-    app = create_app(StoreSource(config), poll_seconds=0.05)
+    app = create_app(config, poll_seconds=0.05)
     async with app.run_test(size=(150, 40)) as pilot:
         table = app.query_one(AgentTable)
 
@@ -209,7 +209,7 @@ async def test_a_live_dashboard_says_the_fleet_came_back_after_a_crash(tmp_path:
     config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
     store = Store(config.store_path)
     store.log_action("up", "up", None, "1 agents", "recovered after a crash: resumed none; restarted from their task a")
-    app = create_app(StoreSource(config), poll_seconds=0.05)
+    app = create_app(config, poll_seconds=0.05)
     said: list[str] = []
     app.notify = lambda text, **kw: said.append(text)  # type: ignore[method-assign]
     async with app.run_test(size=(150, 40)) as pilot:
@@ -264,7 +264,7 @@ async def test_enter_zooms_into_the_selected_agent() -> None:
 
 def acting_app(actions: RecordingActions, keys: dict[str, str] | None = None):
     snap = FleetSnapshot.from_json(DATA["snapshot"])
-    return create_app(FixedSource(snap, tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"], keys=keys)
+    return create_app(source=FixedSource(snap, tails=DATA["tails"]), actions=actions, live=False, clock=lambda: DATA["now"], keys=keys)
 
 
 def names(actions: RecordingActions) -> list[str]:
@@ -350,7 +350,7 @@ async def test_pause_everything_asks_first_and_says_it_in_one_line() -> None:
         assert names(actions)[-1] == "pause_all"
 
         from mission_control.fleet.actions import Outcome
-        from mission_control.ui.app import ActionFinished
+        from mission_control.ui.messages import ActionFinished
 
         shown: list[str] = []
         app.notify = lambda text, **kw: shown.append(text)  # type: ignore[method-assign]
@@ -393,7 +393,7 @@ async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
         a = snap.agent(name)
         return rule_diagnosis(a.status.value, a.reason, a.evidence, a.kind), None
 
-    app = create_app(FixedSource(snap, tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"], diagnose=diagnose)
+    app = create_app(source=FixedSource(snap, tails=DATA["tails"]), actions=actions, live=False, clock=lambda: DATA["now"], diagnose=diagnose)
     async with app.run_test(size=(170, 42)) as pilot:
         await pilot.pause()
         await pilot.press("n")
@@ -414,7 +414,7 @@ async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
 
 
 def test_every_key_is_rebindable_by_the_name_the_readme_gives() -> None:
-    from mission_control.core.config import KEY_ACTIONS
+    from mission_control.core.keys import KEY_ACTIONS
     from mission_control.ui.app import MissionControlApp
 
     ids = {b.id for b in MissionControlApp.BINDINGS if getattr(b, "id", None)}
@@ -514,7 +514,7 @@ async def test_inject_prefills_the_variable_named_beside_the_agents_own_reason()
     agent["reason"] = "reported: cannot continue without credentials (missing PAYMENTS_TOKEN)"
     agent["evidence"] = "printed: STUCK: cannot continue without credentials"
     actions = RecordingActions()
-    app = create_app(FixedSource(FleetSnapshot.from_json(data), tails=DATA["tails"]), actions, live=False, clock=lambda: DATA["now"])
+    app = create_app(source=FixedSource(FleetSnapshot.from_json(data), tails=DATA["tails"]), actions=actions, live=False, clock=lambda: DATA["now"])
     async with app.run_test(size=(170, 42)) as pilot:
         await pilot.pause()
         await pilot.press("n")
@@ -525,3 +525,105 @@ async def test_inject_prefills_the_variable_named_beside_the_agents_own_reason()
         await app.workers.wait_for_complete()
         name, args, _ = actions.calls[-1]
         assert name == "inject_env" and args[1].values == {"PAYMENTS_TOKEN": "tok"}
+
+
+# -- every screen and dialog, as a person sees it (issue 17: a snapshot of each, at 80x24 and 120x40) ----
+
+
+DIALOGS = {
+    "help": ("question_mark",),
+    "inject": ("n", "e"),
+    "reassign": ("n", "a"),
+    "spawn": ("s",),
+    "spawn-copy": ("S",),
+    "send": ("n", "t"),
+    "diff": ("D",),
+    "diagnosis": ("n", "d"),
+    "confirm-kill": ("n", "K"),
+    "confirm-merge": ("m",),
+    "confirm-resume": ("n", "r"),
+    "confirm-pause-all": ("P",),
+}
+"""Each screen or dialog, and the keys that open it from the main screen."""
+
+
+def dialog_app():
+    from mission_control.core.diagnosis import rule_diagnosis
+
+    snap = FleetSnapshot.from_json(DATA["snapshot"])
+    actions = RecordingActions()
+    actions.injected = {"OPENAI_API_KEY": "sk-…(51)"}
+
+    def diagnose(name: str):
+        a = snap.agent(name)
+        return rule_diagnosis(a.status.value, a.reason, a.evidence, a.kind), None
+
+    return create_app(source=FixedSource(snap, tails=DATA["tails"]), actions=actions, diagnose=diagnose, live=False,
+                      clock=lambda: DATA["now"], bell=False)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("dialog", list(DIALOGS))
+def test_dialog_snapshot(snap_compare, dialog: str, size: tuple[int, int]) -> None:
+    app = dialog_app()
+    app.notify = lambda *args, **kw: None  # type: ignore[method-assign]  # toasts time out: the dialog is what is compared
+
+    async def open_it(pilot) -> None:
+        await pilot.pause()
+        for key in DIALOGS[dialog]:
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_it)
+
+
+async def test_every_dialog_is_reached_by_its_keys() -> None:
+    """What each snapshot above shows is the dialog named (a key rebound or an action renamed would
+    otherwise leave it comparing the main screen)."""
+    expected = {"help": "HelpScreen", "inject": "InjectEnvScreen", "reassign": "ReassignScreen", "spawn": "SpawnScreen",
+                "spawn-copy": "SpawnScreen", "send": "TextPromptScreen", "diff": "TextViewScreen",
+                "diagnosis": "DiagnosisScreen"}
+    for dialog, keys in DIALOGS.items():
+        app = dialog_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for key in keys:
+                await pilot.press(key)
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert app.screen.__class__.__name__ == expected.get(dialog, "ConfirmScreen"), dialog
+
+
+async def test_an_action_that_fails_is_one_line_and_the_dashboard_goes_on() -> None:
+    """Every worker's error reaches the one handler: a notice naming the action and why."""
+    from mission_control.fleet.actions import ActionError
+
+    class Failing(RecordingActions):
+        def toggle_pause(self, name: str):
+            raise ActionError(f"{name} is not running: nothing to pause")
+
+    app = acting_app(Failing())
+    shown: list[tuple[str, str]] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.notify = lambda text, severity="information", **kw: shown.append((text, severity))  # type: ignore[method-assign]
+        await pilot.pause()
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert shown == [("pause: coder is not running: nothing to pause", "error")]
+        assert app.is_running
+
+
+def test_the_real_actions_offer_all_the_dashboard_asks() -> None:
+    """`create_app` wires `FleetActions` where the UI expects its `ActionsPort`: each method the port
+    names exists on the real class (a rename on one side would otherwise surface only at a key press)."""
+    import inspect
+
+    from mission_control.fleet.actions import FleetActions
+    from mission_control.ui.app import ActionsPort
+
+    asked = [n for n, _ in inspect.getmembers(ActionsPort, inspect.isfunction) if not n.startswith("_")]
+    assert len(asked) > 15
+    assert [n for n in asked if not callable(getattr(FleetActions, n, None))] == []

@@ -10,10 +10,9 @@ import psutil
 import pytest
 
 from conftest import retry_until
-from mission_control.fleet.actions import FleetActions, agent_processes
+from mission_control.fleet.actions import agent_processes
 from mission_control.fleet.locate import load_config
 from mission_control.ui.app import create_app
-from mission_control.ui.source import StoreSource
 from mission_control.ui.widgets.agent_table import AgentTable
 
 pytestmark = pytest.mark.tmux
@@ -61,8 +60,8 @@ async def test_keys_drive_a_real_fleet(cli, tmp_path: Path, monkeypatch: pytest.
     retry_until(lambda: all(x["status"] == "IDLE" for x in cli.status("-c", str(cfg))), message="both at their prompt")
 
     config = load_config(cfg)
-    actions = FleetActions(config, actor="dashboard")
-    app = create_app(StoreSource(config), actions, poll_seconds=0.1)
+    app = create_app(config, poll_seconds=0.1)  # wired as `mission-control dashboard` wires it
+    actions = app.actions
     async with app.run_test(size=(170, 42)) as pilot:
         table = app.query_one(AgentTable)
         await wait_for(pilot, lambda: table.row_count == 2, message="the fleet is shown")

@@ -84,7 +84,7 @@ async def test_the_dashboard_shows_outside_text_inert() -> None:
         FleetSnapshot(now, "mission-control", (evil_agent, AgentSnapshot("other", "shell", Status.IDLE, "", since=now))),
         tails={"evil": "tail line" + EVIL + "\nnext"}, changes={"evil": [{"new": "WORKING" + EVIL}]},
     )
-    app = create_app(source, EvilActions(), live=False, clock=lambda: now)
+    app = create_app(source=source, actions=EvilActions(), live=False, clock=lambda: now)
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.pause()
         out = screen_bytes(app)
@@ -94,7 +94,7 @@ async def test_the_dashboard_shows_outside_text_inert() -> None:
         # a notice (an agent starting to need you) with the reason in it
         stuck = FleetSnapshot(now + 1, "mission-control", (
             AgentSnapshot("evil", "shell", Status.STUCK, "r" + EVIL, since=now), source.snapshot.agents[1]))
-        from mission_control.ui.app import FleetObserved
+        from mission_control.ui.messages import FleetObserved
 
         app.post_message(FleetObserved(stuck, True))
         await pilot.pause()
@@ -123,7 +123,7 @@ async def test_markup_in_outside_text_is_shown_not_obeyed() -> None:
     crash or a hyperlink escape."""
     now = time.time()
     agent = AgentSnapshot("a", "shell", Status.WORKING, "[/] [link=http://x]y[/link]", since=now, task="[bold]t[/]")
-    app = create_app(FixedSource(FleetSnapshot(now, "s", (agent,))), live=False, clock=lambda: now)
+    app = create_app(source=FixedSource(FleetSnapshot(now, "s", (agent,))), live=False, clock=lambda: now)
     async with app.run_test(size=(200, 40)) as pilot:
         await pilot.pause()
         out = screen_bytes(app)

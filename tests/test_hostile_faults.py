@@ -88,7 +88,6 @@ import signal  # noqa: E402
 
 from mission_control.core.config import load_text  # noqa: E402
 from mission_control.ui.app import create_app  # noqa: E402
-from mission_control.ui.source import StoreSource  # noqa: E402
 from mission_control.ui.widgets.snapshot_age import SnapshotAge  # noqa: E402
 
 
@@ -147,7 +146,7 @@ async def test_a_deleted_store_is_restored_with_nothing_lost(cli, tmp_path: Path
     cfg = two_agents(tmp_path, mark)
     start(cli, cfg)
     config = load_text(cfg, cfg.read_text(), environ={"MISSION_CONTROL_SOCKET": cli.socket})
-    app = create_app(StoreSource(config), poll_seconds=0.1)
+    app = create_app(config, poll_seconds=0.1)
     try:
         r = cli("pause", "a", "-c", str(cfg))
         assert r.returncode == 0, r.stderr
@@ -204,7 +203,7 @@ async def test_a_damaged_store_is_reported_then_moved_aside(cli, tmp_path: Path)
     cfg = two_agents(tmp_path, mark)
     start(cli, cfg)
     config = load_text(cfg, cfg.read_text(), environ={"MISSION_CONTROL_SOCKET": cli.socket})
-    app = create_app(StoreSource(config), poll_seconds=0.1)
+    app = create_app(config, poll_seconds=0.1)
     store = tmp_path / ".mission-control" / "state.db"
     try:
         async with app.run_test(size=(160, 40)) as pilot:
@@ -325,7 +324,7 @@ async def test_snapshots_that_stop_while_the_supervisor_runs_are_red() -> None:
 
     now = time.time()
     snap = FleetSnapshot(now - STALE_SECONDS - 5, "t", (AgentSnapshot("a", "shell", Status.WORKING, "", since=now - 60),))
-    app = create_app(FixedSource(snap, alive=True), live=False, clock=lambda: now)
+    app = create_app(source=FixedSource(snap, alive=True), live=False, clock=lambda: now)
     async with app.run_test(size=(160, 30)) as pilot:
         await pilot.pause()
         assert "NO NEW SNAPSHOT" in banner(app) and "cannot write the state store" in banner(app)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from mission_control.core.errors import MissionControlError
 from mission_control.core.progress import (
     LOG_FORMAT,
     RECENT_LIMIT,
@@ -74,7 +75,7 @@ _REPO_ENV = (
 )
 
 
-class GitError(Exception):
+class GitError(MissionControlError):
     """A git question could not be answered.  `str(err)` is one line."""
 
     def __init__(self, message: str, *, returncode: int | None = None, stdout: str = "", stderr: str = ""):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mission_control.adapters.supervisor_lock import env_file, spec_env_file
+from mission_control.core.errors import MissionControlError
 from mission_control.core.model import FleetSnapshot
 
 SCHEMA_VERSION = 3
@@ -131,7 +132,7 @@ _MIGRATIONS = {
 }
 
 
-class StoreError(Exception):
+class StoreError(MissionControlError):
     """The store cannot be opened, read or written (or has a schema this version does not know):
     one line naming the file, what is wrong and what to do. `kind` says which fault it is:
     damaged, readonly, full, locked, missing, schema or other."""

@@ -20,6 +20,7 @@ from typing import Callable, Mapping, Sequence
 
 from mission_control.adapters.run import CommandError, run
 from mission_control.adapters import tmux_control
+from mission_control.core.errors import MissionControlError
 from mission_control.core.terminal_text import inert
 
 SEP = "\x1f"  # unit separator: never appears in names we allow
@@ -43,7 +44,7 @@ _BUFFER_IDS = itertools.count(1)
 PANE_FORMAT = SEP.join("#{%s}" % f for f in PANE_FIELDS)
 
 
-class TmuxError(Exception):
+class TmuxError(MissionControlError):
     """tmux is missing or refused a command; `str()` is one line."""
 
 

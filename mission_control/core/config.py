@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mission_control.core.errors import UsageError
+from mission_control.core.keys import KEY_ACTIONS
 from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
 
@@ -36,12 +38,14 @@ MAX_USD = 1_000_000.0
 """Upper bound of budgets and prices."""
 
 
-class ConfigError(Exception):
-    """A config problem, already phrased as the one line a person should read."""
+class ConfigError(UsageError):
+    """A config problem, already phrased as the one line a person should read (exit 2)."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+    # a field's docstring is its description: the one source of the README's reference tables
+    # (scripts/config_reference.py), where a last line `Default: ...` says the default in words
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
 
 
 def _check_name(value: str, what: str = "name") -> str:
@@ -51,43 +55,47 @@ def _check_name(value: str, what: str = "name") -> str:
 
 
 class MissionSettings(_Strict):
-    """The `[mission]` table: fleet-wide settings."""
+    """The `[mission]` table: fleet-wide settings (declared here once; `FleetConfig` carries them resolved)."""
 
     session: str = "mission-control"
     """tmux session name of the fleet."""
     socket: str = DEFAULT_SOCKET
-    """tmux socket name (`tmux -L`); the environment variable MISSION_CONTROL_SOCKET overrides it."""
+    """tmux socket (`tmux -L`); the environment variable `MISSION_CONTROL_SOCKET` overrides it."""
     layout: str = "split"
     """Name of a layout preset (a TOML file in `layouts/`)."""
     repo: Path | None = None
-    """The git repository the agents work on (relative to this file)."""
+    """The git repository the agents work on (relative to the config)."""
     init_repo: bool = False
     """Create `repo` as a scratch git repository with one commit when it does not exist (the demo uses it)."""
     base_branch: str | None = None
-    """Branch agents' worktrees start from and merge into (default: the repo's current branch)."""
+    """Branch agents' worktrees start from and merge into.
+    Default: the repo's current branch"""
     state_dir: Path = Path(".mission-control")
-    """Where the state store lives (relative to this file); created 0700. Unset, it is keyed by the
-    config: `.mission-control` for `agents.toml`, `.mission-control/<name>` for `<name>.toml`."""
+    """The state store's folder, beside the config (created 0700); one per config, so configs in one
+    folder never share a fleet's state. `up` refuses a state dir that holds the fleet of another
+    config (one line, exit 2).
+    Default: `".mission-control"` for `agents.toml`, `".mission-control/<name>"` for any other `<name>.toml`"""
     poll_interval: float = Field(1.0, gt=0, le=60)
     """Seconds between two supervisor ticks."""
     stuck_after: float = Field(120.0, gt=0, le=MAX_SECONDS)
-    """Seconds without screen change or CPU use, away from a prompt, before an agent is STUCK."""
+    """Seconds without screen change or CPU use, away from a prompt, before an agent is STUCK (at most a week)."""
     start_timeout: float = Field(60.0, gt=0, le=MAX_SECONDS)
-    """Seconds an agent may stay STARTING before it is STUCK ("never got going")."""
+    """Seconds an agent may show nothing before it is STUCK ("never got going"; at most a week)."""
     budget_usd: float | None = Field(None, ge=0, le=MAX_USD)
-    """Fleet-wide spend limit in USD."""
+    """Fleet-wide spend limit in USD: at it, every running agent is paused once."""
     budget_warn: float = Field(0.8, gt=0, le=1)
-    """Fraction of a budget at which the spend is marked as a warning."""
+    """Fraction of a budget at which its cost is marked as a warning (`▲`)."""
     budget_action: Literal["pause", "warn"] = "pause"
-    """What reaching a budget does: pause the agent (with reason "budget reached"), or only warn."""
+    """What reaching a budget does: `pause` the agent (reason `budget reached`), or only `warn`."""
     on_status: str | None = None
-    """Shell command run on every status change (MC_AGENT, MC_OLD_STATUS, MC_NEW_STATUS, MC_REASON set)."""
+    """Shell command run on each status change, with `MC_AGENT`, `MC_OLD_STATUS`, `MC_NEW_STATUS`, `MC_REASON` set."""
     bell: bool = True
     """Ring the terminal bell in the dashboard when an agent starts to need you (WAITING or STUCK)."""
     ollama_host: str | None = None
-    """Ollama server for `ollama` agents and diagnosis (default: $OLLAMA_HOST, else the local server)."""
+    """Ollama server for `ollama` agents and diagnosis.
+    Default: `$OLLAMA_HOST`, else the local server"""
     diagnose_model: str | None = None
-    """Ollama model asked for a second opinion on why an agent is stuck (unset: rule-based diagnosis only)."""
+    """Ollama model asked for a second opinion on why an agent is stuck, by `diagnose` (unset: the rules only)."""
 
     @field_validator("session", "socket")
     @classmethod
@@ -194,42 +202,50 @@ class RuleSettings(_Strict):
         return v
 
 
-KEY_ACTIONS = (
-    "spawn", "copy", "pause", "pause_all", "resume", "resume_all", "inject", "reassign", "send", "broadcast",
-    "restart", "kill", "zoom", "next_attention", "diagnose", "merge", "diff", "order", "help", "quit",
-)
-
-
 class AgentSettings(_Strict):
     """One `[[agent]]` table."""
 
     name: str
-    """Unique name; also the tmux pane title and the `agent/<name>` branch."""
+    """Unique name of letters, digits, `-` and `_` (at most 40); also the tmux pane title and the `agent/<name>` branch."""
     kind: Literal[KIND_NAMES]  # type: ignore[valid-type]  # the registry's names: mission_control/core/kinds
-    """Which detection rules, token meter and launch convention apply."""
+    """Which detection rules, token meter and launch convention apply: {kinds}."""
     command: str | None = None
-    """Shell command that starts the agent (default per kind; required for `shell`)."""
+    """The shell command that starts the agent; required for `shell`. A command starting with
+    `mission-control` runs the mission-control that started the fleet (same interpreter), whatever
+    the agent's PATH holds.
+    Default: per kind (`claude`, `codex`, ..., `mission-control agent` for `ollama`)"""
     cwd: Path | None = None
-    """Working directory (default: its worktree, else `repo`, else this file's folder)."""
+    """Working directory.
+    Default: its worktree, else `repo`, else the config's folder"""
     worktree: bool = False
-    """Give the agent its own git worktree on branch `agent/<name>`."""
+    """Give the agent its own `git worktree` on branch `agent/<name>`."""
     task: str | None = None
-    """First instruction; delivered the way the kind takes a first prompt."""
+    """The first instruction, delivered the way the kind takes one: the prompt argument for claude
+    and codex (`--prompt-interactive` for gemini), typed at the first prompt for aider and
+    opencode, `$MISSION_CONTROL_TASK` and the file `$MISSION_CONTROL_TASK_FILE` for every kind. Up
+    to 1 MiB; a task over 128 KiB (too long for one argument) is typed at the first prompt
+    instead, and is only in the file."""
     env: dict[str, str] = Field(default_factory=dict)
-    """Extra environment variables (values are passed literally, never through a shell)."""
+    """Extra environment variables, `PATH` included (it reaches the agent as given; values are
+    passed literally, never through a shell). Each `NAME=value` up to 128 KiB (the kernel's limit
+    for one variable), all together up to 1 MiB."""
     resume_prompt: str | None = None
-    """Typed by `resume` at the agent's prompt (default per kind, e.g. "continue")."""
+    """What `resume` types at the agent's prompt.
+    Default: `"continue"`"""
     resume_command: str | None = None
-    """Command that continues the last conversation (default per kind, e.g. `claude --continue`)."""
+    """Command that continues the agent's last conversation.
+    Default: per kind (`claude --continue`, `codex resume --last`, `aider --restore-chat-history`)"""
     budget_usd: float | None = Field(None, ge=0, le=MAX_USD)
-    """Spend limit in USD: warning at 80 %, paused at 100 %."""
+    """Its spend limit in USD: `▲` at `budget_warn`, paused at 100 %."""
     model: str | None = None
     """Model name, where the kind takes one (ollama)."""
     ollama_host: str | None = None
-    """Ollama server of an `ollama` agent (default: `[mission] ollama_host`)."""
+    """Its Ollama server (an `ollama` agent's).
+    Default: `[mission] ollama_host`"""
     tokens: TokenRegexSettings | None = None
-    """For agents whose records we cannot read (any `shell` command): regexes that find
-    token counts and cost in its output."""
+    """For commands whose records we cannot read: regexes over its output, one group each —
+    `tokens_in`, `tokens_out`, `cache_read`, `cache_write`, `cost`, and `cumulative = true` when the
+    numbers are running totals, `model` to price tokens with."""
 
     @field_validator("name")
     @classmethod
@@ -353,29 +369,15 @@ class AgentSpec(BaseModel):
     index: int
 
 
-class FleetConfig(BaseModel):
-    """What the builder and the supervisor work from."""
+class FleetConfig(MissionSettings):
+    """What the builder and the supervisor work from: the `[mission]` settings (declared once, in
+    `MissionSettings`) resolved — paths absolute, the socket after `MISSION_CONTROL_SOCKET` — and
+    the agents with every default filled in."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(strict=False)
 
     path: Path
-    session: str
-    socket: str
-    layout: str
-    repo: Path | None
-    init_repo: bool
-    base_branch: str | None
-    state_dir: Path
-    poll_interval: float
-    stuck_after: float
-    start_timeout: float
-    budget_usd: float | None
-    budget_warn: float = 0.8
-    budget_action: str = "pause"
-    on_status: str | None
-    bell: bool = True
-    ollama_host: str | None = None
-    diagnose_model: str | None = None
+    """The config file (absolute)."""
     agents: tuple[AgentSpec, ...]
     tasks: tuple[TaskSettings, ...]
     rules: tuple[RuleSettings, ...] = ()
@@ -685,24 +687,8 @@ def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None
             task = tasks_by_agent[a.name].prompt
         agents.append(expand_agent(a, i, base=base, state_dir=state_dir, repo=repo, ollama_host=m.ollama_host, task=task))
     return FleetConfig(
+        **{**dict(m), "repo": repo, "state_dir": state_dir, "socket": socket},
         path=path,
-        session=m.session,
-        socket=socket,
-        layout=m.layout,
-        repo=repo,
-        init_repo=m.init_repo,
-        base_branch=m.base_branch,
-        state_dir=state_dir,
-        poll_interval=m.poll_interval,
-        stuck_after=m.stuck_after,
-        start_timeout=m.start_timeout,
-        budget_usd=m.budget_usd,
-        budget_warn=m.budget_warn,
-        budget_action=m.budget_action,
-        on_status=m.on_status,
-        bell=m.bell,
-        ollama_host=m.ollama_host,
-        diagnose_model=m.diagnose_model,
         agents=tuple(agents),
         tasks=tuple(schema.task),
         rules=tuple(schema.rule),

@@ -30,6 +30,7 @@ from mission_control.fleet.panes import add_agent_pane, open_output_log, start_a
 from mission_control.core.config import NAME_RE, NAME_RULE, AgentSpec, FleetConfig
 from mission_control.core.diagnosis import mask_value
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
+from mission_control.core.errors import MissionControlError
 from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import typed_task
@@ -48,7 +49,7 @@ QUIET_CHECK_SECONDS = 0.25
 """Two captures this far apart must be identical before text is typed at a prompt."""
 
 
-class ActionError(Exception):
+class ActionError(MissionControlError):
     """The action could not be done; `str()` says why in one line."""
 
 

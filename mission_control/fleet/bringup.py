@@ -27,9 +27,10 @@ from mission_control.fleet.locate import CONFIG_OPTION, STATE_OPTION, load_layou
 from mission_control.fleet.panes import agent_worktree, record_agent_run, start_agent_pane
 from mission_control.adapters.supervisor_lock import UP_LOCK_NAME, LockBusy, output_log, supervisor_alive, up_lock
 from mission_control.fleet.preflight import check_state_dir, preflight
+from mission_control.core.errors import MissionControlError
 
 
-class UpError(Exception):
+class UpError(MissionControlError):
     """`up` could not start the fleet; nothing was left running."""
 
 

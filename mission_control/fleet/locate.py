@@ -16,6 +16,7 @@ from mission_control.adapters.tmux import Tmux
 from mission_control.core.config import (
     CONFIG_MAX_BYTES, DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text,
 )
+from mission_control.core.errors import UsageError
 from mission_control.core.layouts import LayoutPreset, parse_layout
 
 CONFIG_OPTION = "@mission_control_config"
@@ -26,8 +27,8 @@ BUILTIN_LAYOUTS = Path(__file__).resolve().parent.parent / "layouts"
 link to the top-level `layouts/` folder, the source people read and copy)."""
 
 
-class FleetNotFound(Exception):
-    pass
+class FleetNotFound(UsageError):
+    """No config was named and no fleet or ./agents.toml was found (exit 2)."""
 
 
 def read_config_text(path: Path, what: str = "config file") -> str:

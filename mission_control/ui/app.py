@@ -1,47 +1,63 @@
 """The dashboard: renders the supervisor's snapshots and turns keys into requests.
 
-Built by `create_app()`, which the CLI and the tests both call. A thread worker
-reads the state store and posts `FleetObserved` (a newer one replaces a stale
-queued one); handlers update the widgets. Reading the store never blocks the UI.
+Built and wired by `create_app()`, which the CLI and the tests both call. A thread
+worker reads the state store and posts `FleetObserved` (a newer one replaces a stale
+queued one; every message is in `ui/messages.py`); handlers update the widgets.
+Reading the store never blocks the UI. Keys come from the one action table
+(`core/keys.py`); each action runs in a worker, asking first where it should
+(`ask_then`, `confirm_then`), and any worker's error is shown by one handler.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import DataTable
+from textual.worker import Worker, WorkerState
 
 from mission_control.core.diagnosis import rule_diagnosis
+from mission_control.core.keys import ACTIONS, GROUPS
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.terminal_text import inert
+from mission_control.ui.messages import ActionFinished, FleetObserved, StoreReadFailed, TailRead
+from mission_control.ui.requests import FixRequest, InjectRequest, ReassignRequest, SpawnRequest
 from mission_control.ui.screens.confirm_screen import ConfirmScreen
 from mission_control.ui.screens.diagnosis_screen import DiagnosisScreen
 from mission_control.ui.screens.help_screen import HelpScreen
-from mission_control.ui.screens.inject_env_screen import InjectEnvScreen, InjectRequest
-from mission_control.ui.screens.reassign_screen import ReassignRequest, ReassignScreen
-from mission_control.ui.screens.spawn_screen import SpawnRequest, SpawnScreen
+from mission_control.ui.screens.inject_env_screen import InjectEnvScreen
+from mission_control.ui.screens.reassign_screen import ReassignScreen
+from mission_control.ui.screens.spawn_screen import SpawnScreen
 from mission_control.ui.screens.text_prompt_screen import TextPromptScreen
 from mission_control.ui.screens.text_view_screen import TextViewScreen
-from mission_control.ui.source import FleetSource
+from mission_control.ui.source import FleetSource, open_store_source
 from mission_control.ui.widgets.agent_table import AgentTable
 from mission_control.ui.widgets.detail_panel import DetailPanel
 from mission_control.ui.widgets.key_hints import KeyHints
 from mission_control.ui.widgets.snapshot_age import SnapshotAge
 from mission_control.ui.widgets.totals_bar import TotalsBar
 
+if TYPE_CHECKING:
+    from mission_control.core.config import FleetConfig
 
-class FleetActions(Protocol):
-    """What the dashboard can ask of the fleet (the CLI hands in `mission_control.fleet.actions.FleetActions`).
+__all__ = ["ActionFinished", "ActionsPort", "FleetObserved", "MissionControlApp", "create_app"]
+
+T = TypeVar("T")
+
+
+class ActionsPort(Protocol):
+    """What the dashboard can ask of the fleet (`create_app` wires `mission_control.fleet.actions.FleetActions`).
     Each method takes agent names and returns an `Outcome` (or a list of them), or raises with one line."""
 
     def needs_terminal(self) -> bool: ...
     def zoom(self, name: str) -> Any: ...
     def toggle_pause(self, name: str) -> Any: ...
+    def pause_all(self) -> Any: ...
+    def unpause_all(self) -> Any: ...
     def plan_resume(self, name: str) -> Any: ...
     def resume(self, name: str, plan: Any = None) -> Any: ...
     def resume_all_stuck(self) -> Any: ...
@@ -58,82 +74,17 @@ class FleetActions(Protocol):
     def diff_stat(self, name: str) -> str: ...
 
 
-class ActionFinished(Message):
-    """An action worker finished: its outcomes (or its one-line error) to show."""
-
-    def __init__(self, what: str, outcomes: list[Any], error: str | None = None, text: str | None = None) -> None:
-        super().__init__()
-        self.what = what
-        self.outcomes = outcomes
-        self.error = error
-        self.text = text
-
-
-class FleetObserved(Message):
-    """The worker read a (new) snapshot from the store."""
-
-    def __init__(self, snapshot: FleetSnapshot | None, alive: bool) -> None:
-        super().__init__()
-        self.snapshot = snapshot
-        self.alive = alive
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, FleetObserved)
-
-
-class TailRead(Message):
-    """The worker read the selected agent's pane tail and history."""
-
-    def __init__(self, agent: str, tail: str, changes: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.agent = agent
-        self.tail = tail
-        self.changes = changes
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, TailRead)
-
-
-class SourceFailed(Message):
-    """Reading the store failed (shown once, then retried)."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
-
-
 class MissionControlApp(App[None]):
     TITLE = "mission-control"
     CSS = """
     Screen { layout: vertical; }
     #fleet-top { height: auto; }
     """
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit", tooltip="the fleet keeps running"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("enter,z", "zoom", "Zoom", id="zoom"),
-        Binding("n", "next_attention", "Next needing you", id="next_attention"),
-        Binding("p", "pause", "Pause/continue", id="pause"),
-        Binding("r", "resume", "Resume", id="resume"),
-        Binding("A", "resume_all", "Resume all STUCK", id="resume_all", show=False),
-        Binding("P", "pause_all", "Pause/continue all", id="pause_all", show=False,
-                tooltip="every running agent; when all are paused, continue them all"),
-        Binding("e", "inject", "Inject env", id="inject"),
-        Binding("a", "reassign", "Reassign", id="reassign"),
-        Binding("t", "send", "Send text", id="send"),
-        Binding("b", "broadcast", "Broadcast", id="broadcast", show=False),
-        Binding("s", "spawn", "Spawn", id="spawn", show=False),
-        Binding("S", "copy", "Spawn a copy", id="copy", show=False),
-        Binding("R", "restart", "Restart", id="restart", show=False),
-        Binding("K", "kill", "Kill", id="kill", show=False),
-        Binding("d", "diagnose", "Diagnose", id="diagnose", show=False),
-        Binding("m", "merge", "Merge branch", id="merge", show=False),
-        Binding("D", "diff", "Diff stat", id="diff", show=False),
-        Binding("o", "toggle_order", "Needs-you first", id="order", show=False),
-    ]
+    BINDINGS = [Binding(a.key, a.action, a.description, id=a.id, show=a.footer, tooltip=a.note) for a in ACTIONS]
+    """From the one action table (`core/keys.py`); `[keys]` rebinds them by id."""
 
     def __init__(
-        self, source: FleetSource, actions: FleetActions | None = None, *, poll_seconds: float = 0.5, live: bool = True,
+        self, source: FleetSource, actions: ActionsPort | None = None, *, poll_seconds: float = 0.5, live: bool = True,
         clock: Callable[[], float] = time.time, keys: dict[str, str] | None = None, bell: bool = True,
         diagnose: Callable[[str], Any] | None = None,
     ) -> None:
@@ -194,7 +145,7 @@ class MissionControlApp(App[None]):
         try:  # the store is read here, off the UI thread, from the start
             self.call_from_thread(self._say_recovered, self.source.recent_actions(5))
         except Exception as exc:
-            self.post_message(SourceFailed(str(exc)))
+            self.post_message(StoreReadFailed(str(exc)))
         while not worker.is_cancelled:
             try:
                 sid = self.source.snapshot_id()
@@ -208,7 +159,7 @@ class MissionControlApp(App[None]):
                     self.post_message(TailRead(name, self.source.tail(name), self.source.status_changes(name)))
                     last_tail_for = (name, sid)
             except Exception as exc:  # the store is busy, damaged or gone: say so, keep trying
-                self.post_message(SourceFailed(str(exc)))
+                self.post_message(StoreReadFailed(str(exc)))
                 last_id = -1  # the next good read is shown (and clears the banner) even if nothing changed
             time.sleep(self.poll_seconds)
 
@@ -247,7 +198,7 @@ class MissionControlApp(App[None]):
         if message.agent == self.selected_name:
             self._show_detail(message)
 
-    def on_source_failed(self, message: SourceFailed) -> None:
+    def on_store_read_failed(self, message: StoreReadFailed) -> None:
         self.store_problem = message.error
         if message.error != self._last_error:
             self._last_error = message.error
@@ -287,15 +238,17 @@ class MissionControlApp(App[None]):
         return self.snapshot.agent(self.selected_name)
 
     def action_help(self) -> None:
-        # the bindings in force (the keymap of [keys] applied), not the class's defaults
-        keys = []
+        # the keys in force (the keymap of [keys] applied), not the table's defaults, by group
+        keys: dict[str, list[str]] = {}
         for active in self.screen.active_bindings.values():
-            if active.node is self:
-                b = active.binding
-                keys.append((self.get_key_display(b), b.description + (f" ({b.tooltip})" if b.tooltip else "")))
-        self.push_screen(HelpScreen(keys))
+            if active.node is self and active.binding.id:
+                keys.setdefault(active.binding.id, []).append(self.get_key_display(active.binding))
+        rows = [(a.group, ", ".join(keys[a.id]), a.description + (f" ({a.note})" if a.note else ""))
+                for group in GROUPS for a in ACTIONS if a.group == group and a.id in keys]
+        self.push_screen(HelpScreen(rows))
 
-    # every action runs in a worker thread; its outcome comes back as ActionFinished
+    # every action runs in a worker thread; its outcome comes back as ActionFinished, its error
+    # to `on_worker_state_changed`
 
     def _agent_or_say(self) -> AgentSnapshot | None:
         agent = self.selected_agent()
@@ -306,22 +259,43 @@ class MissionControlApp(App[None]):
             return None
         return agent
 
-    @work(thread=True, group="actions")
-    def perform(self, what: str, call: Callable[[], Any]) -> None:
-        try:
+    def perform(self, what: str, call: Callable[[], T], then: Callable[[T], None] | None = None) -> None:
+        """Run `call` off the UI thread (a worker named `what`): its result is shown (an outcome, a
+        list of them, or a text), or handed to `then` on the UI thread. If it raises, the one
+        worker-error handler below says so."""
+
+        def run() -> None:
             result = call()
-        except Exception as exc:  # every action error is shown here, in one place
-            self.post_message(ActionFinished(what, [], error=str(exc) or type(exc).__name__))
-            return
-        if isinstance(result, str):
-            self.post_message(ActionFinished(what, [], text=result))
-        else:
-            self.post_message(ActionFinished(what, result if isinstance(result, list) else [result]))
+            if then is not None:
+                self.call_from_thread(then, result)
+            elif isinstance(result, str):
+                self.post_message(ActionFinished(what, [], text=result))
+            else:
+                self.post_message(ActionFinished(what, result if isinstance(result, list) else [result]))
+
+        self.run_worker(run, name=what, group="actions", thread=True, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every action worker's error, shown here, in one place: one line, the dashboard goes on."""
+        worker = event.worker
+        if event.state is WorkerState.ERROR and worker.group == "actions":
+            error = worker.error
+            self.notify(f"{worker.name}: {str(error) or type(error).__name__}", severity="error", timeout=8)
+
+    def ask_then(self, screen: Screen[T | None], then: Callable[[T], None]) -> None:
+        """Show a dialog; when the person answers (not cancel, not no), `then` gets the answer."""
+
+        def answered(answer: T | None) -> None:
+            if answer:
+                then(answer)
+
+        self.push_screen(screen, answered)
+
+    def confirm_then(self, question: str, yes: str, what: str, call: Callable[[], Any]) -> None:
+        """Ask first ("Kill …?", yes/cancel); only on yes, perform the action."""
+        self.ask_then(ConfirmScreen(question, yes=yes), lambda _: self.perform(what, call))
 
     def on_action_finished(self, message: ActionFinished) -> None:
-        if message.error:
-            self.notify(f"{message.what}: {message.error}", severity="error", timeout=8)
-            return
         if message.text is not None:
             self.push_screen(TextViewScreen(message.what, message.text))
             return
@@ -345,7 +319,7 @@ class MissionControlApp(App[None]):
             with self.suspend():
                 try:
                     outcome = self.actions.zoom(name)
-                except Exception as exc:
+                except Exception as exc:  # not a worker: the terminal is ours until it returns
                     outcome = f"zoom: {exc}"
             self.notify(str(outcome), timeout=4)
         else:
@@ -359,29 +333,17 @@ class MissionControlApp(App[None]):
         if (agent := self._agent_or_say()):
             self._plan_resume(agent.name)
 
-    @work(thread=True, group="actions")
     def _plan_resume(self, name: str) -> None:
-        """Work out what resume will do (it reads the pane), then ask on the UI thread."""
-        try:
-            plan = self.actions.plan_resume(name)
-        except Exception as exc:
-            self.post_message(ActionFinished("resume", [], error=str(exc) or type(exc).__name__))
-            return
-        self.call_from_thread(self._confirm_resume, name, plan)
+        """Work out what resume will do (it reads the pane, off the UI thread), then ask."""
+        self.perform("resume", lambda: self.actions.plan_resume(name), then=lambda plan: self._confirm_resume(name, plan))
 
     def _confirm_resume(self, name: str, plan: Any) -> None:
         if plan.step.value == "attach":
             self._zoom(name)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.perform("resume", lambda: self.actions.resume(name, plan))
-
-        if plan.step.value in ("nothing", "not-at-prompt"):
+        elif plan.step.value in ("nothing", "not-at-prompt"):
             self.notify(plan.description, timeout=6)
-            return
-        self.push_screen(ConfirmScreen(f"Resume {name}: {plan.description}?", yes="Resume"), answered)
+        else:
+            self.confirm_then(f"Resume {name}: {plan.description}?", "Resume", "resume", lambda: self.actions.resume(name, plan))
 
     def action_pause_all(self) -> None:
         """The emergency stop: pause every running agent (asks first); when every live agent
@@ -392,17 +354,10 @@ class MissionControlApp(App[None]):
         running = [a for a in live if a.status is not Status.PAUSED]
         if not live:
             self.notify("no agent is running", severity="warning", timeout=3)
-            return
-        if running:
-            question, yes, call = f"Pause all {len(running)} running agents?", "Pause all", self.actions.pause_all
+        elif running:
+            self.confirm_then(f"Pause all {len(running)} running agents?", "Pause all", "pause all", self.actions.pause_all)
         else:
-            question, yes, call = f"Continue all {len(live)} paused agents?", "Continue all", self.actions.unpause_all
-
-        def answered(ok: bool | None) -> None:
-            if ok:
-                self.perform(yes.lower(), call)
-
-        self.push_screen(ConfirmScreen(question, yes=yes), answered)
+            self.confirm_then(f"Continue all {len(live)} paused agents?", "Continue all", "continue all", self.actions.unpause_all)
 
     def action_resume_all(self) -> None:
         if self.actions is not None:
@@ -414,70 +369,47 @@ class MissionControlApp(App[None]):
             self._inject(agent.name, rule_diagnosis(agent.status.value, agent.reason, agent.evidence, agent.kind).env_var or "")
 
     def _inject(self, name: str, suggested: str) -> None:
-        def answered(req: InjectRequest | None) -> None:
-            if req is None:
-                return
-            names = None if req.all_agents else [name]
-
-            def run() -> list[Any]:
-                out = [self.actions.unset_env(name, list(req.unset))] if req.unset else []
-                if req.fix is not None:
-                    out += self.actions.inject_env(names, req.fix, write_dotenv=req.write_dotenv)
-                return out
-
-            self.perform("inject", run)
-
         try:
             injected = self.actions.injected_env(name)  # masked: no value reaches the UI
         except Exception as exc:  # an unreadable env file: said, and the dialog still opens
             self.notify(f"inject: {exc}", severity="error", timeout=8)
             injected = {}
-        self.push_screen(InjectEnvScreen(name, suggested, injected), answered)
+        self.ask_then(InjectEnvScreen(name, suggested, injected), lambda req: self.perform("inject", lambda: self._apply_inject(name, req)))
+
+    def _apply_inject(self, name: str, req: InjectRequest) -> list[Any]:
+        out = [self.actions.unset_env(name, list(req.unset))] if req.unset else []
+        if req.fix is not None:
+            out += self.actions.inject_env(None if req.all_agents else [name], req.fix, write_dotenv=req.write_dotenv)
+        return out
 
     def action_reassign(self) -> None:
         if not (agent := self._agent_or_say()) or self.snapshot is None:
             return
         others = [a for a in self.snapshot.agents if a.name != agent.name]
 
-        def answered(req: ReassignRequest | None) -> None:
-            if req is not None:
-                self.perform("reassign", lambda: self.actions.reassign(agent.name, req.to_agent, new_kind=req.new_kind, old=req.old))
+        def reassign(req: ReassignRequest) -> None:
+            self.perform("reassign", lambda: self.actions.reassign(agent.name, req.to_agent, new_kind=req.new_kind, old=req.old))
 
-        self.push_screen(ReassignScreen(agent, others), answered)
+        self.ask_then(ReassignScreen(agent, others), reassign)
 
     def action_send(self) -> None:
-        if not (agent := self._agent_or_say()):
-            return
-
-        def answered(text: str | None) -> None:
-            if text:
-                self.perform("send", lambda: self.actions.send(agent.name, text))
-
-        self.push_screen(TextPromptScreen(f"Send to {agent.name} (typed, then Enter):"), answered)
+        if (agent := self._agent_or_say()):
+            self.ask_then(TextPromptScreen(f"Send to {agent.name} (typed, then Enter):"),
+                          lambda text: self.perform("send", lambda: self.actions.send(agent.name, text)))
 
     def action_broadcast(self) -> None:
-        if self.actions is None:
-            return
-
-        def answered(text: str | None) -> None:
-            if text:
-                self.perform("broadcast", lambda: self.actions.broadcast(text))
-
-        self.push_screen(TextPromptScreen("Send to every running agent (typed, then Enter):"), answered)
+        if self.actions is not None:
+            self.ask_then(TextPromptScreen("Send to every running agent (typed, then Enter):"),
+                          lambda text: self.perform("broadcast", lambda: self.actions.broadcast(text)))
 
     def action_restart(self) -> None:
         if (agent := self._agent_or_say()):
             self.perform("restart", lambda: self.actions.restart(agent.name))
 
     def action_kill(self) -> None:
-        if not (agent := self._agent_or_say()):
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.perform("kill", lambda: self.actions.kill(agent.name))
-
-        self.push_screen(ConfirmScreen(f"Kill {agent.name}'s processes? Its pane stays; R restarts it.", yes="Kill"), answered)
+        if (agent := self._agent_or_say()):
+            self.confirm_then(f"Kill {agent.name}'s processes? Its pane stays; R restarts it.", "Kill", "kill",
+                              lambda: self.actions.kill(agent.name))
 
     def action_spawn(self, copy: bool = False) -> None:
         if self.actions is None:
@@ -487,25 +419,18 @@ class MissionControlApp(App[None]):
             self.notify("select the agent to copy", severity="warning", timeout=3)
             return
 
-        def answered(req: SpawnRequest | None) -> None:
-            if req is not None:
-                self.perform("spawn", lambda: self.actions.spawn(req.name, req.kind, req.task, copy_of=req.copy_of, command=req.command))
+        def spawn(req: SpawnRequest) -> None:
+            self.perform("spawn", lambda: self.actions.spawn(req.name, req.kind, req.task, copy_of=req.copy_of, command=req.command))
 
-        self.push_screen(SpawnScreen(copy_of=source.name if source else None, name=f"{source.name}-2" if source else ""), answered)
+        self.ask_then(SpawnScreen(copy_of=source.name if source else None, name=f"{source.name}-2" if source else ""), spawn)
 
     def action_copy(self) -> None:
         self.action_spawn(copy=True)
 
     def action_merge(self) -> None:
-        if not (agent := self._agent_or_say()):
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.perform("merge", lambda: self.actions.merge(agent.name))
-
-        self.push_screen(ConfirmScreen(f"Merge {agent.name}'s branch into the base branch (--no-ff)? "
-                                       "On a conflict nothing changes.", yes="Merge"), answered)
+        if (agent := self._agent_or_say()):
+            self.confirm_then(f"Merge {agent.name}'s branch into the base branch (--no-ff)? On a conflict nothing changes.",
+                              "Merge", "merge", lambda: self.actions.merge(agent.name))
 
     def action_diff(self) -> None:
         if (agent := self._agent_or_say()):
@@ -518,35 +443,24 @@ class MissionControlApp(App[None]):
             self.notify("diagnosis is not available here", severity="warning", timeout=3)
             return
         self.notify(f"diagnosing {agent.name}…", timeout=2)
-        self._diagnose(agent.name)
-
-    @work(thread=True, group="actions")
-    def _diagnose(self, name: str) -> None:
-        try:
-            rules, model = self.diagnose(name)
-        except Exception as exc:
-            self.post_message(ActionFinished("diagnose", [], error=str(exc) or type(exc).__name__))
-            return
-        self.call_from_thread(self._show_diagnosis, name, rules, model)
+        name = agent.name
+        self.perform("diagnose", lambda: self.diagnose(name), then=lambda found: self._show_diagnosis(name, *found))
 
     def _show_diagnosis(self, name: str, rules: Any, model: Any) -> None:
-        def answered(fix: tuple[str, str] | None) -> None:
-            if not fix:
-                return
-            what, arg = fix
-            # the diagnosed agent, whichever row is selected by now (a model may answer after a minute)
-            if what == "inject":
-                self._inject(name, arg)
-            elif what == "send":
-                self.perform("send", lambda: self.actions.send(name, arg))
-            elif what == "zoom":
-                self._zoom(name)
-            elif what == "resume":
-                self._plan_resume(name)
-            elif what == "restart":
-                self.perform("restart", lambda: self.actions.restart(name))
+        # the fix goes to the diagnosed agent, whichever row is selected by now (a model may answer after a minute)
+        self.ask_then(DiagnosisScreen(name, rules, model), lambda fix: self._apply_fix(name, fix))
 
-        self.push_screen(DiagnosisScreen(name, rules, model), answered)
+    def _apply_fix(self, name: str, fix: FixRequest) -> None:
+        if fix.action == "inject":
+            self._inject(name, fix.argument)
+        elif fix.action == "send":
+            self.perform("send", lambda: self.actions.send(name, fix.argument))
+        elif fix.action == "zoom":
+            self._zoom(name)
+        elif fix.action == "resume":
+            self._plan_resume(name)
+        elif fix.action == "restart":
+            self.perform("restart", lambda: self.actions.restart(name))
 
     def action_next_attention(self) -> None:
         if self.snapshot is None:
@@ -568,9 +482,33 @@ class MissionControlApp(App[None]):
 
 
 def create_app(
-    source: FleetSource, actions: FleetActions | None = None, *, live: bool = True, poll_seconds: float = 0.5,
-    clock: Callable[[], float] = time.time, keys: dict[str, str] | None = None, bell: bool = True,
-    diagnose: Callable[[str], Any] | None = None,
+    config: FleetConfig | None = None, *, source: FleetSource | None = None, actions: ActionsPort | None = None,
+    diagnose: Callable[[str], Any] | None = None, live: bool = True, poll_seconds: float = 0.5,
+    clock: Callable[[], float] = time.time, keys: dict[str, str] | None = None, bell: bool | None = None,
 ) -> MissionControlApp:
-    """The dashboard app; the CLI, the screenshot script and the tests all build it here."""
-    return MissionControlApp(source, actions, live=live, poll_seconds=poll_seconds, clock=clock, keys=keys, bell=bell, diagnose=diagnose)
+    """The dashboard, wired; the CLI, the screenshot script and the tests all build it here.
+
+    Given a fleet's `config`, it reads that fleet's state store (waiting a moment for the supervisor
+    to repair a damaged or missing one), acts on the fleet through `FleetActions` and diagnoses
+    through `diagnose`, all on that one store, with the config's `[keys]` and `bell`. Tests and
+    screenshots hand in their own `source` (a `FixedSource`), and `actions`/`diagnose` when they act:
+    what is handed in wins over what the config would wire; without a config, only that is used
+    (no actions: a read-only dashboard)."""
+    if config is not None:
+        source = source or open_store_source(config)
+        store = getattr(source, "store", None)  # one store for reading, acting and diagnosing (a connection per thread)
+        if actions is None:
+            from mission_control.fleet.actions import FleetActions
+
+            actions = FleetActions(config, actor="dashboard", store=store)
+        if diagnose is None:
+            from mission_control.adapters.store import Store
+            from mission_control.fleet.diagnose import diagnose as diagnose_agent
+
+            diagnose = lambda name: diagnose_agent(config, store or Store(config.store_path), name)  # noqa: E731
+        keys = config.keys if keys is None else keys
+        bell = config.bell if bell is None else bell
+    if source is None:
+        raise TypeError("create_app needs a fleet config or a source")
+    return MissionControlApp(source, actions, live=live, poll_seconds=poll_seconds, clock=clock, keys=keys,
+                             bell=True if bell is None else bell, diagnose=diagnose)

@@ -6,10 +6,11 @@ the fleet no more polling than one. Tests hand the app a `FixedSource`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mission_control.adapters.store import Store
+from mission_control.adapters.store import Store, StoreError, ensure_private_dir
 from mission_control.adapters.supervisor_lock import supervisor_alive
 from mission_control.core.config import FleetConfig
 from mission_control.core.model import FleetSnapshot
@@ -52,6 +53,21 @@ class StoreSource:
 
     def status_changes(self, agent: str, limit: int = 10) -> list[dict[str, Any]]:
         return self.store.status_changes(agent, limit)
+
+
+def open_store_source(config: FleetConfig) -> StoreSource:
+    """The running fleet's store, to read: a damaged, deleted or locked store is repaired by the
+    fleet's supervisor within a tick or two, so it is tried again for a few ticks (at least 3 s)
+    before its StoreError is raised."""
+    ensure_private_dir(config.state_dir)
+    deadline = time.monotonic() + max(3.0, 3 * config.poll_interval)
+    while True:
+        try:
+            return StoreSource(config)
+        except StoreError as exc:
+            if exc.kind not in ("damaged", "missing", "locked") or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from mission_control.core.terminal_text import inert
 class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 76; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    ConfirmScreen > Vertical { width: 76; height: auto; max-width: 100%; max-height: 100%; border: thick $warning; background: $surface; padding: 1 2; overflow-y: auto; }
     ConfirmScreen #confirm-buttons { height: auto; margin-top: 1; align-horizontal: right; }
     ConfirmScreen Button { margin-left: 2; }
     """

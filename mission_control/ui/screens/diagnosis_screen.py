@@ -10,31 +10,30 @@ from textual.widgets import Static
 
 from mission_control.core.diagnosis import Diagnosis
 from mission_control.core.terminal_text import inert
+from mission_control.ui.requests import FixRequest
 
 
-def _fix(d: Diagnosis | None) -> tuple[str, str] | None:
-    """(what to do, its argument) for the diagnosis whose fix can be applied from here."""
+def _fix(d: Diagnosis | None) -> FixRequest | None:
+    """The request for the diagnosis's fix, when it can be applied from here."""
     if d is None:
         return None
     if d.suggested_action == "inject_env" and d.env_var:
-        return "inject", d.env_var
+        return FixRequest("inject", d.env_var)
     if d.suggested_action == "send" and d.message:
-        return "send", d.message
+        return FixRequest("send", d.message)
     if d.suggested_action == "attach":
-        return "zoom", ""
-    if d.suggested_action == "resume":
-        return "resume", ""
-    if d.suggested_action == "restart":
-        return "restart", ""
+        return FixRequest("zoom")
+    if d.suggested_action in ("resume", "restart"):
+        return FixRequest(d.suggested_action)
     return None
 
 
-class DiagnosisScreen(ModalScreen[tuple[str, str] | None]):
-    """Dismissed with (action, argument) when the person applies a fix, else None."""
+class DiagnosisScreen(ModalScreen[FixRequest | None]):
+    """Dismissed with a `FixRequest` when the person applies the fix, else None."""
 
     DEFAULT_CSS = """
     DiagnosisScreen { align: center middle; }
-    DiagnosisScreen > VerticalScroll { width: 100; height: auto; max-height: 85%; border: thick $accent; background: $surface; padding: 1 2; }
+    DiagnosisScreen > VerticalScroll { width: 100; height: auto; max-width: 100%; max-height: 85%; border: thick $accent; background: $surface; padding: 1 2; }
     DiagnosisScreen .diag-source { color: $text-muted; margin-top: 1; }
     """
     BINDINGS = [Binding("escape,q", "dismiss_none", "Close"), Binding("f", "apply", "Apply the fix")]
@@ -61,10 +60,7 @@ class DiagnosisScreen(ModalScreen[tuple[str, str] | None]):
                 if d.command:
                     yield Static(f"run: {inert(d.command)}", markup=False)
             if self.fix:
-                what, arg = self.fix
-                label = {"inject": f"inject {arg}", "send": f"send {arg!r}", "zoom": "show its pane",
-                         "resume": "resume it", "restart": "restart it"}[what]
-                yield Static(f"\nf: {inert(label)} · esc: close", markup=False)
+                yield Static(f"\nf: {inert(self.fix.label)} · esc: close", markup=False)
             else:
                 yield Static("\nesc: close", markup=False)
 

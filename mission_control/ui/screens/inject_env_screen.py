@@ -7,8 +7,6 @@ dialog is given the injected variables already masked: no stored value reaches t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,24 +14,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static, TextArea
 
-from mission_control.core.env_overlay import EnvFix, EnvTextError, parse_env_text
+from mission_control.core.env_overlay import EnvTextError, parse_env_text
 from mission_control.core.terminal_text import inert
-
-
-@dataclass(frozen=True)
-class InjectRequest:
-    fix: EnvFix | None
-    """What to inject (None: only removing)."""
-    all_agents: bool
-    write_dotenv: bool
-    unset: tuple[str, ...] = ()
-    """Injected variables of this agent to forget."""
+from mission_control.ui.requests import InjectRequest
 
 
 class InjectEnvScreen(ModalScreen[InjectRequest | None]):
     DEFAULT_CSS = """
     InjectEnvScreen { align: center middle; }
-    InjectEnvScreen > Vertical { width: 90; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    InjectEnvScreen > Vertical { width: 90; height: auto; max-width: 100%; max-height: 100%; border: thick $primary; background: $surface; padding: 1 2; overflow-y: auto; }
     InjectEnvScreen TextArea { height: 8; }
     InjectEnvScreen #inject-error { color: $error; height: auto; }
     InjectEnvScreen #inject-current { height: auto; max-height: 8; }
@@ -76,6 +65,8 @@ class InjectEnvScreen(ModalScreen[InjectRequest | None]):
         area = self.query_one(TextArea)
         area.focus()
         area.move_cursor(area.document.end)
+        # on a short terminal the dialog scrolls: start at its top, where it says what to type
+        self.call_after_refresh(self.query_one(Vertical).scroll_home, animate=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_apply() if event.button.id == "apply" else self.dismiss(None)

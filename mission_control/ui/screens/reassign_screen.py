@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,14 +13,7 @@ from textual.widgets.option_list import Option
 from mission_control.core.kinds import KIND_NAMES
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.terminal_text import inert
-
-
-@dataclass(frozen=True)
-class ReassignRequest:
-    to_agent: str | None
-    new_kind: str | None
-    old: str
-    """pause or stop the previous agent."""
+from mission_control.ui.requests import ReassignRequest
 
 
 _ORDER = {Status.IDLE: 0, Status.WAITING: 1, Status.WORKING: 2, Status.STARTING: 3, Status.STUCK: 4, Status.PAUSED: 5, Status.EXITED: 6}
@@ -31,7 +22,7 @@ _ORDER = {Status.IDLE: 0, Status.WAITING: 1, Status.WORKING: 2, Status.STARTING:
 class ReassignScreen(ModalScreen[ReassignRequest | None]):
     DEFAULT_CSS = """
     ReassignScreen { align: center middle; }
-    ReassignScreen > Vertical { width: 90; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
+    ReassignScreen > Vertical { width: 90; height: auto; max-width: 100%; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; overflow-y: auto; }
     ReassignScreen OptionList { height: auto; max-height: 16; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -12,21 +10,13 @@ from textual.widgets import Button, Input, Select, Static
 
 from mission_control.core.kinds import KIND_NAMES
 from mission_control.core.terminal_text import inert
-
-
-@dataclass(frozen=True)
-class SpawnRequest:
-    name: str
-    kind: str | None
-    task: str | None
-    command: str | None
-    copy_of: str | None
+from mission_control.ui.requests import SpawnRequest
 
 
 class SpawnScreen(ModalScreen[SpawnRequest | None]):
     DEFAULT_CSS = """
     SpawnScreen { align: center middle; }
-    SpawnScreen > Vertical { width: 90; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    SpawnScreen > Vertical { width: 90; height: auto; max-width: 100%; max-height: 100%; border: thick $primary; background: $surface; padding: 1 2; overflow-y: auto; }
     SpawnScreen #spawn-buttons { height: auto; align-horizontal: right; }
     SpawnScreen Button { margin-left: 2; }
     """

@@ -14,7 +14,7 @@ from mission_control.core.terminal_text import inert
 class TextPromptScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     TextPromptScreen { align: center middle; }
-    TextPromptScreen > Vertical { width: 90; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    TextPromptScreen > Vertical { width: 90; height: auto; max-width: 100%; max-height: 100%; border: thick $primary; background: $surface; padding: 1 2; overflow-y: auto; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 

@@ -14,7 +14,7 @@ from mission_control.core.terminal_text import inert
 class TextViewScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     TextViewScreen { align: center middle; }
-    TextViewScreen > VerticalScroll { width: 100; height: auto; max-height: 85%; border: thick $primary; background: $surface; padding: 1 2; }
+    TextViewScreen > VerticalScroll { width: 100; height: auto; max-width: 100%; max-height: 85%; border: thick $primary; background: $surface; padding: 1 2; }
     """
     BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
 

@@ -12,14 +12,10 @@ from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-SHORT = {
-    "next_attention": "Next",
-    "pause": "Pause",
-    "inject": "Env",
-    "send": "Send",
-    "reassign": "Move",
-}
-"""Short descriptions for narrow footers, by action."""
+from mission_control.core.keys import ACTIONS
+
+SHORT = {a.action: a.short for a in ACTIONS if a.short}
+"""Short descriptions for narrow footers, by action (from the action table, `core/keys.py`)."""
 KEEP = ("help",)
 """Actions never left out."""
 PALETTE_WIDTH = 13
