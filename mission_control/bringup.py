@@ -69,13 +69,11 @@ def recovery_specs(config: FleetConfig, store: Store) -> tuple[list[AgentSpec], 
     specs: list[AgentSpec] = []
     tasks: dict[str, str | None] = {}
     for i, rec in enumerate(records):
-        spec = config.agent(rec["name"])
+        spec = config.agent(rec.name)
         if spec is None:  # spawned into the running fleet: rebuilt from what the store recorded
-            data = dict(rec["spec"])
-            data["index"] = len(config.agents) + i
-            spec = AgentSpec.model_validate(data)
+            spec = rec.spec.model_copy(update={"index": len(config.agents) + i})
         specs.append(spec)
-        tasks[spec.name] = rec["task"]
+        tasks[spec.name] = rec.task
     return specs, tasks
 
 
@@ -139,7 +137,7 @@ def fit_windows(config: FleetConfig, tmux: Tmux, columns: int, lines: int) -> st
     panes = [p for p in tmux.list_panes() if p.session == session]
     dashboard = next((p for p in panes if p.role == "dashboard"), None)
     where = {p.agent: p.window_name for p in panes if p.agent}
-    known = [a["name"] for a in Store(config.store_path).agents() if a["name"] in where]  # the fleet's order
+    known = [a.name for a in Store(config.store_path).agents() if a.name in where]  # the fleet's order
     windows = plan(preset, known + [a for a in where if a not in known], width, height)
     tmux.set_option(session, "default-size", f"{width}x{height}")
     for window_id, _, _ in tmux.windows(session):

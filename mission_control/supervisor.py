@@ -34,6 +34,7 @@ from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.diagnosis import hide_values
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.records import AgentRecord
 from mission_control.core.progress import WorktreeInfo
 from mission_control.core.rules import RuleSet, rules_with_user
 from mission_control.core.hook_config import read_event_line
@@ -123,7 +124,7 @@ class Supervisor:
         self.store_error: StoreError | None = None
         """Why the state store could not be read or written last (None: it works). Supervision goes
         on without it: the agents are watched from what was last read, and writing resumes when it can."""
-        self._known_agents: list[dict[str, Any]] = []
+        self._known_agents: list[AgentRecord] = []
         """The agent records last read from the store: what a damaged store is rebuilt from."""
         self.lock_fds: list[int] = []
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
@@ -137,7 +138,7 @@ class Supervisor:
         self._check_store(write)
         agents = self._known_agents = self._read(self.store.agents, self._known_agents)
         panes = {p.pane_id: p for p in self.tmux.list_panes() if p.session == self.config.session}
-        wanted = [panes[r["pane_id"]] for r in agents if r["pane_id"] in panes]
+        wanted = [panes[r.pane_id] for r in agents if r.pane_id in panes]
         screens_later = self.tmux.start_capture_changed(wanted, history=HISTORY_LINES)  # tmux works while we scan /proc
         self.procs.refresh()
         self._read_hooks(agents)
@@ -145,7 +146,7 @@ class Supervisor:
         self.tasks = {row["agent"]: row for row in self._read(self.store.current_tasks, {}).values()}
         for rec in agents:
             self._watch_git(rec)
-        names = {rec["name"] for rec in agents}
+        names = {rec.name for rec in agents}
         self.git.keep_only(names)
         self._git_keys = {n: k for n, k in self._git_keys.items() if n in names}
         if not self.git.running:
@@ -153,10 +154,10 @@ class Supervisor:
         snaps: list[AgentSnapshot] = []
         tails: dict[str, str] = {}
         for rec in agents:
-            snap, tail = self._observe(rec, panes.get(rec["pane_id"] or ""), now)
+            snap, tail = self._observe(rec, panes.get(rec.pane_id or ""), now)
             snaps.append(snap)
             if tail is not None:
-                tails[rec["name"]] = tail
+                tails[rec.name] = tail
         self._fleet_budget(snaps)
         if self.deliver and write:
             self._deliver(agents, snaps)
@@ -169,7 +170,7 @@ class Supervisor:
         self.tick_ms.append(elapsed)
         return snapshot
 
-    def _read_hooks(self, agents: list[dict[str, Any]]) -> None:
+    def _read_hooks(self, agents: list[AgentRecord]) -> None:
         """Record what each agent's hooks appended to its events file, then fold every new hook
         event in the store (those and the old `mission-control hook` command's) into its state.
         A one-off poll (`status` without a supervisor) only looks: it folds the file's events
@@ -180,7 +181,7 @@ class Supervisor:
             for st in self.states.values():
                 st.hook_recorded_at = st.hook_newest
         for rec in agents:
-            self._record_hook_file(rec["name"])
+            self._record_hook_file(rec.name)
         self._fold_hook_events()
 
     def _record_hook_file(self, name: str) -> None:
@@ -231,10 +232,10 @@ class Supervisor:
         st.own_word = lines[-1] if lines else None
         st.own_word_at = mtime
 
-    def _observe(self, rec: dict[str, Any], pane: PaneInfo | None, now: float) -> tuple[AgentSnapshot, str | None]:
-        name = rec["name"]
+    def _observe(self, rec: AgentRecord, pane: PaneInfo | None, now: float) -> tuple[AgentSnapshot, str | None]:
+        name = rec.name
         st = self.states.setdefault(name, _AgentState())
-        launched = rec.get("launched_at") or now
+        launched = rec.launched_at or now
         if launched != st.launched_at:
             # a new process in this pane (up, restart, respawn): start afresh
             keep = {k: getattr(st, k) for k in (
@@ -272,7 +273,7 @@ class Supervisor:
                 recent_failures=sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
                 **st.hook.fields(since=launched - 1),
             )
-        rules = self._rules(rec["kind"])
+        rules = self._rules(rec.kind)
         verdict, st.memory = classify(obs, st.memory, rules, self.settings)
         facts = st.memory.facts
         lines = facts.lines if facts is not None else []
@@ -287,10 +288,10 @@ class Supervisor:
         reading = self._meter(rec, st)
         cost = reading.cost_usd if reading is not None else None
         st.spend_history, st.spend_sampled_at = sample_spend(st.spend_history, cost, now, st.spend_sampled_at)
-        budget = budget_state(cost, rec["spec"].get("budget_usd"), self.config.budget_warn)
+        budget = budget_state(cost, rec.spec.budget_usd, self.config.budget_warn)
         if self.acting and should_pause(budget, self.config.budget_action, st.budget_paused) and verdict.status not in (Status.EXITED, Status.PAUSED):
             st.budget_paused = True
-            self._pause_for_budget(name, f"budget reached: ${cost:.2f} of ${rec['spec'].get('budget_usd'):.2f}")
+            self._pause_for_budget(name, f"budget reached: ${cost:.2f} of ${rec.spec.budget_usd:.2f}")
         held = self.tasks.get(name)
         task_cost = None
         if held is not None and cost is not None:
@@ -303,14 +304,14 @@ class Supervisor:
             tail = hide_values("\n".join(lines[-60:]), st.secrets)
         snap = AgentSnapshot(
             name=name,
-            kind=rec["kind"],
+            kind=rec.kind,
             status=verdict.status,
             reason=reason,
             since=verdict.since,
-            pane_id=rec.get("pane_id"),
+            pane_id=rec.pane_id,
             pid=pane.pid if pane is not None else None,
-            task=rec.get("task"),
-            budget_usd=rec["spec"].get("budget_usd"),
+            task=rec.task,
+            budget_usd=rec.spec.budget_usd,
             cpu_percent=st.cpu_percent if proc else None,
             rss_bytes=proc.rss_bytes if proc else None,
             tokens_in=(usage.input if usage else None),
@@ -360,28 +361,28 @@ class Supervisor:
             self.rulesets[kind] = rules_with_user(kind, self.config.rules_for(kind))
         return self.rulesets[kind]
 
-    def _meter(self, rec: dict[str, Any], st: _AgentState) -> MeterReading | None:
+    def _meter(self, rec: AgentRecord, st: _AgentState) -> MeterReading | None:
         """The agent's spend, read from where the agent itself records it (for a command with
         `tokens` regexes, and aider without a history file: what it printed, logged by tmux pipe-pane)."""
-        spec = rec["spec"]
-        name = rec["name"]
+        spec = rec.spec
+        name = rec.name
         if st.meter is None:
-            env = {**spec.get("env", {}), **self._overlay(name)}
+            env = {**spec.env, **self._overlay(name)}
             try:
                 st.meter = make_meter(
-                    rec["kind"],
-                    cwd=Path(spec.get("cwd") or "."),
+                    rec.kind,
+                    cwd=spec.cwd,
                     env=env,
-                    started_at=rec.get("first_launched_at") or rec.get("launched_at") or self.clock(),
+                    started_at=rec.first_launched_at or rec.launched_at or self.clock(),
                     price_overrides=self.config.prices,
-                    regexes=spec.get("tokens"),
+                    regexes=spec.tokens,
                     ledger_path=ledger_file(self.config.state_dir, name),
                 )
             except ValueError:
                 return None
             if isinstance(st.meter, (RegexMeter, AiderMeter)):  # they read what the agent printed
                 st.output = TailedFile(output_log(self.config.state_dir, name), max_read=OUTPUT_READ)
-        if rec["kind"] == "claude":
+        if rec.kind == "claude":
             path = st.transcript_path
             if path and path not in st.transcripts and hasattr(st.meter, "add_transcript"):
                 st.transcripts.add(path)
@@ -417,26 +418,26 @@ class Supervisor:
                 if a.status not in (Status.EXITED, Status.PAUSED):
                     self._pause_for_budget(a.name, f"fleet budget reached: ${total:.2f} of ${self.config.budget_usd:.2f}")
 
-    def _watch_git(self, rec: dict[str, Any]) -> None:
+    def _watch_git(self, rec: AgentRecord) -> None:
         """Have the git watcher follow the agent's commits: its own worktree's branch, or its
         commits (by author) in the fleet's shared checkout."""
-        name, spec = rec["name"], rec["spec"]
-        key = (rec.get("worktree"), rec.get("branch"), rec.get("base_commit"), spec.get("cwd"))
+        name, spec = rec.name, rec.spec
+        key = (rec.worktree, rec.branch, rec.base_commit, spec.cwd)
         if self._git_keys.get(name) == key:
             return
         self._git_keys[name] = key
-        if rec.get("worktree") and rec.get("branch") and rec.get("base_commit"):
+        if rec.worktree and rec.branch and rec.base_commit:
             info = WorktreeInfo(
-                path=Path(rec["worktree"]), branch=rec["branch"],
-                base_branch=spec.get("base_branch") or "", base_commit=rec["base_commit"],
+                path=Path(rec.worktree), branch=rec.branch,
+                base_branch=rec.base_branch or "", base_commit=rec.base_commit,
             )
             self.git.watch(name, GitProbe.for_worktree(info))
-        elif self.config.repo is not None and Path(spec.get("cwd", "")).resolve().is_relative_to(self.config.repo.resolve()):
-            self.git.watch(name, GitProbe.for_shared_checkout(self.config.repo, name, rec.get("launched_at") or 0))
+        elif self.config.repo is not None and spec.cwd.resolve().is_relative_to(self.config.repo.resolve()):
+            self.git.watch(name, GitProbe.for_shared_checkout(self.config.repo, name, rec.launched_at or 0))
         else:
             self.git.forget(name)
 
-    def _deliver(self, agents: list[dict[str, Any]], snaps: list[AgentSnapshot]) -> None:
+    def _deliver(self, agents: list[AgentRecord], snaps: list[AgentSnapshot]) -> None:
         """Type each queued text (a typed task, a handoff) once its agent sits quietly at its prompt."""
         if self.store_error is not None:  # typed text must be marked delivered, or it would be typed again
             return
@@ -444,7 +445,7 @@ class Supervisor:
         if not pending:
             return
         by_name = {s.name: s for s in snaps}
-        recs = {r["name"]: r for r in agents}
+        recs = {r.name: r for r in agents}
         done: set[str] = set()
         for item in pending:
             name = item["agent"]
@@ -559,15 +560,14 @@ class Supervisor:
             for pane in self.tmux.list_panes():
                 spec = self.config.agent(pane.agent) if pane.session == cfg.session and pane.agent else None
                 if spec is not None:
-                    self._known_agents.append({
-                        "name": spec.name, "kind": spec.kind, "pane_id": pane.pane_id, "window": None, "launched_at": self.clock(),
-                        "task": spec.task, "base_commit": None, "branch": None, "worktree": None,
-                        "spec": spec.model_dump(mode="json"), "first_launched_at": None,
-                    })
+                    self._known_agents.append(AgentRecord(
+                        name=spec.name, kind=spec.kind, pane_id=pane.pane_id, window=None, launched_at=self.clock(),
+                        task=spec.task, base_commit=None, branch=None, worktree=None, first_launched_at=None, spec=spec,
+                    ))
         for rec in self._known_agents:
             self.store.record_agent(
-                rec["name"], kind=rec["kind"], pane_id=rec["pane_id"], window=rec["window"], launched_at=rec["launched_at"],
-                task=rec["task"], base_commit=rec["base_commit"], branch=rec["branch"], worktree=rec["worktree"], spec=rec["spec"],
+                rec.name, kind=rec.kind, pane_id=rec.pane_id, window=rec.window, launched_at=rec.launched_at,
+                task=rec.task, base_commit=rec.base_commit, branch=rec.branch, worktree=rec.worktree, spec=rec.spec_data(),
             )
         self.store.set_meta(STOPPED_KEY, "0")
         self.hook_cursor = 0
