@@ -22,9 +22,10 @@ from typing import Any
 from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
+from mission_control.adapters.pane_reading import StatusWord, read_pane
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import (
-    LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, recorded_exit, status_file,
+    LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, status_file,
 )
 from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
@@ -35,6 +36,7 @@ from mission_control.core.config import FleetConfig
 from mission_control.core.diagnosis import hide_values
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.records import AgentRecord
+from mission_control.core.snapshot import PaneFacts, Spend, agent_snapshot, cpu_percent
 from mission_control.core.progress import WorktreeInfo
 from mission_control.core.rules import RuleSet, rules_with_user
 from mission_control.core.hook_config import read_event_line
@@ -52,9 +54,8 @@ class _AgentState:
     """What the supervisor keeps for one agent between ticks."""
 
     memory: Memory = field(default_factory=Memory)
-    status_mtime: float | None = None
-    own_word: str | None = None
-    own_word_at: float | None = None
+    word: StatusWord | None = None
+    """Its status file, read when it changes."""
     hook: HookEvidence = field(default_factory=HookEvidence)
     """What its hooks said so far."""
     transcript_path: str | None = None
@@ -78,19 +79,10 @@ class _AgentState:
     spend_sampled_at: float | None = None
     budget_paused: bool = False
     transcripts: set[str] = field(default_factory=set)
-    status_path: Path | None = None
     failures: dict[float, float] = field(default_factory=dict)
     """launch time -> when that run failed (non-zero exit), for crash-loop detection."""
     secrets: tuple[str, ...] = ()
     """The values injected into this run: masked in the screen text the store keeps."""
-
-
-def last_output_line(lines: list[str]) -> str:
-    for line in reversed(lines):
-        text = line.strip()
-        if text and not set(text) <= set("─━═-_│|╭╮╰╯┌┐└┘ >❯$"):
-            return text[:200]
-    return ""
 
 
 class Supervisor:
@@ -210,29 +202,9 @@ class Supervisor:
         if isinstance(data.get("transcript_path"), str):
             st.transcript_path = data["transcript_path"]
 
-    def _own_word(self, st: _AgentState, name: str) -> None:
-        if st.status_path is None:
-            st.status_path = status_file(self.config.state_dir, name)
-        path = st.status_path
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            st.own_word = None
-            return
-        if mtime == st.status_mtime:
-            return
-        st.status_mtime = mtime
-        try:
-            with open(path, "rb") as f:
-                f.seek(max(0, os.path.getsize(path) - 4096))
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        st.own_word = lines[-1] if lines else None
-        st.own_word_at = mtime
-
     def _observe(self, rec: AgentRecord, pane: PaneInfo | None, now: float) -> tuple[AgentSnapshot, str | None]:
+        """Read the agent (adapters), classify it (core), build its snapshot (core); the new pane
+        tail to store, or None when its screen did not change."""
         name = rec.name
         st = self.states.setdefault(name, _AgentState())
         launched = rec.launched_at or now
@@ -240,22 +212,21 @@ class Supervisor:
             # a new process in this pane (up, restart, respawn): start afresh
             keep = {k: getattr(st, k) for k in (
                 "hook", "transcript_path", "hook_file", "hook_newest", "hook_recorded_at", "meter", "output",
-                "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures", "status_path")}
+                "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures", "word")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
             st.secrets = self._injected_values(name)
-        screen = self.screens.get(pane.pane_id, "") if pane is not None else ""
-        proc = self.procs.usage(pane.pid) if pane is not None and not pane.dead else None
+        read = read_pane(pane, self.procs, self.config.state_dir, name)
+        proc = read.usage
         if proc is not None:
-            if st.cpu_prev is not None and st.cpu_prev_at is not None and now > st.cpu_prev_at:
-                st.cpu_percent = round(100.0 * (proc.cpu_seconds - st.cpu_prev) / (now - st.cpu_prev_at), 1)
+            percent = cpu_percent(st.cpu_prev, st.cpu_prev_at, proc.cpu_seconds, now)
+            if percent is not None:  # else the last one stands
+                st.cpu_percent = percent
             st.cpu_prev, st.cpu_prev_at = proc.cpu_seconds, now
-        self._own_word(st, name)
-        own = st.own_word if (st.own_word_at or 0) >= launched - 1 else None
-        exit_status = pane.dead_status if pane is not None else None
-        if pane is not None and pane.dead and exit_status is None:
-            # tmux 3.3a can lose a respawned pane's exit status; the launcher wrote it down
-            exit_status = recorded_exit(self.config.state_dir, name, pane.pid) if pane.pid else None
-        if pane is not None and pane.dead and exit_status not in (0, None):
+        if st.word is None:
+            st.word = StatusWord(status_file(self.config.state_dir, name))
+        word, word_at = st.word.read()
+        own = word if (word_at or 0) >= launched - 1 else None
+        if pane is not None and pane.dead and read.exit_status not in (0, None):
             st.failures.setdefault(launched, now)
         if pane is None:
             obs = Observation(now=now, started_at=launched, pane_dead=True, exit_status=None)
@@ -263,20 +234,18 @@ class Supervisor:
             obs = Observation(
                 now=now,
                 started_at=launched,
-                screen=screen,
+                screen=self.screens.get(pane.pane_id, ""),
                 pane_dead=pane.dead,
-                exit_status=exit_status,
+                exit_status=read.exit_status,
                 paused=bool(proc and proc.stopped),
                 cpu_seconds=proc.cpu_seconds if proc else None,
                 own_word=own,
-                own_word_at=st.own_word_at,
+                own_word_at=word_at,
                 recent_failures=sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
                 **st.hook.fields(since=launched - 1),
             )
-        rules = self._rules(rec.kind)
-        verdict, st.memory = classify(obs, st.memory, rules, self.settings)
+        verdict, st.memory = classify(obs, st.memory, self._rules(rec.kind), self.settings)
         facts = st.memory.facts
-        lines = facts.lines if facts is not None else []
         reason = verdict.reason if pane is not None else "pane is gone"
         if verdict.status is Status.PAUSED:
             reason = self._read(self.store.get_meta, None, PAUSE_REASON_KEY + name) or reason
@@ -284,7 +253,6 @@ class Supervisor:
             self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
         if st.memory.last_change_at == now:  # its screen changed or it used CPU: files may have too
             self.git.saw_activity(name)
-        progress = self.git.progress(name)
         reading = self._meter(rec, st)
         cost = reading.cost_usd if reading is not None else None
         st.spend_history, st.spend_sampled_at = sample_spend(st.spend_history, cost, now, st.spend_sampled_at)
@@ -293,54 +261,22 @@ class Supervisor:
             st.budget_paused = True
             self._pause_for_budget(name, f"budget reached: ${cost:.2f} of ${rec.spec.budget_usd:.2f}")
         held = self.tasks.get(name)
-        task_cost = None
-        if held is not None and cost is not None:
-            task_cost = round(cost - (held.get("cost_at_start") or 0.0), 6)
-        usage = reading.usage if reading is not None else None
         tail = None
         digest = facts.digest if facts is not None else ""
         if digest != st.tail_hash:
             st.tail_hash = digest
-            tail = hide_values("\n".join(lines[-60:]), st.secrets)
-        snap = AgentSnapshot(
-            name=name,
-            kind=rec.kind,
-            status=verdict.status,
-            reason=reason,
-            since=verdict.since,
-            pane_id=rec.pane_id,
+            tail = hide_values("\n".join((facts.lines if facts is not None else [])[-60:]), st.secrets)
+        facts_now = PaneFacts(
             pid=pane.pid if pane is not None else None,
-            task=rec.task,
-            budget_usd=rec.spec.budget_usd,
+            window=pane.window_name if pane is not None else None,
+            live=pane is not None and not pane.dead,
             cpu_percent=st.cpu_percent if proc else None,
             rss_bytes=proc.rss_bytes if proc else None,
-            tokens_in=(usage.input if usage else None),
-            tokens_out=(usage.output if usage else None),
-            tokens_cache_read=(usage.cache_read if usage else None),
-            tokens_cache_write=(usage.cache_write if usage else None),
-            cost_usd=round(cost, 6) if cost is not None else None,
-            cost_source=reading.cost_source if reading is not None else None,
-            models=tuple(reading.models) if reading is not None else (),
-            spend_history=st.spend_history,
-            budget_state=budget,
-            task_id=held["task"] if held else None,
-            task_cost_usd=task_cost,
-            at_prompt=bool(pane is not None and not pane.dead and facts is not None and facts.at_prompt),
-            lines_added=progress.lines_added if progress else None,
-            lines_removed=progress.lines_removed if progress else None,
-            recent_commits=tuple(progress.recent[:8]) if progress else (),
-            time_in={k: round(v, 1) for k, v in st.memory.time_in.items()},
-            last_line=hide_values(last_output_line(lines), st.secrets),
-            exit_code=obs.exit_status if obs.pane_dead else None,  # EXITED, or STUCK in a crash loop
-            evidence=verdict.evidence,
-            turns=verdict.turns,
-            commits=progress.commits if progress else None,
-            ahead=progress.ahead if progress else None,
-            behind=progress.behind if progress else None,
-            dirty_files=progress.dirty_files if progress else None,
-            last_commit=progress.last_commit if progress else None,
-            window=pane.window_name if pane is not None else None,
+            exit_status=obs.exit_status if obs.pane_dead else None,  # EXITED, or STUCK in a crash loop
         )
+        spend = Spend(reading=reading, history=st.spend_history, budget_state=budget,
+                      task_id=held["task"] if held else None, cost_at_task_start=held.get("cost_at_start") if held else None)
+        snap = agent_snapshot(rec, verdict, facts, reason, st.memory.time_in, facts_now, spend, self.git.progress(name), st.secrets)
         return snap, tail
 
     def _injected_values(self, name: str) -> tuple[str, ...]:
