@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from mission_control.adapters import git_progress
+from mission_control.adapters import git_repo, merging
 from mission_control.adapters.processes import agent_processes, is_stopped, signal_agent, terminate_all
 from mission_control.adapters.store import Store, StoreError, ensure_private_dir, write_private
 from mission_control.adapters.supervisor_lock import LockBusy, env_lock
@@ -539,8 +539,8 @@ class FleetActions:
         commits: tuple[str, ...] = ()
         if rec.branch and rec.base_commit and self.config.repo is not None:
             try:
-                commits = tuple(git_progress.commit_lines(self.config.repo, rec.base_commit, rec.branch))
-            except git_progress.GitError:
+                commits = tuple(git_repo.commit_lines(self.config.repo, rec.base_commit, rec.branch))
+            except git_repo.GitError:
                 commits = ()
         # the previous agent steps aside first, so two agents never work the task at once
         pid = self.pane_pid(rec)
@@ -595,10 +595,10 @@ class FleetActions:
         rec = self.record(name)
         if not rec.branch or self.config.repo is None:
             raise ActionError(f"{name} has no worktree branch to merge (worktree = false)")
-        base = rec.base_branch or self.config.base_branch or git_progress.current_branch(self.config.repo)
+        base = rec.base_branch or self.config.base_branch or git_repo.current_branch(self.config.repo)
         try:
-            result = git_progress.merge_agent_branch(self.config.repo, rec.branch, base)
-        except git_progress.GitError as exc:
+            result = merging.merge_agent_branch(self.config.repo, rec.branch, base)
+        except git_repo.GitError as exc:
             return self._log("merge", name, rec.branch, str(exc), ok=False)
         if result.ok:
             return self._log("merge", name, f"{rec.branch} -> {base}", f"merged {rec.branch} into {base} ({(result.merged_commit or '')[:10]})")
@@ -613,8 +613,8 @@ class FleetActions:
             raise ActionError(f"{name} has no worktree branch (worktree = false)")
         base = rec.base_commit or rec.base_branch or "HEAD"
         try:
-            text = git_progress.diff_stat(self.config.repo, rec.branch, base)
-        except git_progress.GitError as exc:
+            text = git_repo.diff_stat(self.config.repo, rec.branch, base)
+        except git_repo.GitError as exc:
             raise ActionError(str(exc)) from None
         return text.strip() or f"{rec.branch} has no changes against its base"
 

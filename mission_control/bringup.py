@@ -19,7 +19,7 @@ from typing import Callable
 from pathlib import Path
 
 from mission_control import hook_appender, launcher
-from mission_control.adapters import git_progress
+from mission_control.adapters import git_repo, worktrees
 from mission_control.adapters.run import CommandError, run
 from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir, write_private
 from mission_control.adapters.tmux import Tmux, TmuxError
@@ -105,8 +105,8 @@ def prepare_repo(config: FleetConfig) -> None:
         except CommandError as exc:
             raise UpError(f"cannot create the scratch repository {config.repo}: {exc}") from None
     try:
-        git_progress.check_repo(config.repo)
-    except git_progress.GitError as exc:
+        git_repo.check_repo(config.repo)
+    except git_repo.GitError as exc:
         raise ConfigError(f"{config.path}: mission.repo: {exc}") from None
 
 
@@ -178,7 +178,7 @@ def fit_windows(config: FleetConfig, tmux: Tmux, columns: int, lines: int) -> st
 def agent_worktree(config: FleetConfig, name: str, start_point: str | None = None) -> tuple[Path, dict[str, str | None]]:
     """The agent's own worktree (created or reused), with what to record about it. Raises GitError."""
     assert config.repo is not None
-    info = git_progress.ensure_worktree(
+    info = worktrees.ensure_worktree(
         config.repo, name, config.state_dir / "worktrees", base_branch=config.base_branch, start_point=start_point
     )
     return Path(info.path), {
@@ -193,7 +193,7 @@ def agent_cwds(config: FleetConfig, store: Store) -> dict[str, tuple[Path, dict[
         if spec.worktree:
             try:
                 out[spec.name] = agent_worktree(config, spec.name)
-            except git_progress.GitError as exc:
+            except git_repo.GitError as exc:
                 raise UpError(f"agent {spec.name!r}: cannot prepare its worktree: {exc}") from None
         else:
             if not spec.cwd.is_dir():
@@ -559,7 +559,7 @@ def add_agent_pane(
             raise ValueError("worktree = true needs mission.repo")
         try:
             cwd, extra = agent_worktree(config, spec.name, start_point)
-        except git_progress.GitError as exc:
+        except git_repo.GitError as exc:
             raise ValueError(f"cannot prepare {spec.name}'s worktree: {exc}") from None
     elif not cwd.is_dir():
         raise ValueError(f"cwd {cwd} is not a directory")

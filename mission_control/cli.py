@@ -495,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from mission_control.actions import ActionError
-    from mission_control.adapters.git_progress import GitError
+    from mission_control.adapters.git_repo import GitError
     from mission_control.adapters.store import StoreError
     from mission_control.adapters.tmux import TmuxError
     from mission_control.locate import FleetNotFound

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mission_control.adapters import git_progress
+from mission_control.adapters import git_repo, worktrees
 from mission_control.adapters.processes import ProcessTable, marked, stop_marked, terminate_all
 from mission_control.adapters.store import STOPPED_KEY, Store
 from mission_control.adapters.supervisor_lock import LockBusy, up_lock
@@ -98,11 +98,11 @@ def _clean_worktrees(config: FleetConfig, store: Store, result: DownResult) -> N
             base_commit=agent.base_commit or "",
         )
         try:
-            blockers = git_progress.worktree_blockers(config.repo, info)
+            blockers = worktrees.worktree_blockers(config.repo, info)
             if blockers:
                 result.kept_worktrees[agent.name] = blockers
                 continue
-            git_progress.remove_worktree(config.repo, info)
+            worktrees.remove_worktree(config.repo, info)
             result.removed_worktrees.append(agent.name)
-        except git_progress.GitError as exc:
+        except git_repo.GitError as exc:
             result.kept_worktrees[agent.name] = [str(exc)]

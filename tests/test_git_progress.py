@@ -13,18 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from mission_control.adapters import git_progress as gp
-from mission_control.adapters.git_progress import (
-    GitError,
-    GitProbe,
-    WorktreeInfo,
-    check_repo,
-    diff_stat,
-    ensure_worktree,
-    merge_agent_branch,
-    remove_worktree,
-    worktree_blockers,
-)
+from mission_control.adapters import git_repo as gp
+from mission_control.adapters.git_progress import GitProbe
+from mission_control.adapters.git_repo import GitError, check_repo, diff_stat
+from mission_control.adapters.merging import merge_agent_branch
+from mission_control.adapters.worktrees import ensure_worktree, remove_worktree, worktree_blockers
+from mission_control.core.progress import WorktreeInfo
 from mission_control.core.progress import (
     GitProgress,
     agent_branch,
@@ -190,17 +184,17 @@ def test_check_repo_errors(tmp_path: Path, repo: Path):
 
 def test_run_git_error_is_one_line_and_replaceable(repo: Path, monkeypatch):
     with pytest.raises(GitError) as err:
-        gp._run_git(["rev-parse", "--verify", "no-such-ref"], repo)
+        gp.run_git(["rev-parse", "--verify", "no-such-ref"], repo)
     assert "\n" not in str(err.value) and err.value.returncode == 128
 
     seen: list[list[str]] = []
-    real = gp._run_git
+    real = gp.run_git
 
     def fake(args, cwd, **kw):
         seen.append(list(args))
         return real(args, cwd, **kw)
 
-    monkeypatch.setattr(gp, "_run_git", fake)
+    monkeypatch.setattr(gp, "run_git", fake)
     check_repo(repo)
     assert seen and all(a[0] == "rev-parse" for a in seen)
 
