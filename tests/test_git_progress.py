@@ -199,6 +199,22 @@ def test_run_git_error_is_one_line_and_replaceable(repo: Path, monkeypatch):
     assert seen and all(a[0] == "rev-parse" for a in seen)
 
 
+def test_another_repositorys_git_variables_are_ignored(repo: Path, tmp_path: Path, monkeypatch):
+    """As in a git hook or an agent's shell: GIT_DIR, GIT_WORK_TREE and GIT_INDEX_FILE of another
+    repository in the environment. Every question is still about `repo` (GitPython's `Repo(repo)`
+    would take the other work tree: see git_repo's docstring)."""
+    other = make_repo(tmp_path, "other")
+    commit(other, "only in other", {"o.txt": "o\n"})
+    mine, theirs = sha(repo), sha(other)
+    (repo / "new.txt").write_text("x\n")
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
+    assert gp.dirty_paths(repo) == ["new.txt"]
+    assert gp.top_level(repo) == repo.resolve()
+    assert gp.has_commit(repo, mine) and not gp.has_commit(repo, theirs)
+
+
 def test_missing_git_binary_is_a_git_error(repo: Path, monkeypatch):
     monkeypatch.setenv("PATH", str(repo))  # no git there
     with pytest.raises(GitError, match="git executable not found"):

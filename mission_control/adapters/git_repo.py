@@ -4,10 +4,13 @@ git module asks (is it a checkout, which branch, which commits, what changed).
 Everything runs the ``git`` CLI through one replaceable function, `run_git(args, cwd) -> str`,
 with an environment that cannot point it at another repository (`GIT_DIR` and friends
 removed), C locale, no prompts, no optional locks; it raises `GitError` (one line) on failure.
-GitPython (a declared dependency) is not used for these: its `Repo.git` runs the same CLI with
-the caller's environment merged in (it cannot drop an inherited `GIT_DIR`, which would point
-every command at another repository), and its object model keeps `git cat-file` processes
-alive in a long-running supervisor. See `worktrees`, `merging` and `git_progress` for the rest.
+GitPython (a declared dependency) is not used for these, for a reason checked by hand: a
+`Repo(path)` takes its work tree from an inherited `GIT_WORK_TREE`, and its `git` runs with the
+caller's whole environment merged in (it can add variables, never drop one), so with
+`GIT_WORK_TREE` and `GIT_INDEX_FILE` of another repository in the environment (as in a git hook,
+or an agent's shell), `Repo(a).git.status("--porcelain")` says clean while `a` has an untracked
+file; `run_git` drops those variables and answers about `a`. Its object model would also keep
+`git cat-file` processes alive for the supervisor's lifetime. See `worktrees`, `merging` and `git_progress` for the rest.
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ def try_git(args: Sequence[str], cwd: Path | str) -> str | None:
         return None
 
 
-def rev(repo: Path | str, rev: str) -> str | None:
+def rev_sha(repo: Path | str, rev: str) -> str | None:
     """Full sha of `rev` (a commit), or None if it does not exist."""
     out = try_git(["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"], repo)
     return out.strip() or None if out is not None else None
@@ -161,7 +164,7 @@ def check_repo(path: Path | str) -> None:
         raise GitError(f"not a git repository: {p}{detail}") from None
     if out.strip() == "true":
         raise GitError(f"bare git repository, no working tree: {p}")
-    if rev(p, "HEAD") is None:
+    if rev_sha(p, "HEAD") is None:
         raise GitError(f"git repository has no commits yet: {p}")
 
 
@@ -172,7 +175,7 @@ def top_level(path: Path | str) -> Path:
 
 def has_commit(repo: Path | str, rev: str) -> bool:
     """Whether `rev` (a branch, a tag, a sha) names a commit in `repo`."""
-    return rev(repo, rev) is not None
+    return rev_sha(repo, rev) is not None
 
 
 def current_branch(repo: Path | str) -> str | None:

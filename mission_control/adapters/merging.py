@@ -36,10 +36,10 @@ def merge_agent_branch(repo: Path | str, branch: str, base_branch: str) -> Merge
             f"{repo} has {current or 'a detached HEAD'} checked out, not {base_branch}: "
             f"check out {base_branch} there to merge {branch}"
         )
-    branch_sha = git_repo.rev(repo, f"refs/heads/{branch}") or git_repo.rev(repo, branch)
+    branch_sha = git_repo.rev_sha(repo, f"refs/heads/{branch}") or git_repo.rev_sha(repo, branch)
     if branch_sha is None:
         return refuse(f"branch {branch} not found in {repo}")
-    if git_repo.rev(repo, "MERGE_HEAD") is not None:
+    if git_repo.rev_sha(repo, "MERGE_HEAD") is not None:
         return refuse(f"{repo} is in the middle of a merge: finish or abort it first")
     dirty = dirty_paths(repo, untracked=False)
     if dirty:
@@ -47,7 +47,7 @@ def merge_agent_branch(repo: Path | str, branch: str, base_branch: str) -> Merge
             f"{repo} has uncommitted changes ({summarize_files(dirty)}): "
             f"commit or stash them before merging {branch}"
         )
-    base_sha = git_repo.rev(repo, "HEAD")
+    base_sha = git_repo.rev_sha(repo, "HEAD")
     assert base_sha is not None  # check_repo saw a commit
     if git_repo.count_commits(repo, [branch_sha, f"^{base_sha}"]) == 0:
         return MergeResult(True, base_sha, [], f"{branch} is already merged into {base_branch}")
@@ -56,7 +56,7 @@ def merge_agent_branch(repo: Path | str, branch: str, base_branch: str) -> Merge
         git_repo.run_git(["merge", "--no-ff", "--no-edit", "-m", f"Merge branch '{branch}' into {base_branch}", branch_sha], repo)
     except GitError as exc:
         return _undo_failed_merge(repo, branch, base_branch, base_sha, branch_sha, exc)
-    merged = git_repo.rev(repo, "HEAD")
+    merged = git_repo.rev_sha(repo, "HEAD")
     return MergeResult(True, merged, [], f"merged {branch} into {base_branch} as {(merged or '')[:10]}")
 
 
@@ -64,15 +64,15 @@ def _undo_failed_merge(
     repo: Path, branch: str, base_branch: str, base_sha: str, branch_sha: str, exc: GitError
 ) -> MergeResult:
     conflicts = parse_conflicts(git_repo.try_git(["diff", "--name-only", "-z", "--diff-filter=U"], repo) or "")
-    if git_repo.rev(repo, "MERGE_HEAD") is not None or conflicts:
+    if git_repo.rev_sha(repo, "MERGE_HEAD") is not None or conflicts:
         try:
             git_repo.run_git(["merge", "--abort"], repo)
         except GitError:
             git_repo.run_git(["reset", "--merge"], repo)
     problems = []
-    if git_repo.rev(repo, "HEAD") != base_sha:
+    if git_repo.rev_sha(repo, "HEAD") != base_sha:
         problems.append(f"{base_branch} moved from {base_sha[:10]}")
-    if git_repo.rev(repo, f"refs/heads/{branch}") not in (branch_sha, None):
+    if git_repo.rev_sha(repo, f"refs/heads/{branch}") not in (branch_sha, None):
         problems.append(f"{branch} moved from {branch_sha[:10]}")
     left = dirty_paths(repo, untracked=False)
     if left:

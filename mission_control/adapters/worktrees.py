@@ -50,7 +50,7 @@ def ensure_worktree(
         base_branch = current_branch(repo)
         if base_branch is None:
             raise GitError(f"{repo} has a detached HEAD: name the base branch for agent {name}'s worktree")
-    base_sha = git_repo.rev(repo, base_branch)
+    base_sha = git_repo.rev_sha(repo, base_branch)
     if base_sha is None:
         raise GitError(f"base branch {base_branch!r} not found in {repo}")
 
@@ -81,12 +81,12 @@ def ensure_worktree(
         raise GitError(f"{path} already exists and is {what}, not {branch}; leaving it alone")
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    if git_repo.rev(repo, ref) is not None:
+    if git_repo.rev_sha(repo, ref) is not None:
         git_repo.run_git(["worktree", "add", str(path), branch], repo)
         return WorktreeInfo(path, branch, base_branch, _merge_base(repo, branch, base_branch), reused=True)
     start_sha = base_sha
     if start_point is not None:
-        start_sha = git_repo.rev(repo, start_point)
+        start_sha = git_repo.rev_sha(repo, start_point)
         if start_sha is None:
             raise GitError(f"start point {start_point!r} not found in {repo}")
     git_repo.run_git(["worktree", "add", "--no-track", "-b", branch, str(path), start_sha], repo)
@@ -118,7 +118,7 @@ def worktree_blockers(repo: Path | str, info: WorktreeInfo) -> list[str]:
     repo = Path(repo)
     blockers: list[str] = []
     base = info.base_branch
-    if git_repo.rev(repo, base) is None:
+    if git_repo.rev_sha(repo, base) is None:
         return [f"base branch {base} not found in {repo}: cannot tell what is merged"]
 
     head_sha: str | None = None
@@ -131,9 +131,9 @@ def worktree_blockers(repo: Path | str, info: WorktreeInfo) -> list[str]:
                 blockers.append(
                     f"{plural(len(dirty), 'uncommitted file')} in {info.path}: {summarize_files(dirty)}"
                 )
-            head_sha = git_repo.rev(info.path, "HEAD")
+            head_sha = git_repo.rev_sha(info.path, "HEAD")
 
-    branch_sha = git_repo.rev(repo, f"refs/heads/{info.branch}")
+    branch_sha = git_repo.rev_sha(repo, f"refs/heads/{info.branch}")
     if branch_sha is not None:
         n = git_repo.count_commits(repo, [branch_sha, f"^{base}"])
         if n:
@@ -161,7 +161,7 @@ def remove_worktree(repo: Path | str, info: WorktreeInfo, *, delete_branch: bool
         git_repo.run_git(["worktree", "remove", str(info.path)], repo)
     else:
         git_repo.run_git(["worktree", "prune"], repo)
-    if delete_branch and git_repo.rev(repo, f"refs/heads/{info.branch}") is not None:
+    if delete_branch and git_repo.rev_sha(repo, f"refs/heads/{info.branch}") is not None:
         # Merged (the blockers said so): `branch -D` still refuses a branch
         # that is checked out somewhere.
         git_repo.run_git(["branch", "-D", info.branch], repo)
