@@ -496,10 +496,7 @@ class Supervisor:
             for pane in self.tmux.list_panes():
                 spec = self.config.agent(pane.agent) if pane.session == cfg.session and pane.agent else None
                 if spec is not None:
-                    self._known_agents.append(AgentRecord(
-                        name=spec.name, kind=spec.kind, pane_id=pane.pane_id, window=None, launched_at=self.clock(),
-                        task=spec.task, base_commit=None, branch=None, worktree=None, first_launched_at=None, spec=spec,
-                    ))
+                    self._known_agents.append(AgentRecord.of_spec(spec, pane_id=pane.pane_id, launched_at=self.clock()))
         for rec in self._known_agents:
             self.store.record_agent(
                 rec.name, kind=rec.kind, pane_id=rec.pane_id, window=rec.window, launched_at=rec.launched_at,

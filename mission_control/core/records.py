@@ -52,6 +52,13 @@ class AgentRecord:
     base_branch: str | None = None
     """The branch its worktree was made from (merges go back there)."""
 
+    @classmethod
+    def of_spec(cls, spec: AgentSpec, *, pane_id: str | None = None, launched_at: float | None = None) -> AgentRecord:
+        """A record for an agent from its configured spec alone (the store has no row for it:
+        a store rebuilt after damage, or a one-off look)."""
+        return cls(name=spec.name, kind=spec.kind, pane_id=pane_id, window=None, launched_at=launched_at, task=spec.task,
+                   base_commit=None, branch=None, worktree=None, first_launched_at=None, spec=spec)
+
     def spec_data(self) -> dict[str, Any]:
         """The spec as `Store.record_agent` takes it (to record this agent again)."""
         return {**self.spec.model_dump(mode="json"), "base_branch": self.base_branch}
