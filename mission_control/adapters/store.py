@@ -7,7 +7,7 @@ The dir is 0700, the files 0600. Environment values are kept out of the database
 purpose (secrets, often): the values a person injects into an agent live in a 0600
 file per agent (`agents/<name>/env`), and so do the values of its configured `env`
 (`agents/<name>/spec-env`; the spec in the database keeps the names, `agents()` puts
-the values back), so that the database and its WAL can be shared for a bug report
+the values back and returns typed `AgentRecord`s, see core/records), so that the database and its WAL can be shared for a bug report
 without a secret in them. A store written before that has its values moved out when
 it is opened.
 

@@ -21,8 +21,9 @@ Two roads, chosen by measurement:
 * **The tick** (every `poll_interval`, for every pane) stays hand-written: one batched
   `list-panes -a` and the captures go through one persistent control-mode client (`tmux -C`,
   see tmux_control) when enabled, else `run()` with a timeout. Measured with
-  `benchmarks/bench.py --agents 30`: the naive per-pane road (libtmux `capture_pane` per agent,
-  a tmux process each) ticks in p50 ~290 ms against ~10 ms here, at ~19x the supervisor's CPU.
+  `benchmarks/bench.py --agents 30 --seconds 8` on 2 shared cores (two runs): the naive per-pane
+  road (libtmux `capture_pane` per agent, a tmux process each) ticks in p50 150-290 ms against
+  9-10 ms here, at ~19x the supervisor's CPU.
 """
 
 from __future__ import annotations
