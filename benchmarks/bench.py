@@ -226,10 +226,10 @@ class NaiveProcessTable(ProcessTable):
 
 
 def child_supervise(variant: str, config_path: str, out: str) -> int:
-    from mission_control import supervisor as supmod
+    from mission_control.fleet import supervisor as supmod
     from mission_control.adapters.store import Store
     from mission_control.adapters.supervisor_lock import acquire_lock
-    from mission_control.locate import load_config
+    from mission_control.fleet.locate import load_config
 
     config = load_config(Path(config_path))
     store = Store(config.store_path)
@@ -294,7 +294,7 @@ def child_supervise(variant: str, config_path: str, out: str) -> int:
 def child_dashboard_apply(config_path: str, out: str, rounds: int) -> int:
     from mission_control.adapters.store import Store
     from mission_control.core.model import Status
-    from mission_control.locate import load_config
+    from mission_control.fleet.locate import load_config
     from mission_control.ui.app import FleetObserved, create_app
     from mission_control.ui.source import FixedSource
 

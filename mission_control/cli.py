@@ -33,7 +33,7 @@ def say(text: str, file=None, *, lines: bool = False) -> None:
 
 
 def _config(args: argparse.Namespace) -> FleetConfig:
-    from mission_control.locate import find_config, load_config
+    from mission_control.fleet.locate import find_config, load_config
 
     return load_config(find_config(args.config))
 
@@ -42,7 +42,7 @@ def _config(args: argparse.Namespace) -> FleetConfig:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from mission_control.bringup import up
+    from mission_control.fleet.bringup import up
 
     config = _config(args)
     result = up(config, fresh=args.fresh)
@@ -70,7 +70,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _attach(config: FleetConfig) -> int:
     from mission_control.adapters.store import StoreError
     from mission_control.adapters.tmux import Tmux, TmuxError
-    from mission_control.bringup import attached_terminal, fit_windows
+    from mission_control.fleet.bringup import attached_terminal, fit_windows
 
     tmux = Tmux(config.socket)
     if not tmux.has_session(config.session):
@@ -109,7 +109,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from mission_control.teardown import down
+    from mission_control.fleet.teardown import down
 
     config = _config(args)
     result = down(config, clean=args.clean)
@@ -129,8 +129,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from mission_control.adapters.tmux import Tmux
-    from mission_control.locate import FleetNotFound
-    from mission_control.status_report import current_snapshot, render_table
+    from mission_control.fleet.locate import FleetNotFound
+    from mission_control.fleet.status_report import current_snapshot, render_table
 
     if not Tmux.available():
         raise CliError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
@@ -152,9 +152,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from mission_control.actions import FleetActions
+    from mission_control.fleet.actions import FleetActions
     from mission_control.adapters.store import ensure_private_dir
-    from mission_control.diagnose import diagnose
+    from mission_control.fleet.diagnose import diagnose
     from mission_control.ui.app import create_app
     from mission_control.ui.source import StoreSource
 
@@ -182,15 +182,15 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_supervise(args: argparse.Namespace) -> int:
-    from mission_control.supervisor import serve
+    from mission_control.fleet.supervisor import serve
 
     return serve(_config(args))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mission_control.bringup import check_state_owner
-    from mission_control.locate import load_layout
-    from mission_control.preflight import preflight
+    from mission_control.fleet.bringup import check_state_owner
+    from mission_control.fleet.locate import load_layout
+    from mission_control.fleet.preflight import preflight
 
     config = _config(args)
     load_layout(config)
@@ -202,7 +202,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_layouts(args: argparse.Namespace) -> int:
     from mission_control.core.layouts import parse_layout
-    from mission_control.locate import FleetNotFound, available_layouts, read_config_text
+    from mission_control.fleet.locate import FleetNotFound, available_layouts, read_config_text
 
     try:  # with no config and no fleet: the shipped presets
         config = _config(args)
@@ -218,7 +218,7 @@ def cmd_layouts(args: argparse.Namespace) -> int:
 
 
 def _actions(args: argparse.Namespace):
-    from mission_control.actions import FleetActions
+    from mission_control.fleet.actions import FleetActions
 
     return FleetActions(_config(args), actor="cli")
 
@@ -355,7 +355,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from mission_control.adapters.store import Store
-    from mission_control.diagnose import describe, diagnose
+    from mission_control.fleet.diagnose import describe, diagnose
 
     config = _config(args)
     try:
@@ -369,7 +369,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
-    from mission_control.hooks import main as hook_main
+    from mission_control.fleet.hooks import main as hook_main
 
     return hook_main(args.state_dir, args.agent, args.event, args.payload)
 
@@ -378,9 +378,9 @@ def run_program(command: str, argv: list[str]) -> int:
     """`mission-control agent ...` / `demo ...`: programs of their own, given every argument after
     their name untouched (their own --help included)."""
     if command == "agent":
-        from mission_control.ollama_agent import main as program
+        from mission_control.programs.ollama_agent import main as program
     else:
-        from mission_control.demo import main as program
+        from mission_control.programs.demo import main as program
     return program(argv)
 
 
@@ -494,14 +494,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mission_control.actions import ActionError
+    from mission_control.fleet.actions import ActionError
     from mission_control.adapters.git_repo import GitError
     from mission_control.adapters.store import StoreError
     from mission_control.adapters.tmux import TmuxError
-    from mission_control.locate import FleetNotFound
+    from mission_control.fleet.locate import FleetNotFound
 
     try:
-        from mission_control.bringup import UpError
+        from mission_control.fleet.bringup import UpError
     except ImportError:  # pragma: no cover
         UpError = CliError  # type: ignore[misc,assignment]
 

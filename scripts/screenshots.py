@@ -23,7 +23,7 @@ OUT = ROOT / "screenshots"
 
 
 async def shoot(config_path: Path) -> None:
-    from mission_control.locate import load_config
+    from mission_control.fleet.locate import load_config
     from mission_control.ui.app import create_app
     from mission_control.ui.source import StoreSource
 

@@ -284,7 +284,7 @@ command = "{sys.executable} {scripts['prompter']} {typed}"
 def test_windows_layout_gives_each_agent_a_window_named_after_it(cli, tmp_path: Path) -> None:
     cfg = tmp_path / "agents.toml"
     cfg.write_text('[mission]\nsession = "t"\npoll_interval = 0.3\nlayout = "windows"\n' + "".join(
-        f'[[agent]]\nname = "{n}"\nkind = "shell"\ncommand = "while true; do sleep 0.1; done"\n' for n in ("a", "b")))
+        f'[[agent]]\nname = "{n}"\nkind = "shell"\ncommand = "while true; do date +%s%N; sleep 0.1; done"\n' for n in ("a", "b")))
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
     assert run_cli(cli, cfg, "spawn", "c", "--kind", "shell", "--command", "sleep 1000").returncode == 0
     windows = cli.tmux("list-windows", "-t", "t", "-F", "#{window_name} #{window_panes}").split("\n")

@@ -242,7 +242,7 @@ class RecordingActions:
                 return " a.py | 2 +-"
             if name == "injected_env":
                 return dict(self.injected)
-            from mission_control.actions import Outcome
+            from mission_control.fleet.actions import Outcome
 
             return Outcome(args[0] if args else None, f"{name} done")
 
@@ -349,7 +349,7 @@ async def test_pause_everything_asks_first_and_says_it_in_one_line() -> None:
         await app.workers.wait_for_complete()
         assert names(actions)[-1] == "pause_all"
 
-        from mission_control.actions import Outcome
+        from mission_control.fleet.actions import Outcome
         from mission_control.ui.app import ActionFinished
 
         shown: list[str] = []

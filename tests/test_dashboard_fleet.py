@@ -10,9 +10,9 @@ import psutil
 import pytest
 
 from conftest import retry_until
-from mission_control.actions import FleetActions
 from mission_control.adapters.processes import agent_processes
-from mission_control.locate import load_config
+from mission_control.fleet.actions import FleetActions
+from mission_control.fleet.locate import load_config
 from mission_control.ui.app import create_app
 from mission_control.ui.source import StoreSource
 from mission_control.ui.widgets.agent_table import AgentTable

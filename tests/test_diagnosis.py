@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mission_control.adapters.ollama_diagnose import ask_model, build_messages
+from mission_control.fleet.ollama_diagnose import ask_model, build_messages
 from mission_control.core.diagnosis import (
     ACTIONS,
     NUDGE_LOOP,
@@ -242,7 +242,7 @@ def test_build_messages_keeps_the_tail_short() -> None:
 
 
 def test_an_unreachable_model_is_said_once_without_repeating_the_rules() -> None:
-    from mission_control.diagnose import describe
+    from mission_control.fleet.diagnose import describe
 
     gone = FakeOllama().start()
     url = gone.url

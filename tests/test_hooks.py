@@ -12,8 +12,8 @@ import pytest
 
 from conftest import retry_until
 from mission_control.adapters.store import Store
-from mission_control.hooks import record_hook
 from mission_control.core.records import AgentRecord
+from mission_control.fleet.hooks import record_hook
 
 pytestmark = pytest.mark.tmux
 
@@ -96,7 +96,7 @@ def test_codex_notify_payload_and_title_turn(tmp_path: Path) -> None:
 
 def test_codex_gets_notify_through_its_own_option(tmp_path: Path) -> None:
     """Codex runs our appender (not the old full CLI) with the payload as its last argument."""
-    from mission_control.bringup import hook_args
+    from mission_control.fleet.panes import hook_args
     from mission_control.core.config import load_text
 
     config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "x"\nkind = "codex"\n', environ={})
@@ -122,7 +122,7 @@ def _claude_hook_argv(tmp_path: Path, event: str) -> tuple[list[str], Path]:
     """The command our Claude settings give for `event`, as Claude's shell would split it."""
     import shlex
 
-    from mission_control.bringup import hook_args
+    from mission_control.fleet.panes import hook_args
     from mission_control.core.config import load_text
 
     config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "c"\nkind = "claude"\n', environ={})
@@ -190,7 +190,7 @@ def test_appender_writes_one_clean_line_whatever_it_is_given(tmp_path: Path, std
 
 
 def test_concurrent_hooks_never_interleave_and_the_file_stays_bounded(tmp_path: Path) -> None:
-    from mission_control import hook_appender
+    from mission_control.programs import hook_appender
 
     argv, events = _claude_hook_argv(tmp_path, "PostToolUse")
     payload = json.dumps({"hook_event_name": "PostToolUse", "tool_name": "Bash", "cwd": "/w" * 100})
@@ -217,7 +217,7 @@ def test_supervisor_records_the_events_file_once_across_restarts(tmp_path: Path)
     """The supervisor tails each agent's events file into the store; a new supervisor reading the
     same file from the start records nothing twice, and folds the events into the hook evidence."""
     from mission_control.core.config import load_text
-    from mission_control.supervisor import Supervisor
+    from mission_control.fleet.supervisor import Supervisor
 
     argv, events = _claude_hook_argv(tmp_path, "Stop")
     config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "c"\nkind = "claude"\n', environ={})
@@ -259,7 +259,7 @@ def test_an_events_file_line_that_says_nothing_is_skipped(text: str) -> None:
 
 
 def test_an_events_file_line_is_read_as_the_appender_wrote_it() -> None:
-    from mission_control import hook_appender
+    from mission_control.programs import hook_appender
     from mission_control.core.hook_config import read_event_line
 
     payload = {"hook_event_name": "Notification", "notification_type": "agent_needs_input", "message": "m\x00\n;$(x)", "prompt": "secret"}

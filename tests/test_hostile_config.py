@@ -64,7 +64,7 @@ class EvilActions:
         def act(*args, **kwargs):
             if name == "diff_stat":
                 return f" evil{EVIL}.py | 2 +-\n second{EVIL}"
-            from mission_control.actions import Outcome
+            from mission_control.fleet.actions import Outcome
 
             return Outcome(args[0] if args else None, f"{name} failed: {EVIL}", ok=False)
 

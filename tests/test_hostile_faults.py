@@ -173,13 +173,16 @@ async def test_a_deleted_store_is_restored_with_nothing_lost(cli, tmp_path: Path
 
         # only its WAL: the supervisor would write on into the deleted file, seen by nobody
         (tmp_path / ".mission-control" / "state.db-wal").unlink()
-        retry_until(lambda: "state.db-wal was deleted" in cli("log", "-c", str(cfg)).stdout, timeout=20,
+        retry_until(lambda: "state.db-wal deleted" in cli("log", "-c", str(cfg)).stdout, timeout=20,
+                    message="the supervisor's writes are seen again")
+        (tmp_path / ".mission-control" / "state.db-shm").unlink()  # and only the WAL's index
+        retry_until(lambda: "state.db-shm deleted" in cli("log", "-c", str(cfg)).stdout, timeout=20,
                     message="the supervisor's writes are seen again")
         assert "paused a" in cli("log", "-c", str(cfg)).stdout
 
         # the whole state dir: the store and the supervisor's lock come back, so `up` sees the
         # supervisor running (it started a second one)
-        subprocess.run(["rm", "-rf", str(tmp_path / ".mission-control")], check=True)
+        subprocess.run(["rm", "-rf", str(tmp_path / ".mission-control")])  # the supervisor may put files back meanwhile
         retry_until(lambda: (tmp_path / ".mission-control" / "supervisor.lock").exists(), timeout=20, message="lock back")
         rows = retry_until(lambda: (r := cli("status", "--json", "-c", str(cfg))).returncode == 0 and json.loads(r.stdout),
                            timeout=20, message="status works again")

@@ -250,7 +250,9 @@ def test_three_concurrent_ups_leave_exactly_one_fleet(cli, tmp_path: Path) -> No
         assert all(rc == 0 for rc, _, _ in results), results
         said = [out for _, out, _ in results]
         assert sum("fleet 'race' started: 2 agents" in out for out in said) == 1, said
-        assert sum("already running (2 agents)" in out and "waited for it" in out for out in said) == 2, said
+        # the others say so truthfully: the fleet runs with its 2 agents (having waited for the
+        # winner's `up`, or — on a loaded machine — starting after it had finished)
+        assert sum("already running (2 agents)" in out for out in said) == 2, said
         assert cli.tmux("list-sessions", "-F", "#{session_name}").split() == ["race"]
         roles = cli.tmux("list-panes", "-a", "-F", "#{@mc_role}#{@mc_agent}:#{pane_dead}").split()
         assert sorted(roles) == ["a1:0", "a2:0", "dashboard:0", "supervisor:0"], roles

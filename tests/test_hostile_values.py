@@ -147,13 +147,14 @@ def test_an_argument_ending_in_a_semicolon_reaches_tmux_whole(tmux_socket: str) 
     from mission_control.adapters.tmux import Tmux
 
     tmux = Tmux(tmux_socket)
-    pane = tmux.new_session("s", "w", ["cat"], cwd="/", env={}, width=80, height=10)
-    for text in ("abc;", ";", "x\\;", ";;"):
-        tmux.send_text(pane, text)
+    pane = tmux.new_session("s", "w", ["sh", "-c", "stty -echo; echo ready; exec cat"], cwd="/", env={}, width=80, height=10)
+    retry_until(lambda: "ready" in tmux.capture(pane), message="cat reads, without echo")
     want = ["abc;", ";", "x\\;", ";;"]
-    lines = retry_until(lambda: (lines := tmux.capture(pane).split("\n"))[2 * len(want) - 1] and lines,
-                        message="cat echoes every line")
-    assert lines[: 2 * len(want)][1::2] == want, lines
+    for text in want:
+        tmux.send_text(pane, text)
+    lines = retry_until(lambda: (lines := tmux.capture(pane).split("\n"))[len(want)] and lines,
+                        message="cat prints every line")
+    assert lines[1: len(want) + 1] == want, lines
 
 
 def test_oversized_values_are_refused_with_one_line(cli, tmp_path: Path) -> None:

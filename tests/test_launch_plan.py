@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mission_control import launcher
+from mission_control.programs import launcher
 from mission_control.core.config import load_text
 from mission_control.core.launch_plan import agent_command, builtin_command, launch_file_bytes, pane_argv, typed_task
 from mission_control.core.limits import MAX_ARG_BYTES

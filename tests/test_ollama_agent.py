@@ -20,9 +20,9 @@ import psutil
 import pytest
 
 from conftest import ROOT, retry_until
-from mission_control.adapters.token_sources import make_meter
+from mission_control.adapters.meters import make_meter
 from mission_control.core.model import TokenUsage
-from mission_control.ollama_agent import LEDGER_NAME, default_ledger_path, normalize_host
+from mission_control.programs.ollama_agent import LEDGER_NAME, default_ledger_path, normalize_host
 from tools.fake_ollama_server import FakeOllama, text, tool_call
 
 MODEL = "fake-coder:1b"
@@ -72,13 +72,13 @@ def agent_env(tmp_path: Path) -> dict[str, str]:
 
 
 class AgentProcess:
-    """`python -m mission_control.ollama_agent` with a pipe for stdin and its output collected."""
+    """`python -m mission_control.programs.ollama_agent` with a pipe for stdin and its output collected."""
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.env = env
         self.status_path = Path(env["MISSION_CONTROL_STATUS_FILE"])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mission_control.ollama_agent", *args],
+            [sys.executable, "-m", "mission_control.programs.ollama_agent", *args],
             cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         self._chunks: list[str] = []
@@ -369,7 +369,7 @@ def test_run_command_times_out_and_output_is_cut(repo: Path, fake: FakeOllama, s
 
 def test_no_model_is_an_error_and_a_stuck_line(repo: Path, tmp_path: Path) -> None:
     env = agent_env(tmp_path)
-    r = subprocess.run([sys.executable, "-m", "mission_control.ollama_agent", "--task", "x"], cwd=repo, env=env,
+    r = subprocess.run([sys.executable, "-m", "mission_control.programs.ollama_agent", "--task", "x"], cwd=repo, env=env,
                        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and "no model given" in r.stderr
     assert Path(env["MISSION_CONTROL_STATUS_FILE"]).read_text().startswith("STUCK no model given")
@@ -400,7 +400,7 @@ def test_in_a_tmux_pane_prompt_resume_and_ctrl_c(repo: Path, fake: FakeOllama, t
     sock = f"mc-test-{uuid.uuid4().hex[:10]}"
     env = agent_env(tmp_path)
     env.pop("TMUX", None)
-    command = shlex.join([sys.executable, "-m", "mission_control.ollama_agent", "--model", MODEL, "--host", fake.url, "--task", "write t.txt"])
+    command = shlex.join([sys.executable, "-m", "mission_control.programs.ollama_agent", "--model", MODEL, "--host", fake.url, "--task", "write t.txt"])
 
     def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, env=env, check=check)
@@ -448,7 +448,7 @@ def test_in_a_tmux_pane_prompt_resume_and_ctrl_c(repo: Path, fake: FakeOllama, t
 
 
 def test_tools_refuse_and_explain_instead_of_raising(repo: Path) -> None:
-    from mission_control.ollama_agent.tools import Toolbox
+    from mission_control.programs.ollama_agent.tools import Toolbox
 
     box = Toolbox(repo, command_timeout=5)
     assert box.call("write_file", {"path": "../escape.txt", "content": "x"}).content.startswith("error: ../escape.txt is outside")

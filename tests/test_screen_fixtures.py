@@ -272,7 +272,7 @@ SYNTHETIC: list[tuple[str, str, str, Status, str, str]] = [
                  "The API provider's servers are down or overloaded.\nRetrying in 0.5 seconds...\n^C\n\n\n^C again to exit",
            end=f"{RULE}\nhello.py\ndiff> "),
      Status.IDLE, "at its prompt", "Ctrl-C ends the turn, as in the exited-ctrl-c fixture"),
-    # --- ollama (our own agent: mission_control/ollama_agent/loop.py's output)
+    # --- ollama (our own agent: mission_control/programs/ollama_agent/loop.py's output)
     ("ollama thinking", "ollama",
      OLLAMA_BANNER + "task: add a hello function\n● thinking…\nI'll look at the files first.\n→ list_files . (3 files)\n● thinking…\n",
      Status.WORKING, "working", "loop.py: `● thinking…` per model call, `→ …` per tool"),

@@ -17,8 +17,8 @@ import pytest
 
 from conftest import Cli, retry_until
 from mission_control.adapters.tmux import Tmux
-from mission_control.bringup import fit_windows
-from mission_control.locate import load_config
+from mission_control.fleet.bringup import fit_windows
+from mission_control.fleet.locate import load_config
 
 pytestmark = pytest.mark.tmux
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from mission_control import hook_appender
+from mission_control.programs import hook_appender
 from mission_control.core import hook_config
 from mission_control.core.model import Status
 from mission_control.core.rules import RuleSet, rules_with_user

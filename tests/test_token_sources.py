@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mission_control.adapters.token_sources import (
+from mission_control.adapters.meters import (
     TailedFile,
     claude_config_dir,
     codex_home,

@@ -10,28 +10,21 @@ import pytest
 
 from mission_control.core.model import TokenUsage
 from mission_control.core.tokens import (
-    AiderAnalyticsParser,
-    AiderParser,
-    ClaudeTranscriptParser,
-    CodexRolloutParser,
-    GeminiChatParser,
     MeterReading,
-    OllamaLedgerParser,
-    OpenCodeParser,
     RegexMeterParser,
     RegexSpec,
     Response,
     ResponseBook,
-    aider_fresh_input,
-    claude_line_meta,
-    codex_session_meta,
-    gemini_session_meta,
-    gemini_usage,
-    ollama_ledger_line,
     parse_count,
     parse_iso,
     parse_money,
 )
+from mission_control.core.kinds.aider import AiderAnalyticsParser, AiderParser, aider_fresh_input
+from mission_control.core.kinds.claude import ClaudeTranscriptParser, claude_line_meta
+from mission_control.core.kinds.codex import CodexRolloutParser, codex_session_meta
+from mission_control.core.kinds.gemini import GeminiChatParser, gemini_session_meta, gemini_usage
+from mission_control.core.kinds.ollama import OllamaLedgerParser, ollama_ledger_line
+from mission_control.core.kinds.opencode import OpenCodeParser
 
 DATA = Path(__file__).parent / "data" / "transcripts"
 LAUNCH = 1759312800.0  # 2025-10-01T10:00:00Z

@@ -230,8 +230,8 @@ class Store:
         self._head: tuple[tuple[int, int], int] | None = None
         """(identity, descriptor) of the store file whose header `check_file` reads: kept open, as
         closing any descriptor of the file would drop this process's SQLite locks on it."""
-        self._wal: tuple[int, int] | None = None
-        """(device, inode) of the WAL the keeper's connection writes (see `_check_wal`)."""
+        self._wal: tuple[Any, ...] | None = None
+        """(device, inode) of the WAL and its index the keeper's connection uses (see `_check_wal`)."""
         self.damaged_aside: Path | None = None
         """Where `replace_damaged` moved a damaged store (its replacement is empty until the owner refills it)."""
         self._local = threading.local()
@@ -302,7 +302,9 @@ class Store:
                     raise
                 conn = self._connect_read_only()
             self._local.conn, self._local.identity = conn, identity
-            self._wal = None  # a new connection: its WAL is seen afresh
+            if self.keeper:  # the WAL and index this connection opened (its first read makes them)
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                self._wal = self._companion_ids()
         return conn
 
     @staticmethod
@@ -419,27 +421,33 @@ class Store:
         if self.keeper:
             self._check_wal()
 
+    def _companion_ids(self) -> tuple[tuple[int, int] | None, ...]:
+        out: list[tuple[int, int] | None] = []
+        for companion in self._companions(self.path):
+            try:
+                st = os.stat(companion)
+                out.append((st.st_dev, st.st_ino))
+            except FileNotFoundError:
+                out.append(None)
+        return tuple(out)
+
     def _check_wal(self) -> None:
-        """The supervisor's WAL deleted under it (`rm state.db-wal`): its writes would go on into
-        the deleted file, seen by nobody else. The WAL is the one it saw before, or the store is
-        put back from its open copy (which still reads that WAL) under a new inode, so that every
-        other handle reopens it."""
+        """The supervisor's WAL or its index (-shm) deleted under it: its writes would go on into
+        the deleted files, seen by nobody else. Each is the one its connection opened, or the
+        store is put back from its open copy (which still reads them) under a new inode, so that
+        every other handle reopens it."""
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or self._wal is None:
             return
-        wal = self._companions(self.path)[0]
-        try:
-            st = os.stat(wal)
-            seen: tuple[int, int] | None = (st.st_dev, st.st_ino)
-        except FileNotFoundError:
-            seen = None
-        if self._wal is None or seen == self._wal:
-            self._wal = seen
+        now = self._companion_ids()
+        gone = [c.name for c, was, is_ in zip(self._companions(self.path), self._wal, now) if was is not None and was != is_]
+        if not gone:
+            self._wal = tuple(w if w is not None else n for w, n in zip(self._wal, now))  # made since: the baseline
             return
         self._local.conn = None
         self._wal = None
         try:
-            self._restore_from(conn, over=True, why=f"{wal.name} was deleted")
+            self._restore_from(conn, over=True, why=f"{' and '.join(gone)} deleted")
         except (sqlite3.Error, OSError) as exc:
             raise store_error(self.path, exc) from None
 

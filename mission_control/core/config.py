@@ -205,7 +205,7 @@ class AgentSettings(_Strict):
 
     name: str
     """Unique name; also the tmux pane title and the `agent/<name>` branch."""
-    kind: Literal["claude", "codex", "aider", "gemini", "opencode", "ollama", "shell"]
+    kind: Literal[KIND_NAMES]  # type: ignore[valid-type]  # the registry's names: mission_control/core/kinds
     """Which detection rules, token meter and launch convention apply."""
     command: str | None = None
     """Shell command that starts the agent (default per kind; required for `shell`)."""
@@ -578,8 +578,8 @@ def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
         if agent.name in seen:
             raise _error(path, text, f"duplicate agent name {agent.name!r} (also agent[{seen[agent.name]}])", ("agent", i, "name"))
         seen[agent.name] = i
-        if agent.kind == "shell" and agent.command is None:
-            raise _error(path, text, f"agent[{i}] ({agent.name}).command is required for kind 'shell'", ("agent", i))
+        if KINDS[agent.kind].default_command is None and agent.command is None:
+            raise _error(path, text, f"agent[{i}] ({agent.name}).command is required for kind {agent.kind!r}", ("agent", i))
         if agent.worktree and schema.mission.repo is None:
             raise _error(path, text, f"agent[{i}] ({agent.name}).worktree = true needs mission.repo (the repository "
                                      "its worktree is made from)", ("agent", i, "worktree"))

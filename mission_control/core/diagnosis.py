@@ -26,13 +26,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
+from mission_control.core.kinds import api_key_vars
+
 ACTIONS = ("inject_env", "wait", "attach", "resume", "send", "restart", "none")
 
-API_KEY_VARS: dict[str, str] = {
-    "claude": "ANTHROPIC_API_KEY",
-    "codex": "OPENAI_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-}
+API_KEY_VARS: dict[str, str] = api_key_vars()
 """The variable that carries each kind's API key (kinds that talk to several providers have none)."""
 
 _PROVIDER_VARS = (

@@ -1,7 +1,7 @@
 """How agents are told to report to us through their own hook mechanisms (pure).
 
 Given through the agent's launch options only — the user's own settings files are
-never edited. Every hook runs our appender (`mission_control/hook_appender.py`, see
+never edited. Every hook runs our appender (`mission_control/programs/hook_appender.py`, see
 `appender_argv`), which appends one line to the agent's events file and returns at once;
 the supervisor reads that file each tick.
 
@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import shlex
 
-from mission_control.hook_appender import KEPT_FIELDS as KEPT_FIELDS, keep  # stdlib only, no I/O on import
 
 CLAUDE_EVENTS = (
     "SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "Notification", "PostToolUse",
@@ -79,12 +78,6 @@ def hook_argv(python: str, state_dir: str, agent: str, event: str | None = None)
     if event:
         argv += ["--event", event]
     return argv
-
-
-def kept(payload: dict, event: str | None = None) -> dict:
-    """The parts of a hook payload worth keeping, as the appender writes them (short strings
-    only; never a prompt, an answer or a tool's data)."""
-    return keep(event or event_name(payload, None), payload)
 
 
 def event_name(data: dict, given: str | None) -> str:

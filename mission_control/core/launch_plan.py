@@ -68,10 +68,8 @@ def agent_command(spec: AgentSpec, *, python: str, resume: bool = False, with_ta
     (`MAX_ARG_BYTES`) is typed at the first prompt instead (`typed_task`)."""
     kind = KINDS[spec.kind]
     args: list[str] = list(hook_args)
-    if spec.kind == "ollama" and spec.model:
-        args += ["--model", spec.model]
-    if spec.kind == "ollama" and spec.ollama_host:
-        args += ["--host", spec.ollama_host]
+    if kind.launch_args is not None:
+        args += kind.launch_args(spec)
     if resume and spec.resume_command:
         return shell_argv(spec.resume_command, args, spec.name, python)
     if with_task and spec.task and kind.task_delivery == "argument" and fits_argument(spec.task):

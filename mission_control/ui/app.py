@@ -36,7 +36,7 @@ from mission_control.ui.widgets.totals_bar import TotalsBar
 
 
 class FleetActions(Protocol):
-    """What the dashboard can ask of the fleet (the CLI hands in `mission_control.actions.FleetActions`).
+    """What the dashboard can ask of the fleet (the CLI hands in `mission_control.fleet.actions.FleetActions`).
     Each method takes agent names and returns an `Outcome` (or a list of them), or raises with one line."""
 
     def needs_terminal(self) -> bool: ...

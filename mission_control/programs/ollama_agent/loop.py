@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from mission_control.ollama_agent.report import Ledger, StatusFile
-from mission_control.ollama_agent.tools import TOOL_SCHEMAS, Toolbox, one_line
+from mission_control.programs.ollama_agent.report import Ledger, StatusFile
+from mission_control.programs.ollama_agent.tools import TOOL_SCHEMAS, Toolbox, one_line
 
 PROMPT = "› "
 RETRY_WORDS = {"", "continue", "retry", "resume", "go on", "go", "again", "c"}

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import ollama
 
-from mission_control.ollama_agent.loop import CallFailed
-from mission_control.ollama_agent.tools import one_line
+from mission_control.programs.ollama_agent.loop import CallFailed
+from mission_control.programs.ollama_agent.tools import one_line
 
 CONNECT_TIMEOUT = 10.0
 

@@ -21,7 +21,7 @@ from mission_control.core.layouts import LayoutPreset, parse_layout
 CONFIG_OPTION = "@mission_control_config"
 STATE_OPTION = "@mission_control_state"
 DEFAULT_CONFIG = DEFAULT_CONFIG_NAME
-BUILTIN_LAYOUTS = Path(__file__).resolve().parent / "layouts"
+BUILTIN_LAYOUTS = Path(__file__).resolve().parent.parent / "layouts"
 """The layout presets shipped inside the package (in a checkout, `mission_control/layouts` is a
 link to the top-level `layouts/` folder, the source people read and copy)."""
 

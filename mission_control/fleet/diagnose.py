@@ -24,7 +24,7 @@ def diagnose(config: FleetConfig, store: Store, name: str, *, use_model: bool = 
     rules = rule_diagnosis(agent.status.value, agent.reason, agent.evidence, agent.kind)
     if not (use_model and config.diagnose_model):
         return rules, None
-    from mission_control.adapters.ollama_diagnose import ask_model
+    from mission_control.fleet.ollama_diagnose import ask_model
 
     rec = records[name]
     secrets = [v for v in {**rec.spec.env, **store.env_overlay(name)}.values() if v]

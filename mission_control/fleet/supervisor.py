@@ -21,13 +21,13 @@ from typing import Any
 
 from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
-from mission_control.adapters.token_sources import AiderMeter, Meter, RegexMeter, TailedFile, make_meter
+from mission_control.adapters.meters import Meter, TailedFile, make_meter
 from mission_control.adapters.pane_reading import StatusWord, read_pane
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import (
     LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, status_file,
 )
-from mission_control.actions import PAUSE_REASON_KEY, ActionError, FleetActions
+from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
@@ -316,13 +316,12 @@ class Supervisor:
                 )
             except ValueError:
                 return None
-            if isinstance(st.meter, (RegexMeter, AiderMeter)):  # they read what the agent printed
+            if st.meter.reads_output:
                 st.output = TailedFile(output_log(self.config.state_dir, name), max_read=OUTPUT_READ)
-        if rec.kind == "claude":
-            path = st.transcript_path
-            if path and path not in st.transcripts and hasattr(st.meter, "add_transcript"):
-                st.transcripts.add(path)
-                st.meter.add_transcript(Path(path))
+        path = st.transcript_path  # named by the kind's hooks; taken by a meter that reads transcripts
+        if path and path not in st.transcripts and hasattr(st.meter, "add_transcript"):
+            st.transcripts.add(path)
+            st.meter.add_transcript(Path(path))
         printed: list[str] = []
         if st.output is not None:
             raw, _ = st.output.read_new()

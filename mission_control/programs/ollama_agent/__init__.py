@@ -1,6 +1,6 @@
 """The built-in `ollama` agent kind: a small coding agent on a local Ollama server.
 
-Run it as `python -m mission_control.ollama_agent --model M --task "..."` (or,
+Run it as `python -m mission_control.programs.ollama_agent --model M --task "..."` (or,
 once wired, `mission-control agent ...`). It loops on Ollama's chat API with
 tools (read_file, write_file, list_files, run_command, git_commit,
 report_status), prints what it does in its pane, reports its status to
@@ -13,12 +13,12 @@ This module stays light (no `ollama` import) so that `default_ledger_path` and
 
 from __future__ import annotations
 
-from mission_control.ollama_agent.paths import DEFAULT_HOST, LEDGER_NAME, default_ledger_path, normalize_host
+from mission_control.programs.ollama_agent.paths import DEFAULT_HOST, LEDGER_NAME, default_ledger_path, normalize_host
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the agent with `argv` (without the program name); returns the exit status."""
-    from mission_control.ollama_agent.cli import main as _main
+    from mission_control.programs.ollama_agent.cli import main as _main
 
     return _main(argv)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mission_control.adapters.store import Store
 from mission_control.core.hook_config import event_name, is_codex_title_turn
-from mission_control.hook_appender import keep
+from mission_control.programs.hook_appender import keep
 
 
 def record_hook(state_dir: Path, agent: str, given_event: str | None, args: list[str], stdin_text: str | None) -> str | None:

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from mission_control.core.tokens import ollama_ledger_line
+from mission_control.core.kinds.ollama import ollama_ledger_line
 
 MAX_STATUS_CHARS = 300
 MAX_STATUS_FILE_BYTES = 256 * 1024

@@ -15,8 +15,8 @@ import httpx
 import ollama
 
 from mission_control.core.diagnosis import Diagnosis, mask_secrets, masked_diagnosis, parse_model_diagnosis
-from mission_control.ollama_agent.client import CALL_ERRORS, classify_error
-from mission_control.ollama_agent.paths import normalize_host
+from mission_control.programs.ollama_agent.client import CALL_ERRORS, classify_error
+from mission_control.programs.ollama_agent.paths import normalize_host
 
 MAX_TAIL_LINES = 120
 MAX_TAIL_CHARS = 8_000

@@ -1,4 +1,4 @@
-"""`python -m mission_control.ollama_agent` / `mission-control agent`: options and start-up."""
+"""`python -m mission_control.programs.ollama_agent` / `mission-control agent`: options and start-up."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from mission_control.ollama_agent.paths import default_ledger_path, normalize_host
-from mission_control.ollama_agent.report import Ledger, StatusFile
+from mission_control.programs.ollama_agent.paths import default_ledger_path, normalize_host
+from mission_control.programs.ollama_agent.report import Ledger, StatusFile
 
 DEFAULT_MAX_STEPS = 40
 DEFAULT_COMMAND_TIMEOUT = 120.0
@@ -70,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except (AttributeError, ValueError):
         pass
 
-    from mission_control.ollama_agent.client import CALL_ERRORS, classify_error, make_client
-    from mission_control.ollama_agent.loop import Agent
-    from mission_control.ollama_agent.tools import Toolbox
+    from mission_control.programs.ollama_agent.client import CALL_ERRORS, classify_error, make_client
+    from mission_control.programs.ollama_agent.loop import Agent
+    from mission_control.programs.ollama_agent.tools import Toolbox
 
     host = normalize_host(args.host)
     ledger_path = args.ledger or default_ledger_path(os.environ)

@@ -24,6 +24,7 @@ from mission_control.adapters.processes import agent_processes, is_stopped, sign
 from mission_control.adapters.store import Store, StoreError, ensure_private_dir, write_private
 from mission_control.adapters.supervisor_lock import LockBusy, env_lock
 from mission_control.adapters.tmux import Tmux, TmuxError
+from mission_control.fleet.panes import add_agent_pane, open_output_log, start_agent_pane
 from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
 from mission_control.core.diagnosis import mask_value
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
@@ -118,7 +119,7 @@ class FleetActions:
         with this agent, the same one-off poll `status` makes (so an action never contradicts it)."""
         snap = self.store.latest_snapshot()
         if snap is None or snap.agent(name) is None:
-            from mission_control.status_report import current_snapshot
+            from mission_control.fleet.status_report import current_snapshot
 
             snap, _warning = current_snapshot(self.config)
         return snap.agent(name) if snap else None
@@ -312,8 +313,6 @@ class FleetActions:
 
     def _respawn(self, rec: AgentRecord, *, resume: bool) -> None:
         """Start the agent's pane afresh (same pane id) with its env overlay applied."""
-        from mission_control.bringup import open_output_log, start_agent_pane  # bring-up knows how a pane is started
-
         spec = rec.spec
         use_resume = resume and spec.resume_command is not None
         pid = self.pane_pid(rec)
@@ -473,8 +472,6 @@ class FleetActions:
     ) -> Outcome:
         """A new agent in the running fleet: its own pane (a new window when the last one is full).
         It gets the injected variables of `env_from` (of `copy_of` when copying)."""
-        from mission_control.bringup import add_agent_pane
-
         existing = {a.name for a in self.store.agents(include_removed=True)}
         if name in existing:
             raise ActionError(f"an agent named {name!r} already exists")

@@ -32,7 +32,7 @@ def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | N
         snap = store.latest_snapshot()
         if snap is not None:
             return snap, None
-    from mission_control.supervisor import Supervisor
+    from mission_control.fleet.supervisor import Supervisor
 
     sup = Supervisor(config, store, tmux)
     sup.settings = replace(sup.settings, hold_ticks=1)

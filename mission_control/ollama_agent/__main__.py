@@ -1,5 +1,0 @@
-import sys
-
-from mission_control.ollama_agent import main
-
-raise SystemExit(main(sys.argv[1:]))
