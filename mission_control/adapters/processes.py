@@ -291,3 +291,10 @@ def is_stopped(pane_pid: int | None) -> bool:
         except psutil.Error:
             continue
     return False
+
+
+def kill_agent(pane_pid: int | None) -> tuple[int, list[int]]:
+    """End every process below the agent's launcher (SIGTERM, then SIGKILL after a grace); the
+    launcher itself stays, for the pane to be respawned. (How many there were, pids that survived.)"""
+    _, below = agent_processes(pane_pid)
+    return len(below), terminate_all([p.pid for p in below])

@@ -412,6 +412,13 @@ class Tmux:
         a dead pane, whose pipe is gone already)."""
         self.cmd("pipe-pane", "-t", pane_id, check=False)
 
+    def live_pane_pid(self, pane_id: str) -> int | None:
+        """The pid of the pane's process, None when the pane is dead or gone."""
+        for pane in self.list_panes():
+            if pane.pane_id == pane_id:
+                return None if pane.dead else pane.pid
+        return None
+
     def pane_alive(self, pane_id: str) -> bool:
         try:
             return self.query("display-message", "-p", "-t", pane_id, "#{pane_dead}").strip() == "0"

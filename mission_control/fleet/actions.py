@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mission_control.adapters import git_repo, merging
-from mission_control.adapters.processes import agent_processes, is_stopped, signal_agent, terminate_all
+from mission_control.adapters.processes import is_stopped, kill_agent, signal_agent
 from mission_control.adapters.store import Store, StoreError, ensure_private_dir, write_private
 from mission_control.adapters.supervisor_lock import LockBusy, env_lock
 from mission_control.adapters.tmux import Tmux, TmuxError
@@ -125,10 +125,8 @@ class FleetActions:
         return snap.agent(name) if snap else None
 
     def pane_pid(self, rec: AgentRecord) -> int | None:
-        for pane in self.tmux.list_panes():
-            if pane.pane_id == rec.pane_id:
-                return None if pane.dead else pane.pid
-        return None
+        """The agent's launcher (its pane's process), None when it has no live pane."""
+        return self.tmux.live_pane_pid(rec.pane_id) if rec.pane_id else None
 
     def inside_fleet_tmux(self) -> bool:
         """Is this process running in a pane of the fleet's own tmux server?"""
@@ -359,12 +357,11 @@ class FleetActions:
         pid = self.pane_pid(rec)
         if pid is None:
             return self._log("kill", name, "", f"{name} was not running")
-        _, below = agent_processes(pid)
-        left = terminate_all([p.pid for p in below])
+        count, left = kill_agent(pid)
         self.store.drop_deliveries(name)
         if left:
             return self._log("kill", name, "", f"processes survived SIGKILL: {left}", ok=False)
-        return self._log("kill", name, "", f"killed {name} ({len(below)} processes); restart with R")
+        return self._log("kill", name, "", f"killed {name} ({count} processes); restart with R")
 
     # -- inject an environment fix ---------------------------------------------------
 
