@@ -36,14 +36,14 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
-
-import libtmux
-from libtmux import exc as libtmux_exc
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from mission_control.adapters.run import CommandError, run
 from mission_control.adapters import tmux_control
 from mission_control.core.terminal_text import inert
+
+if TYPE_CHECKING:
+    import libtmux
 
 SEP = "\x1f"  # unit separator: never appears in names we allow
 PANE_FIELDS = (
@@ -157,13 +157,19 @@ class Tmux:
             raise TmuxError(f"tmux {args[0]}: {exc.stderr or exc}") from None
 
     @functools.cached_property
-    def server(self) -> libtmux.Server:
-        """libtmux's server object on this socket (no tmux process until a command runs)."""
+    def server(self) -> "libtmux.Server":
+        """libtmux's server object on this socket (no tmux process until a command runs).
+        Imported here: libtmux takes 45-100 ms to import, paid by the cold paths only, never by
+        `status`, the dashboard's start or the supervisor's tick."""
+        import libtmux
+
         return libtmux.Server(socket_name=self.socket)
 
     def build(self, *args: str) -> str:
         """A cold-path command (building, options, respawn) through libtmux's `Server.cmd`: an
         argv list on `-L socket`, every argument read back by tmux unchanged (`literal_arg`)."""
+        from libtmux import exc as libtmux_exc
+
         try:
             proc = self.server.cmd(*map(literal_arg, args))
         except (libtmux_exc.TmuxCommandNotFound, OSError) as exc:
@@ -174,6 +180,8 @@ class Tmux:
 
     def _killed(self, what: str, kill: Callable[[], object]) -> None:
         """A libtmux kill, its failure one TmuxError line."""
+        from libtmux import exc as libtmux_exc
+
         try:
             kill()
         except libtmux_exc.LibTmuxException as exc:
@@ -426,7 +434,9 @@ class Tmux:
             return False
 
     def kill_pane(self, pane_id: str) -> None:
-        self._killed("kill-pane", libtmux.Pane(server=self.server, pane_id=pane_id).kill)
+        from libtmux import Pane
+
+        self._killed("kill-pane", Pane(server=self.server, pane_id=pane_id).kill)
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
         self.cmd("send-keys", "-t", pane_id, *keys)
