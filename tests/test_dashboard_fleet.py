@@ -10,7 +10,8 @@ import psutil
 import pytest
 
 from conftest import retry_until
-from mission_control.fleet.actions import agent_processes
+from mission_control.adapters.processes import agent_processes
+from mission_control.fleet.actions import FleetActions
 from mission_control.fleet.locate import load_config
 from mission_control.ui.app import create_app
 from mission_control.ui.widgets.agent_table import AgentTable
@@ -90,7 +91,7 @@ async def test_keys_drive_a_real_fleet(cli, tmp_path: Path, monkeypatch: pytest.
         await pilot.press("e")
         await pilot.pause()
         await pilot.press(*"NOTE=from the dialog", "ctrl+s")
-        await wait_for(pilot, lambda: "note: from the dialog" in cli.tmux("capture-pane", "-p", "-t", actions.record("a")["pane_id"]),
+        await wait_for(pilot, lambda: "note: from the dialog" in cli.tmux("capture-pane", "-p", "-t", actions.record("a").pane_id),
                        message="the injected value reached the agent")
         assert "from the dialog" not in "".join(row["outcome"] + row["detail"] for row in actions.store.actions())
 

@@ -13,7 +13,7 @@ from mission_control.core.errors import MissionControlError
 
 def _classes():
     from mission_control.fleet.actions import ActionError
-    from mission_control.adapters.git_progress import GitError
+    from mission_control.adapters.git_repo import GitError
     from mission_control.adapters.store import StoreError
     from mission_control.adapters.tmux import TmuxError
     from mission_control.fleet.bringup import UpError

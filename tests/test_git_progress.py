@@ -13,18 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from mission_control.adapters import git_progress as gp
-from mission_control.adapters.git_progress import (
-    GitError,
-    GitProbe,
-    WorktreeInfo,
-    check_repo,
-    diff_stat,
-    ensure_worktree,
-    merge_agent_branch,
-    remove_worktree,
-    worktree_blockers,
-)
+from mission_control.adapters import git_repo as gp
+from mission_control.adapters.git_progress import GitProbe
+from mission_control.adapters.git_repo import GitError, check_repo, diff_stat
+from mission_control.adapters.merging import merge_agent_branch
+from mission_control.adapters.worktrees import ensure_worktree, remove_worktree, worktree_blockers
+from mission_control.core.progress import WorktreeInfo
 from mission_control.core.progress import (
     GitProgress,
     agent_branch,
@@ -190,19 +184,35 @@ def test_check_repo_errors(tmp_path: Path, repo: Path):
 
 def test_run_git_error_is_one_line_and_replaceable(repo: Path, monkeypatch):
     with pytest.raises(GitError) as err:
-        gp._run_git(["rev-parse", "--verify", "no-such-ref"], repo)
+        gp.run_git(["rev-parse", "--verify", "no-such-ref"], repo)
     assert "\n" not in str(err.value) and err.value.returncode == 128
 
     seen: list[list[str]] = []
-    real = gp._run_git
+    real = gp.run_git
 
     def fake(args, cwd, **kw):
         seen.append(list(args))
         return real(args, cwd, **kw)
 
-    monkeypatch.setattr(gp, "_run_git", fake)
+    monkeypatch.setattr(gp, "run_git", fake)
     check_repo(repo)
     assert seen and all(a[0] == "rev-parse" for a in seen)
+
+
+def test_another_repositorys_git_variables_are_ignored(repo: Path, tmp_path: Path, monkeypatch):
+    """As in a git hook or an agent's shell: GIT_DIR, GIT_WORK_TREE and GIT_INDEX_FILE of another
+    repository in the environment. Every question is still about `repo` (GitPython's `Repo(repo)`
+    would take the other work tree: see git_repo's docstring)."""
+    other = make_repo(tmp_path, "other")
+    commit(other, "only in other", {"o.txt": "o\n"})
+    mine, theirs = sha(repo), sha(other)
+    (repo / "new.txt").write_text("x\n")
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
+    assert gp.dirty_paths(repo) == ["new.txt"]
+    assert gp.top_level(repo) == repo.resolve()
+    assert gp.has_commit(repo, mine) and not gp.has_commit(repo, theirs)
 
 
 def test_missing_git_binary_is_a_git_error(repo: Path, monkeypatch):

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import retry_until
 from mission_control.adapters.store import Store
+from mission_control.core.records import AgentRecord
 from mission_control.fleet.hooks import record_hook
 
 pytestmark = pytest.mark.tmux
@@ -225,21 +226,22 @@ def test_supervisor_records_the_events_file_once_across_restarts(tmp_path: Path)
                            ("Notification", {"notification_type": "auth_success"}), ("PostToolUse", {"tool_name": "Bash"})]:
         cmd = [*argv[:-1], event]
         subprocess.run(cmd, input=json.dumps(payload), text=True, timeout=30, check=True)
+    recs = [AgentRecord.of_spec(config.agents[0])]
     poll = Supervisor(config, store, tmux=None)
     poll.acting = False  # `status` without a supervisor: it looks, it records nothing
-    poll._read_hooks([{"name": "c"}])
+    poll._read_hooks(recs)
     assert store.hook_events_since(0) == [] and poll.states["c"].hook.event == "PostToolUse"
     sup = Supervisor(config, store, tmux=None)
-    sup._read_hooks([{"name": "c"}])
+    sup._read_hooks(recs)
     recorded = [e["event"] for e in store.hook_events_since(0)]
     assert recorded == ["UserPromptSubmit", "Notification", "Notification", "PostToolUse"]
     hook = sup.states["c"].hook
     assert hook.event == "PostToolUse" and hook.resumed_at == hook.at
-    sup._read_hooks([{"name": "c"}])
+    sup._read_hooks(recs)
     again = Supervisor(config, store, tmux=None)
-    again._read_hooks([{"name": "c"}])
+    again._read_hooks(recs)
     subprocess.run([*argv[:-1], "Stop"], input="{}", text=True, timeout=30, check=True)
-    again._read_hooks([{"name": "c"}])
+    again._read_hooks(recs)
     assert [e["event"] for e in store.hook_events_since(0)] == recorded + ["Stop"]
     assert again.states["c"].hook.event == "Stop"
 

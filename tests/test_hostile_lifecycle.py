@@ -224,7 +224,7 @@ def test_an_old_store_has_its_injected_values_moved_out(tmp_path: Path) -> None:
     store = Store(state / "state.db")
     assert store.env_overlay("a") == {"TOKEN": secret, "SHARED": everyone}
     assert store.env_overlay("b") == {"SHARED": everyone, "TOKEN": "loses"}
-    assert [a["spec"].get("env") for a in store.agents()] == [None, {"CONF": configured, "E": ""}]
+    assert [a.spec.env for a in store.agents()] == [{}, {"CONF": configured, "E": ""}]
     store.close()
     data = _store_bytes(state)
     assert secret.encode() not in data and everyone.encode() not in data and configured.encode() not in data

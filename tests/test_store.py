@@ -74,3 +74,27 @@ def test_recorded_exit_belongs_to_the_launcher_that_wrote_it(tmp_path: Path) -> 
     assert recorded_exit(tmp_path, "a", 4242) == 3
     assert recorded_exit(tmp_path, "a", 4243) is None  # the new run's launcher wrote nothing yet
     assert recorded_exit(tmp_path, "b", 4242) is None
+
+
+def test_agents_are_typed_records_with_their_spec(tmp_path: Path) -> None:
+    """`agents()` hands back `AgentRecord`s whose spec is an `AgentSpec` (env values read back from
+    their private file); a row recorded without a full spec (an old store) reads with the defaults."""
+    from mission_control.core.config import AgentSpec
+    from mission_control.core.records import AgentRecord
+
+    store = Store(tmp_path / "s.db")
+    spec = {"name": "a", "kind": "shell", "command": "sh -c 'echo; x'", "cwd": str(tmp_path), "worktree": True,
+            "task": "t", "env": {"K": "v;$(x)"}, "resume_prompt": "go on", "resume_command": None, "budget_usd": 2.5,
+            "model": None, "index": 3, "base_branch": "main"}
+    store.record_agent("a", kind="shell", pane_id="%1", window="w", launched_at=5.0, task="t", branch="mc/a", spec=spec)
+    store.record_agent("old", kind="shell", pane_id=None, window=None, launched_at=None, task=None)
+    a, old = store.agents()
+    assert isinstance(a, AgentRecord) and isinstance(a.spec, AgentSpec)
+    assert (a.name, a.pane_id, a.branch, a.base_branch, a.first_launched_at) == ("a", "%1", "mc/a", "main", 5.0)
+    assert (a.spec.command, a.spec.cwd, a.spec.env, a.spec.budget_usd, a.spec.index) == (
+        "sh -c 'echo; x'", tmp_path, {"K": "v;$(x)"}, 2.5, 3)
+    assert b"v;$(x)" not in (tmp_path / "s.db").read_bytes()
+    assert (old.spec.name, old.spec.kind, old.spec.env, old.spec.budget_usd, old.base_branch) == ("old", "shell", {}, None, None)
+    store.record_agent("a", kind="shell", pane_id="%2", window="w", launched_at=6.0, task="t", spec=a.spec_data())
+    again = store.agents()[0]
+    assert again.spec == a.spec and again.base_branch == "main" and again.pane_id == "%2"

@@ -1,486 +1,40 @@
-"""Git I/O for agents: worktrees, progress counts and safe merging.
+"""Agents' git progress: how many commits, how far ahead and behind, what changed, asked of git
+only when something changed.
 
-Everything runs the ``git`` CLI through one replaceable function,
-`_run_git(args, cwd) -> str`, which raises `GitError` (one-line message) on
-failure.  No GitPython: a subprocess per question is cheap, leaks nothing in a
-long-running supervisor, and `GitProbe` asks git only when something changed.
-
-The meaning of every number is defined in `mission_control.core.progress`.
+`GitProbe` watches a few files per agent (its HEAD, index, ref and reflog) by `stat` and asks
+git (through `git_repo.run_git`) only when one moved; the git watcher runs the probes on a
+thread of its own. Hand-written rather than GitPython's object model: the probe runs on the
+supervisor's tick path, where a `stat` of four files (a few microseconds) decides whether any git
+process is needed at all, and a long-lived `Repo` keeps `git cat-file` processes and caches per
+repository alive for the supervisor's lifetime. The meaning of every number is defined in
+`mission_control.core.progress`; worktrees are in `worktrees`, merging in `merging`.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from mission_control.core.errors import MissionControlError
+from mission_control.adapters import git_repo
 from mission_control.core.progress import (
     LOG_FORMAT,
     RECENT_LIMIT,
     GitProgress,
-    MergeResult,
     WorktreeInfo,
-    agent_branch,
     author_identity,
-    parse_conflicts,
     parse_count,
     parse_left_right,
     parse_log,
     parse_numstat,
     parse_status,
-    parse_worktree_list,
-    plural,
     progress_from_commits,
     ref_candidates,
     status_due,
-    summarize_files,
     symref_target,
 )
-
-__all__ = [
-    "GitError",
-    "GitProbe",
-    "GitProgress",
-    "MergeResult",
-    "WorktreeInfo",
-    "author_identity",
-    "check_repo",
-    "current_branch",
-    "diff_stat",
-    "dirty_paths",
-    "ensure_worktree",
-    "merge_agent_branch",
-    "has_commit",
-    "remove_worktree",
-    "top_level",
-    "worktree_blockers",
-]
-
-GIT_TIMEOUT = 60.0
-
-# Variables that would make `git -C path` look at some other repository.
-_REPO_ENV = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_COMMON_DIR",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_NAMESPACE",
-    "GIT_PREFIX",
-)
-
-
-class GitError(MissionControlError):
-    """A git question could not be answered.  `str(err)` is one line."""
-
-    def __init__(self, message: str, *, returncode: int | None = None, stdout: str = "", stderr: str = ""):
-        super().__init__(" ".join(message.split()))
-        self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
-
-
-def _git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
-    env.update(
-        LC_ALL="C",
-        LANGUAGE="C",
-        GIT_TERMINAL_PROMPT="0",
-        # `git status` must not rewrite the index: we watch the index to know
-        # when to ask again, and must not fight the agent for index.lock.
-        GIT_OPTIONAL_LOCKS="0",
-        GIT_EDITOR="true",
-        GIT_MERGE_AUTOEDIT="no",
-        GIT_PAGER="cat",
-    )
-    if extra:
-        env.update(extra)
-    return env
-
-
-def _error_text(stderr: str, stdout: str) -> str:
-    lines = [ln.strip() for ln in (stderr or stdout).splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith("hint:")]
-    text = "; ".join(lines) or "no output"
-    return text if len(text) <= 400 else text[:397] + "..."
-
-
-def _run_git(args: Sequence[str], cwd: Path | str, *, env: dict[str, str] | None = None) -> str:
-    """Run ``git -C cwd *args`` and return its stdout; GitError on any failure.
-
-    The single place this module starts a process: replace it to fake git.
-    """
-    cmd = ["git", "-C", str(cwd), *args]
-    try:
-        proc = subprocess.run(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            env=_git_env(env),
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise GitError("git executable not found on PATH") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git {' '.join(args[:2])} timed out after {GIT_TIMEOUT:.0f}s in {cwd}") from None
-    except OSError as exc:
-        raise GitError(f"cannot run git in {cwd}: {exc}") from None
-    if proc.returncode != 0:
-        raise GitError(
-            f"git {args[0] if args else ''} failed in {cwd}: {_error_text(proc.stderr, proc.stdout)}",
-            returncode=proc.returncode,
-            stdout=proc.stdout,
-            stderr=proc.stderr,
-        )
-    return proc.stdout
-
-
-def _try_git(args: Sequence[str], cwd: Path | str) -> str | None:
-    """Like `_run_git`, but None when git says no (a ref that does not exist)."""
-    try:
-        return _run_git(args, cwd)
-    except GitError as exc:
-        if exc.returncode is None:  # git itself could not run: that is an error
-            raise
-        return None
-
-
-def _rev(repo: Path | str, rev: str) -> str | None:
-    """Full sha of `rev` (a commit), or None if it does not exist."""
-    out = _try_git(["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"], repo)
-    return out.strip() or None if out is not None else None
-
-
-def _count(repo: Path | str, rev_range: Sequence[str]) -> int:
-    return parse_count(_run_git(["rev-list", "--count", *rev_range, "--"], repo))
-
-
-def _same_path(a: Path | str, b: Path | str) -> bool:
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
-def _git_dirs(path: Path | str) -> tuple[Path, Path]:
-    """(git dir, common dir) of the checkout at `path`, absolute.
-
-    For a linked worktree the git dir is ``<common>/worktrees/<id>``: its own
-    HEAD, index and logs/HEAD live there, the refs in the common dir.
-    """
-    out = _run_git(["rev-parse", "--git-dir", "--git-common-dir"], path)
-    lines = out.splitlines()
-    if len(lines) < 2:
-        raise GitError(f"git rev-parse gave no git dir for {path}")
-    gitdir, common = (Path(p) if os.path.isabs(p) else Path(path) / p for p in lines[:2])
-    return Path(os.path.realpath(gitdir)), Path(os.path.realpath(common))
-
-
-# --------------------------------------------------------------------------- repository checks
-
-
-def check_repo(path: Path | str) -> None:
-    """Raise GitError (one line naming `path`) unless it is a git checkout with commits."""
-    p = Path(path)
-    if not p.exists():
-        raise GitError(f"repository path does not exist: {p}")
-    if not p.is_dir():
-        raise GitError(f"repository path is not a directory: {p}")
-    try:
-        out = _run_git(["rev-parse", "--is-bare-repository"], p)
-    except GitError as exc:
-        if exc.returncode is None:
-            raise
-        reason = _error_text(exc.stderr, exc.stdout)
-        detail = "" if "not a git repository" in reason else f" ({reason})"
-        raise GitError(f"not a git repository: {p}{detail}") from None
-    if out.strip() == "true":
-        raise GitError(f"bare git repository, no working tree: {p}")
-    if _rev(p, "HEAD") is None:
-        raise GitError(f"git repository has no commits yet: {p}")
-
-
-def top_level(path: Path | str) -> Path:
-    """The top folder of the checkout `path` is in (GitError when it is in none)."""
-    return Path(_run_git(["rev-parse", "--show-toplevel"], path).strip())
-
-
-def has_commit(repo: Path | str, rev: str) -> bool:
-    """Whether `rev` (a branch, a tag, a sha) names a commit in `repo`."""
-    return _rev(repo, rev) is not None
-
-
-def current_branch(repo: Path | str) -> str | None:
-    """Short name of the checked-out branch, None on a detached HEAD."""
-    out = _try_git(["symbolic-ref", "-q", "--short", "HEAD"], repo)
-    return out.strip() or None if out is not None else None
-
-
-def dirty_paths(path: Path | str, *, untracked: bool = True) -> list[str]:
-    """Paths `git status` lists as changed in the checkout at `path`.
-
-    Staged, unstaged and conflicted tracked files, plus (with `untracked`)
-    untracked files that are not ignored, each file counted once.
-    """
-    args = ["status", "--porcelain=v1", "-z", "--untracked-files=all" if untracked else "--untracked-files=no"]
-    return parse_status(_run_git(args, path))
-
-
-def commit_lines(repo: Path | str, base: str, branch: str) -> list[str]:
-    """`<short sha> <subject>` of the commits in ``base..branch``, newest first."""
-    return [line for line in _run_git(["log", "--format=%h %s", f"{base}..{branch}"], repo).splitlines() if line.strip()]
-
-
-def diff_stat(repo: Path | str, branch: str, base: str) -> str:
-    """``git diff --stat base...branch``: what the branch changed since it left `base`."""
-    return _run_git(["diff", "--stat", "--no-color", f"{base}...{branch}", "--"], repo)
-
-
-# --------------------------------------------------------------------------- worktrees
-
-
-def _list_worktrees(repo: Path | str) -> list[dict]:
-    return parse_worktree_list(_run_git(["worktree", "list", "--porcelain"], repo))
-
-
-def ensure_worktree(
-    repo: Path | str,
-    name: str,
-    worktrees_dir: Path | str,
-    base_branch: str | None = None,
-    start_point: str | None = None,
-) -> WorktreeInfo:
-    """Give agent `name` its own worktree on branch ``agent/<name>``.
-
-    `start_point` (a branch or commit) makes a *new* branch start there instead of at
-    the base branch's tip, and counts the agent's commits from it (a reassigned task
-    continues from the previous agent's branch).
-
-    * A live worktree of that branch (wherever it is) is reused as it is.
-    * A branch without a (live) worktree gets a new worktree at
-      ``worktrees_dir/<name>``; stale worktree records whose directory was
-      deleted are pruned first.  ``base_commit`` is then the merge-base of the
-      branch and the base branch.
-    * Otherwise the branch is created from the base branch's tip (which is
-      ``base_commit``) and ``reused`` is False.
-
-    Nothing is clobbered: a non-empty directory at the target path that is
-    not that worktree raises GitError.  `base_branch` defaults to the branch
-    checked out in `repo`; a relative `worktrees_dir` is relative to `repo`.
-    """
-    repo = Path(repo)
-    check_repo(repo)
-    try:
-        branch = agent_branch(name)
-    except ValueError as exc:
-        raise GitError(str(exc)) from None
-    if base_branch is None:
-        base_branch = current_branch(repo)
-        if base_branch is None:
-            raise GitError(f"{repo} has a detached HEAD: name the base branch for agent {name}'s worktree")
-    base_sha = _rev(repo, base_branch)
-    if base_sha is None:
-        raise GitError(f"base branch {base_branch!r} not found in {repo}")
-
-    wt_dir = Path(worktrees_dir)
-    if not wt_dir.is_absolute():
-        wt_dir = repo / wt_dir
-    path = wt_dir / name
-    ref = f"refs/heads/{branch}"
-
-    entries = _list_worktrees(repo)
-    for entry in entries:
-        if entry["branch"] == ref and Path(entry["path"]).is_dir():
-            return WorktreeInfo(
-                path=Path(entry["path"]),
-                branch=branch,
-                base_branch=base_branch,
-                base_commit=_merge_base(repo, branch, base_branch),
-                reused=True,
-            )
-    if any(not Path(e["path"]).exists() and not e["locked"] for e in entries):
-        _run_git(["worktree", "prune"], repo)
-
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        other = next((e for e in entries if _same_path(e["path"], path)), None)
-        what = "not a git worktree"
-        if other is not None:
-            what = f"a worktree on {other['branch'] or 'a detached HEAD'}"
-        raise GitError(f"{path} already exists and is {what}, not {branch}; leaving it alone")
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    if _rev(repo, ref) is not None:
-        _run_git(["worktree", "add", str(path), branch], repo)
-        return WorktreeInfo(path, branch, base_branch, _merge_base(repo, branch, base_branch), reused=True)
-    start_sha = base_sha
-    if start_point is not None:
-        start_sha = _rev(repo, start_point)
-        if start_sha is None:
-            raise GitError(f"start point {start_point!r} not found in {repo}")
-    _run_git(["worktree", "add", "--no-track", "-b", branch, str(path), start_sha], repo)
-    return WorktreeInfo(path, branch, base_branch, start_sha, reused=False)
-
-
-def _merge_base(repo: Path | str, a: str, b: str) -> str:
-    out = _try_git(["merge-base", a, b], repo)
-    if not out or not out.strip():
-        raise GitError(f"{a} and {b} have no common history in {repo}")
-    return out.split()[0]
-
-
-def _is_worktree_root(path: Path) -> bool:
-    if not path.is_dir():
-        return False
-    out = _try_git(["rev-parse", "--show-toplevel"], path)
-    return out is not None and _same_path(out.strip(), path)
-
-
-def worktree_blockers(repo: Path | str, info: WorktreeInfo) -> list[str]:
-    """Reasons the agent's worktree must not be removed ([] means safe).
-
-    Uncommitted work in it (tracked changes and untracked files), commits on
-    its branch not merged into the base branch, a worktree HEAD (detached or
-    on another branch) holding commits not on the base branch, or a
-    directory at its path that is not a git worktree.
-    """
-    repo = Path(repo)
-    blockers: list[str] = []
-    base = info.base_branch
-    if _rev(repo, base) is None:
-        return [f"base branch {base} not found in {repo}: cannot tell what is merged"]
-
-    head_sha: str | None = None
-    if info.path.exists():
-        if not _is_worktree_root(info.path):
-            blockers.append(f"{info.path} exists but is not a git worktree")
-        else:
-            dirty = dirty_paths(info.path)
-            if dirty:
-                blockers.append(
-                    f"{plural(len(dirty), 'uncommitted file')} in {info.path}: {summarize_files(dirty)}"
-                )
-            head_sha = _rev(info.path, "HEAD")
-
-    branch_sha = _rev(repo, f"refs/heads/{info.branch}")
-    if branch_sha is not None:
-        n = _count(repo, [branch_sha, f"^{base}"])
-        if n:
-            blockers.append(f"{plural(n, 'commit')} on {info.branch} not merged into {base}")
-    if head_sha is not None and head_sha != branch_sha:
-        n = _count(repo, [head_sha, f"^{base}"])
-        if n:
-            blockers.append(f"worktree HEAD {head_sha[:10]} has {plural(n, 'commit')} not on {base}")
-    return blockers
-
-
-def remove_worktree(repo: Path | str, info: WorktreeInfo, *, delete_branch: bool = True) -> None:
-    """Remove the agent's worktree (and its fully merged branch).
-
-    Refuses with GitError, changing nothing, while `worktree_blockers` has
-    anything to say.  A worktree whose directory is already gone is pruned.
-    """
-    repo = Path(repo)
-    check_repo(repo)
-    blockers = worktree_blockers(repo, info)
-    if blockers:
-        raise GitError(f"not removing worktree {info.path}: " + "; ".join(blockers))
-    registered = any(_same_path(e["path"], info.path) for e in _list_worktrees(repo))
-    if registered and info.path.exists():
-        _run_git(["worktree", "remove", str(info.path)], repo)
-    else:
-        _run_git(["worktree", "prune"], repo)
-    if delete_branch and _rev(repo, f"refs/heads/{info.branch}") is not None:
-        # Merged (the blockers said so): `branch -D` still refuses a branch
-        # that is checked out somewhere.
-        _run_git(["branch", "-D", info.branch], repo)
-
-
-# --------------------------------------------------------------------------- merging
-
-
-def merge_agent_branch(repo: Path | str, branch: str, base_branch: str) -> MergeResult:
-    """Merge `branch` into `base_branch` with ``--no-ff`` in the main checkout `repo`.
-
-    Refuses (ok=False, nothing changed) unless `repo` is the main checkout,
-    has `base_branch` checked out, has no merge in progress and no staged or
-    unstaged changes to tracked files (untracked files do not block: git
-    itself refuses to overwrite one).  A branch already merged gives ok=True
-    with the current tip.  On a conflict the merge is aborted: both branches
-    keep their SHAs, the tree is clean, and `conflicts` lists the files.
-    """
-    repo = Path(repo)
-    check_repo(repo)
-
-    def refuse(message: str, conflicts: list[str] | None = None) -> MergeResult:
-        return MergeResult(ok=False, merged_commit=None, conflicts=conflicts or [], message=message)
-
-    gitdir, common = _git_dirs(repo)
-    if gitdir != common:
-        return refuse(f"{repo} is a linked worktree: merge {branch} in the main checkout")
-    current = current_branch(repo)
-    if current != base_branch:
-        return refuse(
-            f"{repo} has {current or 'a detached HEAD'} checked out, not {base_branch}: "
-            f"check out {base_branch} there to merge {branch}"
-        )
-    branch_sha = _rev(repo, f"refs/heads/{branch}") or _rev(repo, branch)
-    if branch_sha is None:
-        return refuse(f"branch {branch} not found in {repo}")
-    if _rev(repo, "MERGE_HEAD") is not None:
-        return refuse(f"{repo} is in the middle of a merge: finish or abort it first")
-    dirty = dirty_paths(repo, untracked=False)
-    if dirty:
-        return refuse(
-            f"{repo} has uncommitted changes ({summarize_files(dirty)}): "
-            f"commit or stash them before merging {branch}"
-        )
-    base_sha = _rev(repo, "HEAD")
-    assert base_sha is not None  # check_repo saw a commit
-    if _count(repo, [branch_sha, f"^{base_sha}"]) == 0:
-        return MergeResult(True, base_sha, [], f"{branch} is already merged into {base_branch}")
-
-    try:
-        _run_git(["merge", "--no-ff", "--no-edit", "-m", f"Merge branch '{branch}' into {base_branch}", branch_sha], repo)
-    except GitError as exc:
-        return _undo_failed_merge(repo, branch, base_branch, base_sha, branch_sha, exc)
-    merged = _rev(repo, "HEAD")
-    return MergeResult(True, merged, [], f"merged {branch} into {base_branch} as {(merged or '')[:10]}")
-
-
-def _undo_failed_merge(
-    repo: Path, branch: str, base_branch: str, base_sha: str, branch_sha: str, exc: GitError
-) -> MergeResult:
-    conflicts = parse_conflicts(_try_git(["diff", "--name-only", "-z", "--diff-filter=U"], repo) or "")
-    if _rev(repo, "MERGE_HEAD") is not None or conflicts:
-        try:
-            _run_git(["merge", "--abort"], repo)
-        except GitError:
-            _run_git(["reset", "--merge"], repo)
-    problems = []
-    if _rev(repo, "HEAD") != base_sha:
-        problems.append(f"{base_branch} moved from {base_sha[:10]}")
-    if _rev(repo, f"refs/heads/{branch}") not in (branch_sha, None):
-        problems.append(f"{branch} moved from {branch_sha[:10]}")
-    left = dirty_paths(repo, untracked=False)
-    if left:
-        problems.append(f"files left changed: {summarize_files(left)}")
-    if conflicts:
-        message = (
-            f"merging {branch} into {base_branch} conflicts in {summarize_files(conflicts)}: "
-            "merge aborted, both branches unchanged"
-        )
-    else:
-        message = f"merging {branch} into {base_branch} failed, nothing merged: {exc}"
-    if problems:
-        message += " (WARNING: " + "; ".join(problems) + ")"
-    return MergeResult(ok=False, merged_commit=None, conflicts=conflicts, message=message)
-
 
 # --------------------------------------------------------------------------- the probe
 
@@ -587,14 +141,14 @@ class GitProbe:
 
     def _git(self, args: Sequence[str]) -> str:
         self.git_calls += 1
-        return _run_git(args, self.path)
+        return git_repo.run_git(args, self.path)
 
     def _watched(self) -> tuple[str, list[str]]:
         """HEAD's text and the files whose change means "ask git again" (the list is worked
         out again only when HEAD moves to another branch: a probe runs every second)."""
         if self._dirs is None:
             self.git_calls += 1
-            self._dirs = _git_dirs(self.path)
+            self._dirs = git_repo.git_dirs(self.path)
         gitdir, common = self._dirs
         try:
             with open(os.path.join(gitdir, "HEAD"), errors="replace") as f:

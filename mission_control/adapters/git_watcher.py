@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mission_control.adapters.git_progress import GitError, GitProbe, Stat
+from mission_control.adapters.git_progress import GitProbe, Stat
+from mission_control.adapters.git_repo import GitError
 from mission_control.core.progress import GitProgress
 
 PASS_EVERY = 2.0

@@ -240,3 +240,61 @@ def terminate_all(pids: list[int], grace: float = 5.0) -> list[int]:
             time.sleep(0.05)
             left = alive(left)
     return left
+
+
+def agent_processes(pane_pid: int | None) -> tuple[int | None, list[psutil.Process]]:
+    """The agent's process group id (the launcher's child) and every process below the launcher."""
+    if pane_pid is None:
+        return None, []
+    try:
+        launcher = psutil.Process(pane_pid)
+        below = launcher.children(recursive=True)
+    except psutil.Error:
+        return None, []
+    pgid = None
+    for p in below:  # the launcher's own child leads the agent's group
+        try:
+            if p.ppid() == pane_pid:
+                pgid = os.getpgid(p.pid)
+                break
+        except (psutil.Error, OSError):  # short-lived processes come and go while we look
+            continue
+    return pgid, below
+
+
+def signal_agent(pane_pid: int | None, sig: int) -> int:
+    """`sig` to the agent's process group, then to descendants that left it. Returns processes signalled."""
+    pgid, below = agent_processes(pane_pid)
+    if pgid is None or pgid == os.getpgid(0):
+        return 0
+    try:
+        os.killpg(pgid, sig)
+    except OSError:
+        pass
+    count = 0
+    for p in below:
+        try:
+            if os.getpgid(p.pid) != pgid:
+                os.kill(p.pid, sig)
+            count += 1
+        except OSError:
+            continue
+    return count
+
+
+def is_stopped(pane_pid: int | None) -> bool:
+    _, below = agent_processes(pane_pid)
+    for p in below:
+        try:
+            if p.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+                return True
+        except psutil.Error:
+            continue
+    return False
+
+
+def kill_agent(pane_pid: int | None) -> tuple[int, list[int]]:
+    """End every process below the agent's launcher (SIGTERM, then SIGKILL after a grace); the
+    launcher itself stays, for the pane to be respawned. (How many there were, pids that survived.)"""
+    _, below = agent_processes(pane_pid)
+    return len(below), terminate_all([p.pid for p in below])

@@ -7,7 +7,7 @@ The dir is 0700, the files 0600. Environment values are kept out of the database
 purpose (secrets, often): the values a person injects into an agent live in a 0600
 file per agent (`agents/<name>/env`), and so do the values of its configured `env`
 (`agents/<name>/spec-env`; the spec in the database keeps the names, `agents()` puts
-the values back), so that the database and its WAL can be shared for a bug report
+the values back and returns typed `AgentRecord`s, see core/records), so that the database and its WAL can be shared for a bug report
 without a secret in them. A store written before that has its values moved out when
 it is opened.
 
@@ -33,7 +33,9 @@ from typing import Any, Iterable
 
 from mission_control.adapters.supervisor_lock import env_file, spec_env_file
 from mission_control.core.errors import MissionControlError
+from mission_control.core.config import AgentSpec
 from mission_control.core.model import FleetSnapshot
+from mission_control.core.records import AgentRecord, agent_record, parse_spec, spec_json_fields
 
 SCHEMA_VERSION = 3
 STOPPED_KEY = "stopped_by_down"
@@ -234,6 +236,8 @@ class Store:
         self.damaged_aside: Path | None = None
         """Where `replace_damaged` moved a damaged store (its replacement is empty until the owner refills it)."""
         self._local = threading.local()
+        self._specs: dict[tuple[str, str, str, str], AgentSpec] = {}
+        """Agent specs parsed from their stored JSON (and env values), by what they were parsed from."""
         try:
             self._open()
         except (sqlite3.Error, OSError) as exc:
@@ -589,7 +593,8 @@ class Store:
                              f"`up --fresh` starts it again from its config") from None
         return {k: str(values.get(k, "")) for k in names} if isinstance(values, dict) else dict(names)
 
-    def agents(self, include_removed: bool = False) -> list[dict[str, Any]]:
+    def agents(self, include_removed: bool = False) -> list[AgentRecord]:
+        """The fleet's agents in the order they were added, each spec read back with its env values."""
         rows = self._conn().execute(
             "SELECT name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, spec, first_launched_at"
             " FROM agents" + ("" if include_removed else " WHERE removed=0") + " ORDER BY rowid"
@@ -599,10 +604,15 @@ class Store:
         out = []
         for row in rows:
             d = dict(zip(keys, row))
-            d["spec"] = json.loads(d["spec"] or "{}")
-            if d["spec"].get("env"):
-                d["spec"]["env"] = self._spec_env(d["name"], d["spec"]["env"])
-            out.append(d)
+            data = spec_json_fields(d["spec"])
+            if data.get("env"):
+                data["env"] = self._spec_env(d["name"], data["env"])
+            key = (d["name"], d["kind"], d["spec"], json.dumps(data.get("env")))
+            spec = self._specs.get(key)
+            if spec is None:  # parsed once per change (the supervisor reads every record every tick)
+                spec = self._specs[key] = parse_spec(d["name"], d["kind"], data)
+            base = data.get("base_branch")
+            out.append(agent_record(d, spec, base if isinstance(base, str) else None))
         return out
 
     def update_agent(self, name: str, **fields: Any) -> None:

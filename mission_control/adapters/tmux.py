@@ -1,14 +1,34 @@
 """tmux on the fleet's own socket: build windows and panes, list them, read them.
 
-Panes are addressed by id (`%N`). Every call goes through `run()` with an argv
-list, so no value (task, env value, path) is ever interpreted by a shell.
-One `list-panes -a` per tick returns what the supervisor needs of every pane;
-with `enable_control()` captures go through one persistent `tmux -C` client
-(see tmux_control) instead of a process each.
+Panes are addressed by id (`%N`). Every call is an argv list, so no value (task, env value,
+path) is ever interpreted by a shell, and every argument goes through `literal_arg` (tmux takes
+an argument ending in `;` for a command separator).
+
+Two roads, chosen by measurement:
+
+* **Cold paths** (building the session, its windows and panes, options, respawn, kill: a few
+  calls per `up`, `spawn`, `restart` or `down`) go through libtmux, the card's tmux library:
+  its `Server` on our `-L` socket runs each command (`Tmux.build`, through `Server.cmd`, which
+  takes an argv list), and killing uses its objects (`Pane.kill`, `Server.kill_session`,
+  `Server.kill`). libtmux's higher-level builders are not used where they are not safe for our
+  values: `Server.new_session`, `Session.new_window`, `Pane.split` and `Pane.respawn` take the
+  pane's command as one *shell string* (tmux hands it to `sh -c`) where ours is an argv (the
+  launcher and its launch file), pass `-e KEY=value` without escaping a value ending in `;`,
+  and look the new object up again with a `list-*` format of every field libtmux knows (one
+  more tmux process per pane, and fields tmux 3.3a does not have). So those commands are built
+  here, as argv, and run by libtmux's `Server.cmd`. libtmux has no timeout of its own: a cold
+  command waits for tmux, as `tmux` typed by a person would.
+* **The tick** (every `poll_interval`, for every pane) stays hand-written: one batched
+  `list-panes -a` and the captures go through one persistent control-mode client (`tmux -C`,
+  see tmux_control) when enabled, else `run()` with a timeout. Measured with
+  `benchmarks/bench.py --agents 30 --seconds 8` on 2 shared cores (two runs): the naive per-pane
+  road (libtmux `capture_pane` per agent, a tmux process each) ticks in p50 150-290 ms against
+  9-10 ms here, at ~19x the supervisor's CPU.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shlex
@@ -16,12 +36,15 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from mission_control.adapters.run import CommandError, run
 from mission_control.adapters import tmux_control
 from mission_control.core.errors import MissionControlError
 from mission_control.core.terminal_text import inert
+
+if TYPE_CHECKING:
+    import libtmux
 
 SEP = "\x1f"  # unit separator: never appears in names we allow
 PANE_FIELDS = (
@@ -133,6 +156,39 @@ class Tmux:
             return run(["tmux", "-L", self.socket, *map(literal_arg, args)], check=check, timeout=timeout, input=input)
         except CommandError as exc:
             raise TmuxError(f"tmux {args[0]}: {exc.stderr or exc}") from None
+
+    @functools.cached_property
+    def server(self) -> "libtmux.Server":
+        """libtmux's server object on this socket (no tmux process until a command runs).
+        Imported here: libtmux takes 45-100 ms to import, paid by the cold paths only, never by
+        `status`, the dashboard's start or the supervisor's tick."""
+        import libtmux
+
+        return libtmux.Server(socket_name=self.socket)
+
+    def build(self, *args: str) -> str:
+        """A cold-path command (building, options, respawn) through libtmux's `Server.cmd`: an
+        argv list on `-L socket`, every argument read back by tmux unchanged (`literal_arg`)."""
+        from libtmux import exc as libtmux_exc
+
+        try:
+            proc = self.server.cmd(*map(literal_arg, args))
+        except (libtmux_exc.TmuxCommandNotFound, OSError) as exc:
+            raise TmuxError(f"tmux {args[0]}: tmux is not installed (not found on PATH): {exc}") from None
+        if proc.returncode != 0:
+            raise TmuxError(f"tmux {args[0]}: {' '.join(proc.stderr) or f'exit status {proc.returncode}'}")
+        return "\n".join(proc.stdout)
+
+    def _killed(self, what: str, kill: Callable[[], object]) -> None:
+        """A libtmux kill, its failure one TmuxError line."""
+        from libtmux import exc as libtmux_exc
+
+        try:
+            kill()
+        except libtmux_exc.LibTmuxException as exc:
+            raise TmuxError(f"tmux {what}: {' '.join(map(str, exc.args)) or exc}") from None
+        except OSError as exc:
+            raise TmuxError(f"tmux {what}: {exc}") from None
 
     # -- queries -------------------------------------------------------------
 
@@ -277,33 +333,33 @@ class Tmux:
     def new_session(
         self, session: str, window: str, argv: Sequence[str], *, cwd: str, env: Mapping[str, str], width: int, height: int
     ) -> str:
-        return self.cmd(
+        return self.build(
             "new-session", "-d", "-s", session, "-n", window, "-x", str(width), "-y", str(height),
             "-c", cwd, *env_args(env), "-P", "-F", "#{pane_id}", *argv,
         ).strip()
 
     def new_window(self, session: str, window: str, argv: Sequence[str], *, cwd: str, env: Mapping[str, str]) -> str:
-        return self.cmd(
+        return self.build(
             "new-window", "-d", "-t", f"{session}:", "-n", window, "-c", cwd, *env_args(env),
             "-P", "-F", "#{pane_id}", *argv,
         ).strip()
 
     def split(self, target: str, argv: Sequence[str], *, cwd: str, env: Mapping[str, str]) -> str:
-        return self.cmd(
+        return self.build(
             "split-window", "-d", "-t", target, "-c", cwd, *env_args(env), "-P", "-F", "#{pane_id}", *argv
         ).strip()
 
     def respawn(self, pane_id: str, argv: Sequence[str], *, cwd: str, env: Mapping[str, str]) -> None:
-        self.cmd("respawn-pane", "-k", "-t", pane_id, "-c", cwd, *env_args(env), *argv)
+        self.build("respawn-pane", "-k", "-t", pane_id, "-c", cwd, *env_args(env), *argv)
 
     def select_layout(self, target: str, layout: str) -> None:
-        self.cmd("select-layout", "-t", target, layout)
+        self.build("select-layout", "-t", target, layout)
 
     def set_option(self, target: str, name: str, value: str, *, scope: str = "") -> None:
         args = ["set-option"]
         if scope:
             args.append(scope)
-        self.cmd(*args, "-t", target, name, value)
+        self.build(*args, "-t", target, name, value)
 
     def window_of(self, pane_id: str) -> str:
         return self.cmd("display-message", "-p", "-t", pane_id, "#{window_id}").strip()
@@ -365,6 +421,13 @@ class Tmux:
         a dead pane, whose pipe is gone already)."""
         self.cmd("pipe-pane", "-t", pane_id, check=False)
 
+    def live_pane_pid(self, pane_id: str) -> int | None:
+        """The pid of the pane's process, None when the pane is dead or gone."""
+        for pane in self.list_panes():
+            if pane.pane_id == pane_id:
+                return None if pane.dead else pane.pid
+        return None
+
     def pane_alive(self, pane_id: str) -> bool:
         try:
             return self.query("display-message", "-p", "-t", pane_id, "#{pane_dead}").strip() == "0"
@@ -372,7 +435,9 @@ class Tmux:
             return False
 
     def kill_pane(self, pane_id: str) -> None:
-        self.cmd("kill-pane", "-t", pane_id)
+        from libtmux import Pane
+
+        self._killed("kill-pane", Pane(server=self.server, pane_id=pane_id).kill)
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
         self.cmd("send-keys", "-t", pane_id, *keys)
@@ -402,10 +467,14 @@ class Tmux:
             self.cmd("resize-pane", "-Z", "-t", pane_id)
 
     def kill_session(self, session: str) -> None:
-        self.cmd("kill-session", "-t", session)
+        self._killed("kill-session", lambda: self.server.kill_session(session))
 
     def kill_server(self) -> None:
-        self.cmd("kill-server", check=False)
+        """Kill the fleet's tmux server; one that is not running (or refuses) is left as it is."""
+        try:
+            self._killed("kill-server", self.server.kill)
+        except TmuxError:
+            pass
 
     def attach_argv(self, session: str, message: str | None = None) -> list[str]:
         """tmux attach, showing `message` on the status line once attached (when given)."""

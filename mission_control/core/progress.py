@@ -1,6 +1,6 @@
 """What an agent has done in git, as pure values.
 
-No I/O here: `mission_control.adapters.git_progress` runs git and hands the
+No I/O here: `mission_control.adapters` (git_repo, worktrees, merging, git_progress) run git and hand the
 output to the parsers below, which turn it into `GitProgress`,
 `WorktreeInfo` and `MergeResult` values.
 

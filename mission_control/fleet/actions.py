@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import psutil
-
-from mission_control.adapters import git_progress
-from mission_control.adapters.processes import terminate_all
+from mission_control.adapters import git_repo, merging
+from mission_control.adapters.processes import is_stopped, kill_agent, signal_agent
 from mission_control.adapters.store import Store, StoreError, ensure_private_dir, write_private
 from mission_control.adapters.supervisor_lock import LockBusy, env_lock
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.fleet.panes import add_agent_pane, open_output_log, start_agent_pane
-from mission_control.core.config import NAME_RE, NAME_RULE, AgentSpec, FleetConfig
+from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
 from mission_control.core.diagnosis import mask_value
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
 from mission_control.core.errors import MissionControlError
@@ -35,6 +33,7 @@ from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import typed_task
 from mission_control.core.model import AgentSnapshot, Status
+from mission_control.core.records import AgentRecord
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import rules_with_user
 from mission_control.core.status import ScreenFacts, tail_lines
@@ -76,57 +75,6 @@ class Outcome:
         return self.message
 
 
-def agent_processes(pane_pid: int | None) -> tuple[int | None, list[psutil.Process]]:
-    """The agent's process group id (the launcher's child) and every process below the launcher."""
-    if pane_pid is None:
-        return None, []
-    try:
-        launcher = psutil.Process(pane_pid)
-        below = launcher.children(recursive=True)
-    except psutil.Error:
-        return None, []
-    pgid = None
-    for p in below:  # the launcher's own child leads the agent's group
-        try:
-            if p.ppid() == pane_pid:
-                pgid = os.getpgid(p.pid)
-                break
-        except (psutil.Error, OSError):  # short-lived processes come and go while we look
-            continue
-    return pgid, below
-
-
-def signal_agent(pane_pid: int | None, sig: int) -> int:
-    """`sig` to the agent's process group, then to descendants that left it. Returns processes signalled."""
-    pgid, below = agent_processes(pane_pid)
-    if pgid is None or pgid == os.getpgid(0):
-        return 0
-    try:
-        os.killpg(pgid, sig)
-    except OSError:
-        pass
-    count = 0
-    for p in below:
-        try:
-            if os.getpgid(p.pid) != pgid:
-                os.kill(p.pid, sig)
-            count += 1
-        except OSError:
-            continue
-    return count
-
-
-def is_stopped(pane_pid: int | None) -> bool:
-    _, below = agent_processes(pane_pid)
-    for p in below:
-        try:
-            if p.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
-                return True
-        except psutil.Error:
-            continue
-    return False
-
-
 class FleetActions:
     def __init__(self, config: FleetConfig, actor: str = "cli", *, store: Store | None = None, tmux: Tmux | None = None) -> None:
         self.config = config
@@ -148,8 +96,8 @@ class FleetActions:
             return Outcome(agent, f"{message}; but it could not be recorded: {exc}", False)
         return Outcome(agent, message, ok)
 
-    def record(self, name: str) -> dict[str, Any]:
-        agents = {a["name"]: a for a in self.store.agents()}
+    def record(self, name: str) -> AgentRecord:
+        agents = {a.name: a for a in self.store.agents()}
         if name not in agents:
             raise self._unknown(name, list(agents))
         return agents[name]
@@ -163,14 +111,9 @@ class FleetActions:
         """An agent of the config or of the store, running or not (its injected variables may be
         what keeps it from starting)."""
         known = list(dict.fromkeys([a.name for a in self.config.agents] +
-                                   [a["name"] for a in self.store.agents(include_removed=True)]))
+                                   [a.name for a in self.store.agents(include_removed=True)]))
         if name not in known:
             raise self._unknown(name, known)
-
-    def spec(self, rec: dict[str, Any]) -> AgentSpec:
-        data = dict(rec["spec"])
-        data.setdefault("index", 0)
-        return AgentSpec.model_validate(data)
 
     def snapshot(self, name: str) -> AgentSnapshot | None:
         """The agent as `status` shows it: the supervisor's latest snapshot, or, before it has one
@@ -182,11 +125,9 @@ class FleetActions:
             snap, _warning = current_snapshot(self.config)
         return snap.agent(name) if snap else None
 
-    def pane_pid(self, rec: dict[str, Any]) -> int | None:
-        for pane in self.tmux.list_panes():
-            if pane.pane_id == rec["pane_id"]:
-                return None if pane.dead else pane.pid
-        return None
+    def pane_pid(self, rec: AgentRecord) -> int | None:
+        """The agent's launcher (its pane's process), None when it has no live pane."""
+        return self.tmux.live_pane_pid(rec.pane_id) if rec.pane_id else None
 
     def inside_fleet_tmux(self) -> bool:
         """Is this process running in a pane of the fleet's own tmux server?"""
@@ -196,9 +137,9 @@ class FleetActions:
     def needs_terminal(self) -> bool:
         return not self.inside_fleet_tmux()
 
-    def at_prompt(self, rec: dict[str, Any]) -> bool:
+    def at_prompt(self, rec: AgentRecord) -> bool:
         """The agent sits at its own prompt now: the idle rule matches and the screen is still."""
-        pane = rec["pane_id"]
+        pane = rec.pane_id
         if not pane or not self.tmux.pane_alive(pane):
             return False
         try:
@@ -209,15 +150,15 @@ class FleetActions:
             return False
         if first != second:
             return False
-        return ScreenFacts(rules_with_user(rec["kind"], self.config.rules_for(rec["kind"])), second).at_prompt
+        return ScreenFacts(rules_with_user(rec.kind, self.config.rules_for(rec.kind)), second).at_prompt
 
     # -- typing ----------------------------------------------------------------
 
-    def type_text(self, rec: dict[str, Any], text: str) -> None:
+    def type_text(self, rec: AgentRecord, text: str) -> None:
         """Paste `text` into the agent's pane, then Enter."""
-        pane = rec["pane_id"]
+        pane = rec.pane_id
         self.tmux.paste_text(pane, text)
-        time.sleep(KINDS[rec["kind"]].enter_delay)
+        time.sleep(KINDS[rec.kind].enter_delay)
         self.tmux.send_keys(pane, "Enter")
 
     @staticmethod
@@ -247,19 +188,19 @@ class FleetActions:
         snap = self.store.latest_snapshot()
         sent, queued, skipped = [], [], []
         for rec in self.store.agents():
-            agent = snap.agent(rec["name"]) if snap else None
+            agent = snap.agent(rec.name) if snap else None
             if agent is not None and agent.status in (Status.EXITED, Status.PAUSED):
-                skipped.append(rec["name"])
+                skipped.append(rec.name)
                 continue
             if not force and self._busy(agent):
-                self.store.queue_delivery(rec["name"], "message", text)
-                queued.append(rec["name"])
+                self.store.queue_delivery(rec.name, "message", text)
+                queued.append(rec.name)
                 continue
             try:
                 self.type_text(rec, text)
-                sent.append(rec["name"])
+                sent.append(rec.name)
             except TmuxError:
-                skipped.append(rec["name"])
+                skipped.append(rec.name)
         message = f"sent to {len(sent)} agents"
         if queued:
             message += f"; queued for {', '.join(queued)} (busy)"
@@ -307,13 +248,13 @@ class FleetActions:
         live = {p.pane_id: p.pid for p in self.tmux.list_panes() if not p.dead}
         out: list[Outcome] = []
         for rec in self.store.agents():
-            pid = live.get(rec["pane_id"])
+            pid = live.get(rec.pane_id)
             if pid is None or not wanted(pid):
                 continue
             try:
-                out.append(act(rec["name"], pid))
+                out.append(act(rec.name, pid))
             except ActionError as exc:
-                out.append(Outcome(rec["name"], str(exc), ok=False))
+                out.append(Outcome(rec.name, str(exc), ok=False))
         return out or [Outcome(None, f"no agent to {what}")]
 
     @recorded
@@ -323,7 +264,7 @@ class FleetActions:
 
     def plan_resume(self, name: str) -> ResumePlan:
         rec = self.record(name)
-        spec = self.spec(rec)
+        spec = rec.spec
         pid = self.pane_pid(rec)
         snap = self.snapshot(name)
         if pid is None:
@@ -344,7 +285,7 @@ class FleetActions:
         if plan.step is ResumeStep.PROMPT:
             if not self.at_prompt(rec):  # the screen moved since the plan was made
                 raise ActionError(f"{name} left its prompt: nothing typed")
-            prompt = self.spec(rec).resume_prompt
+            prompt = rec.spec.resume_prompt
             self.type_text(rec, prompt)
             return self._log("resume", name, plan.description, f"resumed {name}: typed {prompt!r}")
         if plan.step is ResumeStep.ATTACH:
@@ -369,14 +310,14 @@ class FleetActions:
 
     # -- restart / kill / respawn ----------------------------------------------------
 
-    def _respawn(self, rec: dict[str, Any], *, resume: bool) -> None:
+    def _respawn(self, rec: AgentRecord, *, resume: bool) -> None:
         """Start the agent's pane afresh (same pane id) with its env overlay applied."""
-        spec = self.spec(rec)
+        spec = rec.spec
         use_resume = resume and spec.resume_command is not None
         pid = self.pane_pid(rec)
         if pid is not None and is_stopped(pid):
             signal_agent(pid, signal.SIGCONT)
-        pane = rec["pane_id"]
+        pane = rec.pane_id
 
         def respawn(argv: list[str], env: dict[str, str], cwd: str) -> str:
             # the old run's output pipe is torn down some time after a respawn (after the new
@@ -417,12 +358,11 @@ class FleetActions:
         pid = self.pane_pid(rec)
         if pid is None:
             return self._log("kill", name, "", f"{name} was not running")
-        _, below = agent_processes(pid)
-        left = terminate_all([p.pid for p in below])
+        count, left = kill_agent(pid)
         self.store.drop_deliveries(name)
         if left:
             return self._log("kill", name, "", f"processes survived SIGKILL: {left}", ok=False)
-        return self._log("kill", name, "", f"killed {name} ({len(below)} processes); restart with R")
+        return self._log("kill", name, "", f"killed {name} ({count} processes); restart with R")
 
     # -- inject an environment fix ---------------------------------------------------
 
@@ -435,7 +375,7 @@ class FleetActions:
         targets = [self.record(n) for n in names] if names else self.store.agents()
         out = []
         for rec in targets:
-            spec = self.spec(rec)
+            spec = rec.spec
             detail = fix.masked() + (" (+ .env)" if write_dotenv else "")
             try:
                 with self._injected(spec.name, fix.values, spec.cwd / ".env" if write_dotenv else None):
@@ -500,18 +440,18 @@ class FleetActions:
     def zoom(self, name: str) -> Outcome:
         """Show the agent's pane: zoom it in place inside the fleet, else attach to it."""
         rec = self.record(name)
-        if not rec["pane_id"]:
+        if not rec.pane_id:
             raise ActionError(f"{name} has no pane")
         inside = self.inside_fleet_tmux()
         try:
-            self.tmux.select_pane(rec["pane_id"], zoom=inside)
+            self.tmux.select_pane(rec.pane_id, zoom=inside)
             if not inside:
                 from mission_control.adapters.run import interactive
 
                 interactive(self.tmux.attach_argv(self.config.session))
         except TmuxError as exc:
             return self._log("zoom", name, "", str(exc), ok=False)
-        return self._log("zoom", name, "", f"showing {name} ({rec['pane_id']}); prefix+z unzooms")
+        return self._log("zoom", name, "", f"showing {name} ({rec.pane_id}); prefix+z unzooms")
 
     # -- spawn / reassign ------------------------------------------------------------
 
@@ -530,12 +470,12 @@ class FleetActions:
     ) -> Outcome:
         """A new agent in the running fleet: its own pane (a new window when the last one is full).
         It gets the injected variables of `env_from` (of `copy_of` when copying)."""
-        existing = {a["name"] for a in self.store.agents(include_removed=True)}
+        existing = {a.name for a in self.store.agents(include_removed=True)}
         if name in existing:
             raise ActionError(f"an agent named {name!r} already exists")
         base: dict[str, Any]
         if copy_of:
-            base = dict(self.spec(self.record(copy_of)).model_dump(mode="json"))
+            base = dict(self.record(copy_of).spec.model_dump(mode="json"))
             base.pop("cwd", None)
         else:
             if kind is None:
@@ -566,8 +506,8 @@ class FleetActions:
             if row["agent"] == name:
                 return task_id, row["prompt"]
         rec = self.record(name)
-        if rec["task"]:
-            return f"{name}-task", rec["task"]
+        if rec.task:
+            return f"{name}-task", rec.task
         return None
 
     @recorded
@@ -592,10 +532,10 @@ class FleetActions:
         snap = self.snapshot(from_name)
         why = f"{snap.status.value}: {snap.reason}" if snap else "unknown"
         commits: tuple[str, ...] = ()
-        if rec["branch"] and rec["base_commit"] and self.config.repo is not None:
+        if rec.branch and rec.base_commit and self.config.repo is not None:
             try:
-                commits = tuple(git_progress.commit_lines(self.config.repo, rec["base_commit"], rec["branch"]))
-            except git_progress.GitError:
+                commits = tuple(git_repo.commit_lines(self.config.repo, rec.base_commit, rec.branch))
+            except git_repo.GitError:
                 commits = ()
         # the previous agent steps aside first, so two agents never work the task at once
         pid = self.pane_pid(rec)
@@ -608,17 +548,17 @@ class FleetActions:
             from_agent=from_name,
             why=why,
             last_lines=tuple(tail_lines(self.store.pane_tail(from_name))),
-            branch=rec["branch"],
+            branch=rec.branch,
             commits=commits,
-            continue_on_branch=bool(rec["branch"]),
+            continue_on_branch=bool(rec.branch),
         )
         message = handoff_message(handoff)
         cost = None
         if new_agent:
-            src = self.spec(rec)
+            src = rec.spec
             self.spawn(
                 to_name, new_kind, message, worktree=src.worktree,
-                start_point=rec["branch"] if src.worktree and rec["branch"] else None, env_from=from_name,
+                start_point=rec.branch if src.worktree and rec.branch else None, env_from=from_name,
             )
         else:
             target_snap = self.snapshot(to_name)
@@ -634,7 +574,7 @@ class FleetActions:
         )
 
     def _free_name(self, stem: str) -> str:
-        names = {a["name"] for a in self.store.agents(include_removed=True)}
+        names = {a.name for a in self.store.agents(include_removed=True)}
         stem = stem[:36]
         if stem not in names:
             return stem
@@ -648,30 +588,30 @@ class FleetActions:
     @recorded
     def merge(self, name: str) -> Outcome:
         rec = self.record(name)
-        if not rec["branch"] or self.config.repo is None:
+        if not rec.branch or self.config.repo is None:
             raise ActionError(f"{name} has no worktree branch to merge (worktree = false)")
-        base = rec["spec"].get("base_branch") or self.config.base_branch or git_progress.current_branch(self.config.repo)
+        base = rec.base_branch or self.config.base_branch or git_repo.current_branch(self.config.repo)
         try:
-            result = git_progress.merge_agent_branch(self.config.repo, rec["branch"], base)
-        except git_progress.GitError as exc:
-            return self._log("merge", name, rec["branch"], str(exc), ok=False)
+            result = merging.merge_agent_branch(self.config.repo, rec.branch, base)
+        except git_repo.GitError as exc:
+            return self._log("merge", name, rec.branch, str(exc), ok=False)
         if result.ok:
-            return self._log("merge", name, f"{rec['branch']} -> {base}", f"merged {rec['branch']} into {base} ({(result.merged_commit or '')[:10]})")
+            return self._log("merge", name, f"{rec.branch} -> {base}", f"merged {rec.branch} into {base} ({(result.merged_commit or '')[:10]})")
         detail = result.message
         if result.conflicts:
             detail += "; conflicting files: " + ", ".join(result.conflicts)
-        return self._log("merge", name, f"{rec['branch']} -> {base}", detail, ok=False)
+        return self._log("merge", name, f"{rec.branch} -> {base}", detail, ok=False)
 
     def diff_stat(self, name: str) -> str:
         rec = self.record(name)
-        if not rec["branch"] or self.config.repo is None:
+        if not rec.branch or self.config.repo is None:
             raise ActionError(f"{name} has no worktree branch (worktree = false)")
-        base = rec["base_commit"] or rec["spec"].get("base_branch") or "HEAD"
+        base = rec.base_commit or rec.base_branch or "HEAD"
         try:
-            text = git_progress.diff_stat(self.config.repo, rec["branch"], base)
-        except git_progress.GitError as exc:
+            text = git_repo.diff_stat(self.config.repo, rec.branch, base)
+        except git_repo.GitError as exc:
             raise ActionError(str(exc)) from None
-        return text.strip() or f"{rec['branch']} has no changes against its base"
+        return text.strip() or f"{rec.branch} has no changes against its base"
 
 
 def write_env_file(path: Path, values: dict[str, str]) -> None:

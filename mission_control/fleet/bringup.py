@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mission_control.adapters import git_progress
+from mission_control.adapters import git_repo
 from mission_control.adapters.run import CommandError, run
 from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import Tmux, TmuxError
@@ -61,13 +61,11 @@ def recovery_specs(config: FleetConfig, store: Store) -> tuple[list[AgentSpec], 
     specs: list[AgentSpec] = []
     tasks: dict[str, str | None] = {}
     for i, rec in enumerate(records):
-        spec = config.agent(rec["name"])
+        spec = config.agent(rec.name)
         if spec is None:  # spawned into the running fleet: rebuilt from what the store recorded
-            data = dict(rec["spec"])
-            data["index"] = len(config.agents) + i
-            spec = AgentSpec.model_validate(data)
+            spec = rec.spec.model_copy(update={"index": len(config.agents) + i})
         specs.append(spec)
-        tasks[spec.name] = rec["task"]
+        tasks[spec.name] = rec.task
     return specs, tasks
 
 
@@ -99,8 +97,8 @@ def prepare_repo(config: FleetConfig) -> None:
         except CommandError as exc:
             raise UpError(f"cannot create the scratch repository {config.repo}: {exc}") from None
     try:
-        git_progress.check_repo(config.repo)
-    except git_progress.GitError as exc:
+        git_repo.check_repo(config.repo)
+    except git_repo.GitError as exc:
         raise ConfigError(f"{config.path}: mission.repo: {exc}") from None
 
 
@@ -131,7 +129,7 @@ def fit_windows(config: FleetConfig, tmux: Tmux, columns: int, lines: int) -> st
     panes = [p for p in tmux.list_panes() if p.session == session]
     dashboard = next((p for p in panes if p.role == "dashboard"), None)
     where = {p.agent: p.window_name for p in panes if p.agent}
-    known = [a["name"] for a in Store(config.store_path).agents() if a["name"] in where]  # the fleet's order
+    known = [a.name for a in Store(config.store_path).agents() if a.name in where]  # the fleet's order
     windows = plan(preset, known + [a for a in where if a not in known], width, height)
     tmux.set_option(session, "default-size", f"{width}x{height}")
     for window_id, _, _ in tmux.windows(session):
@@ -176,7 +174,7 @@ def agent_cwds(config: FleetConfig, store: Store) -> dict[str, tuple[Path, dict[
         if spec.worktree:
             try:
                 out[spec.name] = agent_worktree(config, spec.name)
-            except git_progress.GitError as exc:
+            except git_repo.GitError as exc:
                 raise UpError(f"agent {spec.name!r}: cannot prepare its worktree: {exc}") from None
         else:
             if not spec.cwd.is_dir():

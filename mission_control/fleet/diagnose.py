@@ -18,7 +18,7 @@ def diagnose(config: FleetConfig, store: Store, name: str, *, use_model: bool = 
     """(the rules' diagnosis, the model's or None). Raises KeyError for an unknown agent."""
     snap = store.latest_snapshot()
     agent = snap.agent(name) if snap else None
-    records = {r["name"]: r for r in store.agents()}
+    records = {r.name: r for r in store.agents()}
     if agent is None or name not in records:
         raise KeyError(name)
     rules = rule_diagnosis(agent.status.value, agent.reason, agent.evidence, agent.kind)
@@ -27,10 +27,10 @@ def diagnose(config: FleetConfig, store: Store, name: str, *, use_model: bool = 
     from mission_control.fleet.ollama_diagnose import ask_model
 
     rec = records[name]
-    secrets = [v for v in {**rec["spec"].get("env", {}), **store.env_overlay(name)}.values() if v]
-    host = rec["spec"].get("ollama_host") or config.ollama_host or os.environ.get("OLLAMA_HOST")
+    secrets = [v for v in {**rec.spec.env, **store.env_overlay(name)}.values() if v]
+    host = rec.spec.ollama_host or config.ollama_host or os.environ.get("OLLAMA_HOST")
     model = ask_model(
-        host, config.diagnose_model, rec["task"], store.pane_tail(name), rules, secrets,
+        host, config.diagnose_model, rec.task, store.pane_tail(name), rules, secrets,
         kind=agent.kind, status=agent.status.value, reason=agent.reason,
     )
     return rules, model

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from mission_control.adapters import git_progress
+from mission_control.adapters import git_repo, worktrees
 from mission_control.adapters.store import Store, ensure_private_dir, write_private
 from mission_control.adapters.supervisor_lock import exit_status_file, hook_events_file, output_log, status_file
 from mission_control.adapters.tmux import Tmux
@@ -34,7 +34,7 @@ from mission_control.programs import hook_appender, launcher
 def agent_worktree(config: FleetConfig, name: str, start_point: str | None = None) -> tuple[Path, dict[str, str | None]]:
     """The agent's own worktree (created or reused), with what to record about it. Raises GitError."""
     assert config.repo is not None
-    info = git_progress.ensure_worktree(
+    info = worktrees.ensure_worktree(
         config.repo, name, config.state_dir / "worktrees", base_branch=config.base_branch, start_point=start_point
     )
     return Path(info.path), {
@@ -161,7 +161,7 @@ def add_agent_pane(
             raise ValueError("worktree = true needs mission.repo")
         try:
             cwd, extra = agent_worktree(config, spec.name, start_point)
-        except git_progress.GitError as exc:
+        except git_repo.GitError as exc:
             raise ValueError(f"cannot prepare {spec.name}'s worktree: {exc}") from None
     elif not cwd.is_dir():
         raise ValueError(f"cwd {cwd} is not a directory")

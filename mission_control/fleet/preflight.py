@@ -9,7 +9,7 @@ Each problem is one ConfigError naming the config file, the key and the value (e
 from __future__ import annotations
 
 
-from mission_control.adapters import git_progress
+from mission_control.adapters import git_repo
 from mission_control.core.config import ConfigError, FleetConfig
 
 
@@ -38,13 +38,13 @@ def check_repo(config: FleetConfig) -> None:
             raise _problem(config, "mission.repo", repo, "exists and is not a git repository; init_repo only creates new ones")
         return
     try:
-        git_progress.check_repo(repo)
-        top = git_progress.top_level(repo)
-    except git_progress.GitError as exc:
+        git_repo.check_repo(repo)
+        top = git_repo.top_level(repo)
+    except git_repo.GitError as exc:
         raise ConfigError(f"{config.path}: mission.repo: {exc}") from None
     if top.resolve() != repo.resolve():
         raise _problem(config, "mission.repo", repo, f"is a folder inside the git repository {top}, not its top level: use repo = {str(top)!r}")
-    if config.base_branch is not None and not git_progress.has_commit(repo, config.base_branch):
+    if config.base_branch is not None and not git_repo.has_commit(repo, config.base_branch):
         raise _problem(config, "mission.base_branch", config.base_branch, f"is not a branch of {repo} (worktrees start from it)")
 
 

@@ -22,9 +22,10 @@ from typing import Any
 from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.meters import Meter, TailedFile, make_meter
+from mission_control.adapters.pane_reading import StatusWord, read_pane
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import (
-    LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, recorded_exit, status_file,
+    LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, status_file,
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
@@ -34,6 +35,8 @@ from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.diagnosis import hide_values
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.records import AgentRecord
+from mission_control.core.snapshot import PaneFacts, Spend, agent_snapshot, cpu_percent
 from mission_control.core.progress import WorktreeInfo
 from mission_control.core.rules import RuleSet, rules_with_user
 from mission_control.core.hook_config import read_event_line
@@ -51,9 +54,8 @@ class _AgentState:
     """What the supervisor keeps for one agent between ticks."""
 
     memory: Memory = field(default_factory=Memory)
-    status_mtime: float | None = None
-    own_word: str | None = None
-    own_word_at: float | None = None
+    word: StatusWord | None = None
+    """Its status file, read when it changes."""
     hook: HookEvidence = field(default_factory=HookEvidence)
     """What its hooks said so far."""
     transcript_path: str | None = None
@@ -77,19 +79,10 @@ class _AgentState:
     spend_sampled_at: float | None = None
     budget_paused: bool = False
     transcripts: set[str] = field(default_factory=set)
-    status_path: Path | None = None
     failures: dict[float, float] = field(default_factory=dict)
     """launch time -> when that run failed (non-zero exit), for crash-loop detection."""
     secrets: tuple[str, ...] = ()
     """The values injected into this run: masked in the screen text the store keeps."""
-
-
-def last_output_line(lines: list[str]) -> str:
-    for line in reversed(lines):
-        text = line.strip()
-        if text and not set(text) <= set("─━═-_│|╭╮╰╯┌┐└┘ >❯$"):
-            return text[:200]
-    return ""
 
 
 class Supervisor:
@@ -123,7 +116,7 @@ class Supervisor:
         self.store_error: StoreError | None = None
         """Why the state store could not be read or written last (None: it works). Supervision goes
         on without it: the agents are watched from what was last read, and writing resumes when it can."""
-        self._known_agents: list[dict[str, Any]] = []
+        self._known_agents: list[AgentRecord] = []
         """The agent records last read from the store: what a damaged store is rebuilt from."""
         self.lock_fds: list[int] = []
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
@@ -137,7 +130,7 @@ class Supervisor:
         self._check_store(write)
         agents = self._known_agents = self._read(self.store.agents, self._known_agents)
         panes = {p.pane_id: p for p in self.tmux.list_panes() if p.session == self.config.session}
-        wanted = [panes[r["pane_id"]] for r in agents if r["pane_id"] in panes]
+        wanted = [panes[r.pane_id] for r in agents if r.pane_id in panes]
         screens_later = self.tmux.start_capture_changed(wanted, history=HISTORY_LINES)  # tmux works while we scan /proc
         self.procs.refresh()
         self._read_hooks(agents)
@@ -145,7 +138,7 @@ class Supervisor:
         self.tasks = {row["agent"]: row for row in self._read(self.store.current_tasks, {}).values()}
         for rec in agents:
             self._watch_git(rec)
-        names = {rec["name"] for rec in agents}
+        names = {rec.name for rec in agents}
         self.git.keep_only(names)
         self._git_keys = {n: k for n, k in self._git_keys.items() if n in names}
         if not self.git.running:
@@ -153,10 +146,10 @@ class Supervisor:
         snaps: list[AgentSnapshot] = []
         tails: dict[str, str] = {}
         for rec in agents:
-            snap, tail = self._observe(rec, panes.get(rec["pane_id"] or ""), now)
+            snap, tail = self._observe(rec, panes.get(rec.pane_id or ""), now)
             snaps.append(snap)
             if tail is not None:
-                tails[rec["name"]] = tail
+                tails[rec.name] = tail
         self._fleet_budget(snaps)
         if self.deliver and write:
             self._deliver(agents, snaps)
@@ -169,7 +162,7 @@ class Supervisor:
         self.tick_ms.append(elapsed)
         return snapshot
 
-    def _read_hooks(self, agents: list[dict[str, Any]]) -> None:
+    def _read_hooks(self, agents: list[AgentRecord]) -> None:
         """Record what each agent's hooks appended to its events file, then fold every new hook
         event in the store (those and the old `mission-control hook` command's) into its state.
         A one-off poll (`status` without a supervisor) only looks: it folds the file's events
@@ -180,7 +173,7 @@ class Supervisor:
             for st in self.states.values():
                 st.hook_recorded_at = st.hook_newest
         for rec in agents:
-            self._record_hook_file(rec["name"])
+            self._record_hook_file(rec.name)
         self._fold_hook_events()
 
     def _record_hook_file(self, name: str) -> None:
@@ -209,52 +202,31 @@ class Supervisor:
         if isinstance(data.get("transcript_path"), str):
             st.transcript_path = data["transcript_path"]
 
-    def _own_word(self, st: _AgentState, name: str) -> None:
-        if st.status_path is None:
-            st.status_path = status_file(self.config.state_dir, name)
-        path = st.status_path
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            st.own_word = None
-            return
-        if mtime == st.status_mtime:
-            return
-        st.status_mtime = mtime
-        try:
-            with open(path, "rb") as f:
-                f.seek(max(0, os.path.getsize(path) - 4096))
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        st.own_word = lines[-1] if lines else None
-        st.own_word_at = mtime
-
-    def _observe(self, rec: dict[str, Any], pane: PaneInfo | None, now: float) -> tuple[AgentSnapshot, str | None]:
-        name = rec["name"]
+    def _observe(self, rec: AgentRecord, pane: PaneInfo | None, now: float) -> tuple[AgentSnapshot, str | None]:
+        """Read the agent (adapters), classify it (core), build its snapshot (core); the new pane
+        tail to store, or None when its screen did not change."""
+        name = rec.name
         st = self.states.setdefault(name, _AgentState())
-        launched = rec.get("launched_at") or now
+        launched = rec.launched_at or now
         if launched != st.launched_at:
             # a new process in this pane (up, restart, respawn): start afresh
             keep = {k: getattr(st, k) for k in (
                 "hook", "transcript_path", "hook_file", "hook_newest", "hook_recorded_at", "meter", "output",
-                "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures", "status_path")}
+                "spend_history", "spend_sampled_at", "budget_paused", "transcripts", "failures", "word")}
             st = self.states[name] = _AgentState(launched_at=launched, **keep)
             st.secrets = self._injected_values(name)
-        screen = self.screens.get(pane.pane_id, "") if pane is not None else ""
-        proc = self.procs.usage(pane.pid) if pane is not None and not pane.dead else None
+        read = read_pane(pane, self.procs, self.config.state_dir, name)
+        proc = read.usage
         if proc is not None:
-            if st.cpu_prev is not None and st.cpu_prev_at is not None and now > st.cpu_prev_at:
-                st.cpu_percent = round(100.0 * (proc.cpu_seconds - st.cpu_prev) / (now - st.cpu_prev_at), 1)
+            percent = cpu_percent(st.cpu_prev, st.cpu_prev_at, proc.cpu_seconds, now)
+            if percent is not None:  # else the last one stands
+                st.cpu_percent = percent
             st.cpu_prev, st.cpu_prev_at = proc.cpu_seconds, now
-        self._own_word(st, name)
-        own = st.own_word if (st.own_word_at or 0) >= launched - 1 else None
-        exit_status = pane.dead_status if pane is not None else None
-        if pane is not None and pane.dead and exit_status is None:
-            # tmux 3.3a can lose a respawned pane's exit status; the launcher wrote it down
-            exit_status = recorded_exit(self.config.state_dir, name, pane.pid) if pane.pid else None
-        if pane is not None and pane.dead and exit_status not in (0, None):
+        if st.word is None:
+            st.word = StatusWord(status_file(self.config.state_dir, name))
+        word, word_at = st.word.read()
+        own = word if (word_at or 0) >= launched - 1 else None
+        if pane is not None and pane.dead and read.exit_status not in (0, None):
             st.failures.setdefault(launched, now)
         if pane is None:
             obs = Observation(now=now, started_at=launched, pane_dead=True, exit_status=None)
@@ -262,20 +234,18 @@ class Supervisor:
             obs = Observation(
                 now=now,
                 started_at=launched,
-                screen=screen,
+                screen=self.screens.get(pane.pane_id, ""),
                 pane_dead=pane.dead,
-                exit_status=exit_status,
+                exit_status=read.exit_status,
                 paused=bool(proc and proc.stopped),
                 cpu_seconds=proc.cpu_seconds if proc else None,
                 own_word=own,
-                own_word_at=st.own_word_at,
+                own_word_at=word_at,
                 recent_failures=sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
                 **st.hook.fields(since=launched - 1),
             )
-        rules = self._rules(rec["kind"])
-        verdict, st.memory = classify(obs, st.memory, rules, self.settings)
+        verdict, st.memory = classify(obs, st.memory, self._rules(rec.kind), self.settings)
         facts = st.memory.facts
-        lines = facts.lines if facts is not None else []
         reason = verdict.reason if pane is not None else "pane is gone"
         if verdict.status is Status.PAUSED:
             reason = self._read(self.store.get_meta, None, PAUSE_REASON_KEY + name) or reason
@@ -283,63 +253,30 @@ class Supervisor:
             self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
         if st.memory.last_change_at == now:  # its screen changed or it used CPU: files may have too
             self.git.saw_activity(name)
-        progress = self.git.progress(name)
         reading = self._meter(rec, st)
         cost = reading.cost_usd if reading is not None else None
         st.spend_history, st.spend_sampled_at = sample_spend(st.spend_history, cost, now, st.spend_sampled_at)
-        budget = budget_state(cost, rec["spec"].get("budget_usd"), self.config.budget_warn)
+        budget = budget_state(cost, rec.spec.budget_usd, self.config.budget_warn)
         if self.acting and should_pause(budget, self.config.budget_action, st.budget_paused) and verdict.status not in (Status.EXITED, Status.PAUSED):
             st.budget_paused = True
-            self._pause_for_budget(name, f"budget reached: ${cost:.2f} of ${rec['spec'].get('budget_usd'):.2f}")
+            self._pause_for_budget(name, f"budget reached: ${cost:.2f} of ${rec.spec.budget_usd:.2f}")
         held = self.tasks.get(name)
-        task_cost = None
-        if held is not None and cost is not None:
-            task_cost = round(cost - (held.get("cost_at_start") or 0.0), 6)
-        usage = reading.usage if reading is not None else None
         tail = None
         digest = facts.digest if facts is not None else ""
         if digest != st.tail_hash:
             st.tail_hash = digest
-            tail = hide_values("\n".join(lines[-60:]), st.secrets)
-        snap = AgentSnapshot(
-            name=name,
-            kind=rec["kind"],
-            status=verdict.status,
-            reason=reason,
-            since=verdict.since,
-            pane_id=rec.get("pane_id"),
+            tail = hide_values("\n".join((facts.lines if facts is not None else [])[-60:]), st.secrets)
+        facts_now = PaneFacts(
             pid=pane.pid if pane is not None else None,
-            task=rec.get("task"),
-            budget_usd=rec["spec"].get("budget_usd"),
+            window=pane.window_name if pane is not None else None,
+            live=pane is not None and not pane.dead,
             cpu_percent=st.cpu_percent if proc else None,
             rss_bytes=proc.rss_bytes if proc else None,
-            tokens_in=(usage.input if usage else None),
-            tokens_out=(usage.output if usage else None),
-            tokens_cache_read=(usage.cache_read if usage else None),
-            tokens_cache_write=(usage.cache_write if usage else None),
-            cost_usd=round(cost, 6) if cost is not None else None,
-            cost_source=reading.cost_source if reading is not None else None,
-            models=tuple(reading.models) if reading is not None else (),
-            spend_history=st.spend_history,
-            budget_state=budget,
-            task_id=held["task"] if held else None,
-            task_cost_usd=task_cost,
-            at_prompt=bool(pane is not None and not pane.dead and facts is not None and facts.at_prompt),
-            lines_added=progress.lines_added if progress else None,
-            lines_removed=progress.lines_removed if progress else None,
-            recent_commits=tuple(progress.recent[:8]) if progress else (),
-            time_in={k: round(v, 1) for k, v in st.memory.time_in.items()},
-            last_line=hide_values(last_output_line(lines), st.secrets),
-            exit_code=obs.exit_status if obs.pane_dead else None,  # EXITED, or STUCK in a crash loop
-            evidence=verdict.evidence,
-            turns=verdict.turns,
-            commits=progress.commits if progress else None,
-            ahead=progress.ahead if progress else None,
-            behind=progress.behind if progress else None,
-            dirty_files=progress.dirty_files if progress else None,
-            last_commit=progress.last_commit if progress else None,
-            window=pane.window_name if pane is not None else None,
+            exit_status=obs.exit_status if obs.pane_dead else None,  # EXITED, or STUCK in a crash loop
         )
+        spend = Spend(reading=reading, history=st.spend_history, budget_state=budget,
+                      task_id=held["task"] if held else None, cost_at_task_start=held.get("cost_at_start") if held else None)
+        snap = agent_snapshot(rec, verdict, facts, reason, st.memory.time_in, facts_now, spend, self.git.progress(name), st.secrets)
         return snap, tail
 
     def _injected_values(self, name: str) -> tuple[str, ...]:
@@ -360,21 +297,21 @@ class Supervisor:
             self.rulesets[kind] = rules_with_user(kind, self.config.rules_for(kind))
         return self.rulesets[kind]
 
-    def _meter(self, rec: dict[str, Any], st: _AgentState) -> MeterReading | None:
+    def _meter(self, rec: AgentRecord, st: _AgentState) -> MeterReading | None:
         """The agent's spend, read from where the agent itself records it (for a command with
         `tokens` regexes, and aider without a history file: what it printed, logged by tmux pipe-pane)."""
-        spec = rec["spec"]
-        name = rec["name"]
+        spec = rec.spec
+        name = rec.name
         if st.meter is None:
-            env = {**spec.get("env", {}), **self._overlay(name)}
+            env = {**spec.env, **self._overlay(name)}
             try:
                 st.meter = make_meter(
-                    rec["kind"],
-                    cwd=Path(spec.get("cwd") or "."),
+                    rec.kind,
+                    cwd=spec.cwd,
                     env=env,
-                    started_at=rec.get("first_launched_at") or rec.get("launched_at") or self.clock(),
+                    started_at=rec.first_launched_at or rec.launched_at or self.clock(),
                     price_overrides=self.config.prices,
-                    regexes=spec.get("tokens"),
+                    regexes=spec.tokens,
                     ledger_path=ledger_file(self.config.state_dir, name),
                 )
             except ValueError:
@@ -416,26 +353,26 @@ class Supervisor:
                 if a.status not in (Status.EXITED, Status.PAUSED):
                     self._pause_for_budget(a.name, f"fleet budget reached: ${total:.2f} of ${self.config.budget_usd:.2f}")
 
-    def _watch_git(self, rec: dict[str, Any]) -> None:
+    def _watch_git(self, rec: AgentRecord) -> None:
         """Have the git watcher follow the agent's commits: its own worktree's branch, or its
         commits (by author) in the fleet's shared checkout."""
-        name, spec = rec["name"], rec["spec"]
-        key = (rec.get("worktree"), rec.get("branch"), rec.get("base_commit"), spec.get("cwd"))
+        name, spec = rec.name, rec.spec
+        key = (rec.worktree, rec.branch, rec.base_commit, spec.cwd)
         if self._git_keys.get(name) == key:
             return
         self._git_keys[name] = key
-        if rec.get("worktree") and rec.get("branch") and rec.get("base_commit"):
+        if rec.worktree and rec.branch and rec.base_commit:
             info = WorktreeInfo(
-                path=Path(rec["worktree"]), branch=rec["branch"],
-                base_branch=spec.get("base_branch") or "", base_commit=rec["base_commit"],
+                path=Path(rec.worktree), branch=rec.branch,
+                base_branch=rec.base_branch or "", base_commit=rec.base_commit,
             )
             self.git.watch(name, GitProbe.for_worktree(info))
-        elif self.config.repo is not None and Path(spec.get("cwd", "")).resolve().is_relative_to(self.config.repo.resolve()):
-            self.git.watch(name, GitProbe.for_shared_checkout(self.config.repo, name, rec.get("launched_at") or 0))
+        elif self.config.repo is not None and spec.cwd.resolve().is_relative_to(self.config.repo.resolve()):
+            self.git.watch(name, GitProbe.for_shared_checkout(self.config.repo, name, rec.launched_at or 0))
         else:
             self.git.forget(name)
 
-    def _deliver(self, agents: list[dict[str, Any]], snaps: list[AgentSnapshot]) -> None:
+    def _deliver(self, agents: list[AgentRecord], snaps: list[AgentSnapshot]) -> None:
         """Type each queued text (a typed task, a handoff) once its agent sits quietly at its prompt."""
         if self.store_error is not None:  # typed text must be marked delivered, or it would be typed again
             return
@@ -443,7 +380,7 @@ class Supervisor:
         if not pending:
             return
         by_name = {s.name: s for s in snaps}
-        recs = {r["name"]: r for r in agents}
+        recs = {r.name: r for r in agents}
         done: set[str] = set()
         for item in pending:
             name = item["agent"]
@@ -558,15 +495,11 @@ class Supervisor:
             for pane in self.tmux.list_panes():
                 spec = self.config.agent(pane.agent) if pane.session == cfg.session and pane.agent else None
                 if spec is not None:
-                    self._known_agents.append({
-                        "name": spec.name, "kind": spec.kind, "pane_id": pane.pane_id, "window": None, "launched_at": self.clock(),
-                        "task": spec.task, "base_commit": None, "branch": None, "worktree": None,
-                        "spec": spec.model_dump(mode="json"), "first_launched_at": None,
-                    })
+                    self._known_agents.append(AgentRecord.of_spec(spec, pane_id=pane.pane_id, launched_at=self.clock()))
         for rec in self._known_agents:
             self.store.record_agent(
-                rec["name"], kind=rec["kind"], pane_id=rec["pane_id"], window=rec["window"], launched_at=rec["launched_at"],
-                task=rec["task"], base_commit=rec["base_commit"], branch=rec["branch"], worktree=rec["worktree"], spec=rec["spec"],
+                rec.name, kind=rec.kind, pane_id=rec.pane_id, window=rec.window, launched_at=rec.launched_at,
+                task=rec.task, base_commit=rec.base_commit, branch=rec.branch, worktree=rec.worktree, spec=rec.spec_data(),
             )
         self.store.set_meta(STOPPED_KEY, "0")
         self.hook_cursor = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mission_control.adapters import git_progress
+from mission_control.adapters import git_repo, worktrees
 from mission_control.adapters.processes import ProcessTable, marked, stop_marked, terminate_all
 from mission_control.adapters.store import STOPPED_KEY, Store
 from mission_control.adapters.supervisor_lock import LockBusy, up_lock
@@ -89,20 +89,20 @@ def _clean_worktrees(config: FleetConfig, store: Store, result: DownResult) -> N
     if config.repo is None:
         return
     for agent in store.agents():
-        if not agent.get("worktree"):
+        if not agent.worktree:
             continue
         info = WorktreeInfo(
-            path=Path(agent["worktree"]),
-            branch=agent["branch"],
-            base_branch=agent["spec"].get("base_branch") or "",
-            base_commit=agent["base_commit"] or "",
+            path=Path(agent.worktree),
+            branch=agent.branch,
+            base_branch=agent.base_branch or "",
+            base_commit=agent.base_commit or "",
         )
         try:
-            blockers = git_progress.worktree_blockers(config.repo, info)
+            blockers = worktrees.worktree_blockers(config.repo, info)
             if blockers:
-                result.kept_worktrees[agent["name"]] = blockers
+                result.kept_worktrees[agent.name] = blockers
                 continue
-            git_progress.remove_worktree(config.repo, info)
-            result.removed_worktrees.append(agent["name"])
-        except git_progress.GitError as exc:
-            result.kept_worktrees[agent["name"]] = [str(exc)]
+            worktrees.remove_worktree(config.repo, info)
+            result.removed_worktrees.append(agent.name)
+        except git_repo.GitError as exc:
+            result.kept_worktrees[agent.name] = [str(exc)]

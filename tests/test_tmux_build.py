@@ -1,0 +1,53 @@
+"""The cold tmux paths through libtmux (building, options, respawn, kill) on a throwaway socket:
+argv only, every argument back from tmux byte for byte (a final `;` included), one-line errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import retry_until
+from mission_control.adapters.tmux import Tmux, TmuxError
+
+pytestmark = pytest.mark.tmux
+
+HOSTILE = ["ends;", "a\\;", "$(touch pwned) `id` 'q' \"d\"", "#{pane_id} #(touch pwned2)", "spaces  and\ttab"]
+
+
+def _show(tmux: Tmux, pane: str) -> str:
+    return tmux.cmd("capture-pane", "-p", "-J", "-t", pane)
+
+
+def test_build_keeps_every_value_as_given(tmux_socket: str, tmp_path: Path) -> None:
+    tmux = Tmux(tmux_socket)
+    printer = [sys.executable, "-c", "import os, sys; print(repr([*sys.argv[1:], os.environ.get('V')])); "
+                                     "import time; time.sleep(60)"]
+    env = {"V": "v;"}
+    first = tmux.new_session("s", "w;", [*printer, *HOSTILE], cwd=str(tmp_path), env=env, width=200, height=50)
+    want = repr([*HOSTILE, "v;"])
+    retry_until(lambda: want in _show(tmux, first))
+    second = tmux.split(first, [*printer, "split;"], cwd=str(tmp_path), env={"V": "x;"})
+    retry_until(lambda: repr(["split;", "x;"]) in _show(tmux, second))
+    third = tmux.new_window("s", "win;", [*printer, "win;"], cwd=str(tmp_path), env={"V": "$(id);"})
+    retry_until(lambda: repr(["win;", "$(id);"]) in _show(tmux, third))
+    tmux.respawn(third, [*printer, "again;"], cwd=str(tmp_path), env={"V": "r;"})
+    retry_until(lambda: repr(["again;", "r;"]) in _show(tmux, third))
+    tmux.set_option(first, "@mc_agent", "name;", scope="-p")
+    assert tmux.cmd("show-options", "-p", "-v", "-t", first, "@mc_agent").strip() == "name;"
+    assert [name for _, name, _ in tmux.windows("s")] == ["w;", "win;"]
+    assert not list(tmp_path.glob("pwned*")) and not list(Path.cwd().glob("pwned*"))
+
+    tmux.kill_pane(second)
+    assert second not in {p.pane_id for p in tmux.list_panes()}
+    with pytest.raises(TmuxError) as err:
+        tmux.kill_pane(second)
+    assert "\n" not in str(err.value) and "kill-pane" in str(err.value)
+    with pytest.raises(TmuxError):
+        tmux.split("%999", ["true"], cwd=str(tmp_path), env={})
+    tmux.kill_session("s")
+    assert not tmux.has_session("s")
+    tmux.kill_server()
+    tmux.kill_server()  # a server that is not running: nothing to do, no error
+    assert not tmux.server_running()
