@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+from capture_gemini import submit, want  # its fork: the same typing and Enter
 from capture_screens import Ctx, cli_version, kind
 
 KEY = "fake-qwen-key"
@@ -28,16 +29,6 @@ def qwen_home(ctx: Ctx, auth: bool = True) -> str:
         settings["security"] = {"auth": {"selectedType": "openai"}}
     (d / "settings.json").write_text(json.dumps(settings))
     return home
-
-
-def want(ctx, name):
-    return not ctx.args.only or name in ctx.args.only.split(",")
-
-
-def submit(p, text):
-    p.type(text)
-    time.sleep(0.7)
-    p.keys("Enter")
 
 
 def env(ctx: Ctx, scen: str) -> dict:
@@ -117,24 +108,12 @@ def capture_qwen(ctx: Ctx) -> None:
         for scen, slug, reason in [
             ("401", "error-auth-invalid-key", "authentication failed (401 invalid_api_key)"),
             ("404", "error-model-not-found", "model not found (404 model_not_found)"),
-            ("500", "error-api-500", "API error 500"),
-            ("429", "error-rate-limit", "rate limit (429)"),
-            ("529", "error-overloaded", "overloaded (529/503)"),
         ]:
             ctx.set_scen("main", scen)
             submit(p, f"try again ({scen})")
-            time.sleep(4)
-            end = time.time() + 60
-            while time.time() < end and BUSY in p.capture():
-                time.sleep(1)
-            if BUSY in p.capture():
-                ctx.save(p, slug + "-retrying", "WORKING",
-                         f"spinner still running ~60s after HTTP {scen}: qwen retries under its spinner",
-                         f"fake server answers every request with an OpenAI error body ({reason})")
-                p.keys("Escape"); time.sleep(3)
-            else:
-                ctx.save(p, slug, "STUCK", reason,
-                         "fake server answers with an OpenAI error body; screen after qwen's own retries ended")
+            p.wait_for(r"API Error", 30); time.sleep(2)
+            ctx.save(p, slug, "STUCK", reason, "fake server answers with an OpenAI error body (not retried by qwen)",
+                     expect="API Error")
 
         ctx.set_scen("main", "text")
         submit(p, "/quit")
@@ -142,3 +121,42 @@ def capture_qwen(ctx: Ctx) -> None:
         ctx.save(p, "exited", "EXITED", "qwen exited (/quit): session summary + shell prompt",
                  "/quit typed at the prompt", expect="dev@fixture")
         p.kill()
+
+    # 3. errors qwen retries (429, 5xx): one fresh pane each, side by side; the screen while it
+    #    retries, then the screen once it gives up (7 attempts, backoff up to 30 s)
+    if want(ctx, "errors"):
+        cases = [
+            ("429", "error-rate-limit", "rate limit (429 rate_limit_exceeded)"),
+            ("500", "error-api-500", "API error 500 (server_error)"),
+            ("529", "error-overloaded", "overloaded (529)"),
+        ]
+        panes = {}
+        for scen, slug, _reason in cases:
+            repo = ctx.repo()
+            p = ctx.pane(f"err{scen}", "qwen", repo, qwen_home(ctx), env(ctx, scen))
+            panes[scen] = p
+        for scen, _slug, _reason in cases:
+            panes[scen].wait_for(IDLE, 60)
+        time.sleep(2)
+        for scen, _slug, _reason in cases:
+            submit(panes[scen], f"try again ({scen})")
+        time.sleep(20)
+        for scen, slug, reason in cases:
+            ctx.save(panes[scen], slug + "-retrying", "WORKING",
+                     f"spinner 20s after HTTP {scen}: qwen retries under its spinner",
+                     f"fake server answers every request with an OpenAI error body ({reason})", expect=BUSY)
+        end = time.time() + 240
+        left = {scen for scen, _s, _r in cases}
+        while left and time.time() < end:
+            for scen, slug, reason in cases:
+                if scen in left and BUSY not in panes[scen].capture():
+                    time.sleep(2)
+                    ctx.save(panes[scen], slug, "STUCK", reason,
+                             "fake server answers every request with an OpenAI error body; screen after qwen's "
+                             "own retries ended")
+                    left.discard(scen)
+            time.sleep(2)
+        for scen in left:
+            print(f"  WARNING: qwen still retrying HTTP {scen} after 260s", flush=True)
+        for p in panes.values():
+            p.kill()
