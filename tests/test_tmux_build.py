@@ -3,6 +3,7 @@ argv only, every argument back from tmux byte for byte (a final `;` included), o
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +52,23 @@ def test_build_keeps_every_value_as_given(tmux_socket: str, tmp_path: Path) -> N
     tmux.kill_server()
     tmux.kill_server()  # a server that is not running: nothing to do, no error
     assert not tmux.server_running()
+
+
+def test_cold_paths_work_where_stdout_has_no_encoding(tmux_socket: str) -> None:
+    """In the dashboard, Textual replaces sys.stdout with a print capture that has no `encoding`;
+    libtmux read it on import, so every action that respawned a pane (inject, restart) failed there."""
+    code = (
+        "import sys\n"
+        "class Capture:\n"
+        "    def write(self, text): return len(text)\n"
+        "    def flush(self): pass\n"
+        "sys.stdout = Capture()\n"
+        "from mission_control.adapters.tmux import Tmux\n"
+        f"tmux = Tmux({tmux_socket!r})\n"
+        "pane = tmux.new_session('s', 'w', ['sleep', '600'], cwd='/', env={}, width=80, height=10)\n"
+        "tmux.respawn(pane, ['sleep', '601'], cwd='/', env={})\n"
+        "tmux.kill_pane(pane)\n"
+        "sys.stderr.write('done ' + pane)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr.startswith("done %"), r.stderr

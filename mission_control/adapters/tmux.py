@@ -29,10 +29,12 @@ Two roads, chosen by measurement:
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import os
 import shlex
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -127,6 +129,24 @@ def parse_panes(text: str) -> list[PaneInfo]:
     return panes
 
 
+def import_libtmux():
+    """libtmux, imported on first use. libtmux reads `sys.stdout.encoding` as it is imported; in the
+    dashboard, Textual has replaced sys.stdout with a print capture that has none (`inject` from the
+    dashboard failed: "'_PrintCapture' object has no attribute 'encoding'"), so a stand-in with one
+    is put there for the import."""
+    if "libtmux" in sys.modules:
+        return sys.modules["libtmux"]
+    saved = sys.stdout
+    if not hasattr(saved, "encoding"):
+        sys.stdout = io.StringIO()
+    try:
+        import libtmux
+        import libtmux.exc  # noqa: F401  (the cold paths' errors)
+    finally:
+        sys.stdout = saved
+    return libtmux
+
+
 def literal_arg(arg: str) -> str:
     """`arg` as tmux's command line reads it back unchanged: tmux takes an argument ending in `;`
     for a command separator (`send-keys -l 'abc;'` types `abc`), and reads a final `\\;` as a
@@ -162,15 +182,12 @@ class Tmux:
         """libtmux's server object on this socket (no tmux process until a command runs).
         Imported here: libtmux takes 45-100 ms to import, paid by the cold paths only, never by
         `status`, the dashboard's start or the supervisor's tick."""
-        import libtmux
-
-        return libtmux.Server(socket_name=self.socket)
+        return import_libtmux().Server(socket_name=self.socket)
 
     def build(self, *args: str) -> str:
         """A cold-path command (building, options, respawn) through libtmux's `Server.cmd`: an
         argv list on `-L socket`, every argument read back by tmux unchanged (`literal_arg`)."""
-        from libtmux import exc as libtmux_exc
-
+        libtmux_exc = import_libtmux().exc
         try:
             proc = self.server.cmd(*map(literal_arg, args))
         except (libtmux_exc.TmuxCommandNotFound, OSError) as exc:
@@ -181,8 +198,7 @@ class Tmux:
 
     def _killed(self, what: str, kill: Callable[[], object]) -> None:
         """A libtmux kill, its failure one TmuxError line."""
-        from libtmux import exc as libtmux_exc
-
+        libtmux_exc = import_libtmux().exc
         try:
             kill()
         except libtmux_exc.LibTmuxException as exc:
@@ -435,9 +451,7 @@ class Tmux:
             return False
 
     def kill_pane(self, pane_id: str) -> None:
-        from libtmux import Pane
-
-        self._killed("kill-pane", Pane(server=self.server, pane_id=pane_id).kill)
+        self._killed("kill-pane", import_libtmux().Pane(server=self.server, pane_id=pane_id).kill)
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
         self.cmd("send-keys", "-t", pane_id, *keys)
