@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mission_control.core.kinds import KIND_NAMES
 from mission_control.core.model import Status
 from mission_control.core.rules import RuleError, RuleSet, parse_file, parse_rules, rules_for
 from mission_control.core.status import Memory, Observation, Settings, classify, tail_lines
@@ -112,7 +113,7 @@ def test_rules_are_data_and_bad_rules_say_where() -> None:
         parse_rules("mine.toml", '[[rule]]\nstate = "IDLE"\npattern = "("\n')
 
 
-@pytest.mark.parametrize("kind", ["claude", "codex", "aider", "gemini", "opencode", "ollama", "shell"])
+@pytest.mark.parametrize("kind", KIND_NAMES)
 def test_every_kind_has_rules(kind: str) -> None:
     assert rules_for(kind).rules
 

@@ -13,7 +13,7 @@ for the captured kinds are replaced in tests/data/screens/manifest.toml.
 
 Requirements: tmux, and the CLIs on PATH (or in --bin-dir), e.g.
     npm install --prefix /tmp/npmg @anthropic-ai/claude-code @openai/codex \
-        @google/gemini-cli opencode-ai          # --bin-dir /tmp/npmg/node_modules/.bin
+        @google/gemini-cli opencode-ai @qwen-code/qwen-code   # --bin-dir /tmp/npmg/node_modules/.bin
     python -m venv /tmp/aider-venv && /tmp/aider-venv/bin/pip install aider-chat
                                                  # --aider /tmp/aider-venv/bin/aider
 """
@@ -160,7 +160,7 @@ def kind(name):
 # Each kind lives in its own module capture_<kind>.py which registers itself.
 def load_kinds():
     import importlib
-    for k in ("claude", "codex", "aider", "gemini", "opencode"):
+    for k in ("claude", "codex", "aider", "gemini", "opencode", "qwen"):
         try:
             importlib.import_module(f"capture_{k}")
         except ModuleNotFoundError as exc:
@@ -185,7 +185,7 @@ CAPTURED_KEYS = ("file", "kind", "status", "reason", "version", "how")
 
 
 def write_manifest(entries: list[dict]) -> None:
-    order = ["claude", "codex", "gemini", "opencode", "aider"]
+    order = ["claude", "codex", "gemini", "opencode", "aider", "qwen"]
     entries = sorted(entries, key=lambda e: (order.index(e["kind"]) if e["kind"] in order else 99, e["file"]))
     # keys the tests added by hand (reason_has, needs, growing, note) survive a re-capture
     old_path = OUT / "manifest.toml"
@@ -209,7 +209,7 @@ def write_manifest(entries: list[dict]) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kind", action="append", help="claude, codex, gemini, opencode, aider (repeatable)")
+    ap.add_argument("--kind", action="append", help="claude, codex, gemini, opencode, aider, qwen (repeatable)")
     ap.add_argument("--bin-dir", default=os.environ.get("FIXTURE_BIN_DIR", "/tmp/npmg/node_modules/.bin"))
     ap.add_argument("--aider", default=os.environ.get("FIXTURE_AIDER", "/tmp/aider-venv/bin/aider"))
     ap.add_argument("--slow-delay", type=float, default=1.5)

@@ -5,7 +5,7 @@ It speaks just enough of several real wire protocols:
 
 * Anthropic Messages API      POST .../v1/messages            (claude)
 * OpenAI Responses API        POST .../v1/responses           (codex)
-* OpenAI Chat Completions     POST .../v1/chat/completions    (aider, opencode)
+* OpenAI Chat Completions     POST .../v1/chat/completions    (aider, opencode, qwen)
 * Google Gemini API           POST .../v1beta/models/M:streamGenerateContent (gemini)
 
 The *scenario* is chosen by a path prefix so that one server can serve several
@@ -487,14 +487,17 @@ class Handler(BaseHTTPRequestHandler):
                             {"label": "No, keep it", "description": "Leave both files in place"}]}]})
             text = "I need a decision first."
         elif scen in ("bash", "edit") and not got_tool_result and tools:
-            want = "bash" if scen == "bash" else ("write" if "write" in tools else "edit")
-            name = want if want in tools else tools[0]
+            # opencode names its tools bash/write/edit; qwen code (a gemini-cli fork) run_shell_command/write_file
+            wants = ("bash", "run_shell_command") if scen == "bash" else ("write", "write_file", "edit")
+            name = next((w for w in wants if w in tools), tools[0])
             cwd = guess_cwd(body)
-            if name == "bash":
+            if name in ("bash", "run_shell_command"):
                 args = {"command": "echo 'hello from fixture' > notes.txt && cat notes.txt",
                         "description": "Create notes.txt with a greeting"}
             elif name == "write":
                 args = {"filePath": os.path.join(cwd, "hello.py"), "content": "def hello():\n    return 'hello world'\n"}
+            elif name == "write_file":
+                args = {"file_path": os.path.join(cwd, "hello.py"), "content": "def hello():\n    return 'hello world'\n"}
             else:
                 args = {}
             tool_call = (name, args)

@@ -29,12 +29,13 @@ from mission_control.adapters.meters.codex import CodexMeter, codex_home
 from mission_control.adapters.meters.gemini import GeminiMeter, gemini_dir, gemini_project_hash
 from mission_control.adapters.meters.ollama import OllamaMeter
 from mission_control.adapters.meters.opencode import OpenCodeMeter, opencode_data_dir
+from mission_control.adapters.meters.qwen import QwenMeter, qwen_runtime_dir
 from mission_control.core import kinds
 from mission_control.core.pricing import Overrides
 from mission_control.core.tokens import RegexSpec
 
 METERS: dict[str, type[Meter]] = {
-    cls.records: cls for cls in (ClaudeMeter, CodexMeter, GeminiMeter, OpenCodeMeter, AiderMeter, OllamaMeter)
+    cls.records: cls for cls in (ClaudeMeter, CodexMeter, GeminiMeter, OpenCodeMeter, AiderMeter, OllamaMeter, QwenMeter)
     if cls.records is not None
 }
 """The meter for each records format (`KindSpec.records`)."""
@@ -89,6 +90,7 @@ __all__ = [
     "Meter",
     "OllamaMeter",
     "OpenCodeMeter",
+    "QwenMeter",
     "RegexMeter",
     "TailedFile",
     "UnknownMeter",
@@ -100,4 +102,5 @@ __all__ = [
     "gemini_project_hash",
     "make_meter",
     "opencode_data_dir",
+    "qwen_runtime_dir",
 ]

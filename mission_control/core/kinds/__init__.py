@@ -53,7 +53,7 @@ class KindSpec:
     its task: the Ollama agent's `--model` and `--host`."""
 
 
-_MODULES = ("claude", "codex", "aider", "gemini", "opencode", "ollama", "shell")
+_MODULES = ("claude", "codex", "aider", "gemini", "opencode", "qwen", "ollama", "shell")
 """The kind modules, in the order kinds are listed to people (error messages, the spawn dialog)."""
 
 KINDS: dict[str, KindSpec] = {
