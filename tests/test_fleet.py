@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import retry_until
+from helpers import fleet, pane_ids, retry_until, rows
 
 pytestmark = pytest.mark.tmux
 
@@ -23,20 +23,6 @@ REQUIRED_KEYS = {
 }
 
 HOSTILE = "it's \"quoted\" $(touch pwned) `touch pwned2` $HOME\nsecond line ünïcødé ☃"
-
-
-def fleet(tmp_path: Path, agents: str, mission: str = "") -> Path:
-    path = tmp_path / "agents.toml"
-    path.write_text(f'[mission]\nsession = "t"\npoll_interval = 0.3\nstuck_after = 30\n{mission}\n{agents}')
-    return path
-
-
-def by_name(rows: list[dict]) -> dict[str, dict]:
-    return {r["name"]: r for r in rows}
-
-
-def pane_ids(cli) -> list[str]:
-    return sorted(cli.tmux("list-panes", "-a", "-F", "#{pane_id}").split())
 
 
 def test_up_status_twice_and_down(cli, tmp_path: Path) -> None:
@@ -69,21 +55,21 @@ command = "echo 'STUCK missing NOTIFICATION_KEY' > $MISSION_CONTROL_STATUS_FILE;
     before = pane_ids(cli)
 
     def settled():
-        rows = by_name(cli.status("-c", str(cfg)))
+        now = rows(cli, cfg)
         want = {"talker": "WORKING", "asker": "WAITING", "failer": "EXITED", "reporter": "STUCK"}
-        return rows if all(rows.get(n, {}).get("status") == s for n, s in want.items()) else None
+        return now if all(now.get(n, {}).get("status") == s for n, s in want.items()) else None
 
-    rows = retry_until(settled, timeout=45, message="every agent reaches its state")
-    for row in rows.values():
+    seen = retry_until(settled, timeout=45, message="every agent reaches its state")
+    for row in seen.values():
         assert REQUIRED_KEYS <= set(row)
         assert row["since"] and "T" in row["since"]
         assert row["pane_id"].startswith("%")
-    assert rows["failer"]["reason"] == "failed: exit 3"
-    assert rows["failer"]["exit_code"] == 3
-    assert rows["reporter"]["reason"] == "reported: missing NOTIFICATION_KEY"
-    assert rows["asker"]["reason"] == "yes/no question"
-    assert rows["talker"]["last_line"] == "tick"
-    assert rows["talker"]["cost_usd"] is None  # unknown, never made up
+    assert seen["failer"]["reason"] == "failed: exit 3"
+    assert seen["failer"]["exit_code"] == 3
+    assert seen["reporter"]["reason"] == "reported: missing NOTIFICATION_KEY"
+    assert seen["asker"]["reason"] == "yes/no question"
+    assert seen["talker"]["last_line"] == "tick"
+    assert seen["talker"]["cost_usd"] is None  # unknown, never made up
 
     # again: nothing new starts
     r = cli("up", "--no-attach", "-c", str(cfg))
@@ -168,18 +154,18 @@ kind = "shell"
 command = "while true; do echo working; sleep 0.1; done"
 """)
     assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
-    retry_until(lambda: by_name(cli.status("-c", str(cfg))).get("worker", {}).get("status") == "WORKING")
+    retry_until(lambda: rows(cli, cfg).get("worker", {}).get("status") == "WORKING")
     pane_pid = int(cli.tmux("list-panes", "-t", "t:fleet", "-F", "#{pane_pid} #{@mc_agent}").split("\n")[-2].split()[0])
     launcher = psutil.Process(pane_pid)
     (agent,) = launcher.children()
     assert os.getpgid(agent.pid) == agent.pid != os.getpgid(launcher.pid)
     os.killpg(agent.pid, signal.SIGSTOP)
-    rows = retry_until(lambda: (r := by_name(cli.status("-c", str(cfg))))["worker"]["status"] == "PAUSED" and r)
-    assert rows["worker"]["reason"] == "paused"
+    seen = retry_until(lambda: (r := rows(cli, cfg))["worker"]["status"] == "PAUSED" and r)
+    assert seen["worker"]["reason"] == "paused"
     time.sleep(0.5)  # give tmux every chance to (wrongly) continue it
     assert agent.status() == psutil.STATUS_STOPPED
     os.killpg(agent.pid, signal.SIGCONT)
-    retry_until(lambda: by_name(cli.status("-c", str(cfg)))["worker"]["status"] == "WORKING")
+    retry_until(lambda: rows(cli, cfg)["worker"]["status"] == "WORKING")
 
 
 def test_supervisor_is_one_per_fleet_and_restarted_by_up(cli, tmp_path: Path) -> None:

@@ -4,34 +4,14 @@ and attribution by author when agents share one checkout."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import retry_until, run_cli
+from helpers import git, make_repo, retry_until, rows, run_cli
 
 pytestmark = pytest.mark.tmux
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir()
-    git(path, "-c", "init.defaultBranch=main", "init", "-q")
-    (path / "shared.txt").write_text("base\n")
-    git(path, "add", "shared.txt")
-    git(path, "-c", "user.name=T", "-c", "user.email=t@x", "commit", "-qm", "base")
-    return path
-
-
-
-
-def rows(cli, cfg: Path) -> dict[str, dict]:
-    return {r["name"]: r for r in cli.status("-c", str(cfg))}
 
 
 # each agent commits N files, and (optionally) its own version of shared.txt, then idles at a prompt
