@@ -4,7 +4,6 @@ and attribution by author when agents share one checkout."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
