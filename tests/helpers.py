@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 """The checkout's root folder."""
@@ -152,6 +155,30 @@ def pane_text(cli: Cli, agent: str, *, joined: bool = False) -> str:
 def pane_ids(cli: Cli) -> list[str]:
     """Every pane id on the test's server, sorted."""
     return sorted(cli.tmux("list-panes", "-a", "-F", "#{pane_id}").split())
+
+
+def role_pid(cli: Cli, role: str) -> int:
+    """The pid in the one pane whose `@mc_role` is `role` (supervisor, dashboard)."""
+    panes = [line.split() for line in cli.tmux("list-panes", "-a", "-F", "#{pane_pid} #{@mc_role}").splitlines()]
+    (pid,) = [int(p[0]) for p in panes if len(p) > 1 and p[1] == role]
+    return pid
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (or is a zombie waiting for its parent)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
+
+
+def kill_hard(pid: int) -> None:
+    """SIGKILL `pid` and wait until it is gone."""
+    os.kill(pid, signal.SIGKILL)
+    retry_until(lambda: gone(pid), message=f"pid {pid} killed")
 
 
 # ---------------------------------------------------------------------------- git

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers import fleet, pane_ids, retry_until, rows
+from helpers import fleet, gone, kill_hard, pane_ids, retry_until, rows
 
 pytestmark = pytest.mark.tmux
 
@@ -90,7 +90,7 @@ command = "echo 'STUCK missing NOTIFICATION_KEY' > $MISSION_CONTROL_STATUS_FILE;
     r = cli("down", "-c", str(cfg))
     assert r.returncode == 0, r.stderr
     assert not cli.server_running()
-    retry_until(lambda: not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE],
+    retry_until(lambda: all(gone(p) for p in pids),
                 timeout=10, message="no process of the fleet survives down")
     assert cli.status(cwd=elsewhere) == []
 
@@ -108,7 +108,7 @@ command = "setsid sleep 1000 & echo $! > {marker}; sleep 1000"
     child = int(marker.read_text())
     assert psutil.pid_exists(child)
     assert cli("down", "-c", str(cfg)).returncode == 0
-    retry_until(lambda: not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE,
+    retry_until(lambda: gone(child),
                 timeout=10, message="the daemonised child is gone too")
 
 
@@ -180,8 +180,7 @@ command = "sleep 1000"
     pid = int(lock.read_text())
     second = cli("supervise", "-c", str(cfg), timeout=20)
     assert second.returncode == 0 and "already runs" in second.stderr
-    os.kill(pid, signal.SIGKILL)
-    retry_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    kill_hard(pid)
     r = cli("status", "--json", "-c", str(cfg))
     assert r.returncode == 0 and "no supervisor is running" in r.stderr
     assert json.loads(r.stdout)[0]["name"] == "a"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import pane_of, pane_text, retry_until, run_cli, shell_agent, up
+from helpers import gone, pane_of, pane_text, retry_until, rows, run_cli, shell_agent, up
 from mission_control.adapters.store import Store
 
 pytestmark = pytest.mark.tmux
@@ -245,15 +245,6 @@ def test_three_concurrent_ups_leave_exactly_one_fleet(cli, tmp_path: Path) -> No
 # -- item 8: `down` leaves nothing, escaped children included --------------------------------------
 
 
-def _running(pid: int) -> bool:
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 ESCAPER = ("setsid sleep 1002 & echo $! >> {pids}; "
            "(setsid sh -c 'sleep 1003 & echo $! >> {pids}' &); "  # a double fork: its parent is gone at once
            + TICKER)
@@ -264,14 +255,14 @@ def test_down_stops_children_that_escaped_with_setsid_and_a_double_fork(cli, tmp
     cfg = up(cli, tmp_path, shell_agent("a1", ESCAPER.format(pids=pids_file)))
     pids = retry_until(lambda: pids_file.exists() and len(p := pids_file.read_text().split()) == 2 and [int(x) for x in p])
     try:
-        assert all(_running(p) for p in pids)
+        assert all(not gone(p) for p in pids)
         r = run_cli(cli, cfg, "down")
         assert r.returncode == 0, r.stderr
-        assert [p for p in pids if _running(p)] == []  # gone when `down` returns, not some time later
+        assert [p for p in pids if not gone(p)] == []  # gone when `down` returns, not some time later
         assert not cli.server_running()
     finally:
         for pid in pids:
-            if _running(pid):
+            if not gone(pid):
                 os.kill(pid, 9)
 
 
@@ -281,13 +272,13 @@ def test_down_after_a_crash_stops_what_the_crashed_fleet_left(cli, tmp_path: Pat
     pids = retry_until(lambda: pids_file.exists() and len(p := pids_file.read_text().split()) == 2 and [int(x) for x in p])
     try:
         cli.tmux("kill-server")  # the crash: the escaped children live on
-        assert all(_running(p) for p in pids)
+        assert all(not gone(p) for p in pids)
         r = run_cli(cli, cfg, "down")
         assert r.returncode == 0 and "no fleet running" in r.stdout and "left behind" in r.stdout, r.stdout + r.stderr
-        assert [p for p in pids if _running(p)] == []
+        assert [p for p in pids if not gone(p)] == []
     finally:
         for pid in pids:
-            if _running(pid):
+            if not gone(pid):
                 os.kill(pid, 9)
 
 
@@ -297,15 +288,14 @@ def test_down_after_a_crash_stops_what_the_crashed_fleet_left(cli, tmp_path: Pat
 def test_a_crash_looping_agent_keeps_its_exit_code(cli, tmp_path: Path) -> None:
     """On main `status --json` said `exit_code: null` for a crash-looping agent whose pane said `status 3`."""
     cfg = up(cli, tmp_path, shell_agent("crasher", "echo boom; exit 3"))
-    rows = lambda: {r["name"]: r for r in cli.status("-c", str(cfg))}  # noqa: E731
-    row = retry_until(lambda: (r := rows().get("crasher", {})).get("status") == "EXITED" and r)
+    row = retry_until(lambda: (r := rows(cli, cfg).get("crasher", {})).get("status") == "EXITED" and r)
     assert row["exit_code"] == 3
     for n in (2, 3):
-        before = rows()["crasher"]["since"]
+        before = rows(cli, cfg)["crasher"]["since"]
         assert run_cli(cli, cfg, "restart", "crasher").returncode == 0
         if n == 2:
-            retry_until(lambda: (s := rows()["crasher"])["since"] != before and s["status"] == "EXITED")
-    row = retry_until(lambda: (r := rows()["crasher"]).get("status") == "STUCK" and r, message="crash loop")
+            retry_until(lambda: (s := rows(cli, cfg)["crasher"])["since"] != before and s["status"] == "EXITED")
+    row = retry_until(lambda: (r := rows(cli, cfg)["crasher"]).get("status") == "STUCK" and r, message="crash loop")
     assert row["reason"].startswith("crash loop") and row["exit_code"] == 3  # tmux 3.3a may lose it: the launcher kept it
 
 

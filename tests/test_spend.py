@@ -4,15 +4,12 @@ the same after a supervisor restart, and budgets that pause."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
-from helpers import retry_until, run_cli, status_of
+from helpers import kill_hard, pane_of, retry_until, role_pid, run_cli, status_of
 from mission_control.adapters.store import Store
 
 pytestmark = pytest.mark.tmux
@@ -72,10 +69,7 @@ def test_claude_tokens_are_exact_and_survive_a_supervisor_restart(cli, tmp_path:
     assert "claude-sonnet-4-5" in " ".join(got["models"])
 
     # kill the supervisor; `up` starts it again; the totals are the same
-    sup = [ln.split() for ln in cli.tmux("list-panes", "-a", "-F", "#{pane_pid} #{@mc_role}").splitlines()]
-    (pid,) = [int(p[0]) for p in sup if len(p) > 1 and p[1] == "supervisor"]
-    os.kill(pid, signal.SIGKILL)
-    retry_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    kill_hard(role_pid(cli, "supervisor"))
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
     before_id = got["cost_usd"]
     again = retry_until(lambda: (r := status_of(cli, cfg, "c")).get("tokens_in") == want_in and r, message="re-read after restart")
@@ -112,8 +106,7 @@ def test_budget_warns_then_pauses_through_the_pause_action(cli, tmp_path: Path) 
     log = run_cli(cli, cfg, "log").stdout
     assert "supervisor" in log and "pause" in log and "budget reached" in log
     # paused means paused: the agent prints nothing more, so its screen and spend stay put
-    pane = next(line.split()[0] for line in cli.tmux("list-panes", "-a", "-F", "#{pane_id} #{@mc_agent}").splitlines()
-                if line.endswith(" spender"))
+    pane = pane_of(cli, "spender")
     screen = cli.tmux("capture-pane", "-p", "-t", pane)
     frozen = status_of(cli, cfg, "spender")["cost_usd"]
     retry_until(lambda: status_of(cli, cfg, "spender")["tokens_in"] is not None)  # one more full poll
@@ -142,10 +135,7 @@ def test_spend_read_from_the_screen_survives_a_supervisor_restart(cli, tmp_path:
     retry_until(lambda: status_of(cli, cfg, "printer").get("last_line") == "idle", message="the cost lines scrolled away")
     assert "Cost" not in cli.tmux("capture-pane", "-p", "-S", "-20", "-t", "t:fleet.1")
     assert first["tokens_in"] == 3000
-    sup = [ln.split() for ln in cli.tmux("list-panes", "-a", "-F", "#{pane_pid} #{@mc_role}").splitlines()]
-    (pid,) = [int(p[0]) for p in sup if len(p) > 1 and p[1] == "supervisor"]
-    os.kill(pid, signal.SIGKILL)
-    retry_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    kill_hard(role_pid(cli, "supervisor"))
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
     from mission_control.adapters.supervisor_lock import supervisor_alive
 
