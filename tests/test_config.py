@@ -43,6 +43,9 @@ BROKEN = [
     ('[[agent]]\nkind = "claude"\n', ["missing required key 'agent[0].name'"]),
     ('agent = 3\n', ["agent must be an array of tables"]),
     ('[[agent]]\nname = "a"\nkind = "claude"\nbudget_usd = -1\n', ["budget_usd", "greater than or equal to 0"]),
+    ('[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\ntokens = { cost = "Cost: ([0-9.]+" }\n', ["bad regex 'Cost: ([0-9.]+'", "tokens.cost"]),
+    ('[[rule]]\nstate = "STUCK"\npattern = "[a-"\n', ["bad regex '[a-'", "pattern"]),
+    ('[[rule]]\nstate = "STUCK"\npattern = ""\n', ["pattern is empty"]),
 ]
 
 

@@ -54,6 +54,15 @@ def _check_name(value: str, what: str = "name") -> str:
     return value
 
 
+def _check_regex(value: str) -> str:
+    """`value` if Python's `re` compiles it; else ValueError naming it and what is wrong."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"bad regex {value!r}: {exc}") from None
+    return value
+
+
 class MissionSettings(_Strict):
     """The `[mission]` table: fleet-wide settings (declared here once; `FleetConfig` carries them resolved)."""
 
@@ -137,12 +146,7 @@ class TokenRegexSettings(_Strict):
     @field_validator("tokens_in", "tokens_out", "cache_read", "cache_write", "cost")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"bad regex {v!r}: {exc}") from None
-        return v
+        return v if v is None else _check_regex(v)
 
 
 class PriceSettings(_Strict):
@@ -195,11 +199,7 @@ class RuleSettings(_Strict):
     def _pattern(cls, v: str) -> str:
         if not v:
             raise ValueError("pattern is empty")
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"bad regex {v!r}: {exc}") from None
-        return v
+        return _check_regex(v)
 
 
 class AgentSettings(_Strict):
