@@ -44,7 +44,8 @@ class ConfigError(UsageError):
 
 class _Strict(BaseModel):
     # a field's docstring is its description: the one source of the README's reference tables
-    # (scripts/config_reference.py), where a last line `Default: ...` says the default in words
+    # (scripts/config_reference.py), where a last line `Default: ...` says the default in words;
+    # strict float fields take TOML's whole numbers as floats (1 as 1.0) and refuse booleans
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
 
 
@@ -111,14 +112,6 @@ class MissionSettings(_Strict):
     def _names(cls, v: str) -> str:
         return _check_name(v)
 
-    @field_validator("poll_interval", "stuck_after", "start_timeout", "budget_usd", "budget_warn", mode="before")
-    @classmethod
-    def _numbers(cls, v: Any) -> Any:
-        # TOML distinguishes 1 and 1.0; people should not have to.
-        if isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
-        return v
-
     @field_validator("repo", "state_dir", mode="before")
     @classmethod
     def _paths(cls, v: Any) -> Any:
@@ -160,13 +153,6 @@ class PriceSettings(_Strict):
     """Cache reads (default: the input price)."""
     cache_write_mtok: float | None = Field(None, ge=0, le=MAX_USD)
     """Cache writes (default: the input price)."""
-
-    @field_validator("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", mode="before")
-    @classmethod
-    def _numbers(cls, v: Any) -> Any:
-        if isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
-        return v
 
 
 class RuleSettings(_Strict):
@@ -278,13 +264,6 @@ class AgentSettings(_Strict):
                 raise ValueError(problem)
         if problem := env_total_problem(v):
             raise ValueError(problem)
-        return v
-
-    @field_validator("budget_usd", mode="before")
-    @classmethod
-    def _number(cls, v: Any) -> Any:
-        if isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
         return v
 
     @field_validator("cwd", mode="before")
