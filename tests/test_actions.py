@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers import NOTIFIER, PROMPTER, pane_text, retry_until, rows, run_cli, status_of, write_scripts
+from helpers import NOTIFIER, PROMPTER, pane_text, retry_until, rows, run_cli, shell_agent, status_of, write_scripts
 from helpers import up as up_fleet
 from mission_control.adapters.store import Store
 
@@ -228,10 +228,8 @@ command = "{sys.executable} {scripts['prompter']} {typed}"
 
 
 def test_windows_layout_gives_each_agent_a_window_named_after_it(cli, tmp_path: Path) -> None:
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text('[mission]\nsession = "t"\npoll_interval = 0.3\nlayout = "windows"\n' + "".join(
-        f'[[agent]]\nname = "{n}"\nkind = "shell"\ncommand = "while true; do date +%s%N; sleep 0.1; done"\n' for n in ("a", "b")))
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up_fleet(cli, tmp_path, "".join(shell_agent(n, "while true; do date +%s%N; sleep 0.1; done") for n in ("a", "b")),
+                   'layout = "windows"\n')
     assert run_cli(cli, cfg, "spawn", "c", "--kind", "shell", "--command", "sleep 1000").returncode == 0
     windows = cli.tmux("list-windows", "-t", "t", "-F", "#{window_name} #{window_panes}").split("\n")
     assert {"a 1", "b 1", "c 1"} <= set(windows), windows

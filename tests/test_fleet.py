@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers import fleet, gone, kill_hard, pane_ids, retry_until, rows
+from helpers import fleet, gone, kill_hard, pane_ids, retry_until, rows, up
 
 pytestmark = pytest.mark.tmux
 
@@ -97,13 +97,12 @@ command = "echo 'STUCK missing NOTIFICATION_KEY' > $MISSION_CONTROL_STATUS_FILE;
 
 def test_down_kills_daemonised_children(cli, tmp_path: Path) -> None:
     marker = tmp_path / "child.pid"
-    cfg = fleet(tmp_path, f"""
+    cfg = up(cli, tmp_path, f"""
 [[agent]]
 name = "forker"
 kind = "shell"
 command = "setsid sleep 1000 & echo $! > {marker}; sleep 1000"
-""")
-    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
+""", stuck_after=30)
     retry_until(lambda: marker.exists() and marker.read_text().strip(), message="child started")
     child = int(marker.read_text())
     assert psutil.pid_exists(child)
@@ -123,13 +122,9 @@ def test_task_and_env_reach_agent_byte_exact(cli, tmp_path: Path) -> None:
         f" open({str(out / 'seen.json')!r}, 'w'))\nimport time; time.sleep(1000)\n"
     )
     fake.chmod(0o755)
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n'
-        f'[[agent]]\nname = "c1"\nkind = "claude"\ncommand = {json.dumps(str(fake))}\ncwd = {json.dumps(str(out))}\n'
-        f"task = {json.dumps(HOSTILE)}\nenv = {{ SECRET = {json.dumps(HOSTILE)} }}\n"
-    )
-    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
+    up(cli, tmp_path,
+       f'[[agent]]\nname = "c1"\nkind = "claude"\ncommand = {json.dumps(str(fake))}\ncwd = {json.dumps(str(out))}\n'
+       f"task = {json.dumps(HOSTILE)}\nenv = {{ SECRET = {json.dumps(HOSTILE)} }}\n")
     seen_file = out / "seen.json"
     retry_until(lambda: seen_file.exists() and seen_file.stat().st_size > 0, message="the fake agent ran")
     seen = json.loads(seen_file.read_text())
@@ -146,13 +141,12 @@ def test_task_and_env_reach_agent_byte_exact(cli, tmp_path: Path) -> None:
 
 def test_pause_survives_tmux_sigcont(cli, tmp_path: Path) -> None:
     """The launcher keeps the agent in its own group: SIGSTOP to it sticks, status shows PAUSED."""
-    cfg = fleet(tmp_path, """
+    cfg = up(cli, tmp_path, """
 [[agent]]
 name = "worker"
 kind = "shell"
 command = "while true; do echo working; sleep 0.1; done"
-""")
-    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
+""", stuck_after=30)
     retry_until(lambda: rows(cli, cfg).get("worker", {}).get("status") == "WORKING")
     pane_pid = int(cli.tmux("list-panes", "-t", "t:fleet", "-F", "#{pane_pid} #{@mc_agent}").split("\n")[-2].split()[0])
     launcher = psutil.Process(pane_pid)
@@ -168,13 +162,12 @@ command = "while true; do echo working; sleep 0.1; done"
 
 
 def test_supervisor_is_one_per_fleet_and_restarted_by_up(cli, tmp_path: Path) -> None:
-    cfg = fleet(tmp_path, """
+    cfg = up(cli, tmp_path, """
 [[agent]]
 name = "a"
 kind = "shell"
 command = "sleep 1000"
-""")
-    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
+""", stuck_after=30)
     lock = tmp_path / ".mission-control" / "supervisor.lock"
     retry_until(lambda: lock.exists() and lock.read_text().strip(), message="supervisor holds its lock")
     pid = int(lock.read_text())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import git, make_repo, retry_until, rows, run_cli
+from helpers import git, make_repo, retry_until, rows, run_cli, up
 
 pytestmark = pytest.mark.tmux
 
@@ -30,12 +30,7 @@ def agent(name: str, n: int, shared: str = "", worktree: bool = True) -> str:
 
 def test_worktrees_counts_merge_conflict_reuse_and_clean(cli, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        f'[mission]\nsession = "t"\npoll_interval = 0.3\nrepo = "{repo}"\n'
-        + agent("a", 2, shared="from a") + agent("b", 3, shared="from b") + agent("c", 1)
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path, agent("a", 2, shared="from a") + agent("b", 3, shared="from b") + agent("c", 1), f'repo = "{repo}"\n')
     counts = retry_until(lambda: (r := rows(cli, cfg)) and all(r[n]["commits"] == want for n, want in (("a", 3), ("b", 4), ("c", 1))) and r,
                          message="each agent's commits counted")
     assert counts["a"]["ahead"] == 3 and counts["a"]["behind"] == 0 and counts["a"]["dirty_files"] == 0
@@ -79,12 +74,7 @@ def test_worktrees_counts_merge_conflict_reuse_and_clean(cli, tmp_path: Path) ->
 
 def test_shared_checkout_counts_commits_by_author(cli, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        f'[mission]\nsession = "t"\npoll_interval = 0.3\nrepo = "{repo}"\n'
-        + agent("x", 2, worktree=False) + agent("y", 3, worktree=False)
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path, agent("x", 2, worktree=False) + agent("y", 3, worktree=False), f'repo = "{repo}"\n')
     retry_until(lambda: (r := rows(cli, cfg)) and r["x"]["commits"] == 2 and r["y"]["commits"] == 3,
                 message="commits attributed by the author identity each agent got")
     authors = git(repo, "log", "--format=%an <%ae>").splitlines()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, git, make_repo, retry_until, run_cli, status_of
+from helpers import ROOT, git, make_repo, retry_until, run_cli, status_of, up
 
 sys.path.insert(0, str(ROOT / "tests"))
 from tools.fake_ollama_server import FakeOllama, text, tool_call  # noqa: E402
@@ -25,14 +25,9 @@ def test_ollama_agent_in_the_fleet(cli, tmp_path: Path) -> None:
         text("Added hello.py and committed it."),
     ]
     with FakeOllama({MODEL: script}) as server:
-        cfg = tmp_path / "agents.toml"
-        cfg.write_text(
-            f'[mission]\nsession = "t"\npoll_interval = 0.3\nrepo = "{repo}"\n'
-            f'[[agent]]\nname = "local"\nkind = "ollama"\nmodel = "{MODEL}"\nollama_host = "{server.url}"\n'
-            'worktree = true\ntask = "Write hello.py and commit it"\n'
-        )
-        r = run_cli(cli, cfg, "up", "--no-attach")
-        assert r.returncode == 0, r.stderr
+        cfg = up(cli, tmp_path,
+                 f'[[agent]]\nname = "local"\nkind = "ollama"\nmodel = "{MODEL}"\nollama_host = "{server.url}"\n'
+                 'worktree = true\ntask = "Write hello.py and commit it"\n', f'repo = "{repo}"\n')
 
         def row() -> dict:
             return status_of(cli, cfg, "local")

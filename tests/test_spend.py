@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import kill_hard, pane_of, retry_until, role_pid, run_cli, status_of
+from helpers import kill_hard, pane_of, retry_until, role_pid, run_cli, status_of, up
 from mission_control.adapters.store import Store
 
 pytestmark = pytest.mark.tmux
@@ -53,13 +53,9 @@ def test_claude_tokens_are_exact_and_survive_a_supervisor_restart(cli, tmp_path:
     work.mkdir()
     script = tmp_path / "fakeclaude.py"
     script.write_text(FAKE_CLAUDE)
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n'
-        f'[[agent]]\nname = "c"\nkind = "claude"\ncwd = "{work}"\ncommand = "{sys.executable} {script}"\n'
-        f"env = {{ HOME = \"{home}\", FAKE_RESPONSES = '{json.dumps(RESPONSES)}' }}\n"
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path,
+             f'[[agent]]\nname = "c"\nkind = "claude"\ncwd = "{work}"\ncommand = "{sys.executable} {script}"\n'
+             f"env = {{ HOME = \"{home}\", FAKE_RESPONSES = '{json.dumps(RESPONSES)}' }}\n")
     want_in = sum(r[0] for r in RESPONSES)
     got = retry_until(lambda: (r := status_of(cli, cfg, "c")).get("tokens_in") == want_in and r, message="tokens read")
     assert got["tokens_out"] == sum(r[1] for r in RESPONSES)  # each response once, at its largest usage
@@ -78,10 +74,6 @@ def test_claude_tokens_are_exact_and_survive_a_supervisor_restart(cli, tmp_path:
 
 
 AGENT_TOML = r"""
-[mission]
-session = "t"
-poll_interval = 0.3
-
 [[agent]]
 name = "spender"
 kind = "shell"
@@ -94,9 +86,7 @@ command = '''for i in 1 2 3; do echo 'Tokens: 1k sent. Cost: $0.30 message'; don
 
 def test_budget_warns_then_pauses_through_the_pause_action(cli, tmp_path: Path) -> None:
     go = tmp_path / "go"
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(AGENT_TOML.replace("GO", str(go)))
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path, AGENT_TOML.replace("GO", str(go)))
     warned = retry_until(lambda: (r := status_of(cli, cfg, "spender")).get("budget_state") == "warn" and r, message="warning at 80 %")
     assert warned["status"] != "PAUSED" and abs(warned["cost_usd"] - 0.9) < 1e-9
     go.write_text("")
@@ -115,10 +105,6 @@ def test_budget_warns_then_pauses_through_the_pause_action(cli, tmp_path: Path) 
 
 
 SCREEN_TOML = r"""
-[mission]
-session = "t"
-poll_interval = 0.3
-
 [[agent]]
 name = "printer"
 kind = "shell"
@@ -128,9 +114,7 @@ command = '''echo 'Tokens: 2k sent. Cost: $0.25 message'; echo 'Tokens: 1k sent.
 
 
 def test_spend_read_from_the_screen_survives_a_supervisor_restart(cli, tmp_path: Path) -> None:
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(SCREEN_TOML)
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path, SCREEN_TOML)
     first = retry_until(lambda: (r := status_of(cli, cfg, "printer")).get("cost_usd") == 0.75 and r, message="read from the screen")
     retry_until(lambda: status_of(cli, cfg, "printer").get("last_line") == "idle", message="the cost lines scrolled away")
     assert "Cost" not in cli.tmux("capture-pane", "-p", "-S", "-20", "-t", "t:fleet.1")
@@ -166,13 +150,9 @@ def test_aider_gets_its_task_typed_and_its_printed_spend_is_read(cli, tmp_path: 
     work.mkdir()
     script = tmp_path / "fakeaider.py"
     script.write_text(FAKE_AIDER)
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n'
-        f'[[agent]]\nname = "ai"\nkind = "aider"\ncwd = "{work}"\ncommand = "{sys.executable} {script}"\n'
-        'task = "Fix the flaky test"\n'
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path,
+             f'[[agent]]\nname = "ai"\nkind = "aider"\ncwd = "{work}"\ncommand = "{sys.executable} {script}"\n'
+             'task = "Fix the flaky test"\n')
     r = retry_until(lambda: (x := status_of(cli, cfg, "ai")).get("tokens_in") and x, timeout=45, message="task typed, spend read")
     assert (r["tokens_in"], r["tokens_out"]) == (1200, 345)
     assert r["cost_usd"] == 0.05 and r["cost_source"] == "reported by agent"  # aider's own session cost
@@ -181,13 +161,10 @@ def test_aider_gets_its_task_typed_and_its_printed_spend_is_read(cli, tmp_path: 
 
 def test_spend_printed_after_a_restart_is_counted(cli, tmp_path: Path) -> None:
     """Restart and inject respawn the pane; the output log must follow the new run too."""
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n[[agent]]\nname = "p"\nkind = "shell"\n'
-        "tokens = { cost = 'Cost: \\$([0-9.]+) message' }\n"
-        "command = '''echo 'Cost: $0.25 message'; sleep 1000'''\n"
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path,
+             '[[agent]]\nname = "p"\nkind = "shell"\n'
+             "tokens = { cost = 'Cost: \\$([0-9.]+) message' }\n"
+             "command = '''echo 'Cost: $0.25 message'; sleep 1000'''\n")
     retry_until(lambda: status_of(cli, cfg, "p").get("cost_usd") == 0.25, message="the first run's spend")
     assert run_cli(cli, cfg, "restart", "p").returncode == 0
     retry_until(lambda: status_of(cli, cfg, "p").get("cost_usd") == 0.5, message="the second run's spend, read from its output")
