@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from mission_control.core.config import ConfigError, load_text
 
 GOOD = """
