@@ -5,75 +5,29 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import retry_until, run_cli
+from helpers import NOTIFIER, PROMPTER, pane_text, retry_until, rows, run_cli, shell_agent, status_of, write_scripts
+from helpers import up as up_fleet
 from mission_control.adapters.store import Store
 
 pytestmark = pytest.mark.tmux
 
 HOSTILE = "it's \"quoted\" $(touch pwned) `touch pwned2` $HOME \\n\nsecond line ünïcødé ☃  "
 
-# Reports STUCK (with the variable's name) until NOTIFICATION_KEY is set, then writes it out.
-NOTIFIER = r"""
-import os, sys, time
-key = os.environ.get("NOTIFICATION_KEY")
-if key is None:
-    print("Error: NOTIFICATION_KEY is not set; cannot reach the notification service", flush=True)
-    time.sleep(1000)
-open(sys.argv[1], "wb").write(key.encode())
-print("notified", flush=True)
-time.sleep(1000)
-"""
-
-# A prompt-driven agent: prints its task, then reads lines at a `> ` prompt into a file.
-PROMPTER = r"""
-import os, sys
-out = open(sys.argv[1], "a")
-print("task:", os.environ.get("MISSION_CONTROL_TASK", "-"), flush=True)
-if os.environ.get("SAY_STUCK"):
-    print("STUCK: the build server refuses me", flush=True)
-while True:
-    try:
-        line = input("> ")
-    except EOFError:
-        break
-    out.write(line + "\n"); out.flush()
-    print("ok:", line, flush=True)
-"""
-
-
-
-
-def rows(cli, cfg: Path) -> dict[str, dict]:
-    return {r["name"]: r for r in cli.status("-c", str(cfg))}
-
-
-def status_of(cli, cfg: Path, name: str) -> dict:
-    return rows(cli, cfg).get(name, {})
-
 
 @pytest.fixture
 def scripts(tmp_path: Path) -> dict[str, Path]:
-    out = {}
-    for name, body in (("notifier", NOTIFIER), ("prompter", PROMPTER)):
-        path = tmp_path / f"{name}.py"
-        path.write_text(body)
-        out[name] = path
-    return out
+    return write_scripts(tmp_path, notifier=NOTIFIER, prompter=PROMPTER)
 
 
-def up(cli, tmp_path: Path, agents: str) -> Path:
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text('[mission]\nsession = "t"\npoll_interval = 0.3\nstuck_after = 60\n' + agents)
-    r = run_cli(cli, cfg, "up", "--no-attach")
-    assert r.returncode == 0, r.stderr
-    return cfg
+up = partial(up_fleet, stuck_after=60)
+"""This file's fleets: up, detached, STUCK after 60 s of silence."""
 
 
 def test_pause_and_continue_by_command_survive_a_fresh_reader(cli, tmp_path: Path) -> None:
@@ -200,17 +154,9 @@ command = "echo token=$API_TOKEN; sleep 1000"
     r = run_cli(cli, cfg, "inject", "--all", "--dotenv", stdin="API_TOKEN=s3cr3t-value-123\n")
     assert r.returncode == 0, r.stderr
     for pane in ("a", "b"):
-        retry_until(lambda: "token=s3cr3t-value-123" in cli.tmux("capture-pane", "-p", "-t", _pane(cli, pane)))
+        retry_until(lambda: "token=s3cr3t-value-123" in pane_text(cli, pane))
     assert (work / ".env").read_text() == "OTHER=1\nAPI_TOKEN=s3cr3t-value-123\n"
     assert stat.S_IMODE(os.stat(work / ".env").st_mode) == 0o600
-
-
-def _pane(cli, agent: str) -> str:
-    for line in cli.tmux("list-panes", "-a", "-F", "#{pane_id} #{@mc_agent}").splitlines():
-        pid, _, name = line.partition(" ")
-        if name == agent:
-            return pid
-    raise AssertionError(f"no pane for {agent}")
 
 
 def test_resume_types_prompt_only_at_the_prompt(cli, tmp_path: Path, scripts: dict[str, Path]) -> None:
@@ -282,10 +228,8 @@ command = "{sys.executable} {scripts['prompter']} {typed}"
 
 
 def test_windows_layout_gives_each_agent_a_window_named_after_it(cli, tmp_path: Path) -> None:
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text('[mission]\nsession = "t"\npoll_interval = 0.3\nlayout = "windows"\n' + "".join(
-        f'[[agent]]\nname = "{n}"\nkind = "shell"\ncommand = "while true; do date +%s%N; sleep 0.1; done"\n' for n in ("a", "b")))
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up_fleet(cli, tmp_path, "".join(shell_agent(n, "while true; do date +%s%N; sleep 0.1; done") for n in ("a", "b")),
+                   'layout = "windows"\n')
     assert run_cli(cli, cfg, "spawn", "c", "--kind", "shell", "--command", "sleep 1000").returncode == 0
     windows = cli.tmux("list-windows", "-t", "t", "-F", "#{window_name} #{window_panes}").split("\n")
     assert {"a 1", "b 1", "c 1"} <= set(windows), windows
@@ -331,10 +275,6 @@ command = "{sys.executable} {scripts['prompter']} {tb}"
     assert r.returncode != 0 and "already exists" in r.stderr
     r = run_cli(cli, cfg, "spawn", "d", "--kind", "shel", "--command", "true")
     assert r.returncode != 0 and "did you mean 'shell'" in r.stderr
-
-
-def pane_text(cli, agent: str) -> str:
-    return cli.tmux("capture-pane", "-p", "-t", _pane(cli, agent))
 
 
 def test_up_after_a_crash_resumes_agents_with_their_env(cli, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from helpers import ROOT
 
 def imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from mission_control.core.config import ConfigError, load_text
 
 GOOD = """
@@ -43,6 +43,9 @@ BROKEN = [
     ('[[agent]]\nkind = "claude"\n', ["missing required key 'agent[0].name'"]),
     ('agent = 3\n', ["agent must be an array of tables"]),
     ('[[agent]]\nname = "a"\nkind = "claude"\nbudget_usd = -1\n', ["budget_usd", "greater than or equal to 0"]),
+    ('[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\ntokens = { cost = "Cost: ([0-9.]+" }\n', ["bad regex 'Cost: ([0-9.]+'", "tokens.cost"]),
+    ('[[rule]]\nstate = "STUCK"\npattern = "[a-"\n', ["bad regex '[a-'", "pattern"]),
+    ('[[rule]]\nstate = "STUCK"\npattern = ""\n', ["pattern is empty"]),
 ]
 
 
@@ -162,3 +165,18 @@ def test_mission_settings_are_declared_once() -> None:
     assert issubclass(FleetConfig, MissionSettings)
     own = set(FleetConfig.__annotations__)
     assert not own & set(MissionSettings.model_fields), own & set(MissionSettings.model_fields)
+
+
+def test_whole_numbers_are_taken_for_seconds_budgets_and_prices() -> None:
+    """TOML tells 1 from 1.0: a mission's seconds and budget, an agent's budget and a model's prices take
+    either (as floats), and refuse true/false."""
+    cfg = load_text(Path("/c/a.toml"), (
+        '[mission]\npoll_interval = 1\nstuck_after = 60\nbudget_usd = 5\n'
+        '[prices."local:7b"]\ninput_mtok = 3\noutput_mtok = 15\n'
+        '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\nbudget_usd = 2\n'
+    ), environ={})
+    got = [cfg.poll_interval, cfg.stuck_after, cfg.budget_usd, cfg.agents[0].budget_usd,
+           cfg.prices["local:7b"]["input_mtok"], cfg.prices["local:7b"]["output_mtok"]]
+    assert got == [1.0, 60.0, 5.0, 2.0, 3.0, 15.0] and all(type(x) is float for x in got), got
+    with pytest.raises(ConfigError, match="budget_usd"):
+        load_text(Path("/c/a.toml"), '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\nbudget_usd = true\n', environ={})

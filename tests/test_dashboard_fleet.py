@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import retry_until
+from helpers import PROMPTER, retry_until, shell_agent, up, write_scripts
 from mission_control.adapters.processes import agent_processes
 from mission_control.fleet.actions import FleetActions
 from mission_control.fleet.locate import load_config
@@ -17,19 +16,6 @@ from mission_control.ui.app import create_app
 from mission_control.ui.widgets.agent_table import AgentTable
 
 pytestmark = pytest.mark.tmux
-
-PROMPTER = r"""
-import os, sys
-out = open(sys.argv[1], "a")
-print("note:", os.environ.get("NOTE", "-"), flush=True)
-while True:
-    try:
-        line = input("> ")
-    except EOFError:
-        break
-    out.write(line + "\n"); out.flush()
-"""
-
 
 async def wait_for(pilot, check, timeout: float = 20.0, message: str = ""):
     import time
@@ -46,18 +32,10 @@ async def wait_for(pilot, check, timeout: float = 20.0, message: str = ""):
 async def test_keys_drive_a_real_fleet(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MISSION_CONTROL_SOCKET", cli.socket)
     monkeypatch.delenv("TMUX", raising=False)
-    script = tmp_path / "prompter.py"
-    script.write_text(PROMPTER)
+    script = write_scripts(tmp_path, prompter=PROMPTER)["prompter"]
     typed = {n: tmp_path / f"typed-{n}" for n in ("a", "b")}
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n'
-        + "".join(f'[[agent]]\nname = "{n}"\nkind = "shell"\ncommand = "{sys.executable} {script} {typed[n]}"\ntask = "task of {n}"\n'
-                  for n in ("a", "b"))
-    )
-    r = subprocess.run([sys.executable, "-m", "mission_control", "up", "--no-attach", "-c", str(cfg)],
-                       env=cli.env(), capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
+    cfg = up(cli, tmp_path, "".join(shell_agent(n, f"{sys.executable} {script} {typed[n]}", f'task = "task of {n}"\n')
+                                    for n in ("a", "b")))
     retry_until(lambda: all(x["status"] == "IDLE" for x in cli.status("-c", str(cfg))), message="both at their prompt")
 
     config = load_config(cfg)

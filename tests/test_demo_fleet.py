@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 from pathlib import Path
 
-import psutil
 import pytest
 
-from conftest import ROOT, retry_until
+from helpers import ROOT, kill_hard, retry_until, role_pid
 
 pytestmark = pytest.mark.tmux
 
@@ -50,11 +48,9 @@ def test_default_fleet_lives(cli, tmp_path: Path) -> None:
                 timeout=60, interval=0.5, message="the asker waits for an answer")
 
     # the dashboard pane: kill it hard, nothing is lost, a new dashboard shows the fleet
-    dash = [ln.split() for ln in cli.tmux("list-panes", "-a", "-F", "#{pane_pid} #{@mc_role}").splitlines()]
-    (dash_pid,) = [int(p[0]) for p in dash if len(p) > 1 and p[1] == "dashboard"]
+    dash_pid = role_pid(cli, "dashboard")
     before = cli.status()
-    os.kill(dash_pid, signal.SIGKILL)
-    retry_until(lambda: not psutil.pid_exists(dash_pid) or psutil.Process(dash_pid).status() == psutil.STATUS_ZOMBIE)
+    kill_hard(dash_pid)
     after = retry_until(lambda: (rows := cli.status()) and rows, message="status still answers")
     assert [r["name"] for r in after] == [r["name"] for r in before]
     assert all((a["commits"] or 0) >= (b["commits"] or 0) for a, b in zip(after, before))

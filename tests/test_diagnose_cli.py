@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, retry_until, run_cli
+from helpers import ROOT, retry_until, run_cli, up
 
 sys.path.insert(0, str(ROOT / "tests"))
 from tools.fake_ollama_server import FakeOllama, text  # noqa: E402
@@ -25,14 +24,11 @@ def test_diagnose_rules_then_model_with_secrets_masked(cli, tmp_path: Path) -> N
     answer = json.dumps({"diagnosis": "The notifier lacks its service key.",
                          "fix": {"type": "inject_env", "name": "NOTIFICATION_KEY"}})
     with FakeOllama({"diag:1b": [text(answer)]}) as server:
-        cfg = tmp_path / "agents.toml"
-        cfg.write_text(
-            f'[mission]\nsession = "t"\npoll_interval = 0.3\ndiagnose_model = "diag:1b"\nollama_host = "{server.url}"\n'
-            '[[agent]]\nname = "n"\nkind = "shell"\n'
-            f'env = {{ OTHER_TOKEN = "{SECRET}" }}\n'
-            "command = 'echo using $OTHER_TOKEN; echo \"Error: NOTIFICATION_KEY is not set\"; sleep 1000'\n"
-        )
-        assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+        cfg = up(cli, tmp_path,
+                 '[[agent]]\nname = "n"\nkind = "shell"\n'
+                 f'env = {{ OTHER_TOKEN = "{SECRET}" }}\n'
+                 "command = 'echo using $OTHER_TOKEN; echo \"Error: NOTIFICATION_KEY is not set\"; sleep 1000'\n",
+                 f'diagnose_model = "diag:1b"\nollama_host = "{server.url}"\n')
         retry_until(lambda: any(r["status"] == "STUCK" for r in cli.status("-c", str(cfg))))
         r = run_cli(cli, cfg, "diagnose", "n")
         assert r.returncode == 0, r.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import retry_until
+from helpers import fleet, gone, kill_hard, pane_ids, retry_until, rows, up
 
 pytestmark = pytest.mark.tmux
 
@@ -23,20 +22,6 @@ REQUIRED_KEYS = {
 }
 
 HOSTILE = "it's \"quoted\" $(touch pwned) `touch pwned2` $HOME\nsecond line ünïcødé ☃"
-
-
-def fleet(tmp_path: Path, agents: str, mission: str = "") -> Path:
-    path = tmp_path / "agents.toml"
-    path.write_text(f'[mission]\nsession = "t"\npoll_interval = 0.3\nstuck_after = 30\n{mission}\n{agents}')
-    return path
-
-
-def by_name(rows: list[dict]) -> dict[str, dict]:
-    return {r["name"]: r for r in rows}
-
-
-def pane_ids(cli) -> list[str]:
-    return sorted(cli.tmux("list-panes", "-a", "-F", "#{pane_id}").split())
 
 
 def test_up_status_twice_and_down(cli, tmp_path: Path) -> None:
@@ -69,21 +54,21 @@ command = "echo 'STUCK missing NOTIFICATION_KEY' > $MISSION_CONTROL_STATUS_FILE;
     before = pane_ids(cli)
 
     def settled():
-        rows = by_name(cli.status("-c", str(cfg)))
+        now = rows(cli, cfg)
         want = {"talker": "WORKING", "asker": "WAITING", "failer": "EXITED", "reporter": "STUCK"}
-        return rows if all(rows.get(n, {}).get("status") == s for n, s in want.items()) else None
+        return now if all(now.get(n, {}).get("status") == s for n, s in want.items()) else None
 
-    rows = retry_until(settled, timeout=45, message="every agent reaches its state")
-    for row in rows.values():
+    seen = retry_until(settled, timeout=45, message="every agent reaches its state")
+    for row in seen.values():
         assert REQUIRED_KEYS <= set(row)
         assert row["since"] and "T" in row["since"]
         assert row["pane_id"].startswith("%")
-    assert rows["failer"]["reason"] == "failed: exit 3"
-    assert rows["failer"]["exit_code"] == 3
-    assert rows["reporter"]["reason"] == "reported: missing NOTIFICATION_KEY"
-    assert rows["asker"]["reason"] == "yes/no question"
-    assert rows["talker"]["last_line"] == "tick"
-    assert rows["talker"]["cost_usd"] is None  # unknown, never made up
+    assert seen["failer"]["reason"] == "failed: exit 3"
+    assert seen["failer"]["exit_code"] == 3
+    assert seen["reporter"]["reason"] == "reported: missing NOTIFICATION_KEY"
+    assert seen["asker"]["reason"] == "yes/no question"
+    assert seen["talker"]["last_line"] == "tick"
+    assert seen["talker"]["cost_usd"] is None  # unknown, never made up
 
     # again: nothing new starts
     r = cli("up", "--no-attach", "-c", str(cfg))
@@ -105,25 +90,24 @@ command = "echo 'STUCK missing NOTIFICATION_KEY' > $MISSION_CONTROL_STATUS_FILE;
     r = cli("down", "-c", str(cfg))
     assert r.returncode == 0, r.stderr
     assert not cli.server_running()
-    retry_until(lambda: not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE],
+    retry_until(lambda: all(gone(p) for p in pids),
                 timeout=10, message="no process of the fleet survives down")
     assert cli.status(cwd=elsewhere) == []
 
 
 def test_down_kills_daemonised_children(cli, tmp_path: Path) -> None:
     marker = tmp_path / "child.pid"
-    cfg = fleet(tmp_path, f"""
+    cfg = up(cli, tmp_path, f"""
 [[agent]]
 name = "forker"
 kind = "shell"
 command = "setsid sleep 1000 & echo $! > {marker}; sleep 1000"
-""")
-    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
+""", stuck_after=30)
     retry_until(lambda: marker.exists() and marker.read_text().strip(), message="child started")
     child = int(marker.read_text())
     assert psutil.pid_exists(child)
     assert cli("down", "-c", str(cfg)).returncode == 0
-    retry_until(lambda: not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE,
+    retry_until(lambda: gone(child),
                 timeout=10, message="the daemonised child is gone too")
 
 
@@ -138,13 +122,9 @@ def test_task_and_env_reach_agent_byte_exact(cli, tmp_path: Path) -> None:
         f" open({str(out / 'seen.json')!r}, 'w'))\nimport time; time.sleep(1000)\n"
     )
     fake.chmod(0o755)
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n'
-        f'[[agent]]\nname = "c1"\nkind = "claude"\ncommand = {json.dumps(str(fake))}\ncwd = {json.dumps(str(out))}\n'
-        f"task = {json.dumps(HOSTILE)}\nenv = {{ SECRET = {json.dumps(HOSTILE)} }}\n"
-    )
-    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
+    up(cli, tmp_path,
+       f'[[agent]]\nname = "c1"\nkind = "claude"\ncommand = {json.dumps(str(fake))}\ncwd = {json.dumps(str(out))}\n'
+       f"task = {json.dumps(HOSTILE)}\nenv = {{ SECRET = {json.dumps(HOSTILE)} }}\n")
     seen_file = out / "seen.json"
     retry_until(lambda: seen_file.exists() and seen_file.stat().st_size > 0, message="the fake agent ran")
     seen = json.loads(seen_file.read_text())
@@ -161,42 +141,39 @@ def test_task_and_env_reach_agent_byte_exact(cli, tmp_path: Path) -> None:
 
 def test_pause_survives_tmux_sigcont(cli, tmp_path: Path) -> None:
     """The launcher keeps the agent in its own group: SIGSTOP to it sticks, status shows PAUSED."""
-    cfg = fleet(tmp_path, """
+    cfg = up(cli, tmp_path, """
 [[agent]]
 name = "worker"
 kind = "shell"
 command = "while true; do echo working; sleep 0.1; done"
-""")
-    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
-    retry_until(lambda: by_name(cli.status("-c", str(cfg))).get("worker", {}).get("status") == "WORKING")
+""", stuck_after=30)
+    retry_until(lambda: rows(cli, cfg).get("worker", {}).get("status") == "WORKING")
     pane_pid = int(cli.tmux("list-panes", "-t", "t:fleet", "-F", "#{pane_pid} #{@mc_agent}").split("\n")[-2].split()[0])
     launcher = psutil.Process(pane_pid)
     (agent,) = launcher.children()
     assert os.getpgid(agent.pid) == agent.pid != os.getpgid(launcher.pid)
     os.killpg(agent.pid, signal.SIGSTOP)
-    rows = retry_until(lambda: (r := by_name(cli.status("-c", str(cfg))))["worker"]["status"] == "PAUSED" and r)
-    assert rows["worker"]["reason"] == "paused"
+    seen = retry_until(lambda: (r := rows(cli, cfg))["worker"]["status"] == "PAUSED" and r)
+    assert seen["worker"]["reason"] == "paused"
     time.sleep(0.5)  # give tmux every chance to (wrongly) continue it
     assert agent.status() == psutil.STATUS_STOPPED
     os.killpg(agent.pid, signal.SIGCONT)
-    retry_until(lambda: by_name(cli.status("-c", str(cfg)))["worker"]["status"] == "WORKING")
+    retry_until(lambda: rows(cli, cfg)["worker"]["status"] == "WORKING")
 
 
 def test_supervisor_is_one_per_fleet_and_restarted_by_up(cli, tmp_path: Path) -> None:
-    cfg = fleet(tmp_path, """
+    cfg = up(cli, tmp_path, """
 [[agent]]
 name = "a"
 kind = "shell"
 command = "sleep 1000"
-""")
-    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
+""", stuck_after=30)
     lock = tmp_path / ".mission-control" / "supervisor.lock"
     retry_until(lambda: lock.exists() and lock.read_text().strip(), message="supervisor holds its lock")
     pid = int(lock.read_text())
     second = cli("supervise", "-c", str(cfg), timeout=20)
     assert second.returncode == 0 and "already runs" in second.stderr
-    os.kill(pid, signal.SIGKILL)
-    retry_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    kill_hard(pid)
     r = cli("status", "--json", "-c", str(cfg))
     assert r.returncode == 0 and "no supervisor is running" in r.stderr
     assert json.loads(r.stdout)[0]["name"] == "a"

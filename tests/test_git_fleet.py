@@ -4,34 +4,13 @@ and attribution by author when agents share one checkout."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import retry_until, run_cli
+from helpers import git, make_repo, retry_until, rows, run_cli, up
 
 pytestmark = pytest.mark.tmux
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir()
-    git(path, "-c", "init.defaultBranch=main", "init", "-q")
-    (path / "shared.txt").write_text("base\n")
-    git(path, "add", "shared.txt")
-    git(path, "-c", "user.name=T", "-c", "user.email=t@x", "commit", "-qm", "base")
-    return path
-
-
-
-
-def rows(cli, cfg: Path) -> dict[str, dict]:
-    return {r["name"]: r for r in cli.status("-c", str(cfg))}
 
 
 # each agent commits N files, and (optionally) its own version of shared.txt, then idles at a prompt
@@ -51,12 +30,7 @@ def agent(name: str, n: int, shared: str = "", worktree: bool = True) -> str:
 
 def test_worktrees_counts_merge_conflict_reuse_and_clean(cli, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        f'[mission]\nsession = "t"\npoll_interval = 0.3\nrepo = "{repo}"\n'
-        + agent("a", 2, shared="from a") + agent("b", 3, shared="from b") + agent("c", 1)
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path, agent("a", 2, shared="from a") + agent("b", 3, shared="from b") + agent("c", 1), f'repo = "{repo}"\n')
     counts = retry_until(lambda: (r := rows(cli, cfg)) and all(r[n]["commits"] == want for n, want in (("a", 3), ("b", 4), ("c", 1))) and r,
                          message="each agent's commits counted")
     assert counts["a"]["ahead"] == 3 and counts["a"]["behind"] == 0 and counts["a"]["dirty_files"] == 0
@@ -100,12 +74,7 @@ def test_worktrees_counts_merge_conflict_reuse_and_clean(cli, tmp_path: Path) ->
 
 def test_shared_checkout_counts_commits_by_author(cli, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        f'[mission]\nsession = "t"\npoll_interval = 0.3\nrepo = "{repo}"\n'
-        + agent("x", 2, worktree=False) + agent("y", 3, worktree=False)
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path, agent("x", 2, worktree=False) + agent("y", 3, worktree=False), f'repo = "{repo}"\n')
     retry_until(lambda: (r := rows(cli, cfg)) and r["x"]["commits"] == 2 and r["y"]["commits"] == 3,
                 message="commits attributed by the author identity each agent got")
     authors = git(repo, "log", "--format=%an <%ae>").splitlines()

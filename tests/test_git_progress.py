@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from helpers import FakeClock, commit, git, make_repo, sha
 from mission_control.adapters import git_repo as gp
 from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_repo import GitError, check_repo, diff_stat
@@ -53,64 +53,22 @@ def git_env(monkeypatch, tmp_path):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
 
 
-def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(cwd), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
-    return proc.stdout
-
-
-def sha(cwd: Path, rev: str = "HEAD") -> str:
-    return git(cwd, "rev-parse", rev).strip()
-
-
-def commit(cwd: Path, message: str, files: dict[str, str], *, env: dict[str, str] | None = None, at: int | None = None) -> str:
-    for name, text in files.items():
-        path = cwd / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        git(cwd, "add", name)
-    env = dict(env or {})
-    if at is not None:
-        env.setdefault("GIT_AUTHOR_DATE", f"@{at} +0000")
-        env.setdefault("GIT_COMMITTER_DATE", f"@{at} +0000")
-    git(cwd, "commit", "-q", "-m", message, env=env)
-    return sha(cwd)
-
-
 def agent_env(name: str) -> dict[str, str]:
     return author_env(name)
 
 
-def make_repo(tmp_path: Path, name: str = "repo") -> Path:
-    repo = tmp_path / name
-    repo.mkdir()
-    git(repo, "-c", "init.defaultBranch=main", "init", "-q")
-    commit(repo, "initial", {"README.md": "hello\n", "f.txt": "base\n"})
-    return repo
+BASE = {"README.md": "hello\n", "f.txt": "base\n"}
+"""The files of every test repository's first commit, "initial"."""
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    return make_repo(tmp_path)
+    return make_repo(tmp_path / "repo", BASE, "initial")
 
 
 @pytest.fixture
 def wt_dir(tmp_path: Path) -> Path:
     return tmp_path / "worktrees"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def status_clean(cwd: Path) -> bool:
@@ -203,7 +161,7 @@ def test_another_repositorys_git_variables_are_ignored(repo: Path, tmp_path: Pat
     """As in a git hook or an agent's shell: GIT_DIR, GIT_WORK_TREE and GIT_INDEX_FILE of another
     repository in the environment. Every question is still about `repo` (GitPython's `Repo(repo)`
     would take the other work tree: see git_repo's docstring)."""
-    other = make_repo(tmp_path, "other")
+    other = make_repo(tmp_path / "other", BASE, "initial")
     commit(other, "only in other", {"o.txt": "o\n"})
     mine, theirs = sha(repo), sha(other)
     (repo / "new.txt").write_text("x\n")

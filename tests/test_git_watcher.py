@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import retry_until
+from helpers import FakeClock, commit, retry_until
 from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.worktrees import ensure_worktree
 from mission_control.adapters.git_watcher import GitWatcher
-from test_git_progress import FakeClock, commit, git_env, repo, wt_dir  # noqa: F401  (fixtures)
+from test_git_progress import git_env, repo, wt_dir  # noqa: F401  (fixtures)
 
 
 def watched(repo: Path, wt_dir: Path, clock: FakeClock, names: list[str], **kw) -> tuple[GitWatcher, dict[str, Path]]:

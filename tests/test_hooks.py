@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import retry_until
+from helpers import retry_until
 from mission_control.adapters.store import Store
 from mission_control.core.records import AgentRecord
 from mission_control.fleet.hooks import record_hook

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import retry_until
+from helpers import make_repo, retry_until
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.terminal_text import inert
 from mission_control.ui.app import create_app
@@ -201,14 +201,7 @@ AGENT = '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "sleep 100"\n'
 
 
 def git_repo(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "PATH": "/usr/bin:/bin"}
-    subprocess.run(["git", "-c", "init.defaultBranch=main", "init", "-q", str(path)], check=True, env=env)
-    (path / "f").write_text("x\n")
-    subprocess.run(["git", "-C", str(path), "add", "f"], check=True, env=env)
-    subprocess.run(["git", "-C", str(path), "commit", "-qm", "one"], check=True, env=env)
-    return path
+    return make_repo(path, {"f": "x\n"}, "one")
 
 
 def setup_inside_checkout(tmp: Path) -> str:
@@ -326,7 +319,7 @@ def test_spawn_refuses_a_nul_in_its_task(tmp_path: Path) -> None:
 def test_inject_refuses_a_nul_in_a_value(cli, tmp_path: Path) -> None:
     """`inject` reads NAME=value lines: a NUL in a value is one line, exit 2, before anything is
     done (it was `internal error: ValueError: embedded null byte` at the respawn)."""
-    from conftest import run_cli
+    from helpers import run_cli
 
     cfg = tmp_path / "agents.toml"
     cfg.write_text(AGENT)

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import retry_until
+from helpers import retry_until
 
 pytestmark = pytest.mark.tmux
 

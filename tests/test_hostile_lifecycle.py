@@ -15,31 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import retry_until, run_cli
-from test_actions import _pane as pane_of
+from helpers import gone, pane_of, pane_text, retry_until, rows, run_cli, shell_agent, up
 from mission_control.adapters.store import Store
 
 pytestmark = pytest.mark.tmux
 
 TICKER = "while true; do echo tick; sleep 1; done"
-
-
-def fleet(cli, folder: Path, agents: str, name: str = "agents.toml") -> Path:
-    """A config in `folder` whose fleet is up (detached)."""
-    cfg = folder / name
-    cfg.write_text('[mission]\nsession = "t"\npoll_interval = 0.3\n' + agents)
-    r = run_cli(cli, cfg, "up", "--no-attach")
-    assert r.returncode == 0, r.stderr
-    return cfg
-
-
-def shell_agent(name: str, command: str, extra: str = "") -> str:
-    return f'\n[[agent]]\nname = "{name}"\nkind = "shell"\ncommand = {json.dumps(command)}\n{extra}'
-
-
-def pane_text(cli, agent: str) -> str:
-    """The agent's screen, wrapped lines joined."""
-    return cli.tmux("capture-pane", "-p", "-J", "-t", pane_of(cli, agent))
 
 
 def env_listing(cli, cfg: Path, agent: str) -> str:
@@ -53,14 +34,14 @@ def env_listing(cli, cfg: Path, agent: str) -> str:
 
 def test_a_megabyte_inject_never_makes_the_fleet_unstartable(cli, tmp_path: Path) -> None:
     """On main a 1 MB value failed (`E2BIG`) yet was kept: restart and up failed from then on."""
-    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "big=${#BIGVAL}"; ' + TICKER))
+    cfg = up(cli, tmp_path, shell_agent("a1", 'echo "big=${#BIGVAL}"; ' + TICKER))
     big = "Q" * 1_000_000
     r = run_cli(cli, cfg, "inject", "a1", stdin=f"BIGVAL={big}\n")
     assert "Traceback" not in r.stderr and big[:1000] not in r.stdout + r.stderr
     listed = env_listing(cli, cfg, "a1")
     if r.returncode == 0:  # values of any size reach the agent...
         assert "BIGVAL=" in listed
-        retry_until(lambda: "big=1000000" in pane_text(cli, "a1"))
+        retry_until(lambda: "big=1000000" in pane_text(cli, "a1", joined=True))
     else:  # ...or the failed inject left nothing behind
         assert r.stderr.count("\n") == 1 and "nothing changed" in r.stderr
         assert "BIGVAL" not in listed and "no variables injected into a1" in listed
@@ -77,7 +58,7 @@ def test_a_failed_respawn_puts_the_overlay_and_dotenv_back(cli, tmp_path: Path) 
     work.mkdir()
     (work / ".env").write_text("KEEP=1\n")
     os.chmod(work / ".env", 0o640)
-    cfg = fleet(cli, tmp_path, shell_agent("a1", TICKER, f'cwd = "{work}"\n'))
+    cfg = up(cli, tmp_path, shell_agent("a1", TICKER, f'cwd = "{work}"\n'))
     assert run_cli(cli, cfg, "inject", "a1", stdin="FIRST=one-value-kept\n").returncode == 0
     cli.tmux("kill-pane", "-t", pane_of(cli, "a1"))  # its respawn now fails: the pane is gone
     r = run_cli(cli, cfg, "inject", "a1", "--dotenv", stdin="FIRST=replaced\nSECOND=new-value\n")
@@ -91,9 +72,9 @@ def test_a_failed_respawn_puts_the_overlay_and_dotenv_back(cli, tmp_path: Path) 
 
 def test_env_lists_masked_names_and_unsets_them(cli, tmp_path: Path) -> None:
     secret = "sk-live-0123456789abcdef"
-    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "token=$API_TOKEN"; ' + TICKER))
+    cfg = up(cli, tmp_path, shell_agent("a1", 'echo "token=$API_TOKEN"; ' + TICKER))
     assert run_cli(cli, cfg, "inject", "a1", stdin=f"API_TOKEN={secret}\nNOTE=x\n").returncode == 0
-    retry_until(lambda: f"token={secret}" in pane_text(cli, "a1"))
+    retry_until(lambda: f"token={secret}" in pane_text(cli, "a1", joined=True))
     listed = env_listing(cli, cfg, "a1")
     assert [line.split("=")[0] for line in listed.splitlines()] == ["API_TOKEN", "NOTE"]
     assert secret not in listed and secret[4:] not in listed and "(24 chars)" in listed
@@ -116,7 +97,7 @@ def test_env_lists_masked_names_and_unsets_them(cli, tmp_path: Path) -> None:
     assert r.returncode == 0 and "removed API_TOKEN" in r.stdout
     assert env_listing(cli, cfg, "a1").startswith("NOTE=")
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
-    retry_until(lambda: "token=\n" in pane_text(cli, "a1") + "\n")
+    retry_until(lambda: "token=\n" in pane_text(cli, "a1", joined=True) + "\n")
     log = run_cli(cli, cfg, "log").stdout
     assert "unset env" in log and secret not in log
 
@@ -126,7 +107,7 @@ def test_concurrent_injects_into_one_agent_all_land(cli, tmp_path: Path) -> None
     lost to another's read-modify-write or undone by another's rollback, and the last run has all."""
     import subprocess
 
-    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "vars=$V1,$V2,$V3"; ' + TICKER))
+    cfg = up(cli, tmp_path, shell_agent("a1", 'echo "vars=$V1,$V2,$V3"; ' + TICKER))
     procs = [subprocess.Popen([sys.executable, "-m", "mission_control", "inject", "a1", "-c", str(cfg)],
                               cwd=tmp_path, env=cli.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
@@ -135,7 +116,7 @@ def test_concurrent_injects_into_one_agent_all_land(cli, tmp_path: Path) -> None
         p.stdin.close()  # type: ignore[union-attr]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0], [p.stderr.read() for p in procs]  # type: ignore[union-attr]
     assert sorted(line.split("=")[0] for line in env_listing(cli, cfg, "a1").splitlines()) == ["V1", "V2", "V3"]
-    retry_until(lambda: "vars=value-1,value-2,value-3" in pane_text(cli, "a1"))
+    retry_until(lambda: "vars=value-1,value-2,value-3" in pane_text(cli, "a1", joined=True))
 
 
 async def test_the_inject_dialog_lists_and_removes_injected_variables() -> None:
@@ -167,7 +148,7 @@ def _store_bytes(state: Path) -> bytes:
 def test_injected_and_configured_values_never_reach_the_state_store(cli, tmp_path: Path) -> None:
     secret, configured = "s3cr3t-" + os.urandom(8).hex(), "c0nf-" + os.urandom(8).hex()
     got = tmp_path / "got"  # the agent does not print them: its screen is stored, as it should be
-    cfg = fleet(cli, tmp_path, shell_agent("a1", f'printf %s "$SECRET:$CONFIGURED" > {got}; ' + TICKER,
+    cfg = up(cli, tmp_path, shell_agent("a1", f'printf %s "$SECRET:$CONFIGURED" > {got}; ' + TICKER,
                                            f'env = {{ CONFIGURED = "{configured}" }}\n'))
     assert run_cli(cli, cfg, "inject", "a1", stdin=f"SECRET={secret}\n").returncode == 0
     retry_until(lambda: got.exists() and got.read_text() == f"{secret}:{configured}")
@@ -192,9 +173,9 @@ def test_injected_and_configured_values_never_reach_the_state_store(cli, tmp_pat
 
 def test_an_agent_printing_its_injected_value_leaves_it_masked_in_the_store(cli, tmp_path: Path) -> None:
     secret = "pr1nted-" + os.urandom(8).hex()
-    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "debug: key is $SECRET"; ' + TICKER))
+    cfg = up(cli, tmp_path, shell_agent("a1", 'echo "debug: key is $SECRET"; ' + TICKER))
     assert run_cli(cli, cfg, "inject", "a1", stdin=f"SECRET={secret}\n").returncode == 0
-    retry_until(lambda: secret in pane_text(cli, "a1"))  # on its screen, where you see it
+    retry_until(lambda: secret in pane_text(cli, "a1", joined=True))  # on its screen, where you see it
     state = tmp_path / ".mission-control"
     retry_until(lambda: "debug: key is pr1n…(masked)" in Store(state / "state.db").pane_tail("a1"))
     assert secret.encode() not in _store_bytes(state)
@@ -264,15 +245,6 @@ def test_three_concurrent_ups_leave_exactly_one_fleet(cli, tmp_path: Path) -> No
 # -- item 8: `down` leaves nothing, escaped children included --------------------------------------
 
 
-def _running(pid: int) -> bool:
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 ESCAPER = ("setsid sleep 1002 & echo $! >> {pids}; "
            "(setsid sh -c 'sleep 1003 & echo $! >> {pids}' &); "  # a double fork: its parent is gone at once
            + TICKER)
@@ -280,33 +252,33 @@ ESCAPER = ("setsid sleep 1002 & echo $! >> {pids}; "
 
 def test_down_stops_children_that_escaped_with_setsid_and_a_double_fork(cli, tmp_path: Path) -> None:
     pids_file = tmp_path / "pids"
-    cfg = fleet(cli, tmp_path, shell_agent("a1", ESCAPER.format(pids=pids_file)))
+    cfg = up(cli, tmp_path, shell_agent("a1", ESCAPER.format(pids=pids_file)))
     pids = retry_until(lambda: pids_file.exists() and len(p := pids_file.read_text().split()) == 2 and [int(x) for x in p])
     try:
-        assert all(_running(p) for p in pids)
+        assert all(not gone(p) for p in pids)
         r = run_cli(cli, cfg, "down")
         assert r.returncode == 0, r.stderr
-        assert [p for p in pids if _running(p)] == []  # gone when `down` returns, not some time later
+        assert [p for p in pids if not gone(p)] == []  # gone when `down` returns, not some time later
         assert not cli.server_running()
     finally:
         for pid in pids:
-            if _running(pid):
+            if not gone(pid):
                 os.kill(pid, 9)
 
 
 def test_down_after_a_crash_stops_what_the_crashed_fleet_left(cli, tmp_path: Path) -> None:
     pids_file = tmp_path / "pids"
-    cfg = fleet(cli, tmp_path, shell_agent("a1", ESCAPER.format(pids=pids_file)))
+    cfg = up(cli, tmp_path, shell_agent("a1", ESCAPER.format(pids=pids_file)))
     pids = retry_until(lambda: pids_file.exists() and len(p := pids_file.read_text().split()) == 2 and [int(x) for x in p])
     try:
         cli.tmux("kill-server")  # the crash: the escaped children live on
-        assert all(_running(p) for p in pids)
+        assert all(not gone(p) for p in pids)
         r = run_cli(cli, cfg, "down")
         assert r.returncode == 0 and "no fleet running" in r.stdout and "left behind" in r.stdout, r.stdout + r.stderr
-        assert [p for p in pids if _running(p)] == []
+        assert [p for p in pids if not gone(p)] == []
     finally:
         for pid in pids:
-            if _running(pid):
+            if not gone(pid):
                 os.kill(pid, 9)
 
 
@@ -315,26 +287,25 @@ def test_down_after_a_crash_stops_what_the_crashed_fleet_left(cli, tmp_path: Pat
 
 def test_a_crash_looping_agent_keeps_its_exit_code(cli, tmp_path: Path) -> None:
     """On main `status --json` said `exit_code: null` for a crash-looping agent whose pane said `status 3`."""
-    cfg = fleet(cli, tmp_path, shell_agent("crasher", "echo boom; exit 3"))
-    rows = lambda: {r["name"]: r for r in cli.status("-c", str(cfg))}  # noqa: E731
-    row = retry_until(lambda: (r := rows().get("crasher", {})).get("status") == "EXITED" and r)
+    cfg = up(cli, tmp_path, shell_agent("crasher", "echo boom; exit 3"))
+    row = retry_until(lambda: (r := rows(cli, cfg).get("crasher", {})).get("status") == "EXITED" and r)
     assert row["exit_code"] == 3
     for n in (2, 3):
-        before = rows()["crasher"]["since"]
+        before = rows(cli, cfg)["crasher"]["since"]
         assert run_cli(cli, cfg, "restart", "crasher").returncode == 0
         if n == 2:
-            retry_until(lambda: (s := rows()["crasher"])["since"] != before and s["status"] == "EXITED")
-    row = retry_until(lambda: (r := rows()["crasher"]).get("status") == "STUCK" and r, message="crash loop")
+            retry_until(lambda: (s := rows(cli, cfg)["crasher"])["since"] != before and s["status"] == "EXITED")
+    row = retry_until(lambda: (r := rows(cli, cfg)["crasher"]).get("status") == "STUCK" and r, message="crash loop")
     assert row["reason"].startswith("crash loop") and row["exit_code"] == 3  # tmux 3.3a may lose it: the launcher kept it
 
 
 def test_configs_in_one_folder_keep_their_fleets_apart(cli, tmp_path: Path) -> None:
     """On main both configs shared `.mission-control`: after a crash, `up -c other.toml` revived
     agents.toml's agents."""
-    main = fleet(cli, tmp_path, shell_agent("a1", TICKER))
+    main = up(cli, tmp_path, shell_agent("a1", TICKER))
     retry_until(lambda: [r["name"] for r in cli.status("-c", str(main))] == ["a1"])
     cli.tmux("kill-server")  # a crash: agents.toml's fleet would be recovered by its next `up`
-    other = fleet(cli, tmp_path, shell_agent("b1", TICKER), name="other.toml")
+    other = up(cli, tmp_path, shell_agent("b1", TICKER), name="other.toml")
     assert "a1" not in cli.tmux("list-panes", "-a", "-F", "#{@mc_agent}").split()
     rows = retry_until(lambda: cli.status("-c", str(other)))
     assert [r["name"] for r in rows] == ["b1"]
@@ -371,10 +342,10 @@ def test_the_default_state_dir_is_keyed_by_the_config() -> None:
 
 
 def test_copies_and_new_agents_inherit_injected_variables_and_hostile_names_write_nothing(cli, tmp_path: Path) -> None:
-    cfg = fleet(cli, tmp_path, shell_agent("a1", 'echo "key=$KEY"; ' + TICKER))
+    cfg = up(cli, tmp_path, shell_agent("a1", 'echo "key=$KEY"; ' + TICKER))
     assert run_cli(cli, cfg, "inject", "a1", stdin="KEY=inherited-value\n").returncode == 0
     assert run_cli(cli, cfg, "spawn", "a2", "--copy", "a1").returncode == 0
-    retry_until(lambda: "key=inherited-value" in pane_text(cli, "a2"))
+    retry_until(lambda: "key=inherited-value" in pane_text(cli, "a2", joined=True))
     assert env_listing(cli, cfg, "a2").startswith("KEY=")
     for hostile in ("../../escaped", "a b", ".hidden", "x" * 41):
         r = run_cli(cli, cfg, "spawn", hostile, "--copy", "a1")
@@ -384,7 +355,7 @@ def test_copies_and_new_agents_inherit_injected_variables_and_hostile_names_writ
 
 
 def test_an_unreadable_env_file_is_one_line_and_the_fleet_goes_on(cli, tmp_path: Path) -> None:
-    cfg = fleet(cli, tmp_path, shell_agent("a1", TICKER))
+    cfg = up(cli, tmp_path, shell_agent("a1", TICKER))
     assert run_cli(cli, cfg, "inject", "a1", stdin="KEY=value-one\n").returncode == 0
     env = tmp_path / ".mission-control" / "agents" / "a1" / "env"
     env.write_bytes(b"{not json\x00")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, retry_until, run_cli
+from helpers import ROOT, retry_until, run_cli
 
 pytestmark = pytest.mark.tmux
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from mission_control.core.config import ConfigError
 from mission_control.core.layouts import (
     LayoutPreset, WindowPlan, capacity, dashboard_share, fit_note, layout_string, misplaced, parse_layout, plan,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import retry_until, run_cli
+from helpers import retry_until, run_cli
 
 
 def test_layouts_lists_the_shipped_presets_with_no_config_and_no_fleet(cli, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import ollama
 import psutil
 import pytest
 
-from conftest import ROOT, retry_until
+from helpers import ROOT, git, make_repo, retry_until
 from mission_control.adapters.meters import make_meter
 from mission_control.core.model import TokenUsage
 from mission_control.programs.ollama_agent import LEDGER_NAME, default_ledger_path, normalize_host
@@ -32,19 +32,9 @@ AGENT = "ada"
 # ---------------------------------------------------------------------------- helpers
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
-
-
 @pytest.fixture
 def repo(tmp_path: Path, git_env: dict[str, str]) -> Path:
-    path = tmp_path / "work"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "README.md").write_text("# demo\n")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "initial")
-    return path
+    return make_repo(tmp_path / "work", {"README.md": "# demo\n"}, "initial")
 
 
 @pytest.fixture

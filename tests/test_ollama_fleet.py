@@ -3,13 +3,12 @@ its commit, exact spend on the dashboard, STUCK when the server goes, WORKING ag
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, retry_until, run_cli
+from helpers import ROOT, git, make_repo, retry_until, run_cli, status_of, up
 
 sys.path.insert(0, str(ROOT / "tests"))
 from tools.fake_ollama_server import FakeOllama, text, tool_call  # noqa: E402
@@ -18,36 +17,20 @@ pytestmark = pytest.mark.tmux
 MODEL = "coder:1b"
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
-
-
-
-
 def test_ollama_agent_in_the_fleet(cli, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "-c", "init.defaultBranch=main", "init", "-q")
-    (repo / "README.md").write_text("x\n")
-    git(repo, "add", "README.md")
-    git(repo, "-c", "user.name=T", "-c", "user.email=t@x", "commit", "-qm", "base")
+    repo = make_repo(tmp_path / "repo", {"README.md": "x\n"})
     script = [
         tool_call("write_file", path="hello.py", content="print('hello')\n"),
         tool_call("git_commit", message="Add hello.py"),
         text("Added hello.py and committed it."),
     ]
     with FakeOllama({MODEL: script}) as server:
-        cfg = tmp_path / "agents.toml"
-        cfg.write_text(
-            f'[mission]\nsession = "t"\npoll_interval = 0.3\nrepo = "{repo}"\n'
-            f'[[agent]]\nname = "local"\nkind = "ollama"\nmodel = "{MODEL}"\nollama_host = "{server.url}"\n'
-            'worktree = true\ntask = "Write hello.py and commit it"\n'
-        )
-        r = run_cli(cli, cfg, "up", "--no-attach")
-        assert r.returncode == 0, r.stderr
+        cfg = up(cli, tmp_path,
+                 f'[[agent]]\nname = "local"\nkind = "ollama"\nmodel = "{MODEL}"\nollama_host = "{server.url}"\n'
+                 'worktree = true\ntask = "Write hello.py and commit it"\n', f'repo = "{repo}"\n')
 
         def row() -> dict:
-            return {x["name"]: x for x in cli.status("-c", str(cfg))}.get("local", {})
+            return status_of(cli, cfg, "local")
 
         done = retry_until(lambda: (x := row()).get("commits") == 1 and x.get("status") == "IDLE" and x, timeout=45,
                            message="the agent committed and waits at its prompt")

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Cli, retry_until
-from test_git_fleet import make_repo
+from helpers import Cli, make_repo, retry_until
 
 pytestmark = pytest.mark.tmux
 

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import Cli, retry_until
+from helpers import Cli, retry_until
 from mission_control.adapters.tmux import Tmux
 from mission_control.fleet.bringup import fit_windows
 from mission_control.fleet.locate import load_config

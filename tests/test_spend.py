@@ -4,16 +4,12 @@ the same after a supervisor restart, and budgets that pause."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
-from conftest import retry_until, run_cli
+from helpers import kill_hard, pane_of, retry_until, role_pid, run_cli, status_of, up
 from mission_control.adapters.store import Store
 
 pytestmark = pytest.mark.tmux
@@ -50,10 +46,6 @@ RESPONSES = [(10, 200, 5000, 0), (3, 120, 100, 5000), (7, 50, 0, 5100)]
 
 
 
-def row(cli, cfg: Path, name: str) -> dict:
-    return {r["name"]: r for r in cli.status("-c", str(cfg))}.get(name, {})
-
-
 def test_claude_tokens_are_exact_and_survive_a_supervisor_restart(cli, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -61,15 +53,11 @@ def test_claude_tokens_are_exact_and_survive_a_supervisor_restart(cli, tmp_path:
     work.mkdir()
     script = tmp_path / "fakeclaude.py"
     script.write_text(FAKE_CLAUDE)
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n'
-        f'[[agent]]\nname = "c"\nkind = "claude"\ncwd = "{work}"\ncommand = "{sys.executable} {script}"\n'
-        f"env = {{ HOME = \"{home}\", FAKE_RESPONSES = '{json.dumps(RESPONSES)}' }}\n"
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    cfg = up(cli, tmp_path,
+             f'[[agent]]\nname = "c"\nkind = "claude"\ncwd = "{work}"\ncommand = "{sys.executable} {script}"\n'
+             f"env = {{ HOME = \"{home}\", FAKE_RESPONSES = '{json.dumps(RESPONSES)}' }}\n")
     want_in = sum(r[0] for r in RESPONSES)
-    got = retry_until(lambda: (r := row(cli, cfg, "c")).get("tokens_in") == want_in and r, message="tokens read")
+    got = retry_until(lambda: (r := status_of(cli, cfg, "c")).get("tokens_in") == want_in and r, message="tokens read")
     assert got["tokens_out"] == sum(r[1] for r in RESPONSES)  # each response once, at its largest usage
     assert got["tokens_cache_write"] == sum(r[2] for r in RESPONSES)
     assert got["tokens_cache_read"] == sum(r[3] for r in RESPONSES)
@@ -77,22 +65,15 @@ def test_claude_tokens_are_exact_and_survive_a_supervisor_restart(cli, tmp_path:
     assert "claude-sonnet-4-5" in " ".join(got["models"])
 
     # kill the supervisor; `up` starts it again; the totals are the same
-    sup = [ln.split() for ln in cli.tmux("list-panes", "-a", "-F", "#{pane_pid} #{@mc_role}").splitlines()]
-    (pid,) = [int(p[0]) for p in sup if len(p) > 1 and p[1] == "supervisor"]
-    os.kill(pid, signal.SIGKILL)
-    retry_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    kill_hard(role_pid(cli, "supervisor"))
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
     before_id = got["cost_usd"]
-    again = retry_until(lambda: (r := row(cli, cfg, "c")).get("tokens_in") == want_in and r, message="re-read after restart")
+    again = retry_until(lambda: (r := status_of(cli, cfg, "c")).get("tokens_in") == want_in and r, message="re-read after restart")
     assert (again["tokens_out"], again["tokens_cache_read"], again["tokens_cache_write"], again["cost_usd"]) == (
         got["tokens_out"], got["tokens_cache_read"], got["tokens_cache_write"], before_id)
 
 
 AGENT_TOML = r"""
-[mission]
-session = "t"
-poll_interval = 0.3
-
 [[agent]]
 name = "spender"
 kind = "shell"
@@ -105,32 +86,25 @@ command = '''for i in 1 2 3; do echo 'Tokens: 1k sent. Cost: $0.30 message'; don
 
 def test_budget_warns_then_pauses_through_the_pause_action(cli, tmp_path: Path) -> None:
     go = tmp_path / "go"
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(AGENT_TOML.replace("GO", str(go)))
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
-    warned = retry_until(lambda: (r := row(cli, cfg, "spender")).get("budget_state") == "warn" and r, message="warning at 80 %")
+    cfg = up(cli, tmp_path, AGENT_TOML.replace("GO", str(go)))
+    warned = retry_until(lambda: (r := status_of(cli, cfg, "spender")).get("budget_state") == "warn" and r, message="warning at 80 %")
     assert warned["status"] != "PAUSED" and abs(warned["cost_usd"] - 0.9) < 1e-9
     go.write_text("")
-    r = retry_until(lambda: (x := row(cli, cfg, "spender")).get("status") == "PAUSED" and x, timeout=45, message="paused at its budget")
+    r = retry_until(lambda: (x := status_of(cli, cfg, "spender")).get("status") == "PAUSED" and x, timeout=45, message="paused at its budget")
     assert r["reason"].startswith("budget reached: $")
     assert r["budget_state"] == "over" and r["cost_usd"] >= 1.0
     log = run_cli(cli, cfg, "log").stdout
     assert "supervisor" in log and "pause" in log and "budget reached" in log
     # paused means paused: the agent prints nothing more, so its screen and spend stay put
-    pane = next(line.split()[0] for line in cli.tmux("list-panes", "-a", "-F", "#{pane_id} #{@mc_agent}").splitlines()
-                if line.endswith(" spender"))
+    pane = pane_of(cli, "spender")
     screen = cli.tmux("capture-pane", "-p", "-t", pane)
-    frozen = row(cli, cfg, "spender")["cost_usd"]
-    retry_until(lambda: row(cli, cfg, "spender")["tokens_in"] is not None)  # one more full poll
+    frozen = status_of(cli, cfg, "spender")["cost_usd"]
+    retry_until(lambda: status_of(cli, cfg, "spender")["tokens_in"] is not None)  # one more full poll
     assert cli.tmux("capture-pane", "-p", "-t", pane) == screen
-    assert row(cli, cfg, "spender")["cost_usd"] == frozen
+    assert status_of(cli, cfg, "spender")["cost_usd"] == frozen
 
 
 SCREEN_TOML = r"""
-[mission]
-session = "t"
-poll_interval = 0.3
-
 [[agent]]
 name = "printer"
 kind = "shell"
@@ -140,24 +114,19 @@ command = '''echo 'Tokens: 2k sent. Cost: $0.25 message'; echo 'Tokens: 1k sent.
 
 
 def test_spend_read_from_the_screen_survives_a_supervisor_restart(cli, tmp_path: Path) -> None:
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(SCREEN_TOML)
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
-    first = retry_until(lambda: (r := row(cli, cfg, "printer")).get("cost_usd") == 0.75 and r, message="read from the screen")
-    retry_until(lambda: row(cli, cfg, "printer").get("last_line") == "idle", message="the cost lines scrolled away")
+    cfg = up(cli, tmp_path, SCREEN_TOML)
+    first = retry_until(lambda: (r := status_of(cli, cfg, "printer")).get("cost_usd") == 0.75 and r, message="read from the screen")
+    retry_until(lambda: status_of(cli, cfg, "printer").get("last_line") == "idle", message="the cost lines scrolled away")
     assert "Cost" not in cli.tmux("capture-pane", "-p", "-S", "-20", "-t", "t:fleet.1")
     assert first["tokens_in"] == 3000
-    sup = [ln.split() for ln in cli.tmux("list-panes", "-a", "-F", "#{pane_pid} #{@mc_role}").splitlines()]
-    (pid,) = [int(p[0]) for p in sup if len(p) > 1 and p[1] == "supervisor"]
-    os.kill(pid, signal.SIGKILL)
-    retry_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    kill_hard(role_pid(cli, "supervisor"))
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
     from mission_control.adapters.supervisor_lock import supervisor_alive
 
     retry_until(lambda: supervisor_alive(tmp_path / ".mission-control"), message="a new supervisor")
     before = Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id()
     retry_until(lambda: Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id() > before + 2)
-    again = row(cli, cfg, "printer")
+    again = status_of(cli, cfg, "printer")
     assert (again["cost_usd"], again["tokens_in"]) == (0.75, 3000)  # neither lost nor counted twice
 
 
@@ -181,14 +150,10 @@ def test_aider_gets_its_task_typed_and_its_printed_spend_is_read(cli, tmp_path: 
     work.mkdir()
     script = tmp_path / "fakeaider.py"
     script.write_text(FAKE_AIDER)
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n'
-        f'[[agent]]\nname = "ai"\nkind = "aider"\ncwd = "{work}"\ncommand = "{sys.executable} {script}"\n'
-        'task = "Fix the flaky test"\n'
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
-    r = retry_until(lambda: (x := row(cli, cfg, "ai")).get("tokens_in") and x, timeout=45, message="task typed, spend read")
+    cfg = up(cli, tmp_path,
+             f'[[agent]]\nname = "ai"\nkind = "aider"\ncwd = "{work}"\ncommand = "{sys.executable} {script}"\n'
+             'task = "Fix the flaky test"\n')
+    r = retry_until(lambda: (x := status_of(cli, cfg, "ai")).get("tokens_in") and x, timeout=45, message="task typed, spend read")
     assert (r["tokens_in"], r["tokens_out"]) == (1200, 345)
     assert r["cost_usd"] == 0.05 and r["cost_source"] == "reported by agent"  # aider's own session cost
     assert "Working on: Fix the flaky test" in cli.tmux("capture-pane", "-p", "-t", "t:fleet.1")
@@ -196,13 +161,10 @@ def test_aider_gets_its_task_typed_and_its_printed_spend_is_read(cli, tmp_path: 
 
 def test_spend_printed_after_a_restart_is_counted(cli, tmp_path: Path) -> None:
     """Restart and inject respawn the pane; the output log must follow the new run too."""
-    cfg = tmp_path / "agents.toml"
-    cfg.write_text(
-        '[mission]\nsession = "t"\npoll_interval = 0.3\n[[agent]]\nname = "p"\nkind = "shell"\n'
-        "tokens = { cost = 'Cost: \\$([0-9.]+) message' }\n"
-        "command = '''echo 'Cost: $0.25 message'; sleep 1000'''\n"
-    )
-    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
-    retry_until(lambda: row(cli, cfg, "p").get("cost_usd") == 0.25, message="the first run's spend")
+    cfg = up(cli, tmp_path,
+             '[[agent]]\nname = "p"\nkind = "shell"\n'
+             "tokens = { cost = 'Cost: \\$([0-9.]+) message' }\n"
+             "command = '''echo 'Cost: $0.25 message'; sleep 1000'''\n")
+    retry_until(lambda: status_of(cli, cfg, "p").get("cost_usd") == 0.25, message="the first run's spend")
     assert run_cli(cli, cfg, "restart", "p").returncode == 0
-    retry_until(lambda: row(cli, cfg, "p").get("cost_usd") == 0.5, message="the second run's spend, read from its output")
+    retry_until(lambda: status_of(cli, cfg, "p").get("cost_usd") == 0.5, message="the second run's spend, read from its output")

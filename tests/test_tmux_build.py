@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import retry_until
+from helpers import retry_until
 from mission_control.adapters.tmux import Tmux, TmuxError
 
 pytestmark = pytest.mark.tmux

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import retry_until
+from helpers import retry_until
 from mission_control.adapters import tmux_control
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.adapters.tmux_control import ControlClient, ControlCommandError, ControlError, quote

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import FakeClock
 from mission_control.adapters.meters import (
     TailedFile,
     claude_config_dir,
@@ -39,14 +40,6 @@ BLANK = {
     "AIDER_CHAT_HISTORY_FILE": "",
     "AIDER_ANALYTICS_LOG": "",
 }
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def install(rel: str, dest: Path, **subs: str) -> Path:

@@ -44,13 +44,23 @@ class ConfigError(UsageError):
 
 class _Strict(BaseModel):
     # a field's docstring is its description: the one source of the README's reference tables
-    # (scripts/config_reference.py), where a last line `Default: ...` says the default in words
+    # (scripts/config_reference.py), where a last line `Default: ...` says the default in words;
+    # strict float fields take TOML's whole numbers as floats (1 as 1.0) and refuse booleans
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
 
 
 def _check_name(value: str, what: str = "name") -> str:
     if not NAME_RE.match(value):
         raise ValueError(f"{what} {value!r} is not allowed: use {NAME_RULE}")
+    return value
+
+
+def _check_regex(value: str) -> str:
+    """`value` if Python's `re` compiles it; else ValueError naming it and what is wrong."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"bad regex {value!r}: {exc}") from None
     return value
 
 
@@ -102,14 +112,6 @@ class MissionSettings(_Strict):
     def _names(cls, v: str) -> str:
         return _check_name(v)
 
-    @field_validator("poll_interval", "stuck_after", "start_timeout", "budget_usd", "budget_warn", mode="before")
-    @classmethod
-    def _numbers(cls, v: Any) -> Any:
-        # TOML distinguishes 1 and 1.0; people should not have to.
-        if isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
-        return v
-
     @field_validator("repo", "state_dir", mode="before")
     @classmethod
     def _paths(cls, v: Any) -> Any:
@@ -137,12 +139,7 @@ class TokenRegexSettings(_Strict):
     @field_validator("tokens_in", "tokens_out", "cache_read", "cache_write", "cost")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"bad regex {v!r}: {exc}") from None
-        return v
+        return v if v is None else _check_regex(v)
 
 
 class PriceSettings(_Strict):
@@ -156,13 +153,6 @@ class PriceSettings(_Strict):
     """Cache reads (default: the input price)."""
     cache_write_mtok: float | None = Field(None, ge=0, le=MAX_USD)
     """Cache writes (default: the input price)."""
-
-    @field_validator("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", mode="before")
-    @classmethod
-    def _numbers(cls, v: Any) -> Any:
-        if isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
-        return v
 
 
 class RuleSettings(_Strict):
@@ -195,11 +185,7 @@ class RuleSettings(_Strict):
     def _pattern(cls, v: str) -> str:
         if not v:
             raise ValueError("pattern is empty")
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"bad regex {v!r}: {exc}") from None
-        return v
+        return _check_regex(v)
 
 
 class AgentSettings(_Strict):
@@ -278,13 +264,6 @@ class AgentSettings(_Strict):
                 raise ValueError(problem)
         if problem := env_total_problem(v):
             raise ValueError(problem)
-        return v
-
-    @field_validator("budget_usd", mode="before")
-    @classmethod
-    def _number(cls, v: Any) -> Any:
-        if isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
         return v
 
     @field_validator("cwd", mode="before")
