@@ -280,7 +280,7 @@ def test_a_full_disk_is_survived_and_writing_resumes(cli, tmp_path: Path) -> Non
         cfg = two_agents(tmp_path, mark, mission='state_dir = "state"')
         start(cli, cfg)
         filler = state / "filler"
-        with open(filler, "wb") as f:
+        with open(filler, "wb", buffering=0) as f:  # unbuffered: no unwritten rest to flush at close
             try:
                 while True:
                     f.write(b"\0" * 65536)

@@ -118,12 +118,9 @@ class FleetActions:
     def snapshot(self, name: str) -> AgentSnapshot | None:
         """The agent as `status` shows it: the supervisor's latest snapshot, or, before it has one
         with this agent, the same one-off poll `status` makes (so an action never contradicts it)."""
-        snap = self.store.latest_snapshot()
-        if snap is None or snap.agent(name) is None:
-            from mission_control.fleet.status_report import current_snapshot
+        from mission_control.fleet.status_report import agent_as_shown
 
-            snap, _warning = current_snapshot(self.config)
-        return snap.agent(name) if snap else None
+        return agent_as_shown(self.config, self.store, name)
 
     def pane_pid(self, rec: AgentRecord) -> int | None:
         """The agent's launcher (its pane's process), None when it has no live pane."""

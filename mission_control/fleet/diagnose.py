@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 
 from mission_control.adapters.store import Store
+from mission_control.fleet.status_report import agent_as_shown
 from mission_control.core.config import FleetConfig
 from mission_control.core.diagnosis import Diagnosis, rule_diagnosis
 
 
 def diagnose(config: FleetConfig, store: Store, name: str, *, use_model: bool = True) -> tuple[Diagnosis, Diagnosis | None]:
     """(the rules' diagnosis, the model's or None). Raises KeyError for an unknown agent."""
-    snap = store.latest_snapshot()
-    agent = snap.agent(name) if snap else None
+    agent = agent_as_shown(config, store, name)
     records = {r.name: r for r in store.agents()}
     if agent is None or name not in records:
         raise KeyError(name)

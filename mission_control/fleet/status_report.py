@@ -11,7 +11,7 @@ from mission_control.adapters.supervisor_lock import supervisor_alive
 from mission_control.adapters.tmux import Tmux
 from mission_control.core.config import FleetConfig
 from mission_control.core.format import age, money, tokens
-from mission_control.core.model import FleetSnapshot
+from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.terminal_text import inert
 
 
@@ -28,10 +28,9 @@ def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | N
         if not config.store_path.exists():
             raise store_error(config.store_path, FileNotFoundError(errno.ENOENT, f"fleet {config.session!r} runs without it"))
     store = Store(config.store_path)
-    if supervisor_alive(config.state_dir):
-        snap = store.latest_snapshot()
-        if snap is not None:
-            return snap, None
+    snap = first_snapshot(config, store)
+    if snap is not None:
+        return snap, None
     from mission_control.fleet.supervisor import Supervisor
 
     sup = Supervisor(config, store, tmux)
@@ -42,6 +41,38 @@ def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | N
     if supervisor_alive(config.state_dir):
         warning = "the supervisor has not written its first snapshot yet: this is a one-off poll"
     return snap, warning
+
+
+def agent_as_shown(config: FleetConfig, store: Store, name: str) -> AgentSnapshot | None:
+    """The agent as `status` shows it: the supervisor's latest snapshot, or, before it has one with
+    this agent, what `status` would show (so an action or a diagnosis never contradicts it)."""
+    snap = store.latest_snapshot()
+    if snap is None or snap.agent(name) is None:
+        snap, _warning = current_snapshot(config)
+    return snap.agent(name) if snap else None
+
+
+STARTING_SUPERVISOR_SECONDS = 10.0
+"""A fleet launched this recently may still be starting its supervisor: readers wait for it."""
+
+
+def first_snapshot(config: FleetConfig, store: Store) -> FleetSnapshot | None:
+    """The supervisor's latest snapshot. Right after `up` (its supervisor starting, or not yet
+    through its first tick), wait a few ticks for it rather than poll once ourselves: a one-off
+    poll has no memory and would show a state the supervisor still holds back (a STUCK it shows
+    two ticks later), so `status` and the actions that follow it would disagree."""
+    fleet = store.fleet()
+    launched = fleet["launched_at"] if fleet else 0.0
+    deadline = time.monotonic() + max(2.0, 3 * config.poll_interval)
+    while True:
+        alive = supervisor_alive(config.state_dir)
+        snap = store.latest_snapshot() if alive else None
+        if snap is not None:
+            return snap
+        starting = alive or time.time() - launched < STARTING_SUPERVISOR_SECONDS
+        if not starting or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.1)
 
 
 def render_table(snap: FleetSnapshot) -> str:
