@@ -240,11 +240,14 @@ def load_json_line(line: str) -> dict[str, Any] | None:
 
 
 class LineParser:
-    """Shared bookkeeping: a book to record into and a count of lines skipped."""
+    """Shared bookkeeping: a book to record into, a count of lines skipped, and `since`: where a
+    parser reads times, what happened before that instant (a resumed session's history) is not
+    counted."""
 
-    def __init__(self, book: ResponseBook | None = None) -> None:
+    def __init__(self, book: ResponseBook | None = None, *, since: float | None = None) -> None:
         self.book = book if book is not None else ResponseBook()
         self.skipped_lines = 0
+        self.since = since
 
     def feed(self, lines: Iterable[str]) -> None:
         for line in lines:

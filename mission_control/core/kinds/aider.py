@@ -150,8 +150,7 @@ class AiderAnalyticsParser(LineParser):
     """Aider's `--analytics-log` JSONL: `message_send` events with tokens and costs."""
 
     def __init__(self, book: ResponseBook | None = None, *, since: float | None = None):
-        super().__init__(book)
-        self.since = since
+        super().__init__(book, since=since)
         self._bank = 0.0
         self._session_cost: float | None = None
 

@@ -52,9 +52,8 @@ class CodexRolloutParser(LineParser):
     """
 
     def __init__(self, book: ResponseBook | None = None, *, file_key: str = "", since: float | None = None):
-        super().__init__(book)
+        super().__init__(book, since=since)
         self.file_key = file_key
-        self.since = since
         self.model: str | None = None
         self.session_id: str | None = None
         self._prev: tuple[int, int, int, int] | None = None  # raw input, cached, cache write, output

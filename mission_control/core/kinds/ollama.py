@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from mission_control.core.model import TokenUsage
-from mission_control.core.tokens import LineParser, Response, ResponseBook, as_int, as_num
+from mission_control.core.tokens import LineParser, Response, as_int, as_num
 from mission_control.core.kinds import KindSpec
 
 
@@ -26,10 +26,6 @@ def ollama_ledger_line(ts: float, model: str, prompt_eval_count: int, eval_count
 
 
 class OllamaLedgerParser(LineParser):
-    def __init__(self, book: ResponseBook | None = None, *, since: float | None = None):
-        super().__init__(book)
-        self.since = since
-
     def feed_line(self, line: str) -> None:
         obj = self._json(line)
         if obj is None:

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from mission_control.core.kinds import KindSpec
 from mission_control.core.kinds.gemini import gemini_usage
-from mission_control.core.tokens import LineParser, Response, ResponseBook, parse_iso
+from mission_control.core.tokens import LineParser, Response, parse_iso
 
 API_RESPONSE = "qwen-code.api_response"
 """The `event.name` of the telemetry record written after each model call."""
@@ -47,10 +47,6 @@ class QwenChatParser(LineParser):
     """qwen-code chat records: one `Response` per `api_response` telemetry record, keyed by the
     record's uuid (a file read again counts nothing twice). With `since`, calls made before
     that instant (a resumed session's history) are not counted."""
-
-    def __init__(self, book: ResponseBook | None = None, *, since: float | None = None):
-        super().__init__(book)
-        self.since = since
 
     def feed_line(self, line: str) -> None:
         obj = self._json(line)
