@@ -50,9 +50,8 @@ def env_total_problem(env: dict[str, str]) -> str | None:
 
 
 def text_problem(what: str, text: str, limit: int) -> str | None:
-    """Why `text` (a task, a command) cannot reach an agent, or None."""
-    if "\0" in text:
-        return f"{what} contains a NUL byte, which no program can be given"
+    """Why `text` (a task, a command) is too long to reach an agent, or None. (A NUL anywhere in
+    a config is refused before this, by `core.config.unpassable`.)"""
     size = byte_length(text)
     if size > limit:
         return f"{what} is {_size(size)}; at most {_size(limit)}"

@@ -41,6 +41,7 @@ def agent_worktree(config: FleetConfig, name: str, start_point: str | None = Non
         "base_commit": info.base_commit, "branch": info.branch, "worktree": str(info.path), "base_branch": info.base_branch,
     }
 
+
 def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
     """The kind's own options that make it report its events to our hook appender, which
     appends them to the agent's events file (read by the supervisor each tick)."""
@@ -57,6 +58,7 @@ def hook_args(spec: AgentSpec, config: FleetConfig) -> list[str]:
         return codex_notify_option(appender_argv(sys.executable, appender, events, "notify"))
     return []
 
+
 def start_gate(config: FleetConfig, spec: AgentSpec) -> Path:
     """A file the agent's launcher waits on before it starts the agent, removed once its pane is
     ready: output logged (for a meter that reads it) and the pane kept when the agent exits (an
@@ -66,13 +68,15 @@ def start_gate(config: FleetConfig, spec: AgentSpec) -> Path:
     gate.touch(mode=0o600)
     return gate
 
+
 def open_output_log(tmux: Tmux, config: FleetConfig, spec: AgentSpec, pane: str) -> None:
     """Log everything the agent prints, for its meter (when its meter reads what it printed)."""
     if logs_output(spec):
         tmux.pipe_output(pane, str(output_log(config.state_dir, spec.name)))
 
+
 def agent_launch(
-    spec: AgentSpec, config: FleetConfig, cwd: Path, *, resume: bool = False, extra_env: dict[str, str] | None = None,
+    spec: AgentSpec, config: FleetConfig, *, resume: bool = False, extra_env: dict[str, str] | None = None,
     gate: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The agent's own argv and environment, as its launcher will start it."""
@@ -81,10 +85,12 @@ def agent_launch(
     for stale in (sfile, exit_status_file(config.state_dir, spec.name)):
         if stale.exists():
             stale.unlink()
-    task_file = None
+    task_file: Path | None = sfile.parent / "task"
     if spec.task:
-        task_file = sfile.parent / "task"
         write_private(task_file, spec.task.encode("utf-8", "surrogateescape"))
+    else:  # a task moved away (reassign) leaves no copy behind
+        task_file.unlink(missing_ok=True)
+        task_file = None
     env = agent_env(
         spec,
         status_file=sfile,
@@ -100,6 +106,7 @@ def agent_launch(
     argv = agent_command(spec, python=sys.executable, resume=resume, hook_args=hook_args(spec, config))
     return argv, env
 
+
 def start_agent_pane(
     tmux: Tmux, config: FleetConfig, store: Store, spec: AgentSpec, cwd: Path,
     create: Callable[[list[str], dict[str, str], str], str], *, resume: bool = False,
@@ -112,7 +119,7 @@ def start_agent_pane(
     as it reads it): the agent's argv and environment never pass through tmux (see
     core.launch_plan)."""
     gate = start_gate(config, spec)
-    argv, env = agent_launch(spec, config, cwd, resume=resume, extra_env=store.env_overlay(spec.name), gate=gate)
+    argv, env = agent_launch(spec, config, resume=resume, extra_env=store.env_overlay(spec.name), gate=gate)
     for stale in gate.parent.glob("launch-*"):  # a launcher that never ran (pane killed at once)
         stale.unlink(missing_ok=True)
     launch_file = gate.parent / f"launch-{uuid.uuid4().hex}"
@@ -128,6 +135,7 @@ def start_agent_pane(
         gate.unlink(missing_ok=True)  # let it start (or, on failure, not leave it waiting)
     return pane
 
+
 def record_agent_run(store: Store, spec: AgentSpec, pane: str, launched_at: float, task: str | None,
                      cwd: Path, extra: dict[str, str | None]) -> None:
     """What the store keeps of an agent's run: its pane, its task, its worktree and its full spec."""
@@ -137,12 +145,14 @@ def record_agent_run(store: Store, spec: AgentSpec, pane: str, launched_at: floa
         spec={**spec.model_dump(mode="json"), "cwd": str(cwd), "base_branch": extra["base_branch"]},
     )
 
+
 def mark_agent_pane(tmux: Tmux, pane: str, name: str) -> None:
     """Name the pane after its agent, and keep it (with its last screen and exit status) when the
     agent exits. Set on the pane itself: tmux 3.3a applies a session-level remain-on-exit only
     to the windows that existed when it was set."""
     tmux.set_option(pane, "@mc_agent", name, scope="-p")
     tmux.set_option(pane, "remain-on-exit", "on", scope="-p")
+
 
 def add_agent_pane(
     config: FleetConfig, store: Store, tmux: Tmux, data: dict, *, start_point: str | None = None

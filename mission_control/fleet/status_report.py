@@ -15,6 +15,12 @@ from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.terminal_text import inert
 
 
+def supervisor_grace(config: FleetConfig) -> float:
+    """How long a reader waits for the supervisor to do what it does within a tick or two (put a
+    deleted store back, write its first snapshot) before it answers without it."""
+    return max(2.0, 3 * config.poll_interval)
+
+
 def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | None]:
     """(snapshot, warning). None when the fleet is not running."""
     tmux = Tmux(config.socket)
@@ -22,7 +28,7 @@ def current_snapshot(config: FleetConfig) -> tuple[FleetSnapshot | None, str | N
         return None, None
     if not config.store_path.exists():
         # deleted while the fleet runs: its supervisor restores it on its next tick
-        deadline = time.monotonic() + max(2.0, 3 * config.poll_interval)
+        deadline = time.monotonic() + supervisor_grace(config)
         while not config.store_path.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         if not config.store_path.exists():
@@ -63,7 +69,7 @@ def first_snapshot(config: FleetConfig, store: Store) -> FleetSnapshot | None:
     two ticks later), so `status` and the actions that follow it would disagree."""
     fleet = store.fleet()
     launched = fleet["launched_at"] if fleet else 0.0
-    deadline = time.monotonic() + max(2.0, 3 * config.poll_interval)
+    deadline = time.monotonic() + supervisor_grace(config)
     while True:
         alive = supervisor_alive(config.state_dir)
         snap = store.latest_snapshot() if alive else None
