@@ -63,6 +63,7 @@ def test_the_launcher_refuses_what_is_not_a_launch_file(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus"
     bogus.write_text("rm -rf /")
     r = subprocess.run([sys.executable, "-I", "-S", launcher.__file__, str(bogus)], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 2 and "not a launch file" in r.stderr and not bogus.exists()
+    assert r.returncode == 2 and "not a launch file" in r.stderr
+    assert bogus.read_text() == "rm -rf /"  # given any other file, it removes nothing
     r = subprocess.run([sys.executable, "-I", "-S", launcher.__file__, "/bin/sh", "-c", "echo hi"], capture_output=True, text=True)
     assert r.returncode == 2 and "usage" in r.stderr

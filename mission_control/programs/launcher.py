@@ -53,14 +53,15 @@ MAGIC = b"mission-control-launch-1"
 
 
 def read_launch_file(path):
-    """(argv, env, cwd) from a launch file, which is removed; None (said on stderr) if unusable."""
+    """(argv, env, cwd) from a launch file, which is removed; None (said on stderr) if unusable.
+    A file that is not a launch file is left alone: the launcher removes only what the fleet wrote."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
         sys.stderr.write("mission-control launcher: cannot read %s: %s\n" % (path, exc.strerror))
         return None
-    finally:
+    if data.startswith(MAGIC + b"\0"):
         try:
             os.unlink(path)
         except OSError:
