@@ -2,7 +2,7 @@
 
 Each tick: one `tmux list-panes -a`, one pass over the process table, a capture of
 each agent pane, the agents' status files and hook events -> the core classifier ->
-a `FleetSnapshot` in the state store. Hook events arrive in each agent's events file
+a `FleetSnapshot`, of which the state store gets the agents that changed. Hook events arrive in each agent's events file
 (appended by `hook_appender.py`, tailed from an offset), are recorded in the store, and
 are read back from the store with those of the old `mission-control hook` command. The next tick is scheduled only when the last
 one has finished, so ticks never overlap; a slow tick pushes the next one back.
@@ -29,7 +29,7 @@ from mission_control.adapters.supervisor_lock import (
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
-from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
+from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
@@ -49,6 +49,10 @@ HISTORY_LINES = 10
 OUTPUT_READ = 128 << 10
 """Bytes of an agent's output log its meter reads per tick. An agent printing faster than this
 (a runaway loop) is metered a few ticks late instead of stalling the tick for the whole fleet."""
+PRUNE_EVERY = 300.0
+"""Seconds between two passes dropping history past its retention (see `Store.prune`)."""
+
+
 @dataclass
 class _AgentState:
     """What the supervisor keeps for one agent between ticks."""
@@ -118,6 +122,10 @@ class Supervisor:
         on without it: the agents are watched from what was last read, and writing resumes when it can."""
         self._known_agents: list[AgentRecord] = []
         """The agent records last read from the store: what a damaged store is rebuilt from."""
+        self.state = StateWriter(store)
+        """Writes each agent's row when it changed (a tick with nothing changed writes nothing)."""
+        self.pruned_at = 0.0
+        """When history past its retention was last dropped (at start, then every PRUNE_EVERY s)."""
         self.lock_fds: list[int] = []
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
 
@@ -157,8 +165,11 @@ class Supervisor:
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
         )
-        if write and self._write(self.store.write_tails, tails, now) and self._write(self.store.write_snapshot, snapshot):
+        if write and self._write(self.state.write, snapshot, tails):
             self._store_works()
+            if now - self.pruned_at >= PRUNE_EVERY:
+                self.pruned_at = now
+                self._write(self.store.prune, now)
         self.tick_ms.append(elapsed)
         return snapshot
 
@@ -503,6 +514,7 @@ class Supervisor:
             )
         self.store.set_meta(STOPPED_KEY, "0")
         self.hook_cursor = 0
+        self.state.reset()
 
     # -- the loop -------------------------------------------------------------
 
