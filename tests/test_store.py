@@ -213,3 +213,25 @@ def test_an_older_store_loses_its_snapshots_table_and_keeps_the_rest(tmp_path: P
     assert again._conn().execute("SELECT name FROM sqlite_master WHERE name='snapshots'").fetchone() is None
     assert [a["action"] for a in again.actions()] == ["up"]
     assert again.latest_snapshot() is None
+
+
+def test_tables_read_every_tick_are_read_again_only_after_a_write(tmp_path: Path) -> None:
+    """The supervisor's per-tick reads of agents, tasks and deliveries: a copy while nobody wrote
+    the table (no query of it), a fresh read after any handle's or process's write."""
+    reader, writer = Store(tmp_path / "s.db"), Store(tmp_path / "s.db")
+    writer.record_agent("a1", kind="shell", pane_id="%1", window=None, launched_at=1.0, task=None, base_commit=None,
+                        branch=None, worktree=None, spec={"name": "a1", "kind": "shell", "command": "true"})
+    writer.queue_delivery("a1", "task", "do it")
+    assert [r.name for r in reader.agents()] == ["a1"] and len(reader.pending_deliveries()) == 1
+    statements: list[str] = []
+    reader._conn().set_trace_callback(statements.append)
+    first = reader.agents()
+    first.clear()  # a caller's copy: the cached list is not the one handed out
+    assert [r.name for r in reader.agents()] == ["a1"] and len(reader.pending_deliveries()) == 1
+    assert not [s for s in statements if "FROM agents" in s or "FROM deliveries" in s], statements
+    writer.update_agent("a1", pane_id="%2")
+    subprocess.run([sys.executable, "-c", f"from mission_control.adapters.store import Store; "
+                    f"Store({str(tmp_path / 's.db')!r}).mark_delivered(1)"], check=True)
+    assert reader.agents()[0].pane_id == "%2" and reader.pending_deliveries() == []
+    writer.record_task("t1", "do it", "a1", None, "", None)
+    assert list(reader.current_tasks()) == ["t1"]

@@ -22,6 +22,7 @@ every other handle reopens the file that is there now, or says it is missing.
 
 from __future__ import annotations
 
+import copy
 import errno
 import functools
 import json
@@ -31,7 +32,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from mission_control.adapters.supervisor_lock import env_file, spec_env_file
 from mission_control.core.errors import MissionControlError
@@ -40,6 +41,7 @@ from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.records import AgentRecord, agent_record, parse_spec, spec_json_fields
 
 SCHEMA_VERSION = 4
+T = TypeVar("T")
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
 HEARTBEAT_SUFFIX = "-tick"
@@ -79,6 +81,10 @@ CREATE TABLE IF NOT EXISTS agents (
     spec TEXT NOT NULL DEFAULT '{}',
     removed INTEGER NOT NULL DEFAULT 0,
     first_launched_at REAL        -- its first launch: spend is counted from here across restarts
+);
+CREATE TABLE IF NOT EXISTS table_changes (
+    tbl TEXT PRIMARY KEY,         -- a table readers keep a copy of
+    n INTEGER NOT NULL            -- bumped by every write to it (triggers): an unchanged n, an unchanged table
 );
 CREATE TABLE IF NOT EXISTS fleet_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -148,6 +154,33 @@ CREATE TABLE IF NOT EXISTS deliveries (
     created_at REAL NOT NULL,
     delivered_at REAL             -- NULL while it waits for the agent's prompt
 );
+CREATE TRIGGER IF NOT EXISTS agents_on_insert AFTER INSERT ON agents BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('agents', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS agents_on_update AFTER UPDATE ON agents BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('agents', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS agents_on_delete AFTER DELETE ON agents BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('agents', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS task_ledger_on_insert AFTER INSERT ON task_ledger BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('task_ledger', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS task_ledger_on_update AFTER UPDATE ON task_ledger BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('task_ledger', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS task_ledger_on_delete AFTER DELETE ON task_ledger BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('task_ledger', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_on_insert AFTER INSERT ON deliveries BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('deliveries', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_on_update AFTER UPDATE ON deliveries BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('deliveries', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_on_delete AFTER DELETE ON deliveries BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('deliveries', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
 """
 
 _MIGRATIONS = {
@@ -260,6 +293,8 @@ class Store:
         self.damaged_aside: Path | None = None
         """Where `replace_damaged` moved a damaged store (its replacement is empty until the owner refills it)."""
         self._local = threading.local()
+        self._reads: dict[str, tuple[Any, Any]] = {}
+        """Per table, the last read of it and the table's change count then (`_cached`)."""
         self._specs: dict[tuple[str, str, str, str], AgentSpec] = {}
         """Agent specs parsed from their stored JSON (and env values), by what they were parsed from."""
         try:
@@ -617,8 +652,23 @@ class Store:
                              f"`up --fresh` starts it again from its config") from None
         return {k: str(values.get(k, "")) for k in names} if isinstance(values, dict) else dict(names)
 
+    def _cached(self, table: str, key: Any, read: Callable[[], T]) -> T:
+        """`read()`, or what it returned last time when `table` has not been written since (the
+        supervisor reads the agents, tasks and deliveries every tick; they rarely change)."""
+        row = self._conn().execute("SELECT n FROM table_changes WHERE tbl=?", (table,)).fetchone()
+        stamp = (row[0] if row else 0, self._identity(), key)
+        hit = self._reads.get(table)
+        if hit is not None and hit[0] == stamp:
+            return copy.copy(hit[1])
+        value = read()
+        self._reads[table] = (stamp, value)
+        return copy.copy(value)
+
     def agents(self, include_removed: bool = False) -> list[AgentRecord]:
         """The fleet's agents in the order they were added, each spec read back with its env values."""
+        return self._cached("agents", include_removed, lambda: self._read_agents(include_removed))
+
+    def _read_agents(self, include_removed: bool) -> list[AgentRecord]:
         rows = self._conn().execute(
             "SELECT name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, spec, first_launched_at"
             " FROM agents" + ("" if include_removed else " WHERE removed=0") + " ORDER BY rowid"
@@ -891,10 +941,10 @@ class Store:
 
     def current_tasks(self) -> dict[str, dict[str, Any]]:
         """Each task's latest holding, by task id."""
-        out: dict[str, dict[str, Any]] = {}
-        for row in self.task_history():
-            out[row["task"]] = row
-        return out
+        def read() -> dict[str, dict[str, Any]]:
+            return {row["task"]: row for row in self.task_history()}
+
+        return self._cached("task_ledger", None, read)
 
     # -- text waiting for an agent's prompt --------------------------------
 
@@ -905,10 +955,13 @@ class Store:
         )
 
     def pending_deliveries(self) -> list[dict[str, Any]]:
-        rows = self._conn().execute(
-            "SELECT id, agent, purpose, text, created_at FROM deliveries WHERE delivered_at IS NULL ORDER BY id"
-        ).fetchall()
-        return [dict(zip(("id", "agent", "purpose", "text", "created_at"), r)) for r in rows]
+        def read() -> list[dict[str, Any]]:
+            rows = self._conn().execute(
+                "SELECT id, agent, purpose, text, created_at FROM deliveries WHERE delivered_at IS NULL ORDER BY id"
+            ).fetchall()
+            return [dict(zip(("id", "agent", "purpose", "text", "created_at"), r)) for r in rows]
+
+        return self._cached("deliveries", None, read)
 
     def mark_delivered(self, delivery_id: int, at: float | None = None) -> None:
         self._write("UPDATE deliveries SET delivered_at=? WHERE id=?", (at or time.time(), delivery_id))
