@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections import deque
 import sys
 import threading
 import time
@@ -103,7 +104,8 @@ class Supervisor:
         self._hooks_read = False
         """The store's hook events were read once (the first tick)."""
         self.settings = Settings(stuck_after=config.stuck_after, start_timeout=config.start_timeout)
-        self.tick_ms: list[float] = []
+        self.tick_ms: deque[float] = deque(maxlen=600)
+        """The last ten minutes' tick durations (bounded: a supervisor runs for weeks)."""
         self.stop = threading.Event()
         self.record_changes = True
         self.rulesets: dict[str, RuleSet] = {}
