@@ -154,6 +154,8 @@ class PaneLike(Protocol):
     height: int
     history_size: int
     window_activity: int
+    cursor_x: int
+    cursor_y: int
 
 
 @dataclass
@@ -164,6 +166,11 @@ class _Cached:
     """Monotonic time after which it is captured again regardless."""
     second: int
     """Wall-clock second in which it was captured: window activity in or after it means "maybe changed"."""
+    written: Hashable = None
+    """What its process tree had written when it was captured (`written`); None unknown."""
+    settle: bool = True
+    """Captured while its tree was writing: tmux may not have parsed the last bytes yet, so
+    it is captured once more even if its tree wrote nothing since."""
 
 
 @dataclass
@@ -174,8 +181,16 @@ class CaptureStats:
     captured: int = 0
     reused: int = 0
     failed: int = 0
+    unwritten: int = 0
+    """Panes in a window that printed, not captured as their process tree wrote nothing."""
     seconds: float = 0.0
     last_captured: int = 0
+    last_panes: tuple[str, ...] = ()
+    """The panes captured (or tried) by the last call."""
+
+
+Written = Callable[[PaneLike], Hashable]
+"""What a pane's process tree has written so far (`ProcessTable.written`); None when unknown."""
 
 
 class ControlClient:
@@ -295,14 +310,18 @@ class ControlClient:
 
     # -- which panes changed ----------------------------------------------------
 
-    def capture_changed(self, panes: Sequence[PaneLike], history: int = 0, join: bool = True) -> dict[str, str]:
+    def capture_changed(
+        self, panes: Sequence[PaneLike], history: int = 0, join: bool = True, written: Written | None = None
+    ) -> dict[str, str]:
         """A screen for every pane: captured again when it may have changed, else the last one.
+        `written(pane)`: what the pane's process tree has written so far (see the module's
+        docstring), None when unknown; without it a window's panes are captured together.
 
         Panes tmux cannot capture (gone since they were listed) are left out."""
-        return self.start_capture_changed(panes, history, join)()
+        return self.start_capture_changed(panes, history, join, written)()
 
     def start_capture_changed(
-        self, panes: Sequence[PaneLike], history: int = 0, join: bool = True
+        self, panes: Sequence[PaneLike], history: int = 0, join: bool = True, written: Written | None = None
     ) -> Callable[[], dict[str, str]]:
         """`capture_changed` in two halves: the captures are sent now, and calling the result
         waits for them, so the caller can do other work while tmux answers. One at a time."""
@@ -311,16 +330,30 @@ class ControlClient:
         second = int(time.time())  # window_activity has a resolution of one second
         wanted: list[str] = []
         sigs: dict[str, Hashable] = {}
+        wrote: dict[str, Hashable] = {}
+        settles: dict[str, bool] = {}
+        unwritten = 0
         for p in panes:
-            sig = (p.session, p.pid, p.dead, p.dead_status, p.width, p.height, p.history_size, history, join)
+            sig = (
+                p.session, p.pid, p.dead, p.dead_status, p.width, p.height, p.history_size,
+                p.cursor_x, p.cursor_y, history, join,
+            )
             sigs[p.pane_id] = sig
             entry = self._cache.get(p.pane_id)
             activity = p.window_activity
+            if entry is not None and entry.signature == sig and entry.due > now and activity and activity < entry.second:
+                continue  # its window printed nothing since it was captured
+            key = written(p) if written is not None else None
             if (
-                entry is None or entry.signature != sig or entry.due <= now
-                or not activity or activity >= entry.second
+                entry is not None and entry.signature == sig and entry.due > now and activity
+                and key is not None and key == entry.written and not entry.settle
             ):
-                wanted.append(p.pane_id)
+                unwritten += 1  # its window printed, but not its processes
+                continue
+            wrote[p.pane_id] = key
+            # captured while its tree writes (or not known): once more next time
+            settles[p.pane_id] = key is None or entry is None or key != entry.written
+            wanted.append(p.pane_id)
         commands = [capture_args(p, history, join) for p in wanted]
         batch = self._send(commands)
         sent = time.perf_counter() - started
@@ -340,7 +373,7 @@ class ControlClient:
                 due = now + (self.refresh_every * random.uniform(0.5, 1.0) if old is None else self.refresh_every)
                 if old is not None and old.screen == screen:
                     screen = old.screen  # the same object: its hash is already computed
-                self._cache[pane_id] = _Cached(screen, sigs[pane_id], due, second)
+                self._cache[pane_id] = _Cached(screen, sigs[pane_id], due, second, wrote[pane_id], settles[pane_id])
             out: dict[str, str] = {}
             for p in panes:
                 entry = self._cache.get(p.pane_id)
@@ -351,9 +384,11 @@ class ControlClient:
             s = self.stats
             s.ticks += 1
             s.last_captured = len(wanted) - failed
+            s.last_panes = tuple(wanted)
             s.captured += s.last_captured
             s.reused += len(out) - s.last_captured
             s.failed += failed
+            s.unwritten += unwritten
             s.seconds += sent + time.perf_counter() - t0
             return out
 

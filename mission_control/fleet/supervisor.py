@@ -131,9 +131,11 @@ class Supervisor:
         agents = self._known_agents = self._read(self.store.agents, self._known_agents)
         panes = {p.pane_id: p for p in self.tmux.list_panes() if p.session == self.config.session}
         wanted = [panes[r.pane_id] for r in agents if r.pane_id in panes]
-        screens_later = self.tmux.start_capture_changed(wanted, history=HISTORY_LINES)  # tmux works while we scan /proc
-        self.procs.refresh()
-        self._read_hooks(agents)
+        self.procs.refresh()  # first: which panes' processes wrote anything decides what is captured
+        screens_later = self.tmux.start_capture_changed(
+            wanted, history=HISTORY_LINES, written=lambda pane: self.procs.written(pane.pid)
+        )
+        self._read_hooks(agents)  # while tmux answers
         self.screens = screens_later()
         self.tasks = {row["agent"]: row for row in self._read(self.store.current_tasks, {}).values()}
         for rec in agents:
