@@ -15,16 +15,29 @@ output bytes away from it (and, see below, keeps the server safe), and it never 
 keys. tmux does count it as an attached client of the session: `display-message` must
 name the people's clients (`Tmux.display` does), or tmux may show it to this one.
 
-Which panes may have changed: a signature from `list-panes`, not `%output`
--------------------------------------------------------------------------
-`capture_changed` captures a pane again only when its signature from the tick's one
-`list-panes` differs (session, pid, dead, exit status, width, height, history size),
-when its window printed anything since the second of its last capture
-(`#{window_activity}`: any byte a pane parses, a redraw in place included; tmux 3.3a has
-no per-pane activity, `#{pane_activity}` is empty, so a window's panes go together), or
-when it has not been captured for `refresh_every` seconds. Every pane still gets a
+Which panes may have changed: a signature, the window's activity, the processes' writes
+----------------------------------------------------------------------------------------
+`capture_changed` captures a pane again when its signature from the tick's one
+`list-panes` differs (session, pid, dead, exit status, width, height, history size,
+cursor position), when it has not been captured for `refresh_every` seconds, or when its
+window printed anything since the second of its last capture (`#{window_activity}`: any
+byte a pane parses, a redraw in place included) AND its own processes wrote since. tmux
+3.3a has no per-pane activity (`#{pane_activity}` is empty), so in a window of several
+agents the window's activity alone would capture every pane whenever one of them prints.
+What tells them apart is `written(pane)` (`ProcessTable.written`): the bytes the pane's
+process tree passed to write(), `wchar` of `/proc/PID/io` summed over the tree (a write to
+the terminal counts; a reaped child's bytes move into its parent, so the sum only grows),
+and the tree's pids. It is read only for panes whose window printed, ~5 µs a process. A
+pane whose tree wrote is captured, and once more on the next look even if it wrote nothing
+since: tmux may not have parsed the last bytes when it answered. Every pane still gets a
 screen every tick: the last one when nothing says it changed (the same `str` object, so
 its hash is not even recomputed).
+
+What `written` cannot see, the rest catches: the terminal's own echo of typed keys moves
+the cursor (signature); a process outside the tree that holds the terminal (a daemonized
+child), or a write the kernel does not count as write() (io_uring), waits for the refresh.
+Where `/proc/PID/io` cannot be read (not Linux, another user's or a non-dumpable process)
+`written` is None and the pane is captured whenever its window printed, as without it.
 
 Cursor position, history size or title alone would be blind to redraws in place (a
 spinner or "Thinking… (12s)" rewritten on its row moves neither), so `window_activity`
