@@ -40,8 +40,8 @@ Where `/proc/PID/io` cannot be read (not Linux, another user's or a non-dumpable
 `written` is None and the pane is captured whenever its window printed, as without it.
 
 Cursor position, history size or title alone would be blind to redraws in place (a
-spinner or "Thinking… (12s)" rewritten on its row moves neither), so `window_activity`
-is the signal that matters. `%output` notifications would be per pane and exact, and
+spinner or "Thinking… (12s)" rewritten on its row moves neither): in the signature they
+only add what `written` misses. `%output` notifications would be per pane and exact, and
 cheap when switched off per pane after the first one each tick (`refresh-client -A
 %N:off`, on again before the capture). But they make the client "behind" on panes that printed, and tmux up to at
 least 3.6a segfaults when such a pane is respawned (tmux/tmux#5499, reproduced here on

@@ -1,7 +1,8 @@
 """The headless supervisor: the one process per fleet that polls and decides.
 
 Each tick: one `tmux list-panes -a`, one pass over the process table, a capture of
-each agent pane, the agents' status files and hook events -> the core classifier ->
+each agent pane that may have changed (its window printed and its processes wrote; see
+adapters/tmux_control.py), the agents' status files and hook events -> the core classifier ->
 a `FleetSnapshot` in the state store. Hook events arrive in each agent's events file
 (appended by `hook_appender.py`, tailed from an offset), are recorded in the store, and
 are read back from the store with those of the old `mission-control hook` command. The next tick is scheduled only when the last
