@@ -136,8 +136,8 @@ class Supervisor:
         screens_later = self.tmux.start_capture_changed(
             wanted, history=HISTORY_LINES, written=lambda pane: self.procs.written(pane.pid)
         )
-        self._read_hooks(agents)  # while tmux answers
-        self.screens = screens_later()
+        # while tmux answers: what does not need the screens
+        self._read_hooks(agents)
         self.tasks = {row["agent"]: row for row in self._read(self.store.current_tasks, {}).values()}
         for rec in agents:
             self._watch_git(rec)
@@ -146,6 +146,7 @@ class Supervisor:
         self._git_keys = {n: k for n, k in self._git_keys.items() if n in names}
         if not self.git.running:
             self.git.run_once()
+        self.screens = screens_later()
         snaps: list[AgentSnapshot] = []
         tails: dict[str, str] = {}
         for rec in agents:
