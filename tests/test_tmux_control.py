@@ -265,6 +265,12 @@ def test_capture_changed_always_recaptures_after_the_refresh_period(socket: str,
         control.capture_changed(infos, 10)
         control.capture_changed(infos, 10)
         assert control.stats.last_captured == len(infos)
+        # and when their processes wrote nothing
+        table = ProcessTable()
+        table.refresh()
+        for _ in range(3):
+            control.capture_changed(infos, 10, written=lambda p: table.written(p.pid))
+            assert control.stats.last_captured == len(infos)
 
 
 def test_fails_over_to_a_process_when_the_control_client_dies(socket: str, panes: dict[str, str]) -> None:
@@ -454,9 +460,15 @@ class _Ticks:
         self.screens = self.control.capture_changed(infos, 10, written=lambda p: self.table.written(p.pid))
         return set(self.control.stats.last_panes)
 
-    def settled(self, pane_id: str) -> None:
-        """Tick until a tick leaves the pane alone (its first capture is followed by a second)."""
-        retry_until(lambda: pane_id not in self(), message=f"{pane_id} is no longer captured")
+    def drew(self, pane_id: str) -> None:
+        """Wait until the pane's processes wrote something."""
+        before = self.written(pane_id)
+        retry_until(lambda: self.written(pane_id) != before, message=f"{pane_id} wrote")
+
+    def settled(self, pane_id: str, busy: str) -> None:
+        """Tick until a tick after `busy` (in the same window) drew leaves the pane alone: a
+        pane captured while it wrote is captured once more when its window next prints."""
+        retry_until(lambda: (self.drew(busy), pane_id not in self())[1], message=f"{pane_id} is no longer captured")
 
 
 def test_only_the_pane_that_printed_is_captured(socket: str, spinner_and_prompt: dict[str, str]) -> None:
@@ -466,10 +478,9 @@ def test_only_the_pane_that_printed_is_captured(socket: str, spinner_and_prompt:
         tick = _Ticks(socket, control, ProcessTable())
         assert tick.written(prompt) is not None  # /proc/PID/io is readable here
         assert {spinner, prompt} <= tick()
-        tick.settled(prompt)
+        tick.settled(prompt, spinner)
         for _ in range(4):  # the spinner's window prints all the time, the prompt's pane does not
-            before = tick.written(spinner)
-            retry_until(lambda: tick.written(spinner) != before, message="the spinner drew")
+            tick.drew(spinner)
             captured = tick()
             assert spinner in captured and prompt not in captured, captured
         assert control.stats.unwritten >= 4
@@ -481,12 +492,13 @@ def test_only_the_pane_that_printed_is_captured(socket: str, spinner_and_prompt:
         retry_until(lambda: tick.written(prompt) != before, message="the prompt's pane wrote")
         assert prompt in tick()
         retry_until(lambda: ">!" in (tick(), tick.screens[prompt])[1], timeout=10, message="its new line is seen")
-        tick.settled(prompt)
+        tick.settled(prompt, spinner)
 
 
 def test_a_stopped_pane_is_not_captured_and_a_dead_one_is(socket: str, spinner_and_prompt: dict[str, str]) -> None:
-    ids = spinner_and_prompt
-    spinner, prompt = ids["spinner"], ids["prompt"]
+    spinner = spinner_and_prompt["spinner"]
+    counter = tmux(socket, "split-window", "-d", "-t", spinner, "-P", "-F", "#{pane_id}",
+                   sh("i=0; while :; do i=$((i+1)); echo count $i; sleep 0.1; done")).strip()
     with ControlClient(socket, SESSION, refresh_every=600) as control:
         tick = _Ticks(socket, control, ProcessTable())
         tick.table.refresh()
@@ -501,13 +513,11 @@ def test_a_stopped_pane_is_not_captured_and_a_dead_one_is(socket: str, spinner_a
 
         try:
             retry_until(stopped, message="the spinner is stopped")
-            tick.settled(spinner)
-            # the prompt prints meanwhile (so the window has activity), the stopped spinner is left alone
-            with open(ids["fifo"], "w") as f:
-                f.write("!\n")
-            retry_until(lambda: ">!" in (tick(), tick.screens[prompt])[1], timeout=10, message="the prompt printed")
-            for _ in range(3):
-                assert spinner not in tick()
+            tick.settled(spinner, counter)
+            for _ in range(4):  # its window prints all the time (the counter), the stopped spinner does not
+                tick.drew(counter)
+                captured = tick()
+                assert counter in captured and spinner not in captured, captured
         finally:
             for pid in tree:
                 os.kill(pid, signal.SIGKILL)
