@@ -50,25 +50,46 @@ runs, no respawn involved. A server crash is the whole fleet, so this client run
 `no-output`: tmux never keeps pane data for it.
 
 Measured on `benchmarks/bench.py`'s fleet (`--strategies`; the %output row with that
-earlier design): 100 agents, 2 vCPU Xeon, tmux 3.3a, 1 s ticks, 20 s each; the capture
-step alone after one `list-panes`, its wall time, and CPU in % of one core (capturing
-process + tmux server, whose work on the agents' own output is the first row).
+earlier design): 100 agents in the `split` layout, 2 vCPU Xeon, tmux 3.3a, 1 s ticks, 20 s
+each; the capture step alone after one `list-panes`, its wall time, and CPU in % of one
+core (capturing process + tmux server, whose work on the agents' own output is the first row).
 
     mixed agents (every window busy)      wall/tick   captures/tick   CPU %
       list-panes only, no capture              —             0           8.5
       one `tmux capture-pane` per pane      472 ms          100          52.7
       control client, every pane            9.5 ms          100          12.0
-      control client, signature (this)      8.6 ms          100          11.1
+      control client, signature             8.6 ms          100          11.1
       control client, %output per pane           tmux server crashed
     quiet agents (17 in 20 at a prompt)
       list-panes only, no capture              —             0           4.3
       one `tmux capture-pane` per pane      438 ms          100          46.0
       control client, every pane            5.7 ms          100           5.1
-      control client, signature (this)      4.2 ms           48           4.9
+      control client, signature             4.2 ms           48           4.9
+
+The same four ways and the written-bytes signal (this), in one later run of 10 s each, the
+machine shared with other work (so compare within a block, not with the one above); its
+wall time includes the pass over /proc it needs (~1 ms CPU at 100 processes, ~3-4 at the
+benchmark's ~350), which the supervisor makes every tick anyway:
+
+    mixed agents                          wall/tick   captures/tick   CPU %
+      one `tmux capture-pane` per pane      316 ms          100          31.2
+      control client, every pane            4.4 ms          100           7.1
+      control client, signature             4.2 ms          100           7.6
+      signature + written (this)            8.8 ms           66           7.6
+    quiet agents
+      one `tmux capture-pane` per pane      297 ms          100          27.5
+      control client, every pane            3.9 ms          100           3.0
+      control client, signature             2.1 ms           51           2.8
+      signature + written (this)           15.5 ms           28           3.2
 
 The control client is the win: it adds 13x (busy) to 50x (quiet) less CPU than a
-process per pane, and 50-100x less wall time. The signature adds little on top, as a
-window with any busy agent is captured whole, but it costs nothing.
+process per pane, and 50-100x less wall time. The window's activity alone captures a
+window with any busy agent whole; with the written bytes the captures follow the panes
+that print: 66 of 100 in the mixed fleet (its 50 streaming and spinning agents every
+tick, the bursty ones twice a burst, and ~10 forced refreshes), 28 in the quiet one
+(15 + ~10 refreshes). A capture costs tmux little, so the CPU stays about the same
+(the /proc pass included); the supervisor in those runs: 1.8 % (mixed) and 1.3 % (quiet)
+of one core, tick p50 31 / 16 ms, p99 56 / 25 ms.
 """
 
 from __future__ import annotations
