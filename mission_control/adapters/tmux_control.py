@@ -68,8 +68,8 @@ core (capturing process + tmux server, whose work on the agents' own output is t
 
 The same four ways and the written-bytes signal (this), in one later run of 10 s each, the
 machine shared with other work (so compare within a block, not with the one above); its
-wall time includes the pass over /proc it needs (~1 ms CPU at 100 processes, ~3-4 at the
-benchmark's ~350), which the supervisor makes every tick anyway:
+wall time includes the pass over /proc it needs (~10 µs of CPU a process, here ~1 ms for
+100 processes), which the supervisor makes every tick anyway:
 
     mixed agents                          wall/tick   captures/tick   CPU %
       one `tmux capture-pane` per pane      316 ms          100          31.2
