@@ -64,6 +64,8 @@ PANE_FIELDS = (
     "@mc_agent",
     "@mc_role",
     "window_activity",
+    "cursor_x",
+    "cursor_y",
 )
 _BUFFER_IDS = itertools.count(1)
 PANE_FORMAT = SEP.join("#{%s}" % f for f in PANE_FIELDS)
@@ -90,6 +92,9 @@ class PaneInfo:
     role: str
     window_activity: int = 0
     """Second of the last output of any pane in its window (tmux 3.3a has no per-pane one); 0 unknown."""
+    cursor_x: int = 0
+    cursor_y: int = 0
+    """Where its cursor is: a move says the pane printed (a terminal's own echo of typed keys included)."""
 
 
 _ACTIVITY = PANE_FIELDS.index("window_activity")
@@ -124,6 +129,8 @@ def parse_panes(text: str) -> list[PaneInfo]:
                 agent=parts[11],
                 role=parts[12],
                 window_activity=_int(parts[_ACTIVITY]) or 0,
+                cursor_x=_int(parts[_ACTIVITY + 1]) or 0,
+                cursor_y=_int(parts[_ACTIVITY + 2]) or 0,
             )
         )
     return panes
@@ -317,21 +324,26 @@ class Tmux:
     def capture(self, pane_id: str, history: int = 0, join: bool = True) -> str:
         return self.query(*tmux_control.capture_args(pane_id, history, join))
 
-    def capture_changed(self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True) -> dict[str, str]:
+    def capture_changed(
+        self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True,
+        written: "tmux_control.Written | None" = None,
+    ) -> dict[str, str]:
         """A screen for each pane (pane id -> `capture` text), captured again only when it may
-        have changed since the last call, else the previous one. Panes that cannot be captured
-        (gone since they were listed) are left out. Without a control client: one process per pane."""
-        return self.start_capture_changed(panes, history, join)()
+        have changed since the last call, else the previous one; `written` as in
+        `ControlClient.capture_changed`. Panes that cannot be captured (gone since they were
+        listed) are left out. Without a control client: one process per pane."""
+        return self.start_capture_changed(panes, history, join, written)()
 
     def start_capture_changed(
-        self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True
+        self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True,
+        written: "tmux_control.Written | None" = None,
     ) -> Callable[[], dict[str, str]]:
         """`capture_changed` in two halves: the captures are requested now; calling the
-        result waits for them (do other work meanwhile, e.g. refresh the process table)."""
+        result waits for them (do other work meanwhile, e.g. read the agents' hook files)."""
         client = self.control()
         if client is not None:
             try:
-                finish = client.start_capture_changed(panes, history, join)
+                finish = client.start_capture_changed(panes, history, join, written)
             except tmux_control.ControlError:
                 pass
             else:

@@ -1,7 +1,8 @@
 """The headless supervisor: the one process per fleet that polls and decides.
 
 Each tick: one `tmux list-panes -a`, one pass over the process table, a capture of
-each agent pane, the agents' status files and hook events -> the core classifier ->
+each agent pane that may have changed (its window printed and its processes wrote; see
+adapters/tmux_control.py), the agents' status files and hook events -> the core classifier ->
 a `FleetSnapshot`, of which the state store gets the agents that changed. Hook events arrive in each agent's events file
 (appended by `hook_appender.py`, tailed from an offset), are recorded in the store, and
 are read back from the store with those of the old `mission-control hook` command. The next tick is scheduled only when the last
@@ -141,10 +142,12 @@ class Supervisor:
         agents = self._known_agents = self._read(self.store.agents, self._known_agents)
         panes = {p.pane_id: p for p in self.tmux.list_panes() if p.session == self.config.session}
         wanted = [panes[r.pane_id] for r in agents if r.pane_id in panes]
-        screens_later = self.tmux.start_capture_changed(wanted, history=HISTORY_LINES)  # tmux works while we scan /proc
-        self.procs.refresh()
+        self.procs.refresh()  # first: which panes' processes wrote anything decides what is captured
+        screens_later = self.tmux.start_capture_changed(
+            wanted, history=HISTORY_LINES, written=lambda pane: self.procs.written(pane.pid)
+        )
+        # while tmux answers: what does not need the screens
         self._read_hooks(agents)
-        self.screens = screens_later()
         self.tasks = {row["agent"]: row for row in self._read(self.store.current_tasks, {}).values()}
         for rec in agents:
             self._watch_git(rec)
@@ -153,6 +156,7 @@ class Supervisor:
         self._git_keys = {n: k for n, k in self._git_keys.items() if n in names}
         if not self.git.running:
             self.git.run_once()
+        self.screens = screens_later()
         snaps: list[AgentSnapshot] = []
         tails: dict[str, str] = {}
         for rec in agents:
