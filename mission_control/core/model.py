@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Any
 
 
@@ -134,8 +135,7 @@ class AgentSnapshot:
         status: equal keys on two ticks mean its stored row need not be written again (readers
         add the time since that row was written to `time_in`, see `carried_to`)."""
         current = self.status.value
-        return (*(getattr(self, name) for name in _KEYED_FIELDS),
-                tuple(sorted((k, v) for k, v in self.time_in.items() if k != current)))
+        return _keyed(self), tuple(sorted((k, v) for k, v in self.time_in.items() if k != current))
 
     def carried_to(self, written_at: float, now: float) -> AgentSnapshot:
         """This agent as stored at `written_at`, shown at `now`: the status it had then has gone on
@@ -151,7 +151,7 @@ class AgentSnapshot:
 _AGENT_FIELDS = tuple(f.name for f in fields(AgentSnapshot))
 _KNOWN_FIELDS = frozenset(_AGENT_FIELDS)
 """Worked out once: every dashboard read decodes every agent."""
-_KEYED_FIELDS = tuple(name for name in _AGENT_FIELDS if name != "time_in")
+_keyed = attrgetter(*(name for name in _AGENT_FIELDS if name != "time_in"))
 
 
 @dataclass(frozen=True)
