@@ -238,3 +238,23 @@ def test_a_quiet_fleet_costs_the_store_nothing_while_a_busy_agent_writes_only_it
         _, changed = reader.read()
         seen.update(changed or ())
     assert seen == {"busy"}
+
+
+def test_a_busy_agents_screen_text_is_stored_every_tick_only_while_a_dashboard_shows_it(cli, tmp_path: Path) -> None:
+    from mission_control.adapters.store import Store
+
+    # the dashboard `up` starts shows the first agent's screen text: the busy one comes second
+    up(cli, tmp_path, shell_agent("first", "printf '$ '; read x")
+       + shell_agent("busy", "i=0; while true; do i=$((i+1)); echo step $i; sleep 0.1; done"))
+    store = Store(tmp_path / ".mission-control" / "state.db")
+
+    def stored() -> float:
+        row = store._conn().execute("SELECT captured_at FROM pane_tails WHERE agent='busy'").fetchone()
+        return row[0] if row else 0.0
+
+    first = retry_until(lambda: stored() and store.latest_tick() > stored() + 2 and stored(), message="a first tail")
+    assert stored() == first  # unwatched: its changing text is not rewritten every tick (TAIL_EVERY)
+    store.watch_tail("busy", time.time() + 30)
+    seen: set[float] = set()
+    retry_until(lambda: seen.add(stored()) or len(seen) >= 4, message="watched: stored each tick")
+    assert "step" in store.pane_tail("busy")

@@ -235,3 +235,13 @@ def test_tables_read_every_tick_are_read_again_only_after_a_write(tmp_path: Path
     assert reader.agents()[0].pane_id == "%2" and reader.pending_deliveries() == []
     writer.record_task("t1", "do it", "a1", None, "", None)
     assert list(reader.current_tasks()) == ["t1"]
+
+
+def test_a_watched_tail_lasts_until_its_latest_renewal(tmp_path: Path) -> None:
+    store, dashboard = Store(tmp_path / "s.db"), Store(tmp_path / "s.db")
+    assert store.watched_tails(100.0) == set()
+    dashboard.watch_tail("a", 130.0)
+    dashboard.watch_tail("a", 110.0)  # a second dashboard's shorter wish does not cut the first one's
+    dashboard.watch_tail("b", 105.0)
+    assert store.watched_tails(100.0) == {"a", "b"}
+    assert store.watched_tails(120.0) == {"a"} and store.watched_tails(131.0) == set()

@@ -102,11 +102,14 @@ CREATE TABLE IF NOT EXISTS agent_state (
     at REAL NOT NULL,             -- that write's tick: the agent has been in its status since at least then
     data TEXT                     -- its AgentSnapshot as JSON; NULL: gone from the fleet
 );
-CREATE INDEX IF NOT EXISTS agent_state_version ON agent_state(version);
 CREATE TABLE IF NOT EXISTS pane_tails (
     agent TEXT PRIMARY KEY,
     captured_at REAL NOT NULL,
     text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tail_watch (
+    agent TEXT PRIMARY KEY,
+    until REAL NOT NULL           -- a dashboard shows the agent's screen text until then (renewed while it does)
 );
 CREATE TABLE IF NOT EXISTS status_changes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -180,6 +183,15 @@ CREATE TRIGGER IF NOT EXISTS deliveries_on_update AFTER UPDATE ON deliveries BEG
 END;
 CREATE TRIGGER IF NOT EXISTS deliveries_on_delete AFTER DELETE ON deliveries BEGIN
     INSERT INTO table_changes(tbl, n) VALUES ('deliveries', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tail_watch_on_insert AFTER INSERT ON tail_watch BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('tail_watch', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tail_watch_on_update AFTER UPDATE ON tail_watch BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('tail_watch', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tail_watch_on_delete AFTER DELETE ON tail_watch BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('tail_watch', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
 END;
 """
 
@@ -797,6 +809,17 @@ class Store:
                     f"DELETE FROM {table} WHERE ({time_col} < ? OR id <= ?){extra}", (cutoff, newest - RETENTION_ROWS))
                 dropped[table] = cur.rowcount
         return dropped
+
+    def watch_tail(self, agent: str, until: float) -> None:
+        """A dashboard shows `agent`'s screen text until `until`: the supervisor stores it each
+        tick it changes (other agents' at most every TAIL_EVERY seconds)."""
+        self._write("INSERT INTO tail_watch(agent, until) VALUES (?, ?) "
+                    "ON CONFLICT(agent) DO UPDATE SET until = MAX(until, excluded.until)", (agent, until))
+
+    def watched_tails(self, now: float) -> set[str]:
+        """The agents some dashboard shows the screen text of now."""
+        rows = self._cached("tail_watch", None, lambda: self._conn().execute("SELECT agent, until FROM tail_watch").fetchall())
+        return {agent for agent, until in rows if until >= now}
 
     def pane_tail(self, agent: str) -> str:
         row = self._conn().execute("SELECT text FROM pane_tails WHERE agent=?", (agent,)).fetchone()

@@ -51,6 +51,10 @@ HISTORY_LINES = 10
 OUTPUT_READ = 128 << 10
 """Bytes of an agent's output log its meter reads per tick. An agent printing faster than this
 (a runaway loop) is metered a few ticks late instead of stalling the tick for the whole fleet."""
+TAIL_EVERY = 30.0
+"""An agent's screen text (its pane tail) is stored when it changed, but at most every 30 s, except
+at once when its status changes or while a dashboard shows it (`Store.watch_tail`): a fleet of
+agents printing all the time would otherwise rewrite every tail every tick."""
 PRUNE_EVERY = 300.0
 """Seconds between two passes dropping history past its retention (see `Store.prune`)."""
 
@@ -77,6 +81,8 @@ class _AgentState:
     cpu_prev_at: float | None = None
     cpu_percent: float | None = None
     tail_hash: str = ""
+    """The digest of its screen text as last stored."""
+    tail_written_at: float = 0.0
     launched_at: float = 0.0
     meter: Meter | None = None
     output: TailedFile | None = None
@@ -125,6 +131,8 @@ class Supervisor:
         on without it: the agents are watched from what was last read, and writing resumes when it can."""
         self._known_agents: list[AgentRecord] = []
         """The agent records last read from the store: what a damaged store is rebuilt from."""
+        self.watched: set[str] = set()
+        """The agents a dashboard shows the screen text of: their tails are stored every tick they change."""
         self.state = StateWriter(store)
         """Writes each agent's row when it changed (a tick with nothing changed writes nothing)."""
         self.pruned_at = 0.0
@@ -149,6 +157,7 @@ class Supervisor:
         # while tmux answers: what does not need the screens
         self._read_hooks(agents)
         self.tasks = {row["agent"]: row for row in self._read(self.store.current_tasks, {}).values()}
+        self.watched = self._read(self.store.watched_tails, set(), now)
         for rec in agents:
             self._watch_git(rec)
         names = {rec.name for rec in agents}
@@ -280,8 +289,8 @@ class Supervisor:
         held = self.tasks.get(name)
         tail = None
         digest = facts.digest if facts is not None else ""
-        if digest != st.tail_hash:
-            st.tail_hash = digest
+        if digest != st.tail_hash and (verdict.changed or name in self.watched or now - st.tail_written_at >= TAIL_EVERY):
+            st.tail_hash, st.tail_written_at = digest, now
             tail = hide_values("\n".join((facts.lines if facts is not None else [])[-60:]), st.secrets)
         facts_now = PaneFacts(
             pid=pane.pid if pane is not None else None,

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["ActionFinished", "ActionsPort", "FleetObserved", "MissionControlApp", "create_app"]
 
 T = TypeVar("T")
+WATCH_RENEW = 10.0
+"""Seconds between two renewals of the selected agent's `watch_tail` (each asks for twice that)."""
 
 
 class ActionsPort(Protocol):
@@ -142,7 +144,7 @@ class MissionControlApp(App[None]):
     def watch_store(self) -> None:
         worker = self._current_worker()
         last_snap, last_alive, last_tail_for = None, None, None
-        failed, seen = False, 0
+        failed, seen, watching = False, 0, (None, 0.0)
         try:  # the store is read here, off the UI thread, from the start
             self.call_from_thread(self._say_recovered, self.source.recent_actions(5))
         except Exception as exc:
@@ -156,6 +158,9 @@ class MissionControlApp(App[None]):
                     last_snap, last_alive, failed = snap, alive, False
                     seen += 1
                 name = self.selected_name
+                if name and (name != watching[0] or time.monotonic() >= watching[1]):
+                    self.source.watch_tail(name, 2 * WATCH_RENEW)  # its screen text stored every tick it changes
+                    watching = (name, time.monotonic() + WATCH_RENEW)
                 if name and (name, seen) != last_tail_for:  # its screen may have changed: a tick went by
                     self.post_message(TailRead(name, self.source.tail(name), self.source.status_changes(name)))
                     last_tail_for = (name, seen)

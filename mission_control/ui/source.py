@@ -22,6 +22,7 @@ class FleetSource(Protocol):
     def read(self) -> tuple[FleetSnapshot | None, frozenset[str] | None]: ...
     def latest(self) -> FleetSnapshot | None: ...
     def tail(self, agent: str) -> str: ...
+    def watch_tail(self, agent: str, seconds: float) -> None: ...
     def supervisor_alive(self) -> bool: ...
     def recent_actions(self, limit: int = 20) -> list[dict[str, Any]]: ...
     def status_changes(self, agent: str, limit: int = 10) -> list[dict[str, Any]]: ...
@@ -47,6 +48,14 @@ class StoreSource:
 
     def tail(self, agent: str) -> str:
         return self.store.pane_tail(agent)
+
+    def watch_tail(self, agent: str, seconds: float) -> None:
+        """Have the supervisor store `agent`'s screen text each tick for the next `seconds`. A store
+        this reader cannot write (read-only) only means the text comes less often: not an error."""
+        try:
+            self.store.watch_tail(agent, time.time() + seconds)
+        except StoreError:
+            pass
 
     def supervisor_alive(self) -> bool:
         return supervisor_alive(self.config.state_dir)
@@ -92,6 +101,9 @@ class FixedSource:
 
     def tail(self, agent: str) -> str:
         return self.tails.get(agent, "")
+
+    def watch_tail(self, agent: str, seconds: float) -> None:
+        pass
 
     def supervisor_alive(self) -> bool:
         return self.alive
