@@ -176,6 +176,8 @@ class CaptureStats:
     failed: int = 0
     seconds: float = 0.0
     last_captured: int = 0
+    written: int = 0
+    """Bytes written to the client's stdin (commands), so a benchmark can tell them from its other writes."""
 
 
 class ControlClient:
@@ -404,6 +406,7 @@ class ControlClient:
         try:
             while view:
                 n = os.write(self._in, view)
+                self.stats.written += n
                 view = view[n:]
         except OSError as exc:
             self._mark_dead_locked(f"tmux control client went away ({exc.strerror or exc})")
