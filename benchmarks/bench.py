@@ -514,7 +514,9 @@ class Bench:
     def role_pane(self, role: str):
         return next((p for p in self.tmux.list_panes() if p.session == "bench" and p.role == role), None)
 
-    def up(self) -> None:
+    def up(self, keep_supervisor: bool = False) -> None:
+        """`mission-control up` of the fleet, timed; then the dashboard it opened inside tmux is closed,
+        and so is the supervisor it started, unless `keep_supervisor` (the soak watches that one)."""
         self.log(f"mission-control up: {self.n} agents on tmux socket {self.socket}")
         t0 = time.perf_counter()
         r = subprocess.run(
@@ -557,7 +559,7 @@ class Bench:
         self.results["tmux_server_rss_mb"] = round(rss_mb(self.server), 1)
         # `up` started a supervisor and a dashboard inside tmux: the phases below run their own
         sup = self.role_pane("supervisor")
-        if sup is not None and sup.pid and not sup.dead:
+        if not keep_supervisor and sup is not None and sup.pid and not sup.dead:
             os.kill(sup.pid, signal.SIGTERM)
             wait_for(lambda: not psutil.pid_exists(sup.pid) or psutil.Process(sup.pid).status() == psutil.STATUS_ZOMBIE,
                      20, "the fleet's own supervisor to stop")
