@@ -8,10 +8,12 @@ tmux pane), closes the dashboard `up` opened inside tmux and opens ONE real dash
 pseudo-terminal of 200x50 instead (bench's `Dashboard`: its output read and thrown away, as
 a terminal would). Then, once a minute, one line: the minute, the supervisor's RSS, the
 dashboard's RSS, the size of state.db + WAL + shm, and what the supervisor wrote in that
-minute: `wchar` from its /proc/<pid>/io (every write() of the process: the store's SQLite
-pages, and also the commands it sends its tmux control client, which cannot be told apart
-from outside the process; bench.py separates them) and `write_bytes` (what reached the disk,
-page-granular; 0 on tmpfs).
+minute, from its /proc/<pid>/io: `write_bytes`, what it sent to the disk, which from this
+process is the store alone (state.db, WAL, and the shm index written through mmap; pipes
+never reach a disk), page-granular, and 0 when the state dir is on tmpfs; and `wchar`, every
+write() of the process: the store's SQLite pages plus the commands it sends its tmux control
+client, which cannot be told apart from outside the process (bench.py, whose supervisor runs
+in a process of its own, subtracts them).
 
 At the end: the dashboard's growth in MB/hour after its first 30 minutes (the least-squares
 slope of its RSS over the minutes >= 30; in a shorter run, first sample to last), the
@@ -120,7 +122,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         dp = psutil.Process(dash.proc.pid)
         say(f"soak: {args.agents} agents, one dashboard, {args.minutes:g} minutes; a line a minute")
         if not args.json:
-            print(f"{'minute':>6} {'supervisor MB':>14} {'dashboard MB':>13} {'store MB':>9} {'written KB':>11} {'to disk KB':>11}", flush=True)
+            print(f"{'minute':>6} {'supervisor MB':>14} {'dashboard MB':>13} {'store MB':>9} {'store to disk KB':>17} {'all write() KB':>15}", flush=True)
         start = time.monotonic()
         last = io_counters(sup.pid)
         minute = 0
@@ -135,14 +137,14 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
                 "supervisor_rss_mb": round(rss_mb(sup), 1),
                 "dashboard_rss_mb": round(rss_mb(dp), 1),
                 "store_mb": round(store_bytes(bench.store_path) / 1e6, 2),
-                "written_bytes": now[0] - last[0],
-                "written_to_disk_bytes": now[1] - last[1],
+                "store_to_disk_bytes": now[1] - last[1],
+                "write_call_bytes": now[0] - last[0],
             }
             last = now
             results["samples"].append(sample)
             if not args.json:
                 print(f"{minute:>6} {sample['supervisor_rss_mb']:>14.1f} {sample['dashboard_rss_mb']:>13.1f} {sample['store_mb']:>9.2f} "
-                      f"{sample['written_bytes'] / 1e3:>11.1f} {sample['written_to_disk_bytes'] / 1e3:>11.1f}", flush=True)
+                      f"{sample['store_to_disk_bytes'] / 1e3:>17.1f} {sample['write_call_bytes'] / 1e3:>15.1f}", flush=True)
             if minute >= args.minutes:
                 break
             minute += 1
@@ -152,6 +154,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         results["dashboard_growth_method"] = method
         results["store_mb_end"] = results["samples"][-1]["store_mb"]
         results["history_rows"] = history_rows(bench.store_path)
+        if not any(s["store_to_disk_bytes"] for s in results["samples"]):
+            results["note"] = "write_bytes stayed 0: the state dir is likely on tmpfs; only the write() column counts"
         results["checks"] = {
             key: {"value": results[key], "target": f"{op} {limit:g}", "verdict": verdict(results[key], key)}
             for key, (limit, op) in TARGETS.items()
@@ -170,8 +174,10 @@ def report(r: dict[str, Any]) -> str:
         f"  dashboard growth                  {'—' if r['dashboard_growth_mb_per_hour'] is None else format(r['dashboard_growth_mb_per_hour'], '.2f'):>8} MB/h   "
         f"target < 5 MB/h  {c['dashboard_growth_mb_per_hour']['verdict']}  ({r['dashboard_growth_method']})",
         "  history rows at the end: " + ", ".join(f"{t} {'absent' if n is None else n}" for t, n in r["history_rows"].items()),
-        "  written = the supervisor's write() bytes (store pages and its tmux control commands); to disk = its write_bytes",
+        "  store to disk = the supervisor's write_bytes (files only: the store); all write() = its wchar (store + tmux commands)",
     ]
+    if r.get("note"):
+        lines.append(f"  note: {r['note']}")
     return "\n".join(lines)
 
 
