@@ -978,9 +978,9 @@ def report(r: dict[str, Any], notes: list[str]) -> str:
         return None if mc.get(key) is None else round(mc[key] / 1e3, 1)
 
     lines.append("state store, while the mission-control supervisor ticks (its write() bytes minus its tmux commands)")
-    row("written per minute (SQLite pages: WAL frames, checkpoints)", kb("store_bytes_per_min"), " KB")
-    row("  of which reached the disk (write_bytes; 0 on tmpfs)", kb("store_disk_write_bytes_per_min"), " KB")
-    row("  baseline: the full snapshot's JSON every tick (payload)", kb("full_snapshot_every_tick_bytes_per_min"), " KB")
+    row("written per minute (SQLite pages, WAL + checkpoints)", kb("store_bytes_per_min"), " KB")
+    row("  reached the disk (write_bytes; 0 on tmpfs)", kb("store_disk_write_bytes_per_min"), " KB")
+    row("  baseline: a full snapshot's JSON every tick", kb("full_snapshot_every_tick_bytes_per_min"), " KB")
     if mc.get("store_bytes_per_min") and mc.get("full_snapshot_every_tick_bytes_per_min"):
         row("  baseline / mission-control", round(mc["full_snapshot_every_tick_bytes_per_min"] / mc["store_bytes_per_min"], 1), "x")
     row("state.db + WAL + shm after the supervisor phase", mc.get("store_mb_after"), " MB")
@@ -1027,6 +1027,26 @@ def report(r: dict[str, Any], notes: list[str]) -> str:
     return "\n".join(lines)
 
 
+def guarded(prog: str, work, cleanup) -> tuple[int, Any]:
+    """(0, what `work()` returned), or the exit code and None when it failed or was interrupted
+    (Ctrl-C or SIGTERM); `cleanup()` runs either way."""
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        return 0, work()
+    except KeyboardInterrupt:
+        print("interrupted: cleaning up", file=sys.stderr)
+        return 130, None
+    except RuntimeError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1, None
+    finally:
+        cleanup()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=100)
@@ -1051,21 +1071,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.dashboard_apply:
         return child_dashboard_apply(args.config, args.out, rounds=20)
 
-    def interrupted(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupted)
     bench = Bench(args)
-    try:
-        results = bench.run()
-    except KeyboardInterrupt:
-        print("interrupted: cleaning up", file=sys.stderr)
-        return 130
-    except RuntimeError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        bench.cleanup()
+    code, results = guarded("bench", bench.run, bench.cleanup)
+    if results is None:
+        return code
     set_name, targets = targets_for(results["agents"])
     results["target_set"] = set_name
     results["checks"] = checks(results)  # every figure: value, target, verdict

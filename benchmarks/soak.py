@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sqlite3
 import sys
 import time
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psutil  # noqa: E402
 
-from bench import Bench, Dashboard, io_counters, rss_mb, store_bytes, wait_for  # noqa: E402
+from bench import Bench, Dashboard, guarded, io_counters, rss_mb, store_bytes, verdict, wait_for  # noqa: E402
 
 HISTORY_TABLES = ("status_changes", "actions", "deliveries", "hook_events")
 SETTLED_AFTER_MINUTES = 30
@@ -96,72 +95,69 @@ def supervisor_process(bench: Bench) -> psutil.Process:
     return top
 
 
-def verdict(value: float | None, key: str) -> str:
-    if value is None:
-        return "n/a"
-    limit, _ = TARGETS[key]
-    return "PASS" if value < limit else "MISS"
+def soak_bench(args: argparse.Namespace) -> Bench:
+    """The benchmark's fleet-maker, for this soak's fleet (no phase of its own runs)."""
+    return Bench(argparse.Namespace(agents=args.agents, seconds=0.0, interval=args.interval, layout=args.layout,
+                                    mix=args.mix, worktrees=False, json=args.json, strategies=False, exact=False))
 
 
-def soak(args: argparse.Namespace) -> dict[str, Any]:
-    bench_args = argparse.Namespace(agents=args.agents, seconds=0.0, interval=args.interval, layout=args.layout,
-                                    mix=args.mix, worktrees=False, json=args.json, strategies=False, exact=False)
-    bench = Bench(bench_args)
+def soak(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
     say = bench.log
     results: dict[str, Any] = {"agents": args.agents, "minutes": args.minutes, "interval_s": args.interval, "samples": []}
-    try:
-        bench.write_fleet()
-        bench.up(keep_supervisor=True)
-        sup = supervisor_process(bench)
-        results["up_seconds"] = bench.results["up_seconds"]
-        dash = Dashboard(bench.config, bench.env)
-        bench.dashboards.append(dash)
-        wait_for(lambda: b"a001" in dash.tail or dash.proc.poll() is not None, 60, "the dashboard to show the fleet")
+    bench.write_fleet()
+    bench.up(keep_supervisor=True)
+    sup = supervisor_process(bench)
+    results["up_seconds"] = bench.results["up_seconds"]
+    dash = Dashboard(bench.config, bench.env)
+    bench.dashboards.append(dash)
+    wait_for(lambda: b"a001" in dash.tail or dash.proc.poll() is not None, 60, "the dashboard to show the fleet")
+    if dash.proc.poll() is not None:
+        raise RuntimeError(f"the dashboard exited: {dash.tail[-400:]!r}")
+    dp = psutil.Process(dash.proc.pid)
+    say(f"soak: {args.agents} agents, one dashboard, {args.minutes:g} minutes; a line a minute")
+    if not args.json:
+        print(f"{'minute':>6} {'supervisor MB':>14} {'dashboard MB':>13} {'store MB':>9} {'store to disk KB':>17} {'all write() KB':>15}", flush=True)
+    start = time.monotonic()
+    last = io_counters(sup.pid)
+    minute = 0
+    while True:
+        try:
+            gone = sup.status() == psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            gone = True
+        if gone:
+            raise RuntimeError(f"the supervisor exited at minute {minute}")
         if dash.proc.poll() is not None:
-            raise RuntimeError(f"the dashboard exited: {dash.tail[-400:]!r}")
-        dp = psutil.Process(dash.proc.pid)
-        say(f"soak: {args.agents} agents, one dashboard, {args.minutes:g} minutes; a line a minute")
-        if not args.json:
-            print(f"{'minute':>6} {'supervisor MB':>14} {'dashboard MB':>13} {'store MB':>9} {'store to disk KB':>17} {'all write() KB':>15}", flush=True)
-        start = time.monotonic()
-        last = io_counters(sup.pid)
-        minute = 0
-        while True:
-            if not sup.is_running() or sup.status() == psutil.STATUS_ZOMBIE:
-                raise RuntimeError(f"the supervisor exited at minute {minute}")
-            if dash.proc.poll() is not None:
-                raise RuntimeError(f"the dashboard exited at minute {minute}: {dash.tail[-400:]!r}")
-            now = io_counters(sup.pid)
-            sample = {
-                "minute": minute,
-                "supervisor_rss_mb": round(rss_mb(sup), 1),
-                "dashboard_rss_mb": round(rss_mb(dp), 1),
-                "store_mb": round(store_bytes(bench.store_path) / 1e6, 2),
-                "store_to_disk_bytes": now[1] - last[1],
-                "write_call_bytes": now[0] - last[0],
-            }
-            last = now
-            results["samples"].append(sample)
-            if not args.json:
-                print(f"{minute:>6} {sample['supervisor_rss_mb']:>14.1f} {sample['dashboard_rss_mb']:>13.1f} {sample['store_mb']:>9.2f} "
-                      f"{sample['store_to_disk_bytes'] / 1e3:>17.1f} {sample['write_call_bytes'] / 1e3:>15.1f}", flush=True)
-            if minute >= args.minutes:
-                break
-            minute += 1
-            time.sleep(max(0.0, start + 60 * minute - time.monotonic()))
-        growth, method = growth_mb_per_hour(results["samples"])
-        results["dashboard_growth_mb_per_hour"] = growth
-        results["dashboard_growth_method"] = method
-        results["store_mb_end"] = results["samples"][-1]["store_mb"]
-        results["history_rows"] = history_rows(bench.store_path)
-        if not any(s["store_to_disk_bytes"] for s in results["samples"]):
-            results["note"] = "write_bytes stayed 0: the state dir is likely on tmpfs; only the write() column counts"
-        results["checks"] = {
-            key: {"value": results[key], "target": f"{op} {limit:g}", "verdict": verdict(results[key], key)}
-            for key, (limit, op) in TARGETS.items()
+            raise RuntimeError(f"the dashboard exited at minute {minute}: {dash.tail[-400:]!r}")
+        now = io_counters(sup.pid)
+        sample = {
+            "minute": minute,
+            "supervisor_rss_mb": round(rss_mb(sup), 1),
+            "dashboard_rss_mb": round(rss_mb(dp), 1),
+            "store_mb": round(store_bytes(bench.store_path) / 1e6, 2),
+            "store_to_disk_bytes": now[1] - last[1],
+            "write_call_bytes": now[0] - last[0],
         }
-    finally:
-        bench.cleanup()
+        last = now
+        results["samples"].append(sample)
+        if not args.json:
+            print(f"{minute:>6} {sample['supervisor_rss_mb']:>14.1f} {sample['dashboard_rss_mb']:>13.1f} {sample['store_mb']:>9.2f} "
+                  f"{sample['store_to_disk_bytes'] / 1e3:>17.1f} {sample['write_call_bytes'] / 1e3:>15.1f}", flush=True)
+        if minute >= args.minutes:
+            break
+        minute += 1
+        time.sleep(max(0.0, start + 60 * minute - time.monotonic()))
+    growth, method = growth_mb_per_hour(results["samples"])
+    results["dashboard_growth_mb_per_hour"] = growth
+    results["dashboard_growth_method"] = method
+    results["store_mb_end"] = results["samples"][-1]["store_mb"]
+    results["history_rows"] = history_rows(bench.store_path)
+    if not any(s["store_to_disk_bytes"] for s in results["samples"]):
+        results["note"] = "write_bytes stayed 0: the state dir is likely on tmpfs; only the write() column counts"
+    results["checks"] = {
+        key: {"value": results[key], "target": f"{op} {limit:g}", "verdict": verdict(results[key], limit, op)}
+        for key, (limit, op) in TARGETS.items()
+    }
     return results
 
 
@@ -191,18 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
 
-    def interrupted(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupted)
-    try:
-        results = soak(args)
-    except KeyboardInterrupt:
-        print("interrupted: cleaned up", file=sys.stderr)
-        return 130
-    except RuntimeError as exc:
-        print(f"soak: {exc}", file=sys.stderr)
-        return 1
+    bench = soak_bench(args)
+    code, results = guarded("soak", lambda: soak(args, bench), bench.cleanup)
+    if results is None:
+        return code
     print(json.dumps(results) if args.json else report(results))
     return 0
 
