@@ -653,7 +653,11 @@ class Bench:
         from mission_control.adapters.store import Store
 
         per_min = (len(ticks) - 1) / minutes
-        snap = Store(self.store_path).latest_snapshot()
+        store = Store(self.store_path)
+        try:
+            snap = store.latest_snapshot()
+        finally:
+            store.close()
         full = len(json.dumps(snap.to_json()).encode()) if snap is not None else 0
         written = (last[3] - first[3]) - (last[5] - first[5])
         return {
