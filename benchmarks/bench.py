@@ -157,6 +157,10 @@ def percentile(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def cpu_seconds(proc: psutil.Process) -> float:
     """CPU of a process, of its reaped children and of its live descendants."""
     try:
@@ -621,12 +625,15 @@ class Bench:
         ticks = [t for t in data["ticks"] if t_start <= t[0] <= t_end]
         whole = [t[1] for t in ticks]
         own = [t[2] for t in ticks]
+        if not whole:
+            self.notes.append(f"supervisor '{variant}': no tick ended within the {self.seconds:g} s phase (a longer --seconds times it)")
         return self.store_figures(ticks) | {
             "ticks": len(ticks),
-            "tick_p50_ms": round(percentile(whole, 50) or 0, 1),
-            "tick_p99_ms": round(percentile(whole, 99) or 0, 1),
-            "tick_max_ms": round(max(whole) if whole else 0, 1),
-            "tick_ms_reported_p50": round(percentile(own, 50) or 0, 1),
+            # None when no tick ended inside the phase (a naive tick at N = 300 outlasts a short phase)
+            "tick_p50_ms": rounded(percentile(whole, 50)),
+            "tick_p99_ms": rounded(percentile(whole, 99)),
+            "tick_max_ms": rounded(max(whole) if whole else None),
+            "tick_ms_reported_p50": rounded(percentile(own, 50)),
             "supervisor_cpu_pct": round(cpu["supervisor"], 2),
             "tmux_server_cpu_pct": round(cpu["tmux"], 2),
             "system_cpu_pct": round(cpu["supervisor"] + cpu["tmux"], 2),
@@ -759,7 +766,7 @@ class Bench:
         self.results["naive"] = naive = self.supervisor_phase("naive")
         self.dashboard_apply_phase()
         for key in ("tick_p50_ms", "tick_p99_ms", "supervisor_cpu_pct", "system_cpu_pct", "supervisor_rss_mb"):
-            if mc.get(key):
+            if mc.get(key) and naive.get(key) is not None:
                 self.results.setdefault("naive_over_mission_control", {})[key] = round(naive[key] / mc[key], 1)
         if self.args.strategies:
             self.results["capture_strategies"] = self.capture_strategies()
