@@ -953,7 +953,7 @@ def report(r: dict[str, Any], notes: list[str]) -> str:
         if key and key in targets:
             limit, op = targets[key]
             target = f"target {op} {limit:g}{unit}  {judged[key]['verdict']}"
-        lines.append(f"  {label:<52} {shown + unit:>14}   {target}")
+        lines.append(f"  {label:<52} {shown if value is None else shown + unit:>14}   {target}")
 
     def sup_rows(title: str, s: dict[str, Any], targeted: bool) -> None:
         lines.append(title)
