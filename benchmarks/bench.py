@@ -812,13 +812,16 @@ class Bench:
                 "up_seconds": round(up_s, 2), "settled_seconds": round(settled_s, 2)}
 
     def capture_strategies(self) -> dict[str, Any]:
-        """The capture step alone (after one list-panes), per tick, three ways."""
+        """The capture step alone (after one list-panes), per tick, four ways (the last one
+        includes the pass over the process table it needs, which the supervisor makes anyway)."""
+        from mission_control.adapters.processes import ProcessTable
         from mission_control.adapters.tmux_control import ControlClient
 
         history = 10
         out: dict[str, Any] = {}
         me = psutil.Process()
-        for name in ("process per pane", "control, every pane", "control, signature"):
+        table = ProcessTable()
+        for name in ("process per pane", "control, every pane", "control, signature", "control, signature + written"):
             self.log(f"capture strategy '{name}' for {self.seconds:g}s")
             client = ControlClient(self.socket, "bench") if name.startswith("control") else None
             walls: list[float] = []
@@ -837,8 +840,12 @@ class Bench:
                     elif name == "control, every pane":
                         client.capture_many([p.pane_id for p in panes], history)
                         counts.append(len(panes))
-                    else:
+                    elif name == "control, signature":
                         client.capture_changed(panes, history)
+                        counts.append(client.stats.last_captured)
+                    else:
+                        table.refresh()
+                        client.capture_changed(panes, history, written=lambda p: table.written(p.pid))
                         counts.append(client.stats.last_captured)
                     walls.append((time.perf_counter() - t0) * 1000)
                     time.sleep(max(0.0, self.interval - (time.perf_counter() - began)))
@@ -1069,7 +1076,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worktrees", action="store_true",
                         help="each agent in a git worktree of its own; streaming agents commit every ~30 s, bursty ones leave unstaged edits")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--strategies", action="store_true", help="also time the capture step alone, three ways")
+    parser.add_argument("--strategies", action="store_true", help="also time the capture step alone, four ways")
     parser.add_argument("--exact", action="store_true",
                         help="after the other phases, the scale test's check at N (benchmarks/scale_fleet.py): every agent's figures as planned")
     parser.add_argument("--_supervise", dest="supervise", help=argparse.SUPPRESS)

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers import fleet, gone, kill_hard, pane_ids, retry_until, rows, up
+from helpers import fleet, gone, kill_hard, pane_ids, pane_of, retry_until, rows, shell_agent, up
 
 pytestmark = pytest.mark.tmux
 
@@ -196,3 +196,45 @@ def test_status_without_tmux_is_one_line(cli, tmp_path: Path) -> None:
         pytest.skip("python and tmux share a folder")
     assert r.returncode == 1
     assert r.stderr.strip() == "mission-control: tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`"
+
+
+def test_a_quiet_fleet_costs_the_store_nothing_while_a_busy_agent_writes_only_its_row(cli, tmp_path: Path) -> None:
+    """Real supervisor, real store: once two agents wait at their prompts, ticks go on (the
+    heartbeat's time moves) and the store is not written; a third agent printing gets its row
+    written, and only its row, each tick it prints."""
+    from mission_control.adapters.store import StateReader, Store
+
+    cfg = up(cli, tmp_path, shell_agent("quiet1", "printf '$ '; read x; sleep 1000")
+             + shell_agent("quiet2", "printf '$ '; read x; sleep 1000")
+             + shell_agent("busy", "i=0; printf '$ '; read x; while true; do i=$((i+1)); echo step $i; sleep 0.2; done"))
+    store = Store(tmp_path / ".mission-control" / "state.db")
+    retry_until(lambda: {r["name"]: r["status"] for r in rows(cli, cfg).values()} == dict.fromkeys(("quiet1", "quiet2", "busy"), "IDLE"),
+                message="all three at their prompts")
+    db = [tmp_path / ".mission-control" / n for n in ("state.db", "state.db-wal")]
+
+    def version() -> int:
+        return store._conn().execute("SELECT version FROM fleet_state").fetchone()[0]
+
+    def quiet_spell() -> bool:  # three ticks in a row that wrote nothing
+        v, t, sizes = version(), store.latest_tick(), [p.stat().st_size for p in db]
+        retry_until(lambda: store.latest_tick() > t + 0.8, message="ticks go on")
+        return version() == v and [p.stat().st_size for p in db] == sizes
+
+    retry_until(quiet_spell, timeout=60, message="a quiet fleet writes nothing")
+    reader = StateReader(store)
+    reader.read()
+    cli.tmux("send-keys", "-t", pane_of(cli, "busy"), "go", "Enter")
+    seen: set[str] = set()
+
+    def busy_written() -> bool:
+        _, changed = reader.read()
+        seen.update(changed or ())
+        return version() > 0 and any(r["status"] == "WORKING" for r in rows(cli, cfg).values())
+
+    retry_until(busy_written, message="the busy agent works")
+    for _ in range(5):
+        t = store.latest_tick()
+        retry_until(lambda: store.latest_tick() > t, message="a tick")
+        _, changed = reader.read()
+        seen.update(changed or ())
+    assert seen == {"busy"}

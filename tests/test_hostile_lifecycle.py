@@ -363,8 +363,8 @@ def test_an_unreadable_env_file_is_one_line_and_the_fleet_goes_on(cli, tmp_path:
         r = run_cli(cli, cfg, *args)
         assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
         assert f"{env}: cannot read a1's injected variables" in r.stderr and "remove the file" in r.stderr
-    before = Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id()
-    retry_until(lambda: Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id() > before + 2,
+    before = Store(tmp_path / ".mission-control" / "state.db").latest_tick()
+    retry_until(lambda: Store(tmp_path / ".mission-control" / "state.db").latest_tick() > before + 2,
                 message="the supervisor goes on")
     env.unlink()
     assert run_cli(cli, cfg, "restart", "a1").returncode == 0

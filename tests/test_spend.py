@@ -124,8 +124,8 @@ def test_spend_read_from_the_screen_survives_a_supervisor_restart(cli, tmp_path:
     from mission_control.adapters.supervisor_lock import supervisor_alive
 
     retry_until(lambda: supervisor_alive(tmp_path / ".mission-control"), message="a new supervisor")
-    before = Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id()
-    retry_until(lambda: Store(tmp_path / ".mission-control" / "state.db").latest_snapshot_id() > before + 2)
+    before = Store(tmp_path / ".mission-control" / "state.db").latest_tick()
+    retry_until(lambda: Store(tmp_path / ".mission-control" / "state.db").latest_tick() > before + 2)
     again = status_of(cli, cfg, "printer")
     assert (again["cost_usd"], again["tokens_in"]) == (0.75, 3000)  # neither lost nor counted twice
 

@@ -98,3 +98,140 @@ def test_agents_are_typed_records_with_their_spec(tmp_path: Path) -> None:
     store.record_agent("a", kind="shell", pane_id="%2", window="w", launched_at=6.0, task="t", spec=a.spec_data())
     again = store.agents()[0]
     assert again.spec == a.spec and again.base_branch == "main" and again.pane_id == "%2"
+
+
+# -- the fleet's state: rows written when they change -------------------------------------
+
+
+def _agents(k: int, quiet: int = 3, busy: int = 2) -> tuple[AgentSnapshot, ...]:
+    """Tick k of a small fleet: `quiet` agents that never change, `busy` ones whose last line does."""
+    out = [AgentSnapshot(f"q{i}", "shell", Status.IDLE, "at its prompt", since=1000.0, time_in={"IDLE": float(k)})
+           for i in range(quiet)]
+    out += [AgentSnapshot(f"b{i}", "shell", Status.WORKING, since=1000.0, last_line=f"step {k // (i + 1)}",
+                          time_in={"WORKING": float(k), "STARTING": 2.0}) for i in range(busy)]
+    return tuple(out)
+
+
+def test_a_tick_with_nothing_changed_writes_nothing_but_the_heartbeat_time(tmp_path: Path) -> None:
+    from mission_control.adapters.store import StateWriter
+
+    store = Store(tmp_path / "s.db")
+    writer = StateWriter(store)
+    assert writer.write(FleetSnapshot(1000.0, "s", _agents(0, busy=0), tick_ms=3.0), {}) == 1
+    conn = store._conn()
+    changes = conn.total_changes
+    files = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in tmp_path.glob("s.db*") if p.name != "s.db-tick"}
+    for k in range(1, 6):  # only the time in its status grows
+        assert writer.write(FleetSnapshot(1000.0 + k, "s", _agents(k, busy=0), tick_ms=4.0), {}) == 0
+    assert conn.total_changes == changes
+    assert {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in tmp_path.glob("s.db*") if p.name != "s.db-tick"} == files
+    assert store.heartbeat_path.stat().st_mtime == 1005.0
+    back = Store(tmp_path / "s.db").latest_snapshot()
+    assert back is not None and back.taken_at == 1005.0
+    assert [a.time_in for a in back.agents] == [{"IDLE": 5.0}] * 3  # carried to the latest tick
+    assert Store(tmp_path / "s.db").latest_tick() == 1005.0
+
+
+def test_readers_get_only_the_changed_rows_and_the_same_view_as_the_writer(tmp_path: Path) -> None:
+    from mission_control.adapters.store import StateReader, StateWriter
+
+    store = Store(tmp_path / "s.db")
+    writer, reader = StateWriter(store), StateReader(Store(tmp_path / "s.db"))
+    for k in range(12):
+        agents = _agents(k)
+        if k >= 7:  # q1 leaves the fleet at 7; at 9 a new agent comes in at the front
+            agents = tuple(a for a in agents if a.name != "q1")
+        if k >= 9:
+            agents = (AgentSnapshot("new", "codex", Status.STARTING, since=1005.0, time_in={"STARTING": k - 9.0}), *agents)
+        snap = FleetSnapshot(1000.0 + k, "s", agents, tick_ms=2.5, supervisor_pid=42)
+        writer.write(snap, {})
+        seen, changed = reader.read()
+        assert seen is not None and seen.to_json() == snap.to_json()  # status --json shows the same
+        expected = {"b0", "b1"} if k % 2 == 0 else {"b0"}  # b1's line changes every other tick
+        if k == 7:  # gone, and those after it moved up one place
+            expected |= {"q1", "q2", "b1"}
+        if k == 9:  # everyone after the newcomer moved down one place: their rows are written again
+            expected = {a.name for a in agents}
+        assert changed == (None if k == 0 else frozenset(expected)), k
+    again, changed = reader.read()
+    assert again is seen and changed == frozenset()  # nothing new: the same object, nothing decoded
+
+
+def test_a_reader_of_a_replaced_store_or_far_behind_reads_everything_again(tmp_path: Path) -> None:
+    from mission_control.adapters.store import StateReader, StateWriter
+
+    store = Store(tmp_path / "s.db")
+    writer, reader = StateWriter(store), StateReader(store)
+    writer.write(FleetSnapshot(1000.0, "s", _agents(0)), {})
+    reader.read()
+    reader.version = 10_000  # a reader of a store that was since replaced by a newer, shorter one
+    snap, changed = reader.read()
+    assert changed is None and snap is not None and len(snap.agents) == 5
+
+
+def test_history_is_bounded_by_its_retention(tmp_path: Path) -> None:
+    import mission_control.adapters.store as store_module
+
+    store = Store(tmp_path / "s.db")
+    now = time.time()
+    old = now - store_module.RETENTION_SECONDS - 60
+    for i in range(30):
+        store.record_status_change("a", "IDLE", "WORKING", "r", "e", at=old if i < 10 else now)
+        store.record_hook_event("a", "Stop", {}, at=old if i < 10 else now)
+        store.queue_delivery("a", "task", f"t{i}", at=old if i < 10 else now)
+    for row in store.pending_deliveries()[:20]:
+        store.mark_delivered(row["id"])
+    store.log_action("me", "pause", "a", "", "ok")
+    rows = store_module.RETENTION_ROWS
+    store_module.RETENTION_ROWS = 15
+    try:
+        dropped = store.prune(now)
+    finally:
+        store_module.RETENTION_ROWS = rows
+    assert dropped["status_changes"] == 15 and len(store.status_changes(limit=100)) == 15  # the newest 15
+    assert dropped["hook_events"] == 15 and len(store.hook_events_since(0)) == 15
+    assert len(store.actions()) == 1
+    # delivered ones past retention go; the 10 still waiting stay, however old
+    assert len(store.pending_deliveries()) == 10
+
+
+def test_an_older_store_loses_its_snapshots_table_and_keeps_the_rest(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "s.db"
+    store = Store(db)
+    store.log_action("me", "up", None, "", "ok")
+    store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE snapshots (id INTEGER PRIMARY KEY AUTOINCREMENT, taken_at REAL NOT NULL, data TEXT NOT NULL)")
+    conn.execute("INSERT INTO snapshots(taken_at, data) VALUES (1, '{}')")
+    conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    again = Store(db)
+    assert again.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert again._conn().execute("SELECT name FROM sqlite_master WHERE name='snapshots'").fetchone() is None
+    assert [a["action"] for a in again.actions()] == ["up"]
+    assert again.latest_snapshot() is None
+
+
+def test_tables_read_every_tick_are_read_again_only_after_a_write(tmp_path: Path) -> None:
+    """The supervisor's per-tick reads of agents, tasks and deliveries: a copy while nobody wrote
+    the table (no query of it), a fresh read after any handle's or process's write."""
+    reader, writer = Store(tmp_path / "s.db"), Store(tmp_path / "s.db")
+    writer.record_agent("a1", kind="shell", pane_id="%1", window=None, launched_at=1.0, task=None, base_commit=None,
+                        branch=None, worktree=None, spec={"name": "a1", "kind": "shell", "command": "true"})
+    writer.queue_delivery("a1", "task", "do it")
+    assert [r.name for r in reader.agents()] == ["a1"] and len(reader.pending_deliveries()) == 1
+    statements: list[str] = []
+    reader._conn().set_trace_callback(statements.append)
+    first = reader.agents()
+    first.clear()  # a caller's copy: the cached list is not the one handed out
+    assert [r.name for r in reader.agents()] == ["a1"] and len(reader.pending_deliveries()) == 1
+    assert not [s for s in statements if "FROM agents" in s or "FROM deliveries" in s], statements
+    writer.update_agent("a1", pane_id="%2")
+    subprocess.run([sys.executable, "-c", f"from mission_control.adapters.store import Store; "
+                    f"Store({str(tmp_path / 's.db')!r}).mark_delivered(1)"], check=True)
+    assert reader.agents()[0].pane_id == "%2" and reader.pending_deliveries() == []
+    writer.record_task("t1", "do it", "a1", None, "", None)
+    assert list(reader.current_tasks()) == ["t1"]

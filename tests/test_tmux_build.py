@@ -37,6 +37,16 @@ def test_build_keeps_every_value_as_given(tmux_socket: str, tmp_path: Path) -> N
     retry_until(lambda: repr(["again;", "r;"]) in _show(tmux, third))
     tmux.set_option(first, "@mc_agent", "name;", scope="-p")
     assert tmux.cmd("show-options", "-p", "-v", "-t", first, "@mc_agent").strip() == "name;"
+    # several commands in one tmux process: only the bare `;` between them separates
+    fourth = tmux.split(first, [*printer, "chained;"], cwd=str(tmp_path), env={"V": ";"}, relayout="tiled")
+    retry_until(lambda: repr(["chained;", ";"]) in _show(tmux, fourth))
+    tmux.build_chain(["set-option", "-p", "-t", fourth, "@a", ";"], ["set-option", "-p", "-t", fourth, "@b", "x; y;"])
+    assert [tmux.cmd("show-options", "-p", "-v", "-t", fourth, o).strip() for o in ("@a", "@b")] == [";", "x; y;"]
+    with pytest.raises(TmuxError) as err:
+        tmux.build_chain(["set-option", "-p", "-t", "%999", "@a", "1"], ["set-option", "-p", "-t", fourth, "@a", "2"])
+    assert "\n" not in str(err.value) and "set-option" in str(err.value)
+    assert tmux.cmd("show-options", "-p", "-v", "-t", fourth, "@a").strip() == ";"  # stopped at the first failure
+    tmux.kill_pane(fourth)
     assert [name for _, name, _ in tmux.windows("s")] == ["w;", "win;"]
     assert not list(tmp_path.glob("pwned*")) and not list(Path.cwd().glob("pwned*"))
 

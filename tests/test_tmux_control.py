@@ -17,6 +17,7 @@ import pytest
 
 from helpers import retry_until
 from mission_control.adapters import tmux_control
+from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.adapters.tmux_control import ControlClient, ControlCommandError, ControlError, quote
 
@@ -274,6 +275,12 @@ def test_capture_changed_always_recaptures_after_the_refresh_period(socket: str,
         control.capture_changed(infos, 10)
         control.capture_changed(infos, 10)
         assert control.stats.last_captured == len(infos)
+        # and when their processes wrote nothing
+        table = ProcessTable()
+        table.refresh()
+        for _ in range(3):
+            control.capture_changed(infos, 10, written=lambda p: table.written(p.pid))
+            assert control.stats.last_captured == len(infos)
 
 
 def test_fails_over_to_a_process_when_the_control_client_dies(socket: str, panes: dict[str, str]) -> None:
@@ -409,3 +416,147 @@ def test_quoting_survives_a_round_trip(socket: str, panes: dict[str, str]) -> No
             control.command("set-option", "-t", SESSION, "@mc_probe", value)
             assert tmux(socket, "show-options", "-t", SESSION, "-v", "@mc_probe").rstrip("\n") == value
         assert tmux_control.command_line(["a b", "%1"]) == "'a b' '%1'"
+
+
+# -- which panes printed: their process trees' written bytes (ProcessTable.written) ----------------
+
+SPINNER = """import sys, time
+while True:
+    for c in "|/-+":
+        sys.stdout.write("\\r" + c + " thinking"); sys.stdout.flush(); time.sleep(0.2)
+"""
+
+
+@pytest.fixture
+def spinner_and_prompt(socket: str, tmp_path: Path) -> dict[str, str]:
+    """One window, two panes: a spinner redrawing its line in place every 200 ms (the cursor
+    never moves), and a prompt that prints once its fifo gets a line (a redraw in place too)."""
+    fifo = tmp_path / "say"
+    os.mkfifo(fifo)
+    (tmp_path / "spin.py").write_text(SPINNER)
+    spinner = sh(f"{sys.executable} {tmp_path / 'spin.py'}; exit 0")  # below the pane's process, as an agent is
+    prompt = sh(f'printf \"> \"; read x < {fifo}; printf \"\\r>%s\" \"$x\"; sleep 600')
+    ids = {"fifo": str(fifo)}
+    ids["spinner"] = tmux(socket, "new-session", "-d", "-s", SESSION, "-x", "100", "-y", "30", "-P", "-F", "#{pane_id}", spinner).strip()
+    tmux(socket, "set-option", "-t", SESSION, "window-size", "manual")
+    tmux(socket, "set-option", "-g", "remain-on-exit", "on")
+    ids["prompt"] = tmux(socket, "split-window", "-d", "-t", ids["spinner"], "-P", "-F", "#{pane_id}", prompt).strip()
+    plain = Tmux(socket)
+    retry_until(lambda: "thinking" in plain.capture(ids["spinner"]), message="the spinner spins")
+    retry_until(lambda: "> " in plain.capture(ids["prompt"]), message="the prompt is shown")
+    return ids
+
+
+class _Ticks:
+    """The supervisor's order: list-panes, the process table, then the captures."""
+
+    def __init__(self, socket: str, control: ControlClient, table: ProcessTable) -> None:
+        self.plain, self.control, self.table = Tmux(socket), control, table
+        self.screens: dict[str, str] = {}
+
+    def infos(self):
+        return [p for p in self.plain.list_panes() if p.session == SESSION]
+
+    def pid(self, pane_id: str) -> int:
+        return next(p.pid for p in self.infos() if p.pane_id == pane_id)
+
+    def written(self, pane_id: str):
+        self.table.refresh()
+        return self.table.written(self.pid(pane_id))
+
+    def __call__(self) -> set[str]:
+        infos = self.infos()
+        self.table.refresh()
+        self.screens = self.control.capture_changed(infos, 10, written=lambda p: self.table.written(p.pid))
+        return set(self.control.stats.last_panes)
+
+    def drew(self, pane_id: str) -> None:
+        """Wait until the pane's processes wrote something."""
+        before = self.written(pane_id)
+        retry_until(lambda: self.written(pane_id) != before, message=f"{pane_id} wrote")
+
+    def settled(self, pane_id: str, busy: str) -> None:
+        """Tick until a tick after `busy` (in the same window) drew leaves the pane alone: a
+        pane captured while it wrote is captured once more when its window next prints."""
+        retry_until(lambda: (self.drew(busy), pane_id not in self())[1], message=f"{pane_id} is no longer captured")
+
+
+def test_only_the_pane_that_printed_is_captured(socket: str, spinner_and_prompt: dict[str, str]) -> None:
+    ids = spinner_and_prompt
+    spinner, prompt = ids["spinner"], ids["prompt"]
+    with ControlClient(socket, SESSION, refresh_every=600) as control:
+        tick = _Ticks(socket, control, ProcessTable())
+        assert tick.written(prompt) is not None  # /proc/PID/io is readable here
+        assert {spinner, prompt} <= tick()
+        tick.settled(prompt, spinner)
+        for _ in range(4):  # the spinner's window prints all the time, the prompt's pane does not
+            tick.drew(spinner)
+            captured = tick()
+            assert spinner in captured and prompt not in captured, captured
+        assert control.stats.unwritten >= 4
+
+        # the prompt's pane redraws its line in place (no cursor move, no new history line)
+        before = tick.written(prompt)
+        with open(ids["fifo"], "w") as f:
+            f.write("!\n")
+        retry_until(lambda: tick.written(prompt) != before, message="the prompt's pane wrote")
+        assert prompt in tick()
+        retry_until(lambda: ">!" in (tick(), tick.screens[prompt])[1], timeout=10, message="its new line is seen")
+        tick.settled(prompt, spinner)
+
+
+def test_a_stopped_pane_is_not_captured_and_a_dead_one_is(socket: str, spinner_and_prompt: dict[str, str]) -> None:
+    spinner = spinner_and_prompt["spinner"]
+    counter = tmux(socket, "split-window", "-d", "-t", spinner, "-P", "-F", "#{pane_id}",
+                   sh("i=0; while :; do i=$((i+1)); echo count $i; sleep 0.1; done")).strip()
+    with ControlClient(socket, SESSION, refresh_every=600) as control:
+        tick = _Ticks(socket, control, ProcessTable())
+        tick.table.refresh()
+        tree = tick.table.descendants(tick.pid(spinner))[1:]  # (tmux continues the pane's own process)
+        assert tree
+        for pid in tree:
+            os.kill(pid, signal.SIGSTOP)
+
+        def stopped() -> bool:
+            tick.table.refresh()
+            return all(tick.table.procs[pid].status == "stopped" for pid in tree)
+
+        try:
+            retry_until(stopped, message="the spinner is stopped")
+            tick.settled(spinner, counter)
+            for _ in range(4):  # its window prints all the time (the counter), the stopped spinner does not
+                tick.drew(counter)
+                captured = tick()
+                assert counter in captured and spinner not in captured, captured
+        finally:
+            for pid in tree:
+                os.kill(pid, signal.SIGKILL)
+        retry_until(lambda: spinner in tick() and "Pane is dead" in tick.screens[spinner] or None,
+                    message="the dead pane is captured")
+
+
+def test_a_pane_whose_writes_cannot_be_read_falls_back_to_its_window(socket: str, spinner_and_prompt: dict[str, str]) -> None:
+    ids = spinner_and_prompt
+
+    def unreadable(pid: int) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    with ControlClient(socket, SESSION, refresh_every=600) as control:
+        tick = _Ticks(socket, control, ProcessTable(written_by=unreadable))
+        assert tick.written(ids["prompt"]) is None
+        tick()
+        for _ in range(3):  # as without the signal: the spinner's window is captured whole
+            assert {ids["spinner"], ids["prompt"]} <= tick()
+        assert control.stats.unwritten == 0
+
+
+def test_written_counts_reaped_children() -> None:
+    table = ProcessTable()
+    table.refresh()
+    before = table.written(os.getpid())
+    assert before is not None and before[1][0] == os.getpid()
+    subprocess.run([sys.executable, "-c", "import os; os.write(1, b'x' * 100000)"], stdout=subprocess.DEVNULL, check=True)
+    table.refresh()
+    after = table.written(os.getpid())
+    assert after is not None and after[0] - before[0] >= 100000  # the child's writes moved into its parent
+    assert table.written(None) is None and table.written(2**22 + 12345) is None

@@ -1,7 +1,9 @@
 """The state store: one SQLite database (WAL) in the fleet's state dir.
 
-The supervisor writes snapshots, pane tails and status changes; dashboards and
-commands read them; anybody appends to the action log. Each process (and each
+The supervisor writes the fleet's state (a row per agent, written only when something
+about that agent changed, see `StateWriter`), pane tails and status changes; dashboards
+and commands read them (`StateReader`: only the rows written since their last read);
+anybody appends to the action log. History tables are bounded (`prune`, RETENTION_*). Each process (and each
 thread) has its own connection, so readers never block the writer.
 The dir is 0700, the files 0600. Environment values are kept out of the database on
 purpose (secrets, often): the values a person injects into an agent live in a 0600
@@ -20,6 +22,7 @@ every other handle reopens the file that is there now, or says it is missing.
 
 from __future__ import annotations
 
+import copy
 import errno
 import functools
 import json
@@ -29,18 +32,28 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from mission_control.adapters.supervisor_lock import env_file, spec_env_file
 from mission_control.core.errors import MissionControlError
 from mission_control.core.config import AgentSpec
-from mission_control.core.model import FleetSnapshot
+from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.records import AgentRecord, agent_record, parse_spec, spec_json_fields
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+T = TypeVar("T")
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
-KEEP_SNAPSHOTS = 600
+HEARTBEAT_SUFFIX = "-tick"
+"""The file beside the store whose modification time is the supervisor's latest tick: a tick
+that changed nothing writes nothing to the store, it only sets that time (no data written)."""
+GONE_KEPT_VERSIONS = 1000
+"""Rows of agents gone from the fleet are kept this many versions, for readers that are behind."""
+RETENTION_SECONDS = 7 * 86400
+RETENTION_ROWS = 20000
+"""History tables (`status_changes`, `actions`, `hook_events`, and delivered `deliveries`) keep
+the rows of the last 7 days, and at most the newest 20,000 rows each (`prune`): a week of a
+busy fleet, a few MB. Pending deliveries are never pruned."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -69,11 +82,27 @@ CREATE TABLE IF NOT EXISTS agents (
     removed INTEGER NOT NULL DEFAULT 0,
     first_launched_at REAL        -- its first launch: spend is counted from here across restarts
 );
-CREATE TABLE IF NOT EXISTS snapshots (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    taken_at REAL NOT NULL,
-    data TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS table_changes (
+    tbl TEXT PRIMARY KEY,         -- a table readers keep a copy of
+    n INTEGER NOT NULL            -- bumped by every write to it (triggers): an unchanged n, an unchanged table
 );
+CREATE TABLE IF NOT EXISTS fleet_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,     -- bumped by each write that changed anything
+    floor INTEGER NOT NULL,       -- rows of agents gone before this version were dropped
+    taken_at REAL NOT NULL,       -- the tick of that write (later ticks that changed nothing: the heartbeat file)
+    session TEXT NOT NULL,
+    tick_ms REAL,
+    supervisor_pid INTEGER
+);
+CREATE TABLE IF NOT EXISTS agent_state (
+    agent TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,    -- its place in the fleet's order
+    version INTEGER NOT NULL,     -- the fleet_state version that last wrote it
+    at REAL NOT NULL,             -- that write's tick: the agent has been in its status since at least then
+    data TEXT                     -- its AgentSnapshot as JSON; NULL: gone from the fleet
+);
+CREATE INDEX IF NOT EXISTS agent_state_version ON agent_state(version);
 CREATE TABLE IF NOT EXISTS pane_tails (
     agent TEXT PRIMARY KEY,
     captured_at REAL NOT NULL,
@@ -125,12 +154,40 @@ CREATE TABLE IF NOT EXISTS deliveries (
     created_at REAL NOT NULL,
     delivered_at REAL             -- NULL while it waits for the agent's prompt
 );
+CREATE TRIGGER IF NOT EXISTS agents_on_insert AFTER INSERT ON agents BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('agents', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS agents_on_update AFTER UPDATE ON agents BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('agents', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS agents_on_delete AFTER DELETE ON agents BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('agents', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS task_ledger_on_insert AFTER INSERT ON task_ledger BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('task_ledger', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS task_ledger_on_update AFTER UPDATE ON task_ledger BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('task_ledger', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS task_ledger_on_delete AFTER DELETE ON task_ledger BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('task_ledger', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_on_insert AFTER INSERT ON deliveries BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('deliveries', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_on_update AFTER UPDATE ON deliveries BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('deliveries', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_on_delete AFTER DELETE ON deliveries BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('deliveries', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
 """
 
 _MIGRATIONS = {
     # version -> statements that bring an older store up to it
     2: ["ALTER TABLE agents ADD COLUMN first_launched_at REAL"],
     3: [],  # injected values move out of the database (`_move_env_out`)
+    4: ["DROP TABLE IF EXISTS snapshots"],  # a full snapshot per tick gives way to rows written when they change
 }
 
 
@@ -236,6 +293,8 @@ class Store:
         self.damaged_aside: Path | None = None
         """Where `replace_damaged` moved a damaged store (its replacement is empty until the owner refills it)."""
         self._local = threading.local()
+        self._reads: dict[str, tuple[Any, Any]] = {}
+        """Per table, the last read of it and the table's change count then (`_cached`)."""
         self._specs: dict[tuple[str, str, str, str], AgentSpec] = {}
         """Agent specs parsed from their stored JSON (and env values), by what they were parsed from."""
         try:
@@ -593,8 +652,23 @@ class Store:
                              f"`up --fresh` starts it again from its config") from None
         return {k: str(values.get(k, "")) for k in names} if isinstance(values, dict) else dict(names)
 
+    def _cached(self, table: str, key: Any, read: Callable[[], T]) -> T:
+        """`read()`, or what it returned last time when `table` has not been written since (the
+        supervisor reads the agents, tasks and deliveries every tick; they rarely change)."""
+        row = self._conn().execute("SELECT n FROM table_changes WHERE tbl=?", (table,)).fetchone()
+        stamp = (row[0] if row else 0, self._identity(), key)
+        hit = self._reads.get(table)
+        if hit is not None and hit[0] == stamp:
+            return copy.copy(hit[1])
+        value = read()
+        self._reads[table] = (stamp, value)
+        return copy.copy(value)
+
     def agents(self, include_removed: bool = False) -> list[AgentRecord]:
         """The fleet's agents in the order they were added, each spec read back with its env values."""
+        return self._cached("agents", include_removed, lambda: self._read_agents(include_removed))
+
+    def _read_agents(self, include_removed: bool) -> list[AgentRecord]:
         rows = self._conn().execute(
             "SELECT name, kind, pane_id, window, launched_at, task, base_commit, branch, worktree, spec, first_launched_at"
             " FROM agents" + ("" if include_removed else " WHERE removed=0") + " ORDER BY rowid"
@@ -625,34 +699,104 @@ class Store:
         sets = ", ".join(f"{k}=?" for k in fields)
         self._write(f"UPDATE agents SET {sets} WHERE name=?", (*fields.values(), name))
 
-    # -- snapshots ---------------------------------------------------------
+    # -- the fleet's current state: a row per agent, written when it changes -----
+
+    @property
+    def heartbeat_path(self) -> Path:
+        return self.path.with_name(self.path.name + HEARTBEAT_SUFFIX)
+
+    def write_state(self, snap: FleetSnapshot, rows: list[tuple[str, int, str]], gone: list[str],
+                    tails: dict[str, str], *, only: bool = False) -> int:
+        """One transaction: a new version of the fleet's state, with `rows` (agent, position, its
+        snapshot's JSON) written, the agents in `gone` marked gone and the pane `tails`; `only`:
+        the rows are the whole fleet (every other agent is gone). Returns the new version."""
+        with self._transaction() as conn:
+            head = conn.execute("SELECT version, floor FROM fleet_state WHERE id=1").fetchone()
+            version, floor = (head[0] + 1, head[1]) if head else (1, 0)
+            if only:
+                written = {r[0] for r in rows}
+                present = [n for (n,) in conn.execute("SELECT agent FROM agent_state WHERE data IS NOT NULL")]
+                gone = [*gone, *(n for n in present if n not in written)]
+            if version % 100 == 0 and version > GONE_KEPT_VERSIONS:  # agents gone long ago: forgotten
+                floor = version - GONE_KEPT_VERSIONS
+                conn.execute("DELETE FROM agent_state WHERE data IS NULL AND version < ?", (floor,))
+            conn.execute(
+                "INSERT OR REPLACE INTO fleet_state(id, version, floor, taken_at, session, tick_ms, supervisor_pid)"
+                " VALUES (1, ?, ?, ?, ?, ?, ?)", (version, floor, snap.taken_at, snap.session, snap.tick_ms, snap.supervisor_pid))
+            conn.executemany(
+                "INSERT OR REPLACE INTO agent_state(agent, position, version, at, data) VALUES (?, ?, ?, ?, ?)",
+                [(name, position, version, snap.taken_at, data) for name, position, data in rows])
+            conn.executemany("UPDATE agent_state SET data=NULL, version=? WHERE agent=?", [(version, n) for n in gone])
+            if tails:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO pane_tails(agent, captured_at, text) VALUES (?, ?, ?)",
+                    [(name, snap.taken_at, text) for name, text in tails.items()],
+                )
+        return version
+
+    def touch_heartbeat(self, at: float) -> None:
+        """A tick that changed nothing: only the heartbeat file's time says it happened."""
+        try:
+            os.utime(self.heartbeat_path, (at, at))
+        except FileNotFoundError:
+            os.close(os.open(self.heartbeat_path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.utime(self.heartbeat_path, (at, at))
+
+    def _heartbeat(self) -> float:
+        try:
+            return os.stat(self.heartbeat_path).st_mtime
+        except OSError:
+            return 0.0
+
+    def state_since(self, version: int) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]], bool, float]:
+        """What a reader at `version` needs: the fleet's head (version, floor, taken_at, session,
+        tick_ms, supervisor_pid; None before the first write), the rows (agent, position, at, JSON
+        or None when gone) written since, whether they are every agent's (a first read, or a reader
+        too far behind or of another store), and the heartbeat's time. One read transaction."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            head = conn.execute(
+                "SELECT version, floor, taken_at, session, tick_ms, supervisor_pid FROM fleet_state WHERE id=1").fetchone()
+            full = head is None or version < head[1] or version > head[0] or version <= 0
+            if head is None or version == head[0]:
+                rows: list[tuple[Any, ...]] = []
+            elif full:
+                rows = conn.execute("SELECT agent, position, at, data FROM agent_state WHERE data IS NOT NULL").fetchall()
+            else:
+                rows = conn.execute("SELECT agent, position, at, data FROM agent_state WHERE version > ?", (version,)).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        return head, rows, full, self._heartbeat()
 
     def write_snapshot(self, snap: FleetSnapshot) -> int:
-        with self._transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO snapshots(taken_at, data) VALUES (?, ?)", (snap.taken_at, json.dumps(snap.to_json()))
-            )
-            rowid = cur.lastrowid or 0
-            if rowid % 50 == 0:
-                conn.execute("DELETE FROM snapshots WHERE id <= ?", (rowid - KEEP_SNAPSHOTS,))
-        return rowid
+        """Write `snap` as the whole fleet's state (tests, tools): every agent's row."""
+        return StateWriter(self).write(snap, {})
 
     def latest_snapshot(self) -> FleetSnapshot | None:
-        row = self._conn().execute("SELECT data FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
-        return FleetSnapshot.from_json(json.loads(row[0])) if row else None
+        return StateReader(self).read()[0]
 
-    def latest_snapshot_id(self) -> int:
-        row = self._conn().execute("SELECT MAX(id) FROM snapshots").fetchone()
-        return int(row[0] or 0)
+    def latest_tick(self) -> float:
+        """When the supervisor last looked at the fleet (0: never): its last write, or a later tick
+        that changed nothing."""
+        row = self._conn().execute("SELECT taken_at FROM fleet_state WHERE id=1").fetchone()
+        return max(row[0], self._heartbeat()) if row else 0.0
 
-    def write_tails(self, tails: dict[str, str], at: float) -> None:
-        if not tails:
-            return
+    # -- history retention -------------------------------------------------
+
+    def prune(self, now: float | None = None) -> dict[str, int]:
+        """Drop history past its retention (RETENTION_SECONDS, RETENTION_ROWS): the number of rows
+        dropped per table. The supervisor calls it every few minutes."""
+        cutoff = (now or time.time()) - RETENTION_SECONDS
+        dropped: dict[str, int] = {}
         with self._transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO pane_tails(agent, captured_at, text) VALUES (?, ?, ?)",
-                [(name, at, text) for name, text in tails.items()],
-            )
+            for table, time_col, extra in (("status_changes", "at", ""), ("actions", "at", ""), ("hook_events", "at", ""),
+                                           ("deliveries", "created_at", " AND delivered_at IS NOT NULL")):
+                newest = conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0
+                cur = conn.execute(
+                    f"DELETE FROM {table} WHERE ({time_col} < ? OR id <= ?){extra}", (cutoff, newest - RETENTION_ROWS))
+                dropped[table] = cur.rowcount
+        return dropped
 
     def pane_tail(self, agent: str) -> str:
         row = self._conn().execute("SELECT text FROM pane_tails WHERE agent=?", (agent,)).fetchone()
@@ -797,10 +941,10 @@ class Store:
 
     def current_tasks(self) -> dict[str, dict[str, Any]]:
         """Each task's latest holding, by task id."""
-        out: dict[str, dict[str, Any]] = {}
-        for row in self.task_history():
-            out[row["task"]] = row
-        return out
+        def read() -> dict[str, dict[str, Any]]:
+            return {row["task"]: row for row in self.task_history()}
+
+        return self._cached("task_ledger", None, read)
 
     # -- text waiting for an agent's prompt --------------------------------
 
@@ -811,10 +955,13 @@ class Store:
         )
 
     def pending_deliveries(self) -> list[dict[str, Any]]:
-        rows = self._conn().execute(
-            "SELECT id, agent, purpose, text, created_at FROM deliveries WHERE delivered_at IS NULL ORDER BY id"
-        ).fetchall()
-        return [dict(zip(("id", "agent", "purpose", "text", "created_at"), r)) for r in rows]
+        def read() -> list[dict[str, Any]]:
+            rows = self._conn().execute(
+                "SELECT id, agent, purpose, text, created_at FROM deliveries WHERE delivered_at IS NULL ORDER BY id"
+            ).fetchall()
+            return [dict(zip(("id", "agent", "purpose", "text", "created_at"), r)) for r in rows]
+
+        return self._cached("deliveries", None, read)
 
     def mark_delivered(self, delivery_id: int, at: float | None = None) -> None:
         self._write("UPDATE deliveries SET delivered_at=? WHERE id=?", (at or time.time(), delivery_id))
@@ -827,6 +974,80 @@ class Store:
 
     def drop_deliveries(self, agent: str) -> None:
         self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))
+
+
+class StateWriter:
+    """The supervisor's side of the fleet's state: each tick, the rows of the agents that changed
+    since its last write (a tick with nothing changed writes nothing: it sets the heartbeat's
+    time). Its first write is the whole fleet; after a failed write it writes again what changed
+    since the last write that worked."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.written: dict[str, tuple[int, tuple[Any, ...]]] | None = None
+        """Per agent, its position and `change_key` as last written; None: nothing written yet."""
+
+    def reset(self) -> None:
+        """Write the whole fleet next time (a new, empty store)."""
+        self.written = None
+
+    def write(self, snap: FleetSnapshot, tails: dict[str, str]) -> int:
+        """Write what changed; the new version, or 0 when nothing changed (only the heartbeat)."""
+        keys: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        rows: list[tuple[str, int, str]] = []
+        before = self.written or {}
+        for position, agent in enumerate(snap.agents):
+            key = keys[agent.name] = (position, agent.change_key())
+            if before.get(agent.name) != key:
+                rows.append((agent.name, position, json.dumps(agent.to_json())))
+        gone = [name for name in before if name not in keys]
+        if self.written is not None and not rows and not gone and not tails:
+            self.store.touch_heartbeat(snap.taken_at)
+            return 0
+        version = self.store.write_state(snap, rows, gone, tails, only=self.written is None)
+        self.written = keys
+        return version
+
+
+class StateReader:
+    """A reader's side: its first read takes every agent's row, later ones only the rows written
+    since (a dashboard of 100 agents decodes the few that changed in a tick)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.version = -1
+        self.rows: dict[str, tuple[int, float, AgentSnapshot]] = {}
+        """Per agent: its position, when its row was written, its snapshot as written."""
+        self.snapshot: FleetSnapshot | None = None
+
+    def read(self) -> tuple[FleetSnapshot | None, frozenset[str] | None]:
+        """The fleet now, and the agents whose rows changed since the last read (None: all of
+        them, a first or full read). Agents show the time in their status up to the latest tick."""
+        head, rows, full, beat = self.store.state_since(self.version)
+        if head is None:
+            self.version, self.rows, self.snapshot = -1, {}, None
+            return None, None
+        version, _, written_at, session, tick_ms, pid = head
+        if full:
+            self.rows = {}
+        changed: set[str] = set()
+        for name, position, at, data in rows:
+            changed.add(name)
+            if data is None:
+                self.rows.pop(name, None)
+            else:
+                self.rows[name] = (position, at, AgentSnapshot.from_json(json.loads(data)))
+        taken_at = max(written_at, beat)
+        old = self.snapshot
+        if old is not None and not changed and not full and version == self.version and old.taken_at == taken_at:
+            return old, frozenset()
+        self.version = version
+        ordered = sorted(self.rows.values(), key=lambda row: row[0])
+        self.snapshot = FleetSnapshot(
+            taken_at=taken_at, session=session, tick_ms=tick_ms, supervisor_pid=pid,
+            agents=tuple(agent.carried_to(at, taken_at) for _, at, agent in ordered),
+        )
+        return self.snapshot, (None if full else frozenset(changed))
 
 
 def _reported(method: Any) -> Any:

@@ -64,6 +64,8 @@ PANE_FIELDS = (
     "@mc_agent",
     "@mc_role",
     "window_activity",
+    "cursor_x",
+    "cursor_y",
 )
 _BUFFER_IDS = itertools.count(1)
 PANE_FORMAT = SEP.join("#{%s}" % f for f in PANE_FIELDS)
@@ -90,6 +92,9 @@ class PaneInfo:
     role: str
     window_activity: int = 0
     """Second of the last output of any pane in its window (tmux 3.3a has no per-pane one); 0 unknown."""
+    cursor_x: int = 0
+    cursor_y: int = 0
+    """Where its cursor is: a move says the pane printed (a terminal's own echo of typed keys included)."""
 
 
 _ACTIVITY = PANE_FIELDS.index("window_activity")
@@ -124,6 +129,8 @@ def parse_panes(text: str) -> list[PaneInfo]:
                 agent=parts[11],
                 role=parts[12],
                 window_activity=_int(parts[_ACTIVITY]) or 0,
+                cursor_x=_int(parts[_ACTIVITY + 1]) or 0,
+                cursor_y=_int(parts[_ACTIVITY + 2]) or 0,
             )
         )
     return panes
@@ -152,6 +159,11 @@ def literal_arg(arg: str) -> str:
     for a command separator (`send-keys -l 'abc;'` types `abc`), and reads a final `\\;` as a
     literal `;`."""
     return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+def pipe_output_args(pane_id: str, path: str) -> list[str]:
+    """The tmux command appending everything the pane prints to `path` (0600), unless a pipe is open."""
+    return ["pipe-pane", "-o", "-t", pane_id, f"umask 077; exec cat >> {shlex.quote(path)}"]
 
 
 def env_args(env: Mapping[str, str]) -> list[str]:
@@ -194,6 +206,24 @@ class Tmux:
             raise TmuxError(f"tmux {args[0]}: tmux is not installed (not found on PATH): {exc}") from None
         if proc.returncode != 0:
             raise TmuxError(f"tmux {args[0]}: {' '.join(proc.stderr) or f'exit status {proc.returncode}'}")
+        return "\n".join(proc.stdout)
+
+    def build_chain(self, *commands: Sequence[str]) -> str:
+        """Several cold-path commands in one tmux process (`cmd1 ; cmd2`, the separator a bare `;`
+        argument; every other argument read back unchanged): bringing up 300 agents starts
+        hundreds fewer processes. tmux stops at the first command that fails."""
+        args: list[str] = []
+        for command in commands:
+            if args:
+                args.append(";")
+            args += map(literal_arg, command)
+        libtmux_exc = import_libtmux().exc
+        try:
+            proc = self.server.cmd(*args)
+        except (libtmux_exc.TmuxCommandNotFound, OSError) as exc:
+            raise TmuxError(f"tmux {commands[0][0]}: tmux is not installed (not found on PATH): {exc}") from None
+        if proc.returncode != 0:
+            raise TmuxError(f"tmux {' ; '.join(c[0] for c in commands)}: {' '.join(proc.stderr) or f'exit status {proc.returncode}'}")
         return "\n".join(proc.stdout)
 
     def _killed(self, what: str, kill: Callable[[], object]) -> None:
@@ -294,21 +324,26 @@ class Tmux:
     def capture(self, pane_id: str, history: int = 0, join: bool = True) -> str:
         return self.query(*tmux_control.capture_args(pane_id, history, join))
 
-    def capture_changed(self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True) -> dict[str, str]:
+    def capture_changed(
+        self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True,
+        written: "tmux_control.Written | None" = None,
+    ) -> dict[str, str]:
         """A screen for each pane (pane id -> `capture` text), captured again only when it may
-        have changed since the last call, else the previous one. Panes that cannot be captured
-        (gone since they were listed) are left out. Without a control client: one process per pane."""
-        return self.start_capture_changed(panes, history, join)()
+        have changed since the last call, else the previous one; `written` as in
+        `ControlClient.capture_changed`. Panes that cannot be captured (gone since they were
+        listed) are left out. Without a control client: one process per pane."""
+        return self.start_capture_changed(panes, history, join, written)()
 
     def start_capture_changed(
-        self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True
+        self, panes: Sequence[PaneInfo], history: int = 0, join: bool = True,
+        written: "tmux_control.Written | None" = None,
     ) -> Callable[[], dict[str, str]]:
         """`capture_changed` in two halves: the captures are requested now; calling the
-        result waits for them (do other work meanwhile, e.g. refresh the process table)."""
+        result waits for them (do other work meanwhile, e.g. read the agents' hook files)."""
         client = self.control()
         if client is not None:
             try:
-                finish = client.start_capture_changed(panes, history, join)
+                finish = client.start_capture_changed(panes, history, join, written)
             except tmux_control.ControlError:
                 pass
             else:
@@ -360,10 +395,13 @@ class Tmux:
             "-P", "-F", "#{pane_id}", *argv,
         ).strip()
 
-    def split(self, target: str, argv: Sequence[str], *, cwd: str, env: Mapping[str, str]) -> str:
-        return self.build(
-            "split-window", "-d", "-t", target, "-c", cwd, *env_args(env), "-P", "-F", "#{pane_id}", *argv
-        ).strip()
+    def split(self, target: str, argv: Sequence[str], *, cwd: str, env: Mapping[str, str], relayout: str | None = None) -> str:
+        """A new pane after `target`; `relayout`: then lay the window out so (`tiled` makes room for
+        the next split), in the same tmux process."""
+        split = ["split-window", "-d", "-t", target, "-c", cwd, *env_args(env), "-P", "-F", "#{pane_id}", *argv]
+        if relayout is None:
+            return self.build(*split).strip()
+        return self.build_chain(split, ["select-layout", "-t", target, relayout]).strip()
 
     def respawn(self, pane_id: str, argv: Sequence[str], *, cwd: str, env: Mapping[str, str]) -> None:
         self.build("respawn-pane", "-k", "-t", pane_id, "-c", cwd, *env_args(env), *argv)
@@ -430,7 +468,7 @@ class Tmux:
 
     def pipe_output(self, pane_id: str, path: str) -> None:
         """Append everything the pane prints to `path` (0600), unless a pipe is already open."""
-        self.cmd("pipe-pane", "-o", "-t", pane_id, f"umask 077; exec cat >> {shlex.quote(path)}")
+        self.cmd(*pipe_output_args(pane_id, path))
 
     def close_pipe(self, pane_id: str) -> None:
         """Close the pane's output pipe, if any (`pipe-pane` with no command; tmux refuses it for

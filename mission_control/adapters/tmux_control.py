@@ -15,20 +15,33 @@ output bytes away from it (and, see below, keeps the server safe), and it never 
 keys. tmux does count it as an attached client of the session: `display-message` must
 name the people's clients (`Tmux.display` does), or tmux may show it to this one.
 
-Which panes may have changed: a signature from `list-panes`, not `%output`
--------------------------------------------------------------------------
-`capture_changed` captures a pane again only when its signature from the tick's one
-`list-panes` differs (session, pid, dead, exit status, width, height, history size),
-when its window printed anything since the second of its last capture
-(`#{window_activity}`: any byte a pane parses, a redraw in place included; tmux 3.3a has
-no per-pane activity, `#{pane_activity}` is empty, so a window's panes go together), or
-when it has not been captured for `refresh_every` seconds. Every pane still gets a
+Which panes may have changed: a signature, the window's activity, the processes' writes
+----------------------------------------------------------------------------------------
+`capture_changed` captures a pane again when its signature from the tick's one
+`list-panes` differs (session, pid, dead, exit status, width, height, history size,
+cursor position), when it has not been captured for `refresh_every` seconds, or when its
+window printed anything since the second of its last capture (`#{window_activity}`: any
+byte a pane parses, a redraw in place included) AND its own processes wrote since. tmux
+3.3a has no per-pane activity (`#{pane_activity}` is empty), so in a window of several
+agents the window's activity alone would capture every pane whenever one of them prints.
+What tells them apart is `written(pane)` (`ProcessTable.written`): the bytes the pane's
+process tree passed to write(), `wchar` of `/proc/PID/io` summed over the tree (a write to
+the terminal counts; a reaped child's bytes move into its parent, so the sum only grows),
+and the tree's pids. It is read only for panes whose window printed, ~5 µs a process. A
+pane whose tree wrote is captured, and once more on the next look even if it wrote nothing
+since: tmux may not have parsed the last bytes when it answered. Every pane still gets a
 screen every tick: the last one when nothing says it changed (the same `str` object, so
 its hash is not even recomputed).
 
+What `written` cannot see, the rest catches: the terminal's own echo of typed keys moves
+the cursor (signature); a process outside the tree that holds the terminal (a daemonized
+child), or a write the kernel does not count as write() (io_uring), waits for the refresh.
+Where `/proc/PID/io` cannot be read (not Linux, another user's or a non-dumpable process)
+`written` is None and the pane is captured whenever its window printed, as without it.
+
 Cursor position, history size or title alone would be blind to redraws in place (a
-spinner or "Thinking… (12s)" rewritten on its row moves neither), so `window_activity`
-is the signal that matters. `%output` notifications would be per pane and exact, and
+spinner or "Thinking… (12s)" rewritten on its row moves neither): in the signature they
+only add what `written` misses. `%output` notifications would be per pane and exact, and
 cheap when switched off per pane after the first one each tick (`refresh-client -A
 %N:off`, on again before the capture). But they make the client "behind" on panes that printed, and tmux up to at
 least 3.6a segfaults when such a pane is respawned (tmux/tmux#5499, reproduced here on
@@ -37,25 +50,46 @@ runs, no respawn involved. A server crash is the whole fleet, so this client run
 `no-output`: tmux never keeps pane data for it.
 
 Measured on `benchmarks/bench.py`'s fleet (`--strategies`; the %output row with that
-earlier design): 100 agents, 2 vCPU Xeon, tmux 3.3a, 1 s ticks, 20 s each; the capture
-step alone after one `list-panes`, its wall time, and CPU in % of one core (capturing
-process + tmux server, whose work on the agents' own output is the first row).
+earlier design): 100 agents in the `split` layout, 2 vCPU Xeon, tmux 3.3a, 1 s ticks, 20 s
+each; the capture step alone after one `list-panes`, its wall time, and CPU in % of one
+core (capturing process + tmux server, whose work on the agents' own output is the first row).
 
     mixed agents (every window busy)      wall/tick   captures/tick   CPU %
       list-panes only, no capture              —             0           8.5
       one `tmux capture-pane` per pane      472 ms          100          52.7
       control client, every pane            9.5 ms          100          12.0
-      control client, signature (this)      8.6 ms          100          11.1
+      control client, signature             8.6 ms          100          11.1
       control client, %output per pane           tmux server crashed
     quiet agents (17 in 20 at a prompt)
       list-panes only, no capture              —             0           4.3
       one `tmux capture-pane` per pane      438 ms          100          46.0
       control client, every pane            5.7 ms          100           5.1
-      control client, signature (this)      4.2 ms           48           4.9
+      control client, signature             4.2 ms           48           4.9
+
+The same four ways and the written-bytes signal (this), in one later run of 10 s each, the
+machine shared with other work (so compare within a block, not with the one above); its
+wall time includes the pass over /proc it needs (~10 µs of CPU a process, here ~1 ms for
+100 processes), which the supervisor makes every tick anyway:
+
+    mixed agents                          wall/tick   captures/tick   CPU %
+      one `tmux capture-pane` per pane      316 ms          100          31.2
+      control client, every pane            4.4 ms          100           7.1
+      control client, signature             4.2 ms          100           7.6
+      signature + written (this)            8.8 ms           66           7.6
+    quiet agents
+      one `tmux capture-pane` per pane      297 ms          100          27.5
+      control client, every pane            3.9 ms          100           3.0
+      control client, signature             2.1 ms           51           2.8
+      signature + written (this)           15.5 ms           28           3.2
 
 The control client is the win: it adds 13x (busy) to 50x (quiet) less CPU than a
-process per pane, and 50-100x less wall time. The signature adds little on top, as a
-window with any busy agent is captured whole, but it costs nothing.
+process per pane, and 50-100x less wall time. The window's activity alone captures a
+window with any busy agent whole; with the written bytes the captures follow the panes
+that print: 66 of 100 in the mixed fleet (its 50 streaming and spinning agents every
+tick, the bursty ones twice a burst, and ~10 forced refreshes), 28 in the quiet one
+(15 + ~10 refreshes). A capture costs tmux little, so the CPU stays about the same
+(the /proc pass included); the supervisor in those runs: 1.8 % (mixed) and 1.3 % (quiet)
+of one core, tick p50 31 / 16 ms, p99 56 / 25 ms.
 """
 
 from __future__ import annotations
@@ -154,6 +188,8 @@ class PaneLike(Protocol):
     height: int
     history_size: int
     window_activity: int
+    cursor_x: int
+    cursor_y: int
 
 
 @dataclass
@@ -164,6 +200,11 @@ class _Cached:
     """Monotonic time after which it is captured again regardless."""
     second: int
     """Wall-clock second in which it was captured: window activity in or after it means "maybe changed"."""
+    written: Hashable = None
+    """What its process tree had written when it was captured (`written`); None unknown."""
+    settle: bool = True
+    """Captured while its tree was writing: tmux may not have parsed the last bytes yet, so
+    it is captured once more even if its tree wrote nothing since."""
 
 
 @dataclass
@@ -174,10 +215,18 @@ class CaptureStats:
     captured: int = 0
     reused: int = 0
     failed: int = 0
+    unwritten: int = 0
+    """Panes in a window that printed, not captured as their process tree wrote nothing."""
     seconds: float = 0.0
     last_captured: int = 0
+    last_panes: tuple[str, ...] = ()
+    """The panes captured (or tried) by the last call."""
     written: int = 0
     """Bytes written to the client's stdin (commands), so a benchmark can tell them from its other writes."""
+
+
+Written = Callable[[PaneLike], Hashable]
+"""What a pane's process tree has written so far (`ProcessTable.written`); None when unknown."""
 
 
 class ControlClient:
@@ -297,14 +346,18 @@ class ControlClient:
 
     # -- which panes changed ----------------------------------------------------
 
-    def capture_changed(self, panes: Sequence[PaneLike], history: int = 0, join: bool = True) -> dict[str, str]:
+    def capture_changed(
+        self, panes: Sequence[PaneLike], history: int = 0, join: bool = True, written: Written | None = None
+    ) -> dict[str, str]:
         """A screen for every pane: captured again when it may have changed, else the last one.
+        `written(pane)`: what the pane's process tree has written so far (see the module's
+        docstring), None when unknown; without it a window's panes are captured together.
 
         Panes tmux cannot capture (gone since they were listed) are left out."""
-        return self.start_capture_changed(panes, history, join)()
+        return self.start_capture_changed(panes, history, join, written)()
 
     def start_capture_changed(
-        self, panes: Sequence[PaneLike], history: int = 0, join: bool = True
+        self, panes: Sequence[PaneLike], history: int = 0, join: bool = True, written: Written | None = None
     ) -> Callable[[], dict[str, str]]:
         """`capture_changed` in two halves: the captures are sent now, and calling the result
         waits for them, so the caller can do other work while tmux answers. One at a time."""
@@ -313,16 +366,30 @@ class ControlClient:
         second = int(time.time())  # window_activity has a resolution of one second
         wanted: list[str] = []
         sigs: dict[str, Hashable] = {}
+        wrote: dict[str, Hashable] = {}
+        settles: dict[str, bool] = {}
+        unwritten = 0
         for p in panes:
-            sig = (p.session, p.pid, p.dead, p.dead_status, p.width, p.height, p.history_size, history, join)
+            sig = (
+                p.session, p.pid, p.dead, p.dead_status, p.width, p.height, p.history_size,
+                p.cursor_x, p.cursor_y, history, join,
+            )
             sigs[p.pane_id] = sig
             entry = self._cache.get(p.pane_id)
             activity = p.window_activity
+            if entry is not None and entry.signature == sig and entry.due > now and activity and activity < entry.second:
+                continue  # its window printed nothing since it was captured
+            key = written(p) if written is not None else None
             if (
-                entry is None or entry.signature != sig or entry.due <= now
-                or not activity or activity >= entry.second
+                entry is not None and entry.signature == sig and entry.due > now and activity
+                and key is not None and key == entry.written and not entry.settle
             ):
-                wanted.append(p.pane_id)
+                unwritten += 1  # its window printed, but not its processes
+                continue
+            wrote[p.pane_id] = key
+            # captured while its tree writes (or not known): once more next time
+            settles[p.pane_id] = key is None or entry is None or key != entry.written
+            wanted.append(p.pane_id)
         commands = [capture_args(p, history, join) for p in wanted]
         batch = self._send(commands)
         sent = time.perf_counter() - started
@@ -342,7 +409,7 @@ class ControlClient:
                 due = now + (self.refresh_every * random.uniform(0.5, 1.0) if old is None else self.refresh_every)
                 if old is not None and old.screen == screen:
                     screen = old.screen  # the same object: its hash is already computed
-                self._cache[pane_id] = _Cached(screen, sigs[pane_id], due, second)
+                self._cache[pane_id] = _Cached(screen, sigs[pane_id], due, second, wrote[pane_id], settles[pane_id])
             out: dict[str, str] = {}
             for p in panes:
                 entry = self._cache.get(p.pane_id)
@@ -353,9 +420,11 @@ class ControlClient:
             s = self.stats
             s.ticks += 1
             s.last_captured = len(wanted) - failed
+            s.last_panes = tuple(wanted)
             s.captured += s.last_captured
             s.reused += len(out) - s.last_captured
             s.failed += failed
+            s.unwritten += unwritten
             s.seconds += sent + time.perf_counter() - t0
             return out
 

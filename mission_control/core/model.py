@@ -7,7 +7,7 @@ the UI and `status --json` render them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -129,9 +129,29 @@ class AgentSnapshot:
         return cls(**values)
 
 
+    def change_key(self) -> tuple[Any, ...]:
+        """Everything about the agent that can change, except the growing time in its current
+        status: equal keys on two ticks mean its stored row need not be written again (readers
+        add the time since that row was written to `time_in`, see `carried_to`)."""
+        current = self.status.value
+        return (*(getattr(self, name) for name in _KEYED_FIELDS),
+                tuple(sorted((k, v) for k, v in self.time_in.items() if k != current)))
+
+    def carried_to(self, written_at: float, now: float) -> AgentSnapshot:
+        """This agent as stored at `written_at`, shown at `now`: the status it had then has gone on
+        since (a row is written again whenever anything else about it changes)."""
+        if now <= written_at:
+            return self
+        current = self.status.value
+        time_in = dict(self.time_in)
+        time_in[current] = round(time_in.get(current, 0.0) + (now - written_at), 1)
+        return replace(self, time_in=time_in)
+
+
 _AGENT_FIELDS = tuple(f.name for f in fields(AgentSnapshot))
 _KNOWN_FIELDS = frozenset(_AGENT_FIELDS)
 """Worked out once: every dashboard read decodes every agent."""
+_KEYED_FIELDS = tuple(name for name in _AGENT_FIELDS if name != "time_in")
 
 
 @dataclass(frozen=True)

@@ -353,11 +353,11 @@ def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
             for name in agents:
                 pane = start_agent_pane(
                     tmux, config, store, _spec(config, name), cwds[name][0],
-                    lambda argv, env, cwd: tmux.split(target, argv, cwd=cwd, env=env), resume=bool(recovery),
+                    # `tiled` at once, in the same tmux process: it makes room for the next split
+                    lambda argv, env, cwd: tmux.split(target, argv, cwd=cwd, env=env, relayout="tiled"), resume=bool(recovery),
                 )
                 panes[name], launched[name] = pane, time.time()
                 pane_ids.append(pane)
-                tmux.select_layout(target, "tiled")  # make room for the next split
                 target = pane  # split after the last one: tmux lays panes out in pane order, the fleet's order
             w, h = tmux.window_size(first)
             layout = layout_string(

@@ -19,7 +19,7 @@ from typing import Callable
 from mission_control.adapters import git_repo, worktrees
 from mission_control.adapters.store import Store, ensure_private_dir, write_private
 from mission_control.adapters.supervisor_lock import exit_status_file, hook_events_file, output_log, status_file
-from mission_control.adapters.tmux import Tmux
+from mission_control.adapters.tmux import Tmux, pipe_output_args
 from mission_control.core.config import AgentSpec, FleetConfig
 from mission_control.core.hook_config import appender_argv, claude_settings, codex_notify_option
 from mission_control.core.kinds import KINDS
@@ -126,8 +126,7 @@ def start_agent_pane(
     try:
         write_private(launch_file, launch_file_bytes(argv, env, str(cwd)))
         pane = create(pane_argv(sys.executable, Path(launcher.__file__), launch_file), {}, str(cwd))
-        open_output_log(tmux, config, spec, pane)
-        mark_agent_pane(tmux, pane, spec.name)
+        mark_agent_pane(tmux, pane, spec.name, log=output_log(config.state_dir, spec.name) if logs_output(spec) else None)
     except BaseException:
         launch_file.unlink(missing_ok=True)  # on success the launcher reads and removes it
         raise
@@ -146,12 +145,16 @@ def record_agent_run(store: Store, spec: AgentSpec, pane: str, launched_at: floa
     )
 
 
-def mark_agent_pane(tmux: Tmux, pane: str, name: str) -> None:
+def mark_agent_pane(tmux: Tmux, pane: str, name: str, *, log: Path | None = None) -> None:
     """Name the pane after its agent, and keep it (with its last screen and exit status) when the
-    agent exits. Set on the pane itself: tmux 3.3a applies a session-level remain-on-exit only
-    to the windows that existed when it was set."""
-    tmux.set_option(pane, "@mc_agent", name, scope="-p")
-    tmux.set_option(pane, "remain-on-exit", "on", scope="-p")
+    agent exits; `log`: and log what it prints there (see `open_output_log`). Set on the pane
+    itself: tmux 3.3a applies a session-level remain-on-exit only to the windows that existed
+    when it was set. One tmux process."""
+    tmux.build_chain(
+        *([pipe_output_args(pane, str(log))] if log is not None else []),
+        ["set-option", "-p", "-t", pane, "@mc_agent", name],
+        ["set-option", "-p", "-t", pane, "remain-on-exit", "on"],
+    )
 
 
 def add_agent_pane(

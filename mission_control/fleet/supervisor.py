@@ -1,8 +1,9 @@
 """The headless supervisor: the one process per fleet that polls and decides.
 
 Each tick: one `tmux list-panes -a`, one pass over the process table, a capture of
-each agent pane, the agents' status files and hook events -> the core classifier ->
-a `FleetSnapshot` in the state store. Hook events arrive in each agent's events file
+each agent pane that may have changed (its window printed and its processes wrote; see
+adapters/tmux_control.py), the agents' status files and hook events -> the core classifier ->
+a `FleetSnapshot`, of which the state store gets the agents that changed. Hook events arrive in each agent's events file
 (appended by `hook_appender.py`, tailed from an offset), are recorded in the store, and
 are read back from the store with those of the old `mission-control hook` command. The next tick is scheduled only when the last
 one has finished, so ticks never overlap; a slow tick pushes the next one back.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections import deque
 import sys
 import threading
 import time
@@ -29,7 +31,7 @@ from mission_control.adapters.supervisor_lock import (
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.adapters.run import spawn
-from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
+from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
@@ -49,6 +51,10 @@ HISTORY_LINES = 10
 OUTPUT_READ = 128 << 10
 """Bytes of an agent's output log its meter reads per tick. An agent printing faster than this
 (a runaway loop) is metered a few ticks late instead of stalling the tick for the whole fleet."""
+PRUNE_EVERY = 300.0
+"""Seconds between two passes dropping history past its retention (see `Store.prune`)."""
+
+
 @dataclass
 class _AgentState:
     """What the supervisor keeps for one agent between ticks."""
@@ -99,7 +105,8 @@ class Supervisor:
         self._hooks_read = False
         """The store's hook events were read once (the first tick)."""
         self.settings = Settings(stuck_after=config.stuck_after, start_timeout=config.start_timeout)
-        self.tick_ms: list[float] = []
+        self.tick_ms: deque[float] = deque(maxlen=600)
+        """The last ten minutes' tick durations (bounded: a supervisor runs for weeks)."""
         self.stop = threading.Event()
         self.record_changes = True
         self.rulesets: dict[str, RuleSet] = {}
@@ -118,6 +125,10 @@ class Supervisor:
         on without it: the agents are watched from what was last read, and writing resumes when it can."""
         self._known_agents: list[AgentRecord] = []
         """The agent records last read from the store: what a damaged store is rebuilt from."""
+        self.state = StateWriter(store)
+        """Writes each agent's row when it changed (a tick with nothing changed writes nothing)."""
+        self.pruned_at = 0.0
+        """When history past its retention was last dropped (at start, then every PRUNE_EVERY s)."""
         self.lock_fds: list[int] = []
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
 
@@ -131,10 +142,12 @@ class Supervisor:
         agents = self._known_agents = self._read(self.store.agents, self._known_agents)
         panes = {p.pane_id: p for p in self.tmux.list_panes() if p.session == self.config.session}
         wanted = [panes[r.pane_id] for r in agents if r.pane_id in panes]
-        screens_later = self.tmux.start_capture_changed(wanted, history=HISTORY_LINES)  # tmux works while we scan /proc
-        self.procs.refresh()
+        self.procs.refresh()  # first: which panes' processes wrote anything decides what is captured
+        screens_later = self.tmux.start_capture_changed(
+            wanted, history=HISTORY_LINES, written=lambda pane: self.procs.written(pane.pid)
+        )
+        # while tmux answers: what does not need the screens
         self._read_hooks(agents)
-        self.screens = screens_later()
         self.tasks = {row["agent"]: row for row in self._read(self.store.current_tasks, {}).values()}
         for rec in agents:
             self._watch_git(rec)
@@ -143,6 +156,7 @@ class Supervisor:
         self._git_keys = {n: k for n, k in self._git_keys.items() if n in names}
         if not self.git.running:
             self.git.run_once()
+        self.screens = screens_later()
         snaps: list[AgentSnapshot] = []
         tails: dict[str, str] = {}
         for rec in agents:
@@ -157,8 +171,11 @@ class Supervisor:
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
         )
-        if write and self._write(self.store.write_tails, tails, now) and self._write(self.store.write_snapshot, snapshot):
+        if write and self._write(self.state.write, snapshot, tails):
             self._store_works()
+            if now - self.pruned_at >= PRUNE_EVERY:
+                self.pruned_at = now
+                self._write(self.store.prune, now)
         self.tick_ms.append(elapsed)
         return snapshot
 
@@ -503,6 +520,7 @@ class Supervisor:
             )
         self.store.set_meta(STOPPED_KEY, "0")
         self.hook_cursor = 0
+        self.state.reset()
 
     # -- the loop -------------------------------------------------------------
 

@@ -141,26 +141,27 @@ class MissionControlApp(App[None]):
     @work(thread=True, exclusive=True, group="store")
     def watch_store(self) -> None:
         worker = self._current_worker()
-        last_id, last_alive, last_tail_for = -1, None, None
+        last_snap, last_alive, last_tail_for = None, None, None
+        failed, seen = False, 0
         try:  # the store is read here, off the UI thread, from the start
             self.call_from_thread(self._say_recovered, self.source.recent_actions(5))
         except Exception as exc:
             self.post_message(StoreReadFailed(str(exc)))
         while not worker.is_cancelled:
             try:
-                sid = self.source.snapshot_id()
+                snap, changed = self.source.read()  # only the agents' rows written since the last read
                 alive = self.source.supervisor_alive()
-                if sid != last_id or alive != last_alive:
-                    self.post_message(FleetObserved(self.source.latest(), alive))
-                    last_id, last_alive = sid, alive
-                    last_tail_for = None
+                if snap is not last_snap or alive != last_alive or failed:
+                    self.post_message(FleetObserved(snap, alive, changed=None if failed else changed))
+                    last_snap, last_alive, failed = snap, alive, False
+                    seen += 1
                 name = self.selected_name
-                if name and (name, sid) != last_tail_for:
+                if name and (name, seen) != last_tail_for:  # its screen may have changed: a tick went by
                     self.post_message(TailRead(name, self.source.tail(name), self.source.status_changes(name)))
-                    last_tail_for = (name, sid)
+                    last_tail_for = (name, seen)
             except Exception as exc:  # the store is busy, damaged or gone: say so, keep trying
                 self.post_message(StoreReadFailed(str(exc)))
-                last_id = -1  # the next good read is shown (and clears the banner) even if nothing changed
+                failed = True  # the next good read is shown (and clears the banner) even if nothing changed
             time.sleep(self.poll_seconds)
 
     @staticmethod

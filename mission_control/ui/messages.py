@@ -18,13 +18,19 @@ from mission_control.core.model import FleetSnapshot
 class FleetObserved(Message):
     """The store worker read a (new) snapshot, and whether the supervisor is alive."""
 
-    def __init__(self, snapshot: FleetSnapshot | None, alive: bool) -> None:
+    def __init__(self, snapshot: FleetSnapshot | None, alive: bool, changed: frozenset[str] | None = None) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.alive = alive
+        self.changed = changed
+        """The agents whose snapshot changed since the previous FleetObserved (None: unknown, any)."""
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, FleetObserved)
+        if not isinstance(message, FleetObserved):
+            return False
+        # the newer one is shown instead of this one: it must carry this one's changes too
+        message.changed = None if self.changed is None or message.changed is None else self.changed | message.changed
+        return True
 
 
 class TailRead(Message):

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mission_control.adapters.store import Store, StoreError, ensure_private_dir
+from mission_control.adapters.store import StateReader, Store, StoreError, ensure_private_dir
 from mission_control.adapters.supervisor_lock import supervisor_alive
 from mission_control.core.config import FleetConfig
 from mission_control.core.model import FleetSnapshot
@@ -19,7 +19,7 @@ from mission_control.core.model import FleetSnapshot
 class FleetSource(Protocol):
     session: str
 
-    def snapshot_id(self) -> int: ...
+    def read(self) -> tuple[FleetSnapshot | None, frozenset[str] | None]: ...
     def latest(self) -> FleetSnapshot | None: ...
     def tail(self, agent: str) -> str: ...
     def supervisor_alive(self) -> bool: ...
@@ -34,10 +34,13 @@ class StoreSource:
         self.config = config
         self.session = config.session
         self.store = Store(config.store_path)
+        self.reader = StateReader(self.store)
 
-    def snapshot_id(self) -> int:
+    def read(self) -> tuple[FleetSnapshot | None, frozenset[str] | None]:
+        """The fleet now (the same object while nothing changed) and the agents whose rows
+        changed since the last read (None: all of them): only those rows are read and decoded."""
         self.store.check_file()  # an open connection reads from its cache: a damaged file would go unseen
-        return self.store.latest_snapshot_id()
+        return self.reader.read()
 
     def latest(self) -> FleetSnapshot | None:
         return self.store.latest_snapshot()
@@ -81,8 +84,8 @@ class FixedSource:
     actions: list[dict[str, Any]] = field(default_factory=list)
     changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def snapshot_id(self) -> int:
-        return 1 if self.snapshot else 0
+    def read(self) -> tuple[FleetSnapshot | None, frozenset[str] | None]:
+        return self.snapshot, None
 
     def latest(self) -> FleetSnapshot | None:
         return self.snapshot
