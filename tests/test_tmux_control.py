@@ -110,6 +110,16 @@ def test_capture_equals_the_subprocess_capture(socket: str, panes: dict[str, str
         plain.capture("%999")
 
 
+def test_counts_the_bytes_of_commands_it_writes(socket: str, panes: dict[str, str]) -> None:
+    """The benchmark subtracts these from the supervisor's write() total to get the store's share."""
+    with ControlClient(socket, SESSION) as control:
+        before = control.stats.written
+        commands = [["display-message", "-p", "it's; $(x)"], ["capture-pane", "-p", "-t", panes["static"]]]
+        control.run_many(commands)
+        expected = sum(len((tmux_control.command_line(c) + "\n").encode()) for c in commands)
+        assert control.stats.written - before == expected
+
+
 def test_tmux_capture_through_the_control_client(socket: str, panes: dict[str, str]) -> None:
     plain = Tmux(socket)
     fast = Tmux(socket)

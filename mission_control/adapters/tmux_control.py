@@ -221,6 +221,8 @@ class CaptureStats:
     last_captured: int = 0
     last_panes: tuple[str, ...] = ()
     """The panes captured (or tried) by the last call."""
+    written: int = 0
+    """Bytes written to the client's stdin (commands), so a benchmark can tell them from its other writes."""
 
 
 Written = Callable[[PaneLike], Hashable]
@@ -473,6 +475,7 @@ class ControlClient:
         try:
             while view:
                 n = os.write(self._in, view)
+                self.stats.written += n
                 view = view[n:]
         except OSError as exc:
             self._mark_dead_locked(f"tmux control client went away ({exc.strerror or exc})")
