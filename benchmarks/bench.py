@@ -289,7 +289,22 @@ class NaiveProcessTable(ProcessTable):
         return TreeUsage(pids=tuple(p.pid for p in procs), cpu_seconds=cpu, rss_bytes=rss, stopped=stopped)
 
 
+def _write_everything_class() -> type:
+    from mission_control.adapters.store import StateWriter
+
+    class WriteEverything(StateWriter):
+        """The naive store: every agent's row every tick, changed or not (no change detection)."""
+
+        def write(self, snap: Any, tails: dict[str, str]) -> int:
+            if self.written is not None:
+                self.written = {}  # nothing counts as written already: every row goes again
+            return super().write(snap, tails)
+
+    return WriteEverything
+
+
 def child_supervise(variant: str, config_path: str, out: str) -> int:
+    WriteEverything = _write_everything_class()
     from mission_control.fleet import supervisor as supmod
     from mission_control.adapters.store import Store
     from mission_control.adapters.supervisor_lock import acquire_lock
@@ -336,6 +351,7 @@ def child_supervise(variant: str, config_path: str, out: str) -> int:
     sup = Timed(config, store, tmux)
     if variant == "naive":
         sup.procs = NaiveProcessTable()  # and git asked inside each tick, as a tick without the watcher thread does
+        sup.state = WriteEverything(store)
     elif hasattr(sup, "git"):
         sup.git.start()  # as `mission-control supervise` does
 
@@ -919,6 +935,7 @@ def figures(r: dict[str, Any]) -> dict[str, float | None]:
         "naive_over_mission_control_cpu": r.get("naive_over_mission_control", {}).get("supervisor_cpu_pct"),
         "dashboard_rss_mb": r["dashboard_rss_mb"],
         "store_bytes_per_min": mc.get("store_bytes_per_min"),
+        "naive_store_bytes_per_min": r["naive"].get("store_bytes_per_min"),
         "full_snapshot_every_tick_bytes_per_min": mc.get("full_snapshot_every_tick_bytes_per_min"),
         "store_mb_end": r.get("store_mb_end"),
     }
@@ -998,9 +1015,11 @@ def report(r: dict[str, Any], notes: list[str]) -> str:
     lines.append("state store, while the mission-control supervisor ticks (its write() bytes minus its tmux commands)")
     row("written per minute (SQLite pages, WAL + checkpoints)", kb("store_bytes_per_min"), " KB")
     row("  reached the disk (write_bytes; 0 on tmpfs)", kb("store_disk_write_bytes_per_min"), " KB")
-    row("  baseline: a full snapshot's JSON every tick", kb("full_snapshot_every_tick_bytes_per_min"), " KB")
-    if mc.get("store_bytes_per_min") and mc.get("full_snapshot_every_tick_bytes_per_min"):
-        row("  baseline / mission-control", round(mc["full_snapshot_every_tick_bytes_per_min"] / mc["store_bytes_per_min"], 1), "x")
+    naive_kb = None if naive.get("store_bytes_per_min") is None else round(naive["store_bytes_per_min"] / 1e3, 1)
+    row("  naive: every agent's row every tick (naive phase)", naive_kb, " KB")
+    if mc.get("store_bytes_per_min") and naive.get("store_bytes_per_min"):
+        row("  naive / mission-control", round(naive["store_bytes_per_min"] / mc["store_bytes_per_min"], 1), "x")
+    row("  for scale: a full snapshot's JSON every tick", kb("full_snapshot_every_tick_bytes_per_min"), " KB")
     row("state.db + WAL + shm after the supervisor phase", mc.get("store_mb_after"), " MB")
     row("state.db + WAL + shm at the end of the run", r.get("store_mb_end"), " MB")
     lines.append("")

@@ -100,8 +100,8 @@ CREATE TABLE IF NOT EXISTS agent_state (
     position INTEGER NOT NULL,    -- its place in the fleet's order
     version INTEGER NOT NULL,     -- the fleet_state version that last wrote it
     at REAL NOT NULL,             -- that write's tick: the agent has been in its status since at least then
-    data TEXT                     -- its AgentSnapshot as JSON; NULL: gone from the fleet
-);
+    data TEXT                     -- its AgentSnapshot as JSON, fields at their default left out; NULL: gone
+) WITHOUT ROWID;                  -- rows live in the key's b-tree and are updated in place: a page per change
 CREATE TABLE IF NOT EXISTS pane_tails (
     agent TEXT PRIMARY KEY,
     captured_at REAL NOT NULL,
@@ -733,15 +733,19 @@ class Store:
                 floor = version - GONE_KEPT_VERSIONS
                 conn.execute("DELETE FROM agent_state WHERE data IS NULL AND version < ?", (floor,))
             conn.execute(
-                "INSERT OR REPLACE INTO fleet_state(id, version, floor, taken_at, session, tick_ms, supervisor_pid)"
-                " VALUES (1, ?, ?, ?, ?, ?, ?)", (version, floor, snap.taken_at, snap.session, snap.tick_ms, snap.supervisor_pid))
-            conn.executemany(
-                "INSERT OR REPLACE INTO agent_state(agent, position, version, at, data) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO fleet_state(id, version, floor, taken_at, session, tick_ms, supervisor_pid) VALUES (1, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET version=excluded.version, floor=excluded.floor, taken_at=excluded.taken_at,"
+                " session=excluded.session, tick_ms=excluded.tick_ms, supervisor_pid=excluded.supervisor_pid",
+                (version, floor, snap.taken_at, snap.session, snap.tick_ms, snap.supervisor_pid))
+            conn.executemany(  # an update in place (INSERT OR REPLACE would delete and insert: more pages)
+                "INSERT INTO agent_state(agent, position, version, at, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT(agent) DO UPDATE"
+                " SET position=excluded.position, version=excluded.version, at=excluded.at, data=excluded.data",
                 [(name, position, version, snap.taken_at, data) for name, position, data in rows])
             conn.executemany("UPDATE agent_state SET data=NULL, version=? WHERE agent=?", [(version, n) for n in gone])
             if tails:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO pane_tails(agent, captured_at, text) VALUES (?, ?, ?)",
+                    "INSERT INTO pane_tails(agent, captured_at, text) VALUES (?, ?, ?) ON CONFLICT(agent) DO UPDATE"
+                    " SET captured_at=excluded.captured_at, text=excluded.text",
                     [(name, snap.taken_at, text) for name, text in tails.items()],
                 )
         return version
@@ -1022,7 +1026,7 @@ class StateWriter:
         for position, agent in enumerate(snap.agents):
             key = keys[agent.name] = (position, agent.change_key())
             if before.get(agent.name) != key:
-                rows.append((agent.name, position, json.dumps(agent.to_json())))
+                rows.append((agent.name, position, json.dumps(agent.to_json(compact=True), separators=(",", ":"))))
         gone = [name for name in before if name not in keys]
         if self.written is not None and not rows and not gone and not tails:
             self.store.touch_heartbeat(snap.taken_at)

@@ -7,7 +7,7 @@ the UI and `status --json` render them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from operator import attrgetter
 from typing import Any
@@ -109,10 +109,14 @@ class AgentSnapshot:
     time_in: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each status since the agent's current process started."""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, compact: bool = False) -> dict[str, Any]:
+        """`compact`: without the fields that hold their default (what the state store keeps:
+        `from_json` puts them back)."""
         # a shallow copy: the nested values are plain JSON already (asdict's deep copy costs
         # milliseconds per tick at 100 agents)
         data = {name: getattr(self, name) for name in _AGENT_FIELDS}
+        if compact:
+            data = {k: v for k, v in data.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
         data["status"] = self.status.value
         data["since"] = iso(self.since)
         return data
@@ -150,6 +154,8 @@ class AgentSnapshot:
 
 _AGENT_FIELDS = tuple(f.name for f in fields(AgentSnapshot))
 _KNOWN_FIELDS = frozenset(_AGENT_FIELDS)
+_DEFAULTS = {f.name: (f.default if f.default is not MISSING else f.default_factory()) for f in fields(AgentSnapshot)  # type: ignore[misc]
+             if f.default is not MISSING or f.default_factory is not MISSING}
 """Worked out once: every dashboard read decodes every agent."""
 _keyed = attrgetter(*(name for name in _AGENT_FIELDS if name != "time_in"))
 
