@@ -20,6 +20,7 @@ from mission_control.core.errors import UsageError
 from mission_control.core.keys import KEY_ACTIONS
 from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
+from mission_control.core.tasks import DONE_WHEN, TaskInputError, cycle_text, find_cycle, parse_priority
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -232,11 +233,23 @@ class AgentSettings(_Strict):
     """For commands whose records we cannot read: regexes over its output, one group each —
     `tokens_in`, `tokens_out`, `cache_read`, `cache_write`, `cost`, and `cumulative = true` when the
     numbers are running totals, `model` to price tokens with."""
+    pull: bool = False
+    """Take the next ready task of the task board whenever it is IDLE at its prompt with no open task."""
+    roles: list[str] = Field(default_factory=list)
+    """Roles it takes tasks of (a task with a `role` goes only to agents with that role; a task
+    without one to any agent that pulls)."""
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         return _check_name(v)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, v: list[str]) -> list[str]:
+        for role in v:
+            _check_name(role, "role")
+        return v
 
     @field_validator("command", "resume_command")
     @classmethod
@@ -273,19 +286,47 @@ class AgentSettings(_Strict):
 
 
 class TaskSettings(_Strict):
-    """One `[[task]]` table: the optional task queue."""
+    """One `[[task]]` table: a task of the task board (added to the fleet's board by `up`)."""
 
     id: str
     """Unique task id."""
     prompt: str
-    """What the task asks for."""
+    """What the task asks for (typed at the prompt of the agent that takes it)."""
     assignee: str | None = None
-    """Agent that holds the task (must name an `[[agent]]`)."""
+    """Agent that holds the task from the start (must name an `[[agent]]`): its first instruction.
+    Default: none: the task waits in the queue for an agent with `pull = true`"""
+    priority: int = 0
+    """`"high"`, `"normal"`, `"low"` or a whole number; higher first, ties by age.
+    Default: `"normal"` (0)"""
+    after: list[str] = Field(default_factory=list)
+    """Ids of tasks that must be done first (the task is `blocked` until then)."""
+    role: str | None = None
+    """Only agents with this role (in their `roles`) take it.
+    Default: any agent with `pull = true`"""
+    review: bool = False
+    """A reviewer approves the result before it is merged."""
+    done_when: Literal[DONE_WHEN] | None = None  # type: ignore[valid-type]
+    """When the task is done: `commit` (back at its prompt after working, with a commit since it
+    took the task), `idle` (back at its prompt after working), `word` (it wrote DONE to its status file).
+    Default: `commit` when the agent has a repository, else `idle`"""
 
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
         return _check_name(v, "task id")
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _priority(cls, v: Any) -> Any:
+        try:
+            return parse_priority(v)
+        except TaskInputError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, v: str | None) -> str | None:
+        return v if v is None else _check_name(v, "role")
 
     @field_validator("prompt")
     @classmethod
@@ -346,6 +387,10 @@ class AgentSpec(BaseModel):
     tokens: dict[str, Any] | None = None
     """Token regexes (only the keys that were given)."""
     index: int
+    pull: bool = False
+    """It takes the next ready task of the board when idle (`[[agent]] pull`)."""
+    roles: tuple[str, ...] = ()
+    """The roles of tasks it takes."""
 
 
 class FleetConfig(MissionSettings):
@@ -564,16 +609,40 @@ def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
         if agent.worktree and schema.mission.repo is None:
             raise _error(path, text, f"agent[{i}] ({agent.name}).worktree = true needs mission.repo (the repository "
                                      "its worktree is made from)", ("agent", i, "worktree"))
-    ids: set[str] = set()
-    for i, task in enumerate(schema.task):
-        if task.id in ids:
-            raise _error(path, text, f"duplicate task id {task.id!r}", ("task", i, "id"))
-        ids.add(task.id)
-        if task.assignee is not None and task.assignee not in seen:
-            hint = difflib.get_close_matches(task.assignee, list(seen), n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise _error(path, text, f"task[{i}].assignee {task.assignee!r} names no agent{extra}", ("task", i, "assignee"))
+    _validate_tasks(path, text, schema, list(seen))
     return schema
+
+
+def _validate_tasks(path: Path, text: str, schema: FileSchema, agents: list[str]) -> None:
+    """`[[task]]` tables: unique ids, an assignee that is an agent, `after` naming tasks of the
+    file without a cycle, a `role` some agent has."""
+    ids = {t.id: i for i, t in reversed(list(enumerate(schema.task)))}
+    roles = sorted({r for a in schema.agent for r in a.roles})
+    seen: set[str] = set()
+    for i, task in enumerate(schema.task):
+        where = f"task[{i}] ({task.id})"
+        if task.id in seen:
+            raise _error(path, text, f"duplicate task id {task.id!r} (also task[{ids[task.id]}])", ("task", i, "id"))
+        seen.add(task.id)
+        if task.assignee is not None and task.assignee not in agents:
+            raise _error(path, text, f"{where}.assignee {task.assignee!r} names no agent{_did_you_mean(task.assignee, agents)}",
+                         ("task", i, "assignee"))
+        if task.assignee is not None and task.after:
+            raise _error(path, text, f"{where}: give either assignee (it starts at once) or after, not both", ("task", i, "after"))
+        for dep in task.after:
+            if dep not in ids:
+                raise _error(path, text, f"{where}.after {dep!r} names no task{_did_you_mean(dep, list(ids))}", ("task", i, "after"))
+        if task.role is not None and task.role not in roles:
+            extra = _did_you_mean(task.role, roles) or (f"; roles: {', '.join(roles)}" if roles else "; no agent has roles")
+            raise _error(path, text, f"{where}.role {task.role!r} is no agent's role{extra}", ("task", i, "role"))
+    cycle = find_cycle({t.id: t.after for t in schema.task})
+    if cycle:
+        raise _error(path, text, f"task.after makes a cycle: {cycle_text(cycle)}", ("task", ids[cycle[0]], "after"))
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    hint = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
 def _abs(base: Path, p: Path) -> Path:
@@ -610,6 +679,8 @@ def expand_agent(
         ollama_host=a.ollama_host or ollama_host,
         tokens=a.tokens.model_dump(exclude_defaults=True) if a.tokens else None,
         index=index,
+        pull=a.pull,
+        roles=tuple(a.roles),
     )
 
 

@@ -1,0 +1,323 @@
+"""The task board's rules (pure): what a task is, which tasks are ready and in which order,
+which are blocked and by what, a cycle in `after` named in one line, and each state change as a
+pure function of an event (issue 19).
+
+A task's stored `state` is one of `STATES`; `blocked` is never stored: a `queued` task whose
+`after` are not all finished (`done` or `merged`) is shown as `blocked` (`shown_state`). The
+order of dispatch is `ready_tasks`: highest priority first, ties by age (created first, then the
+order they were added in). `transition` is the only way a task changes: it returns the task after
+an event, or raises `TaskError` (one line) when the event does not apply to its state, so a
+caller that refuses changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping
+
+from mission_control.core.errors import MissionControlError, UsageError
+from mission_control.core.model import iso
+
+STATES = ("queued", "blocked", "working", "stuck", "review", "changes", "merging", "merged", "done", "failed", "cancelled")
+"""Every state a task is shown in (`blocked` is computed, never stored)."""
+FINISHED = frozenset({"done", "merged"})
+"""States that satisfy an `after`."""
+TERMINAL = frozenset({"done", "merged", "failed", "cancelled"})
+"""States a task never leaves."""
+HELD = frozenset({"working", "stuck", "changes"})
+"""States in which an agent holds (works on) the task: its owner takes no other task."""
+PRIORITY_NAMES = {"high": 10, "normal": 0, "low": -10}
+"""Named priorities as numbers (higher first); an integer is taken as it is."""
+DONE_WHEN = ("commit", "idle", "word")
+"""How a held task is found done: `commit` (back at its prompt after working, with a commit since
+it took the task; the default for an agent with a repository), `idle` (back at its prompt after
+working), `word` (it wrote DONE to its status file). `task done ID` works for every task."""
+MAX_PRIORITY = 1_000_000
+"""Bound of an integer priority (either sign): a larger one is a typo."""
+
+
+class TaskError(MissionControlError):
+    """A task change that does not apply (unknown id, wrong state): one line, exit 1."""
+
+
+class TaskInputError(UsageError):
+    """Bad task input (a priority that is no priority, a cycle, an unknown role): one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of the board."""
+
+    id: str
+    prompt: str
+    priority: int = 0
+    """Higher first; `high` = 10, `normal` = 0, `low` = -10."""
+    after: tuple[str, ...] = ()
+    """Ids of tasks that must be finished (`done` or `merged`) before this one is ready."""
+    role: str | None = None
+    """Only agents with this role take it (None: any agent that pulls)."""
+    review: bool = False
+    """A reviewer approves it before it is merged (done -> `review`)."""
+    done_when: str | None = None
+    """`commit`, `idle` or `word` (None: `commit` when its agent has a repository, else `idle`)."""
+    state: str = "queued"
+    owner: str | None = None
+    """The agent that holds it (or held it last)."""
+    reason: str = ""
+    """Why it is in its state, when that needs saying (STUCK's reason, the cancel, ...)."""
+    created_at: float = 0.0
+    started_at: float | None = None
+    """When an agent first took it."""
+    finished_at: float | None = None
+    seq: int = 0
+    """Its place in the order tasks were added (ties of priority and time)."""
+    created_by: str = ""
+    """Who added it: `config`, `cli`, or the agent that ran `task add` from its pane."""
+    commits_at_start: int | None = None
+    """Its owner's commit count when it took the task (`done_when = "commit"` counts from here)."""
+    worked: bool = False
+    """Its owner was seen working since it took the task (`commit` and `idle` need a turn of work)."""
+
+    @property
+    def open(self) -> bool:
+        return self.state not in TERMINAL
+
+    def to_json(self, board: Mapping[str, "Task"] | None = None) -> dict[str, Any]:
+        """What `task list --json` shows of it (times in ISO 8601, UTC)."""
+        return {
+            "id": self.id, "state": shown_state(self, board or {}), "owner": self.owner, "priority": self.priority,
+            "after": list(self.after), "role": self.role, "review": self.review, "done_when": self.done_when,
+            "prompt": self.prompt, "reason": self.reason, "created_by": self.created_by,
+            "created": iso(self.created_at), "started": iso(self.started_at), "finished": iso(self.finished_at),
+            "blocked_by": list(blocked_by(self, board or {})),
+        }
+
+
+def parse_priority(value: Any) -> int:
+    """`high`, `normal`, `low`, or an integer (also as text: "-3"); else TaskInputError."""
+    if isinstance(value, bool):
+        raise TaskInputError(f"priority {value!r} is not a priority: use high, normal, low or a whole number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().lower() in PRIORITY_NAMES:
+        return PRIORITY_NAMES[value.strip().lower()]
+    else:
+        try:
+            number = int(str(value).strip(), 10)
+        except ValueError:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:36] + "...'"
+            raise TaskInputError(f"priority {shown} is not a priority: use high, normal, low or a whole number") from None
+    if abs(number) > MAX_PRIORITY:
+        raise TaskInputError(f"priority {number} is out of range: at most {MAX_PRIORITY} either way")
+    return number
+
+
+def priority_name(priority: int) -> str:
+    """`high`/`normal`/`low` for the named values, else the number."""
+    names = {v: k for k, v in PRIORITY_NAMES.items()}
+    return names.get(priority, str(priority))
+
+
+def blocked_by(task: Task, board: Mapping[str, Task]) -> tuple[str, ...]:
+    """The ids of `task`'s `after` that are not finished (an id the board does not know counts
+    as unfinished: it is refused when added, so it can only be a task of a forgotten fleet)."""
+    return tuple(dep for dep in task.after if (board.get(dep) is None or board[dep].state not in FINISHED))
+
+
+def shown_state(task: Task, board: Mapping[str, Task]) -> str:
+    """Its state as shown: `blocked` for a queued task still waiting on its `after`."""
+    if task.state == "queued" and blocked_by(task, board):
+        return "blocked"
+    return task.state
+
+
+def dispatch_key(task: Task) -> tuple[int, float, int]:
+    """Sort key of the dispatch order: higher priority first, then older, then added first."""
+    return (-task.priority, task.created_at, task.seq)
+
+
+def ready_tasks(tasks: Iterable[Task]) -> list[Task]:
+    """The queued tasks whose `after` are all finished, in dispatch order."""
+    tasks = list(tasks)
+    board = {t.id: t for t in tasks}
+    return sorted((t for t in tasks if t.state == "queued" and not blocked_by(t, board)), key=dispatch_key)
+
+
+def takes(roles: Iterable[str], task: Task) -> bool:
+    """May an agent with these roles take the task? A task without a role: any agent that pulls."""
+    return task.role is None or task.role in set(roles)
+
+
+def next_task(tasks: Iterable[Task], roles: Iterable[str]) -> Task | None:
+    """The first ready task an agent with `roles` may take."""
+    roles = tuple(roles)
+    return next((t for t in ready_tasks(tasks) if takes(roles, t)), None)
+
+
+def find_cycle(after: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """A cycle in the `after` graph as the ids along it, first id repeated at the end
+    (`["a", "b", "a"]`), or None. Ids the mapping does not hold are leaves."""
+    graph = {k: tuple(v) for k, v in after.items()}
+    colour: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in sorted(graph):
+        if colour.get(start):
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                colour[node] = 1
+                path.append(node)
+            deps = graph.get(node, ())
+            if i < len(deps):
+                stack.append((node, i + 1))
+                dep = deps[i]
+                if colour.get(dep) == 1:
+                    return path[path.index(dep):] + [dep]
+                if not colour.get(dep) and dep in graph:
+                    stack.append((dep, 0))
+            else:
+                colour[node] = 2
+                path.pop()
+    return None
+
+
+def cycle_text(cycle: list[str]) -> str:
+    """`a -> b -> a`: a cycle in one line."""
+    return " -> ".join(cycle)
+
+
+def check_new(task: Task, board: Mapping[str, Task], known_roles: Iterable[str] | None) -> None:
+    """Refuse a task that cannot be added to `board` (TaskInputError, one line): a taken id, an
+    `after` naming an unknown task or itself, a cycle, an unknown role (when the roles are known)."""
+    if task.id in board:
+        raise TaskInputError(f"a task with id {task.id!r} already exists ({board[task.id].state})")
+    for dep in task.after:
+        if dep == task.id:
+            raise TaskInputError(f"task {task.id!r} cannot come after itself")
+        if dep not in board:
+            raise TaskInputError(f"task {task.id!r}: after {dep!r} names no task{_hint(dep, board)}")
+    graph = {t.id: t.after for t in board.values()}
+    graph[task.id] = task.after
+    cycle = find_cycle(graph)
+    if cycle:
+        raise TaskInputError(f"task {task.id!r} would make a cycle in after: {cycle_text(cycle)}")
+    if known_roles is not None and task.role is not None and task.role not in set(known_roles):
+        roles = sorted(set(known_roles))
+        raise TaskInputError(f"task {task.id!r}: role {task.role!r} is no agent's role{_hint(task.role, roles)}"
+                             + ("" if roles else " (no agent has roles)"))
+    if task.done_when is not None and task.done_when not in DONE_WHEN:
+        raise TaskInputError(f"task {task.id!r}: done_when {task.done_when!r}: use one of {', '.join(DONE_WHEN)}")
+
+
+def _hint(name: str, known: Iterable[str]) -> str:
+    import difflib
+
+    hint = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {hint[0]!r}?)" if hint else ""
+
+
+def unknown_task(task_id: str, board: Mapping[str, Task]) -> TaskError:
+    return TaskError(f"no task with id {task_id!r}{_hint(task_id, board)}")
+
+
+def free_id(board: Mapping[str, Task], stem: str = "task") -> str:
+    """The first `task-<n>` not taken (ids for `task add` without `--id`)."""
+    n = len(board) + 1
+    while f"{stem}-{n}" in board:
+        n += 1
+    return f"{stem}-{n}"
+
+
+# ---------------------------------------------------------------- state changes
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a task: `kind` is one of EVENTS."""
+
+    kind: str
+    at: float
+    agent: str | None = None
+    """The agent it concerns (who took it, whose turn it was)."""
+    reason: str = ""
+    priority: int | None = None
+    commits: int | None = None
+    """The agent's commit count at the event (when it took the task)."""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+EVENTS = ("take", "worked", "stuck", "unstuck", "done", "cancel", "priority", "fail")
+
+
+def transition(task: Task, event: Event, board: Mapping[str, Task] | None = None) -> Task:
+    """The task after `event`, or TaskError (one line) when the event does not apply to it."""
+    kind = event.kind
+    if kind not in EVENTS:
+        raise ValueError(f"unknown task event {kind!r}")
+    if not task.open:
+        raise TaskError(f"task {task.id!r} is {task.state} already")
+    if kind == "take":
+        if task.state != "queued":
+            raise TaskError(f"task {task.id!r} is {task.state}{_by(task)}: only a queued task can be given to an agent "
+                            "(`reassign` moves a held one)")
+        waiting = blocked_by(task, board or {})
+        if waiting:
+            raise TaskError(f"task {task.id!r} is blocked: it comes after {', '.join(waiting)}")
+        return replace(task, state="working", owner=event.agent, reason="", started_at=task.started_at or event.at,
+                       commits_at_start=event.commits, worked=False)
+    if kind == "worked":
+        return replace(task, worked=True) if task.state in HELD else task
+    if kind == "stuck":
+        if task.state not in ("working", "changes"):
+            raise TaskError(f"task {task.id!r} is {task.state}: only a task being worked on can be stuck")
+        return replace(task, state="stuck", reason=event.reason)
+    if kind == "unstuck":
+        if task.state != "stuck":
+            raise TaskError(f"task {task.id!r} is {task.state}, not stuck")
+        return replace(task, state="working", reason="")
+    if kind == "done":
+        if task.state not in HELD:
+            raise TaskError(f"task {task.id!r} is {task.state}: only a task an agent holds can be done")
+        state = "review" if task.review else "done"
+        return replace(task, state=state, reason=event.reason, finished_at=None if task.review else event.at)
+    if kind == "cancel":
+        return replace(task, state="cancelled", reason=event.reason or "cancelled", finished_at=event.at)
+    if kind == "fail":
+        return replace(task, state="failed", reason=event.reason, finished_at=event.at)
+    # priority
+    assert event.priority is not None
+    return replace(task, priority=event.priority)
+
+
+def _by(task: Task) -> str:
+    return f" by {task.owner}" if task.owner and task.state in HELD else ""
+
+
+def done_now(task: Task, done_when: str, *, at_prompt: bool, commits: int | None, word_done: bool) -> bool:
+    """Is the held task done by its rule? `at_prompt`: its owner sits IDLE at its prompt;
+    `commits`: the owner's commit count now; `word_done`: it wrote DONE since it took the task."""
+    if task.state not in ("working", "changes"):
+        return False
+    if done_when == "word":
+        return word_done
+    if not (at_prompt and task.worked):
+        return False
+    if done_when == "idle":
+        return True
+    return commits is not None and commits > (task.commits_at_start or 0)
+
+
+def time_in_states(events: Iterable[tuple[float, str]], created_at: float, now: float) -> dict[str, float]:
+    """Seconds a task spent in each state, from (time, state entered) events in time order,
+    counting from `created_at` in `queued`, the last state up to `now` (its finish for a
+    finished task: the events end there)."""
+    out: dict[str, float] = {}
+    state, since = "queued", created_at
+    for at, new in events:
+        out[state] = out.get(state, 0.0) + max(0.0, at - since)
+        state, since = new, at
+    if state not in TERMINAL:
+        out[state] = out.get(state, 0.0) + max(0.0, now - since)
+    return {k: round(v, 3) for k, v in out.items() if v > 0 or k == state}
