@@ -344,6 +344,107 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _board(args: argparse.Namespace):
+    from mission_control.adapters.store import Store
+    from mission_control.fleet.tasks import TaskBoard
+
+    config = _config(args)
+    return TaskBoard(config, Store(config.store_path), actor="cli")
+
+
+def _prompt_arg(text: str) -> str:
+    """The prompt as given; `-` reads it from stdin (bytes, so that what is not UTF-8 is refused, not altered)."""
+    if text != "-":
+        return text
+    data = sys.stdin.buffer.read(MAX_PROMPT_READ + 1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"task add: the prompt on stdin is not UTF-8 text (byte {exc.start}); nothing changed") from None
+
+
+MAX_PROMPT_READ = 4 << 20
+"""Most bytes `task add -` reads from stdin (a longer prompt is refused by its size, never read whole)."""
+
+
+def cmd_task(args: argparse.Namespace) -> int:
+    what = args.task_command
+    if what == "list" or what == "show":
+        return _task_read(args)
+    board = _board(args)
+    if what == "add":
+        after = tuple(a.strip() for part in (args.after or []) for a in part.split(",") if a.strip())
+        outcome = board.add(_prompt_arg(args.prompt), task_id=args.id, priority=args.priority, after=after,
+                            role=args.role, review=args.review, done_when=args.done_when)
+        print(outcome.task.id if args.quiet else f"mission-control: {outcome.message}")
+        return 0
+    if what == "cancel":
+        outcome = board.cancel(args.id)
+    elif what == "priority":
+        outcome = board.set_priority(args.id, args.priority)
+    elif what == "assign":
+        outcome = board.assign(args.id, args.agent)
+    else:
+        outcome = board.done(args.id)
+    say(f"mission-control: {outcome.message}")
+    return 0
+
+
+def _task_read(args: argparse.Namespace) -> int:
+    import time
+
+    from mission_control.core.format import age
+    from mission_control.core.tasks import priority_name
+
+    config = _config(args)
+    if not config.store_path.exists():  # no fleet has run here: no task either (and no store made by looking)
+        if args.task_command == "show":
+            raise CliError(f"no task with id {args.id!r} (no fleet has run with {config.path})")
+        print("[]" if args.json else "no tasks")
+        return 0
+    board = _board(args)
+    now = time.time()
+    if args.task_command == "show":
+        shown = board.show(args.id, now)
+        if args.json:
+            print(json.dumps(shown, indent=2))
+            return 0
+        lines = [f"{shown['id']}: {shown['state']}" + (f" ({shown['reason']})" if shown["reason"] else ""),
+                 f"  priority {priority_name(shown['priority'])}, owner {shown['owner'] or '-'}, role {shown['role'] or 'any'},"
+                 f" after {', '.join(shown['after']) or '-'}, review {'yes' if shown['review'] else 'no'},"
+                 f" done when {shown['done_when'] or 'default'}, added by {shown['created_by']}",
+                 "  time in: " + (", ".join(f"{k} {age(v)}" for k, v in shown["seconds_in"].items()) or "-")]
+        for h in shown["held_by"]:
+            cost = "?" if h["cost_usd"] is None else f"${h['cost_usd']:.2f}"
+            lines.append(f"  held by {h['agent']}: spend {cost}, commits {'?' if h['commits'] is None else h['commits']}")
+        for e in shown["history"]:
+            stamp = time.strftime("%H:%M:%S", time.localtime(e["at"]))
+            lines.append(f"  {stamp} {e['event']:8} -> {e['state']:9} {e['agent'] or ''} {e['detail']}".rstrip())
+        lines += ["  prompt:", *("    " + ln for ln in shown["prompt"].splitlines())]
+        say("\n".join(lines), lines=True)
+        return 0
+    rows = board.listing(now)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no tasks")
+        return 0
+    say(f"{'ID':20} {'PRIO':>6} {'STATE':9} {'OWNER':14} {'AGE':>6}  PROMPT")
+    for r in rows:
+        created = datetime_seconds(r["created"])
+        first = (r["prompt"].splitlines() or [""])[0][:60]
+        say(f"{r['id']:20} {priority_name(r['priority']):>6} {r['state']:9} {(r['owner'] or '-'):14} "
+            f"{age(now - created) if created else '-':>6}  {first}")
+    return 0
+
+
+def datetime_seconds(text: str | None) -> float | None:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text).timestamp() if text else None
+
+
 def cmd_hook(args: argparse.Namespace) -> int:
     from mission_control.fleet.hooks import main as hook_main
 
@@ -457,6 +558,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("log", parents=[common], help="the action log")
     p.add_argument("-n", "--limit", type=int, default=50)
     p.set_defaults(func=cmd_log)
+    p = sub.add_parser("task", help="the task board: add, list, show, cancel, prioritise, assign, finish tasks")
+    tasks = p.add_subparsers(dest="task_command", metavar="ACTION")
+    tasks.required = True
+    t = tasks.add_parser("add", parents=[common], help="add a task to the queue (PROMPT `-`: read it from stdin)")
+    t.add_argument("prompt", metavar="PROMPT")
+    t.add_argument("--id", help="its id (default: task-<n>)")
+    t.add_argument("--priority", default="normal", help="high, normal, low or a whole number; higher first (default: normal)")
+    t.add_argument("--after", action="append", metavar="ID,...", help="tasks that must be done first")
+    t.add_argument("--role", help="only agents with this role take it")
+    t.add_argument("--review", action="store_true", help="a reviewer approves it before it is merged")
+    t.add_argument("--done-when", choices=("commit", "idle", "word"), help="when it is done (default: commit with a repository, else idle)")
+    t.add_argument("-q", "--quiet", action="store_true", help="print only the new task's id")
+    t = tasks.add_parser("list", parents=[common], help="every task: id, priority, state, owner, age")
+    t.add_argument("--json", action="store_true", help="as JSON, with times and what was measured per task")
+    t = tasks.add_parser("show", parents=[common], help="one task: its fields, history and measurements")
+    t.add_argument("id")
+    t.add_argument("--json", action="store_true")
+    t = tasks.add_parser("cancel", parents=[common], help="cancel a task (an agent working on it is not interrupted)")
+    t.add_argument("id")
+    t = tasks.add_parser("priority", parents=[common], help="change a task's priority")
+    t.add_argument("id")
+    t.add_argument("priority", metavar="PRIORITY")
+    t = tasks.add_parser("assign", parents=[common], help="give a queued task to an agent (typed at its prompt when it is idle)")
+    t.add_argument("id")
+    t.add_argument("agent")
+    t = tasks.add_parser("done", parents=[common], help="mark a task done (from an agent's pane, without ID: the task it holds)")
+    t.add_argument("id", nargs="?")
+    p.set_defaults(func=cmd_task)
     p = sub.add_parser("hook")  # run by agents' own hooks, not by people
     p.add_argument("--state-dir", required=True)
     p.add_argument("--agent", required=True)

@@ -39,8 +39,9 @@ from mission_control.core.errors import MissionControlError
 from mission_control.core.config import AgentSpec
 from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.records import AgentRecord, agent_record, parse_spec, spec_json_fields
+from mission_control.core.tasks import HELD, Task, unknown_task
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 T = TypeVar("T")
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
@@ -149,6 +150,36 @@ CREATE TABLE IF NOT EXISTS task_ledger (
     cost_at_start REAL            -- the holder's spend when it got the task
 );
 CREATE INDEX IF NOT EXISTS task_ledger_task ON task_ledger(task, id);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,          -- the task board (issue 19): a row per task, its fields those of core.tasks.Task
+    seq INTEGER NOT NULL,         -- the order tasks were added in
+    prompt TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    after_ids TEXT NOT NULL,      -- JSON list of task ids
+    role TEXT,
+    review INTEGER NOT NULL,
+    done_when TEXT,
+    state TEXT NOT NULL,          -- never 'blocked': that is computed (core.tasks.shown_state)
+    owner TEXT,                   -- who holds it (also a task_ledger row: `record_task` writes both)
+    reason TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    created_by TEXT NOT NULL,
+    commits_at_start INTEGER,
+    worked INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS task_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    task TEXT NOT NULL,
+    event TEXT NOT NULL,          -- add, take, worked, stuck, unstuck, done, cancel, priority, fail
+    state TEXT NOT NULL,          -- the task's state after it
+    agent TEXT,                   -- the agent it concerns
+    detail TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL DEFAULT '{}'  -- measurements at the event: the agent's cost_usd and commits
+);
+CREATE INDEX IF NOT EXISTS task_events_task ON task_events(task, id);
 CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     agent TEXT NOT NULL,
@@ -175,6 +206,15 @@ END;
 CREATE TRIGGER IF NOT EXISTS task_ledger_on_delete AFTER DELETE ON task_ledger BEGIN
     INSERT INTO table_changes(tbl, n) VALUES ('task_ledger', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
 END;
+CREATE TRIGGER IF NOT EXISTS tasks_on_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('tasks', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tasks_on_update AFTER UPDATE ON tasks BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('tasks', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tasks_on_delete AFTER DELETE ON tasks BEGIN
+    INSERT INTO table_changes(tbl, n) VALUES ('tasks', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
+END;
 CREATE TRIGGER IF NOT EXISTS deliveries_on_insert AFTER INSERT ON deliveries BEGIN
     INSERT INTO table_changes(tbl, n) VALUES ('deliveries', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
 END;
@@ -200,6 +240,7 @@ _MIGRATIONS = {
     2: ["ALTER TABLE agents ADD COLUMN first_launched_at REAL"],
     3: [],  # injected values move out of the database (`_move_env_out`)
     4: ["DROP TABLE IF EXISTS snapshots"],  # a full snapshot per tick gives way to rows written when they change
+    5: [],  # the task board: `tasks` and `task_events` (and the triggers on tasks) are made by _SCHEMA
 }
 
 
@@ -948,13 +989,23 @@ class Store:
             self.replace_env_overlay(agent, {**self.env_overlay(agent), **everyone, **own.get(agent, {})})
         conn.execute("DROP TABLE env_overlays")
 
-    # -- task ledger -------------------------------------------------------
+    # -- task ledger: who holds which task, from when --------------------------
 
     def record_task(self, task: str, prompt: str, agent: str, previous: str | None, reason: str, cost_at_start: float | None, at: float | None = None) -> None:
-        self._write(
+        """`agent` holds `task` from now on (a ledger row); a task of the board gets its owner too."""
+        with self._transaction() as conn:
+            self._hold(conn, task, prompt, agent, previous, reason, cost_at_start, at or time.time())
+
+    @staticmethod
+    def _hold(conn: sqlite3.Connection, task: str, prompt: str, agent: str, previous: str | None, reason: str,
+              cost_at_start: float | None, at: float) -> None:
+        conn.execute(
             "INSERT INTO task_ledger(at, task, prompt, agent, previous, reason, cost_at_start) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at or time.time(), task, prompt, agent, previous, reason, cost_at_start),
+            (at, task, prompt, agent, previous, reason, cost_at_start),
         )
+        if agent:  # '' releases it (finished or cancelled): the board keeps who held it last
+            conn.execute(f"UPDATE tasks SET owner=? WHERE id=? AND state IN ({','.join('?' * len(HELD))})",
+                         (agent, task, *sorted(HELD)))
 
     def task_history(self, task: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT at, task, prompt, agent, previous, reason, cost_at_start FROM task_ledger"
@@ -967,11 +1018,91 @@ class Store:
         return [dict(zip(keys, r)) for r in rows]
 
     def current_tasks(self) -> dict[str, dict[str, Any]]:
-        """Each task's latest holding, by task id."""
+        """Each task's latest holding, by task id (agent '' once a board task is finished: nobody holds it)."""
         def read() -> dict[str, dict[str, Any]]:
             return {row["task"]: row for row in self.task_history()}
 
         return self._cached("task_ledger", None, read)
+
+    # -- the task board (issue 19): the queue, each task's state, its history ----------
+
+    def tasks(self) -> list[Task]:
+        """Every task of the board, in the order they were added (a copy kept while nobody wrote
+        the table: the supervisor reads it every tick)."""
+        return self._cached("tasks", None, lambda: self._board(self._conn()))
+
+    @staticmethod
+    def _board(conn: sqlite3.Connection) -> list[Task]:
+        rows = conn.execute(f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks ORDER BY seq").fetchall()
+        return [_task_of_row(row) for row in rows]
+
+    def task_events(self, task: str | None = None) -> list[dict[str, Any]]:
+        """A task's history (every task's with None), oldest first."""
+        sql = "SELECT at, task, event, state, agent, detail, data FROM task_events"
+        args: tuple[Any, ...] = ()
+        if task is not None:
+            sql += " WHERE task=?"
+            args = (task,)
+        keys = ("at", "task", "event", "state", "agent", "detail", "data")
+        out = []
+        for row in self._conn().execute(sql + " ORDER BY id", args).fetchall():
+            item = dict(zip(keys, row))
+            item["data"] = json.loads(item["data"] or "{}")
+            out.append(item)
+        return out
+
+    def add_task(self, make: Callable[[dict[str, Task]], Task], *, detail: str = "") -> Task:
+        """Add the task `make(board)` returns (its `seq` given here), `make` called on the board as
+        it is inside the same write transaction: two `task add`s at once cannot make a cycle or
+        take one id twice. `make` raises to refuse; then nothing is written."""
+        with self._transaction() as conn:
+            task = make({t.id: t for t in self._board(conn)})
+            seq = (conn.execute("SELECT MAX(seq) FROM tasks").fetchone()[0] or 0) + 1
+            task = Task(**{**task.__dict__, "seq": seq})
+            conn.execute(f"INSERT INTO tasks({', '.join(_TASK_COLUMNS)}) VALUES ({', '.join('?' * len(_TASK_COLUMNS))})",
+                         _row_of_task(task))
+            self._task_event(conn, task, "add", task.created_by or None, detail, {}, task.created_at)
+        return task
+
+    def change_task(
+        self, task_id: str, change: Callable[[Task, dict[str, Task]], Task], *, event: str, agent: str | None = None,
+        detail: str = "", data: dict[str, Any] | None = None, hold: tuple[str, str, float | None] | None = None,
+        release: str | None = None, deliver: bool = False, at: float | None = None,
+    ) -> Task:
+        """One write transaction: the task as `change(task, board)` returns it (which raises to
+        refuse: nothing is written), an event in its history, and what goes with it —
+        `hold` (agent, reason, its spend now): the agent holds it (a ledger row, the agent's task);
+        `deliver`: its prompt queued for its owner's prompt (a task taken is never lost nor typed twice);
+        `release`: the reason nobody holds it any more (its agent's task is cleared)."""
+        now = at or time.time()
+        with self._transaction() as conn:
+            board = {t.id: t for t in self._board(conn)}
+            if task_id not in board:
+                raise unknown_task(task_id, board)
+            old = board[task_id]
+            new = change(old, board)
+            conn.execute(f"UPDATE tasks SET {', '.join(f'{c}=?' for c in _TASK_COLUMNS)} WHERE id=?",
+                         (*_row_of_task(new), task_id))
+            if hold is not None:
+                who, why, cost = hold
+                self._hold(conn, new.id, new.prompt, who, old.owner if old.owner != who else None, why, cost, now)
+                conn.execute("UPDATE agents SET task=? WHERE name=?", (new.prompt, who))
+            if deliver and new.owner:
+                conn.execute("INSERT INTO deliveries(agent, purpose, text, created_at) VALUES (?, 'task', ?, ?)",
+                             (new.owner, new.prompt, now))
+            if release is not None and old.owner and old.state in HELD:
+                self._hold(conn, new.id, new.prompt, "", old.owner, release, None, now)
+                conn.execute("UPDATE agents SET task=NULL WHERE name=? AND task=?", (old.owner, new.prompt))
+                conn.execute("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND purpose='task' AND text=?"
+                             " AND delivered_at IS NULL", (old.owner, new.prompt))
+            self._task_event(conn, new, event, agent, detail, data or {}, now)
+        return new
+
+    @staticmethod
+    def _task_event(conn: sqlite3.Connection, task: Task, event: str, agent: str | None, detail: str,
+                    data: dict[str, Any], at: float) -> None:
+        conn.execute("INSERT INTO task_events(at, task, event, state, agent, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (at, task.id, event, task.state, agent, detail, json.dumps(data)))
 
     # -- text waiting for an agent's prompt --------------------------------
 
@@ -994,13 +1125,30 @@ class Store:
         self._write("UPDATE deliveries SET delivered_at=? WHERE id=?", (at or time.time(), delivery_id))
 
     def reset_fleet(self) -> None:
-        """`up --fresh`: forget the agents, their queued text and tasks (not the logs)."""
+        """`up --fresh`: forget the agents, their queued text and tasks, the task board and its
+        history (not the logs)."""
         with self._transaction() as conn:
-            for table in ("agents", "deliveries", "task_ledger", "pane_tails"):
+            for table in ("agents", "deliveries", "task_ledger", "pane_tails", "tasks", "task_events"):
                 conn.execute(f"DELETE FROM {table}")
 
     def drop_deliveries(self, agent: str) -> None:
         self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))
+
+
+_TASK_COLUMNS = ("id", "seq", "prompt", "priority", "after_ids", "role", "review", "done_when", "state", "owner", "reason",
+                 "created_at", "started_at", "finished_at", "created_by", "commits_at_start", "worked")
+"""The `tasks` table's columns: `core.tasks.Task`'s fields (`after` as `after_ids`, a JSON list)."""
+
+
+def _row_of_task(task: Task) -> tuple[Any, ...]:
+    values = {**task.__dict__, "after_ids": json.dumps(list(task.after)), "review": int(task.review), "worked": int(task.worked)}
+    return tuple(values[c] for c in _TASK_COLUMNS)
+
+
+def _task_of_row(row: tuple[Any, ...]) -> Task:
+    values = dict(zip(_TASK_COLUMNS, row))
+    after = json.loads(values.pop("after_ids") or "[]")
+    return Task(**{**values, "after": tuple(after), "review": bool(values["review"]), "worked": bool(values["worked"])})
 
 
 class StateWriter:

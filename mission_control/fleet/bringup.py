@@ -27,6 +27,7 @@ from mission_control.fleet.locate import CONFIG_OPTION, STATE_OPTION, load_layou
 from mission_control.fleet.panes import agent_worktree, record_agent_run, start_agent_pane
 from mission_control.adapters.supervisor_lock import UP_LOCK_NAME, LockBusy, output_log, supervisor_alive, up_lock
 from mission_control.fleet.preflight import check_state_dir, preflight
+from mission_control.fleet.tasks import add_config_tasks
 from mission_control.core.errors import MissionControlError
 
 
@@ -386,6 +387,7 @@ def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
         else:
             record_tasks(config, store)
             outcome = "ok"
+        add_config_tasks(config, store)
         store.set_meta(STOPPED_KEY, "0")
         store.log_action("up", "up", None, f"{len(config.agents)} agents, layout {config.layout}", outcome)
         ensure_supervisor(config, tmux)

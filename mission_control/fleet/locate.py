@@ -2,8 +2,9 @@
 
 `-c PATH` wins. Otherwise the running fleet's tmux session says where its
 config lives (the session option `@mission_control_config`), so `status`,
-`attach`, `dashboard` and the actions work over SSH from anywhere. Last,
-`./agents.toml`.
+`attach`, `dashboard` and the actions work over SSH from anywhere. Inside a fleet's own
+processes (an agent running `mission-control task add`), `MISSION_CONTROL_FLEET` names the
+fleet's socket and session: that fleet, whatever the socket default. Last, `./agents.toml`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 
 from mission_control.adapters.tmux import Tmux
 from mission_control.core.config import (
-    CONFIG_MAX_BYTES, DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, SOCKET_ENV, ConfigError, FleetConfig, load_text,
+    CONFIG_MAX_BYTES, DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, NAME_RE, SOCKET_ENV, ConfigError, FleetConfig, load_text,
 )
 from mission_control.core.errors import UsageError
+from mission_control.core.launch_plan import FLEET_ENV
 from mission_control.core.layouts import LayoutPreset, parse_layout
 
 CONFIG_OPTION = "@mission_control_config"
@@ -121,6 +123,13 @@ def running_fleets(socket: str) -> list[tuple[str, Path]]:
 def find_config(explicit: str | None) -> Path:
     if explicit:
         return Path(explicit).expanduser().absolute()
+    mark = os.environ.get(FLEET_ENV, "")
+    if "/" in mark and Tmux.available():  # run by an agent (or anything) of a fleet: that fleet
+        own_socket, own_session = mark.split("/", 1)
+        if NAME_RE.match(own_socket):
+            for session, path in running_fleets(own_socket):
+                if session == own_session:
+                    return path
     socket = os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET
     here = Path(DEFAULT_CONFIG).absolute()
     fleets = running_fleets(socket) if Tmux.available() else []

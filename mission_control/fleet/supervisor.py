@@ -30,6 +30,7 @@ from mission_control.adapters.supervisor_lock import (
     LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, status_file,
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
+from mission_control.fleet.tasks import TaskBoard
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
@@ -139,6 +140,8 @@ class Supervisor:
         """When history past its retention was last dropped (at start, then every PRUNE_EVERY s)."""
         self.lock_fds: list[int] = []
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
+        self.board = TaskBoard(config, store, actor="supervisor")
+        """The task board: held tasks follow their agents, idle pulling agents take the next ready one."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -175,6 +178,8 @@ class Supervisor:
                 tails[rec.name] = tail
         self._fleet_budget(snaps)
         if self.deliver and write:
+            if self.store_error is None:
+                self._write(self.board.tick, agents, snaps, now)
             self._deliver(agents, snaps)
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(

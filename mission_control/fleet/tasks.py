@@ -1,0 +1,351 @@
+"""The task board as a service (issue 19): what `mission-control task ...` does, and what the
+supervisor does with the board each tick.
+
+The queue lives in the state store (`tasks`, `task_events`; core/tasks.py holds the rules). A
+person, or an agent from inside its pane, adds, cancels, reprioritises, assigns and finishes
+tasks (`TaskBoard`); each change is one store transaction that refuses (one line, nothing
+changed) when the rules say no. Each supervisor tick (`TaskBoard.tick`, one call from
+`Supervisor.tick`):
+
+- a held task follows its agent: STUCK shows the agent's reason on the task (it stays the
+  agent's; `reassign` moves it with the usual handoff), working again clears it; it is done by
+  its `done_when` rule (`commit`, `idle`, `word`) and released;
+- an agent with `pull = true` that sits IDLE at its prompt, holds no task and has nothing queued
+  for its prompt takes the next ready task for its roles: the take, the ledger row (who holds
+  it, its spend then), the agent's task and the text queued for its prompt are one transaction,
+  so a supervisor killed at any point neither loses the task nor gives it twice. The text is
+  typed by the supervisor's delivery (`Supervisor._deliver`), only at the prompt.
+
+How tasks relate to the older task ledger (`task_ledger`, used by `reassign` and the
+snapshot's `task_id` and `task_cost_usd`): tasks build on it. The ledger stays the one record
+of *who holds a task from when* (a row per holding); the board adds the queue, the state and the
+history. Taking a board task writes a ledger row, so `reassign`, `status` and the spend since
+taking it work for board tasks unchanged, and `reassign` of a board task moves its owner too
+(`Store.record_task`). A finished or cancelled task gets a ledger row with no agent ('')."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from mission_control.adapters.pane_reading import StatusWord
+from mission_control.adapters.store import Store
+from mission_control.adapters.supervisor_lock import status_file
+from mission_control.adapters.tmux import Tmux
+from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
+from mission_control.core.errors import MissionControlError
+from mission_control.core.limits import MAX_TASK_BYTES, text_problem
+from mission_control.core.model import AgentSnapshot, Status
+from mission_control.core.records import AgentRecord
+from mission_control.core.tasks import (
+    HELD, Event, Task, TaskError, TaskInputError, check_new, done_now, free_id, next_task, parse_priority, priority_name,
+    shown_state, time_in_states, transition, unknown_task,
+)
+
+AGENT_ENV = "MISSION_CONTROL_AGENT"
+"""Set in every agent's environment: a task added from inside a pane names the agent that added it."""
+
+
+class NoFleet(MissionControlError):
+    """A change to the board while its fleet is not running (exit 1)."""
+
+
+def check_prompt(prompt: str) -> str:
+    """The prompt as given (byte-exact), or TaskInputError in one line: empty, a NUL byte (no
+    program can be given one), not UTF-8 (a file of other bytes), over MAX_TASK_BYTES."""
+    if "\x00" in prompt:
+        raise TaskInputError("the prompt contains a NUL byte, which no program can be given")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TaskInputError("the prompt is not UTF-8 text") from None
+    if not prompt.strip():
+        raise TaskInputError("the prompt is empty")
+    if problem := text_problem("the prompt", prompt, MAX_TASK_BYTES):
+        raise TaskInputError(problem)
+    return prompt
+
+
+def check_id(task_id: str, what: str = "task id") -> str:
+    if not NAME_RE.match(task_id):
+        raise TaskInputError(f"{what} {task_id!r} is not allowed: use {NAME_RULE}")
+    return task_id
+
+
+def has_repo(rec: AgentRecord, config: FleetConfig) -> bool:
+    """Does the git watcher count the agent's commits (its own worktree, or the fleet's repo)?"""
+    if rec.worktree and rec.branch:
+        return True
+    return config.repo is not None and rec.spec.cwd.resolve().is_relative_to(config.repo.resolve())
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    task: Task
+    message: str
+
+
+class TaskBoard:
+    """The board of one fleet: changes by a person or an agent (`add`, `cancel`, ...), and the
+    supervisor's `tick`."""
+
+    def __init__(self, config: FleetConfig, store: Store, *, actor: str = "cli") -> None:
+        self.config = config
+        self.store = store
+        self.actor = actor
+        self._words: dict[str, StatusWord] = {}
+        """Per agent, its status file (read for `done_when = "word"` tasks only)."""
+
+    # -- reading ---------------------------------------------------------------
+
+    def board(self) -> dict[str, Task]:
+        return {t.id: t for t in self.store.tasks()}
+
+    def show(self, task_id: str, now: float | None = None) -> dict[str, Any]:
+        """The task as `task list --json` shows it, plus its history and time in each state."""
+        board = self.board()
+        if task_id not in board:
+            raise unknown_task(task_id, board)
+        return self.measured(board[task_id], board, self.store.task_events(task_id), now or time.time(), history=True)
+
+    def listing(self, now: float | None = None) -> list[dict[str, Any]]:
+        board = self.board()
+        events: dict[str, list[dict[str, Any]]] = {}
+        for event in self.store.task_events():
+            events.setdefault(event["task"], []).append(event)
+        return [self.measured(t, board, events.get(t.id, []), now or time.time()) for t in board.values()]
+
+    @staticmethod
+    def measured(task: Task, board: dict[str, Task], events: list[dict[str, Any]], now: float, *,
+                 history: bool = False) -> dict[str, Any]:
+        """A task's JSON with what was measured of it: seconds in each state, who held it,
+        spend and commits while each held it (from the take/finish events' readings), STUCK reasons."""
+        out = task.to_json(board)
+        changes = [(e["at"], e["state"]) for e in events if e["event"] != "add"]
+        out["seconds_in"] = time_in_states(changes, task.created_at, now)
+        holders: list[dict[str, Any]] = []
+        for e in events:
+            data = e["data"] if isinstance(e["data"], dict) else {}
+            if e["event"] == "take":
+                holders.append({"agent": e["agent"], "from": e["at"], "cost_at_start": data.get("cost_usd"),
+                                "commits_at_start": data.get("commits"), "cost_usd": None, "commits": None})
+            elif holders and e["event"] in ("done", "cancel", "fail") and holders[-1]["cost_usd"] is None:
+                last = holders[-1]
+                if data.get("cost_usd") is not None and last["cost_at_start"] is not None:
+                    last["cost_usd"] = round(data["cost_usd"] - last["cost_at_start"], 6)
+                if data.get("commits") is not None and last["commits_at_start"] is not None:
+                    last["commits"] = data["commits"] - last["commits_at_start"]
+        out["held_by"] = [{"agent": h["agent"], "cost_usd": h["cost_usd"], "commits": h["commits"]} for h in holders]
+        out["stuck"] = [e["detail"] for e in events if e["event"] == "stuck"]
+        if history:
+            out["history"] = [{"at": e["at"], "event": e["event"], "state": e["state"], "agent": e["agent"],
+                               "detail": e["detail"]} for e in events]
+        return out
+
+    # -- changes by a person or an agent ----------------------------------------
+
+    def _running(self) -> None:
+        """Changes need the fleet running (its supervisor dispatches them)."""
+        if not Tmux(self.config.socket).has_session(self.config.session):
+            raise NoFleet(f"no fleet running (session {self.config.session!r} on tmux socket {self.config.socket!r}): "
+                          "start it with `mission-control up`; nothing changed")
+        self.store.check_writable()
+
+    def known_roles(self) -> set[str]:
+        roles = {r for a in self.config.agents for r in a.roles}
+        return roles | {r for rec in self.store.agents() for r in rec.spec.roles}
+
+    def add(self, prompt: str, *, task_id: str | None = None, priority: Any = "normal", after: tuple[str, ...] = (),
+            role: str | None = None, review: bool = False, done_when: str | None = None) -> TaskOutcome:
+        check_prompt(prompt)
+        if task_id is not None:
+            check_id(task_id)
+        for dep in after:
+            check_id(dep, "after")
+        if role is not None:
+            check_id(role, "role")
+        number = parse_priority(priority)
+        self._running()
+        by = os.environ.get(AGENT_ENV) or self.actor
+        roles = self.known_roles()
+
+        def make(board: dict[str, Task]) -> Task:
+            new = Task(id=task_id or free_id(board), prompt=prompt, priority=number, after=tuple(dict.fromkeys(after)),
+                       role=role, review=review, done_when=done_when, created_at=time.time(), created_by=by)
+            check_new(new, board, roles)
+            return new
+
+        task = self.store.add_task(make, detail=f"by {by}")
+        state = shown_state(task, self.board())
+        message = f"added task {task.id} (priority {priority_name(task.priority)}, {state})"
+        self.store.log_action(self.actor, "task-add", None, f"task {task.id}", message)
+        return TaskOutcome(task, message)
+
+    def cancel(self, task_id: str) -> TaskOutcome:
+        self._running()
+        owner = self._owner(task_id)
+        task = self.store.change_task(task_id, lambda t, b: transition(t, Event("cancel", time.time(), reason=f"cancelled by {self.actor}")),
+                                      event="cancel", agent=owner, detail=f"by {self.actor}", release="cancelled",
+                                      data=self._reading(owner))
+        note = f" ({owner} is not interrupted: it finishes its current turn)" if owner else ""
+        return self._done_log("task-cancel", task, f"cancelled task {task.id}{note}")
+
+    def set_priority(self, task_id: str, priority: Any) -> TaskOutcome:
+        number = parse_priority(priority)
+        self._running()
+        task = self.store.change_task(task_id, lambda t, b: transition(t, Event("priority", time.time(), priority=number)),
+                                      event="priority", detail=f"{number} by {self.actor}")
+        return self._done_log("task-priority", task, f"task {task.id} now has priority {number}")
+
+    def assign(self, task_id: str, agent: str) -> TaskOutcome:
+        self._running()
+        recs = {r.name: r for r in self.store.agents()}
+        if agent not in recs:
+            import difflib
+
+            hint = difflib.get_close_matches(agent, list(recs), n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else f" (agents: {', '.join(recs) or 'none'})"
+            raise TaskError(f"no agent named {agent!r} in fleet {self.config.session!r}{extra}; nothing changed")
+        held = [t.id for t in self.store.tasks() if t.owner == agent and t.state in HELD]
+        if held:
+            raise TaskError(f"{agent} holds task {held[0]} already: finish or reassign it first; nothing changed")
+        snap = self._snapshot(agent)
+        task = self._take(task_id, recs[agent], snap, why=f"assigned by {self.actor}")
+        return self._done_log("task-assign", task, f"task {task.id} given to {agent}: typed at its prompt when it is idle")
+
+    def done(self, task_id: str | None) -> TaskOutcome:
+        self._running()
+        if task_id is None:  # from inside an agent's pane: the task it holds
+            me = os.environ.get(AGENT_ENV)
+            mine = [t.id for t in self.store.tasks() if me and t.owner == me and t.state in HELD]
+            if not mine:
+                raise TaskInputError("name the task (`task done ID`): " + (f"{me} holds no task" if me else "not run by an agent"))
+            task_id = mine[0]
+        owner = self._owner(task_id)
+        task = self.store.change_task(task_id, lambda t, b: transition(t, Event("done", time.time(), reason=f"by {self.actor}")),
+                                      event="done", agent=owner, detail=f"by {self.actor}", release="done",
+                                      data=self._reading(owner))
+        return self._done_log("task-done", task, f"task {task.id} is {task.state}")
+
+    def _owner(self, task_id: str) -> str | None:
+        task = self.board().get(task_id)
+        return task.owner if task is not None and task.state in HELD else None
+
+    def _snapshot(self, agent: str | None) -> AgentSnapshot | None:
+        snap = self.store.latest_snapshot() if agent else None
+        return snap.agent(agent) if snap and agent else None
+
+    def _reading(self, agent: str | None, snap: AgentSnapshot | None = None) -> dict[str, Any]:
+        """The agent's spend and commits now, kept with an event (what the task cost is measured from)."""
+        snap = snap or self._snapshot(agent)
+        return {"cost_usd": snap.cost_usd, "commits": snap.commits} if snap is not None else {}
+
+    def _done_log(self, action: str, task: Task, message: str) -> TaskOutcome:
+        self.store.log_action(self.actor, action, task.owner, f"task {task.id}", message)
+        return TaskOutcome(task, message)
+
+    def _take(self, task_id: str, rec: AgentRecord, snap: AgentSnapshot | None, why: str, now: float | None = None) -> Task:
+        """`rec` takes the task: one transaction with its ledger row and the text for its prompt."""
+        now = now or time.time()
+        commits = snap.commits if snap is not None else None
+        reading = self._reading(rec.name, snap)
+        return self.store.change_task(
+            task_id, lambda t, b: transition(t, Event("take", now, agent=rec.name, commits=commits or 0), b),
+            event="take", agent=rec.name, detail=why, data=reading,
+            hold=(rec.name, why, snap.cost_usd if snap is not None else None), deliver=True, at=now,
+        )
+
+    # -- each supervisor tick ------------------------------------------------------
+
+    def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], now: float) -> None:
+        """Follow the held tasks, then let idle pulling agents take the next ready ones."""
+        tasks = self.store.tasks()
+        if not tasks:
+            return
+        by_name = {s.name: s for s in snaps}
+        recs = {r.name: r for r in agents}
+        waiting = {d["agent"] for d in self.store.pending_deliveries()}
+        for task in tasks:
+            if task.state in HELD and task.owner in by_name and task.owner in recs:
+                try:
+                    self._follow(task, recs[task.owner], by_name[task.owner], task.owner in waiting, now)
+                except TaskError:
+                    pass  # changed by a command since it was read: the next tick sees it
+        tasks = self.store.tasks()
+        busy = {t.owner for t in tasks if t.state in HELD}
+        for rec in agents:
+            snap = by_name.get(rec.name)
+            if not rec.spec.pull or snap is None or rec.name in busy or rec.name in waiting:
+                continue
+            if not (snap.status is Status.IDLE and snap.at_prompt):
+                continue
+            if has_repo(rec, self.config) and snap.commits is None:
+                continue  # its commits not counted yet: `done_when = "commit"` would count from a wrong start
+            task = next_task(tasks, rec.spec.roles)
+            if task is None:
+                continue
+            try:
+                self._take(task.id, rec, snap, why="pulled", now=now)
+            except TaskError:  # changed by a command since it was read (cancelled, assigned): the next tick sees it
+                tasks = self.store.tasks()
+                continue
+            self.store.log_action(self.actor, "task-take", rec.name, f"task {task.id}", f"{rec.name} pulled task {task.id}")
+            tasks = self.store.tasks()
+
+    def _follow(self, task: Task, rec: AgentRecord, snap: AgentSnapshot, text_waiting: bool, now: float) -> None:
+        """One held task against its agent's status this tick."""
+        name = rec.name
+        if snap.status is Status.STUCK:
+            if task.state != "stuck":
+                self._event(task, Event("stuck", now, agent=name, reason=snap.reason), detail=snap.reason)
+            return
+        if task.state == "stuck":
+            task = self._event(task, Event("unstuck", now, agent=name), detail=snap.status.value)
+        if text_waiting:
+            return  # its task (or a handoff) is not typed yet: nothing it does now is work on it
+        if snap.status is Status.WORKING and not task.worked:
+            task = self._event(task, Event("worked", now, agent=name))
+        rule = task.done_when or ("commit" if has_repo(rec, self.config) else "idle")
+        at_prompt = snap.status is Status.IDLE and snap.at_prompt
+        if done_now(task, rule, at_prompt=at_prompt, commits=snap.commits, word_done=self._word_done(name, task)):
+            self.store.change_task(task.id, lambda t, b: transition(t, Event("done", now, agent=name, reason=f"done_when {rule}")),
+                                   event="done", agent=name, detail=f"done_when {rule}", release="done",
+                                   data={"cost_usd": snap.cost_usd, "commits": snap.commits}, at=now)
+            self.store.log_action(self.actor, "task-done", name, f"task {task.id}", f"task {task.id} done ({rule})")
+
+    def _event(self, task: Task, event: Event, detail: str = "") -> Task:
+        return self.store.change_task(task.id, lambda t, b: transition(t, event, b), event=event.kind, agent=event.agent,
+                                      detail=detail, at=event.at)
+
+    def _word_done(self, name: str, task: Task) -> bool:
+        """It wrote DONE to its status file since it took the task."""
+        if task.done_when != "word":
+            return False
+        word = self._words.get(name)
+        if word is None:
+            word = self._words[name] = StatusWord(status_file(self.config.state_dir, name))
+        text, at = word.read()
+        return bool(text and text.strip().upper().startswith("DONE") and at is not None and at >= (task.started_at or 0))
+
+
+def add_config_tasks(config: FleetConfig, store: Store, now: float | None = None) -> list[str]:
+    """`up`: the `[[task]]` tables the board does not hold yet, added (a task of a fleet that
+    crashed is neither added again nor reset); an `assignee`'s task is its agent's from the start.
+    Returns the ids added."""
+    now = now or time.time()
+    added = []
+    board = {t.id for t in store.tasks()}
+    for i, t in enumerate(config.tasks):
+        if t.id in board:
+            continue
+        held = t.assignee is not None
+        task = Task(id=t.id, prompt=t.prompt, priority=t.priority, after=tuple(t.after), role=t.role, review=t.review,
+                    done_when=t.done_when, state="working" if held else "queued", owner=t.assignee,
+                    created_at=now + i * 1e-6, started_at=now if held else None, created_by="config",
+                    commits_at_start=0 if held else None)
+        store.add_task(lambda board, task=task: task, detail="from agents.toml")
+        added.append(t.id)
+    return added
+
