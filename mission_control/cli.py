@@ -344,11 +344,13 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
-def _board(args: argparse.Namespace):
+def _board(args: argparse.Namespace, *, change: bool = True):
     from mission_control.adapters.store import Store
-    from mission_control.fleet.tasks import TaskBoard
+    from mission_control.fleet.tasks import TaskBoard, require_fleet
 
     config = _config(args)
+    if change:  # before the store is opened: a change with no fleet leaves no store behind
+        require_fleet(config)
     return TaskBoard(config, Store(config.store_path), actor="cli")
 
 
@@ -402,7 +404,7 @@ def _task_read(args: argparse.Namespace) -> int:
             raise CliError(f"no task with id {args.id!r} (no fleet has run with {config.path})")
         print("[]" if args.json else "no tasks")
         return 0
-    board = _board(args)
+    board = _board(args, change=False)
     now = time.time()
     if args.task_command == "show":
         shown = board.show(args.id, now)

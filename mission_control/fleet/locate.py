@@ -129,6 +129,8 @@ def find_config(explicit: str | None) -> Path:
         if NAME_RE.match(own_socket):
             for session, path in running_fleets(own_socket):
                 if session == own_session:
+                    # read with the socket the fleet runs on (given to `up` by the variable, maybe)
+                    os.environ[SOCKET_ENV] = own_socket
                     return path
     socket = os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET
     here = Path(DEFAULT_CONFIG).absolute()

@@ -52,6 +52,13 @@ class NoFleet(MissionControlError):
     """A change to the board while its fleet is not running (exit 1)."""
 
 
+def require_fleet(config: FleetConfig) -> None:
+    """Changes to the board need the fleet running (its supervisor dispatches them): else NoFleet."""
+    if not Tmux(config.socket).has_session(config.session):
+        raise NoFleet(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): "
+                      "start it with `mission-control up`; nothing changed")
+
+
 def check_prompt(prompt: str) -> str:
     """The prompt as given (byte-exact), or TaskInputError in one line: empty, a NUL byte (no
     program can be given one), not UTF-8 (a file of other bytes), over MAX_TASK_BYTES."""
@@ -147,10 +154,7 @@ class TaskBoard:
     # -- changes by a person or an agent ----------------------------------------
 
     def _running(self) -> None:
-        """Changes need the fleet running (its supervisor dispatches them)."""
-        if not Tmux(self.config.socket).has_session(self.config.session):
-            raise NoFleet(f"no fleet running (session {self.config.session!r} on tmux socket {self.config.socket!r}): "
-                          "start it with `mission-control up`; nothing changed")
+        require_fleet(self.config)
         self.store.check_writable()
 
     def known_roles(self) -> set[str]:
