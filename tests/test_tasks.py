@@ -112,7 +112,9 @@ def test_state_changes_are_a_function_of_events() -> None:
 def test_done_rules() -> None:
     held = Task("t", "p", state="working", owner="w", commits_at_start=2)
     worked = transition(held, Event("worked", 1.0))
-    assert not done_now(held, "idle", at_prompt=True, commits=5, word_done=False)  # never worked: not done
+    assert not done_now(held, "idle", at_prompt=True, commits=5, word_done=False)  # never seen working: not done
+    assert done_now(held, "commit", at_prompt=True, commits=3, word_done=False)  # a commit is evidence of work enough
+    assert not done_now(held, "commit", at_prompt=False, commits=3, word_done=False)
     assert done_now(worked, "idle", at_prompt=True, commits=None, word_done=False)
     assert not done_now(worked, "idle", at_prompt=False, commits=None, word_done=False)
     assert not done_now(worked, "commit", at_prompt=True, commits=2, word_done=False)

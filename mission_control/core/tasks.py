@@ -29,9 +29,10 @@ HELD = frozenset({"working", "stuck", "changes"})
 PRIORITY_NAMES = {"high": 10, "normal": 0, "low": -10}
 """Named priorities as numbers (higher first); an integer is taken as it is."""
 DONE_WHEN = ("commit", "idle", "word")
-"""How a held task is found done: `commit` (back at its prompt after working, with a commit since
-it took the task; the default for an agent with a repository), `idle` (back at its prompt after
-working), `word` (it wrote DONE to its status file). `task done ID` works for every task."""
+"""How a held task is found done: `commit` (back at its prompt with a commit since it took the
+task, the commit being the evidence of work; the default for an agent with a repository), `idle`
+(back at its prompt after it was seen WORKING), `word` (it wrote DONE to its status file).
+`task done ID` works for every task."""
 MAX_PRIORITY = 1_000_000
 """Bound of an integer priority (either sign): a larger one is a typo."""
 
@@ -302,11 +303,11 @@ def done_now(task: Task, done_when: str, *, at_prompt: bool, commits: int | None
         return False
     if done_when == "word":
         return word_done
-    if not (at_prompt and task.worked):
+    if not at_prompt:
         return False
     if done_when == "idle":
-        return True
-    return commits is not None and commits > (task.commits_at_start or 0)
+        return task.worked  # seen WORKING since it took the task: a quick turn hidden between two ticks is not seen
+    return commits is not None and commits > (task.commits_at_start or 0)  # a commit is the work's evidence
 
 
 def time_in_states(events: Iterable[tuple[float, str]], created_at: float, now: float) -> dict[str, float]:

@@ -1,0 +1,86 @@
+"""Idle agents with `pull = true` take the next ready task (issue 19 point 2), on real tmux with
+real git: the order of dispatch follows priority, age and `after`; a task is done by its
+commit; the supervisor killed in the middle loses nothing and gives nothing twice."""
+
+from __future__ import annotations
+
+import json
+
+from pathlib import Path
+
+import pytest
+
+from helpers import fleet, kill_hard, make_repo, retry_until, role_pid, run_cli, shell_agent
+
+pytestmark = pytest.mark.tmux
+
+WORKER = (
+    # a prompt; each line typed at it: logged, "worked on" for as many seconds as its first word
+    # says (printing, so it shows WORKING), committed, back to the prompt
+    "while true; do printf '$ '; IFS= read -r x || exit; printf '%s %s\\n' \"$MISSION_CONTROL_AGENT\" \"$x\" >> {log};"
+    " n=${{x%% *}}; i=0; while [ $i -lt $n ]; do i=$((i+1)); echo \"working on $x ($i)\"; sleep 1; done;"
+    " git commit -q --allow-empty -m \"$x\"; done"
+)
+
+TASKS = """
+[[task]]
+id = "c-low"
+prompt = "1 c-low"
+priority = "low"
+
+[[task]]
+id = "a-high"
+prompt = "2 a-high"
+priority = "high"
+
+[[task]]
+id = "d-long"
+prompt = "5 d-long"
+
+[[task]]
+id = "b-after"
+prompt = "1 b-after"
+after = ["a-high"]
+"""
+
+
+def board(cli, cfg: Path) -> dict[str, dict]:
+    r = run_cli(cli, cfg, "task", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    return {t["id"]: t for t in json.loads(r.stdout)}
+
+
+def test_pulling_agents_take_tasks_by_priority_and_after_and_a_supervisor_restart_loses_nothing(cli, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    log = tmp_path / "typed.log"
+    agents = "".join(shell_agent(n, WORKER.format(log=log), "worktree = true\npull = true\n") for n in ("w1", "w2"))
+    cfg = fleet(tmp_path, agents + TASKS, f'repo = "{repo}"\n', stuck_after=60)
+    r = run_cli(cli, cfg, "up", "--no-attach")
+    assert r.returncode == 0, r.stderr
+    first = board(cli, cfg)
+    assert first["b-after"]["state"] == "blocked" and first["b-after"]["blocked_by"] == ["a-high"]
+
+    # in the middle: a task held by each agent, typed at its prompt (a supervisor killed while it
+    # types, between the paste and its Enter, leaves the text on the agent's input line: not covered)
+    retry_until(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, timeout=60, message="both agents took a task")
+    kill_hard(role_pid(cli, "supervisor"))
+    r = run_cli(cli, cfg, "up", "--no-attach")
+    assert r.returncode == 0 and "supervisor" in r.stdout, r.stdout + r.stderr
+
+    done = retry_until(lambda: (b := board(cli, cfg)) and all(t["state"] == "done" for t in b.values()) and b,
+                       timeout=90, message="every task done")
+    order = sorted(done, key=lambda i: done[i]["started"])
+    assert order == ["a-high", "d-long", "b-after", "c-low"]
+    assert done["b-after"]["started"] >= done["a-high"]["finished"]  # after what it comes after
+    lines = log.read_text().splitlines()
+    prompts = sorted(line.split(" ", 1)[1] for line in lines)
+    assert prompts == sorted(t["prompt"] for t in done.values())  # each typed once: none lost, none twice
+    for task in done.values():
+        (holder,) = task["held_by"]
+        assert f"{holder['agent']} {task['prompt']}" in lines
+        assert holder["commits"] == 1 and task["owner"] == holder["agent"]
+        assert task["seconds_in"].get("working", 0) > 0
+    history = json.loads(run_cli(cli, cfg, "task", "show", "a-high", "--json").stdout)["history"]
+    assert [e["event"] for e in history].count("take") == 1 and history[-1]["detail"] == "done_when commit"
+    assert run_cli(cli, cfg, "down").returncode == 0
+
