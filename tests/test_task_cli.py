@@ -194,3 +194,30 @@ def test_task_add_with_no_fleet_is_one_line_and_leaves_no_store(tmp_path: Path, 
     r = subprocess.run([sys.executable, "-m", "mission_control", "task", "add", "x"], cwd=tmp_path / "..",
                        env=cli.env(), capture_output=True, text=True)
     assert r.returncode != 0 and r.stderr.count("\n") == 1
+
+
+@pytest.mark.tmux
+def test_a_stuck_agents_task_shows_the_reason_and_reassign_hands_it_over(cli: Cli, tmp_path: Path) -> None:
+    scripts = write_scripts(tmp_path, prompter=PROMPTER)
+    typed_b = tmp_path / "typed-b"
+    cfg = fleet(tmp_path, shell_agent("a", f"{sys.executable} {scripts['prompter']} {tmp_path / 'typed-a'}", 'env = { SAY_STUCK = "1" }')
+                + shell_agent("b", f"{sys.executable} {scripts['prompter']} {typed_b}"))
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    assert run_cli(cli, cfg, "task", "add", "--id", "notify", "Make the notifier send a test message").returncode == 0
+    r = run_cli(cli, cfg, "task", "assign", "notify", "a")
+    assert r.returncode == 0, r.stderr
+
+    def stuck_event():
+        shown = json.loads(run_cli(cli, cfg, "task", "show", "notify", "--json").stdout)
+        return shown if shown["stuck"] else None
+
+    shown = retry_until(stuck_event, message="the task shows its agent's STUCK reason")
+    assert "the build server refuses me" in shown["stuck"][0] and shown["owner"] == "a"
+    retry_until(lambda: json.loads(run_cli(cli, cfg, "status", "--json").stdout)[1]["status"] == "IDLE", message="b is idle")
+    r = run_cli(cli, cfg, "reassign", "a", "--to", "b")
+    assert r.returncode == 0 and "task notify moved from a" in r.stdout, r.stdout + r.stderr
+    retry_until(lambda: typed_b.exists() and "Make the notifier send a test message" in typed_b.read_text(), message="handoff typed")
+    shown = json.loads(run_cli(cli, cfg, "task", "show", "notify", "--json").stdout)
+    assert (shown["state"], shown["owner"], shown["reassignments"]) == ("working", "b", 1)
+    assert [h["agent"] for h in shown["held_by"]] == ["a", "b"]
+    assert run_cli(cli, cfg, "down").returncode == 0

@@ -107,6 +107,11 @@ def test_state_changes_are_a_function_of_events() -> None:
     with pytest.raises(TaskError, match="only a task an agent holds"):
         transition(Task("q", "p"), Event("done", 1.0))
     assert transition(Task("q", "p"), Event("cancel", 1.0, reason="not needed")).state == "cancelled"
+    stuck = Task("s", "p", state="stuck", owner="w1", reason="no key", commits_at_start=4, worked=True)
+    moved = transition(stuck, Event("handoff", 8.0, agent="w2", commits=1))  # `reassign`
+    assert (moved.state, moved.owner, moved.reason, moved.commits_at_start, moved.worked) == ("working", "w2", "", 1, False)
+    with pytest.raises(TaskError, match="only a held task"):
+        transition(Task("q", "p"), Event("handoff", 1.0, agent="w2"))
 
 
 def test_done_rules() -> None:

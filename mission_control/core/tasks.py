@@ -249,7 +249,7 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-EVENTS = ("take", "worked", "stuck", "unstuck", "done", "cancel", "priority", "fail")
+EVENTS = ("take", "handoff", "worked", "stuck", "unstuck", "done", "cancel", "priority", "fail")
 
 
 def transition(task: Task, event: Event, board: Mapping[str, Task] | None = None) -> Task:
@@ -268,6 +268,10 @@ def transition(task: Task, event: Event, board: Mapping[str, Task] | None = None
             raise TaskError(f"task {task.id!r} is blocked: it comes after {', '.join(waiting)}")
         return replace(task, state="working", owner=event.agent, reason="", started_at=task.started_at or event.at,
                        commits_at_start=event.commits, worked=False)
+    if kind == "handoff":  # `reassign`: another agent holds it from now on, counted from its own commits
+        if task.state not in HELD:
+            raise TaskError(f"task {task.id!r} is {task.state}: only a held task can be handed to another agent")
+        return replace(task, state="working", owner=event.agent, reason="", commits_at_start=event.commits, worked=False)
     if kind == "worked":
         return replace(task, worked=True) if task.state in HELD else task
     if kind == "stuck":

@@ -37,6 +37,7 @@ from mission_control.core.records import AgentRecord
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import rules_with_user
 from mission_control.core.status import ScreenFacts, tail_lines
+from mission_control.core.tasks import HELD, Event, transition
 
 PAUSE_REASON_KEY = "paused_reason:"
 """Store meta key prefix: why an agent was paused (the process state says *that* it is)."""
@@ -550,7 +551,7 @@ class FleetActions:
             continue_on_branch=bool(rec.branch),
         )
         message = handoff_message(handoff)
-        cost = None
+        cost = commits_now = None
         if new_agent:
             src = rec.spec
             self.spawn(
@@ -560,15 +561,26 @@ class FleetActions:
         else:
             target_snap = self.snapshot(to_name)
             cost = target_snap.cost_usd if target_snap else None
+            commits_now = target_snap.commits if target_snap else None
             self.store.queue_delivery(to_name, "handoff", message)
         self.store.update_agent(from_name, task=None)
         self.store.update_agent(to_name, task=prompt)
-        self.store.record_task(task_id, prompt, to_name, from_name, why, cost)
+        if self._on_board(task_id):  # a task of the board: its owner, and the commits its done rule counts from
+            handoff = Event("handoff", time.time(), agent=to_name, commits=commits_now or 0)
+            self.store.change_task(task_id, lambda t, board: transition(t, handoff, board), event="handoff", agent=to_name,
+                                   detail=f"from {from_name}: {why}", hold=(to_name, why, cost),
+                                   data={"cost_usd": cost, "commits": commits_now, "from_cost_usd": snap.cost_usd if snap else None,
+                                         "from_commits": snap.commits if snap else None})
+        else:
+            self.store.record_task(task_id, prompt, to_name, from_name, why, cost)
         how = "a new agent" if new_agent else "it"
         return self._log(
             "reassign", from_name, f"task {task_id} -> {to_name}",
             f"task {task_id} moved from {from_name} ({OLD_FATES[old]}) to {to_name}; {how} gets a handoff at its prompt",
         )
+
+    def _on_board(self, task_id: str) -> bool:
+        return any(t.id == task_id and t.state in HELD for t in self.store.tasks())
 
     def _free_name(self, stem: str) -> str:
         names = {a.name for a in self.store.agents(include_removed=True)}

@@ -133,18 +133,29 @@ class TaskBoard:
         changes = [(e["at"], e["state"]) for e in events if e["event"] != "add"]
         out["seconds_in"] = time_in_states(changes, task.created_at, now)
         holders: list[dict[str, Any]] = []
+
+        def close(cost: Any, commits: Any) -> None:
+            """The last holder's spend and commits while it held the task, from its readings at both ends."""
+            if not holders or holders[-1]["closed"]:
+                return
+            last = holders[-1]
+            last["closed"] = True
+            if isinstance(cost, (int, float)) and isinstance(last["cost_at_start"], (int, float)):
+                last["cost_usd"] = round(cost - last["cost_at_start"], 6)
+            if isinstance(commits, int) and isinstance(last["commits_at_start"], int):
+                last["commits"] = commits - last["commits_at_start"]
+
         for e in events:
             data = e["data"] if isinstance(e["data"], dict) else {}
-            if e["event"] == "take":
-                holders.append({"agent": e["agent"], "from": e["at"], "cost_at_start": data.get("cost_usd"),
-                                "commits_at_start": data.get("commits"), "cost_usd": None, "commits": None})
-            elif holders and e["event"] in ("done", "cancel", "fail") and holders[-1]["cost_usd"] is None:
-                last = holders[-1]
-                if data.get("cost_usd") is not None and last["cost_at_start"] is not None:
-                    last["cost_usd"] = round(data["cost_usd"] - last["cost_at_start"], 6)
-                if data.get("commits") is not None and last["commits_at_start"] is not None:
-                    last["commits"] = data["commits"] - last["commits_at_start"]
+            if e["event"] == "handoff":
+                close(data.get("from_cost_usd"), data.get("from_commits"))
+            elif e["event"] in ("done", "cancel", "fail"):
+                close(data.get("cost_usd"), data.get("commits"))
+            if e["event"] in ("take", "handoff"):
+                holders.append({"agent": e["agent"], "cost_at_start": data.get("cost_usd"), "commits_at_start": data.get("commits"),
+                                "cost_usd": None, "commits": None, "closed": False})
         out["held_by"] = [{"agent": h["agent"], "cost_usd": h["cost_usd"], "commits": h["commits"]} for h in holders]
+        out["reassignments"] = sum(1 for e in events if e["event"] == "handoff")
         out["stuck"] = [e["detail"] for e in events if e["event"] == "stuck"]
         if history:
             out["history"] = [{"at": e["at"], "event": e["event"], "state": e["state"], "agent": e["agent"],

@@ -1,0 +1,155 @@
+"""The supervisor's side of the task board (fleet/tasks.py `TaskBoard.tick`) on a real store, with
+the agents' snapshots given: who pulls what, when a held task is stuck or done, and that a
+second supervisor (a restart) never gives a task twice."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from mission_control.adapters.store import Store
+from mission_control.adapters.supervisor_lock import status_file
+from mission_control.core.config import load_text
+from mission_control.core.model import AgentSnapshot, Status
+from mission_control.core.records import AgentRecord
+from mission_control.fleet.tasks import TaskBoard, add_config_tasks
+
+CONFIG = """
+[[agent]]
+name = "dev1"
+kind = "shell"
+command = "x"
+pull = true
+roles = ["dev"]
+
+[[agent]]
+name = "any1"
+kind = "shell"
+command = "x"
+pull = true
+
+[[agent]]
+name = "manual"
+kind = "shell"
+command = "x"
+
+[[task]]
+id = "t-any"
+prompt = "anything"
+
+[[task]]
+id = "t-dev"
+prompt = "dev work"
+role = "dev"
+priority = "high"
+
+[[task]]
+id = "t-word"
+prompt = "say DONE"
+done_when = "word"
+after = ["t-any"]
+"""
+
+
+def setup(tmp_path: Path) -> tuple[TaskBoard, Store, list[AgentRecord]]:
+    config = load_text(tmp_path / "agents.toml", CONFIG)
+    store = Store(config.store_path)
+    recs = []
+    for spec in config.agents:
+        store.record_agent(spec.name, kind=spec.kind, pane_id=None, window=None, launched_at=1.0, task=None,
+                           spec=spec.model_dump(mode="json"))
+        recs.append(AgentRecord.of_spec(spec))
+    assert add_config_tasks(config, store) == ["t-any", "t-dev", "t-word"]
+    assert add_config_tasks(config, store) == []  # `up` again: nothing added twice
+    return TaskBoard(config, store, actor="supervisor"), store, recs
+
+
+def snap(name: str, status: Status = Status.IDLE, *, at_prompt: bool = True, reason: str = "", commits: int | None = None) -> AgentSnapshot:
+    return AgentSnapshot(name=name, kind="shell", status=status, at_prompt=at_prompt, reason=reason, commits=commits)
+
+
+def states(store: Store) -> dict[str, tuple[str, str | None]]:
+    return {t.id: (t.state, t.owner) for t in store.tasks()}
+
+
+def deliver_all(store: Store) -> list[tuple[str, str]]:
+    out = []
+    for item in store.pending_deliveries():
+        store.mark_delivered(item["id"])
+        out.append((item["agent"], item["text"]))
+    return out
+
+
+def test_idle_pulling_agents_take_the_next_ready_task_for_their_roles_once(tmp_path: Path) -> None:
+    board, store, recs = setup(tmp_path)
+    busy = [snap("dev1", Status.WORKING, at_prompt=False), snap("any1", at_prompt=False), snap("manual")]
+    board.tick(recs, busy, 10.0)
+    assert all(state == "queued" for state, _ in states(store).values())  # nobody idle at its prompt
+    idle = [snap("dev1"), snap("any1"), snap("manual")]
+    board.tick(recs, idle, 11.0)
+    assert states(store) == {"t-any": ("working", "any1"), "t-dev": ("working", "dev1"), "t-word": ("queued", None)}
+    assert sorted((d["agent"], d["text"]) for d in store.pending_deliveries()) == [("any1", "anything"), ("dev1", "dev work")]
+    assert {r["agent"] for r in store.current_tasks().values()} == {"any1", "dev1"}  # the ledger says who holds them
+    assert {r.name: r.task for r in store.agents()} == {"dev1": "dev work", "any1": "anything", "manual": None}
+    again = TaskBoard(board.config, Store(board.config.store_path), actor="supervisor")  # a restarted supervisor
+    again.tick(recs, idle, 12.0)
+    board.tick(recs, idle, 12.5)
+    assert len(store.pending_deliveries()) == 2 and [e["event"] for e in store.task_events("t-dev")] == ["add", "take"]
+
+
+def test_a_held_task_shows_its_agents_stuck_reason_and_is_done_by_its_rule(tmp_path: Path) -> None:
+    board, store, recs = setup(tmp_path)
+    board.tick(recs, [snap("dev1"), snap("any1"), snap("manual")], 1.0)
+    deliver_all(store)
+    board.tick(recs, [snap("dev1"), snap("any1", Status.STUCK, at_prompt=False, reason="missing API_KEY"), snap("manual")], 2.0)
+    (task,) = [t for t in store.tasks() if t.id == "t-any"]
+    assert (task.state, task.owner, task.reason) == ("stuck", "any1", "missing API_KEY")
+    # dev1 sits at its prompt but was never seen working: `idle` (no repo) does not call that done
+    assert states(store)["t-dev"] == ("working", "dev1")
+    board.tick(recs, [snap("dev1", Status.WORKING, at_prompt=False), snap("any1", Status.WORKING, at_prompt=False), snap("manual")], 3.0)
+    assert states(store)["t-any"] == ("working", "any1")
+    board.tick(recs, [snap("dev1"), snap("any1"), snap("manual")], 4.0)
+    assert states(store)["t-dev"] == ("done", "dev1") and states(store)["t-any"] == ("done", "any1")
+    assert store.agents()[1].task is None and store.current_tasks()["t-dev"]["agent"] == ""  # released
+    # t-word, ready now that t-any is done, goes to the first idle pulling agent
+    assert states(store)["t-word"] == ("working", "dev1")
+    deliver_all(store)
+    board.tick(recs, [snap("dev1", Status.WORKING, at_prompt=False), snap("any1"), snap("manual")], 5.0)
+    assert states(store)["t-word"] == ("working", "dev1")
+    word = status_file(board.config.state_dir, "dev1")
+    word.parent.mkdir(parents=True, exist_ok=True)
+    word.write_text("DONE: said it\n")
+    started = next(t.started_at for t in store.tasks() if t.id == "t-word")
+    os.utime(word, (started + 1, started + 1))
+    board.tick(recs, [snap("dev1", Status.WORKING, at_prompt=False), snap("any1"), snap("manual")], 6.0)
+    assert states(store)["t-word"] == ("done", "dev1")
+
+
+def test_an_agent_with_text_waiting_for_its_prompt_takes_nothing_and_its_work_is_not_counted(tmp_path: Path) -> None:
+    board, store, recs = setup(tmp_path)
+    store.queue_delivery("any1", "message", "hello")
+    board.tick(recs, [snap("dev1", Status.WORKING, at_prompt=False), snap("any1"), snap("manual")], 1.0)
+    assert states(store)["t-any"] == ("queued", None)
+    board.tick(recs, [snap("dev1"), snap("any1", Status.WORKING, at_prompt=False), snap("manual")], 2.0)
+    board.tick(recs, [snap("dev1", Status.WORKING, at_prompt=False), snap("any1", Status.WORKING, at_prompt=False), snap("manual")], 3.0)
+    (dev,) = [t for t in store.tasks() if t.id == "t-dev"]
+    assert dev.state == "working" and not dev.worked  # its task is not typed yet: that turn was something else
+    deliver_all(store)
+    board.tick(recs, [snap("dev1", Status.WORKING, at_prompt=False), snap("any1", Status.WORKING, at_prompt=False), snap("manual")], 4.0)
+    assert next(t for t in store.tasks() if t.id == "t-dev").worked
+
+
+def test_measurements_per_holder(tmp_path: Path) -> None:
+    board, store, recs = setup(tmp_path)
+    board.tick(recs, [AgentSnapshot(name="dev1", kind="shell", status=Status.IDLE, at_prompt=True, cost_usd=1.5, commits=2),
+                      snap("any1", Status.WORKING, at_prompt=False), snap("manual")], time.time())
+    deliver_all(store)
+    board.tick(recs, [snap("dev1", Status.WORKING, at_prompt=False), snap("any1", Status.WORKING, at_prompt=False), snap("manual")],
+               time.time())
+    board.tick(recs, [AgentSnapshot(name="dev1", kind="shell", status=Status.IDLE, at_prompt=True, cost_usd=2.0, commits=5),
+                      snap("any1", Status.WORKING, at_prompt=False), snap("manual")], time.time())
+    shown = board.show("t-dev")
+    assert shown["state"] == "done" and shown["held_by"] == [{"agent": "dev1", "cost_usd": 0.5, "commits": 3}]
+    assert shown["created"] and shown["started"] and shown["finished"] and shown["reassignments"] == 0
+    assert [h["event"] for h in shown["history"]] == ["add", "take", "worked", "done"]
