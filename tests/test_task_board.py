@@ -153,3 +153,14 @@ def test_measurements_per_holder(tmp_path: Path) -> None:
     assert shown["state"] == "done" and shown["held_by"] == [{"agent": "dev1", "cost_usd": 0.5, "commits": 3}]
     assert shown["created"] and shown["started"] and shown["finished"] and shown["reassignments"] == 0
     assert [h["event"] for h in shown["history"]] == ["add", "take", "worked", "done"]
+
+
+def test_a_damaged_stores_replacement_gets_the_board_back(tmp_path: Path) -> None:
+    board, store, recs = setup(tmp_path)
+    board.tick(recs, [snap("dev1"), snap("any1", Status.WORKING, at_prompt=False), snap("manual")], 1.0)
+    before = states(store)
+    board.store = fresh = Store(tmp_path / "new" / "state.db")  # what `replace_damaged` leaves: an empty store
+    board.restore()
+    assert states(fresh) == before == {"t-any": ("queued", None), "t-dev": ("working", "dev1"), "t-word": ("queued", None)}
+    assert fresh.current_tasks()["t-dev"]["agent"] == "dev1"
+    assert [t.id for t in fresh.tasks()] == ["t-any", "t-dev", "t-word"]  # the order they were added in

@@ -518,7 +518,7 @@ class Supervisor:
             self._say(f"cannot take the supervisor lock again: {exc}")
 
     def _rebuild_store(self) -> None:
-        """A new store after a damaged one: the fleet and its agents, as this supervisor last read them."""
+        """A new store after a damaged one: the fleet, its agents and its task board, as this supervisor last read them."""
         cfg = self.config
         self.store.record_fleet(cfg.session, cfg.socket, str(cfg.path), self.clock(),
                                 {"layout": cfg.layout, "state_dir": str(cfg.state_dir), "repo": str(cfg.repo) if cfg.repo else None})
@@ -532,6 +532,7 @@ class Supervisor:
                 rec.name, kind=rec.kind, pane_id=rec.pane_id, window=rec.window, launched_at=rec.launched_at,
                 task=rec.task, base_commit=rec.base_commit, branch=rec.branch, worktree=rec.worktree, spec=rec.spec_data(),
             )
+        self.board.restore()
         self.store.set_meta(STOPPED_KEY, "0")
         self.hook_cursor = 0
         self.state.reset()

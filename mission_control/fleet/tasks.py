@@ -104,6 +104,8 @@ class TaskBoard:
         self.actor = actor
         self._words: dict[str, StatusWord] = {}
         """Per agent, its status file (read for `done_when = "word"` tasks only)."""
+        self.known: list[Task] = []
+        """The board as the last tick read it: what a damaged store's replacement gets back (`restore`)."""
 
     # -- reading ---------------------------------------------------------------
 
@@ -276,7 +278,7 @@ class TaskBoard:
 
     def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], now: float) -> None:
         """Follow the held tasks, then let idle pulling agents take the next ready ones."""
-        tasks = self.store.tasks()
+        tasks = self.known = self.store.tasks()
         if not tasks:
             return
         by_name = {s.name: s for s in snaps}
@@ -308,6 +310,15 @@ class TaskBoard:
                 continue
             self.store.log_action(self.actor, "task-take", rec.name, f"task {task.id}", f"{rec.name} pulled task {task.id}")
             tasks = self.store.tasks()
+        self.known = tasks
+
+    def restore(self) -> None:
+        """A new, empty store after a damaged one: the board as last read (each held task's ledger
+        row too, so its agent still shows it); its history stays in the damaged file."""
+        for task in self.known:
+            self.store.add_task(lambda board, task=task: task, detail="restored: the store was damaged")
+            if task.owner and task.state in HELD:
+                self.store.record_task(task.id, task.prompt, task.owner, None, "restored: the store was damaged", None)
 
     def _follow(self, task: Task, rec: AgentRecord, snap: AgentSnapshot, text_waiting: bool, now: float) -> None:
         """One held task against its agent's status this tick."""
