@@ -306,8 +306,8 @@ class TaskSettings(_Strict):
     review: bool = False
     """A reviewer approves the result before it is merged."""
     done_when: Literal[DONE_WHEN] | None = None  # type: ignore[valid-type]
-    """When the task is done: `commit` (back at its prompt after working, with a commit since it
-    took the task), `idle` (back at its prompt after working), `word` (it wrote DONE to its status file).
+    """When the task is done: `commit` (back at its prompt with a commit since it took the task),
+    `idle` (back at its prompt after it was seen WORKING), `word` (it wrote DONE to its status file).
     Default: `commit` when the agent has a repository, else `idle`"""
 
     @field_validator("id")
