@@ -371,7 +371,7 @@ MAX_PROMPT_READ = 4 << 20
 
 def cmd_task(args: argparse.Namespace) -> int:
     what = args.task_command
-    if what == "list" or what == "show":
+    if what in ("list", "show"):
         return _task_read(args)
     board = _board(args)
     if what == "add":
@@ -402,7 +402,7 @@ def _task_read(args: argparse.Namespace) -> int:
     if not config.store_path.exists():  # no fleet has run here: no task either (and no store made by looking)
         if args.task_command == "show":
             raise CliError(f"no task with id {args.id!r} (no fleet has run with {config.path})")
-        print("[]" if args.json else "no tasks")
+        print("{}" if args.by_role else "[]" if args.json else "no tasks")
         return 0
     board = _board(args, change=False)
     now = time.time()
@@ -426,6 +426,9 @@ def _task_read(args: argparse.Namespace) -> int:
         say("\n".join(lines), lines=True)
         return 0
     rows = board.listing(now)
+    if args.by_role:
+        print(json.dumps(board.totals_by_role(rows), indent=2))
+        return 0
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -574,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-q", "--quiet", action="store_true", help="print only the new task's id")
     t = tasks.add_parser("list", parents=[common], help="every task: id, priority, state, owner, age")
     t.add_argument("--json", action="store_true", help="as JSON, with times and what was measured per task")
+    t.add_argument("--by-role", action="store_true", help="totals per role as JSON (tasks per state, time, spend, commits)")
     t = tasks.add_parser("show", parents=[common], help="one task: its fields, history and measurements")
     t.add_argument("id")
     t.add_argument("--json", action="store_true")

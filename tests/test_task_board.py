@@ -153,6 +153,16 @@ def test_measurements_per_holder(tmp_path: Path) -> None:
     assert shown["state"] == "done" and shown["held_by"] == [{"agent": "dev1", "cost_usd": 0.5, "commits": 3}]
     assert shown["created"] and shown["started"] and shown["finished"] and shown["reassignments"] == 0
     assert [h["event"] for h in shown["history"]] == ["add", "take", "worked", "done"]
+    totals = board.totals_by_role(board.listing())
+    assert totals["dev"]["tasks"] == 1 and totals["dev"]["cost_usd"] == 0.5 and totals["dev"]["commits"] == 3
+    assert totals[""]["tasks"] == 2 and totals[""]["states"] == {"working": 1, "blocked": 1}
+
+
+def test_up_fresh_forgets_the_board(tmp_path: Path) -> None:
+    board, store, recs = setup(tmp_path)
+    board.tick(recs, [snap("dev1"), snap("any1"), snap("manual")], 1.0)
+    store.reset_fleet()
+    assert store.tasks() == [] and store.task_events() == [] and store.pending_deliveries() == []
 
 
 def test_a_damaged_stores_replacement_gets_the_board_back(tmp_path: Path) -> None:

@@ -282,9 +282,9 @@ def transition(task: Task, event: Event, board: Mapping[str, Task] | None = None
         if task.state != "stuck":
             raise TaskError(f"task {task.id!r} is {task.state}, not stuck")
         return replace(task, state="working", reason="")
-    if kind == "done":
-        if task.state not in HELD:
-            raise TaskError(f"task {task.id!r} is {task.state}: only a task an agent holds can be done")
+    if kind == "done":  # by its rule while held, or by hand (`task done`) also while it waits
+        if task.state not in HELD and task.state != "queued":
+            raise TaskError(f"task {task.id!r} is {task.state}: only a queued or held task can be done")
         state = "review" if task.review else "done"
         return replace(task, state=state, reason=event.reason, finished_at=None if task.review else event.at)
     if kind == "cancel":

@@ -127,6 +127,26 @@ class TaskBoard:
         return [self.measured(t, board, events.get(t.id, []), now or time.time()) for t in board.values()]
 
     @staticmethod
+    def totals_by_role(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Per role (`""`: tasks without one), from `listing` rows: how many tasks in each state,
+        seconds in each state, spend and commits of their holders, reassignments, STUCK events."""
+        out: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            total = out.setdefault(row["role"] or "", {"tasks": 0, "states": {}, "seconds_in": {}, "cost_usd": None,
+                                                       "commits": 0, "reassignments": 0, "stuck": 0})
+            total["tasks"] += 1
+            total["states"][row["state"]] = total["states"].get(row["state"], 0) + 1
+            for state, seconds in row["seconds_in"].items():
+                total["seconds_in"][state] = round(total["seconds_in"].get(state, 0.0) + seconds, 3)
+            for held in row["held_by"]:
+                if held["cost_usd"] is not None:
+                    total["cost_usd"] = round((total["cost_usd"] or 0.0) + held["cost_usd"], 6)
+                total["commits"] += held["commits"] or 0
+            total["reassignments"] += row["reassignments"]
+            total["stuck"] += len(row["stuck"])
+        return out
+
+    @staticmethod
     def measured(task: Task, board: dict[str, Task], events: list[dict[str, Any]], now: float, *,
                  history: bool = False) -> dict[str, Any]:
         """A task's JSON with what was measured of it: seconds in each state, who held it,
