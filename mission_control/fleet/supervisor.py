@@ -179,7 +179,10 @@ class Supervisor:
         self._fleet_budget(snaps)
         if self.deliver and write:
             if self.store_error is None:
-                self._write(self.board.tick, agents, snaps, now)
+                try:
+                    self._write(self.board.tick, agents, snaps, now)
+                except Exception as exc:  # a fault in the task board must not stop the fleet's snapshots
+                    self._say(f"task board: {exc!r}")
             self._deliver(agents, snaps)
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
