@@ -60,7 +60,8 @@ def board_fleet(tmp_path_factory: pytest.TempPathFactory):
     elsewhere = folder / "elsewhere"
     elsewhere.mkdir()
     inside = ("env -u MISSION_CONTROL_SOCKET mission-control task add 'split off by an agent' --id from-inside"
-              " > inside.out 2>&1; echo $? >> inside.out; sleep 1000")
+              " > inside.out 2>&1; echo $? >> inside.out; mission-control task assign from-inside inside >> inside.out 2>&1;"
+              " mission-control task done >> inside.out 2>&1; echo $? >> inside.out; sleep 1000")
     cfg = fleet(folder, shell_agent("typist", f"{sys.executable} {scripts['prompter']} {typed}", 'roles = ["dev"]')
                 + shell_agent("inside", inside, f'cwd = "{elsewhere}"'))
     r = run_cli(cli, cfg, "up", "--no-attach")
@@ -177,9 +178,11 @@ def test_assign_types_the_prompt_at_the_agents_prompt_and_done_releases_it(board
 def test_an_agent_adds_a_task_from_inside_its_pane(board_fleet) -> None:
     cli, cfg, _, elsewhere = board_fleet
     out = elsewhere / "inside.out"
-    retry_until(lambda: out.exists() and out.read_text().strip().endswith("0"), message="the agent's task add ran")
+    retry_until(lambda: out.exists() and out.read_text().count("\n0\n") == 2, message="the agent's task commands ran")
     (task,) = [t for t in tasks_json(cli, cfg) if t["id"] == "from-inside"]
     assert task["created_by"] == "inside" and task["prompt"] == "split off by an agent"
+    # it took the task it made, and `task done` without an id finished the one it holds
+    assert (task["state"], task["owner"]) == ("done", "inside") and "task from-inside is done" in out.read_text()
 
 
 @pytest.mark.tmux
