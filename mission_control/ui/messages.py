@@ -18,13 +18,24 @@ from mission_control.core.model import FleetSnapshot
 class FleetObserved(Message):
     """The store worker read a (new) snapshot, and whether the supervisor is alive."""
 
-    def __init__(self, snapshot: FleetSnapshot | None, alive: bool) -> None:
+    def __init__(self, snapshot: FleetSnapshot | None, alive: bool, *, changed: frozenset[str] | None = None) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.alive = alive
+        self.changed = changed
+        """The agents whose snapshot differs from the previous FleetObserved's (None: unknown,
+        the receiver compares them itself)."""
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, FleetObserved)
+        """A newer snapshot replaces this one still queued; what changed in either changed since
+        the one shown, so the newer one carries both."""
+        if not isinstance(message, FleetObserved):
+            return False
+        if self.changed is None or message.changed is None:
+            message.changed = None
+        else:
+            message.changed = self.changed | message.changed
+        return True
 
 
 class TailRead(Message):
