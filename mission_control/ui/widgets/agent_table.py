@@ -177,7 +177,7 @@ def row_cells(a: AgentSnapshot, now: float, widths: dict[str, int]) -> dict[str,
             if value.cell_len > width:
                 value.truncate(width, overflow="ellipsis")
         else:
-            value = clip(str(value), width)
+            value = Text(clip(str(value), width), end="")  # a str cell would be parsed as markup each time it is drawn
         out[key] = value
     return out
 
