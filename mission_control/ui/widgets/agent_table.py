@@ -204,6 +204,8 @@ class AgentTable(DataTable):
         self._lines: dict[object, dict[tuple[object, ...], Strip]] = {}
         """row -> its rendered lines (by position, crop, cursor, hover...), dropped when one of its cells changes:
         a row that did not change is never rendered again, whatever else changed."""
+        self._frame: dict[object, Style] | None = None
+        """Styles worked out for the frame being drawn (None between frames)."""
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         # DataTable's own caches are keyed on its update counter, which moves every tick, so
         # whatever they hold from an earlier tick is dead weight until pushed out: at their
@@ -356,9 +358,33 @@ class AgentTable(DataTable):
         return changed
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        """Rows scrolled into sight are brought up to date before they are drawn."""
+        """Rows scrolled into sight are brought up to date before they are drawn. The table's
+        style and its rows' are worked out once a frame, not once a line (each walks the DOM)."""
         self._make_rows(self._rows_in_sight(), refresh=True)
-        return super().render_lines(crop)
+        self._frame = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    @property
+    def rich_style(self) -> Style:
+        frame = self._frame
+        if frame is None:
+            return super().rich_style
+        if "rich_style" not in frame:
+            frame["rich_style"] = super().rich_style
+        return frame["rich_style"]  # type: ignore[return-value]
+
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        frame = self._frame
+        if frame is None:
+            return super()._get_row_style(row_index, base_style)
+        kind = row_index if row_index < max(self.fixed_rows, 0) or row_index == -1 else ("zebra", row_index % 2)
+        key = (kind, base_style)  # the header, a fixed row, or an even or odd row
+        if key not in frame:
+            frame[key] = super()._get_row_style(row_index, base_style)
+        return frame[key]  # type: ignore[return-value]
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """DataTable's line rendering, remembered per row until one of that row's cells changes."""
