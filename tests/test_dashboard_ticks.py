@@ -108,3 +108,19 @@ def test_a_newer_snapshot_carries_what_changed_in_the_one_it_replaces() -> None:
     unknown = FleetObserved(None, True)
     assert newer.can_replace(unknown) and unknown.changed is None
     assert FleetObserved(None, True, changed=frozenset({"c"})).can_replace(FleetObserved(None, False)) is True
+
+
+async def test_many_agents_needing_a_human_in_one_tick_get_one_notice() -> None:
+    app = fixed_app()
+    rang: list[int] = []
+    app.bell = lambda: rang.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        before = len(app._notifications)
+        snap = app.snapshot
+        waiting = replace(snap, agents=tuple(replace(a, status=Status.WAITING if a.name != "asker" else Status.STUCK) for a in snap.agents))
+        app.post_message(FleetObserved(waiting, True))
+        await pilot.pause()
+        notices = [n.message for n in app._notifications][before:]
+        assert len(notices) == 1 and notices[0].startswith(f"{len(snap.agents)} agents need you: "), notices
+        assert all(a.name in notices[0] for a in snap.agents) and len(rang) == 1

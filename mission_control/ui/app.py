@@ -10,6 +10,7 @@ Reading the store never blocks the UI. Keys come from the one action table
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
@@ -119,6 +120,9 @@ class MissionControlApp(App[None]):
         yield KeyHints()
 
     def on_mount(self) -> None:
+        # What exists now (Textual, the widgets, their styles) lives as long as the dashboard: left
+        # out of the collector's full passes, which otherwise walk it all and stall a tick ~50 ms
+        gc.freeze()
         if self.keys:
             self.set_keymap(self.keys)
         self.query_one(AgentTable).focus()
@@ -188,17 +192,33 @@ class MissionControlApp(App[None]):
         self._announce(previous, self.snapshot, changed)
         self._show_detail(None)
 
+    ANNOUNCE_EACH = 3
+    """Up to this many agents starting to need a human in one tick get a notice each; more get one
+    notice naming them all (a notice per agent piles up toasts that each tick draws again)."""
+
     def _announce(self, before: FleetSnapshot | None, after: FleetSnapshot | None,
                   changed: frozenset[str] | None = None) -> None:
         """Ring the bell when an agent starts needing a human (only `changed` agents can have)."""
         if before is None or after is None:
             return
-        for name in (changed if changed is not None else (a.name for a in after.agents)):
+        names = changed if changed is not None else [a.name for a in after.agents]
+        needing = []
+        for name in names:
             a, old = after.agent(name), before.agent(name)
             if a is not None and a.status.needs_human and (old is None or old.status is not a.status):
-                if self.ring_bell:
-                    self.bell()
+                needing.append(a)
+        if not needing:
+            return
+        if self.ring_bell:
+            self.bell()
+        if len(needing) <= self.ANNOUNCE_EACH:
+            for a in needing:
                 self.notify(f"{a.name} is {a.status.value}: {a.reason}", severity="warning", timeout=6)
+        else:
+            needing.sort(key=lambda a: a.name)
+            shown = ", ".join(f"{a.name} {a.status.value}" for a in needing[:12])
+            more = f" and {len(needing) - 12} more" if len(needing) > 12 else ""
+            self.notify(f"{len(needing)} agents need you: {shown}{more}", severity="warning", timeout=6)
 
     def on_tail_read(self, message: TailRead) -> None:
         if message.agent == self.selected_name:
