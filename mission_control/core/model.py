@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import MISSING, dataclass, field, fields, replace
-from datetime import datetime, timezone
+from functools import cached_property
 from operator import attrgetter
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -191,7 +192,20 @@ class FleetSnapshot:
         )
 
     def agent(self, name: str) -> AgentSnapshot | None:
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, AgentSnapshot]:
+        """Agents by name, made once per snapshot: the dashboard looks agents up every tick."""
+        by_name: dict[str, AgentSnapshot] = {}
         for a in self.agents:
-            if a.name == name:
-                return a
-        return None
+            by_name.setdefault(a.name, a)  # the first of a name, as a scan would find it
+        return by_name
+
+
+def changed_agents(before: FleetSnapshot, after: FleetSnapshot) -> frozenset[str]:
+    """Names of the agents of `after` that are new or differ from `before`'s, or that left."""
+    old = before._by_name
+    out = {a.name for a in after.agents if old.get(a.name) is not a and old.get(a.name) != a}
+    out.update(name for name in old if after.agent(name) is None)
+    return frozenset(out)

@@ -10,6 +10,7 @@ Reading the store never blocks the UI. Keys come from the one action table
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
@@ -22,7 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from mission_control.core.diagnosis import rule_diagnosis
 from mission_control.core.keys import ACTIONS, GROUPS
-from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status, changed_agents
 from mission_control.core.terminal_text import inert
 from mission_control.ui.messages import ActionFinished, FleetObserved, StoreReadFailed, TailRead
 from mission_control.ui.requests import FixRequest, InjectRequest, ReassignRequest, SpawnRequest
@@ -121,6 +122,9 @@ class MissionControlApp(App[None]):
         yield KeyHints()
 
     def on_mount(self) -> None:
+        # What exists now (Textual, the widgets, their styles) lives as long as the dashboard: left
+        # out of the collector's full passes, which otherwise walk it all and stall a tick ~50 ms
+        gc.freeze()
         if self.keys:
             self.set_keymap(self.keys)
         self.query_one(AgentTable).focus()
@@ -178,27 +182,49 @@ class MissionControlApp(App[None]):
     # -- handlers --------------------------------------------------------------
 
     def on_fleet_observed(self, message: FleetObserved) -> None:
+        """A tick costs what changed in it: `message.changed` (or, unknown, a comparison of each
+        agent with the one shown) says which agents the table, the bell and the detail look at."""
         self.store_problem = self._last_error = None
         previous = self.snapshot
         self.snapshot, self.alive = message.snapshot, message.alive
+        changed = message.changed if previous is not None else None
+        if changed is None and previous is not None and self.snapshot is not None:
+            changed = changed_agents(previous, self.snapshot)
         table = self.query_one(AgentTable)
         self.query_one(TotalsBar).show(self.snapshot)
-        self.refresh_clock()  # the table too
+        self.refresh_clock(changed)  # the table too
         if self.selected_name is None:
             self.selected_name = table.selected
-        self._announce(previous, self.snapshot)
+        self._announce(previous, self.snapshot, changed)
         self._show_detail(None)
 
-    def _announce(self, before: FleetSnapshot | None, after: FleetSnapshot | None) -> None:
-        """Ring the bell when an agent starts needing a human."""
+    ANNOUNCE_EACH = 3
+    """Up to this many agents starting to need a human in one tick get a notice each; more get one
+    notice naming them all (a notice per agent piles up toasts that each tick draws again)."""
+
+    def _announce(self, before: FleetSnapshot | None, after: FleetSnapshot | None,
+                  changed: frozenset[str] | None = None) -> None:
+        """Ring the bell when an agent starts needing a human (only `changed` agents can have)."""
         if before is None or after is None:
             return
-        for a in after.agents:
-            old = before.agent(a.name)
-            if a.status.needs_human and (old is None or old.status is not a.status):
-                if self.ring_bell:
-                    self.bell()
+        names = changed if changed is not None else [a.name for a in after.agents]
+        needing = []
+        for name in names:
+            a, old = after.agent(name), before.agent(name)
+            if a is not None and a.status.needs_human and (old is None or old.status is not a.status):
+                needing.append(a)
+        if not needing:
+            return
+        if self.ring_bell:
+            self.bell()
+        if len(needing) <= self.ANNOUNCE_EACH:
+            for a in needing:
                 self.notify(f"{a.name} is {a.status.value}: {a.reason}", severity="warning", timeout=6)
+        else:
+            needing.sort(key=lambda a: a.name)
+            shown = ", ".join(f"{a.name} {a.status.value}" for a in needing[:12])
+            more = f" and {len(needing) - 12} more" if len(needing) > 12 else ""
+            self.notify(f"{len(needing)} agents need you: {shown}{more}", severity="warning", timeout=6)
 
     def on_tail_read(self, message: TailRead) -> None:
         if message.agent == self.selected_name:
@@ -228,13 +254,15 @@ class MissionControlApp(App[None]):
         agent = self.snapshot.agent(self.selected_name) if (self.snapshot and self.selected_name) else None
         self.query_one(DetailPanel).show(agent, tail.tail if tail else None, tail.changes if tail else [], self.clock())
 
-    def refresh_clock(self) -> None:
+    def refresh_clock(self, changed: frozenset[str] | None = frozenset()) -> None:
+        """The age line and the table's age cells (every second); `changed`: the agents that
+        changed since the table last showed them (none, on a clock tick; None: unknown)."""
         snap = self.snapshot
         self.query_one(SnapshotAge).show(
             self.source.session, snap.taken_at if snap else None, self.alive, self.clock(), snap.tick_ms if snap else None,
             self.store_problem,
         )
-        self.query_one(AgentTable).show(snap, self.clock())
+        self.query_one(AgentTable).show(snap, self.clock(), changed)
 
     # -- actions ---------------------------------------------------------------
 

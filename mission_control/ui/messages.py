@@ -18,18 +18,23 @@ from mission_control.core.model import FleetSnapshot
 class FleetObserved(Message):
     """The store worker read a (new) snapshot, and whether the supervisor is alive."""
 
-    def __init__(self, snapshot: FleetSnapshot | None, alive: bool, changed: frozenset[str] | None = None) -> None:
+    def __init__(self, snapshot: FleetSnapshot | None, alive: bool, *, changed: frozenset[str] | None = None) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.alive = alive
         self.changed = changed
-        """The agents whose snapshot changed since the previous FleetObserved (None: unknown, any)."""
+        """The agents whose snapshot differs from the previous FleetObserved's (None: unknown,
+        the receiver compares them itself)."""
 
     def can_replace(self, message: Message) -> bool:
+        """A newer snapshot replaces this one still queued; what changed in either changed since
+        the one shown, so the newer one carries both."""
         if not isinstance(message, FleetObserved):
             return False
-        # the newer one is shown instead of this one: it must carry this one's changes too
-        message.changed = None if self.changed is None or message.changed is None else self.changed | message.changed
+        if self.changed is None or message.changed is None:
+            message.changed = None
+        else:
+            message.changed = self.changed | message.changed
         return True
 
 

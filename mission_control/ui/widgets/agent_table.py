@@ -17,9 +17,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 from mission_control.core.format import age, money, percent, size, tokens
@@ -74,6 +78,8 @@ PRIORITY = ESSENTIAL + ("for", "window", "reason", "task", "tokens", "last", "ki
 """The order in which columns are given room: the first that does not fit and all after it are left out."""
 SIZED_BY_CONTENT = ("name", "kind", "window")
 """Columns exactly as wide as their longest value (between their label and `most`)."""
+DATATABLE_CACHES = {"_cell_render_cache": 1024, "_row_render_cache": 256, "_row_renderable_cache": 256, "_line_cache": 256}
+"""DataTable's caches and the sizes they are cut to (from 10000 cells and 1000 lines each)."""
 CELL_PADDING = 2
 """A cell's padding: one cell either side (DataTable's default `cell_padding`)."""
 
@@ -171,7 +177,7 @@ def row_cells(a: AgentSnapshot, now: float, widths: dict[str, int]) -> dict[str,
             if value.cell_len > width:
                 value.truncate(width, overflow="ellipsis")
         else:
-            value = clip(str(value), width)
+            value = Text(clip(str(value), width), end="")  # a str cell would be parsed as markup each time it is drawn
         out[key] = value
     return out
 
@@ -193,16 +199,36 @@ class AgentTable(DataTable):
     ]
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
-        self._cells: dict[tuple[str, str], str] = {}
-        self._order: list[str] = []
-        self.attention_first = False
         self._rendered: dict[tuple[object, object], dict[tuple[object, ...], object]] = {}
         """(row, column) -> that cell's renderings (by position, style, width, cursor...), dropped when it changes."""
+        self._lines: dict[object, dict[tuple[object, ...], Strip]] = {}
+        """row -> its rendered lines (by position, crop, cursor, hover...), dropped when one of its cells changes:
+        a row that did not change is never rendered again, whatever else changed."""
+        self._frame: dict[object, Style] | None = None
+        """Styles worked out for the frame being drawn (None between frames)."""
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        # DataTable's own caches are keyed on its update counter, which moves every tick, so
+        # whatever they hold from an earlier tick is dead weight until pushed out: at their
+        # sizes (10000 cells, 1000 lines) that is ~20 MB a dashboard grows by over its first
+        # minutes. The caches above serve the rows; these need hold one frame's worth.
+        for name, size in DATATABLE_CACHES.items():
+            setattr(self, name, LRUCache(size))
+        self._cells: dict[tuple[str, str], str] = {}
+        """(agent, column) -> the text (and style) its cell holds, to tell what changed."""
+        self._order: list[str] = []
+        self.attention_first = False
         self._columns: tuple[tuple[str, str, int], ...] | None = None
         """The columns shown, as `fit_columns` chose them for the table's width."""
         self._shown: tuple[FleetSnapshot | None, float] = (None, 0.0)
         """What was shown last, to show again when the width changes."""
+        self._agents: dict[str, AgentSnapshot] = {}
+        """Each row's agent as it is now (its cells may lag behind while the row is out of sight)."""
+        self._stale: set[str] = set()
+        """Rows whose agent changed since their cells were last made (out of sight: made when scrolled to)."""
+        self._made_at: dict[str, float] = {}
+        """When each row's `for` (age) cell was last made: older than the clock means check it when in sight."""
+        self._now = 0.0
+        self._widths: dict[str, int] = {}
 
     def on_resize(self, event: events.Resize) -> None:
         if self._columns is not None:
@@ -219,11 +245,26 @@ class AgentTable(DataTable):
             self._columns = columns
             self.clear(columns=True)
             self._order = []
-            self._cells.clear()
-            self._rendered.clear()
             for key, label, w in columns:
                 self.add_column(label, key=key, width=w)
         return {key: w for key, _, w in columns}
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._rendered.clear()
+        self._lines.clear()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._rendered.clear()
+        self._lines.clear()
+
+    def clear(self, columns: bool = False):  # type: ignore[no-untyped-def]
+        self._cells.clear()
+        self._agents.clear()
+        self._stale.clear()
+        self._made_at.clear()
+        return super().clear(columns)
 
     @property
     def selected(self) -> str | None:
@@ -240,32 +281,131 @@ class AgentTable(DataTable):
             agents.sort(key=lambda a: (not a.status.needs_human, a.status is not Status.EXITED))
         return agents
 
-    def show(self, snap: FleetSnapshot | None, now: float | None = None) -> None:
+    def show(self, snap: FleetSnapshot | None, now: float | None = None, changed: frozenset[str] | None = None) -> None:
+        """Show `snap` at clock `now`. `changed`: the agents that differ from the snapshot shown
+        last (None: unknown, each agent is compared with its row's). Only rows in sight are made
+        and rendered again, and of them only those whose agent or age text changed."""
         now = time.time() if now is None else now
         self._shown = (snap, now)
+        self._now = now
         agents = self.ordered(snap) if snap else []
         selected = self.selected
-        widths = self._fit(agents)
+        self._widths = widths = self._fit(agents)
         names = [a.name for a in agents]
-        if names != self._order:
+        if names != self._order:  # agents came, went or moved: the table starts over (rare)
             self.clear()
-            self._cells.clear()
-            self._rendered.clear()
             for a in agents:
                 cells = row_cells(a, now, widths)
                 self.add_row(*cells.values(), key=a.name)
                 self._cells.update({(a.name, k): cell_text(v) for k, v in cells.items()})
+                self._agents[a.name] = a
+                self._made_at[a.name] = now
             self._order = names
             if selected in names:
                 self.move_cursor(row=names.index(selected))
             return
+        held = self._agents
         for a in agents:
-            for key, value in row_cells(a, now, widths).items():
-                text = cell_text(value)
-                if self._cells.get((a.name, key)) != text:
-                    self._cells[(a.name, key)] = text
-                    self._rendered.pop((a.name, key), None)
-                    self.update_cell(a.name, key, value)
+            if (changed is None or a.name in changed) and held[a.name] is not a and held[a.name] != a:
+                held[a.name] = a
+                self._stale.add(a.name)
+        self._make_rows(self._rows_in_sight(), refresh=True)
+
+    def _rows_in_sight(self) -> range:
+        """Indexes of the rows the table's window shows (all rows are one line high)."""
+        top = int(self.scroll_y)
+        return range(top, min(len(self._order), top + max(0, self.size.height - self.header_height)))
+
+    def _make_rows(self, rows: range, refresh: bool) -> None:
+        """Bring the cells of `rows` up to date: in full for a changed agent, else only the age
+        (`for`) when the clock moved; `refresh`: have the rows whose cells changed drawn again
+        (only those, not the whole table)."""
+        order, widths, now = self._order, self._widths, self._now
+        age_only = {"for": widths["for"]} if "for" in widths else {}
+        made: list[int] = []
+        for index in rows:
+            name = order[index]
+            if name in self._stale:
+                self._stale.discard(name)
+                cells = row_cells(self._agents[name], now, widths)
+            elif self._made_at.get(name) != now and age_only:
+                cells = row_cells(self._agents[name], now, age_only)
+            else:
+                continue
+            self._made_at[name] = now
+            if self._set_cells(name, cells):
+                made.append(index)
+        if made:
+            self._update_count += 1  # DataTable's own caches are keyed on it
+            if refresh:
+                width = max(self.size.width, self.virtual_size.width)
+                for index in made:
+                    self._refresh_region(Region(0, self.header_height + index, width, 1))
+
+    def _set_cells(self, name: str, cells: dict[str, object]) -> bool:
+        """Put the cells of `name`'s row whose text changed into the table; whether any did."""
+        row = self._data[name]  # type: ignore[index]
+        changed = False
+        for key, value in cells.items():
+            text = cell_text(value)
+            if self._cells.get((name, key)) != text:
+                self._cells[(name, key)] = text
+                self._rendered.pop((name, key), None)
+                row[key] = value  # type: ignore[index]
+                changed = True
+        if changed:
+            self._lines.pop(name, None)
+        return changed
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Rows scrolled into sight are brought up to date before they are drawn. The table's
+        style and its rows' are worked out once a frame, not once a line (each walks the DOM)."""
+        self._make_rows(self._rows_in_sight(), refresh=True)
+        self._frame = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    @property
+    def rich_style(self) -> Style:
+        frame = self._frame
+        if frame is None:
+            return super().rich_style
+        if "rich_style" not in frame:
+            frame["rich_style"] = super().rich_style
+        return frame["rich_style"]  # type: ignore[return-value]
+
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        frame = self._frame
+        if frame is None:
+            return super()._get_row_style(row_index, base_style)
+        kind = row_index if row_index < max(self.fixed_rows, 0) or row_index == -1 else ("zebra", row_index % 2)
+        key = (kind, base_style)  # the header, a fixed row, or an even or odd row
+        if key not in frame:
+            frame[key] = super()._get_row_style(row_index, base_style)
+        return frame[key]  # type: ignore[return-value]
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """DataTable's line rendering, remembered per row until one of that row's cells changes."""
+        try:
+            row_key, line = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        row_index = self._row_locations.get(row_key)
+        row_index = -1 if row_index is None else row_index
+        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        if self.cursor_type == "row":
+            cursor, hover = cursor.row == row_index, hover.row == row_index  # type: ignore[assignment]
+        key = (row_index, line, x1, x2, self.size.width, cursor, hover, base_style, self.cursor_type,
+               self.show_cursor, self._show_hover_cursor, self._pseudo_class_state)
+        lines = self._lines.setdefault(row_key.value, {})
+        strip = lines.get(key)
+        if strip is None:
+            if len(lines) > 16:  # styles, widths and scroll positions come and go: keep the recent ones
+                lines.clear()
+            strip = lines[key] = super()._render_line(y, x1, x2, base_style)
+        return strip
 
     def _render_cell(self, row_index, column_index, base_style, width, cursor=False, hover=False):  # type: ignore[override]
         """DataTable's cell rendering, remembered until that very cell changes."""
