@@ -20,7 +20,7 @@ from mission_control.core.errors import UsageError
 from mission_control.core.keys import KEY_ACTIONS
 from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
-from mission_control.core.tasks import DONE_WHEN, TaskInputError, cycle_text, find_cycle, parse_priority
+from mission_control.core.tasks import DONE_WHEN, TaskInputError, cycle_text, did_you_mean, find_cycle, parse_priority
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -625,24 +625,19 @@ def _validate_tasks(path: Path, text: str, schema: FileSchema, agents: list[str]
             raise _error(path, text, f"duplicate task id {task.id!r} (also task[{ids[task.id]}])", ("task", i, "id"))
         seen.add(task.id)
         if task.assignee is not None and task.assignee not in agents:
-            raise _error(path, text, f"{where}.assignee {task.assignee!r} names no agent{_did_you_mean(task.assignee, agents)}",
+            raise _error(path, text, f"{where}.assignee {task.assignee!r} names no agent{did_you_mean(task.assignee, agents)}",
                          ("task", i, "assignee"))
         if task.assignee is not None and task.after:
             raise _error(path, text, f"{where}: give either assignee (it starts at once) or after, not both", ("task", i, "after"))
         for dep in task.after:
             if dep not in ids:
-                raise _error(path, text, f"{where}.after {dep!r} names no task{_did_you_mean(dep, list(ids))}", ("task", i, "after"))
+                raise _error(path, text, f"{where}.after {dep!r} names no task{did_you_mean(dep, list(ids))}", ("task", i, "after"))
         if task.role is not None and task.role not in roles:
-            extra = _did_you_mean(task.role, roles) or (f"; roles: {', '.join(roles)}" if roles else "; no agent has roles")
+            extra = did_you_mean(task.role, roles) or (f"; roles: {', '.join(roles)}" if roles else "; no agent has roles")
             raise _error(path, text, f"{where}.role {task.role!r} is no agent's role{extra}", ("task", i, "role"))
     cycle = find_cycle({t.id: t.after for t in schema.task})
     if cycle:
         raise _error(path, text, f"task.after makes a cycle: {cycle_text(cycle)}", ("task", ids[cycle[0]], "after"))
-
-
-def _did_you_mean(name: str, known: list[str]) -> str:
-    hint = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
 def _abs(base: Path, p: Path) -> Path:

@@ -12,6 +12,7 @@ caller that refuses changes nothing.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
@@ -198,7 +199,7 @@ def check_new(task: Task, board: Mapping[str, Task], known_roles: Iterable[str] 
         if dep == task.id:
             raise TaskInputError(f"task {task.id!r} cannot come after itself")
         if dep not in board:
-            raise TaskInputError(f"task {task.id!r}: after {dep!r} names no task{_hint(dep, board)}")
+            raise TaskInputError(f"task {task.id!r}: after {dep!r} names no task{did_you_mean(dep, board)}")
     graph = {t.id: t.after for t in board.values()}
     graph[task.id] = task.after
     cycle = find_cycle(graph)
@@ -206,21 +207,20 @@ def check_new(task: Task, board: Mapping[str, Task], known_roles: Iterable[str] 
         raise TaskInputError(f"task {task.id!r} would make a cycle in after: {cycle_text(cycle)}")
     if known_roles is not None and task.role is not None and task.role not in set(known_roles):
         roles = sorted(set(known_roles))
-        raise TaskInputError(f"task {task.id!r}: role {task.role!r} is no agent's role{_hint(task.role, roles)}"
+        raise TaskInputError(f"task {task.id!r}: role {task.role!r} is no agent's role{did_you_mean(task.role, roles)}"
                              + ("" if roles else " (no agent has roles)"))
     if task.done_when is not None and task.done_when not in DONE_WHEN:
         raise TaskInputError(f"task {task.id!r}: done_when {task.done_when!r}: use one of {', '.join(DONE_WHEN)}")
 
 
-def _hint(name: str, known: Iterable[str]) -> str:
-    import difflib
-
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for the closest of `known`, or nothing."""
     hint = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
 def unknown_task(task_id: str, board: Mapping[str, Task]) -> TaskError:
-    return TaskError(f"no task with id {task_id!r}{_hint(task_id, board)}")
+    return TaskError(f"no task with id {task_id!r}{did_you_mean(task_id, board)}")
 
 
 def free_id(board: Mapping[str, Task], stem: str = "task") -> str:

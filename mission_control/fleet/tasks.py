@@ -34,6 +34,7 @@ from mission_control.adapters.pane_reading import StatusWord
 from mission_control.adapters.store import Store
 from mission_control.adapters.supervisor_lock import status_file
 from mission_control.adapters.tmux import Tmux
+from mission_control.fleet.actions import FleetActions
 from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
 from mission_control.core.errors import MissionControlError
 from mission_control.core.limits import MAX_TASK_BYTES, text_problem
@@ -227,30 +228,24 @@ class TaskBoard:
                                       event="cancel", agent=owner, detail=f"by {self.actor}", release="cancelled",
                                       data=self._reading(owner))
         note = f" ({owner} is not interrupted: it finishes its current turn)" if owner else ""
-        return self._done_log("task-cancel", task, f"cancelled task {task.id}{note}")
+        return self._logged("task-cancel", task, f"cancelled task {task.id}{note}")
 
     def set_priority(self, task_id: str, priority: Any) -> TaskOutcome:
         number = parse_priority(priority)
         self._running()
         task = self.store.change_task(task_id, lambda t, b: transition(t, Event("priority", time.time(), priority=number)),
                                       event="priority", detail=f"{number} by {self.actor}")
-        return self._done_log("task-priority", task, f"task {task.id} now has priority {number}")
+        return self._logged("task-priority", task, f"task {task.id} now has priority {number}")
 
     def assign(self, task_id: str, agent: str) -> TaskOutcome:
         self._running()
-        recs = {r.name: r for r in self.store.agents()}
-        if agent not in recs:
-            import difflib
-
-            hint = difflib.get_close_matches(agent, list(recs), n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else f" (agents: {', '.join(recs) or 'none'})"
-            raise TaskError(f"no agent named {agent!r} in fleet {self.config.session!r}{extra}; nothing changed")
+        rec = FleetActions(self.config, actor=self.actor, store=self.store).record(agent)  # an unknown name: one line
         held = [t.id for t in self.store.tasks() if t.owner == agent and t.state in HELD]
         if held:
             raise TaskError(f"{agent} holds task {held[0]} already: finish or reassign it first; nothing changed")
         snap = self._snapshot(agent)
-        task = self._take(task_id, recs[agent], snap, why=f"assigned by {self.actor}")
-        return self._done_log("task-assign", task, f"task {task.id} given to {agent}: typed at its prompt when it is idle")
+        task = self._take(task_id, rec, snap, why=f"assigned by {self.actor}")
+        return self._logged("task-assign", task, f"task {task.id} given to {agent}: typed at its prompt when it is idle")
 
     def done(self, task_id: str | None) -> TaskOutcome:
         self._running()
@@ -264,7 +259,7 @@ class TaskBoard:
         task = self.store.change_task(task_id, lambda t, b: transition(t, Event("done", time.time(), reason=f"by {self.actor}")),
                                       event="done", agent=owner, detail=f"by {self.actor}", release="done",
                                       data=self._reading(owner))
-        return self._done_log("task-done", task, f"task {task.id} is {task.state}")
+        return self._logged("task-done", task, f"task {task.id} is {task.state}")
 
     def _owner(self, task_id: str) -> str | None:
         task = self.board().get(task_id)
@@ -279,7 +274,7 @@ class TaskBoard:
         snap = snap or self._snapshot(agent)
         return {"cost_usd": snap.cost_usd, "commits": snap.commits} if snap is not None else {}
 
-    def _done_log(self, action: str, task: Task, message: str) -> TaskOutcome:
+    def _logged(self, action: str, task: Task, message: str) -> TaskOutcome:
         self.store.log_action(self.actor, action, task.owner, f"task {task.id}", message)
         return TaskOutcome(task, message)
 
