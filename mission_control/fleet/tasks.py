@@ -107,6 +107,8 @@ class TaskBoard:
         """Per agent, its status file (read for `done_when = "word"` tasks only)."""
         self.known: list[Task] = []
         """The board as the last tick read it: what a damaged store's replacement gets back (`restore`)."""
+        self._repos: dict[tuple[str, str | None, str | None, str], bool] = {}
+        """`has_repo` per agent and what it was answered for (resolving paths every tick costs syscalls)."""
 
     # -- reading ---------------------------------------------------------------
 
@@ -313,7 +315,7 @@ class TaskBoard:
                 continue
             if not (snap.status is Status.IDLE and snap.at_prompt):
                 continue
-            if has_repo(rec, self.config) and snap.commits is None:
+            if self._has_repo(rec) and snap.commits is None:
                 continue  # its commits not counted yet: `done_when = "commit"` would count from a wrong start
             task = next_task(tasks, rec.spec.roles)
             if task is None:
@@ -335,6 +337,12 @@ class TaskBoard:
             if task.owner and task.state in HELD:
                 self.store.record_task(task.id, task.prompt, task.owner, None, "restored: the store was damaged", None)
 
+    def _has_repo(self, rec: AgentRecord) -> bool:
+        key = (rec.name, rec.worktree, rec.branch, str(rec.spec.cwd))
+        if key not in self._repos:
+            self._repos[key] = has_repo(rec, self.config)
+        return self._repos[key]
+
     def _follow(self, task: Task, rec: AgentRecord, snap: AgentSnapshot, text_waiting: bool, now: float) -> None:
         """One held task against its agent's status this tick."""
         name = rec.name
@@ -348,7 +356,7 @@ class TaskBoard:
             return  # its task (or a handoff) is not typed yet: nothing it does now is work on it
         if snap.status is Status.WORKING and not task.worked:
             task = self._event(task, Event("worked", now, agent=name))
-        rule = task.done_when or ("commit" if has_repo(rec, self.config) else "idle")
+        rule = task.done_when or ("commit" if self._has_repo(rec) else "idle")
         at_prompt = snap.status is Status.IDLE and snap.at_prompt
         if done_now(task, rule, at_prompt=at_prompt, commits=snap.commits, word_done=self._word_done(name, task)):
             self.store.change_task(task.id, lambda t, b: transition(t, Event("done", now, agent=name, reason=f"done_when {rule}")),
