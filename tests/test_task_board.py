@@ -174,3 +174,29 @@ def test_a_damaged_stores_replacement_gets_the_board_back(tmp_path: Path) -> Non
     assert states(fresh) == before == {"t-any": ("queued", None), "t-dev": ("working", "dev1"), "t-word": ("queued", None)}
     assert fresh.current_tasks()["t-dev"]["agent"] == "dev1"
     assert [t.id for t in fresh.tasks()] == ["t-any", "t-dev", "t-word"]  # the order they were added in
+
+
+def test_a_supervisor_killed_between_the_paste_and_its_enter_never_types_the_task_again(tmp_path: Path) -> None:
+    """The take and the queued text are one transaction (a supervisor killed before typing leaves
+    it queued: typed by the next one); once pasted it is marked delivered, so a supervisor killed
+    before its Enter leaves the text on the agent's input line instead of typing it twice."""
+    from mission_control.fleet.supervisor import Supervisor
+
+    board, store, recs = setup(tmp_path)
+    snaps = [snap("dev1"), snap("any1"), snap("manual")]
+    board.tick(recs, snaps, 1.0)
+    assert len(store.pending_deliveries()) == 2
+
+    class KilledAfterPaste:
+        def type_text(self, rec, text, pasted=None):
+            if pasted is not None:
+                pasted()
+            raise SystemExit("killed")
+
+    sup = Supervisor(board.config, store, tmux=None)
+    sup._actions = KilledAfterPaste()
+    try:
+        sup._deliver(recs, snaps)
+    except SystemExit:
+        pass
+    assert len(store.pending_deliveries()) == 1  # the pasted one is not typed again by the next supervisor

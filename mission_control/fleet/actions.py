@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from mission_control.adapters import git_repo, merging
 from mission_control.adapters.processes import is_stopped, kill_agent, signal_agent
@@ -152,10 +152,14 @@ class FleetActions:
 
     # -- typing ----------------------------------------------------------------
 
-    def type_text(self, rec: AgentRecord, text: str) -> None:
-        """Paste `text` into the agent's pane, then Enter."""
+    def type_text(self, rec: AgentRecord, text: str, pasted: Callable[[], object] | None = None) -> None:
+        """Paste `text` into the agent's pane, then Enter; `pasted()` runs once the text is in
+        (queued text is marked delivered there: a supervisor killed before the Enter leaves the
+        text on the agent's input line, shown, rather than typing it twice)."""
         pane = rec.pane_id
         self.tmux.paste_text(pane, text)
+        if pasted is not None:
+            pasted()
         time.sleep(KINDS[rec.kind].enter_delay)
         self.tmux.send_keys(pane, "Enter")
 

@@ -425,12 +425,11 @@ class Supervisor:
                 continue
             if not self._write(self.store.check_writable):
                 return
-            try:
-                self.actions.type_text(rec, item["text"])
+            try:  # marked delivered once pasted: a supervisor killed before its Enter never types it twice
+                self.actions.type_text(rec, item["text"], pasted=lambda item=item: self._write(self.store.mark_delivered, item["id"]))
             except TmuxError as exc:
                 print(f"mission-control supervise: could not deliver to {name}: {exc}", file=sys.stderr, flush=True)
                 continue
-            self._write(self.store.mark_delivered, item["id"])
             self._write(self.store.log_action, "supervisor", f"deliver-{item['purpose']}", name, f"{len(item['text'])} chars", "typed at its prompt")
             done.add(name)
 
