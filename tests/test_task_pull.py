@@ -61,7 +61,8 @@ def test_pulling_agents_take_tasks_by_priority_and_after_and_a_supervisor_restar
     assert first["b-after"]["state"] == "blocked" and first["b-after"]["blocked_by"] == ["a-high"]
 
     # in the middle: a task held by each agent, typed at its prompt (a supervisor killed while it
-    # types, between the paste and its Enter, leaves the text on the agent's input line: not covered)
+    # types, between the paste and its Enter, leaves the text on the agent's input line and never
+    # types it twice: tests/test_task_board.py)
     retry_until(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, timeout=60, message="both agents took a task")
     kill_hard(role_pid(cli, "supervisor"))
     r = run_cli(cli, cfg, "up", "--no-attach")
