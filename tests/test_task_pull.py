@@ -85,3 +85,24 @@ def test_pulling_agents_take_tasks_by_priority_and_after_and_a_supervisor_restar
     assert [e["event"] for e in history].count("take") == 1 and history[-1]["detail"] == "done_when commit"
     assert run_cli(cli, cfg, "down").returncode == 0
 
+
+
+def test_up_after_a_tmux_crash_gives_the_held_task_back_to_its_agent(cli, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    log = tmp_path / "typed.log"
+    # as WORKER, and first the task it was started with (a shell agent gets it as $MISSION_CONTROL_TASK)
+    again = (f"if [ -n \"$MISSION_CONTROL_TASK\" ]; then printf 'again %s\\n' \"$MISSION_CONTROL_TASK\" >> {log};"
+             " sleep 1; git commit -q --allow-empty -m again; fi; ")
+    cfg = fleet(tmp_path, shell_agent("w1", again + WORKER.format(log=log), "worktree = true\npull = true\n")
+                + '\n[[task]]\nid = "only"\nprompt = "4 only"\n', f'repo = "{repo}"\n', stuck_after=60)
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    retry_until(lambda: log.exists() and "w1 4 only" in log.read_text(), timeout=60, message="the task typed")
+    cli.tmux("kill-server")  # tmux and everything in it gone, the supervisor too: a crash
+    r = run_cli(cli, cfg, "up", "--no-attach")
+    assert r.returncode == 0 and "recovered after a crash" in r.stdout, r.stdout + r.stderr
+    task = retry_until(lambda: (t := board(cli, cfg)["only"])["state"] == "done" and t, timeout=60, message="done after the crash")
+    assert task["owner"] == "w1" and task["held_by"] == [{"agent": "w1", "cost_usd": None, "commits": 1}]
+    assert "again 4 only" in log.read_text().splitlines()  # restarted with the task it held
+    history = json.loads(run_cli(cli, cfg, "task", "show", "only", "--json").stdout)["history"]
+    assert [e["event"] for e in history] == ["add", "take", "done"]  # taken once, never queued again
+    assert run_cli(cli, cfg, "down").returncode == 0

@@ -54,8 +54,9 @@ class UpResult:
 
 
 def recovery_specs(config: FleetConfig, store: Store) -> tuple[list[AgentSpec], dict[str, str | None]] | None:
-    """After a crash (the fleet was not stopped by `down`): every agent the store knows, with the
-    task it held last. None when there is nothing to recover."""
+    """After a crash (the fleet was not stopped by `down`): every agent the store knows, started
+    with the task it held last (a task it took from the board or was handed, none when its task
+    moved away). None when there is nothing to recover."""
     records = store.agents()
     if not records or store.get_meta(STOPPED_KEY) == "1":
         return None
@@ -65,7 +66,7 @@ def recovery_specs(config: FleetConfig, store: Store) -> tuple[list[AgentSpec], 
         spec = config.agent(rec.name)
         if spec is None:  # spawned into the running fleet: rebuilt from what the store recorded
             spec = rec.spec.model_copy(update={"index": len(config.agents) + i})
-        specs.append(spec)
+        specs.append(spec.model_copy(update={"task": rec.task}))  # the task it held (taken, handed over), not its config's
         tasks[spec.name] = rec.task
     return specs, tasks
 
