@@ -124,3 +124,34 @@ async def test_many_agents_needing_a_human_in_one_tick_get_one_notice() -> None:
         notices = [n.message for n in app._notifications][before:]
         assert len(notices) == 1 and notices[0].startswith(f"{len(snap.agents)} agents need you: "), notices
         assert all(a.name in notices[0] for a in snap.agents) and len(rang) == 1
+
+
+async def test_plain_cells_take_a_short_path_that_renders_what_datatable_renders() -> None:
+    """`AgentTable._plain_cell` must give, character for character and style for style, what
+    DataTable's own rendering gives, for every plain cell, under every row style the table uses."""
+    from rich.segment import Segment
+    from rich.style import Style
+
+    app = fixed_app()
+    app.bell = lambda: None  # type: ignore[method-assign]
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        table = app.query_one(AgentTable)
+        widths = [c.get_render_width(table) for c in table.ordered_columns]
+        short = 0
+        for row in range(table.row_count):
+            for column, width in enumerate(widths):
+                for base in (Style(), Style(bgcolor="grey15"), Style(color="red", bold=True)):
+                    for cursor, hover in ((False, False), (True, False), (False, True)):
+                        fast = table._plain_cell(row, column, base, width, cursor, hover)
+                        if fast is None:
+                            continue
+                        short += 1
+                        table._update_count += 1  # past DataTable's own cache
+                        slow = DataTable._render_cell(table, row, column, base, width, cursor, hover)
+
+                        def chars(lines: list[list[Segment]]) -> list[tuple[str, Style | None]]:
+                            return [(ch, seg.style) for line in lines for seg in line for ch in seg.text]
+
+                        assert chars(fast) == chars(slow), (row, column, base, cursor, hover)
+        assert short > table.row_count * 3  # most cells of a row are plain text
