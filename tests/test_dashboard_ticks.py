@@ -3,7 +3,9 @@ are not rendered again, the cursor stays on its agent, and what the table keeps 
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any, AsyncIterator
 
 from test_dashboard import DATA, fixed_app
 from textual.widgets import DataTable
@@ -13,16 +15,22 @@ from mission_control.ui.messages import FleetObserved
 from mission_control.ui.widgets.agent_table import DATATABLE_CACHES, AgentTable
 
 
+@asynccontextmanager
+async def quiet_app() -> AsyncIterator[tuple[Any, Any, AgentTable]]:
+    """The dashboard on the fixed fleet, running at 170x42 with its bell silenced: (app, pilot, table)."""
+    app = fixed_app()
+    app.bell = lambda: None  # type: ignore[method-assign]
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        yield app, pilot, app.query_one(AgentTable)
+
+
 def changed_copy(snap: FleetSnapshot, **by_name: dict) -> FleetSnapshot:
     return replace(snap, agents=tuple(replace(a, **by_name[a.name]) if a.name in by_name else a for a in snap.agents))
 
 
 async def test_only_rows_of_changed_agents_are_rendered_again() -> None:
-    app = fixed_app()
-    app.bell = lambda: None  # type: ignore[method-assign]
-    async with app.run_test(size=(170, 42)) as pilot:
-        await pilot.pause()
-        table = app.query_one(AgentTable)
+    async with quiet_app() as (app, pilot, table):
         rendered: list[str] = []
         original = DataTable._render_line
 
@@ -53,11 +61,7 @@ async def test_only_rows_of_changed_agents_are_rendered_again() -> None:
 
 
 async def test_the_cursor_stays_on_its_agent_when_rows_move_come_and_go() -> None:
-    app = fixed_app()
-    app.bell = lambda: None  # type: ignore[method-assign]
-    async with app.run_test(size=(170, 42)) as pilot:
-        await pilot.pause()
-        table = app.query_one(AgentTable)
+    async with quiet_app() as (app, pilot, table):
         table.select_agent("asker")
         await pilot.pause()
         assert table.selected == "asker"
@@ -81,11 +85,7 @@ async def test_the_cursor_stays_on_its_agent_when_rows_move_come_and_go() -> Non
 async def test_what_the_table_keeps_is_bounded_over_many_ticks() -> None:
     """Every tick changes the text of every agent: DataTable's caches stay within the sizes they
     were cut to, and the table's own keep a few renderings per row, not one per tick."""
-    app = fixed_app()
-    app.bell = lambda: None  # type: ignore[method-assign]
-    async with app.run_test(size=(170, 42)) as pilot:
-        await pilot.pause()
-        table = app.query_one(AgentTable)
+    async with quiet_app() as (app, pilot, table):
         snap = app.snapshot
         for k in range(60):
             agents = tuple(replace(a, last_line=f"step {k} " + "x" * k, cpu_percent=float(k), since=DATA["now"] - k,
@@ -132,11 +132,7 @@ async def test_plain_cells_take_a_short_path_that_renders_what_datatable_renders
     from rich.segment import Segment
     from rich.style import Style
 
-    app = fixed_app()
-    app.bell = lambda: None  # type: ignore[method-assign]
-    async with app.run_test(size=(170, 42)) as pilot:
-        await pilot.pause()
-        table = app.query_one(AgentTable)
+    async with quiet_app() as (app, pilot, table):
         widths = [c.get_render_width(table) for c in table.ordered_columns]
         short = 0
         for row in range(table.row_count):
