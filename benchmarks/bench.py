@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""How much does supervising N agents cost?  `python benchmarks/bench.py [--agents 100] [--seconds 20] [--interval 1] [--worktrees] [--exact] [--json]`
+"""How much does supervising N agents cost?  `python benchmarks/bench.py [--agents 100] [--seconds 20] [--interval 1] [--mix quiet] [--worktrees] [--exact] [--json]`
 
 Starts N simulated agents with the project's real bring-up (`mission-control up` on a
 generated agents.toml, `shell` agents) in a throwaway tmux server (`-L mc-bench-<random>`,
@@ -12,14 +12,15 @@ killed at the end, on Ctrl-C too), then measures, one phase after another on tha
   its RSS, and the tmux server's CPU; and the state store: bytes written per minute (the
   supervisor process's own /proc/self/io `wchar`, read after every tick, minus the bytes of
   the commands it wrote to its tmux control client, counted by `ControlClient.stats.written`;
-  `write_bytes`, what reached the disk, alongside), next to the old behaviour of the same run
-  as its baseline (the JSON of the whole FleetSnapshot written every tick), and the size of
-  state.db + WAL + shm after the phase and at the end of the run;
+  `write_bytes`, what reached the disk, alongside), per minute and per tick, next to the
+  naive phase's (which writes every agent's row every tick) and, for scale, the JSON of the
+  whole FleetSnapshot every tick (the first round's store); and the size of state.db + WAL +
+  shm after the phase and at the end of the run;
   - "mission-control": the supervisor as `mission-control supervise` runs it (one tmux
     control-mode client, the git watcher in its own thread);
   - "naive": the same Supervisor with one libtmux `capture_pane` and one fresh psutil tree
-    walk (`Process(pid).children(recursive=True)` + `cpu_times`) per agent per tick, and
-    git asked inside the tick;
+    walk (`Process(pid).children(recursive=True)` + `cpu_times`) per agent per tick, git
+    asked inside the tick, and every agent's row written to the store every tick;
 * the whole system's CPU (supervisor + tmux server) with zero and with three dashboards
   open: real `mission-control dashboard` processes, each on a pseudo-terminal of 200x50
   whose output is read and thrown away, as a terminal would; their RSS and CPU;
@@ -70,6 +71,7 @@ for _path in (ROOT, ROOT / "benchmarks"):  # the package, and scale_fleet next t
 import psutil  # noqa: E402
 
 from mission_control.adapters.processes import ProcessTable, TreeUsage  # noqa: E402
+from mission_control.adapters.store import StateWriter, Store  # noqa: E402
 from mission_control.adapters.tmux import Tmux, TmuxError  # noqa: E402
 
 TARGETS_N100 = {
@@ -289,24 +291,17 @@ class NaiveProcessTable(ProcessTable):
         return TreeUsage(pids=tuple(p.pid for p in procs), cpu_seconds=cpu, rss_bytes=rss, stopped=stopped)
 
 
-def _write_everything_class() -> type:
-    from mission_control.adapters.store import StateWriter
+class WriteEverything(StateWriter):
+    """The naive store: every agent's row every tick, changed or not (no change detection)."""
 
-    class WriteEverything(StateWriter):
-        """The naive store: every agent's row every tick, changed or not (no change detection)."""
-
-        def write(self, snap: Any, tails: dict[str, str]) -> int:
-            if self.written is not None:
-                self.written = {}  # nothing counts as written already: every row goes again
-            return super().write(snap, tails)
-
-    return WriteEverything
+    def write(self, snap: Any, tails: dict[str, str]) -> int:
+        if self.written is not None:
+            self.written = {}  # nothing counts as written already: every row goes again
+        return super().write(snap, tails)
 
 
 def child_supervise(variant: str, config_path: str, out: str) -> int:
-    WriteEverything = _write_everything_class()
     from mission_control.fleet import supervisor as supmod
-    from mission_control.adapters.store import Store
     from mission_control.adapters.supervisor_lock import acquire_lock
     from mission_control.fleet.locate import load_config
 
@@ -380,7 +375,6 @@ def child_supervise(variant: str, config_path: str, out: str) -> int:
 
 
 def child_dashboard_apply(config_path: str, out: str, rounds: int) -> int:
-    from mission_control.adapters.store import Store
     from mission_control.core.model import Status
     from mission_control.fleet.locate import load_config
     from mission_control.ui.app import create_app
@@ -665,15 +659,15 @@ class Bench:
         tick: wchar (every write() of the process) minus the commands it wrote to its tmux control client
         (nothing else in it writes while it ticks; the git watcher's git processes are processes of their
         own). The shm index is written through mmap and counts in neither. `disk_write_bytes_per_min` is
-        write_bytes: what reached the block layer, page-granular, 0 on tmpfs. Next to it, the old
-        behaviour as the baseline: the JSON of the whole FleetSnapshot written every tick."""
+        write_bytes: what reached the block layer, page-granular, 0 on tmpfs. For scale, the JSON of the
+        whole FleetSnapshot every tick (the first round's store). Per tick too: the naive supervisor's
+        ticks are slower, so its bytes per minute understate what it writes a tick."""
         if len(ticks) < 2:
             return {}
         first, last = ticks[0], ticks[-1]
         minutes = (last[0] - first[0]) / 60
         if minutes <= 0:
             return {}
-        from mission_control.adapters.store import Store
 
         per_min = (len(ticks) - 1) / minutes
         store = Store(self.store_path)
@@ -685,6 +679,7 @@ class Bench:
         written = (last[3] - first[3]) - (last[5] - first[5])
         return {
             "store_bytes_per_min": round(written / minutes),
+            "store_bytes_per_tick": round(written / (len(ticks) - 1)),
             "store_disk_write_bytes_per_min": round((last[4] - first[4]) / minutes),
             "control_commands_bytes_per_min": round((last[5] - first[5]) / minutes),
             "full_snapshot_bytes": full,
@@ -936,6 +931,8 @@ def figures(r: dict[str, Any]) -> dict[str, float | None]:
         "dashboard_rss_mb": r["dashboard_rss_mb"],
         "store_bytes_per_min": mc.get("store_bytes_per_min"),
         "naive_store_bytes_per_min": r["naive"].get("store_bytes_per_min"),
+        "store_bytes_per_tick": mc.get("store_bytes_per_tick"),
+        "naive_store_bytes_per_tick": r["naive"].get("store_bytes_per_tick"),
         "full_snapshot_every_tick_bytes_per_min": mc.get("full_snapshot_every_tick_bytes_per_min"),
         "store_mb_end": r.get("store_mb_end"),
     }
@@ -1017,9 +1014,12 @@ def report(r: dict[str, Any], notes: list[str]) -> str:
     row("  reached the disk (write_bytes; 0 on tmpfs)", kb("store_disk_write_bytes_per_min"), " KB")
     naive_kb = None if naive.get("store_bytes_per_min") is None else round(naive["store_bytes_per_min"] / 1e3, 1)
     row("  naive: every agent's row every tick (naive phase)", naive_kb, " KB")
-    if mc.get("store_bytes_per_min") and naive.get("store_bytes_per_min"):
-        row("  naive / mission-control", round(naive["store_bytes_per_min"] / mc["store_bytes_per_min"], 1), "x")
     row("  for scale: a full snapshot's JSON every tick", kb("full_snapshot_every_tick_bytes_per_min"), " KB")
+    row("written per tick", kb("store_bytes_per_tick"), " KB")
+    naive_tick = None if naive.get("store_bytes_per_tick") is None else round(naive["store_bytes_per_tick"] / 1e3, 1)
+    row("  naive: every agent's row every tick (naive phase)", naive_tick, " KB")
+    if mc.get("store_bytes_per_tick") and naive.get("store_bytes_per_tick"):
+        row("  naive / mission-control, per tick", round(naive["store_bytes_per_tick"] / mc["store_bytes_per_tick"], 1), "x")
     row("state.db + WAL + shm after the supervisor phase", mc.get("store_mb_after"), " MB")
     row("state.db + WAL + shm at the end of the run", r.get("store_mb_end"), " MB")
     lines.append("")

@@ -192,13 +192,18 @@ async def test_a_tick_renders_only_the_cells_it_changed() -> None:
         await pilot.pause()
         table = app.query_one(AgentTable)
         rendered: list[tuple[int, int]] = []
-        original = DataTable._render_cell
+        original, plain = DataTable._render_cell, AgentTable._plain_cell
 
         def counting(self, row_index, column_index, *args, **kwargs):
             rendered.append((row_index, column_index))
             return original(self, row_index, column_index, *args, **kwargs)
 
+        def counting_plain(self, row_index, column_index, *args, **kwargs):  # the short path for plain text
+            rendered.append((row_index, column_index))
+            return plain(self, row_index, column_index, *args, **kwargs)
+
         DataTable._render_cell = counting  # type: ignore[method-assign]
+        AgentTable._plain_cell = counting_plain  # type: ignore[method-assign]
         try:
             snap = app.snapshot
             changed = replace(snap, agents=tuple(replace(a, cost_usd=12.34) if a.name == "tester" else a for a in snap.agents))
@@ -207,6 +212,7 @@ async def test_a_tick_renders_only_the_cells_it_changed() -> None:
             assert "$12.34" in app.export_screenshot()
         finally:
             DataTable._render_cell = original  # type: ignore[method-assign]
+            AgentTable._plain_cell = plain  # type: ignore[method-assign]
         row = [a.name for a in table.ordered(changed)].index("tester")
         column = list(table.columns).index("cost")
         assert rendered and set(rendered) == {(row, column)}, rendered

@@ -3,7 +3,9 @@ are not rendered again, the cursor stays on its agent, and what the table keeps 
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any, AsyncIterator
 
 from test_dashboard import DATA, fixed_app
 from textual.widgets import DataTable
@@ -13,16 +15,22 @@ from mission_control.ui.messages import FleetObserved
 from mission_control.ui.widgets.agent_table import DATATABLE_CACHES, AgentTable
 
 
+@asynccontextmanager
+async def quiet_app() -> AsyncIterator[tuple[Any, Any, AgentTable]]:
+    """The dashboard on the fixed fleet, running at 170x42 with its bell silenced: (app, pilot, table)."""
+    app = fixed_app()
+    app.bell = lambda: None  # type: ignore[method-assign]
+    async with app.run_test(size=(170, 42)) as pilot:
+        await pilot.pause()
+        yield app, pilot, app.query_one(AgentTable)
+
+
 def changed_copy(snap: FleetSnapshot, **by_name: dict) -> FleetSnapshot:
     return replace(snap, agents=tuple(replace(a, **by_name[a.name]) if a.name in by_name else a for a in snap.agents))
 
 
 async def test_only_rows_of_changed_agents_are_rendered_again() -> None:
-    app = fixed_app()
-    app.bell = lambda: None  # type: ignore[method-assign]
-    async with app.run_test(size=(170, 42)) as pilot:
-        await pilot.pause()
-        table = app.query_one(AgentTable)
+    async with quiet_app() as (app, pilot, table):
         rendered: list[str] = []
         original = DataTable._render_line
 
@@ -53,11 +61,7 @@ async def test_only_rows_of_changed_agents_are_rendered_again() -> None:
 
 
 async def test_the_cursor_stays_on_its_agent_when_rows_move_come_and_go() -> None:
-    app = fixed_app()
-    app.bell = lambda: None  # type: ignore[method-assign]
-    async with app.run_test(size=(170, 42)) as pilot:
-        await pilot.pause()
-        table = app.query_one(AgentTable)
+    async with quiet_app() as (app, pilot, table):
         table.select_agent("asker")
         await pilot.pause()
         assert table.selected == "asker"
@@ -81,11 +85,7 @@ async def test_the_cursor_stays_on_its_agent_when_rows_move_come_and_go() -> Non
 async def test_what_the_table_keeps_is_bounded_over_many_ticks() -> None:
     """Every tick changes the text of every agent: DataTable's caches stay within the sizes they
     were cut to, and the table's own keep a few renderings per row, not one per tick."""
-    app = fixed_app()
-    app.bell = lambda: None  # type: ignore[method-assign]
-    async with app.run_test(size=(170, 42)) as pilot:
-        await pilot.pause()
-        table = app.query_one(AgentTable)
+    async with quiet_app() as (app, pilot, table):
         snap = app.snapshot
         for k in range(60):
             agents = tuple(replace(a, last_line=f"step {k} " + "x" * k, cpu_percent=float(k), since=DATA["now"] - k,
@@ -124,3 +124,30 @@ async def test_many_agents_needing_a_human_in_one_tick_get_one_notice() -> None:
         notices = [n.message for n in app._notifications][before:]
         assert len(notices) == 1 and notices[0].startswith(f"{len(snap.agents)} agents need you: "), notices
         assert all(a.name in notices[0] for a in snap.agents) and len(rang) == 1
+
+
+async def test_plain_cells_take_a_short_path_that_renders_what_datatable_renders() -> None:
+    """`AgentTable._plain_cell` must give, character for character and style for style, what
+    DataTable's own rendering gives, for every plain cell, under every row style the table uses."""
+    from rich.segment import Segment
+    from rich.style import Style
+
+    async with quiet_app() as (app, pilot, table):
+        widths = [c.get_render_width(table) for c in table.ordered_columns]
+        short = 0
+        for row in range(table.row_count):
+            for column, width in enumerate(widths):
+                for base in (Style(), Style(bgcolor="grey15"), Style(color="red", bold=True)):
+                    for cursor, hover in ((False, False), (True, False), (False, True)):
+                        fast = table._plain_cell(row, column, base, width, cursor, hover)
+                        if fast is None:
+                            continue
+                        short += 1
+                        table._update_count += 1  # past DataTable's own cache
+                        slow = DataTable._render_cell(table, row, column, base, width, cursor, hover)
+
+                        def chars(lines: list[list[Segment]]) -> list[tuple[str, Style | None]]:
+                            return [(ch, seg.style) for line in lines for seg in line for ch in seg.text]
+
+                        assert chars(fast) == chars(slow), (row, column, base, cursor, hover)
+        assert short > table.row_count * 3  # most cells of a row are plain text

@@ -531,8 +531,11 @@ def test_a_stopped_pane_is_not_captured_and_a_dead_one_is(socket: str, spinner_a
         finally:
             for pid in tree:
                 os.kill(pid, signal.SIGKILL)
-        retry_until(lambda: spinner in tick() and "Pane is dead" in tick.screens[spinner] or None,
+        # captured once it is dead (its signature changed); what tmux 3.3a shows in it then varies:
+        # "Pane is dead ..." or, under load, only the shell's "Killed"
+        retry_until(lambda: spinner in tick() and any(p.dead for p in tick.infos() if p.pane_id == spinner),
                     message="the dead pane is captured")
+        assert "thinking" in tick.screens[spinner]  # its last screen, not an empty one
 
 
 def test_a_pane_whose_writes_cannot_be_read_falls_back_to_its_window(socket: str, spinner_and_prompt: dict[str, str]) -> None:
@@ -545,8 +548,9 @@ def test_a_pane_whose_writes_cannot_be_read_falls_back_to_its_window(socket: str
         tick = _Ticks(socket, control, ProcessTable(written_by=unreadable))
         assert tick.written(ids["prompt"]) is None
         tick()
-        for _ in range(3):  # as without the signal: the spinner's window is captured whole
-            assert {ids["spinner"], ids["prompt"]} <= tick()
+        for _ in range(3):  # as without the signal: the spinner's window is captured whole (when it printed:
+            # under load a tick can come before the spinner's next frame, so a tick may capture nothing)
+            retry_until(lambda: {ids["spinner"], ids["prompt"]} <= tick(), timeout=20, message="the window captured whole")
         assert control.stats.unwritten == 0
 
 

@@ -199,14 +199,7 @@ class Tmux:
     def build(self, *args: str) -> str:
         """A cold-path command (building, options, respawn) through libtmux's `Server.cmd`: an
         argv list on `-L socket`, every argument read back by tmux unchanged (`literal_arg`)."""
-        libtmux_exc = import_libtmux().exc
-        try:
-            proc = self.server.cmd(*map(literal_arg, args))
-        except (libtmux_exc.TmuxCommandNotFound, OSError) as exc:
-            raise TmuxError(f"tmux {args[0]}: tmux is not installed (not found on PATH): {exc}") from None
-        if proc.returncode != 0:
-            raise TmuxError(f"tmux {args[0]}: {' '.join(proc.stderr) or f'exit status {proc.returncode}'}")
-        return "\n".join(proc.stdout)
+        return self.build_chain(args)
 
     def build_chain(self, *commands: Sequence[str]) -> str:
         """Several cold-path commands in one tmux process (`cmd1 ; cmd2`, the separator a bare `;`

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -421,8 +422,39 @@ class AgentTable(DataTable):
         if lines is None:
             if len(renderings) > 16:  # styles and widths come and go (focus, resizes): keep the recent ones
                 renderings.clear()
-            lines = renderings[key] = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            lines = self._plain_cell(row_index, column_index, base_style, width, cursor, hover)
+            if lines is None:
+                lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            renderings[key] = lines
         return lines
+
+    def _plain_cell(self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool,
+                    hover: bool) -> list[list[Segment]] | None:
+        """A data cell of plain, unstyled, printable text that fits, rendered as DataTable would
+        (padding either side, the row's and the cursor's styles around it) without its general
+        path through Rich (padding, wrapping, styling renderables: ~5x the time); None for any
+        other cell, which takes that path. `test_dashboard_ticks` checks both give the same."""
+        if row_index < max(self.fixed_rows, 0) or column_index < max(self.fixed_columns, 0):
+            return None
+        row_key = self._row_locations.get_key(row_index)
+        row = self.rows.get(row_key) if row_key is not None else None
+        if row is None or row.height != 1:
+            return None
+        cell = self._get_row_renderables(row_index).cells[column_index]
+        if type(cell) is not Text or cell._spans or cell.style:
+            return None
+        plain, pad = cell.plain, self.cell_padding
+        inner = width - 2 * pad
+        used = cell.cell_len
+        if used > inner or not plain.isprintable():
+            return None
+        component_style, post_style = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
+            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
+        )
+        pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
+        text = " " * pad + plain + " " * (inner - used + pad)
+        return [list(Segment.apply_style([Segment(text)], style=pre_style, post_style=post_style))]
 
     def select_agent(self, name: str) -> None:
         if name in self._order:
