@@ -90,9 +90,9 @@ def page_url(host: str, port: int, token: str | None = None) -> str:
 
 def tab_command(config: FleetConfig, python: str = sys.executable) -> str:
     """The shell command each browser tab runs: the fleet's dashboard on its config and socket.
-    SIGINT is ignored (inherited through exec) so a terminal's Ctrl-C stops the server, which
-    then ends its tabs in order, instead of every tab dying at once with a traceback. No token
-    and no secret: this line is visible to every user in `ps`."""
+    SIGINT is ignored (inherited through exec) so a terminal's Ctrl-C reaches the server alone,
+    which then ends its tabs in order (told to quit, then terminated). No token and no secret:
+    this line is visible to every user in `ps`."""
     dashboard = shlex.join([python, "-m", "mission_control", "dashboard", "-c", str(config.path)])
     return f"trap '' INT; {SOCKET_ENV}={shlex.quote(config.socket)} exec {dashboard}"
 
@@ -245,7 +245,7 @@ async def _serve(config: FleetConfig, host: str, port: int, public: bool, token:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         if public:
-            say(f"mission-control: {PUBLIC_WARNING}")
+            print(f"mission-control: {PUBLIC_WARNING}", file=sys.stderr)
         say(f"mission-control: fleet {config.session!r} in a browser (one dashboard per tab; Ctrl-C stops): "
             f"{page_url(host, bound, token)}")
         sys.stdout.flush()
