@@ -50,6 +50,8 @@ DEFAULT_PORT = 8765
 """The port `web` listens on unless told otherwise (0: any free port, printed)."""
 TAB_EXIT_GRACE = 5.0
 """Seconds the tabs' dashboards get to quit on their own at shutdown before they are terminated."""
+TAB_DRIVER = "mission_control.ui.web_tab:TabDriver"
+"""Each tab's Textual driver (`TEXTUAL_DRIVER`), named as a string: the server runs the UI, never imports it."""
 PUBLIC_WARNING = (
     "listening beyond this machine (--public): anyone who can reach this port and has the URL controls "
     "the fleet (pause, kill, restart, send text to agents, merge their branches); the token travels in "
@@ -92,9 +94,10 @@ def tab_command(config: FleetConfig, python: str = sys.executable) -> str:
     """The shell command each browser tab runs: the fleet's dashboard on its config and socket.
     SIGINT is ignored (inherited through exec) so a terminal's Ctrl-C reaches the server alone,
     which then ends its tabs in order (told to quit, then terminated). No token and no secret:
-    this line is visible to every user in `ps`."""
+    this line is visible to every user in `ps`. The driver (in place of textual-serve's) quits the
+    dashboard when the server is gone without a word (killed): no orphan redrawing for nobody."""
     dashboard = shlex.join([python, "-m", "mission_control", "dashboard", "-c", str(config.path)])
-    return f"trap '' INT; {SOCKET_ENV}={shlex.quote(config.socket)} exec {dashboard}"
+    return f"trap '' INT; {SOCKET_ENV}={shlex.quote(config.socket)} TEXTUAL_DRIVER={TAB_DRIVER} exec {dashboard}"
 
 
 @dataclass

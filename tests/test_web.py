@@ -246,6 +246,29 @@ def test_ctrl_c_stops_the_server_and_its_tabs(demo, tmp_path: Path) -> None:
     assert cli.status(), "the fleet keeps running"
 
 
+@needs_browser
+def test_a_killed_server_leaves_no_tab_behind(demo, tmp_path: Path) -> None:
+    """SIGKILL gives the server no chance to end its tabs: each tab's dashboard sees its input end
+    and quits (before ui/web_tab.py it ran on, an orphan)."""
+    from playwright.sync_api import sync_playwright
+
+    cli, _ = demo
+    server = Web(*demo)
+    try:
+        with sync_playwright() as pw:
+            context = browser(pw, tmp_path / "profile")
+            page, frames = open_dashboard(context, server.url)
+            retry_until(lambda: shows(page, frames, *DEMO_AGENTS), timeout=60, message="the tab shows the fleet")
+            (tab,) = retry_until(server.tabs, message="the tab's dashboard process")
+            server.proc.kill()
+            server.proc.communicate(timeout=30)
+            retry_until(lambda: gone(tab), timeout=30, message="the tab's dashboard quits once its server is gone")
+            context.close()
+    finally:
+        server.stop()
+    assert cli.status(), "the fleet keeps running"
+
+
 # ---------------------------------------------------------------------------- plain HTTP: the token
 
 
