@@ -130,21 +130,37 @@ def http(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
         return e.code, dict(e.headers), e.read()
 
 
-def browser(pw: Any, profile: Path) -> Any:
-    """Debian's Chromium, headless, a fresh profile."""
-    return pw.chromium.launch_persistent_context(
-        str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-        viewport={"width": 1400, "height": 800},
-    )
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Any]:
+    """Debian's Chromium, headless, a fresh profile: a browser context, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": 1400, "height": 800},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
 
 
 def open_dashboard(context: Any, url: str) -> tuple[Any, list[bytes]]:
-    """A tab on `url`, and the terminal bytes its dashboard sends it (what the page's terminal draws)."""
+    """A tab on `url` once it shows the demo agents, and the terminal bytes its dashboard sends it
+    (what the page's terminal draws)."""
     page = context.new_page()
     frames: list[bytes] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f if isinstance(f, bytes) else f.encode())))
     page.goto(url)
+    retry_until(lambda: shows(page, frames, *DEMO_AGENTS), timeout=60, message=f"the page at {url} shows the demo agents")
+    page.locator(".xterm-helper-textarea").focus()  # keys go to the terminal
     return page, frames
+
+
+def coder(cli: Cli) -> str:
+    """The demo's coder's status in `status --json`."""
+    return next(r for r in cli.status() if r["name"] == "coder")["status"]
 
 
 def shows(page: Any, frames: list[bytes], *texts: str) -> bool:
@@ -157,113 +173,82 @@ def shows(page: Any, frames: list[bytes], *texts: str) -> bool:
 
 
 @needs_browser
-def test_browser_shows_the_fleet_and_a_key_pauses_the_selected_agent(demo, web, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_browser_shows_the_fleet_and_a_key_pauses_the_selected_agent(demo, web, chromium) -> None:
     cli, config = demo
     supervisor = role_pid(cli, "supervisor")
-    with sync_playwright() as pw:
-        context = browser(pw, tmp_path / "profile")
-        page, frames = open_dashboard(context, web.url)
-        assert page.url == f"{web.base}/", "the token is swapped for a cookie and leaves the address bar"
-        retry_until(lambda: shows(page, frames, *DEMO_AGENTS, "STUCK"), timeout=60,
-                    message="the page shows the demo agents")
+    page, frames = open_dashboard(chromium, web.url)
+    assert page.url == f"{web.base}/", "the token is swapped for a cookie and leaves the address bar"
+    retry_until(lambda: shows(page, frames, "STUCK"), timeout=60, message="the page shows the notifier STUCK")
 
-        # the tab is a dashboard process of its own; neither its argv nor its environment holds the token
-        (tab,) = retry_until(web.tabs, message="the tab's dashboard process")
-        for pid in (tab, web.proc.pid):
-            assert web.token.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
-            assert web.token.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
-        assert str(config).encode() in Path(f"/proc/{tab}/cmdline").read_bytes()
+    # the tab is a dashboard process of its own; neither its argv nor its environment holds the token
+    (tab,) = retry_until(web.tabs, message="the tab's dashboard process")
+    for pid in (tab, web.proc.pid):
+        assert web.token.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert web.token.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
+    assert str(config).encode() in Path(f"/proc/{tab}/cmdline").read_bytes()
 
-        # the first row (coder) is selected: `p` pauses it, as in a terminal
-        assert next(r for r in cli.status() if r["name"] == "coder")["status"] != "PAUSED"
-        page.locator(".xterm-helper-textarea").focus()
-        page.keyboard.press("p")
-        retry_until(lambda: next(r for r in cli.status() if r["name"] == "coder")["status"] == "PAUSED",
-                    timeout=30, interval=0.3, message="coder is PAUSED in status --json after `p` in the browser")
-        retry_until(lambda: shows(page, frames, "PAUSED"), timeout=30, message="the page shows it PAUSED")
-        page.wait_for_timeout(1500)  # the notice and the row drawn
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))
-        page.keyboard.press("p")  # continue it again
-        retry_until(lambda: next(r for r in cli.status() if r["name"] == "coder")["status"] != "PAUSED",
-                    timeout=30, interval=0.3, message="coder continues after `p` again")
-        context.close()
+    # the first row (coder) is selected: `p` pauses it, as in a terminal
+    assert coder(cli) != "PAUSED"
+    page.keyboard.press("p")
+    retry_until(lambda: coder(cli) == "PAUSED", timeout=30, interval=0.3,
+                message="coder is PAUSED in status --json after `p` in the browser")
+    retry_until(lambda: shows(page, frames, "PAUSED"), timeout=30, message="the page shows it PAUSED")
+    page.wait_for_timeout(1500)  # the notice and the row drawn
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and SCREENSHOT.stat().st_size > 20_000
+    page.keyboard.press("p")  # continue it again
+    retry_until(lambda: coder(cli) != "PAUSED", timeout=30, interval=0.3, message="coder continues after `p` again")
+    page.close()
     retry_until(lambda: not web.tabs(), timeout=30, message="the closed tab's dashboard process ends")
     assert role_pid(cli, "supervisor") == supervisor and not gone(supervisor)
 
 
 @needs_browser
-def test_a_tab_closed_mid_action_leaves_the_fleet_and_the_server_serving(demo, web, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_a_tab_closed_mid_action_leaves_the_fleet_and_the_server_serving(demo, web, chromium) -> None:
     cli, _ = demo
     supervisor = role_pid(cli, "supervisor")
-    with sync_playwright() as pw:
-        context = browser(pw, tmp_path / "profile")
-        page, frames = open_dashboard(context, web.url)
-        retry_until(lambda: shows(page, frames, *DEMO_AGENTS), timeout=60, message="the page shows the demo agents")
-        page.locator(".xterm-helper-textarea").focus()
-        page.keyboard.press("d")  # diagnose runs in a worker when the tab goes
-        page.keyboard.press("K")  # kill: it asks first; the tab goes while the question is open
-        page.close()
-        retry_until(lambda: not web.tabs(), timeout=30, message="the closed tab's dashboard process ends")
-        assert web.proc.poll() is None
-        page, frames = open_dashboard(context, f"{web.base}/")  # the cookie is still good: a new tab, a new dashboard
-        retry_until(lambda: shows(page, frames, *DEMO_AGENTS), timeout=60, message="a new tab shows the fleet")
-        context.close()
+    page, _ = open_dashboard(chromium, web.url)
+    page.keyboard.press("d")  # diagnose runs in a worker when the tab goes
+    page.keyboard.press("K")  # kill: it asks first; the tab goes while the question is open
+    page.close()
+    retry_until(lambda: not web.tabs(), timeout=30, message="the closed tab's dashboard process ends")
+    assert web.proc.poll() is None
+    open_dashboard(chromium, f"{web.base}/")  # the cookie is still good: a new tab, a new dashboard
     assert {r["name"] for r in cli.status()} >= set(DEMO_AGENTS)
     assert not any(r["status"] == "EXITED" for r in cli.status()), "nothing was killed"
     assert role_pid(cli, "supervisor") == supervisor and not gone(supervisor)
 
 
 @needs_browser
-def test_ctrl_c_stops_the_server_and_its_tabs(demo, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_ctrl_c_stops_the_server_and_its_tabs(demo, chromium) -> None:
     cli, config = demo
     server = Web(*demo)
     try:
-        with sync_playwright() as pw:
-            context = browser(pw, tmp_path / "profile")
-            pages = [open_dashboard(context, server.url) for _ in range(2)]
-            for page, frames in pages:
-                retry_until(lambda: shows(page, frames, *DEMO_AGENTS), timeout=60, message="each tab shows the fleet")
-            tabs = retry_until(lambda: len(t := server.tabs()) == 2 and t, message="two tabs, two dashboard processes")
-            code, out, err = server.ctrl_c()
-            assert code == 0, err
-            assert "Traceback" not in out + err and server.token not in err
-            assert all(gone(pid) for pid in tabs), "no tab process outlives the server"
-            context.close()
+        for _ in range(2):
+            open_dashboard(chromium, server.url)
+        tabs = retry_until(lambda: len(t := server.tabs()) == 2 and t, message="two tabs, two dashboard processes")
+        code, out, err = server.ctrl_c()
+        assert code == 0, err
+        assert "Traceback" not in out + err and server.token not in err
+        assert all(gone(pid) for pid in tabs), "no tab process outlives the server"
     finally:
         server.stop()
-    leftovers = [p.pid for p in psutil.process_iter(["cmdline"])
-                 if str(config) in (p.info["cmdline"] or []) and "dashboard" in (p.info["cmdline"] or [])
-                 and p.status() != psutil.STATUS_ZOMBIE]
-    assert not any(pid in leftovers for pid in tabs)
     assert cli.status(), "the fleet keeps running"
 
 
 @needs_browser
-def test_a_killed_server_leaves_no_tab_behind(demo, tmp_path: Path) -> None:
+def test_a_killed_server_leaves_no_tab_behind(demo, chromium) -> None:
     """SIGKILL gives the server no chance to end its tabs: each tab's dashboard sees its input end
     and quits (before ui/web_tab.py it ran on, an orphan)."""
-    from playwright.sync_api import sync_playwright
-
     cli, _ = demo
     server = Web(*demo)
     try:
-        with sync_playwright() as pw:
-            context = browser(pw, tmp_path / "profile")
-            page, frames = open_dashboard(context, server.url)
-            retry_until(lambda: shows(page, frames, *DEMO_AGENTS), timeout=60, message="the tab shows the fleet")
-            (tab,) = retry_until(server.tabs, message="the tab's dashboard process")
-            server.proc.kill()
-            server.proc.communicate(timeout=30)
-            retry_until(lambda: gone(tab), timeout=30, message="the tab's dashboard quits once its server is gone")
-            context.close()
+        open_dashboard(chromium, server.url)
+        (tab,) = retry_until(server.tabs, message="the tab's dashboard process")
+        server.proc.kill()
+        server.proc.communicate(timeout=30)
+        retry_until(lambda: gone(tab), timeout=30, message="the tab's dashboard quits once its server is gone")
     finally:
         server.stop()
     assert cli.status(), "the fleet keeps running"
