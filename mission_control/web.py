@@ -185,10 +185,12 @@ class WebServer(Server):
         """textual-serve prints a banner and its command here; `serve` prints the URL itself."""
 
 
-def bind_error(host: str, port: int, exc: OSError) -> WebError:
+def bind_error(host: str, port: int, exc: OSError | UnicodeError) -> WebError:
     """The one line for a listen that failed."""
     where = f"{host}:{port}"
-    if exc.errno == errno.EADDRINUSE:
+    if isinstance(exc, UnicodeError):
+        return WebError(f"cannot listen on {host!r}: not an address or a name this machine can resolve ({exc})")
+    if exc.errno == errno.EADDRINUSE:  # (an OSError from here on)
         return WebError(f"cannot listen on {where}: the port is taken by another program (pick another with --port, or --port 0 for any free one)")
     if exc.errno == errno.EADDRNOTAVAIL:
         return WebError(f"cannot listen on {where}: this machine has no such address (see `ip addr`; 127.0.0.1 is this machine only)")
@@ -199,14 +201,18 @@ def bind_error(host: str, port: int, exc: OSError) -> WebError:
     return WebError(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
-def check_bind(host: str, port: int, public: bool) -> None:
+def check_bind(host: str, port: int, public: bool) -> str | None:
     """Refuse, before anything starts, what `serve` would not do: a port out of range, a host
-    beyond loopback without `public`."""
+    beyond loopback without `public`. Returns what listening there means when it is beyond
+    loopback (said once it listens), else None."""
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port}: not a port (0 to 65535; 0 picks a free one)")
-    if not public and not is_loopback(host):
+    if is_loopback(host):
+        return None
+    if not public:
         raise UsageError(f"--host {host!r} is not a loopback address: anyone who can reach it and has the URL would "
                          "control the fleet; add --public to mean that")
+    return PUBLIC_WARNING
 
 
 def _end_tabs() -> list[int]:
@@ -222,12 +228,12 @@ def serve(config: FleetConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_
           say: Callable[[str], None] = print) -> int:
     """Serve the fleet's dashboard until SIGINT or SIGTERM; then close the tabs and stop their
     processes. Raises `UsageError` / `WebError` (one line) when it cannot start."""
-    check_bind(host, port, public)
+    warning = check_bind(host, port, public)
     token = secrets.token_urlsafe(32)
-    return asyncio.run(_serve(config, host, port, public, token, say))
+    return asyncio.run(_serve(config, host, port, warning, token, say))
 
 
-async def _serve(config: FleetConfig, host: str, port: int, public: bool, token: str,
+async def _serve(config: FleetConfig, host: str, port: int, warning: str | None, token: str,
                  say: Callable[[str], None]) -> int:
     gate = TokenGate(token, cookie=f"mission_control_web_{port}")
     server = WebServer(tab_command(config), gate, host=host, port=port, title=f"mission-control: {config.session}")
@@ -237,7 +243,7 @@ async def _serve(config: FleetConfig, host: str, port: int, public: bool, token:
         site = web.TCPSite(runner, host, port)
         try:
             await site.start()
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name no resolver takes (a label over 63 bytes)
             raise bind_error(host, port, exc) from None
         bound = runner.addresses[0][1]
         if port == 0:  # the cookie is named after the port the browser sees
@@ -247,8 +253,8 @@ async def _serve(config: FleetConfig, host: str, port: int, public: bool, token:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        if public:
-            print(f"mission-control: {PUBLIC_WARNING}", file=sys.stderr)
+        if warning:
+            print(f"mission-control: {warning}", file=sys.stderr)
         say(f"mission-control: fleet {config.session!r} in a browser (one dashboard per tab; Ctrl-C stops): "
             f"{page_url(host, bound, token)}")
         sys.stdout.flush()

@@ -199,6 +199,10 @@ def test_browser_shows_the_fleet_and_a_key_pauses_the_selected_agent(demo, web, 
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and SCREENSHOT.stat().st_size > 20_000
     page.keyboard.press("p")  # continue it again
     retry_until(lambda: coder(cli) != "PAUSED", timeout=30, interval=0.3, message="coder continues after `p` again")
+    # zoom hands the terminal to tmux; a tab has none: it says so, and the tab lives on
+    page.keyboard.press("z")
+    retry_until(lambda: shows(page, frames, "needs a terminal"), timeout=30, message="zoom says it needs a terminal")
+    assert web.tabs() == [tab]
     page.close()
     retry_until(lambda: not web.tabs(), timeout=30, message="the closed tab's dashboard process ends")
     assert role_pid(cli, "supervisor") == supervisor and not gone(supervisor)
@@ -307,13 +311,27 @@ def test_beyond_loopback_needs_public(demo) -> None:
 
 
 def test_public_says_what_it_means(demo) -> None:
-    server = Web(*demo, "--host", "127.0.0.1", "--public")  # loopback with --public: the warning all the same
+    from mission_control.web import PUBLIC_WARNING, check_bind
+
+    assert "anyone who can reach this port and has the URL controls the fleet" in PUBLIC_WARNING
+    assert check_bind("0.0.0.0", 8765, public=True) == PUBLIC_WARNING
+    assert check_bind("::", 0, public=True) == PUBLIC_WARNING
+    for host in ("127.0.0.1", "127.9.9.9", "::1", "localhost"):
+        assert check_bind(host, 0, public=True) is None, host
+    server = Web(*demo, "--host", "localhost", "--public")  # loopback: --public changes nothing, no warning
     try:
         code, _, err = server.ctrl_c()
-        assert code == 0
     finally:
         server.stop()
-    assert "anyone who can reach this port and has the URL controls the fleet" in err
+    assert code == 0 and err == ""
+
+
+def test_hostile_hosts_are_one_line(demo, tmp_path: Path) -> None:
+    cli, config = demo
+    for host in (f"$(touch {tmp_path}/pwned)", "127.0.0.1;x", "a" * 300, "ü.invalid", "-1"):
+        r = cli("web", "-c", str(config), "--host", host, "--port", "0", "--public", timeout=30)
+        assert r.returncode == 1 and "cannot listen on" in one_line(r), host
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_a_taken_port_is_one_line(demo) -> None:
