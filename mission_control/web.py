@@ -25,6 +25,7 @@ import asyncio
 import errno
 import hmac
 import ipaddress
+import logging
 import re
 import secrets
 import shlex
@@ -41,6 +42,7 @@ from textual_serve.server import Server
 from mission_control.adapters.processes import own_children, terminate_all
 from mission_control.core.config import SOCKET_ENV, FleetConfig
 from mission_control.core.errors import MissionControlError, UsageError
+from mission_control.core.terminal_text import inert
 
 __all__ = ["WebError", "WebServer", "TokenGate", "is_loopback", "serve", "tab_command", "page_url"]
 
@@ -58,6 +60,8 @@ PUBLIC_WARNING = (
     "clear over plain HTTP, so use it only on a network you trust or behind a TLS proxy"
 )
 """What `--public` means, said when it is used."""
+SERVER_LOGGERS = ("textual-serve", "aiohttp")
+"""The loggers of the libraries `web` runs on: each record one line on stderr (`OneLineLog`)."""
 _HOST_HEADER = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 """A Host header fit to be written back into the page (a name or an address, maybe a port)."""
 
@@ -162,6 +166,27 @@ def _same_origin(request: web.Request) -> bool:
     return origin.split("://", 1)[-1].rstrip("/") == request.host
 
 
+class OneLineLog(logging.Handler):
+    """A library's warning or error as one inert line on stderr, its exception named, never its
+    traceback (textual-serve logs one for every message a tab sends that it cannot read)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            text = f"{text} ({type(exc).__name__}: {exc})" if str(exc) and str(exc) != text else f"{text} ({type(exc).__name__})"
+        print(f"mission-control: web: {inert(text)}", file=sys.stderr)
+
+
+def quiet_libraries() -> None:
+    """Route `SERVER_LOGGERS` (warnings and worse) through `OneLineLog` only."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [OneLineLog()]
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
 class WebServer(Server):
     """textual-serve's server with the token gate in front, page addresses taken from the request
     (right behind a wildcard bind or a port picked by the system), and its banner left out."""
@@ -180,6 +205,15 @@ class WebServer(Server):
         if _HOST_HEADER.fullmatch(request.host):  # the page's static and websocket addresses: where the browser came
             self.public_url = f"http://{request.host}"  # read synchronously by the page handler just below
         return await super().handle_index(request)
+
+    async def _process_messages(self, websocket: web.WebSocketResponse, app_service: Any) -> None:
+        """A message from a tab that is not textual-serve's (not JSON, not a list, a field missing or
+        of another type): that tab is closed, with one line; the others and the fleet carry on."""
+        try:
+            await super()._process_messages(websocket, app_service)
+        except (ValueError, AssertionError, LookupError, TypeError, AttributeError) as exc:
+            print(f"mission-control: web: closed a tab that sent a message it cannot read ({type(exc).__name__})",
+                  file=sys.stderr)
 
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve prints a banner and its command here; `serve` prints the URL itself."""
@@ -235,6 +269,7 @@ def serve(config: FleetConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_
 
 async def _serve(config: FleetConfig, host: str, port: int, warning: str | None, token: str,
                  say: Callable[[str], None]) -> int:
+    quiet_libraries()
     gate = TokenGate(token, cookie=f"mission_control_web_{port}")
     server = WebServer(tab_command(config), gate, host=host, port=port, title=f"mission-control: {config.session}")
     runner = web.AppRunner(await server._make_app(), access_log=None, handle_signals=False)

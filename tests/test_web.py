@@ -98,14 +98,16 @@ class Web:
         out, err = self.proc.communicate(timeout=30)
         return self.proc.returncode, out, err
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.communicate()
+    def stop(self) -> str:
+        """SIGTERM (SIGKILL to its group after 30 s); what it wrote on stderr meanwhile."""
+        if self.proc.poll() is not None:
+            return ""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.communicate()[1]
 
 
 @pytest.fixture
@@ -287,6 +289,38 @@ def test_the_token_becomes_a_cookie_that_opens_the_page(web) -> None:
     ws = {"Cookie": cookie, "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
     assert http(f"{web.base}/ws", {**ws, "Origin": "http://evil.example"})[0] == 403
+
+
+def test_a_tab_that_sends_garbage_is_closed_with_one_line(demo, web) -> None:
+    """The websocket of an authenticated tab fed what no browser sends: each such tab is closed,
+    one line each on the server's stderr, no traceback; the server and the fleet carry on."""
+    import asyncio
+
+    import aiohttp
+
+    garbage = ["not json", '{"a": 1}', '["stdin"]', '["stdin", 5]', '["resize", {}]', "\x1b[2J\x07", "\x00" * 70_000]
+    port = web.base.rsplit(":", 1)[1]
+
+    async def feed() -> list[str]:
+        closed = []
+        async with aiohttp.ClientSession(cookies={f"mission_control_web_{port}": web.token}) as session:
+            for text in garbage:
+                async with session.ws_connect(f"{web.base}/ws?width=80&height=24") as ws:
+                    await ws.send_str(text)
+                    async for message in ws:  # read until the server closes it
+                        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                            break
+                    closed.append(text)
+        return closed
+
+    assert asyncio.run(asyncio.wait_for(feed(), 120)) == garbage
+    retry_until(lambda: not web.tabs(), timeout=30, message="every garbage tab's dashboard process ends")
+    assert http(f"{web.base}/?token={web.token}")[0] == 303
+    err = web.stop()
+    lines = err.strip().splitlines()
+    assert len(lines) == len(garbage) and all(line.startswith("mission-control: web: closed a tab") for line in lines), err
+    assert "Traceback" not in err
+    assert demo[0].status()
 
 
 # ---------------------------------------------------------------------------- bad input: one line
