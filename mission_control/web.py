@@ -195,6 +195,8 @@ class WebServer(Server):
         super().__init__(command, host=host, port=port, title=title)
         self.gate = gate
         """The token check every request passes first."""
+        self.bound_url = self.public_url
+        """The address it listens on (set again once bound), for a request whose Host is unfit."""
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
@@ -202,8 +204,11 @@ class WebServer(Server):
         return app
 
     async def handle_index(self, request: web.Request) -> Any:
-        if _HOST_HEADER.fullmatch(request.host):  # the page's static and websocket addresses: where the browser came
-            self.public_url = f"http://{request.host}"  # read synchronously by the page handler just below
+        """The page, its static and websocket addresses pointing where the browser came: the Host it
+        asked for, over https (wss) when a TLS proxy in front says so (`X-Forwarded-Proto`)."""
+        scheme = "https" if request.headers.get("X-Forwarded-Proto") == "https" else "http"
+        # read synchronously by the page handler just below; a Host unfit for a page: the bound address
+        self.public_url = f"{scheme}://{request.host}" if _HOST_HEADER.fullmatch(request.host) else self.bound_url
         return await super().handle_index(request)
 
     async def _process_messages(self, websocket: web.WebSocketResponse, app_service: Any) -> None:
@@ -283,7 +288,7 @@ async def _serve(config: FleetConfig, host: str, port: int, warning: str | None,
         bound = runner.addresses[0][1]
         if port == 0:  # the cookie is named after the port the browser sees
             gate.cookie = f"mission_control_web_{bound}"
-        server.public_url = page_url(host, bound).rstrip("/")
+        server.bound_url = page_url(host, bound).rstrip("/")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

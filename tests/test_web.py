@@ -285,6 +285,11 @@ def test_the_token_becomes_a_cookie_that_opens_the_page(web) -> None:
     code, headers, body = http(f"{web.base}/", {"Cookie": cookie})
     assert code == 200 and b"textual.js" in body and headers["Cache-Control"] == "no-store"
     assert http(f"{web.base}/static/js/textual.js", {"Cookie": cookie})[0] == 200
+    # the page's addresses follow the Host asked for, and a TLS proxy's word (X-Forwarded-Proto)
+    body = http(f"{web.base}/", {"Cookie": cookie, "Host": "fleet.example:443", "X-Forwarded-Proto": "https"})[2]
+    assert b'"wss://fleet.example:443/ws"' in body and b'"https://fleet.example:443/static/js/textual.js"' in body
+    body = http(f"{web.base}/", {"Cookie": cookie, "Host": 'x"><script>alert(1)</script>'})[2]
+    assert b"<script>alert" not in body and f'"ws://{web.base[7:]}/ws"'.encode() in body
     # the websocket from a page of another origin (which the browser would hand the cookie): refused
     ws = {"Cookie": cookie, "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
