@@ -79,7 +79,8 @@ class Web:
         )
         line = self.proc.stdout.readline()
         found = re.search(r"(http://\S+?)/\?token=(\S+)", line)
-        assert found, (line, self.proc.poll(), self.proc.stderr.read() if self.proc.poll() is not None else "")
+        if not found:  # no URL: stop it here (no test will), then fail
+            raise AssertionError(f"web printed no URL: {line!r}; stderr: {self.stop()!r}")
         self.base, self.token = found.group(1), found.group(2)
         """The server's address, and the token its URL carries."""
         self.url = f"{self.base}/?token={self.token}"
