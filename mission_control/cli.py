@@ -354,7 +354,7 @@ def _board(args: argparse.Namespace, *, change: bool = True):
     return TaskBoard(config, Store(config.store_path), actor="cli")
 
 
-def _prompt_arg(text: str) -> str:
+def _prompt_arg(text: str, what: str = "task add") -> str:
     """The prompt as given; `-` reads it from stdin (bytes, so that what is not UTF-8 is refused, not altered)."""
     if text != "-":
         return text
@@ -362,7 +362,7 @@ def _prompt_arg(text: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"task add: the prompt on stdin is not UTF-8 text (byte {exc.start}); nothing changed") from None
+        raise UsageError(f"{what}: the text on stdin is not UTF-8 text (byte {exc.start}); nothing changed") from None
 
 
 MAX_PROMPT_READ = 4 << 20
@@ -377,7 +377,7 @@ def cmd_task(args: argparse.Namespace) -> int:
     if what == "add":
         after = tuple(a.strip() for part in (args.after or []) for a in part.split(",") if a.strip())
         outcome = board.add(_prompt_arg(args.prompt), task_id=args.id, priority=args.priority, after=after,
-                            role=args.role, review=args.review, done_when=args.done_when)
+                            role=args.role, review=args.review_role or args.review, done_when=args.done_when)
         print(outcome.task.id if args.quiet else f"mission-control: {outcome.message}")
         return 0
     if what == "cancel":
@@ -388,6 +388,16 @@ def cmd_task(args: argparse.Namespace) -> int:
         outcome = board.assign(args.id, args.agent)
     else:
         outcome = board.done(args.id)
+    say(f"mission-control: {outcome.message}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """`review ID approve` / `review ID changes TEXT` (issue 19 point 5): a reviewer's verdict."""
+    if args.verdict == "approve" and args.text is not None:
+        raise UsageError("review ID approve takes no text (changes do: `review ID changes TEXT`); nothing changed")
+    text = "" if args.text is None else _prompt_arg(args.text, what="review changes")
+    outcome = _board(args).review(args.id, args.verdict, text)
     say(f"mission-control: {outcome.message}")
     return 0
 
@@ -573,6 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--after", action="append", metavar="ID,...", help="tasks that must be done first")
     t.add_argument("--role", help="only agents with this role take it")
     t.add_argument("--review", action="store_true", help="a reviewer approves it before it is merged")
+    t.add_argument("--review-role", metavar="ROLE", help="reviewed by an agent of this role (implies --review; default role: reviewer)")
     t.add_argument("--done-when", choices=("commit", "idle", "word"), help="when it is done (default: commit with a repository, else idle)")
     t.add_argument("-q", "--quiet", action="store_true", help="print only the new task's id")
     t = tasks.add_parser("list", parents=[common], help="every task: id, priority, state, owner, age")
@@ -592,6 +603,11 @@ def build_parser() -> argparse.ArgumentParser:
     t = tasks.add_parser("done", parents=[common], help="mark a task done (from an agent's pane, without ID: the task it holds)")
     t.add_argument("id", nargs="?")
     p.set_defaults(func=cmd_task)
+    p = sub.add_parser("review", parents=[common], help="a reviewer's verdict on a task in review: approve, or changes TEXT (`-`: stdin)")
+    p.add_argument("id", metavar="ID", help="the task, or its review task")
+    p.add_argument("verdict", choices=("approve", "changes"))
+    p.add_argument("text", metavar="TEXT", nargs="?", help="what to change (typed at the worker's prompt); `-` reads it from stdin")
+    p.set_defaults(func=cmd_review)
     p = sub.add_parser("hook")  # run by agents' own hooks, not by people
     p.add_argument("--state-dir", required=True)
     p.add_argument("--agent", required=True)
