@@ -103,9 +103,10 @@ class MergeQueue:
 
     # -- each tick ---------------------------------------------------------------
 
-    def tick(self, tasks: list[Task], recs: dict[str, AgentRecord], snaps: dict[str, AgentSnapshot], now: float) -> None:
+    def tick(self, tasks: list[Task], recs: dict[str, AgentRecord], snaps: dict[str, AgentSnapshot], now: float) -> bool:
+        """One step of the queue's head; True when it may have changed a task (the board is read again)."""
         if self.config.repo is None:
-            return
+            return False
         if not self.cleaned:
             self.clean_left_behind()
             self.cleaned = True
@@ -115,10 +116,11 @@ class MergeQueue:
                 self._drop_job()
             else:
                 self._step(task, snaps, now)
-            return
+            return True
         queue = merge_queue(tasks)
         if queue:
             self._start(queue[0], recs, snaps, now)
+        return bool(queue)
 
     def stop(self) -> None:
         """The supervisor stops: a running check is killed and its scratch worktree removed (the

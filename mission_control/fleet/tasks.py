@@ -180,7 +180,7 @@ class TaskBoard:
                 close(data.get("from_cost_usd"), data.get("from_commits"))
             elif e["event"] in ("done", "cancel", "fail"):
                 close(data.get("cost_usd"), data.get("commits"))
-            if e["event"] in ("take", "handoff"):
+            if e["event"] in ("take", "handoff", "changes"):  # `changes`: its worker holds it again
                 holders.append({"agent": e["agent"], "cost_at_start": data.get("cost_usd"), "commits_at_start": data.get("commits"),
                                 "cost_usd": None, "commits": None, "closed": False})
         out["held_by"] = [{"agent": h["agent"], "cost_usd": h["cost_usd"], "commits": h["commits"]} for h in holders]
@@ -442,8 +442,7 @@ class TaskBoard:
                 continue
             self.store.log_action(self.actor, "task-take", rec.name, f"task {task.id}", f"{rec.name} pulled task {task.id}")
             tasks = self.store.tasks()
-        if self.config.merge_queue:
-            self.merges.tick(tasks, recs, by_name, now)
+        if self.merges.tick(tasks, recs, by_name, now):  # also after `merge_queue` was turned off: none is left waiting
             tasks = self.store.tasks()
         self.known = tasks
 
