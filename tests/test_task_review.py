@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from helpers import commit, git, make_repo, sha
+from test_task_board import record_fleet
 
 import mission_control.fleet.tasks as fleet_tasks
 from mission_control.adapters.store import Store
-from mission_control.core.config import load_text
 from mission_control.core.model import AgentSnapshot, Status
-from mission_control.core.records import AgentRecord
 from mission_control.core.tasks import Event, Task, TaskError, last_lines, merge_queue, transition
 from mission_control.fleet.tasks import TaskBoard, add_config_tasks
 
@@ -105,13 +104,7 @@ def snap(name: str, status: Status = Status.IDLE, at_prompt: bool = True) -> Age
 
 def setup_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str = CONFIG, mission: str = ""):
     monkeypatch.setattr(fleet_tasks, "require_fleet", lambda config: None)  # a running fleet, for the CLI's changes
-    config = load_text(tmp_path / "agents.toml", mission + text)
-    store = Store(config.store_path)
-    recs = []
-    for spec in config.agents:
-        store.record_agent(spec.name, kind=spec.kind, pane_id=None, window=None, launched_at=1.0, task=None,
-                           spec=spec.model_dump(mode="json"))
-        recs.append(AgentRecord.of_spec(spec))
+    config, store, recs = record_fleet(tmp_path, mission + text)
     add_config_tasks(config, store)
     return config, store, recs
 
@@ -181,19 +174,20 @@ command = "x"
 """
 
 
-def merging_task(store: Store, task_id: str, commit_sha: str) -> None:
-    store.add_task(lambda board: Task(task_id, "p", state="merging", owner="w1", merge_sha=commit_sha, approved_at=1.0,
-                                      created_at=1.0))
-
-
-def test_a_merge_written_whose_task_was_not_marked_is_marked_merged_without_merging_again(tmp_path, monkeypatch) -> None:
+def merge_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A repository whose agent w1 committed a.txt on its worktree branch, and its task `m` in the merge queue."""
     repo = make_repo(tmp_path / "repo")
     git(repo, "branch", "agent/w1")
     git(repo, "worktree", "add", "-q", str(tmp_path / "wt"), "agent/w1")
     work = commit(tmp_path / "wt", "work", {"a.txt": "a\n"})
     config, store, recs = setup_board(tmp_path, monkeypatch, MERGE_CONFIG, f'[mission]\nrepo = "{repo}"\nmerge_queue = true\n')
     recs = [replace(recs[0], branch="agent/w1", worktree=str(tmp_path / "wt"), base_branch="main")]
-    merging_task(store, "m", work)
+    store.add_task(lambda board: Task("m", "p", state="merging", owner="w1", merge_sha=work, approved_at=1.0, created_at=1.0))
+    return repo, config, store, recs
+
+
+def test_a_merge_written_whose_task_was_not_marked_is_marked_merged_without_merging_again(tmp_path, monkeypatch) -> None:
+    repo, config, store, recs = merge_setup(tmp_path, monkeypatch)
     git(repo, "-c", "user.name=T", "-c", "user.email=t@x", "merge", "--no-ff", "-q", "-m", "merged by the killed one", "agent/w1")
     tip = sha(repo)  # a supervisor killed after the merge, before the task was marked
     board = TaskBoard(config, store, actor="supervisor")
@@ -204,13 +198,7 @@ def test_a_merge_written_whose_task_was_not_marked_is_marked_merged_without_merg
 
 
 def test_a_scratch_worktree_and_a_check_left_by_a_killed_supervisor_are_removed_and_killed(tmp_path, monkeypatch) -> None:
-    repo = make_repo(tmp_path / "repo")
-    git(repo, "branch", "agent/w1")
-    git(repo, "worktree", "add", "-q", str(tmp_path / "wt"), "agent/w1")
-    work = commit(tmp_path / "wt", "work", {"a.txt": "a\n"})
-    config, store, recs = setup_board(tmp_path, monkeypatch, MERGE_CONFIG, f'[mission]\nrepo = "{repo}"\nmerge_queue = true\n')
-    recs = [replace(recs[0], branch="agent/w1", worktree=str(tmp_path / "wt"), base_branch="main")]
-    merging_task(store, "m", work)
+    repo, config, store, recs = merge_setup(tmp_path, monkeypatch)
     scratch = config.state_dir / "merges" / "m"  # what the killed supervisor left: its scratch worktree, its check
     scratch.parent.mkdir(parents=True)
     git(repo, "worktree", "add", "-q", "--detach", str(scratch), "main")
