@@ -426,6 +426,11 @@ def _task_read(args: argparse.Namespace) -> int:
                  f" after {', '.join(shown['after']) or '-'}, review {'yes' if shown['review'] else 'no'},"
                  f" done when {shown['done_when'] or 'default'}, added by {shown['created_by']}",
                  "  time in: " + (", ".join(f"{k} {age(v)}" for k, v in shown["seconds_in"].items()) or "-")]
+        if shown["review"] or shown["reviews"] or shown["merge_sha"]:  # review and the merge queue (issue 19 points 5, 6)
+            lines.append(f"  reviewed by role {shown['review_role'] or 'reviewer'}" if shown["review"] else
+                         f"  reviews task {shown['reviews']}" if shown["reviews"] else "  not reviewed")
+            if shown["merge_sha"]:
+                lines[-1] += f"; merges {shown['merge_sha'][:10]}" + (f", approved {shown['approved']}" if shown["approved"] else "")
         for h in shown["held_by"]:
             cost = "?" if h["cost_usd"] is None else f"${h['cost_usd']:.2f}"
             lines.append(f"  held by {h['agent']}: spend {cost}, commits {'?' if h['commits'] is None else h['commits']}")
