@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import commit, git, make_repo, sha
+from helpers import commit, git, make_repo, retry_until, sha
 from test_task_board import record_fleet
 
 import mission_control.fleet.tasks as fleet_tasks
@@ -217,3 +217,56 @@ def test_a_scratch_worktree_and_a_check_left_by_a_killed_supervisor_are_removed_
         for proc in (check, stranger):
             proc.kill()
             proc.wait()
+
+
+def test_a_change_request_reaches_the_worker_byte_for_byte_whatever_it_holds(tmp_path, monkeypatch) -> None:
+    from test_task_cli import HOSTILE
+
+    config, store, recs = setup_board(tmp_path, monkeypatch)
+    board = TaskBoard(config, store, actor="supervisor")
+    for i, text in enumerate(HOSTILE):
+        state = {t.id: t for t in store.tasks()}["t1"].state
+        if state != "review":  # to review again: taken (or typed again), worked, back at its prompt
+            board.tick(recs, [snap("w1"), snap("r1", Status.WORKING, at_prompt=False)], 10.0 + i)
+            delivered(store)
+            board.tick(recs, [snap("w1", Status.WORKING, at_prompt=False), snap("r1", Status.WORKING, at_prompt=False)], 10.3 + i)
+            board.tick(recs, [snap("w1"), snap("r1", Status.WORKING, at_prompt=False)], 10.6 + i)
+        TaskBoard(config, store).review("t1", "changes", text)
+        assert [d["text"] for d in store.pending_deliveries()] == [text]
+        delivered(store)
+    with pytest.raises(Exception, match="the change request is 2048 KiB; at most 1024 KiB"):
+        TaskBoard(config, store).review("t1", "changes", "x" * (2 << 20))
+
+
+def test_a_check_is_polled_without_blocking_the_tick_and_its_output_made_plain_and_short(tmp_path, monkeypatch) -> None:
+    marker = tmp_path / "go"
+    check = (f"printf '\\033[31mred\\033[0m\\n'; head -c 3000000 /dev/zero | tr '\\\\0' x; echo; "
+             f"while [ ! -e {marker} ]; do sleep 0.05; done; echo last; exit 4")
+    monkeypatch.setattr(fleet_tasks, "require_fleet", lambda config: None)
+    repo, config, store, recs = merge_setup(tmp_path, monkeypatch)
+    config = config.model_copy(update={"merge_check": check})
+    board = TaskBoard(config, store, actor="supervisor")
+    board.tick(recs, [snap("w1")], 10.0)
+    scratch = config.state_dir / "merges" / "m"
+    assert scratch.is_dir() and (scratch / "a.txt").read_text() == "a\n"  # the merged result, the check running in it
+    assert sha(repo) == sha(repo, "main") and "a.txt" not in git(repo, "ls-tree", "--name-only", "main")  # nothing moved
+    board.tick(recs, [snap("w1")], 11.0)  # the check runs on: the tick returns
+    assert states(store)["m"] == ("merging", "w1")
+    marker.touch()
+    retry_until(lambda: board.tick(recs, [snap("w1")], 12.0) or states(store)["m"][0] == "changes", timeout=30,
+                message="the check's failure seen")
+    (text,) = [d["text"] for d in store.pending_deliveries()]
+    assert text.startswith("The merge check `") and "failed (exit 4)" in text and text.endswith("\nlast")
+    assert "\x1b" not in text and len(text) < 2000  # escapes gone; a 3 MB line cut
+    assert not scratch.exists() and "a.txt" not in git(repo, "ls-tree", "--name-only", "main")
+
+
+def test_bad_review_and_merge_settings_are_one_line_each(tmp_path: Path) -> None:
+    from mission_control.core.config import ConfigError, load_text
+
+    for body, words in (('[mission]\nmerge_check_timeout = 0\n', "merge_check_timeout"),
+                        ('[mission]\nmerge_queue = "yes"\n', "merge_queue"),
+                        ('[[task]]\nid = "t"\nprompt = "p"\nreview = "no such role!"\n', "review role 'no such role!' is not allowed")):
+        with pytest.raises(ConfigError) as err:
+            load_text(tmp_path / "agents.toml", body)
+        assert words in str(err.value) and "\n" not in str(err.value).strip(), str(err.value)

@@ -62,18 +62,18 @@ def require_fleet(config: FleetConfig) -> None:
                       "start it with `mission-control up`; nothing changed")
 
 
-def check_prompt(prompt: str) -> str:
+def check_prompt(prompt: str, what: str = "the prompt") -> str:
     """The prompt as given (byte-exact), or TaskInputError in one line: empty, a NUL byte (no
     program can be given one), not UTF-8 (a file of other bytes), over MAX_TASK_BYTES."""
     if "\x00" in prompt:
-        raise TaskInputError("the prompt contains a NUL byte, which no program can be given")
+        raise TaskInputError(f"{what} contains a NUL byte, which no program can be given")
     try:
         prompt.encode("utf-8")
     except UnicodeEncodeError:
-        raise TaskInputError("the prompt is not UTF-8 text") from None
+        raise TaskInputError(f"{what} is not UTF-8 text") from None
     if not prompt.strip():
-        raise TaskInputError("the prompt is empty")
-    if problem := text_problem("the prompt", prompt, MAX_TASK_BYTES):
+        raise TaskInputError(f"{what} is empty")
+    if problem := text_problem(what, prompt, MAX_TASK_BYTES):
         raise TaskInputError(problem)
     return prompt
 
@@ -314,7 +314,7 @@ class TaskBoard:
         if verdict == "changes":
             if not text.strip():
                 raise TaskInputError("say what to change: `review ID changes TEXT` (TEXT `-`: read from stdin)")
-            check_prompt(text)
+            check_prompt(text, "the change request")
         self._running()
         board = self.board()
         task = reviewed_task(task_id, board)
