@@ -270,3 +270,20 @@ def test_bad_review_and_merge_settings_are_one_line_each(tmp_path: Path) -> None
         with pytest.raises(ConfigError) as err:
             load_text(tmp_path / "agents.toml", body)
         assert words in str(err.value) and "\n" not in str(err.value).strip(), str(err.value)
+
+
+def test_a_main_checkout_not_ready_keeps_the_task_at_the_head_said_once_then_merges_it(tmp_path, monkeypatch) -> None:
+    import mission_control.fleet.merge_queue as merge_queue_module
+
+    monkeypatch.setattr(merge_queue_module, "LAND_RETRY", 0.0)
+    repo, config, store, recs = merge_setup(tmp_path, monkeypatch)
+    (repo / "shared.txt").write_text("a person's edit, not committed\n")
+    board = TaskBoard(config, store, actor="supervisor")
+    for at in (10.0, 11.0, 12.0):
+        board.tick(recs, [snap("w1")], at)
+    assert states(store)["m"] == ("merging", "w1") and len(git(repo, "log", "--merges", "--format=%s", "main").splitlines()) == 0
+    waits = [a for a in store.actions() if a["action"] == "merge-wait"]
+    assert len(waits) == 1 and "uncommitted changes" in waits[0]["outcome"]
+    git(repo, "checkout", "--", "shared.txt")
+    board.tick(recs, [snap("w1")], 13.0)
+    assert states(store)["m"] == ("merged", "w1") and (repo / "a.txt").read_text() == "a\n"
