@@ -610,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_task)
     p = sub.add_parser("review", parents=[common], help="a reviewer's verdict on a task in review: approve, or changes TEXT (`-`: stdin)")
     p.add_argument("id", metavar="ID", help="the task, or its review task")
-    p.add_argument("verdict", metavar="approve|changes")
+    p.add_argument("verdict", metavar="approve|changes", help="approve it (into the merge queue), or send it back with TEXT")
     p.add_argument("text", metavar="TEXT", nargs="?", help="what to change (typed at the worker's prompt); `-` reads it from stdin")
     p.set_defaults(func=cmd_review)
     p = sub.add_parser("hook")  # run by agents' own hooks, not by people
