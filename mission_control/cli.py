@@ -371,7 +371,7 @@ def _board(args: argparse.Namespace, *, change: bool = True):
     return TaskBoard(config, Store(config.store_path), actor="cli")
 
 
-def _prompt_arg(text: str) -> str:
+def _prompt_arg(text: str, what: str = "task add") -> str:
     """The prompt as given; `-` reads it from stdin (bytes, so that what is not UTF-8 is refused, not altered)."""
     if text != "-":
         return text
@@ -379,7 +379,7 @@ def _prompt_arg(text: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"task add: the prompt on stdin is not UTF-8 text (byte {exc.start}); nothing changed") from None
+        raise UsageError(f"{what}: the text on stdin is not UTF-8 text (byte {exc.start}); nothing changed") from None
 
 
 MAX_PROMPT_READ = 4 << 20
@@ -394,7 +394,7 @@ def cmd_task(args: argparse.Namespace) -> int:
     if what == "add":
         after = tuple(a.strip() for part in (args.after or []) for a in part.split(",") if a.strip())
         outcome = board.add(_prompt_arg(args.prompt), task_id=args.id, priority=args.priority, after=after,
-                            role=args.role, review=args.review, done_when=args.done_when)
+                            role=args.role, review=args.review_role or args.review, done_when=args.done_when)
         print(outcome.task.id if args.quiet else f"mission-control: {outcome.message}")
         return 0
     if what == "cancel":
@@ -405,6 +405,16 @@ def cmd_task(args: argparse.Namespace) -> int:
         outcome = board.assign(args.id, args.agent)
     else:
         outcome = board.done(args.id)
+    say(f"mission-control: {outcome.message}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """`review ID approve` / `review ID changes TEXT` (issue 19 point 5): a reviewer's verdict."""
+    if args.verdict == "approve" and args.text is not None:
+        raise UsageError("review ID approve takes no text (changes do: `review ID changes TEXT`); nothing changed")
+    text = "" if args.text is None else _prompt_arg(args.text, what="review changes")
+    outcome = _board(args).review(args.id, args.verdict, text)
     say(f"mission-control: {outcome.message}")
     return 0
 
@@ -433,6 +443,11 @@ def _task_read(args: argparse.Namespace) -> int:
                  f" after {', '.join(shown['after']) or '-'}, review {'yes' if shown['review'] else 'no'},"
                  f" done when {shown['done_when'] or 'default'}, added by {shown['created_by']}",
                  "  time in: " + (", ".join(f"{k} {age(v)}" for k, v in shown["seconds_in"].items()) or "-")]
+        if shown["review"] or shown["reviews"] or shown["merge_sha"]:  # review and the merge queue (issue 19 points 5, 6)
+            lines.append(f"  reviewed by role {shown['review_role'] or 'reviewer'}" if shown["review"] else
+                         f"  reviews task {shown['reviews']}" if shown["reviews"] else "  not reviewed")
+            if shown["merge_sha"]:
+                lines[-1] += f"; merges {shown['merge_sha'][:10]}" + (f", approved {shown['approved']}" if shown["approved"] else "")
         for h in shown["held_by"]:
             cost = "?" if h["cost_usd"] is None else f"${h['cost_usd']:.2f}"
             lines.append(f"  held by {h['agent']}: spend {cost}, commits {'?' if h['commits'] is None else h['commits']}")
@@ -595,6 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--after", action="append", metavar="ID,...", help="tasks that must be done first")
     t.add_argument("--role", help="only agents with this role take it")
     t.add_argument("--review", action="store_true", help="a reviewer approves it before it is merged")
+    t.add_argument("--review-role", metavar="ROLE", help="reviewed by an agent of this role (implies --review; default role: reviewer)")
     t.add_argument("--done-when", choices=("commit", "idle", "word"), help="when it is done (default: commit with a repository, else idle)")
     t.add_argument("-q", "--quiet", action="store_true", help="print only the new task's id")
     t = tasks.add_parser("list", parents=[common], help="every task: id, priority, state, owner, age")
@@ -614,6 +630,11 @@ def build_parser() -> argparse.ArgumentParser:
     t = tasks.add_parser("done", parents=[common], help="mark a task done (from an agent's pane, without ID: the task it holds)")
     t.add_argument("id", nargs="?")
     p.set_defaults(func=cmd_task)
+    p = sub.add_parser("review", parents=[common], help="a reviewer's verdict on a task in review: approve, or changes TEXT (`-`: stdin)")
+    p.add_argument("id", metavar="ID", help="the task, or its review task")
+    p.add_argument("verdict", metavar="approve|changes", help="approve it (into the merge queue), or send it back with TEXT")
+    p.add_argument("text", metavar="TEXT", nargs="?", help="what to change (typed at the worker's prompt); `-` reads it from stdin")
+    p.set_defaults(func=cmd_review)
     p = sub.add_parser("hook")  # run by agents' own hooks, not by people
     p.add_argument("--state-dir", required=True)
     p.add_argument("--agent", required=True)

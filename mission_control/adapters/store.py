@@ -41,7 +41,7 @@ from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.records import AgentRecord, agent_record, parse_spec, spec_json_fields
 from mission_control.core.tasks import HELD, Task, unknown_task
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 T = TypeVar("T")
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
@@ -167,7 +167,11 @@ CREATE TABLE IF NOT EXISTS tasks (
     finished_at REAL,
     created_by TEXT NOT NULL,
     commits_at_start INTEGER,
-    worked INTEGER NOT NULL
+    worked INTEGER NOT NULL,
+    review_role TEXT,             -- the reviewers' role (NULL: reviewer); the next three: issue 19 points 5, 6
+    reviews TEXT,                 -- a review task's: the task it reviews
+    approved_at REAL,             -- when it joined the merge queue
+    merge_sha TEXT                -- the commit of its owner's branch to merge
 );
 CREATE TABLE IF NOT EXISTS task_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -241,7 +245,10 @@ _MIGRATIONS = {
     3: [],  # injected values move out of the database (`_move_env_out`)
     4: ["DROP TABLE IF EXISTS snapshots"],  # a full snapshot per tick gives way to rows written when they change
     5: [],  # the task board: `tasks` and `task_events` (and the triggers on tasks) are made by _SCHEMA
+    6: [],  # review and the merge queue: four columns of `tasks` (`_add_columns`: a v4 store gets the table from _SCHEMA)
 }
+_ADDED_COLUMNS = {"tasks": {"review_role": "TEXT", "reviews": "TEXT", "approved_at": "REAL", "merge_sha": "TEXT"}}
+"""Columns added to a table after it was made (schema 6): added where an older store lacks them."""
 
 
 class StoreError(MissionControlError):
@@ -383,8 +390,18 @@ class Store:
                         tx.execute(statement)
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.executescript(_SCHEMA)
+            self._add_columns(conn)
         if version is not None:  # writes only when an older store still holds values
             self._move_env_out(conn, specs_too=version < 3)
+
+    @staticmethod
+    def _add_columns(conn: sqlite3.Connection) -> None:
+        """The `_ADDED_COLUMNS` an older store's tables lack (`CREATE TABLE IF NOT EXISTS` keeps an old table as it was)."""
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for column, kind in columns.items():
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     # -- connections -------------------------------------------------------
 
@@ -1067,13 +1084,14 @@ class Store:
     def change_task(
         self, task_id: str, change: Callable[[Task, dict[str, Task]], Task], *, event: str, agent: str | None = None,
         detail: str = "", data: dict[str, Any] | None = None, hold: tuple[str, str, float | None] | None = None,
-        release: str | None = None, deliver: bool = False, at: float | None = None,
+        release: str | None = None, deliver: bool = False, at: float | None = None, deliver_text: str | None = None,
     ) -> Task:
         """One write transaction: the task as `change(task, board)` returns it (which raises to
         refuse: nothing is written), an event in its history, and what goes with it —
         `hold` (agent, reason, its spend now): the agent holds it (a ledger row, the agent's task);
         `deliver`: its prompt queued for its owner's prompt (a task taken is never lost nor typed twice);
-        `release`: the reason nobody holds it any more (its agent's task is cleared)."""
+        `release`: the reason nobody holds it any more (its agent's task is cleared);
+        `deliver_text`: that text queued for its owner's prompt instead (a change request sent back)."""
         now = at or time.time()
         with self._transaction() as conn:
             board = {t.id: t for t in self._board(conn)}
@@ -1087,9 +1105,9 @@ class Store:
                 who, why, cost = hold
                 self._hold(conn, new.id, new.prompt, who, old.owner if old.owner != who else None, why, cost, now)
                 conn.execute("UPDATE agents SET task=? WHERE name=?", (new.prompt, who))
-            if deliver and new.owner:
+            if (deliver or deliver_text is not None) and new.owner:
                 conn.execute("INSERT INTO deliveries(agent, purpose, text, created_at) VALUES (?, 'task', ?, ?)",
-                             (new.owner, new.prompt, now))
+                             (new.owner, new.prompt if deliver_text is None else deliver_text, now))
             if release is not None and old.owner and old.state in HELD:
                 self._hold(conn, new.id, new.prompt, "", old.owner, release, None, now)
                 conn.execute("UPDATE agents SET task=NULL WHERE name=? AND task=?", (old.owner, new.prompt))
@@ -1136,7 +1154,8 @@ class Store:
 
 
 _TASK_COLUMNS = ("id", "seq", "prompt", "priority", "after_ids", "role", "review", "done_when", "state", "owner", "reason",
-                 "created_at", "started_at", "finished_at", "created_by", "commits_at_start", "worked")
+                 "created_at", "started_at", "finished_at", "created_by", "commits_at_start", "worked",
+                 "review_role", "reviews", "approved_at", "merge_sha")
 """The `tasks` table's columns: `core.tasks.Task`'s fields (`after` as `after_ids`, a JSON list)."""
 
 

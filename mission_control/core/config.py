@@ -107,6 +107,17 @@ class MissionSettings(_Strict):
     Default: `$OLLAMA_HOST`, else the local server"""
     diagnose_model: str | None = None
     """Ollama model asked for a second opinion on why an agent is stuck, by `diagnose` (unset: the rules only)."""
+    merge_queue: bool = False
+    """Merge each finished board task's branch into `base_branch` (issue 19 point 6): a task done
+    by an agent with a worktree branch (approved first, with `review`) joins the merge queue and
+    is merged one at a time, oldest approval first; a conflict or a failing `merge_check` sends it
+    back to its agent. Off: such a task is `done` and its branch is left for `merge`."""
+    merge_check: str | None = None
+    """Shell command run in a scratch worktree holding the merged result before the base branch
+    moves (e.g. the project's tests); a non-zero exit sends the task back with its last 50 lines.
+    Default: none: a merge without conflicts goes in"""
+    merge_check_timeout: float = Field(600.0, gt=0, le=MAX_SECONDS)
+    """Seconds `merge_check` may run; then its whole process group is killed and the task goes back as failed."""
 
     @field_validator("session", "socket")
     @classmethod
@@ -303,8 +314,9 @@ class TaskSettings(_Strict):
     role: str | None = None
     """Only agents with this role (in their `roles`) take it.
     Default: any agent with `pull = true`"""
-    review: bool = False
-    """A reviewer approves the result before it is merged."""
+    review: bool | str = False
+    """A reviewer approves the result before it is merged: `true` (an agent of role `reviewer`)
+    or the name of the reviewers' role."""
     done_when: Literal[DONE_WHEN] | None = None  # type: ignore[valid-type]
     """When the task is done: `commit` (back at its prompt with a commit since it took the task),
     `idle` (back at its prompt after it was seen WORKING), `word` (it wrote DONE to its status file).
@@ -327,6 +339,11 @@ class TaskSettings(_Strict):
     @classmethod
     def _role(cls, v: str | None) -> str | None:
         return v if v is None else _check_name(v, "role")
+
+    @field_validator("review")
+    @classmethod
+    def _review(cls, v: bool | str) -> bool | str:
+        return v if isinstance(v, bool) else _check_name(v, "review role")
 
     @field_validator("prompt")
     @classmethod

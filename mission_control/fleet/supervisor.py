@@ -577,6 +577,7 @@ def serve(config: FleetConfig) -> int:
     print(f"mission-control supervisor for session {config.session!r} (pid {os.getpid()}); polling every {config.poll_interval:g}s", flush=True)
     sup.git.start()
     sup.run()
+    sup.board.merges.stop()  # a running merge_check killed, its scratch worktree removed (the task stays queued)
     sup.git.stop()
     tmux.close()
     for fd in sup.lock_fds:
