@@ -57,18 +57,27 @@ PROM_PID=$!
 echo "prometheus_smoke: prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') on 127.0.0.1:$PROM_PORT scraping http://127.0.0.1:$METRICS_PORT/metrics"
 
 # ask Prometheus (not the fleet) until the demo's spend is in it: one series per agent, `coder` among them
-"$PYTHON" - "$PROM_PORT" <<'EOF' || { echo "--- prometheus log (last lines)" >&2; tail -20 "$WORK/prometheus.log" >&2; exit 1; }
-import json, sys, time, urllib.parse, urllib.request
+"$PYTHON" - "$PROM_PORT" "$ROOT/examples/grafana/mission-control-fleet.json" <<'EOF' || { echo "--- prometheus log (last lines)" >&2; tail -20 "$WORK/prometheus.log" >&2; exit 1; }
+import json, sys, time, urllib.error, urllib.parse, urllib.request
 
-port = sys.argv[1]
+port, dashboard = sys.argv[1], sys.argv[2]
+
+
+def ask(query):
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return json.load(resp)
+    except urllib.error.HTTPError as exc:  # a bad query: Prometheus says why in its JSON
+        return json.load(exc)
+
+
 query = 'mission_control_agent_cost_usd_total{job="mission-control"}'
 deadline = time.monotonic() + 120
 last = None
 while time.monotonic() < deadline:
-    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            last = json.load(resp)
+        last = ask(query)
     except OSError as exc:
         last = str(exc)
     else:
@@ -77,6 +86,16 @@ while time.monotonic() < deadline:
             print(f"prometheus_smoke: {query} through the HTTP API:")
             for agent, value in sorted(series.items()):
                 print(f"  {agent:10} {value:.2f} USD")
+            # every query of the Grafana dashboard is valid PromQL and finds data here
+            panels = json.load(open(dashboard))["panels"]
+            for panel in panels:
+                for target in panel["targets"]:
+                    expr = target["expr"].replace("$job", ".*").replace("$agent", ".*").replace("$__range", "5m")
+                    answer = ask(expr)
+                    if answer.get("status") != "success":
+                        print(f"prometheus_smoke: FAILED: dashboard panel {panel['title']!r}: {answer.get('error')}", file=sys.stderr)
+                        sys.exit(1)
+            print(f"prometheus_smoke: the {len(panels)} panels' queries of {dashboard.rsplit('/', 1)[-1]} are valid PromQL")
             sys.exit(0)
     time.sleep(1)
 print(f"prometheus_smoke: FAILED: no {query} series with coder's spend after 120 s; last answer: {last}", file=sys.stderr)

@@ -320,3 +320,19 @@ def test_follow() -> None:
     assert (c.value, grew) == (7, 2)
     c, grew = follow(c, 3)  # started over
     assert (c.value, grew) == (10, 3)
+
+
+def test_the_grafana_dashboard_uses_only_names_the_supervisor_exports() -> None:
+    import re
+
+    from helpers import ROOT
+
+    a = AgentSnapshot(name="a", kind="shell", status=Status.WAITING, since=1, tokens_in=1, cost_usd=0.1, commits=1, ahead=1,
+                      behind=0, cpu_percent=1.0, rss_bytes=1)
+    exported = {name.removesuffix("_total") for name, _lab in exposed(advance(MetricsState(), snap(2, a), [], [], 0.01), 3)}
+    exported |= {n + "_bucket" for n in exported} | {n + "_total" for n in exported}
+    text = (ROOT / "examples" / "grafana" / "mission-control-fleet.json").read_text()
+    used = set(re.findall(r"mission_control_[a-z_]+", text))
+    assert used and used <= exported, used - exported
+    readme = (ROOT / "README.md").read_text()
+    assert all(name in readme for name in {n.removesuffix("_bucket") for n in used}), "README lists every metric"
