@@ -1,7 +1,7 @@
 """The `/metrics` HTTP endpoint: a small threaded server around prometheus_client's exposition.
 
 What it adds to `prometheus_client.make_wsgi_app`: one path (`/metrics`; anything else 404,
-methods other than GET/HEAD 405), a bearer token compared in constant time (401 with
+other methods 405), a bearer token compared in constant time (401 with
 `WWW-Authenticate` without it or with a wrong one), the address family the host needs (IPv6
 too), a socket timeout so a scraper that connects and sends nothing holds a thread for at most
 `REQUEST_TIMEOUT` s, and silence: no request log line (a token would never be in one anyway,
@@ -101,8 +101,8 @@ def guarded_app(registry: Any, token: str | None) -> Callable[[dict[str, Any], S
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH:
             return plain(start_response, "404 Not Found", f"not found: metrics are at {PATH}\n")
-        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return plain(start_response, "405 Method Not Allowed", "only GET\n", (("Allow", "GET, HEAD"),))
+        if environ.get("REQUEST_METHOD") != "GET":
+            return plain(start_response, "405 Method Not Allowed", "only GET\n", (("Allow", "GET"),))
         if token is not None and not token_matches(environ.get("HTTP_AUTHORIZATION", ""), token):
             return plain(start_response, "401 Unauthorized", "a bearer token is required\n",
                          (("WWW-Authenticate", 'Bearer realm="mission-control"'),))
