@@ -336,3 +336,49 @@ def test_the_grafana_dashboard_uses_only_names_the_supervisor_exports() -> None:
     assert used and used <= exported, used - exported
     readme = (ROOT / "README.md").read_text()
     assert all(name in readme for name in {n.removesuffix("_bucket") for n in used}), "README lists every metric"
+
+
+def test_a_running_fleet_keeps_its_address_and_a_restarted_supervisor_checks_it(cli, tmp_path: Path) -> None:
+    port = free_port()
+    cfg = up(cli, tmp_path, shell_agent("a", "echo hi; sleep 1000"), f'metrics = "127.0.0.1:{port}"\n')
+    retry_until(lambda: scrape(port, None)[0] == 200, timeout=30, message="served")
+    r = run_cli(cli, cfg, "up", "--no-attach", "--metrics", f"127.0.0.1:{free_port()}")
+    assert r.returncode == 0 and "the running supervisor keeps its metrics address" in r.stderr
+    # the supervisor dies and someone takes its port: `up` says so instead of restarting it blind
+    from helpers import kill_hard
+
+    kill_hard(role_pid(cli, "supervisor"))
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", port))
+        taken.listen(1)
+        r = run_cli(cli, cfg, "up", "--no-attach")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+    assert f"port {port} is taken" in r.stderr and "the supervisor was not restarted" in r.stderr
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0  # the port is free again
+    retry_until(lambda: scrape(port, None)[0] == 200, timeout=30, message="served again by the new supervisor")
+
+
+def test_a_supervisor_that_cannot_bind_says_so_and_supervises_on(tmp_path: Path) -> None:
+    """The port taken between `up`'s check and the supervisor's start: one line, one action-log row."""
+    from mission_control.adapters.store import Store
+    from mission_control.core.config import load_text
+    from mission_control.fleet.metrics import serve_metrics
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        cfg = write_config(tmp_path, f'[mission]\nmetrics = "127.0.0.1:{port}"\n' + shell_agent("a", "true"))
+        config = load_text(cfg, cfg.read_text())
+        store = Store(tmp_path / "state.db")
+
+        class Sup:
+            on_tick: list = []
+
+        Sup.store = store
+        said: list[str] = []
+        assert serve_metrics(config, Sup(), said.append) is None
+    assert said == [f"metrics not served: metrics address 127.0.0.1:{port}: port {port} is taken (another process listens on it): choose another port"]
+    assert Sup.on_tick == []
+    assert any(a["action"] == "metrics" and "is taken" in a["detail"] for a in store.actions())

@@ -441,7 +441,7 @@ def metrics_before_start(config: FleetConfig, override: str | None, *, running: 
     try:
         check_bindable(parse_listen_address(text))
     except (ValueError, MetricsBindError) as exc:
-        raise MetricsUnavailable(f"{exc}; nothing started") from None
+        raise MetricsUnavailable(f"{exc}; " + ("the supervisor was not restarted" if running else "nothing started")) from None
     if running and override is not None:
         try:
             Store(config.store_path).set_meta(METRICS_ADDRESS_KEY, override)
