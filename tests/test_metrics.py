@@ -350,7 +350,15 @@ def test_a_running_fleet_keeps_its_address_and_a_restarted_supervisor_checks_it(
     kill_hard(role_pid(cli, "supervisor"))
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        taken.bind(("127.0.0.1", port))
+
+        def bound() -> bool:  # its threads may still be exiting (holding the socket) after its pid is a zombie
+            try:
+                taken.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                return False
+
+        retry_until(bound, timeout=10, message="the dead supervisor's port is free")
         taken.listen(1)
         r = run_cli(cli, cfg, "up", "--no-attach")
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1

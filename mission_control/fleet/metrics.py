@@ -32,7 +32,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
@@ -46,6 +46,9 @@ from mission_control.core.listen_address import exposure_problem, parse_listen_a
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.records import AgentRecord
 from mission_control.core.tasks import STATES, Task, shown_state
+
+if TYPE_CHECKING:
+    from mission_control.fleet.supervisor import Supervisor
 
 PREFIX = "mission_control"
 STATUSES = tuple(s.value for s in Status)
@@ -103,10 +106,6 @@ class Histogram:
         counts = list(self.buckets)
         counts[i] += 1
         return Histogram(tuple(counts), self.total + value)
-
-    @property
-    def count(self) -> int:
-        return sum(self.buckets)
 
 
 @dataclass(frozen=True)
@@ -304,7 +303,7 @@ def registry_for(collector: FleetCollector) -> CollectorRegistry:
     return registry
 
 
-def serve_metrics(config: FleetConfig, supervisor: Any, say: Any) -> MetricsServer | None:
+def serve_metrics(config: FleetConfig, supervisor: Supervisor, say: Callable[[str], None]) -> MetricsServer | None:
     """Start `/metrics` for the supervisor when the fleet asks for it (the address `up --metrics`
     recorded, else `[mission] metrics`) and hook its collector into the supervisor's ticks. A
     problem is one line in the supervisor's window and the action log; supervision goes on."""
@@ -344,7 +343,7 @@ def serve_metrics(config: FleetConfig, supervisor: Any, say: Any) -> MetricsServ
     return server
 
 
-def _refused(store: Store, say: Any, line: str) -> None:
+def _refused(store: Store, say: Callable[[str], None], line: str) -> None:
     say(line)
     try:
         store.log_action("supervisor", "metrics", None, line[:300], "not served")
