@@ -4,9 +4,7 @@ pure state the collector builds (monotone counters, agents that leave, labels)."
 
 from __future__ import annotations
 
-import json
 import socket
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import commit, make_repo, retry_until, role_pid, run_cli, shell_agent, status_of, up, write_config
+from helpers import make_repo, retry_until, role_pid, run_cli, shell_agent, status_of, up, write_config
 from mission_control.core.listen_address import exposure_problem, parse_listen_address
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.config import AgentSpec
