@@ -5,8 +5,10 @@ pure state the collector builds (monotone counters, agents that leave, labels)."
 from __future__ import annotations
 
 import socket
+import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,15 @@ def test_a_scrape_says_what_status_json_says(cli, tmp_path: Path, git_env) -> No
                 have = agent_value(got, metric, name, **dict(extra))
                 if have != (None if want is None else pytest.approx(float(want))):
                     return f"{name} {metric} {extra}: scrape {have}, status --json {want}"
+            since = datetime.fromisoformat(row["since"]).timestamp()
+            have = agent_value(got, "mission_control_agent_status_duration_seconds", name)
+            if have is None or abs(have - (time.time() - since)) > 3:
+                return f"{name} seconds in its status: scrape {have}, since {row['since']}"
+        for kind, field in (("input", "tokens_in"), ("output", "tokens_out")):
+            if got[("mission_control_fleet_tokens_total", (("type", kind),))] != sum(r[field] or 0 for r in rows.values()):
+                return f"fleet tokens {kind}"
+        if got[("mission_control_fleet_commits", ())] != sum(r["commits"] or 0 for r in rows.values()):
+            return "fleet commits"
         by_status = {s: sum(1 for r in rows.values() if r["status"] == s) for s in ("WORKING", "IDLE", "STUCK", "WAITING")}
         for s, n in by_status.items():
             if got[("mission_control_fleet_agents", (("status", s),))] != n:
