@@ -30,8 +30,6 @@ from mission_control.core.listen_address import ListenAddress
 METRICS_ADDRESS_KEY = "metrics_address"
 """Store meta key: the address `up --metrics ADDR` gave this fleet ("" for the config's own), read
 by the supervisor when it starts (also when `up` restarts it later)."""
-METRICS_SERVING_KEY = "metrics_serving"
-"""Store meta key: the address the supervisor serves `/metrics` at now ("" when it does not)."""
 REQUEST_TIMEOUT = 10.0
 """Seconds a connection may take to send its request: then it is closed."""
 PATH = "/metrics"

@@ -37,9 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
-from mission_control.adapters.metrics_http import (
-    METRICS_ADDRESS_KEY, METRICS_SERVING_KEY, MetricsBindError, MetricsServer,
-)
+from mission_control.adapters.metrics_http import METRICS_ADDRESS_KEY, MetricsBindError, MetricsServer
 from mission_control.adapters.store import Store, StoreError
 from mission_control.core.config import FleetConfig
 from mission_control.core.listen_address import exposure_problem, parse_listen_address
@@ -312,10 +310,6 @@ def serve_metrics(config: FleetConfig, supervisor: Supervisor, say: Callable[[st
         text = store.get_meta(METRICS_ADDRESS_KEY) or config.metrics
     except StoreError:
         text = config.metrics
-    try:
-        store.set_meta(METRICS_SERVING_KEY, "")
-    except StoreError:
-        pass
     if not text:
         return None
     try:
@@ -336,10 +330,6 @@ def serve_metrics(config: FleetConfig, supervisor: Supervisor, say: Callable[[st
     supervisor.on_tick.append(collector.tick)
     guard = " (bearer token required)" if config.metrics_token else ""
     say(f"serving Prometheus metrics at http://{address}/metrics{guard}")
-    try:
-        store.set_meta(METRICS_SERVING_KEY, str(address))
-    except StoreError:
-        pass
     return server
 
 
