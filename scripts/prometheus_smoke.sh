@@ -39,8 +39,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cp "$ROOT/agents.toml" "$WORK/agents.toml"
+# the demo config with a bearer token: Prometheus sends it from a file, as the README shows
+( umask 077; "$PYTHON" -c 'import secrets; print(secrets.token_hex(24), end="")' >"$WORK/token" )
+sed "s/^\[mission\]\$/[mission]\nmetrics_token = \"$(cat "$WORK/token")\"/" "$ROOT/agents.toml" >"$WORK/agents.toml"
+chmod 600 "$WORK/agents.toml"
 "$PYTHON" -m mission_control up --no-attach -c "$WORK/agents.toml" --metrics "127.0.0.1:$METRICS_PORT"
+"$PYTHON" - "$METRICS_PORT" <<'EOF'
+import sys, time, urllib.error, urllib.request
+deadline = time.monotonic() + 30  # the supervisor starts serving a moment after `up` returns
+while True:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            print("prometheus_smoke: a scrape without the token: HTTP 401")
+            sys.exit(0)
+    except OSError as exc:
+        if time.monotonic() < deadline:
+            time.sleep(0.2)
+            continue
+        print(f"prometheus_smoke: FAILED: /metrics not served: {exc}", file=sys.stderr)
+        sys.exit(1)
+    print("prometheus_smoke: FAILED: /metrics answered without the token", file=sys.stderr)
+    sys.exit(1)
+EOF
 
 cat >"$WORK/prometheus.yml" <<EOF
 global:
@@ -48,6 +70,8 @@ global:
   evaluation_interval: 1s
 scrape_configs:
   - job_name: mission-control
+    authorization:
+      credentials_file: $WORK/token
     static_configs:
       - targets: ["127.0.0.1:$METRICS_PORT"]
 EOF
