@@ -44,11 +44,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     from mission_control.fleet.bringup import up
 
     config = _config(args)
-    result = up(config, fresh=args.fresh)
+    metrics = metrics_override(config, args.metrics)
+    result = up(config, fresh=args.fresh, metrics=metrics)
     for note in result.notes:
         say(f"mission-control: {note}", sys.stderr)
     if result.started:
         print(f"mission-control: fleet {config.session!r} started: {len(result.panes)} agents on tmux socket {config.socket!r}")
+        if metrics or config.metrics:
+            print(f"mission-control: Prometheus metrics at http://{metrics or config.metrics}/metrics")
         if result.resumed or result.restarted:
             print(f"mission-control: recovered after a crash: resumed {', '.join(result.resumed) or 'none'}; "
                   f"restarted from their task {', '.join(result.restarted) or 'none'} (`up --fresh` starts over)")
@@ -64,6 +67,23 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("attach with: mission-control attach   (status: mission-control status)")
         return 0
     return _attach(config)
+
+
+def metrics_override(config: FleetConfig, text: str | None) -> str | None:
+    """`up --metrics ADDR`, checked as `[mission] metrics` is (ConfigError, exit 2): a malformed
+    address, or one beyond loopback without the config's `metrics_token` or `metrics_public`."""
+    if text is None:
+        return None
+    from mission_control.core.listen_address import exposure_problem, parse_listen_address
+
+    try:
+        address = parse_listen_address(text)
+    except ValueError as exc:
+        raise ConfigError(f"--metrics {exc}") from None
+    problem = exposure_problem(address, config.metrics_token, config.metrics_public)
+    if problem:
+        raise ConfigError(f"--metrics {problem} (in {config.path} [mission])")
+    return str(address)
 
 
 def _attach(config: FleetConfig) -> int:
@@ -517,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", parents=[common], help="start the fleet and attach to it")
     p.add_argument("--no-attach", action="store_true", help="start detached")
     p.add_argument("--fresh", action="store_true", help="after a crash, start over from agents.toml instead of resuming the agents")
+    p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics at http://HOST:PORT/metrics (instead of [mission] metrics)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", parents=[common], help="stop the fleet (its tmux session and every process in it)")
     p.add_argument("--clean", action="store_true", help="also remove agents' worktrees that hold no unmerged or uncommitted work")

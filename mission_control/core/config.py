@@ -14,11 +14,12 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mission_control.core.errors import UsageError
 from mission_control.core.keys import KEY_ACTIONS
 from mission_control.core.kinds import KIND_NAMES, KINDS
+from mission_control.core.listen_address import exposure_problem, parse_listen_address, token_problem
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
 from mission_control.core.tasks import DONE_WHEN, TaskInputError, cycle_text, did_you_mean, find_cycle, parse_priority
 
@@ -118,6 +119,37 @@ class MissionSettings(_Strict):
     Default: none: a merge without conflicts goes in"""
     merge_check_timeout: float = Field(600.0, gt=0, le=MAX_SECONDS)
     """Seconds `merge_check` may run; then its whole process group is killed and the task goes back as failed."""
+    # -- Prometheus metrics (issue 20): served by the supervisor, see fleet/metrics.py
+    metrics: str | None = None
+    """Address (`HOST:PORT`, `[::1]:PORT`) where the supervisor serves Prometheus metrics at `/metrics`; `up --metrics ADDR` sets it for one fleet. Beyond loopback only with `metrics_token` or `metrics_public`.
+    Default: not served"""
+    metrics_token: str | None = Field(None, repr=False)  # never in a repr (a traceback, a debug print)
+    """Bearer token scrapers must send (`Authorization: Bearer TOKEN`; at least 16 characters); without it or with a wrong one: HTTP 401. Read by the supervisor from this file: never on a command line, in a log or in the store."""
+    metrics_public: bool = False
+    """Serve `metrics` beyond loopback without a token, to anyone who can reach it."""
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_listen_address(v)  # its ValueError is the one line
+        return v
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, v: str | None) -> str | None:
+        problem = token_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @model_validator(mode="after")
+    def _metrics_exposure(self) -> MissionSettings:
+        if self.metrics is not None:
+            problem = exposure_problem(parse_listen_address(self.metrics), self.metrics_token, self.metrics_public)
+            if problem:
+                raise ValueError(f"metrics = {problem}")
+        return self
 
     @field_validator("session", "socket")
     @classmethod
@@ -604,6 +636,7 @@ def shown(value: str, limit: int = 60) -> str:
 
 def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
     """Check types and keys; the first problem becomes a ConfigError."""
+    _check_secrets(path, text, raw)
     bad = unpassable(raw)
     if bad:
         loc, value, why = bad
@@ -628,6 +661,21 @@ def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
                                      "its worktree is made from)", ("agent", i, "worktree"))
     _validate_tasks(path, text, schema, list(seen))
     return schema
+
+
+SECRET_KEYS = ("metrics_token",)
+"""`[mission]` keys holding a secret: a message about one never quotes its value."""
+
+
+def _check_secrets(path: Path, text: str, raw: dict[str, Any]) -> None:
+    """The secret keys' type and NUL bytes, said without their value (the general messages quote it)."""
+    mission = raw.get("mission")
+    for key in SECRET_KEYS if isinstance(mission, dict) else ():
+        value = mission.get(key)
+        if key not in mission or (isinstance(value, str) and "\x00" not in value):
+            continue
+        why = "contains a NUL byte" if isinstance(value, str) else f"must be a string, not {type(value).__name__}"
+        raise _error(path, text, f"mission.{key} {why} (its value is not shown)", ("mission", key))
 
 
 def _validate_tasks(path: Path, text: str, schema: FileSchema, agents: list[str]) -> None:

@@ -19,11 +19,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.meters import Meter, TailedFile, make_meter
+from mission_control.adapters.metrics_http import METRICS_ADDRESS_KEY
 from mission_control.adapters.pane_reading import StatusWord, read_pane
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import (
@@ -142,6 +143,9 @@ class Supervisor:
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
         self.board = TaskBoard(config, store, actor="supervisor")
         """The task board: held tasks follow their agents, idle pulling agents take the next ready one."""
+        self.on_tick: list[Callable[[FleetSnapshot, list[AgentRecord], float], None]] = []
+        """Called after each tick with its snapshot, the agents' records and its duration in seconds
+        (the metrics collector: `fleet/metrics.py`)."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -194,6 +198,8 @@ class Supervisor:
                 self.pruned_at = now
                 self._write(self.store.prune, now)
         self.tick_ms.append(elapsed)
+        for hook in self.on_tick:
+            hook(snapshot, agents, elapsed / 1000)
         return snapshot
 
     def _read_hooks(self, agents: list[AgentRecord]) -> None:
@@ -575,10 +581,17 @@ def serve(config: FleetConfig) -> int:
     signal.signal(signal.SIGHUP, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(f"mission-control supervisor for session {config.session!r} (pid {os.getpid()}); polling every {config.poll_interval:g}s", flush=True)
+    metrics = None
+    if config.metrics or sup._read(store.get_meta, None, METRICS_ADDRESS_KEY):  # prometheus_client is imported only for a fleet that serves
+        from mission_control.fleet.metrics import serve_metrics
+
+        metrics = serve_metrics(config, sup, sup._say)
     sup.git.start()
     sup.run()
     sup.board.merges.stop()  # a running merge_check killed, its scratch worktree removed (the task stays queued)
     sup.git.stop()
+    if metrics is not None:
+        metrics.close()
     tmux.close()
     for fd in sup.lock_fds:
         os.close(fd)
