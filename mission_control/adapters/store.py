@@ -903,6 +903,14 @@ class Store:
         keys = ("at", "actor", "agent", "action", "detail", "outcome")
         return [dict(zip(keys, r)) for r in reversed(rows)]
 
+    def last_person_action(self, agent: str, since: float) -> dict[str, Any] | None:
+        """The latest action on `agent` at or after `since` by anybody but the supervisor, as
+        {"at", "action"} (None: nobody acted on it since)."""
+        row = self._conn().execute(
+            "SELECT at, action FROM actions WHERE agent=? AND at>=? AND actor!='supervisor' ORDER BY id DESC LIMIT 1",
+            (agent, since)).fetchone()
+        return {"at": row[0], "action": row[1]} if row else None
+
     def record_hook_event(self, agent: str, event: str, data: dict[str, Any], at: float | None = None) -> None:
         self._write(
             "INSERT INTO hook_events(at, agent, event, data) VALUES (?, ?, ?, ?)",
@@ -1050,6 +1058,19 @@ class Store:
             item["data"] = json.loads(item["data"] or "{}")
             out.append(item)
         return out
+
+    def task_events_after(self, after_id: int, events: tuple[str, ...] = ("done",)) -> list[dict[str, Any]]:
+        """The task events of the kinds `events` newer than the row `after_id`, oldest first, each with its `id`
+        (`after_id` -1: none, only the newest id, as [{"id": ...}] — where a reader starts)."""
+        if after_id < 0:
+            row = self._conn().execute("SELECT MAX(id) FROM task_events").fetchone()
+            return [{"id": row[0] or 0}]
+        marks = ", ".join("?" for _ in events)
+        rows = self._conn().execute(
+            f"SELECT id, at, task, event, state, agent, detail FROM task_events WHERE id>? AND event IN ({marks}) ORDER BY id",
+            (after_id, *events)).fetchall()
+        keys = ("id", "at", "task", "event", "state", "agent", "detail")
+        return [dict(zip(keys, r)) for r in rows]
 
     def add_task(self, make: Callable[[dict[str, Task]], Task], *, detail: str = "") -> Task:
         """Add the task `make(board)` returns (its `seq` given here), `make` called on the board as

@@ -109,6 +109,10 @@ class AgentSnapshot:
     recent_commits: tuple[dict[str, Any], ...] = ()
     time_in: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each status since the agent's current process started."""
+    resume_at: float | None = None
+    """When the supervisor resumes it (STUCK on a usage limit whose reset it printed; issue 21)."""
+    restarts: int = 0
+    """Times its restart policy started it again since the fleet came up."""
 
     def to_json(self, compact: bool = False) -> dict[str, Any]:
         """`compact`: without the fields that hold their default (what the state store keeps:

@@ -30,6 +30,7 @@ from mission_control.adapters.supervisor_lock import (
     LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, status_file,
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
+from mission_control.fleet.loop import PersonLoop
 from mission_control.fleet.tasks import TaskBoard
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
@@ -38,6 +39,7 @@ from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.diagnosis import hide_values
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.notify import Notice
 from mission_control.core.records import AgentRecord
 from mission_control.core.snapshot import PaneFacts, Spend, agent_snapshot, cpu_percent
 from mission_control.core.progress import WorktreeInfo
@@ -142,6 +144,8 @@ class Supervisor:
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
         self.board = TaskBoard(config, store, actor="supervisor")
         """The task board: held tasks follow their agents, idle pulling agents take the next ready one."""
+        self.loop = PersonLoop(config, store, tmux, lambda: self.actions, self._say)
+        """Resume at a limit's reset, restart with backoff, notifications (issue 21)."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -184,6 +188,7 @@ class Supervisor:
                 except Exception as exc:  # a fault in the task board must not stop the fleet's snapshots
                     self._say(f"task board: {exc!r}")
             self._deliver(agents, snaps)
+            self.loop.tick(agents, snaps, panes, now, self._secrets())
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
@@ -262,6 +267,7 @@ class Supervisor:
         own = word if (word_at or 0) >= launched - 1 else None
         if pane is not None and pane.dead and read.exit_status not in (0, None):
             st.failures.setdefault(launched, now)
+        restart_failures = self.loop.failures(rec, now)  # (failures, crash loop at) of an agent restarted by its policy
         if pane is None:
             obs = Observation(now=now, started_at=launched, pane_dead=True, exit_status=None)
         else:
@@ -275,7 +281,8 @@ class Supervisor:
                 cpu_seconds=proc.cpu_seconds if proc else None,
                 own_word=own,
                 own_word_at=word_at,
-                recent_failures=sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
+                recent_failures=restart_failures[0] if restart_failures else sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
+                **({"crash_loop_exits": restart_failures[1]} if restart_failures else {}),
                 **st.hook.fields(since=launched - 1),
             )
         verdict, st.memory = classify(obs, st.memory, self._rules(rec.kind), self.settings)
@@ -283,6 +290,7 @@ class Supervisor:
         reason = verdict.reason if pane is not None else "pane is gone"
         if verdict.status is Status.PAUSED:
             reason = self._read(self.store.get_meta, None, PAUSE_REASON_KEY + name) or reason
+        reason, resume_at = self.loop.limit(rec, verdict.status, reason, facts, now)  # a limit's reset: when
         if verdict.changed and self.record_changes:
             self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
         if st.memory.last_change_at == now:  # its screen changed or it used CPU: files may have too
@@ -311,7 +319,12 @@ class Supervisor:
         spend = Spend(reading=reading, history=st.spend_history, budget_state=budget,
                       task_id=held["task"] if held else None, cost_at_task_start=held.get("cost_at_start") if held else None)
         snap = agent_snapshot(rec, verdict, facts, reason, st.memory.time_in, facts_now, spend, self.git.progress(name), st.secrets)
+        snap = self.loop.annotate(snap, resume_at, rec)
         return snap, tail
+
+    def _secrets(self) -> set[str]:
+        """Every value put into an agent's environment (injected or configured): no notification carries one."""
+        return {v for st in self.states.values() for v in st.secrets} | {v for r in self._known_agents for v in r.spec.env.values()}
 
     def _injected_values(self, name: str) -> tuple[str, ...]:
         """What a person injected into the agent (secrets, often): kept out of the stored screen text
@@ -376,6 +389,8 @@ class Supervisor:
             self.actions.pause(name, reason=reason)
         except (ActionError, StoreError) as exc:
             print(f"mission-control supervise: could not pause {name}: {exc}", file=sys.stderr, flush=True)
+        held = self.tasks.get(name)
+        self.loop.notify(Notice(name, Status.PAUSED.value, reason, self.clock(), held["task"] if held else None), self.clock(), self._secrets())
 
     def _fleet_budget(self, snaps: list[AgentSnapshot]) -> None:
         """At the fleet's budget, pause every running agent once."""
@@ -440,6 +455,9 @@ class Supervisor:
                 self.tmux.display(self.config.session, f"mission-control: {name} is {new.value}: {reason}")
             except TmuxError:
                 pass
+        if self.acting:
+            held = self.tasks.get(name)
+            self.loop.status_changed(name, new, reason, now, held["task"] if held else None, self._secrets())
         if self.config.on_status:
             env = dict(os.environ)
             env.update(MC_AGENT=name, MC_OLD_STATUS=old.value if old else "", MC_NEW_STATUS=new.value, MC_REASON=reason)
@@ -578,6 +596,7 @@ def serve(config: FleetConfig) -> int:
     sup.git.start()
     sup.run()
     sup.git.stop()
+    sup.loop.close(wait=config.notify.timeout)
     tmux.close()
     for fd in sup.lock_fds:
         os.close(fd)
