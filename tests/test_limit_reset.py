@@ -1,0 +1,116 @@
+"""Reading a usage limit's reset from the screen, and when the agent is resumed (issue 21 point 2).
+
+Pure functions on a fake clock: every time is given, nothing waits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mission_control.core.limit_reset import (
+    JUST_PASSED, LimitWait, countdown, find_reset, follow_limit, parse_duration, reason_with_reset, resume_due,
+)
+
+ROME = ZoneInfo("Europe/Rome")
+UTC = timezone.utc
+
+
+def at(zone, *args) -> float:
+    return datetime(*args, tzinfo=zone).timestamp()
+
+
+def when(text: str, now: float, local=UTC) -> datetime | None:
+    found = find_reset(text, now, local)
+    return None if found is None else datetime.fromtimestamp(found.at, UTC)
+
+
+NOW = at(UTC, 2026, 11, 30, 20, 0)  # 21:00 in Rome
+
+
+@pytest.mark.parametrize("text, expected", [
+    # Claude Code 2.x, in the zone it printed (Rome is UTC+1 in winter): 4:50am tomorrow there
+    ("You've hit your limit · resets 4:50am (Europe/Rome)", datetime(2026, 12, 1, 3, 50, tzinfo=UTC)),
+    ("You've hit your session limit · resets 12:50am (America/Los_Angeles)", datetime(2026, 12, 1, 8, 50, tzinfo=UTC)),
+    # Claude Code 1.x
+    ("Claude usage limit reached. Your limit will reset at 9am (America/Chicago).", datetime(2026, 12, 1, 15, 0, tzinfo=UTC)),
+    # no zone printed: the local one (here UTC); 9am is past today, so tomorrow
+    ("Your limit will reset at 9am", datetime(2026, 12, 1, 9, 0, tzinfo=UTC)),
+    ("Your limit will reset at 9 PM", datetime(2026, 11, 30, 21, 0, tzinfo=UTC)),
+    ("resets 23:15", datetime(2026, 11, 30, 23, 15, tzinfo=UTC)),
+    ("Rate limited. Try again at 4:12 p.m. (UTC)", datetime(2026, 12, 1, 16, 12, tzinfo=UTC)),
+    # relative durations count from now
+    ("You've hit your usage limit. Upgrade to Pro or try again in 4h 12m.", datetime(2026, 12, 1, 0, 12, tzinfo=UTC)),
+    ("Please try again in 20s.", datetime(2026, 11, 30, 20, 0, 20, tzinfo=UTC)),
+    ("try again in 2 hours and 5 minutes", datetime(2026, 11, 30, 22, 5, tzinfo=UTC)),
+    ("resets in 1d 2h", datetime(2026, 12, 1, 22, 0, tzinfo=UTC)),
+    # a dated reset (weekly limits)
+    ("You've hit your weekly limit · resets Dec 3, 10am (Europe/Rome)", datetime(2026, 12, 3, 9, 0, tzinfo=UTC)),
+])
+def test_a_printed_reset_is_read_in_its_zone(text: str, expected: datetime) -> None:
+    assert when(text, NOW) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "rate limit or quota", "resets 3 things", "reset at 25:00", "resets 13pm", "try again later",
+    "resets 4:50am (Not/AZone)x",  # a zone that is not one reads as local, never a crash
+])
+def test_no_time_no_reset_and_no_crash(text: str) -> None:
+    found = find_reset(text, NOW, UTC)
+    assert found is None or text.endswith("x")
+
+
+def test_the_local_zone_is_used_when_none_is_printed() -> None:
+    # 21:00 in Rome; "resets 10pm" is in an hour there, not in UTC's 22:00 (two hours)
+    assert when("resets 10pm", NOW, ROME) == datetime(2026, 11, 30, 21, 0, tzinfo=UTC)
+
+
+def test_a_time_past_today_is_tomorrow_unless_it_just_passed() -> None:
+    assert JUST_PASSED == 600
+    assert when("resets 7:55pm", NOW) == datetime(2026, 11, 30, 19, 55, tzinfo=UTC)  # 5 min ago: just passed, due now
+    assert when("resets 7:30pm", NOW) == datetime(2026, 12, 1, 19, 30, tzinfo=UTC)  # 30 min ago: tomorrow's
+    assert when("resets 6pm", NOW) == datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+
+
+def test_a_daylight_saving_night_keeps_the_wall_clock_time() -> None:
+    # the night Rome goes back from UTC+2 to UTC+1: 4:50am the next morning is 03:50 UTC
+    now = at(ROME, 2026, 10, 24, 22, 0)
+    assert when("resets 4:50am (Europe/Rome)", now) == datetime(2026, 10, 25, 3, 50, tzinfo=UTC)
+
+
+def test_the_last_message_on_screen_wins() -> None:
+    text = "You've hit your limit · resets 4:50am (Europe/Rome)\n...\nYou've hit your limit · resets 9am (Europe/Rome)"
+    assert when(text, NOW) == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def test_durations() -> None:
+    assert parse_duration("4h 12m") == 4 * 3600 + 12 * 60
+    assert parse_duration("1 day, 3 hours and 2 mins") == 86400 + 3 * 3600 + 120
+    assert parse_duration("soon") is None
+
+
+def test_the_reason_says_when_and_the_countdown_reads_well() -> None:
+    found = find_reset("You've hit your limit · resets 4:50am (Europe/Rome)", NOW, UTC)
+    assert reason_with_reset("rate limit or quota", found, UTC) == "rate limit or quota · resets 04:50 Europe/Rome"
+    relative = find_reset("try again in 90m", NOW, ROME)
+    assert reason_with_reset("rate limit or quota", relative, ROME) == "rate limit or quota · resets 22:30"
+    assert [countdown(s) for s in (-3, 0, 42, 185, 4 * 3600 + 12 * 60)] == ["now", "now", "42s", "3m 05s", "4h 12m"]
+
+
+def test_a_duration_is_anchored_where_it_was_first_seen() -> None:
+    """`try again in 2m` on every tick would push the reset back forever: the same message keeps its wait."""
+    first = follow_limit(None, find_reset("try again in 2m", NOW, UTC), NOW, margin=30)
+    later = follow_limit(first, find_reset("try again in 2m", NOW + 50, UTC), NOW + 50, margin=30)
+    assert later is first and first.resume_at == NOW + 150
+    other = follow_limit(first, find_reset("try again in 5m", NOW + 60, UTC), NOW + 60, margin=30)
+    assert other is not first and other.seen_at == NOW + 60
+    assert follow_limit(first, None, NOW + 70, margin=30) is None  # no longer on a limit: no wait
+
+
+def test_resumed_at_the_reset_plus_margin_unless_the_person_acted() -> None:
+    wait = LimitWait(find_reset("try again in 2m", NOW, UTC), seen_at=NOW, resume_at=NOW + 150)
+    assert resume_due(wait, NOW + 149, None) is None
+    assert resume_due(wait, NOW + 150, None) == "resume"
+    assert resume_due(wait, NOW + 150, NOW - 5) == "resume"  # acted before the limit: not taking over
+    assert resume_due(wait, NOW + 60, NOW + 10) == "skip"  # acted meanwhile: theirs now
