@@ -7,11 +7,21 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+import time
+
 import pytest
 
+from helpers import pane_text, retry_until, rows, shell_agent, up
+from mission_control.adapters.store import Store
+from mission_control.core.config import load_text
+from mission_control.core.model import Status
+from mission_control.core.records import AgentRecord
+from mission_control.core.rules import rules_for
+from mission_control.core.status import ScreenFacts
 from mission_control.core.limit_reset import (
     JUST_PASSED, LimitWait, countdown, find_reset, follow_limit, parse_duration, reason_with_reset, resume_due,
 )
+from mission_control.fleet.loop import PersonLoop
 
 ROME = ZoneInfo("Europe/Rome")
 UTC = timezone.utc
@@ -114,3 +124,48 @@ def test_resumed_at_the_reset_plus_margin_unless_the_person_acted() -> None:
     assert resume_due(wait, NOW + 150, None) == "resume"
     assert resume_due(wait, NOW + 150, NOW - 5) == "resume"  # acted before the limit: not taking over
     assert resume_due(wait, NOW + 60, NOW + 10) == "skip"  # acted meanwhile: theirs now
+
+
+# -- a real fleet -------------------------------------------------------------------------
+
+LIMITED = "echo \"Rate limit reached for requests. Please try again in 4s.\"; printf '> '; read x; echo \"got: $x\"; sleep 1000"
+
+
+def test_a_limited_agent_is_resumed_at_its_reset_unless_turned_off(cli, tmp_path) -> None:
+    agents = shell_agent("limited", LIMITED) + shell_agent("manual", LIMITED, "auto_resume = false\n")
+    cfg = up(cli, tmp_path, agents, "auto_resume_margin = 0.5\n")
+    row = retry_until(lambda: (r := rows(cli, cfg).get("limited", {})).get("resume_at") and r, timeout=60,
+                      message="a countdown to its resume")
+    assert row["status"] == "STUCK" and row["reason"].startswith("rate limit or quota · resets ")
+    manual = rows(cli, cfg)["manual"]
+    assert manual["status"] == "STUCK" and "resets" in manual["reason"] and manual.get("resume_at") is None
+    retry_until(lambda: "got: continue" in pane_text(cli, "limited", joined=True), timeout=60, message="resumed")
+    store = Store(tmp_path / ".mission-control" / "state.db")
+    logged = [a for a in store.actions(100) if a["action"] == "auto-resume"]
+    assert [(a["agent"], a["actor"]) for a in logged] == [("limited", "supervisor")]
+    assert "its limit reset: try again in 4s" in logged[0]["detail"]
+    assert "got:" not in pane_text(cli, "manual", joined=True)  # auto_resume = false: left to the person
+
+
+def test_a_person_acting_first_takes_it_over(tmp_path) -> None:
+    """The wait is the supervisor's only while nobody acts on the agent: an action logged by a
+    person after the limit was seen means they took over (logged, nothing typed)."""
+    config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
+    store = Store(tmp_path / "state.db")
+    typed: list[str] = []
+
+    class Actions:
+        def plan_resume(self, name):  # never reached: the person acted
+            typed.append(name)
+
+    loop = PersonLoop(config, store, tmux=None, actions=lambda: Actions(), say=lambda line: None, local=UTC)  # type: ignore[arg-type]
+    rec = AgentRecord.of_spec(config.agents[0], pane_id="%1", launched_at=1.0)
+    facts = ScreenFacts(rules_for("shell"), "Usage limit reached. Try again in 2m.\n> ")
+    now = time.time()
+    reason, resume_at = loop.limit(rec, Status.STUCK, "rate limit or quota", facts, now)
+    assert resume_at == now + 120 + config.auto_resume_margin and "resets" in reason
+    store.log_action("cli", "send", "a", "", "typed")
+    loop._resume_due({"a": rec}, now + 10)
+    assert typed == []
+    assert [a["outcome"] for a in store.actions() if a["action"] == "auto-resume"] == ["not resumed: you acted on it since (send)"]
+    assert loop.limit(rec, Status.STUCK, "rate limit or quota", facts, now + 11)[1] is None  # not again for the same limit
