@@ -190,3 +190,14 @@ def test_a_stuck_agent_is_told_to_the_webhook_with_its_secret_masked(cli, tmp_pa
     assert secret not in json.dumps(r.bodies)
     assert body["since"] and body["dashboard"].startswith("mission-control dashboard -c ")
     assert all(b["agent"] != "quiet" for b in r.bodies)
+
+
+def test_a_finished_task_is_told_to_the_webhook(cli, tmp_path: Path, receiver) -> None:
+    r = receiver()
+    cfg = up(cli, tmp_path, shell_agent("coder", "sleep 1000"), f'[notify]\nurl = "{r.url}"\ndesktop = false\n')
+    for args in (("task", "add", "say hi", "--id", "t1"), ("task", "assign", "t1", "coder"), ("task", "done", "t1")):
+        done = cli(*args, "-c", str(cfg))
+        assert done.returncode == 0, done.stderr
+    body = retry_until(lambda: next((b for b in r.bodies if b["event"] == "task-done"), None), timeout=60)
+    assert (body["agent"], body["task"], body["status"]) == ("coder", "t1", "DONE")
+    assert body["title"] == "mission-control: task t1 done" and body["text"].startswith("coder: task t1 done")

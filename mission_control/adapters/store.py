@@ -1060,11 +1060,7 @@ class Store:
         return out
 
     def task_events_after(self, after_id: int, events: tuple[str, ...] = ("done",)) -> list[dict[str, Any]]:
-        """The task events of the kinds `events` newer than the row `after_id`, oldest first, each with its `id`
-        (`after_id` -1: none, only the newest id, as [{"id": ...}] — where a reader starts)."""
-        if after_id < 0:
-            row = self._conn().execute("SELECT MAX(id) FROM task_events").fetchone()
-            return [{"id": row[0] or 0}]
+        """The task events of the kinds `events` newer than the row `after_id`, oldest first, each with its `id`."""
         marks = ", ".join("?" for _ in events)
         rows = self._conn().execute(
             f"SELECT id, at, task, event, state, agent, detail FROM task_events WHERE id>? AND event IN ({marks}) ORDER BY id",

@@ -39,19 +39,25 @@ class Notice:
     task: str | None = None
     """The task it holds (or the one that finished)."""
     event: str = "needs-you"
-    """`needs-you` or `task-done`."""
+    """`needs-you`, `task-done` or `task-failed`."""
 
     @property
     def title(self) -> str:
-        if self.event == "task-done":
-            return f"mission-control: task {self.task} done"
+        if self.event in TASK_EVENTS.values():
+            return f"mission-control: task {self.task} {self.status.lower()}"
         return f"mission-control: {self.agent} is {self.status}"
 
     @property
     def body(self) -> str:
-        if self.event == "task-done":
-            return f"{self.agent} finished task {self.task}: {self.reason}" if self.reason else f"{self.agent} finished task {self.task}"
+        if self.event in TASK_EVENTS.values():
+            said = f"{self.agent}: task {self.task} {self.status.lower()}"
+            return f"{said} ({self.reason})" if self.reason else said
         return f"{self.agent}: {self.reason}" if self.reason else self.agent
+
+
+TASK_EVENTS = {"done": "task-done", "fail": "task-failed"}
+"""The task board's events a person is told of (store `task_events.event`) -> the notice's `event`."""
+
 
 
 def one_line(text: str, limit: int = TEXT_LIMIT) -> str:

@@ -20,6 +20,7 @@ supervisor's window when it fails; none of it may stop a tick.
 from __future__ import annotations
 
 import shlex
+import time
 from dataclasses import replace
 from datetime import tzinfo
 from typing import Callable, Iterable
@@ -31,7 +32,7 @@ from mission_control.core.config import FleetConfig
 from mission_control.core.errors import MissionControlError
 from mission_control.core.limit_reset import LimitWait, find_reset, follow_limit, is_limit_reason, reason_with_reset, resume_due
 from mission_control.core.model import AgentSnapshot, Status
-from mission_control.core.notify import Notice, RateLimit, scrub
+from mission_control.core.notify import TASK_EVENTS, Notice, RateLimit, scrub
 from mission_control.core.records import AgentRecord
 from mission_control.core.restart import RESTART_WINDOW, RestartState, decide, restarted
 from mission_control.core.resume import ResumeStep
@@ -69,6 +70,9 @@ class PersonLoop:
             session=config.session, dashboard_hint=f"mission-control dashboard -c {shlex.quote(str(config.path))}",
             url=n.url, timeout=n.timeout, retries=n.retries, desktop=n.desktop, say=say)
         self.task_cursor: int | None = None
+        """The newest task event read."""
+        self.started_at = time.time()
+        """Task events before it were told by an earlier supervisor."""
 
     @property
     def actions(self):  # noqa: ANN201 - FleetActions (imported by the supervisor)
@@ -215,13 +219,13 @@ class PersonLoop:
         self.notifier.send(Delivery(scrub(notice, secrets), clients, held))
 
     def _tasks_done(self, now: float, secrets: Iterable[str]) -> None:
-        if self.task_cursor is None:  # tasks finished before this supervisor started were told by the last one
-            self.task_cursor = self.store.task_events_after(-1)[0]["id"]
-            return
-        for event in self.store.task_events_after(self.task_cursor):
+        for event in self.store.task_events_after(self.task_cursor or 0, tuple(TASK_EVENTS)):
             self.task_cursor = event["id"]
+            if event["at"] < self.started_at:
+                continue  # finished before this supervisor started: told by the one before
             agent = event["agent"] or "-"
-            self.notify(Notice(agent, "DONE", event["detail"], event["at"], event["task"], "task-done"), now, secrets,
+            status = "DONE" if event["event"] == "done" else "FAILED"
+            self.notify(Notice(agent, status, event["detail"], event["at"], event["task"], TASK_EVENTS[event["event"]]), now, secrets,
                         key=f"{agent}/task")
 
     # -- the tick --------------------------------------------------------------------
