@@ -57,6 +57,8 @@ NOW = at(UTC, 2026, 11, 30, 20, 0)  # 21:00 in Rome
     ("resets in 1d 2h", datetime(2026, 12, 1, 22, 0, tzinfo=UTC)),
     # a dated reset (weekly limits)
     ("You've hit your weekly limit · resets Dec 3, 10am (Europe/Rome)", datetime(2026, 12, 3, 9, 0, tzinfo=UTC)),
+    ("■ You've hit your usage limit. Upgrade to Pro or try again at Dec 3rd, 2026 4:12 PM.", datetime(2026, 12, 3, 16, 12, tzinfo=UTC)),
+    ("You've hit your weekly limit · resets Dec 2 at 9am", datetime(2026, 12, 2, 9, 0, tzinfo=UTC)),
 ])
 def test_a_printed_reset_is_read_in_its_zone(text: str, expected: datetime) -> None:
     assert when(text, NOW) == expected
@@ -81,6 +83,11 @@ def test_a_time_past_today_is_tomorrow_unless_it_just_passed() -> None:
     assert when("resets 7:55pm", NOW) == datetime(2026, 11, 30, 19, 55, tzinfo=UTC)  # 5 min ago: just passed, due now
     assert when("resets 7:30pm", NOW) == datetime(2026, 12, 1, 19, 30, tzinfo=UTC)  # 30 min ago: tomorrow's
     assert when("resets 6pm", NOW) == datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+
+
+def test_a_date_early_next_year_is_next_years_and_one_far_away_is_not_waited_for() -> None:
+    assert when("resets Jan 2 at 9am", at(UTC, 2026, 12, 30, 20, 0)) == datetime(2027, 1, 2, 9, 0, tzinfo=UTC)
+    assert when("resets Jan 20 at 9am", at(UTC, 2026, 12, 30, 20, 0)) is None  # beyond MAX_AHEAD: a misread
 
 
 def test_a_daylight_saving_night_keeps_the_wall_clock_time() -> None:

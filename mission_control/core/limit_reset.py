@@ -8,6 +8,7 @@ kind printed it:
     You've hit your weekly limit · resets Oct 9, 10am (Europe/Rome)
     Claude usage limit reached. Your limit will reset at 9am (America/Chicago).   (1.x)
     You've hit your usage limit. ... or try again in 4h 12m.        Codex (openai/codex#2587)
+    ... or try again at Dec 3rd, 2026 4:12 PM.                       Codex, a reset days away
     Rate limit reached ... Please try again in 20s.                 OpenAI-style API errors
 
 A clock time is read in the zone printed beside it (an IANA name in parentheses, or UTC/GMT),
@@ -40,7 +41,7 @@ _CLOCK = (r"(?P<h>\d{1,2})(?::(?P<m>[0-5]\d))?\s*(?P<ampm>[ap]\.?\s?m\.?)?(?![\w
           r"(?:\s*\(?(?P<tz>(?:UTC|GMT)(?:[+-]\d{1,2})?|[A-Z][A-Za-z_]+(?:/[A-Za-z0-9_+-]+){1,2})\)?)?")
 _ABSOLUTE = re.compile(
     r"\b(?:resets?|reset at|will reset at|try again at|retry at|available (?:again )?at)\s+(?:at\s+|on\s+)?"
-    r"(?:(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?:at\s+)?)?"
+    r"(?:(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?:(?P<year>20\d\d),?\s+)?(?:at\s+)?)?"
     + _CLOCK,
     re.IGNORECASE,
 )
@@ -108,8 +109,9 @@ def _clock_time(m: re.Match[str], now: float, local: tzinfo) -> tuple[float, str
     try:
         if mon:
             month = _MONTHS.index(mon[:3].lower()) + 1
-            when = today.replace(month=month, day=int(day), hour=hour, minute=minute, second=0, microsecond=0)
-            if when.timestamp() < now - JUST_PASSED - 86400:  # a date already gone: next year's
+            year = int(m.group("year") or today.year)
+            when = today.replace(year=year, month=month, day=int(day), hour=hour, minute=minute, second=0, microsecond=0)
+            if not m.group("year") and when.timestamp() < now - JUST_PASSED - 86400:  # a date already gone: next year's
                 when = when.replace(year=when.year + 1)
         else:
             when = today.replace(hour=hour, minute=minute, second=0, microsecond=0)
