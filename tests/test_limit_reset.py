@@ -171,6 +171,9 @@ def test_a_person_acting_first_takes_it_over(tmp_path) -> None:
     now = time.time()
     reason, resume_at = loop.limit(rec, Status.STUCK, "rate limit or quota", facts, now)
     assert resume_at == now + 120 + config.auto_resume_margin and "resets" in reason
+    store.log_action("dashboard", "zoom", "a", "", "shown")  # looking is not taking over
+    loop._resume_due({"a": rec}, now + 10)
+    assert typed == [] and store.actions() and not [a for a in store.actions() if a["action"] == "auto-resume"]
     store.log_action("cli", "send", "a", "", "typed")
     loop._resume_due({"a": rec}, now + 10)
     assert typed == []

@@ -903,12 +903,13 @@ class Store:
         keys = ("at", "actor", "agent", "action", "detail", "outcome")
         return [dict(zip(keys, r)) for r in reversed(rows)]
 
-    def last_person_action(self, agent: str, since: float) -> dict[str, Any] | None:
-        """The latest action on `agent` at or after `since` by anybody but the supervisor, as
-        {"at", "action"} (None: nobody acted on it since)."""
+    def last_person_action(self, agent: str, since: float, ignore: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """The latest action on `agent` at or after `since` by anybody but the supervisor (other
+        than the actions `ignore` names), as {"at", "action"} (None: nobody acted on it since)."""
+        skip = "".join(" AND action!=?" for _ in ignore)
         row = self._conn().execute(
-            "SELECT at, action FROM actions WHERE agent=? AND at>=? AND actor!='supervisor' ORDER BY id DESC LIMIT 1",
-            (agent, since)).fetchone()
+            f"SELECT at, action FROM actions WHERE agent=? AND at>=? AND actor!='supervisor'{skip} ORDER BY id DESC LIMIT 1",
+            (agent, since, *ignore)).fetchone()
         return {"at": row[0], "action": row[1]} if row else None
 
     def record_hook_event(self, agent: str, event: str, data: dict[str, Any], at: float | None = None) -> None:

@@ -40,6 +40,9 @@ from mission_control.core.status import ScreenFacts
 
 RESTART_KEY = "restart_state:"
 """Store meta key prefix of an agent's `RestartState` (JSON)."""
+LOOKING = ("zoom",)
+"""Actions that only look at an agent: a person who zoomed in to read it leaves its resume to the supervisor
+(one who types into its pane makes it leave the limit's screen, which ends the wait)."""
 LIMIT_LINES = 30
 """Non-blank lines at the bottom of the current turn a reset time is looked for in."""
 
@@ -110,7 +113,7 @@ class PersonLoop:
             rec = recs.get(name)
             if rec is None or not self.config.loop_settings(rec.spec)[0] or self.settled.get(name) == wait.reset.message:
                 continue
-            person = self.store.last_person_action(name, wait.seen_at)
+            person = self.store.last_person_action(name, wait.seen_at, ignore=LOOKING)
             verdict = resume_due(wait, now, person["at"] if person else None)
             if verdict is None:
                 continue
