@@ -112,6 +112,7 @@ def test_the_reason_says_when_and_the_countdown_reads_well() -> None:
     assert reason_with_reset("rate limit or quota", found, UTC) == "rate limit or quota · resets 04:50 Europe/Rome"
     relative = find_reset("try again in 90m", NOW, ROME)
     assert reason_with_reset("rate limit or quota", relative, ROME) == "rate limit or quota · resets 22:30"
+    assert reason_with_reset("rate limit or quota", find_reset("try again in 20s", NOW, UTC), UTC) == "rate limit or quota · resets 20:00:20"
     assert [countdown(s) for s in (-3, 0, 42, 185, 4 * 3600 + 12 * 60)] == ["now", "now", "42s", "3m 05s", "4h 12m"]
 
 

@@ -143,10 +143,10 @@ def is_limit_reason(reason: str) -> bool:
 
 
 def shown_time(at: float, zone: str, local: tzinfo) -> str:
-    """`04:50 Europe/Rome`, `16:12` (local), with the date when it is not within a day."""
+    """`04:50 Europe/Rome`, `16:12` (local); `16:12:40` for a reset counted in seconds (`try again in 20s`)."""
     tz = local if zone == "local" else (_zone(zone, local) or (local, ""))[0]
     when = datetime.fromtimestamp(at, tz)
-    return when.strftime("%H:%M") + ("" if zone == "local" else f" {zone}")
+    return when.strftime("%H:%M:%S" if when.second else "%H:%M") + ("" if zone == "local" else f" {zone}")
 
 
 def reason_with_reset(reason: str, reset: LimitReset, local: tzinfo) -> str:

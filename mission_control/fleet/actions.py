@@ -291,7 +291,7 @@ class FleetActions:
             prompt = rec.spec.resume_prompt
             self.type_text(rec, prompt)
             if why:
-                return self._log("auto-resume", name, why, f"resumed {name}: typed {prompt!r} ({why})")
+                return self._log("auto-resume", name, why, f"resumed {name}: typed {prompt!r}")
             return self._log("resume", name, plan.description, f"resumed {name}: typed {prompt!r}")
         if plan.step is ResumeStep.ATTACH:
             return self.zoom(name)
@@ -366,7 +366,7 @@ class FleetActions:
             self._respawn(rec, resume=True)
         except (TmuxError, OSError) as exc:
             return self._log("auto-restart", name, why, str(exc), ok=False)
-        return self._log("auto-restart", name, why, f"restarted {name} ({why})")
+        return self._log("auto-restart", name, why, f"restarted {name}")
 
     @recorded
     def kill(self, name: str) -> Outcome:
