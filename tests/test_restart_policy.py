@@ -95,3 +95,12 @@ def test_the_restart_count_survives_a_supervisor_restart(cli, tmp_path: Path) ->
     assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0  # brings the supervisor back
     row = retry_until(lambda: (r := rows(cli, cfg).get("crasher", {})).get("status") == "STUCK" and r, timeout=60)
     assert row["restarts"] == 2 and runs.read_text().count("run") == 3, (row, runs.read_text())
+
+
+def test_an_agent_the_person_killed_is_not_restarted(cli, tmp_path: Path) -> None:
+    cfg = up(cli, tmp_path, shell_agent("worker", "echo up; sleep 1000", 'restart = "always"\nrestart_delay = 0.2\n'))
+    retry_until(lambda: rows(cli, cfg).get("worker", {}).get("pid"), timeout=60)
+    assert run_cli(cli, cfg, "kill", "worker").returncode == 0
+    retry_until(lambda: actions(cfg, "worker"), timeout=60, message="the policy's decision logged")
+    assert [a["outcome"] for a in actions(cfg, "worker")] == ["not restarted: you killed it"]
+    assert rows(cli, cfg)["worker"]["status"] == "EXITED"

@@ -171,9 +171,9 @@ class PersonLoop:
             if decision.action == "none":
                 continue
             person = self.store.last_person_action(name, launched)
-            if person is not None and person["action"] in ("kill", "pause"):
+            if person is not None and person["action"] == "kill":
                 self.left.add((name, launched))
-                self.store.log_action("supervisor", "auto-restart", name, f"restart = {policy}", f"not restarted: you {person['action']}ed it")
+                self.store.log_action("supervisor", "auto-restart", name, f"restart = {policy}", "not restarted: you killed it")
                 continue
             self._keep(name, state)
             if decision.action == "give-up":
