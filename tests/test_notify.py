@@ -201,3 +201,36 @@ def test_a_finished_task_is_told_to_the_webhook(cli, tmp_path: Path, receiver) -
     body = retry_until(lambda: next((b for b in r.bodies if b["event"] == "task-done"), None), timeout=60)
     assert (body["agent"], body["task"], body["status"]) == ("coder", "t1", "DONE")
     assert body["title"] == "mission-control: task t1 done" and body["text"].startswith("coder: task t1 done")
+
+
+def test_an_attached_terminal_gets_the_desktop_notification(cli, tmp_path: Path) -> None:
+    """A person attached to the fleet (a real tmux client on a pty) is told by OSC 777 and OSC 9
+    written to their terminal, naming the agent and why."""
+    import pty
+
+    agent = shell_agent("coder", 'sleep 4; echo "STUCK: needs the staging password"; sleep 1000')
+    up(cli, tmp_path, agent, '[notify]\nmin_interval = 0\n')
+    pid, fd = pty.fork()
+    if pid == 0:  # the person's terminal
+        os.execvpe("tmux", ["tmux", "-L", cli.socket, "attach", "-t", "t"], {**cli.env(), "TERM": "xterm-256color"})
+    seen = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        retry_until(lambda: b"\x1b]777;notify;mission-control: coder is STUCK;coder: reported: needs the staging password\x07" in seen,
+                    timeout=60, message="OSC 777 on the attached terminal")
+        assert b"\x1b]9;mission-control: coder is STUCK: coder: reported: needs the staging password\x07" in seen
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(fd)
