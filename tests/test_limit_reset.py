@@ -180,3 +180,21 @@ def test_a_person_acting_first_takes_it_over(tmp_path) -> None:
     assert typed == []
     assert [a["outcome"] for a in store.actions() if a["action"] == "auto-resume"] == ["not resumed: you acted on it since (send)"]
     assert loop.limit(rec, Status.STUCK, "rate limit or quota", facts, now + 11)[1] is None  # not again for the same limit
+
+
+def test_the_dashboard_counts_down_and_counts_restarts() -> None:
+    from mission_control.core.model import AgentSnapshot
+    from mission_control.ui.widgets.agent_table import reason_cell, status_cell
+    from mission_control.ui.widgets.detail_panel import describe
+
+    a = AgentSnapshot(name="a", kind="shell", status=Status.STUCK, reason="rate limit or quota · resets 04:50 Europe/Rome",
+                      since=900.0, resume_at=1125.0)
+    assert str(reason_cell(a, 1000.0)) == "resumes in 2m 05s · rate limit or quota · resets 04:50 Europe/Rome"
+    assert str(reason_cell(a, 1124.5)) == "resuming now · rate limit or quota · resets 04:50 Europe/Rome"
+    assert "resumes in 2m 05s (at " in str(describe(a, [], 1000.0))
+    plain = AgentSnapshot(name="a", kind="shell", status=Status.STUCK, reason="no progress")
+    assert str(reason_cell(plain, 1000.0)) == "no progress" and "resumes" not in str(describe(plain, [], 1000.0))
+    crashed = AgentSnapshot(name="a", kind="shell", status=Status.EXITED, exit_code=1, restarts=2)
+    assert str(status_cell(crashed)) == "EXITED 1↻2" and "restarted 2 times" in str(describe(crashed, [], 1000.0))
+    assert str(status_cell(AgentSnapshot(name="a", kind="shell", status=Status.STUCK, restarts=3))) == "STUCK ↻3"
+    assert str(status_cell(AgentSnapshot(name="a", kind="shell", status=Status.EXITED, exit_code=127, restarts=3))) == "EXITED 127"

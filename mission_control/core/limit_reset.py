@@ -166,6 +166,12 @@ def countdown(seconds: float) -> str:
     return f"{s}s"
 
 
+def resume_countdown(resume_at: float, now: float) -> str:
+    """`resumes in 3m 05s`, or `resuming now` once its time has come (the next tick types it)."""
+    left = countdown(resume_at - now)
+    return "resuming now" if left == "now" else f"resumes in {left}"
+
+
 @dataclass(frozen=True)
 class LimitWait:
     """An agent STUCK on a limit, waiting for its reset (kept by the supervisor between ticks)."""

@@ -28,7 +28,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 
 from mission_control.core.format import age, money, percent, size, tokens
-from mission_control.core.limit_reset import countdown
+from mission_control.core.limit_reset import resume_countdown
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.terminal_text import inert
 
@@ -148,7 +148,7 @@ def status_cell(a: AgentSnapshot) -> Text:
 def reason_cell(a: AgentSnapshot, now: float) -> Text:
     """The reason, after the countdown to its resume for an agent waiting for a limit's reset."""
     if a.resume_at is not None:
-        return Text(f"resumes in {countdown(a.resume_at - now)} · {inert(a.reason)}")
+        return Text(f"{resume_countdown(a.resume_at, now)} · {inert(a.reason)}")
     return Text(inert(a.reason))
 
 
