@@ -22,7 +22,7 @@ from __future__ import annotations
 import shlex
 import time
 from dataclasses import replace
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Callable, Iterable
 
 from mission_control.adapters.notify import Delivery, Notifier, client_ttys
@@ -37,6 +37,7 @@ from mission_control.core.records import AgentRecord
 from mission_control.core.restart import RESTART_WINDOW, RestartState, decide, restarted
 from mission_control.core.resume import ResumeStep
 from mission_control.core.status import ScreenFacts
+from mission_control.fleet.actions import FleetActions
 
 RESTART_KEY = "restart_state:"
 """Store meta key prefix of an agent's `RestartState` (JSON)."""
@@ -48,7 +49,7 @@ LIMIT_LINES = 30
 
 
 class PersonLoop:
-    def __init__(self, config: FleetConfig, store: Store, tmux: Tmux, actions: Callable[[], object],
+    def __init__(self, config: FleetConfig, store: Store, tmux: Tmux, actions: Callable[[], FleetActions],
                  say: Callable[[str], None], local: tzinfo | None = None, notifier: Notifier | None = None) -> None:
         self.config = config
         self.store = store
@@ -78,14 +79,12 @@ class PersonLoop:
         """Task events before it were told by an earlier supervisor."""
 
     @property
-    def actions(self):  # noqa: ANN201 - FleetActions (imported by the supervisor)
+    def actions(self) -> FleetActions:
         return self._actions()
 
     def _zone(self) -> tzinfo:
         if self.local is not None:
             return self.local
-        from datetime import datetime
-
         return datetime.now().astimezone().tzinfo  # type: ignore[return-value]
 
     # -- resume at a limit's reset ---------------------------------------------------
