@@ -234,3 +234,20 @@ def test_an_attached_terminal_gets_the_desktop_notification(cli, tmp_path: Path)
         os.kill(pid, 9)
         os.waitpid(pid, 0)
         os.close(fd)
+
+
+BUDGET_AGENT = r"""
+[[agent]]
+name = "spender"
+kind = "shell"
+budget_usd = 0.5
+tokens = { cost = 'Cost: \$([0-9.]+) message' }
+command = '''sleep 2; while true; do echo 'Cost: $0.30 message'; sleep 0.4; done'''
+"""
+
+
+def test_a_budget_reached_is_told_to_the_webhook(cli, tmp_path: Path, receiver) -> None:
+    r = receiver()
+    up(cli, tmp_path, BUDGET_AGENT, f'[notify]\nurl = "{r.url}"\ndesktop = false\n')
+    body = retry_until(lambda: next((b for b in r.bodies if b["status"] == "PAUSED"), None), timeout=60)
+    assert body["agent"] == "spender" and body["reason"].startswith("budget reached: $") and body["event"] == "needs-you"
