@@ -50,13 +50,16 @@ LIMIT_LINES = 30
 
 class PersonLoop:
     def __init__(self, config: FleetConfig, store: Store, tmux: Tmux, actions: Callable[[], FleetActions],
-                 say: Callable[[str], None], local: tzinfo | None = None, notifier: Notifier | None = None) -> None:
+                 say: Callable[[str], None], secrets: Callable[[], Iterable[str]] = tuple, local: tzinfo | None = None,
+                 notifier: Notifier | None = None) -> None:
         self.config = config
         self.store = store
         self.tmux = tmux
         self._actions = actions
         """The supervisor's `FleetActions` (made when first needed)."""
         self.say = say
+        self.secrets = secrets
+        """Every value put into an agent's environment: masked in whatever a notification says."""
         self.local = local
         """The zone a time printed without one is read in (None: this machine's, looked up each time)."""
         self.waits: dict[str, LimitWait] = {}
@@ -200,11 +203,16 @@ class PersonLoop:
 
     # -- tell the person -------------------------------------------------------------
 
-    def status_changed(self, name: str, new: Status, reason: str, since: float, task: str | None, secrets: Iterable[str]) -> None:
+    def status_changed(self, name: str, new: Status, reason: str, since: float, task: str | None) -> None:
+        """An agent that starts needing the person (WAITING, STUCK) is told."""
         if new.needs_human:
-            self.notify(Notice(name, new.value, reason, since, task), since, secrets)
+            self.notify(Notice(name, new.value, reason, since, task), since)
 
-    def notify(self, notice: Notice, now: float, secrets: Iterable[str], key: str | None = None) -> None:
+    def budget_reached(self, name: str, reason: str, now: float, task: str | None) -> None:
+        """An agent paused at its budget (or the fleet's) is told: it waits for the person."""
+        self.notify(Notice(name, Status.PAUSED.value, reason, now, task), now)
+
+    def notify(self, notice: Notice, now: float, key: str | None = None) -> None:
         """Send it, unless the agent was the subject of one less than `min_interval` ago."""
         if not self.notifier.wanted:
             return
@@ -218,27 +226,26 @@ class PersonLoop:
                     "list-clients", "-F", "#{client_tty}\t#{client_termname}\t#{client_control_mode}").splitlines())
             except TmuxError:
                 pass
-        self.notifier.send(Delivery(scrub(notice, secrets), clients, held))
+        self.notifier.send(Delivery(scrub(notice, self.secrets()), clients, held))
 
-    def _tasks_done(self, now: float, secrets: Iterable[str]) -> None:
+    def _tasks_done(self, now: float) -> None:
         for event in self.store.task_events_after(self.task_cursor or 0, tuple(TASK_EVENTS)):
             self.task_cursor = event["id"]
             if event["at"] < self.started_at:
                 continue  # finished before this supervisor started: told by the one before
             agent = event["agent"] or "-"
             status = "DONE" if event["event"] == "done" else "FAILED"
-            self.notify(Notice(agent, status, event["detail"], event["at"], event["task"], TASK_EVENTS[event["event"]]), now, secrets,
+            self.notify(Notice(agent, status, event["detail"], event["at"], event["task"], TASK_EVENTS[event["event"]]), now,
                         key=f"{agent}/task")
 
     # -- the tick --------------------------------------------------------------------
 
-    def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], panes: dict[str, PaneInfo], now: float,
-             secrets: Iterable[str]) -> None:
+    def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], panes: dict[str, PaneInfo], now: float) -> None:
         """After the agents were observed (only when acting): resume, restart, tell."""
         recs = {r.name: r for r in agents}
         by_name = {s.name: s for s in snaps}
         for step in (lambda: self._resume_due(recs, now), lambda: self._restart(recs, by_name, panes, now),
-                     lambda: self._tasks_done(now, secrets)):
+                     lambda: self._tasks_done(now)):
             try:
                 step()
             except (MissionControlError, StoreError, TmuxError, OSError) as exc:

@@ -39,7 +39,6 @@ from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.diagnosis import hide_values
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
-from mission_control.core.notify import Notice
 from mission_control.core.records import AgentRecord
 from mission_control.core.snapshot import PaneFacts, Spend, agent_snapshot, cpu_percent
 from mission_control.core.progress import WorktreeInfo
@@ -144,7 +143,7 @@ class Supervisor:
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
         self.board = TaskBoard(config, store, actor="supervisor")
         """The task board: held tasks follow their agents, idle pulling agents take the next ready one."""
-        self.loop = PersonLoop(config, store, tmux, lambda: self.actions, self._say)
+        self.loop = PersonLoop(config, store, tmux, lambda: self.actions, self._say, self._secrets)
         """Resume at a limit's reset, restart with backoff, notifications (issue 21)."""
 
     # -- one tick -------------------------------------------------------------
@@ -188,7 +187,7 @@ class Supervisor:
                 except Exception as exc:  # a fault in the task board must not stop the fleet's snapshots
                     self._say(f"task board: {exc!r}")
             self._deliver(agents, snaps)
-            self.loop.tick(agents, snaps, panes, now, self._secrets())
+            self.loop.tick(agents, snaps, panes, now)
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
@@ -390,7 +389,7 @@ class Supervisor:
         except (ActionError, StoreError) as exc:
             print(f"mission-control supervise: could not pause {name}: {exc}", file=sys.stderr, flush=True)
         held = self.tasks.get(name)
-        self.loop.notify(Notice(name, Status.PAUSED.value, reason, self.clock(), held["task"] if held else None), self.clock(), self._secrets())
+        self.loop.budget_reached(name, reason, self.clock(), held["task"] if held else None)
 
     def _fleet_budget(self, snaps: list[AgentSnapshot]) -> None:
         """At the fleet's budget, pause every running agent once."""
@@ -457,7 +456,7 @@ class Supervisor:
                 pass
         if self.acting:
             held = self.tasks.get(name)
-            self.loop.status_changed(name, new, reason, now, held["task"] if held else None, self._secrets())
+            self.loop.status_changed(name, new, reason, now, held["task"] if held else None)
         if self.config.on_status:
             env = dict(os.environ)
             env.update(MC_AGENT=name, MC_OLD_STATUS=old.value if old else "", MC_NEW_STATUS=new.value, MC_REASON=reason)
