@@ -104,3 +104,13 @@ def test_an_agent_the_person_killed_is_not_restarted(cli, tmp_path: Path) -> Non
     retry_until(lambda: actions(cfg, "worker"), timeout=60, message="the policy's decision logged")
     assert [a["outcome"] for a in actions(cfg, "worker")] == ["not restarted: you killed it"]
     assert rows(cli, cfg)["worker"]["status"] == "EXITED"
+
+
+def test_a_fresh_fleet_forgets_the_restarts(tmp_path: Path) -> None:
+    from mission_control.adapters.store import RESTART_KEY
+
+    store = Store(tmp_path / "state.db")
+    store.set_meta(RESTART_KEY + "a", RestartState((1.0,), 1).to_text())
+    store.set_meta("restart_stateless", "kept")  # a key that only starts alike
+    store.reset_fleet()
+    assert store.get_meta(RESTART_KEY + "a") is None and store.get_meta("restart_stateless") == "kept"

@@ -45,6 +45,9 @@ SCHEMA_VERSION = 5
 T = TypeVar("T")
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
+RESTART_KEY = "restart_state:"
+"""meta key prefix: an agent's restarts by its restart policy (fleet/loop.py; JSON of core.restart.RestartState),
+kept across supervisors, forgotten with the fleet (`reset_fleet`)."""
 HEARTBEAT_SUFFIX = "-tick"
 """The file beside the store whose modification time is the supervisor's latest tick: a tick
 that changed nothing writes nothing to the store, it only sets that time (no data written)."""
@@ -1148,6 +1151,7 @@ class Store:
         with self._transaction() as conn:
             for table in ("agents", "deliveries", "task_ledger", "pane_tails", "tasks", "task_events"):
                 conn.execute(f"DELETE FROM {table}")
+            conn.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?", (len(RESTART_KEY), RESTART_KEY))
 
     def drop_deliveries(self, agent: str) -> None:
         self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))

@@ -7,7 +7,7 @@
 - **Restart with backoff.** `restart = "on-failure" | "always"`: an exited agent is started
   again with its resume command after a doubling delay, at most `max_restarts` in 10 minutes,
   then left alone as a crash loop (core/restart.py decides; the state lives in the store's meta
-  table, `RESTART_KEY` + name, so a new supervisor goes on counting). An agent a person killed
+  table, store.RESTART_KEY + name, so a new supervisor goes on counting). An agent a person killed
   is not started again.
 - **Told, wherever the person is.** WAITING, STUCK, a budget reached, a task done: a notice
   (core/notify.py: its text, the secrets scrubbed, the rate limit) sent by the notifier's own
@@ -26,7 +26,7 @@ from datetime import datetime, tzinfo
 from typing import Callable, Iterable
 
 from mission_control.adapters.notify import Delivery, Notifier, client_ttys
-from mission_control.adapters.store import Store, StoreError
+from mission_control.adapters.store import RESTART_KEY, Store, StoreError
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.config import FleetConfig
 from mission_control.core.errors import MissionControlError
@@ -39,8 +39,6 @@ from mission_control.core.resume import ResumeStep
 from mission_control.core.status import ScreenFacts
 from mission_control.fleet.actions import FleetActions
 
-RESTART_KEY = "restart_state:"
-"""Store meta key prefix of an agent's `RestartState` (JSON)."""
 LOOKING = ("zoom",)
 """Actions that only look at an agent: a person who zoomed in to read it leaves its resume to the supervisor
 (one who types into its pane makes it leave the limit's screen, which ends the wait)."""
