@@ -251,3 +251,21 @@ def test_a_budget_reached_is_told_to_the_webhook(cli, tmp_path: Path, receiver) 
     up(cli, tmp_path, BUDGET_AGENT, f'[notify]\nurl = "{r.url}"\ndesktop = false\n')
     body = retry_until(lambda: next((b for b in r.bodies if b["status"] == "PAUSED"), None), timeout=60)
     assert body["agent"] == "spender" and body["reason"].startswith("budget reached: $") and body["event"] == "needs-you"
+
+
+def test_an_injected_value_printed_in_a_stuck_line_stays_out_of_the_store_and_the_webhook(cli, tmp_path: Path, receiver) -> None:
+    """On main the reason of a printed `STUCK: ...` line went into the store (snapshot, status
+    history) as printed, an injected secret in it included."""
+    from helpers import run_cli
+
+    r = receiver()
+    secret = "inj3cted-" + os.urandom(8).hex()
+    go = tmp_path / "go"
+    cmd = f'while [ ! -e {go} ]; do sleep 0.2; done; echo "STUCK: the server refused $SECRET"; sleep 1000'
+    cfg = up(cli, tmp_path, shell_agent("a1", cmd), f'[notify]\nurl = "{r.url}"\ndesktop = false\n')
+    assert run_cli(cli, cfg, "inject", "a1", stdin=f"SECRET={secret}\n").returncode == 0
+    go.write_text("")
+    body = retry_until(lambda: next((b for b in r.bodies if b["status"] == "STUCK"), None), timeout=60)
+    assert body["reason"].startswith("reported: the server refused inj3") and secret not in json.dumps(r.bodies)
+    state = tmp_path / ".mission-control"
+    assert secret.encode() not in b"".join(p.read_bytes() for p in sorted(state.glob("state.db*")))

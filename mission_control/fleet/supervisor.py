@@ -290,8 +290,9 @@ class Supervisor:
         if verdict.status is Status.PAUSED:
             reason = self._read(self.store.get_meta, None, PAUSE_REASON_KEY + name) or reason
         reason, resume_at = self.loop.limit(rec, verdict.status, reason, facts, now)  # a limit's reset: when
-        if verdict.changed and self.record_changes:
-            self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
+        if verdict.changed and self.record_changes:  # a printed reason may hold an injected value: masked
+            self._status_changed(name, verdict.previous, verdict.status, hide_values(reason, st.secrets),
+                                 hide_values(verdict.evidence, st.secrets), now)
         if st.memory.last_change_at == now:  # its screen changed or it used CPU: files may have too
             self.git.saw_activity(name)
         reading = self._meter(rec, st)
