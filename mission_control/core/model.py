@@ -124,6 +124,8 @@ class AgentSnapshot:
             data = {k: v for k, v in data.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
         data["status"] = self.status.value
         data["since"] = iso(self.since)
+        if "resume_at" in data:
+            data["resume_at"] = iso(self.resume_at)
         return data
 
     @classmethod
@@ -136,6 +138,9 @@ class AgentSnapshot:
         since = values.get("since")
         if isinstance(since, str):
             values["since"] = datetime.fromisoformat(since).timestamp()
+        resume_at = values.get("resume_at")
+        if isinstance(resume_at, str):
+            values["resume_at"] = datetime.fromisoformat(resume_at).timestamp()
         return cls(**values)
 
 
