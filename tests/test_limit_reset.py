@@ -198,3 +198,47 @@ def test_the_dashboard_counts_down_and_counts_restarts() -> None:
     assert str(status_cell(crashed)) == "EXITED 1↻2" and "restarted 2 times" in str(describe(crashed, [], 1000.0))
     assert str(status_cell(AgentSnapshot(name="a", kind="shell", status=Status.STUCK, restarts=3))) == "STUCK ↻3"
     assert str(status_cell(AgentSnapshot(name="a", kind="shell", status=Status.EXITED, exit_code=127, restarts=3))) == "EXITED 127"
+
+
+def test_a_new_supervisor_keeps_the_wait_and_does_not_resume_twice(tmp_path) -> None:
+    """The wait lives in the store: a supervisor started again reads the same `try again in 2m`
+    as the same limit (not two minutes more), and one already resumed is not resumed again."""
+    from mission_control.core.limit_reset import wait_of_text, wait_text
+
+    config = load_text(tmp_path / "agents.toml", '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
+    store = Store(tmp_path / "state.db")
+    rec = AgentRecord.of_spec(config.agents[0], pane_id="%1", launched_at=1.0)
+    facts = ScreenFacts(rules_for("shell"), "Usage limit reached. Try again in 2m.\n> ")
+    resumed: list[str] = []
+
+    class Actions:
+        def plan_resume(self, name):
+            from mission_control.core.resume import ResumePlan, ResumeStep
+            return ResumePlan(ResumeStep.PROMPT, "type")
+
+        def resume(self, name, plan, why):
+            resumed.append(why)
+            from mission_control.fleet.actions import Outcome
+            return Outcome(name, "resumed")
+
+    def supervisor() -> PersonLoop:
+        return PersonLoop(config, store, tmux=None, actions=lambda: Actions(), say=lambda line: None, local=UTC)  # type: ignore[arg-type]
+
+    now = time.time()
+    first = supervisor()
+    assert first.limit(rec, Status.STUCK, "rate limit or quota", facts, now)[1] == now + 150
+    first._keep_waits(["a"])
+    second = supervisor()  # 100 s later, the same words on screen
+    assert second.limit(rec, Status.STUCK, "rate limit or quota", facts, now + 100)[1] == now + 150
+    second._resume_due({"a": rec}, now + 151)
+    second._keep_waits(["a"])
+    assert resumed == ["its limit reset: Try again in 2m"]
+    third = supervisor()
+    assert third.limit(rec, Status.STUCK, "rate limit or quota", facts, now + 160)[1] is None  # resumed already
+    third._resume_due({"a": rec}, now + 170)
+    assert resumed == ["its limit reset: Try again in 2m"]
+    third.limit(rec, Status.WORKING, "output changing", facts, now + 180)  # it left the limit: the stored wait goes
+    third._keep_waits(["a"])
+    assert store.get_meta("limit_wait:a") == ""
+    assert wait_of_text("{") is None and wait_of_text('{"at": "x"}') is None
+    assert wait_of_text(wait_text(first.waits["a"], True)) == (first.waits["a"], True)

@@ -107,10 +107,12 @@ def test_an_agent_the_person_killed_is_not_restarted(cli, tmp_path: Path) -> Non
 
 
 def test_a_fresh_fleet_forgets_the_restarts(tmp_path: Path) -> None:
-    from mission_control.adapters.store import RESTART_KEY
+    from mission_control.adapters.store import LIMIT_KEY, RESTART_KEY
 
     store = Store(tmp_path / "state.db")
     store.set_meta(RESTART_KEY + "a", RestartState((1.0,), 1).to_text())
-    store.set_meta("restart_stateless", "kept")  # a key that only starts alike
+    store.set_meta(LIMIT_KEY + "a", "{}")
+    store.set_meta("restart", "kept")  # a key that is no agent's
     store.reset_fleet()
-    assert store.get_meta(RESTART_KEY + "a") is None and store.get_meta("restart_stateless") == "kept"
+    assert store.get_meta(RESTART_KEY + "a") is None and store.get_meta(LIMIT_KEY + "a") is None
+    assert store.get_meta("restart") == "kept"

@@ -45,6 +45,8 @@ SCHEMA_VERSION = 5
 T = TypeVar("T")
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
+LIMIT_KEY = "limit_wait:"
+"""meta key prefix: an agent's wait for its usage limit's reset (fleet/loop.py; JSON of core.limit_reset.wait_text)."""
 RESTART_KEY = "restart_state:"
 """meta key prefix: an agent's restarts by its restart policy (fleet/loop.py; JSON of core.restart.RestartState),
 kept across supervisors, forgotten with the fleet (`reset_fleet`)."""
@@ -1151,7 +1153,8 @@ class Store:
         with self._transaction() as conn:
             for table in ("agents", "deliveries", "task_ledger", "pane_tails", "tasks", "task_events"):
                 conn.execute(f"DELETE FROM {table}")
-            conn.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?", (len(RESTART_KEY), RESTART_KEY))
+            for prefix in (RESTART_KEY, LIMIT_KEY):
+                conn.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
 
     def drop_deliveries(self, agent: str) -> None:
         self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))

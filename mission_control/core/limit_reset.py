@@ -22,6 +22,7 @@ all of it (agent-deck #81; Claude Code's own tracker on resuming at the reset in
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -181,6 +182,26 @@ class LimitWait:
     """When the message was first seen: a person's action on the agent after it means they took over."""
     resume_at: float
     """When it is resumed: the reset plus the margin."""
+
+
+def wait_text(wait: LimitWait, settled: bool) -> str:
+    """A wait as JSON (the store keeps it, so a new supervisor does not start a duration afresh
+    nor resume an agent twice for one limit)."""
+    r = wait.reset
+    return json.dumps({"message": r.message, "at": r.at, "zone": r.zone, "seen_at": wait.seen_at,
+                       "resume_at": wait.resume_at, "settled": settled})
+
+
+def wait_of_text(text: str | None) -> tuple[LimitWait, bool] | None:
+    """(the wait, whether it was settled) from `wait_text`; None for nothing or anything damaged."""
+    try:
+        data = json.loads(text or "null")
+        if not isinstance(data, dict):
+            return None
+        reset = LimitReset(float(data["at"]), str(data["message"]), str(data["zone"]))
+        return LimitWait(reset, float(data["seen_at"]), float(data["resume_at"])), bool(data.get("settled"))
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def follow_limit(previous: LimitWait | None, reset: LimitReset | None, now: float, margin: float) -> LimitWait | None:

@@ -26,11 +26,13 @@ from datetime import datetime, tzinfo
 from typing import Callable, Iterable
 
 from mission_control.adapters.notify import Delivery, Notifier, client_ttys
-from mission_control.adapters.store import RESTART_KEY, Store, StoreError
+from mission_control.adapters.store import LIMIT_KEY, RESTART_KEY, Store, StoreError
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.config import FleetConfig
 from mission_control.core.errors import MissionControlError
-from mission_control.core.limit_reset import LimitWait, find_reset, follow_limit, is_limit_reason, reason_with_reset, resume_due
+from mission_control.core.limit_reset import (
+    LimitWait, find_reset, follow_limit, is_limit_reason, reason_with_reset, resume_due, wait_of_text, wait_text,
+)
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.notify import TASK_EVENTS, Notice, RateLimit, scrub
 from mission_control.core.records import AgentRecord
@@ -42,6 +44,8 @@ from mission_control.fleet.actions import FleetActions
 LOOKING = ("zoom",)
 """Actions that only look at an agent: a person who zoomed in to read it leaves its resume to the supervisor
 (one who types into its pane makes it leave the limit's screen, which ends the wait)."""
+STALE_WAIT = 3600.0
+"""A stored wait whose resume is this long past is an old limit's, not the one on screen now."""
 LIMIT_LINES = 30
 """Non-blank lines at the bottom of the current turn a reset time is looked for in."""
 
@@ -64,6 +68,8 @@ class PersonLoop:
         """Agents STUCK on a limit with a printed reset."""
         self.settled: dict[str, str] = {}
         """Agent -> the limit message it was resumed from (or left to the person for): not again for it."""
+        self.stored_waits: dict[str, str] = {}
+        """Agent -> its wait as the store has it (`LIMIT_KEY`; "" for none), read once, written when it changes."""
         self.restart_states: dict[str, RestartState] = {}
         self.given_up: set[tuple[str, float]] = set()
         """(agent, launch) whose crash loop was logged."""
@@ -96,7 +102,10 @@ class PersonLoop:
         reset = None
         if status is Status.STUCK and facts is not None and is_limit_reason(reason):
             reset = find_reset(facts.region.text(LIMIT_LINES), now, self._zone())
-        wait = follow_limit(self.waits.get(name), reset, now, self.config.auto_resume_margin)
+        previous = self.waits.get(name)
+        if previous is None and reset is not None:
+            previous = self._stored_wait(name, reset.message, now)
+        wait = follow_limit(previous, reset, now, self.config.auto_resume_margin)
         if wait is None:
             self.waits.pop(name, None)
             self.settled.pop(name, None)
@@ -107,6 +116,33 @@ class PersonLoop:
         if not auto or self.settled.get(name) == wait.reset.message:
             return shown, None
         return shown, wait.resume_at
+
+    def _stored_text(self, name: str) -> str:
+        if name not in self.stored_waits:
+            self.stored_waits[name] = self.store.get_meta(LIMIT_KEY + name) or ""
+        return self.stored_waits[name]
+
+    def _stored_wait(self, name: str, message: str, now: float) -> LimitWait | None:
+        """The wait an earlier supervisor kept for this same limit message (its first sight, and
+        whether it was resumed already); not one long past (yesterday's `resets 4:50am`)."""
+        try:
+            stored = wait_of_text(self._stored_text(name))
+        except StoreError:
+            return None
+        if stored is None or stored[0].reset.message != message or now - stored[0].resume_at > STALE_WAIT:
+            return None
+        if stored[1]:
+            self.settled[name] = message
+        return stored[0]
+
+    def _keep_waits(self, names: Iterable[str]) -> None:
+        """Write the waits that changed since they were last stored (only the agents of the fleet)."""
+        for name in names:
+            wait = self.waits.get(name)
+            text = wait_text(wait, self.settled.get(name) == wait.reset.message) if wait is not None else ""
+            if self._stored_text(name) != text:
+                self.store.set_meta(LIMIT_KEY + name, text)
+                self.stored_waits[name] = text
 
     def _resume_due(self, recs: dict[str, AgentRecord], now: float) -> None:
         for name, wait in list(self.waits.items()):
@@ -242,7 +278,7 @@ class PersonLoop:
         """After the agents were observed (only when acting): resume, restart, tell."""
         recs = {r.name: r for r in agents}
         by_name = {s.name: s for s in snaps}
-        for step in (lambda: self._resume_due(recs, now), lambda: self._restart(recs, by_name, panes, now),
+        for step in (lambda: self._resume_due(recs, now), lambda: self._keep_waits(recs), lambda: self._restart(recs, by_name, panes, now),
                      lambda: self._tasks_done(now)):
             try:
                 step()
