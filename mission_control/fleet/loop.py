@@ -3,7 +3,9 @@
 - **Resume at a limit's reset.** An agent STUCK on a usage or rate limit whose reset it printed
   gets a reason that says when, a `resume_at` the dashboard counts down to, and at that time
   (plus `auto_resume_margin`) its resume prompt — unless a person acted on it since the limit
-  was first seen, or it is no longer STUCK on that limit (core/limit_reset.py decides).
+  was first seen, or it is no longer STUCK on that limit (core/limit_reset.py decides). The wait
+  is kept in the store (store.LIMIT_KEY + name): a new supervisor neither starts a printed
+  duration afresh nor resumes twice for one limit.
 - **Restart with backoff.** `restart = "on-failure" | "always"`: an exited agent is started
   again with its resume command after a doubling delay, at most `max_restarts` in 10 minutes,
   then left alone as a crash loop (core/restart.py decides; the state lives in the store's meta
@@ -200,23 +202,24 @@ class PersonLoop:
             if policy == "never" or pane is None or not pane.dead or snap is None:
                 continue
             launched = rec.launched_at or 0.0
-            if (name, launched) in self.left:
-                continue
+            if (name, launched) in self.left or (name, launched) in self.given_up:
+                continue  # left alone: decided once per run
             state = self._state(name)
             decision, state = decide(policy, snap.exit_code, launched, state, now, delay, max_restarts)
             if decision.action == "none":
+                continue
+            self._keep(name, state)
+            if decision.action == "wait":
                 continue
             person = self.store.last_person_action(name, launched)
             if person is not None and person["action"] == "kill":
                 self.left.add((name, launched))
                 self.store.log_action("supervisor", "auto-restart", name, f"restart = {policy}", "not restarted: you killed it")
                 continue
-            self._keep(name, state)
             if decision.action == "give-up":
-                if (name, launched) not in self.given_up:
-                    self.given_up.add((name, launched))
-                    self.store.log_action("supervisor", "auto-restart", name, f"restart = {policy}, max_restarts = {max_restarts}",
-                                          f"crash loop: {decision.recent} restarts in 10 min, left alone")
+                self.given_up.add((name, launched))
+                self.store.log_action("supervisor", "auto-restart", name, f"restart = {policy}, max_restarts = {max_restarts}",
+                                      f"crash loop: {decision.recent} restarts in 10 min, left alone")
                 continue
             if decision.action == "restart":
                 why = (f"restart = {policy}: exit {snap.exit_code}, restart {decision.recent + 1} of {max_restarts} in 10 min"
