@@ -113,7 +113,7 @@ def test_the_reason_says_when_and_the_countdown_reads_well() -> None:
     relative = find_reset("try again in 90m", NOW, ROME)
     assert reason_with_reset("rate limit or quota", relative, ROME) == "rate limit or quota · resets 22:30"
     assert reason_with_reset("rate limit or quota", find_reset("try again in 20s", NOW, UTC), UTC) == "rate limit or quota · resets 20:00:20"
-    assert [countdown(s) for s in (-3, 0, 42, 185, 4 * 3600 + 12 * 60)] == ["now", "now", "42s", "3m 05s", "4h 12m"]
+    assert [countdown(s) for s in (-3, 0, 42, 185, 4 * 3600 + 12 * 60)] == ["now", "now", "42s", "3m05s", "4h12m"]
 
 
 def test_a_duration_is_anchored_where_it_was_first_seen() -> None:
@@ -189,9 +189,9 @@ def test_the_dashboard_counts_down_and_counts_restarts() -> None:
 
     a = AgentSnapshot(name="a", kind="shell", status=Status.STUCK, reason="rate limit or quota · resets 04:50 Europe/Rome",
                       since=900.0, resume_at=1125.0)
-    assert str(reason_cell(a, 1000.0)) == "resumes in 2m 05s · rate limit or quota · resets 04:50 Europe/Rome"
+    assert str(reason_cell(a, 1000.0)) == "resumes in 2m05s · rate limit or quota · resets 04:50 Europe/Rome"
     assert str(reason_cell(a, 1124.5)) == "resuming now · rate limit or quota · resets 04:50 Europe/Rome"
-    assert "resumes in 2m 05s (at " in str(describe(a, [], 1000.0))
+    assert "resumes in 2m05s (at " in str(describe(a, [], 1000.0))
     plain = AgentSnapshot(name="a", kind="shell", status=Status.STUCK, reason="no progress")
     assert str(reason_cell(plain, 1000.0)) == "no progress" and "resumes" not in str(describe(plain, [], 1000.0))
     crashed = AgentSnapshot(name="a", kind="shell", status=Status.EXITED, exit_code=1, restarts=2)

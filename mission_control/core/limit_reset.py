@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mission_control.core.format import age
+
 JUST_PASSED = 600.0
 """A printed time of day this many seconds or less in the past is today's reset (already come),
 not tomorrow's: a supervisor started after the reset, or a message printed just before it."""
@@ -156,19 +158,12 @@ def reason_with_reset(reason: str, reset: LimitReset, local: tzinfo) -> str:
 
 
 def countdown(seconds: float) -> str:
-    """`4h 12m`, `3m 05s`, `40s`, `now`."""
-    s = int(seconds)
-    if s <= 0:
-        return "now"
-    if s >= 3600:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s}s"
+    """`4h12m`, `3m05s`, `40s` (as the dashboard writes ages), `now`."""
+    return "now" if int(seconds) <= 0 else age(seconds)
 
 
 def resume_countdown(resume_at: float, now: float) -> str:
-    """`resumes in 3m 05s`, or `resuming now` once its time has come (the next tick types it)."""
+    """`resumes in 3m05s`, or `resuming now` once its time has come (the next tick types it)."""
     left = countdown(resume_at - now)
     return "resuming now" if left == "now" else f"resumes in {left}"
 
