@@ -45,6 +45,11 @@ SCHEMA_VERSION = 6
 T = TypeVar("T")
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
+LIMIT_KEY = "limit_wait:"
+"""meta key prefix: an agent's wait for its usage limit's reset (fleet/loop.py; JSON of core.limit_reset.wait_text)."""
+RESTART_KEY = "restart_state:"
+"""meta key prefix: an agent's restarts by its restart policy (fleet/loop.py; JSON of core.restart.RestartState),
+kept across supervisors, forgotten with the fleet (`reset_fleet`)."""
 HEARTBEAT_SUFFIX = "-tick"
 """The file beside the store whose modification time is the supervisor's latest tick: a tick
 that changed nothing writes nothing to the store, it only sets that time (no data written)."""
@@ -920,6 +925,15 @@ class Store:
         keys = ("at", "actor", "agent", "action", "detail", "outcome")
         return [dict(zip(keys, r)) for r in reversed(rows)]
 
+    def last_person_action(self, agent: str, since: float, ignore: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """The latest action on `agent` at or after `since` by anybody but the supervisor (other
+        than the actions `ignore` names), as {"at", "action"} (None: nobody acted on it since)."""
+        skip = "".join(" AND action!=?" for _ in ignore)
+        row = self._conn().execute(
+            f"SELECT at, action FROM actions WHERE agent=? AND at>=? AND actor!='supervisor'{skip} ORDER BY id DESC LIMIT 1",
+            (agent, since, *ignore)).fetchone()
+        return {"at": row[0], "action": row[1]} if row else None
+
     def record_hook_event(self, agent: str, event: str, data: dict[str, Any], at: float | None = None) -> None:
         self._write(
             "INSERT INTO hook_events(at, agent, event, data) VALUES (?, ?, ?, ?)",
@@ -1068,6 +1082,15 @@ class Store:
             out.append(item)
         return out
 
+    def task_events_after(self, after_id: int, events: tuple[str, ...] = ("done",)) -> list[dict[str, Any]]:
+        """The task events of the kinds `events` newer than the row `after_id`, oldest first, each with its `id`."""
+        marks = ", ".join("?" for _ in events)
+        rows = self._conn().execute(
+            f"SELECT id, at, task, event, state, agent, detail FROM task_events WHERE id>? AND event IN ({marks}) ORDER BY id",
+            (after_id, *events)).fetchall()
+        keys = ("id", "at", "task", "event", "state", "agent", "detail")
+        return [dict(zip(keys, r)) for r in rows]
+
     def add_task(self, make: Callable[[dict[str, Task]], Task], *, detail: str = "") -> Task:
         """Add the task `make(board)` returns (its `seq` given here), `make` called on the board as
         it is inside the same write transaction: two `task add`s at once cannot make a cycle or
@@ -1148,6 +1171,8 @@ class Store:
         with self._transaction() as conn:
             for table in ("agents", "deliveries", "task_ledger", "pane_tails", "tasks", "task_events"):
                 conn.execute(f"DELETE FROM {table}")
+            for prefix in (RESTART_KEY, LIMIT_KEY):
+                conn.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
 
     def drop_deliveries(self, agent: str) -> None:
         self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))

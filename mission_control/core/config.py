@@ -21,6 +21,7 @@ from mission_control.core.keys import KEY_ACTIONS
 from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.listen_address import exposure_problem, parse_listen_address, token_problem
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
+from mission_control.core.restart import RESTART_POLICIES
 from mission_control.core.tasks import DONE_WHEN, TaskInputError, cycle_text, did_you_mean, find_cycle, parse_priority
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -150,6 +151,20 @@ class MissionSettings(_Strict):
             if problem:
                 raise ValueError(f"metrics = {problem}")
         return self
+    # -- the person's loop (issue 21): resume at a limit's reset, restart with backoff
+    auto_resume: bool = True
+    """Resume an agent STUCK on a usage or rate limit that printed its reset time, at that time
+    (plus `auto_resume_margin`), unless you acted on it meanwhile; `false` turns it off (an
+    agent's own `auto_resume` wins)."""
+    auto_resume_margin: float = Field(30.0, ge=0, le=3600)
+    """Seconds after the printed reset before the agent is resumed."""
+    restart: Literal[RESTART_POLICIES] = "never"  # type: ignore[valid-type]
+    """Start an exited agent again with its resume command: `on-failure` (a non-zero exit),
+    `always`, or `never` (an agent's own `restart` wins)."""
+    restart_delay: float = Field(5.0, gt=0, le=3600)
+    """Seconds before the first restart; doubled for each further one within 10 minutes (at most 300 s)."""
+    max_restarts: int = Field(3, ge=0, le=100)
+    """Restarts within 10 minutes; one more failure after them is STUCK `crash loop`, left alone."""
 
     @field_validator("session", "socket")
     @classmethod
@@ -281,6 +296,18 @@ class AgentSettings(_Strict):
     roles: list[str] = Field(default_factory=list)
     """Roles it takes tasks of (a task with a `role` goes only to agents with that role; a task
     without one to any agent that pulls)."""
+    auto_resume: bool | None = None
+    """Resume it at a usage limit's printed reset (see `[mission] auto_resume`).
+    Default: `[mission] auto_resume`"""
+    restart: Literal[RESTART_POLICIES] | None = None  # type: ignore[valid-type]
+    """`on-failure`, `always` or `never` (see `[mission] restart`).
+    Default: `[mission] restart`"""
+    restart_delay: float | None = Field(None, gt=0, le=3600)
+    """Seconds before its first restart (doubled for each further one).
+    Default: `[mission] restart_delay`"""
+    max_restarts: int | None = Field(None, ge=0, le=100)
+    """Its restarts within 10 minutes before a crash loop.
+    Default: `[mission] max_restarts`"""
 
     @field_validator("name")
     @classmethod
@@ -385,6 +412,33 @@ class TaskSettings(_Strict):
         return v
 
 
+class NotifySettings(_Strict):
+    """The `[notify]` table: how the person is told when an agent needs them or a task finishes
+    (besides the dashboard's bell and the tmux message)."""
+
+    url: str | None = None
+    """Webhook: each notification is POSTed there as JSON (agent, status, reason, since, task,
+    event, fleet, title, text, dashboard), off the supervisor's tick."""
+    timeout: float = Field(5.0, gt=0, le=120)
+    """Seconds one webhook request may take."""
+    retries: int = Field(3, ge=0, le=10)
+    """Further tries of a webhook request that failed (no answer, or a 5xx/429), 1 s, 2 s, 4 s ... apart."""
+    desktop: bool = True
+    """Desktop notifications: OSC 777 and OSC 9 to the terminals attached to the fleet, and
+    `notify-send` where it is installed."""
+    min_interval: float = Field(60.0, ge=0, le=86400)
+    """Seconds between two notifications about one agent (the ones in between are counted in the next)."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not re.match(r"^https?://[^\s/?#]+", v) or any(not c.isprintable() or c.isspace() for c in v) or len(v) > 4096:
+            raise ValueError("must be an http:// or https:// URL without spaces (at most 4096 characters)")
+        return v
+
+
 class FileSchema(_Strict):
     """The whole file."""
 
@@ -393,6 +447,7 @@ class FileSchema(_Strict):
     task: list[TaskSettings] = Field(default_factory=list)
     rule: list[RuleSettings] = Field(default_factory=list)
     prices: dict[str, PriceSettings] = Field(default_factory=dict)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     keys: dict[str, str] = Field(default_factory=dict)
     """Dashboard key bindings: action name -> key (e.g. `pause = "P"`)."""
 
@@ -440,6 +495,12 @@ class AgentSpec(BaseModel):
     """It takes the next ready task of the board when idle (`[[agent]] pull`)."""
     roles: tuple[str, ...] = ()
     """The roles of tasks it takes."""
+    auto_resume: bool | None = None
+    """Its own `auto_resume` (None: the fleet's)."""
+    restart: str | None = None
+    """Its own restart policy (None: the fleet's)."""
+    restart_delay: float | None = None
+    max_restarts: int | None = None
 
 
 class FleetConfig(MissionSettings):
@@ -456,6 +517,7 @@ class FleetConfig(MissionSettings):
     rules: tuple[RuleSettings, ...] = ()
     prices: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     def rules_for(self, kind: str) -> list[dict[str, Any]]:
         """The user's rules for `kind`, as raw rule tables (the rules module compiles them)."""
@@ -463,6 +525,15 @@ class FleetConfig(MissionSettings):
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)
+
+    def loop_settings(self, spec: AgentSpec) -> tuple[bool, str, float, int]:
+        """The agent's (auto_resume, restart, restart_delay, max_restarts): its own, else the fleet's."""
+        return (
+            self.auto_resume if spec.auto_resume is None else spec.auto_resume,
+            self.restart if spec.restart is None else spec.restart,
+            self.restart_delay if spec.restart_delay is None else spec.restart_delay,
+            self.max_restarts if spec.max_restarts is None else spec.max_restarts,
+        )
 
     @property
     def store_path(self) -> Path:
@@ -492,9 +563,9 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
         if found is None:
             return None
         start, rest = found, rest[1:]
-    elif table == "mission":
+    elif table in ("mission", "notify"):
         for i, line in enumerate(lines):
-            if re.match(r"^\s*\[\s*mission\s*\]", line):
+            if re.match(rf"^\s*\[\s*{table}\s*\]", line):
                 start = i
                 break
         else:
@@ -538,6 +609,7 @@ _FIELDS = {
     ("rule",): RuleSettings.model_fields,
     ("agent", "tokens"): TokenRegexSettings.model_fields,
     ("prices", "*"): PriceSettings.model_fields,
+    ("notify",): NotifySettings.model_fields,
 }
 
 
@@ -562,7 +634,7 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> tuple[str, tuple[Any,
         return f"missing required key {where!r}", loc
     if kind == "literal_error":
         allowed = ", ".join(KIND_NAMES) if loc[-1] == "kind" else err.get("ctx", {}).get("expected", "")
-        hint = difflib.get_close_matches(str(value), list(KIND_NAMES), n=1) if loc[-1] == "kind" else []
+        hint = difflib.get_close_matches(str(value), list(KIND_NAMES) if loc[-1] == "kind" else re.findall(r"'([^']*)'", allowed), n=1)
         extra = f" (did you mean {hint[0]!r}?)" if hint else ""
         what = "a known kind" if loc[-1] == "kind" else "allowed"
         return f"{where} = {value!r} is not {what}{extra}; use one of: {allowed}", loc
@@ -741,6 +813,10 @@ def expand_agent(
         index=index,
         pull=a.pull,
         roles=tuple(a.roles),
+        auto_resume=a.auto_resume,
+        restart=a.restart,
+        restart_delay=a.restart_delay,
+        max_restarts=a.max_restarts,
     )
 
 
@@ -804,6 +880,7 @@ def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None
         rules=tuple(schema.rule),
         prices={k: v.model_dump() for k, v in schema.prices.items()},
         keys=dict(schema.keys),
+        notify=schema.notify,
     )
 
 

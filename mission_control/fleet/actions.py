@@ -279,7 +279,8 @@ class FleetActions:
         return resume_plan(name, status, at_prompt, spec.resume_prompt)
 
     @recorded
-    def resume(self, name: str, plan: ResumePlan | None = None) -> Outcome:
+    def resume(self, name: str, plan: ResumePlan | None = None, *, why: str = "") -> Outcome:
+        """`why`: the supervisor's reason (`at the limit's reset`), logged as `auto-resume`."""
         rec = self.record(name)
         plan = plan or self.plan_resume(name)
         if plan.step is ResumeStep.CONTINUE:
@@ -289,6 +290,8 @@ class FleetActions:
                 raise ActionError(f"{name} left its prompt: nothing typed")
             prompt = rec.spec.resume_prompt
             self.type_text(rec, prompt)
+            if why:
+                return self._log("auto-resume", name, why, f"resumed {name}: typed {prompt!r}")
             return self._log("resume", name, plan.description, f"resumed {name}: typed {prompt!r}")
         if plan.step is ResumeStep.ATTACH:
             return self.zoom(name)
@@ -353,6 +356,17 @@ class FleetActions:
         except (TmuxError, OSError) as exc:
             return self._log("restart", name, "", str(exc), ok=False)
         return self._log("restart", name, "", f"restarted {name} with its task")
+
+    @recorded
+    def restart_resuming(self, name: str, why: str) -> Outcome:
+        """The restart policy's restart (`restart = "on-failure"`): the agent started again with its
+        resume command (with its command and task when its kind has none), logged as `auto-restart`."""
+        rec = self.record(name)
+        try:
+            self._respawn(rec, resume=True)
+        except (TmuxError, OSError) as exc:
+            return self._log("auto-restart", name, why, str(exc), ok=False)
+        return self._log("auto-restart", name, why, f"restarted {name}")
 
     @recorded
     def kill(self, name: str) -> Outcome:

@@ -31,6 +31,7 @@ from mission_control.adapters.supervisor_lock import (
     LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, status_file,
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
+from mission_control.fleet.loop import PersonLoop
 from mission_control.fleet.tasks import TaskBoard
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
@@ -146,6 +147,8 @@ class Supervisor:
         self.on_tick: list[Callable[[FleetSnapshot, list[AgentRecord], float], None]] = []
         """Called after each tick with its snapshot, the agents' records and its duration in seconds
         (the metrics collector: `fleet/metrics.py`)."""
+        self.loop = PersonLoop(config, store, tmux, lambda: self.actions, self._say, self._secrets)
+        """Resume at a limit's reset, restart with backoff, notifications (issue 21)."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -188,6 +191,7 @@ class Supervisor:
                 except Exception as exc:  # a fault in the task board must not stop the fleet's snapshots
                     self._say(f"task board: {exc!r}")
             self._deliver(agents, snaps)
+            self.loop.tick(agents, snaps, panes, now)
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
@@ -268,6 +272,7 @@ class Supervisor:
         own = word if (word_at or 0) >= launched - 1 else None
         if pane is not None and pane.dead and read.exit_status not in (0, None):
             st.failures.setdefault(launched, now)
+        restart_failures = self.loop.failures(rec, now)  # (failures, crash loop at) of an agent restarted by its policy
         if pane is None:
             obs = Observation(now=now, started_at=launched, pane_dead=True, exit_status=None)
         else:
@@ -281,7 +286,8 @@ class Supervisor:
                 cpu_seconds=proc.cpu_seconds if proc else None,
                 own_word=own,
                 own_word_at=word_at,
-                recent_failures=sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
+                recent_failures=restart_failures[0] if restart_failures else sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
+                **({"crash_loop_exits": restart_failures[1]} if restart_failures else {}),
                 **st.hook.fields(since=launched - 1),
             )
         verdict, st.memory = classify(obs, st.memory, self._rules(rec.kind), self.settings)
@@ -289,8 +295,10 @@ class Supervisor:
         reason = verdict.reason if pane is not None else "pane is gone"
         if verdict.status is Status.PAUSED:
             reason = self._read(self.store.get_meta, None, PAUSE_REASON_KEY + name) or reason
-        if verdict.changed and self.record_changes:
-            self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
+        reason, resume_at = self.loop.limit(rec, verdict.status, reason, facts, now)  # a limit's reset: when
+        if verdict.changed and self.record_changes:  # a printed reason may hold an injected value: masked
+            self._status_changed(name, verdict.previous, verdict.status, hide_values(reason, st.secrets),
+                                 hide_values(verdict.evidence, st.secrets), now)
         if st.memory.last_change_at == now:  # its screen changed or it used CPU: files may have too
             self.git.saw_activity(name)
         reading = self._meter(rec, st)
@@ -317,7 +325,12 @@ class Supervisor:
         spend = Spend(reading=reading, history=st.spend_history, budget_state=budget,
                       task_id=held["task"] if held else None, cost_at_task_start=held.get("cost_at_start") if held else None)
         snap = agent_snapshot(rec, verdict, facts, reason, st.memory.time_in, facts_now, spend, self.git.progress(name), st.secrets)
+        snap = self.loop.annotate(snap, resume_at, rec)
         return snap, tail
+
+    def _secrets(self) -> set[str]:
+        """Every value put into an agent's environment (injected or configured): no notification carries one."""
+        return {v for st in self.states.values() for v in st.secrets} | {v for r in self._known_agents for v in r.spec.env.values()}
 
     def _injected_values(self, name: str) -> tuple[str, ...]:
         """What a person injected into the agent (secrets, often): kept out of the stored screen text
@@ -382,6 +395,8 @@ class Supervisor:
             self.actions.pause(name, reason=reason)
         except (ActionError, StoreError) as exc:
             print(f"mission-control supervise: could not pause {name}: {exc}", file=sys.stderr, flush=True)
+        held = self.tasks.get(name)
+        self.loop.budget_reached(name, reason, self.clock(), held["task"] if held else None)
 
     def _fleet_budget(self, snaps: list[AgentSnapshot]) -> None:
         """At the fleet's budget, pause every running agent once."""
@@ -446,6 +461,9 @@ class Supervisor:
                 self.tmux.display(self.config.session, f"mission-control: {name} is {new.value}: {reason}")
             except TmuxError:
                 pass
+        if self.acting:
+            held = self.tasks.get(name)
+            self.loop.status_changed(name, new, reason, now, held["task"] if held else None)
         if self.config.on_status:
             env = dict(os.environ)
             env.update(MC_AGENT=name, MC_OLD_STATUS=old.value if old else "", MC_NEW_STATUS=new.value, MC_REASON=reason)
@@ -592,6 +610,7 @@ def serve(config: FleetConfig) -> int:
     sup.git.stop()
     if metrics is not None:
         metrics.close()
+    sup.loop.close(wait=config.notify.timeout)
     tmux.close()
     for fd in sup.lock_fds:
         os.close(fd)

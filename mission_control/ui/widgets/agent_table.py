@@ -28,6 +28,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 
 from mission_control.core.format import age, money, percent, size, tokens
+from mission_control.core.limit_reset import resume_countdown
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.terminal_text import inert
 
@@ -136,8 +137,19 @@ def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
 def status_cell(a: AgentSnapshot) -> Text:
     label = a.status.value
     if a.status is Status.EXITED and a.exit_code not in (None, 0):
-        return Text(f"EXITED {a.exit_code}", style="bold red")
-    return Text(label, style=STATUS_STYLE[a.status])
+        label, style = f"EXITED {a.exit_code}", "bold red"
+    else:
+        style = STATUS_STYLE[a.status]
+    if a.restarts:  # restarted by its restart policy: counted where it fits (`STUCK ↻3`, `EXITED 1↻2`)
+        label = next((t for t in (f"{label} ↻{a.restarts}", f"{label}↻{a.restarts}") if len(t) <= BY_KEY["status"].most), label)
+    return Text(label, style=style)
+
+
+def reason_cell(a: AgentSnapshot, now: float) -> Text:
+    """The reason, after the countdown to its resume for an agent waiting for a limit's reset."""
+    if a.resume_at is not None:
+        return Text(f"{resume_countdown(a.resume_at, now)} · {inert(a.reason)}")
+    return Text(inert(a.reason))
 
 
 def cost_cell(a: AgentSnapshot) -> Text:
@@ -157,7 +169,7 @@ CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
     "status": lambda a, now: status_cell(a),
     "for": lambda a, now: age(now - a.since) if a.since else "—",
     "window": lambda a, now: Text(inert(a.window or "—")),
-    "reason": lambda a, now: Text(inert(a.reason)),
+    "reason": reason_cell,
     "task": lambda a, now: Text(inert(a.task or "—")),
     "tokens": lambda a, now: f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
     "cache": lambda a, now: f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)}",
@@ -330,7 +342,8 @@ class AgentTable(DataTable):
                 self._stale.discard(name)
                 cells = row_cells(self._agents[name], now, widths)
             elif self._made_at.get(name) != now and age_only:
-                cells = row_cells(self._agents[name], now, age_only)
+                counting = self._agents[name].resume_at is not None and "reason" in widths  # its countdown moves too
+                cells = row_cells(self._agents[name], now, {**age_only, "reason": widths["reason"]} if counting else age_only)
             else:
                 continue
             self._made_at[name] = now
