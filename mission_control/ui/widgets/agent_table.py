@@ -63,6 +63,7 @@ COLUMNS = (
     Column("cost", "Cost", 7, 9),
     Column("tokens", "Tok in/out", 12, 13),
     Column("commits", "Commits", 7, 7),
+    Column("taskid", "Task id", 7, 8),  # at 80x24 beside the reason: `task-12`, `notify`; longer ids are cut
     Column("window", "Window", 6, 16),
     Column("reason", "Reason", 20, 36, flexible=True),
     Column("task", "Task", 14, 28, flexible=True),
@@ -77,7 +78,10 @@ ESSENTIAL = ("name", "status", "cost", "commits")
 """Shown at any width (issue 14: each agent's name, status, cost and commits on an 80x24 terminal's split pane)."""
 PRIORITY = ESSENTIAL + ("for", "window", "reason", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
 """The order in which columns are given room: the first that does not fit and all after it are left out."""
-SIZED_BY_CONTENT = ("name", "kind", "window")
+TASK_PRIORITY = ESSENTIAL + ("for", "taskid", "reason", "window", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
+"""The order when agents hold tasks (issue 19 point 8: the fleet view shows each agent's task id, at 80x24 too):
+which task an agent holds matters more than which window it is in."""
+SIZED_BY_CONTENT = ("name", "kind", "window", "taskid")
 """Columns exactly as wide as their longest value (between their label and `most`)."""
 DATATABLE_CACHES = {"_cell_render_cache": 1024, "_row_render_cache": 256, "_row_renderable_cache": 256, "_line_cache": 256}
 """DataTable's caches and the sizes they are cut to (from 10000 cells and 1000 lines each)."""
@@ -89,15 +93,15 @@ def fit_columns(width: int, content: dict[str, int]) -> tuple[tuple[str, str, in
     """The columns to show in `width` cells, each as (key, label, width), in display order; never
     wider than `width` unless the essential columns alone are. `content` gives the longest value
     of the columns sized by their content; `window` is shown only when it is given (agents in more
-    than one window)."""
+    than one window), `taskid` likewise (agents holding tasks)."""
     least = {
         c.key: (max(len(c.label), min(c.most, content.get(c.key, 0))) if c.key in SIZED_BY_CONTENT else c.least)
         for c in COLUMNS
     }
     chosen: dict[str, int] = {}
     used = 0
-    for key in PRIORITY:
-        if key == "window" and "window" not in content:
+    for key in TASK_PRIORITY if "taskid" in content else PRIORITY:
+        if key in ("window", "taskid") and key not in content:
             continue
         need = least[key] + CELL_PADDING
         if key not in ESSENTIAL and used + need > width:
@@ -125,11 +129,14 @@ def clip(text: str, width: int) -> str:
 
 def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
     """The longest value of each column sized by its content; `window` only when agents are in more
-    than one window and not each in its own window named after it (the `windows` layout)."""
+    than one window and not each in its own window named after it (the `windows` layout); `taskid`
+    only when an agent holds a task."""
     out = {"name": max((len(a.name) for a in agents), default=0), "kind": max((len(a.kind) for a in agents), default=0)}
     windows = {a.window for a in agents if a.window}
     if len(windows) > 1 and any(a.window not in (None, a.name) for a in agents):
         out["window"] = max(len(w) for w in windows)
+    if any(a.task_id for a in agents):
+        out["taskid"] = max(len(a.task_id or "") for a in agents)
     return out
 
 
@@ -159,6 +166,7 @@ CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
     "window": lambda a, now: Text(inert(a.window or "—")),
     "reason": lambda a, now: Text(inert(a.reason)),
     "task": lambda a, now: Text(inert(a.task or "—")),
+    "taskid": lambda a, now: Text(inert(a.task_id or "—")),
     "tokens": lambda a, now: f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
     "cache": lambda a, now: f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)}",
     "cost": lambda a, now: cost_cell(a),
