@@ -73,7 +73,7 @@ KEY_ACTIONS: tuple[str, ...] = tuple(a.id for a in ACTIONS)
 # (a key meant for a task never pauses an agent). Built into each screen's BINDINGS and its help.
 
 TASK_ACTIONS: tuple[KeyAction, ...] = (
-    KeyAction("tasks_close", "escape,T", "Fleet view", "Tasks", footer=True, short="Back"),
+    KeyAction("tasks_close", "escape,T", "Fleet view", "Tasks", footer=True, method="close", short="Back"),
     KeyAction("task_help", "question_mark", "Help", "Tasks", footer=True, method="help"),
     KeyAction("task_add", "a", "Add task", "Tasks", footer=True, method="add", short="Add"),
     KeyAction("task_priority", "p", "Change priority", "Tasks", footer=True, method="priority", short="Prio"),
@@ -86,7 +86,7 @@ TASK_ACTIONS: tuple[KeyAction, ...] = (
 """The Tasks view's keys, in its footer's order."""
 
 DIFF_ACTIONS: tuple[KeyAction, ...] = (
-    KeyAction("diff_close", "escape,q", "Fleet view", "Diff", footer=True, short="Back"),
+    KeyAction("diff_close", "escape,q", "Fleet view", "Diff", footer=True, method="close", short="Back"),
     KeyAction("diff_help", "question_mark", "Help", "Diff", footer=True, method="help"),
     KeyAction("diff_next", "right,l,tab", "Next file", "Diff", footer=True, method="next_file", short="Next"),
     KeyAction("diff_previous", "left,h,shift+tab", "Previous file", "Diff", footer=True, method="previous_file", short="Prev"),

@@ -16,6 +16,8 @@ class TaskAddScreen(ModalScreen[TaskAddRequest | None]):
     DEFAULT_CSS = """
     TaskAddScreen { align: center middle; }
     TaskAddScreen > Vertical { width: 90; height: auto; max-width: 100%; max-height: 100%; border: thick $primary; background: $surface; padding: 1 2; overflow-y: auto; }
+    TaskAddScreen .task-add-pair { height: auto; }
+    TaskAddScreen .task-add-pair Input { width: 1fr; }
     TaskAddScreen #task-add-buttons { height: auto; align-horizontal: right; }
     TaskAddScreen Button { margin-left: 2; }
     """
@@ -25,10 +27,12 @@ class TaskAddScreen(ModalScreen[TaskAddRequest | None]):
         with Vertical():
             yield Static("New task — idle agents with pull = true take the next ready one", markup=False)
             yield Input(placeholder="prompt (what the agent is to do)", id="task-prompt")
-            yield Input(value="normal", placeholder="priority: high, normal, low or a number", id="task-priority")
-            yield Input(placeholder="id (optional: task-<n>)", id="task-id")
-            yield Input(placeholder="after (ids, comma-separated, optional)", id="task-after")
-            yield Input(placeholder="role (optional: only agents with this role take it)", id="task-role")
+            with Horizontal(classes="task-add-pair"):
+                yield Input(value="normal", placeholder="priority: high, normal, low or a number", id="task-priority")
+                yield Input(placeholder="id (optional: task-<n>)", id="task-id")
+            with Horizontal(classes="task-add-pair"):
+                yield Input(placeholder="after: ids, comma-separated (optional)", id="task-after")
+                yield Input(placeholder="role (optional)", id="task-role")
             yield Checkbox("a reviewer approves it before it is merged", id="task-review")
             with Horizontal(id="task-add-buttons"):
                 yield Button("Add", variant="primary", id="add")
@@ -36,6 +40,8 @@ class TaskAddScreen(ModalScreen[TaskAddRequest | None]):
 
     def on_mount(self) -> None:
         self.query_one("#task-prompt", Input).focus()
+        # on a short terminal the dialog scrolls: start at its top, where it says what this is
+        self.call_after_refresh(self.query_one(Vertical).scroll_home, animate=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._done()

@@ -141,7 +141,8 @@ def describe_task(row: TaskRow | None) -> Text:
         return Text("No tasks yet: `a` adds one (or `mission-control task add PROMPT`).", style="dim")
     t = Text()
     t.append(inert(row.id), style="bold")
-    t.append(f"  {row.state}", style=STATE_STYLE.get(row.state, ""))
+    t.append("  ")
+    t.append(row.state, style=STATE_STYLE.get(row.state, ""))
     if row.owner:
         t.append(f" · {inert(row.owner)}")
     t.append(f" · priority {row.priority}")
