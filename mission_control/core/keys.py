@@ -58,7 +58,7 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("kill", "K", "Kill", "Agent"),
     KeyAction("diagnose", "d", "Diagnose", "Agent"),
     KeyAction("merge", "m", "Merge branch", "Agent"),
-    KeyAction("diff", "D", "Diff stat", "Agent"),
+    KeyAction("diff", "D", "Diff view", "Agent", note="files, stats, the diff; m merges, t sends an instruction"),
     KeyAction("order", "o", "Needs-you first", "Dashboard", method="toggle_order"),
     KeyAction("tasks", "T", "Tasks view", "Dashboard", footer=True, short="Tasks",
               note="the task board: add, prioritise, cancel, assign, review"),
@@ -88,9 +88,10 @@ TASK_ACTIONS: tuple[KeyAction, ...] = (
 DIFF_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("diff_close", "escape,q", "Fleet view", "Diff", footer=True, method="close", short="Back"),
     KeyAction("diff_help", "question_mark", "Help", "Diff", footer=True, method="help"),
-    KeyAction("diff_next", "right,l,tab", "Next file", "Diff", footer=True, method="next_file", short="Next"),
-    KeyAction("diff_previous", "left,h,shift+tab", "Previous file", "Diff", footer=True, method="previous_file", short="Prev"),
+    KeyAction("diff_next", "n,right_square_bracket", "Next file", "Diff", footer=True, method="next_file", short="Next"),
+    KeyAction("diff_previous", "p,left_square_bracket", "Previous file", "Diff", footer=True, method="previous_file", short="Prev"),
     KeyAction("diff_merge", "m", "Merge the branch (asks first)", "Diff", footer=True, method="merge", short="Merge"),
     KeyAction("diff_send", "t", "Send a follow-up instruction", "Diff", footer=True, method="send", short="Send"),
 )
-"""The diff view's keys, in its footer's order (up/down, page up/down, home/end scroll the file)."""
+"""The diff view's keys, in its footer's order (up/down, j/k, page up/down, space, home/end scroll the
+file; tab moves to the file list, where enter shows the file picked)."""

@@ -29,6 +29,7 @@ from mission_control.ui.messages import ActionFinished, FleetObserved, StoreRead
 from mission_control.ui.requests import FixRequest, InjectRequest, ReassignRequest, SpawnRequest
 from mission_control.ui.screens.confirm_screen import ConfirmScreen
 from mission_control.ui.screens.diagnosis_screen import DiagnosisScreen
+from mission_control.ui.screens.diff_screen import DiffScreen
 from mission_control.ui.screens.help_screen import HelpScreen
 from mission_control.ui.screens.inject_env_screen import InjectEnvScreen
 from mission_control.ui.screens.reassign_screen import ReassignScreen
@@ -76,6 +77,7 @@ class ActionsPort(Protocol):
     def spawn(self, name: str, kind: str | None = None, task: str | None = None, **kw: Any) -> Any: ...
     def merge(self, name: str) -> Any: ...
     def diff_stat(self, name: str) -> str: ...
+    def diff(self, name: str) -> Any: ...
 
 
 class TaskPort(Protocol):
@@ -436,8 +438,12 @@ class MissionControlApp(App[None]):
 
     def action_send(self) -> None:
         if (agent := self._agent_or_say()):
-            self.ask_then(TextPromptScreen(f"Send to {agent.name} (typed, then Enter):"),
-                          lambda text: self.perform("send", lambda: self.actions.send(agent.name, text)))
+            self.ask_send(agent.name)
+
+    def ask_send(self, name: str) -> None:
+        """Ask for a line and send it to `name` (typed at its prompt; queued while it is busy)."""
+        self.ask_then(TextPromptScreen(f"Send to {name} (typed, then Enter):"),
+                      lambda text: self.perform("send", lambda: self.actions.send(name, text)))
 
     def action_broadcast(self) -> None:
         if self.actions is not None:
@@ -471,12 +477,15 @@ class MissionControlApp(App[None]):
 
     def action_merge(self) -> None:
         if (agent := self._agent_or_say()):
-            self.confirm_then(f"Merge {agent.name}'s branch into the base branch (--no-ff)? On a conflict nothing changes.",
-                              "Merge", "merge", lambda: self.actions.merge(agent.name))
+            self.confirm_merge(agent.name)
+
+    def confirm_merge(self, name: str) -> None:
+        self.confirm_then(f"Merge {name}'s branch into the base branch (--no-ff)? On a conflict nothing changes.",
+                          "Merge", "merge", lambda: self.actions.merge(name))
 
     def action_diff(self) -> None:
         if (agent := self._agent_or_say()):
-            self.perform(f"{agent.name}: diff stat against its base", lambda: self.actions.diff_stat(agent.name))
+            self.push_screen(DiffScreen(agent.name))
 
     def action_diagnose(self) -> None:
         if not (agent := self._agent_or_say()):
