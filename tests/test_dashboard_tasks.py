@@ -326,3 +326,13 @@ def test_read_board_returns_nothing_while_unchanged(real_fleet) -> None:
     TaskBoard(config, store, actor="test").add("x", task_id="x")
     second = read_board(store, first.count)
     assert second is not None and [t.id for t in second.tasks] == ["x"] and second.count > first.count
+
+
+def test_the_task_agents_toml_gave_an_agent_is_no_board_task_id() -> None:
+    """`task =` in agents.toml is held under `<agent>-task` (not a task of the board): the column
+    stays away for it, and shows a board task's id, or the task of another agent it took over."""
+    own = [AgentSnapshot(name="coder", kind="shell", status=Status.IDLE, task_id="coder-task"),
+           AgentSnapshot(name="docs", kind="shell", status=Status.IDLE)]
+    assert "taskid" not in content_widths(own)
+    moved = own + [AgentSnapshot(name="tester", kind="shell", status=Status.IDLE, task_id="coder-task")]
+    assert content_widths(moved)["taskid"] == len("coder-task")

@@ -34,7 +34,7 @@ from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import typed_task
 from mission_control.core.model import AgentSnapshot, Status
-from mission_control.core.records import AgentRecord
+from mission_control.core.records import AgentRecord, own_task_id
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import rules_with_user
 from mission_control.core.status import ScreenFacts, tail_lines
@@ -510,7 +510,7 @@ class FleetActions:
                 return task_id, row["prompt"]
         rec = self.record(name)
         if rec.task:
-            return f"{name}-task", rec.task
+            return own_task_id(name), rec.task
         return None
 
     @recorded

@@ -29,6 +29,7 @@ from textual.widgets import DataTable
 
 from mission_control.core.format import age, money, percent, size, tokens
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.records import own_task_id
 from mission_control.core.terminal_text import inert
 
 STATUS_STYLE = {
@@ -63,7 +64,7 @@ COLUMNS = (
     Column("cost", "Cost", 7, 9),
     Column("tokens", "Tok in/out", 12, 13),
     Column("commits", "Commits", 7, 7),
-    Column("taskid", "Task id", 7, 8),  # at 80x24 beside the reason: `task-12`, `notify`; longer ids are cut
+    Column("taskid", "Task id", 8, 16),  # at 80x24 beside the reason: `task-12`, `notify`; longer ids grow where there is room
     Column("window", "Window", 6, 16),
     Column("reason", "Reason", 20, 36, flexible=True),
     Column("task", "Task", 14, 28, flexible=True),
@@ -81,7 +82,9 @@ PRIORITY = ESSENTIAL + ("for", "window", "reason", "task", "tokens", "last", "ki
 TASK_PRIORITY = ESSENTIAL + ("for", "taskid", "reason", "window", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
 """The order when agents hold tasks (issue 19 point 8: the fleet view shows each agent's task id, at 80x24 too):
 which task an agent holds matters more than which window it is in."""
-SIZED_BY_CONTENT = ("name", "kind", "window", "taskid")
+SIZED_BY_CONTENT = ("name", "kind", "window")
+GROWS_TO_CONTENT = ("taskid",)
+"""Columns at most `least` wide when room is short and as wide as their longest value (up to `most`) when it is not."""
 """Columns exactly as wide as their longest value (between their label and `most`)."""
 DATATABLE_CACHES = {"_cell_render_cache": 1024, "_row_render_cache": 256, "_row_renderable_cache": 256, "_line_cache": 256}
 """DataTable's caches and the sizes they are cut to (from 10000 cells and 1000 lines each)."""
@@ -95,9 +98,12 @@ def fit_columns(width: int, content: dict[str, int]) -> tuple[tuple[str, str, in
     of the columns sized by their content; `window` is shown only when it is given (agents in more
     than one window), `taskid` likewise (agents holding tasks)."""
     least = {
-        c.key: (max(len(c.label), min(c.most, content.get(c.key, 0))) if c.key in SIZED_BY_CONTENT else c.least)
+        c.key: (max(len(c.label), min(c.most, content.get(c.key, 0))) if c.key in SIZED_BY_CONTENT
+                else max(len(c.label), min(c.least, content.get(c.key, 0))) if c.key in GROWS_TO_CONTENT else c.least)
         for c in COLUMNS
     }
+    best = {c.key: max(least[c.key], min(c.most, content.get(c.key, 0))) if c.key in GROWS_TO_CONTENT else c.most
+            for c in COLUMNS}
     chosen: dict[str, int] = {}
     used = 0
     for key in TASK_PRIORITY if "taskid" in content else PRIORITY:
@@ -113,7 +119,7 @@ def fit_columns(width: int, content: dict[str, int]) -> tuple[tuple[str, str, in
         for key in chosen:
             column = BY_KEY[key]
             if column.flexible is flexible and key not in SIZED_BY_CONTENT:
-                grow = min(spare, column.most - chosen[key])
+                grow = min(spare, best[key] - chosen[key])
                 chosen[key] += grow
                 spare -= grow
     last_flexible = next((k for k in reversed(list(chosen)) if BY_KEY[k].flexible), None)
@@ -130,14 +136,21 @@ def clip(text: str, width: int) -> str:
 def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
     """The longest value of each column sized by its content; `window` only when agents are in more
     than one window and not each in its own window named after it (the `windows` layout); `taskid`
-    only when an agent holds a task."""
+    only when an agent holds a task of the board."""
     out = {"name": max((len(a.name) for a in agents), default=0), "kind": max((len(a.kind) for a in agents), default=0)}
     windows = {a.window for a in agents if a.window}
     if len(windows) > 1 and any(a.window not in (None, a.name) for a in agents):
         out["window"] = max(len(w) for w in windows)
-    if any(a.task_id for a in agents):
-        out["taskid"] = max(len(a.task_id or "") for a in agents)
+    ids = [len(task_id_of(a)) for a in agents]
+    if any(ids):
+        out["taskid"] = max(ids)
     return out
+
+
+def task_id_of(a: AgentSnapshot) -> str:
+    """The id of the task the agent holds, for the task id column: "" for none, and for the task
+    agents.toml gave it (`own_task_id`: not a task of the board; the Task column shows its text)."""
+    return "" if a.task_id in (None, own_task_id(a.name)) else a.task_id
 
 
 def status_cell(a: AgentSnapshot) -> Text:
@@ -166,7 +179,7 @@ CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
     "window": lambda a, now: Text(inert(a.window or "—")),
     "reason": lambda a, now: Text(inert(a.reason)),
     "task": lambda a, now: Text(inert(a.task or "—")),
-    "taskid": lambda a, now: Text(inert(a.task_id or "—")),
+    "taskid": lambda a, now: Text(inert(task_id_of(a) or "—")),
     "tokens": lambda a, now: f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
     "cache": lambda a, now: f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)}",
     "cost": lambda a, now: cost_cell(a),
