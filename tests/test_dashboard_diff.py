@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, commit, git, make_repo, sha
+from helpers import ROOT, commit, git, make_repo, pilot_until, sha
 from mission_control.adapters.store import Store
 from mission_control.core.config import load_text
 from mission_control.core.diff import BranchDiff, parse_diff
@@ -240,12 +240,9 @@ async def test_d_shows_a_real_branch_through_the_app_factory(agent_branch) -> No
     config, store, _ = agent_branch
     app = create_app(config, poll_seconds=0.05, bell=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        deadline = time.monotonic() + 20
-        while app.selected_name != "dev1" and time.monotonic() < deadline:
-            await pilot.pause(0.05)
+        await pilot_until(pilot, lambda: app.selected_name == "dev1")
         await pilot.press("D")
         screen = app.screen
-        while screen.diff is None and screen.error is None and time.monotonic() < deadline:
-            await pilot.pause(0.05)
+        await pilot_until(pilot, lambda: screen.diff is not None or screen.error is not None)
         assert screen.error is None and len(screen.diff.files) == 3
         assert "2 commits" in str(screen.query_one("#diff-top").render())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, retry_until
+from helpers import ROOT, pilot_until
 from mission_control.adapters.store import Store
 from mission_control.core.config import load_text
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
@@ -182,15 +182,7 @@ def board_states(store: Store) -> dict[str, tuple[str, str | None, int]]:
     return {t.id: (t.state, t.owner, t.priority) for t in store.tasks()}
 
 
-async def until(pilot, check, timeout: float = 20.0):
-    """Await `check()` truthy while the app runs (its workers need the loop)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"not within {timeout}s: {check}")
+until = pilot_until
 
 
 async def answer(pilot, app, text: str) -> None:

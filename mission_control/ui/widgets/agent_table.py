@@ -21,16 +21,15 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.widgets import DataTable
 
 from mission_control.core.format import age, money, percent, size, tokens
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.records import own_task_id
 from mission_control.core.terminal_text import inert
+from mission_control.ui.widgets.row_table import RowTable
 
 STATUS_STYLE = {
     Status.STARTING: "dim",
@@ -209,16 +208,8 @@ def cell_text(value: object) -> str:
     return str(value) + str(value.style) if isinstance(value, Text) else str(value)
 
 
-class AgentTable(DataTable):
+class AgentTable(RowTable):
     """Agents of the fleet. Enter zooms into the selected agent's pane."""
-
-    DEFAULT_CSS = """
-    AgentTable { height: 1fr; }
-    """
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-    ]
 
     def __init__(self, **kwargs: object) -> None:
         self._rendered: dict[tuple[object, object], dict[tuple[object, ...], object]] = {}
@@ -228,7 +219,7 @@ class AgentTable(DataTable):
         a row that did not change is never rendered again, whatever else changed."""
         self._frame: dict[object, Style] | None = None
         """Styles worked out for the frame being drawn (None between frames)."""
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         # DataTable's own caches are keyed on its update counter, which moves every tick, so
         # whatever they hold from an earlier tick is dead weight until pushed out: at their
         # sizes (10000 cells, 1000 lines) that is ~20 MB a dashboard grows by over its first
@@ -287,15 +278,6 @@ class AgentTable(DataTable):
         self._stale.clear()
         self._made_at.clear()
         return super().clear(columns)
-
-    @property
-    def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
 
     def ordered(self, snap: FleetSnapshot) -> list[AgentSnapshot]:
         agents = list(snap.agents)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual.binding import Binding
-from textual.widgets import DataTable
 
 from mission_control.core.format import UNKNOWN, age, money
 from mission_control.core.model import AgentSnapshot
 from mission_control.core.tasks import HELD, Task, priority_name
 from mission_control.core.terminal_text import inert
+from mission_control.ui.widgets.agent_table import cell_text
+from mission_control.ui.widgets.row_table import RowTable
 
 STATE_STYLE = {
     "queued": "cyan",
@@ -162,33 +162,16 @@ def clipped(value: Text, width: int) -> Text:
     return value
 
 
-class TaskTable(DataTable):
+class TaskTable(RowTable):
     """The board, one row per task (in the order they were added); only changed cells are updated."""
 
-    DEFAULT_CSS = """
-    TaskTable { height: 1fr; }
-    """
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-    ]
-
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self._widths: dict[str, int] = {}
         self._order: list[str] = []
         self._cells: dict[tuple[str, str], str] = {}
         self.rows_shown: dict[str, TaskRow] = {}
         """The rows shown, by task id."""
-
-    @property
-    def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
 
     def show(self, rows: list[TaskRow]) -> None:
         widths = fit(self.size.width - (self.styles.scrollbar_size_vertical if len(rows) + 1 > self.size.height else 0), rows)
@@ -203,7 +186,7 @@ class TaskTable(DataTable):
             for r in rows:
                 made = {k: clipped(v, widths[k]) for k, v in cells(r).items()}
                 self.add_row(*made.values(), key=r.id)
-                self._cells.update({(r.id, k): v.plain + str(v.style) for k, v in made.items()})
+                self._cells.update({(r.id, k): cell_text(v) for k, v in made.items()})
             self._widths, self._order = widths, ids
             if selected in ids:
                 self.move_cursor(row=ids.index(selected))
@@ -211,7 +194,7 @@ class TaskTable(DataTable):
         for r in rows:
             for key, value in cells(r).items():
                 value = clipped(value, widths[key])
-                text = value.plain + str(value.style)
+                text = cell_text(value)
                 if self._cells.get((r.id, key)) != text:
                     self._cells[(r.id, key)] = text
                     self.update_cell(r.id, key, value)
