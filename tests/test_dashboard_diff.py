@@ -246,3 +246,10 @@ async def test_d_shows_a_real_branch_through_the_app_factory(agent_branch) -> No
         await pilot_until(pilot, lambda: screen.diff is not None or screen.error is not None)
         assert screen.error is None and len(screen.diff.files) == 3
         assert "2 commits" in str(screen.query_one("#diff-top").render())
+
+
+def test_a_megabyte_line_is_drawn_cut_and_says_how_much_is_left() -> None:
+    started = time.monotonic()
+    text = diff_line_text("+" + "x = 1; " * 150_000, None, in_hunk=True)
+    assert time.monotonic() - started < 1.0
+    assert text.plain.endswith(f" … {150_000 * 7 + 1 - 2000} more characters") and len(text.plain) < 2100

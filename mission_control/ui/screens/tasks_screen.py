@@ -83,14 +83,18 @@ class TasksScreen(ModalScreen[None]):
 
         worker = get_current_worker()
         since: int | None = None
+        said: str | None = None
         while not worker.is_cancelled:
             try:
                 board = self.mc.source.task_board(since)
                 if board is not None:
                     since = board.count
                     self.post_message(BoardObserved(board))
-            except Exception as exc:  # the store is busy or damaged: the fleet view says so; keep trying
-                self.mc.call_from_thread(self.notify, f"cannot read the task board: {exc}", severity="error", timeout=6)
+                said = None
+            except Exception as exc:  # the store is busy or damaged: said once (until it changes), read again
+                if str(exc) != said:
+                    said = str(exc)
+                    self.mc.call_from_thread(self.notify, f"cannot read the task board: {exc}", severity="error", timeout=6)
                 since = None
             time.sleep(self.mc.poll_seconds)
 

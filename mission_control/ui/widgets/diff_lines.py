@@ -31,6 +31,8 @@ REMOVED = Style(bgcolor="#3d1418")
 MARK = {"+": Style(color="green", bold=True), "-": Style(color="red", bold=True)}
 HUNK = Style(color="cyan")
 HEADER = Style(color="yellow", bold=True)
+LONGEST = 2000
+"""Characters of a line drawn (a minified file's one line can be megabytes): the rest is said, not drawn."""
 CACHED_LINES = 2000
 """Rendered lines kept for the file shown (a screenful is ~50): scrolling back costs nothing."""
 
@@ -60,7 +62,12 @@ def code_text(code: str, lexer: Any) -> Text:
 def diff_line_text(line: str, lexer: Any, in_hunk: bool) -> Text:
     """How one diff line looks: `in_hunk` says whether it is a code line (after the file's first
     `@@`) or part of the file's header."""
-    line = inert(line.expandtabs(TAB))
+    more = len(line) - LONGEST
+    line = inert((line[:LONGEST] if more > 0 else line).expandtabs(TAB))
+    if more > 0:
+        text = diff_line_text(line, lexer, in_hunk)
+        text.append(f" … {more} more characters", style="dim italic")
+        return text
     if line.startswith("@@"):
         return Text(line, style=HUNK)
     if not in_hunk:
@@ -103,7 +110,8 @@ class DiffLines(ScrollView, can_focus=True):
         lines = file.lines if file else ()
         self._first_hunk = next((i for i, line in enumerate(lines) if line.startswith("@@")), len(lines))
         self._lexer = lexer_for(file.path) if file and not file.binary else None
-        width = max((len(line.expandtabs(TAB)) for line in lines), default=0)
+        # as drawn: a line longer than LONGEST is cut and followed by "… N more characters"
+        width = max((len(line[:LONGEST].expandtabs(TAB)) + (40 if len(line) > LONGEST else 0) for line in lines), default=0)
         self.virtual_size = Size(width, len(lines))
         self.scroll_to(0, 0, animate=False)
         self.refresh()
