@@ -426,6 +426,11 @@ def _task_read(args: argparse.Namespace) -> int:
                  f" after {', '.join(shown['after']) or '-'}, review {'yes' if shown['review'] else 'no'},"
                  f" done when {shown['done_when'] or 'default'}, added by {shown['created_by']}",
                  "  time in: " + (", ".join(f"{k} {age(v)}" for k, v in shown["seconds_in"].items()) or "-")]
+        if shown["review"] or shown["reviews"] or shown["merge_sha"]:  # review and the merge queue (issue 19 points 5, 6)
+            lines.append(f"  reviewed by role {shown['review_role'] or 'reviewer'}" if shown["review"] else
+                         f"  reviews task {shown['reviews']}" if shown["reviews"] else "  not reviewed")
+            if shown["merge_sha"]:
+                lines[-1] += f"; merges {shown['merge_sha'][:10]}" + (f", approved {shown['approved']}" if shown["approved"] else "")
         for h in shown["held_by"]:
             cost = "?" if h["cost_usd"] is None else f"${h['cost_usd']:.2f}"
             lines.append(f"  held by {h['agent']}: spend {cost}, commits {'?' if h['commits'] is None else h['commits']}")
@@ -605,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_task)
     p = sub.add_parser("review", parents=[common], help="a reviewer's verdict on a task in review: approve, or changes TEXT (`-`: stdin)")
     p.add_argument("id", metavar="ID", help="the task, or its review task")
-    p.add_argument("verdict", choices=("approve", "changes"))
+    p.add_argument("verdict", metavar="approve|changes", help="approve it (into the merge queue), or send it back with TEXT")
     p.add_argument("text", metavar="TEXT", nargs="?", help="what to change (typed at the worker's prompt); `-` reads it from stdin")
     p.set_defaults(func=cmd_review)
     p = sub.add_parser("hook")  # run by agents' own hooks, not by people

@@ -82,8 +82,6 @@ class MergeJob:
     """When the check started (monotonic clock)."""
     land_after: float = 0.0
     """Monotonic time before which a refused merge is not tried again."""
-    refused: str = ""
-    """Why the main checkout refused the merge last (said once)."""
 
 
 class MergeQueue:
@@ -96,6 +94,8 @@ class MergeQueue:
         self.job: MergeJob | None = None
         self.cleaned = False
         """Scratch worktrees (and checks) left by an earlier supervisor were removed (at the first tick)."""
+        self.said: dict[str, str] = {}
+        """Per task, the last reason its merge waits that was logged (said once, not every tick)."""
 
     @property
     def folder(self) -> Path:
@@ -103,9 +103,10 @@ class MergeQueue:
 
     # -- each tick ---------------------------------------------------------------
 
-    def tick(self, tasks: list[Task], recs: dict[str, AgentRecord], snaps: dict[str, AgentSnapshot], now: float) -> None:
+    def tick(self, tasks: list[Task], recs: dict[str, AgentRecord], snaps: dict[str, AgentSnapshot], now: float) -> bool:
+        """One step of the queue's head; True when it may have changed a task (the board is read again)."""
         if self.config.repo is None:
-            return
+            return False
         if not self.cleaned:
             self.clean_left_behind()
             self.cleaned = True
@@ -115,10 +116,11 @@ class MergeQueue:
                 self._drop_job()
             else:
                 self._step(task, snaps, now)
-            return
+            return True
         queue = merge_queue(tasks)
         if queue:
             self._start(queue[0], recs, snaps, now)
+        return bool(queue)
 
     def stop(self) -> None:
         """The supervisor stops: a running check is killed and its scratch worktree removed (the
@@ -178,7 +180,11 @@ class MergeQueue:
         if not self.config.merge_check:
             self._step(task, {}, now)
             return
-        self._run_check(job)
+        try:
+            self._run_check(job)
+        except OSError as exc:  # the shell cannot be started: said, tried again next tick
+            self._drop_job()
+            self._say(task, f"cannot start the merge check of task {task.id}: {exc}")
 
     def _run_check(self, job: MergeJob) -> None:
         out = self.folder / f"{job.task}.out"
@@ -246,9 +252,7 @@ class MergeQueue:
             self._send_back(task, {}, f"Merging your branch into {job.base} conflicts in {', '.join(result.conflicts)}.", now)
             return
         job.land_after = time.monotonic() + LAND_RETRY  # the main checkout is not ready: the task waits at the head
-        if refused != job.refused:
-            job.refused = refused
-            self._say(task, f"task {task.id} waits to be merged: {refused}")
+        self._say(task, f"task {task.id} waits to be merged: {refused}")
 
     # -- outcomes ----------------------------------------------------------------------
 
@@ -294,7 +298,10 @@ class MergeQueue:
         return last_lines("\n".join(plain_line(line) for line in text.splitlines()))
 
     def _say(self, task: Task, line: str) -> None:
-        self._log(task, "merge-wait", line)
+        """Why its merge waits: logged once (the queue tries again each tick)."""
+        if self.said.get(task.id) != line:
+            self.said[task.id] = line
+            self._log(task, "merge-wait", line)
 
     def _log(self, task: Task, action: str, line: str) -> None:
         self.store.log_action(self.actor, action, task.owner, f"task {task.id}", line)

@@ -62,18 +62,18 @@ def require_fleet(config: FleetConfig) -> None:
                       "start it with `mission-control up`; nothing changed")
 
 
-def check_prompt(prompt: str) -> str:
+def check_prompt(prompt: str, what: str = "the prompt") -> str:
     """The prompt as given (byte-exact), or TaskInputError in one line: empty, a NUL byte (no
     program can be given one), not UTF-8 (a file of other bytes), over MAX_TASK_BYTES."""
     if "\x00" in prompt:
-        raise TaskInputError("the prompt contains a NUL byte, which no program can be given")
+        raise TaskInputError(f"{what} contains a NUL byte, which no program can be given")
     try:
         prompt.encode("utf-8")
     except UnicodeEncodeError:
-        raise TaskInputError("the prompt is not UTF-8 text") from None
+        raise TaskInputError(f"{what} is not UTF-8 text") from None
     if not prompt.strip():
-        raise TaskInputError("the prompt is empty")
-    if problem := text_problem("the prompt", prompt, MAX_TASK_BYTES):
+        raise TaskInputError(f"{what} is empty")
+    if problem := text_problem(what, prompt, MAX_TASK_BYTES):
         raise TaskInputError(problem)
     return prompt
 
@@ -180,7 +180,7 @@ class TaskBoard:
                 close(data.get("from_cost_usd"), data.get("from_commits"))
             elif e["event"] in ("done", "cancel", "fail"):
                 close(data.get("cost_usd"), data.get("commits"))
-            if e["event"] in ("take", "handoff"):
+            if e["event"] in ("take", "handoff", "changes"):  # `changes`: its worker holds it again
                 holders.append({"agent": e["agent"], "cost_at_start": data.get("cost_usd"), "commits_at_start": data.get("commits"),
                                 "cost_usd": None, "commits": None, "closed": False})
         out["held_by"] = [{"agent": h["agent"], "cost_usd": h["cost_usd"], "commits": h["commits"]} for h in holders]
@@ -314,7 +314,7 @@ class TaskBoard:
         if verdict == "changes":
             if not text.strip():
                 raise TaskInputError("say what to change: `review ID changes TEXT` (TEXT `-`: read from stdin)")
-            check_prompt(text)
+            check_prompt(text, "the change request")
         self._running()
         board = self.board()
         task = reviewed_task(task_id, board)
@@ -442,8 +442,7 @@ class TaskBoard:
                 continue
             self.store.log_action(self.actor, "task-take", rec.name, f"task {task.id}", f"{rec.name} pulled task {task.id}")
             tasks = self.store.tasks()
-        if self.config.merge_queue:
-            self.merges.tick(tasks, recs, by_name, now)
+        if self.merges.tick(tasks, recs, by_name, now):  # also after `merge_queue` was turned off: none is left waiting
             tasks = self.store.tasks()
         self.known = tasks
 
