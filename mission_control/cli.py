@@ -73,7 +73,7 @@ def _attach(config: FleetConfig) -> int:
 
     tmux = Tmux(config.socket)
     if not tmux.has_session(config.session):
-        raise CliError(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): start it with `mission-control up`")
+        raise no_fleet(config)
     if os.environ.get("TMUX") and _inside_tmux(config, tmux):
         return 0
     note = None
@@ -88,6 +88,11 @@ def _attach(config: FleetConfig) -> int:
     argv = tmux.attach_argv(config.session, note)
     os.execvpe(argv[0], argv, env)
     return 0  # not reached
+
+
+def no_fleet(config: FleetConfig) -> CliError:
+    """The one line for a command that needs the fleet running and finds it is not."""
+    return CliError(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): start it with `mission-control up`")
 
 
 def _inside_tmux(config: FleetConfig, tmux) -> bool:
@@ -155,6 +160,18 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     create_app(_config(args)).run()
     return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """The dashboard in a browser (mission_control/web.py): one dashboard process per tab, behind a token."""
+    from mission_control.adapters.tmux import Tmux
+    from mission_control.web import check_bind, serve
+
+    config = _config(args)
+    check_bind(args.host, args.port, args.public)
+    if not Tmux(config.socket).has_session(config.session):
+        raise no_fleet(config)
+    return serve(config, host=args.host, port=args.port, public=args.public)
 
 
 def cmd_supervise(args: argparse.Namespace) -> int:
@@ -508,6 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_attach)
     p = sub.add_parser("dashboard", parents=[common], help="run the dashboard against the running fleet")
     p.set_defaults(func=cmd_dashboard)
+    p = sub.add_parser("web", parents=[common], help="serve the dashboard to browsers (one per tab), behind a token in the printed URL")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs --public)")
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0: any free port)")
+    p.add_argument("--public", action="store_true", help="allow a non-loopback --host: anyone who reaches the port with the URL controls the fleet")
+    p.set_defaults(func=cmd_web)
     p = sub.add_parser("status", parents=[common], help="print the fleet's latest status")
     p.add_argument("--json", action="store_true", help="as a JSON list")
     p.set_defaults(func=cmd_status)

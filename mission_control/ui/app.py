@@ -360,6 +360,9 @@ class MissionControlApp(App[None]):
         if self.actions is None:
             return
         if self.actions.needs_terminal():
+            if self.is_web:  # a browser tab (`web`) has no terminal to hand to tmux
+                self.notify(f"zoom: {name}'s pane needs a terminal: `mission-control attach`", timeout=6)
+                return
             with self.suspend():
                 try:
                     outcome = self.actions.zoom(name)
