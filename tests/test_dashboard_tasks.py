@@ -328,3 +328,17 @@ def test_the_task_agents_toml_gave_an_agent_is_no_board_task_id() -> None:
     assert "taskid" not in content_widths(own)
     moved = own + [AgentSnapshot(name="tester", kind="shell", status=Status.IDLE, task_id="coder-task")]
     assert content_widths(moved)["taskid"] == len("coder-task")
+
+
+def test_the_real_board_offers_all_the_tasks_view_asks() -> None:
+    """`create_app` wires `TaskBoard` where the Tasks view expects its `TaskPort` (a rename on one side
+    would otherwise surface only at a key press), with the keyword arguments the view passes."""
+    import inspect
+
+    from mission_control.ui.app import TaskPort
+
+    asked = [n for n, _ in inspect.getmembers(TaskPort, inspect.isfunction) if not n.startswith("_")]
+    assert sorted(asked) == ["add", "assign", "cancel", "review", "set_priority"]
+    for name in asked:
+        wanted = set(inspect.signature(getattr(TaskPort, name)).parameters)
+        assert wanted <= set(inspect.signature(getattr(TaskBoard, name)).parameters), name
