@@ -242,6 +242,14 @@ async def test_the_keys_change_the_board_in_the_store(real_fleet) -> None:
         await until(pilot, lambda: str(table.get_cell("fix-1", "owner")) == "dev2")
         assert [d["agent"] for d in store.pending_deliveries()] == ["dev2"]  # typed at its prompt by the supervisor
 
+        # its spend and commits follow its holder's snapshots, live (the board itself did not change)
+        store.write_snapshot(FleetSnapshot(taken_at=time.time(), session="t", agents=(
+            AgentSnapshot(name="dev1", kind="shell", status=Status.IDLE, at_prompt=True, commits=0),
+            AgentSnapshot(name="dev2", kind="shell", status=Status.WORKING, commits=3, cost_usd=0.5, task_id="fix-1",
+                          task_cost_usd=0.5),
+        )))
+        await until(pilot, lambda: (str(table.get_cell("fix-1", "spend")), str(table.get_cell("fix-1", "commits"))) == ("$0.50", "3"))
+
         # cancel asks first: n leaves it, y cancels
         await pilot.press("x")
         await pilot.pause()
