@@ -59,9 +59,9 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("diagnose", "d", "Diagnose", "Agent"),
     KeyAction("merge", "m", "Merge branch", "Agent"),
     KeyAction("diff", "D", "Diff view", "Agent", note="files, stats, the diff; m merges, t sends an instruction"),
-    KeyAction("order", "o", "Needs-you first", "Dashboard", method="toggle_order"),
     KeyAction("tasks", "T", "Tasks view", "Dashboard", footer=True, short="Tasks",
               note="the task board: add, prioritise, cancel, assign, review"),
+    KeyAction("order", "o", "Needs-you first", "Dashboard", method="toggle_order"),
 )
 """Every dashboard action, in the footer's order."""
 

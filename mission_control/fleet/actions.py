@@ -34,11 +34,12 @@ from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import typed_task
 from mission_control.core.model import AgentSnapshot, Status
-from mission_control.core.records import AgentRecord, own_task_id
+from mission_control.core.records import AgentRecord
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import rules_with_user
 from mission_control.core.status import ScreenFacts, tail_lines
 from mission_control.core.tasks import HELD, Event, transition
+from mission_control.core.records import own_task_id
 
 PAUSE_REASON_KEY = "paused_reason:"
 """Store meta key prefix: why an agent was paused (the process state says *that* it is)."""

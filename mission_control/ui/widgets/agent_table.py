@@ -146,12 +146,6 @@ def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
     return out
 
 
-def task_id_of(a: AgentSnapshot) -> str:
-    """The id of the task the agent holds, for the task id column: "" for none, and for the task
-    agents.toml gave it (`own_task_id`: not a task of the board; the Task column shows its text)."""
-    return "" if a.task_id in (None, own_task_id(a.name)) else a.task_id
-
-
 def status_cell(a: AgentSnapshot) -> Text:
     label = a.status.value
     if a.status is Status.EXITED and a.exit_code not in (None, 0):
@@ -166,6 +160,12 @@ def cost_cell(a: AgentSnapshot) -> Text:
     if a.budget_state == "warn":
         return Text(f"{text} ▲", style="yellow")
     return Text(text)
+
+
+def task_id_of(a: AgentSnapshot) -> str:
+    """The id of the task the agent holds, for the task id column: "" for none, and for the task
+    agents.toml gave it (`own_task_id`: not a task of the board; the Task column shows its text)."""
+    return "" if a.task_id in (None, own_task_id(a.name)) else a.task_id
 
 
 CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
