@@ -739,6 +739,12 @@ class Store:
         self._reads[table] = (stamp, value)
         return copy.copy(value)
 
+    def change_count(self, table: str) -> int:
+        """How many writes `table` has had (its `table_changes` counter): a reader that keeps a copy
+        of what it read (the dashboard's Tasks view) reads again only when this moved."""
+        row = self._conn().execute("SELECT n FROM table_changes WHERE tbl=?", (table,)).fetchone()
+        return row[0] if row else 0
+
     def agents(self, include_removed: bool = False) -> list[AgentRecord]:
         """The fleet's agents in the order they were added, each spec read back with its env values."""
         return self._cached("agents", include_removed, lambda: self._read_agents(include_removed))

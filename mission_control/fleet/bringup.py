@@ -25,6 +25,7 @@ from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
 from mission_control.core.listen_address import parse_listen_address
 from mission_control.core.launch_plan import FLEET_ENV, fleet_mark, typed_task
 from mission_control.core.layouts import LayoutPreset, fit_note, layout_string, misplaced, plan
+from mission_control.core.records import own_task_id
 from mission_control.fleet.locate import CONFIG_OPTION, STATE_OPTION, load_layout
 from mission_control.fleet.panes import agent_worktree, record_agent_run, start_agent_pane
 from mission_control.adapters.supervisor_lock import UP_LOCK_NAME, LockBusy, output_log, supervisor_alive, up_lock
@@ -456,7 +457,7 @@ def record_tasks(config: FleetConfig, store: Store) -> None:
     for spec in config.agents:
         if not spec.task:
             continue
-        task_id = by_agent[spec.name].id if spec.name in by_agent else f"{spec.name}-task"
+        task_id = by_agent[spec.name].id if spec.name in by_agent else own_task_id(spec.name)
         if task_id not in held:
             store.record_task(task_id, spec.task, spec.name, None, "assigned in agents.toml", None)
         text = typed_task(spec)
