@@ -133,3 +133,33 @@ def test_a_prompt_that_changed_is_not_answered(cli, tmp_path: Path, monkeypatch:
     assert "❯ 1. Yes" in pane_text(cli, "racing")  # not a key went in: the highlight did not move
     log = run_cli(cli, cfg, "log").stdout
     assert "answer" not in log
+
+
+async def test_a_round_of_approvals_from_the_dashboard_keys(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`y` at the first WAITING agent, `n` to the next one needing you, `N` there: both answered,
+    without a zoom; the dashboard's keys go through the real actions to the real panes."""
+    from mission_control.ui.app import create_app
+    from mission_control.ui.widgets.prompt_bar import PromptBar
+    from test_dashboard_fleet import wait_for
+
+    monkeypatch.setenv("MISSION_CONTROL_SOCKET", cli.socket)
+    monkeypatch.delenv("TMUX", raising=False)
+    cfg = up(cli, tmp_path, agents(tmp_path, "menu"))
+    waiting(cli, cfg, "yn")
+    waiting(cli, cfg, "menu")
+    app = create_app(load_config(cfg), poll_seconds=0.1, bell=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        bar = app.query_one(PromptBar)
+        await wait_for(pilot, lambda: app.selected_name == "yn" and bar.prompt is not None and bar.agent == "yn",
+                       message="yn's prompt on the prompt line")
+        assert bar.prompt.question == "Deploy now?"
+        await pilot.press("y")
+        await wait_for(pilot, lambda: (tmp_path / "yn.out").exists(), message="y answered yn")
+        await pilot.press("n")  # next needing you: menu
+        await wait_for(pilot, lambda: bar.agent == "menu" and bar.prompt is not None, message="menu's prompt shown")
+        assert [o.label for o in bar.prompt.options] == ["Yes", "Yes, and don't ask again for this command", "No"]
+        await pilot.press("N")
+        await wait_for(pilot, lambda: (tmp_path / "menu.out").exists(), message="N answered menu")
+    assert (tmp_path / "yn.out").read_text() == "got:y\n" and (tmp_path / "menu.out").read_text() == "No\n"
+    log = run_cli(cli, cfg, "log").stdout
+    assert "dashboard" in log and "Deploy now? → 1. Yes" in log and "Do you want to proceed? → 3. No" in log
