@@ -97,7 +97,7 @@ def test_choices_by_number_word_and_label() -> None:
     assert offered(p) == "1 Yes · 2 Yes, and always allow access to fxrepo-n9q30q6o/ from this project · 3 No · y = 1 · n = 3"
 
 
-@pytest.mark.parametrize("choice", ["4", "0", "maybe", "", "1; tmux kill-server", "y\n"])
+@pytest.mark.parametrize("choice", ["4", "0", "maybe", "", "1; tmux kill-server", "y\n", "x" * 1_000_000, "1\x00"], ids=lambda c: repr(c[:16]))
 def test_a_choice_it_does_not_offer_is_one_line_naming_what_it_does(choice: str) -> None:
     p = prompt_of("claude/permission-bash.txt")
     if choice == "y\n":  # surrounding white space is not part of a choice
@@ -106,6 +106,7 @@ def test_a_choice_it_does_not_offer_is_one_line_naming_what_it_does(choice: str)
     with pytest.raises(PromptError) as err:
         choose(p, choice)
     assert "\n" not in str(err.value) and "1 Yes" in str(err.value) and "3 No" in str(err.value)
+    assert len(str(err.value)) < 200
 
 
 def test_no_yes_option_means_no_y_key() -> None:

@@ -312,7 +312,8 @@ def choose(prompt: Prompt, choice: str) -> Option:
     if option is None:
         option = next((o for o in prompt.options if o.label.lower() == word or (o.answer and o.answer == word)), None)
     if option is None:
-        raise PromptError(f"{choice!r} is not one of its options: {offered(prompt)}")
+        shown = choice if len(choice) <= 40 else choice[:40] + "…"
+        raise PromptError(f"{shown!r} is not one of its options: {offered(prompt)}")
     if option.needs_text:
         raise PromptError(f"option {option.number} ({option.label}) asks you to type: answer it in the agent's pane")
     if prompt.send == "none":

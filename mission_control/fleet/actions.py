@@ -504,8 +504,10 @@ class FleetActions:
         if not prompt.same(now):
             raise ActionError(f"{name}'s prompt changed before the answer went in"
                               f"{f' (now: {now.question!r})' if now else ''}: nothing typed")
-        assert now is not None
-        keys = keystrokes(now, option)  # from where the highlight is now
+        try:
+            keys = keystrokes(now, option)  # from where the highlight is now
+        except PromptError as exc:
+            raise ActionError(f"{name}: {exc}; nothing typed") from None
         try:
             if keys.moves:
                 self.tmux.send_keys(rec.pane_id, *keys.moves)
