@@ -209,21 +209,3 @@ async def test_a_tick_under_a_filter_on_300_agents_renders_only_changed_rows_in_
             DataTable._render_line = original  # type: ignore[method-assign]
         # agent-003 is in sight and changed; agent-297 changed out of sight; agent-004 is filtered out
         assert set(rendered) == {"agent-003"}, rendered
-
-
-@pytest.mark.parametrize("keys,error", [
-    ('answer_no = "n"', "key 'n' is bound to both 'next_attention' and 'answer_no'; give 'next_attention' another key too"),
-    ('jump = "y"', "key 'y' is bound to both 'answer_yes' and 'jump'; give 'answer_yes' another key too"),
-    ('answer_no = "n"\nnext_attention = "tab"', None),
-])
-def test_one_key_never_does_two_things(tmp_path, keys: str, error: str | None) -> None:
-    from mission_control.core.config import load_text
-    from mission_control.core.errors import MissionControlError
-
-    body = f'[keys]\n{keys}\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "true"\n'
-    if error is None:
-        assert load_text(tmp_path / "agents.toml", body).keys["answer_no"] == "n"
-        return
-    with pytest.raises(MissionControlError) as err:
-        load_text(tmp_path / "agents.toml", body)
-    assert error in str(err.value) and "\n" not in str(err.value)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mission_control.core.errors import UsageError
-from mission_control.core.keys import ACTIONS, KEY_ACTIONS
+from mission_control.core.keys import KEY_ACTIONS
 from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
 from mission_control.core.tasks import DONE_WHEN, TaskInputError, cycle_text, did_you_mean, find_cycle, parse_priority
@@ -361,16 +361,6 @@ class FileSchema(_Strict):
             if key in seen:
                 raise ValueError(f"key {key!r} is bound to both {seen[key]!r} and {action!r}")
             seen[key] = action
-        # one key never does two things: a key given here must not be another action's default
-        # (issue 21: `answer_no = "n"` while `n` is still next_attention's)
-        owner: dict[str, str] = {}
-        for action, keys in ({a.id: a.key for a in ACTIONS} | v).items():
-            for key in keys.split(","):
-                if owner.get(key, action) != action:
-                    other = owner[key]
-                    raise ValueError(f"key {key!r} is bound to both {other!r} and {action!r}; give "
-                                     f"{other if action in v else action!r} another key too")
-                owner[key] = action
         return v
 
 
