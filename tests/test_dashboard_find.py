@@ -209,3 +209,30 @@ async def test_a_tick_under_a_filter_on_300_agents_renders_only_changed_rows_in_
             DataTable._render_line = original  # type: ignore[method-assign]
         # agent-003 is in sight and changed; agent-297 changed out of sight; agent-004 is filtered out
         assert set(rendered) == {"agent-003"}, rendered
+
+
+async def test_a_key_given_in_keys_wins_over_a_default() -> None:
+    """`answer_no = "n"` takes `n` from next_attention: the key does one thing, the one the person chose."""
+    actions = RecordingActions()
+    app = answer_app(actions, keys={"answer_no": "n"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await select(app, pilot, "asker")
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.selected_name == "asker"
+    assert [a[0] for a in answers(actions)] == [("asker", "2")]
+
+async def test_answer_keys_do_nothing_while_a_dialog_is_open() -> None:
+    actions = RecordingActions()
+    app = answer_app(actions)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await select(app, pilot, "asker")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        await pilot.press("y", "1", "N", "slash", "g")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "HelpScreen" and not app.screen_stack[0].query_one(FindBar).display
+    assert answers(actions) == []

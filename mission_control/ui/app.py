@@ -545,6 +545,8 @@ class MissionControlApp(App[None]):
     def action_answer(self, choice: str) -> None:
         """Send the selected WAITING agent the option this key shows on the prompt line; the action
         sends it only into that same prompt, still on its screen."""
+        if len(self.screen_stack) > 1:  # a dialog is open: its keys are its own, never an answer
+            return
         if not (agent := self._agent_or_say()):
             return
         bar = self.query_one(PromptBar)
@@ -563,10 +565,12 @@ class MissionControlApp(App[None]):
     # -- finding an agent (issue 21): `/` filters, `g` goes to one, esc clears ------------------
 
     def action_filter(self) -> None:
-        self.query_one(FindBar).open(FILTER, " ".join(self.query_one(AgentTable).filter_words))
+        if len(self.screen_stack) == 1:
+            self.query_one(FindBar).open(FILTER, " ".join(self.query_one(AgentTable).filter_words))
 
     def action_jump(self) -> None:
-        self.query_one(FindBar).open(JUMP)
+        if len(self.screen_stack) == 1:
+            self.query_one(FindBar).open(JUMP)
 
     def action_clear_filter(self) -> None:
         if self.query_one(AgentTable).filter_words:
