@@ -163,3 +163,49 @@ async def test_a_round_of_approvals_from_the_dashboard_keys(cli, tmp_path: Path,
     assert (tmp_path / "yn.out").read_text() == "got:y\n" and (tmp_path / "menu.out").read_text() == "No\n"
     log = run_cli(cli, cfg, "log").stdout
     assert "dashboard" in log and "Deploy now? → 1. Yes" in log and "Do you want to proceed? → 3. No" in log
+
+
+@pytest.fixture
+def fake_model(tmp_path: Path):
+    """tests/tools/fake_llm_server.py on a loopback port: its base URL (stopped afterwards)."""
+    import subprocess
+
+    port_file = tmp_path / "fake.port"
+    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "tools" / "fake_llm_server.py"), "--port-file",
+                               str(port_file), "--lifetime", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        retry_until(lambda: port_file.exists() and port_file.read_text().strip(), timeout=20)
+        yield f"http://127.0.0.1:{port_file.read_text().strip()}"
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("qwen"), reason="Qwen Code (`qwen`) is not installed")
+def test_a_real_qwen_permission_prompt_answered(cli, tmp_path: Path, fake_model: str) -> None:
+    """Qwen Code at its shell-permission dialog (the fake model asks to run `echo … > notes.txt`):
+    `answer qw y` moves its highlight and presses Enter, and the command runs."""
+    import subprocess
+
+    home, repo = tmp_path / "home", tmp_path / "repo"
+    (home / ".qwen").mkdir(parents=True)
+    (home / ".qwen" / "settings.json").write_text(
+        '{"memory": {"enableManagedAutoMemory": false}, "security": {"auth": {"selectedType": "openai"}}}')
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    cfg = up(cli, tmp_path, f'''
+[[agent]]
+name = "qw"
+kind = "qwen"
+cwd = "{repo}"
+worktree = false
+task = "create notes.txt with a greeting"
+env = {{ HOME = "{home}", OPENAI_API_KEY = "fake-qwen-key", OPENAI_BASE_URL = "{fake_model}/s/bash/v1", OPENAI_MODEL = "qwen3-coder-plus" }}
+''')
+    retry_until(lambda: status_of(cli, cfg, "qw").get("status") == "WAITING", timeout=90, message="qwen asks permission")
+    shown = run_cli(cli, cfg, "answer", "qw")
+    assert shown.returncode == 0 and "qw asks: Allow execution of: 'echo'?" in shown.stdout, shown.stdout + shown.stderr
+    r = run_cli(cli, cfg, "answer", "qw", "y")
+    assert r.returncode == 0 and "answered qw: 1. Yes, allow once" in r.stdout, r.stderr
+    retry_until(lambda: (repo / "notes.txt").exists(), timeout=30, message="the shell command ran")
+    assert (repo / "notes.txt").read_text() == "hello from fixture\n"
