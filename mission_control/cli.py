@@ -332,6 +332,27 @@ def cmd_send(args: argparse.Namespace) -> int:
     return _report(acts.send(args.agent, text, force=args.force))
 
 
+def cmd_answer(args: argparse.Namespace) -> int:
+    """`answer AGENT CHOICE`: choose an option of the prompt it waits on; without CHOICE, show the prompt."""
+    acts = _actions(args)
+    if args.choice is None:
+        from mission_control.core.prompts import offered
+
+        prompt = acts.waiting_prompt(args.agent)
+        keys = prompt.keys()
+        lines = [f"{args.agent} asks: {prompt.question}"]
+        for o in prompt.options:
+            letters = "".join(f" ({k})" for k in ("y", "n") if keys.get(k) == o)
+            lines.append(f"  {o.number}. {o.label}{letters}" + ("  [type it in its pane]" if o.needs_text else ""))
+        if not prompt.answerable:
+            lines.append(f"answer it in its pane: {prompt.why}" if prompt.why else "nothing here can be chosen from outside")
+        else:
+            lines.append(f"choose with: mission-control answer {args.agent} CHOICE  ({offered(prompt)})")
+        say("\n".join(lines), lines=True)
+        return 0
+    return _report(acts.answer(args.agent, args.choice))
+
+
 def cmd_restart(args: argparse.Namespace) -> int:
     acts = _actions(args)
     return _report([acts.kill(n) if args.command == "kill" else acts.restart(n) for n in args.agents])
@@ -595,6 +616,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="*")
     p.add_argument("--force", action="store_true", help="type it now even into busy agents")
     p.set_defaults(func=cmd_send)
+    p = sub.add_parser("answer", parents=[common], help="answer the prompt a WAITING agent shows (an option's number, y or n); without CHOICE, show it")
+    p.add_argument("agent")
+    p.add_argument("choice", nargs="?", help="the option's number as shown, y / yes, n / no, or its label")
+    p.set_defaults(func=cmd_answer)
     for name, text in (("restart", "restart agents with their task"), ("kill", "stop agents' processes (their panes stay)")):
         p = sub.add_parser(name, parents=[common], help=text)
         p.add_argument("agents", nargs="+", metavar="AGENT")

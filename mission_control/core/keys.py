@@ -62,6 +62,14 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("tasks", "T", "Tasks view", "Dashboard", footer=True, short="Tasks",
               note="the task board: add, prioritise, cancel, assign, review"),
     KeyAction("order", "o", "Needs-you first", "Dashboard", method="toggle_order"),
+    # answering the selected WAITING agent's prompt: the line above the footer shows what each key sends
+    *(KeyAction(f"answer_{n}", str(n), "Answer: the option with this number", "Agent", method=f"answer('{n}')") for n in range(1, 10)),
+    KeyAction("answer_yes", "y", "Answer yes", "Agent", method="answer('y')", note="the prompt line shows which option"),
+    KeyAction("answer_no", "N", "Answer no", "Agent", method="answer('n')", note="n is next_attention"),
+    # finding an agent
+    KeyAction("filter", "slash", "Filter by name, kind, status, task", "Dashboard"),
+    KeyAction("jump", "g", "Go to an agent by name", "Dashboard"),
+    KeyAction("clear_filter", "escape", "Clear the filter", "Dashboard"),
 )
 """Every dashboard action, in the footer's order."""
 

@@ -52,7 +52,8 @@ from typing import Any
 from mission_control.core.regex_prefilter import Needed, fold, needed_strings
 
 STATES = ("WORKING", "WAITING", "IDLE", "STUCK")
-FILE_KEYS = ("rule", "description", "turn", "common", "idle_cpu", "quiet_start")
+FILE_KEYS = ("rule", "description", "turn", "common", "idle_cpu", "quiet_start", "prompt")
+"""`prompt`: the `[[prompt]]` tables, read by `core/prompts.py` (what a WAITING screen offers)."""
 RULE_KEYS = ("state", "pattern", "reason", "lines", "ignore_case")
 
 

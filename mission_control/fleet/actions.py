@@ -34,6 +34,7 @@ from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import typed_task
 from mission_control.core.model import AgentSnapshot, Status
+from mission_control.core.prompts import Prompt, PromptError, choose, keystrokes, read_prompt
 from mission_control.core.records import AgentRecord
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import rules_with_user
@@ -49,6 +50,8 @@ ENV_LOCK_WAIT = 60.0
 """How long a change to an agent's injected variables waits for another one to finish."""
 QUIET_CHECK_SECONDS = 0.25
 """Two captures this far apart must be identical before text is typed at a prompt."""
+HIGHLIGHT_WAIT_SECONDS = 3.0
+"""How long an answer waits for a menu's highlight to reach the chosen option before Enter."""
 
 
 class ActionError(MissionControlError):
@@ -470,6 +473,83 @@ class FleetActions:
         except TmuxError as exc:
             return self._log("zoom", name, "", str(exc), ok=False)
         return self._log("zoom", name, "", f"showing {name} ({rec.pane_id}); prefix+z unzooms")
+
+    # -- answer a prompt ---------------------------------------------------------------
+
+    def _screen(self, rec: AgentRecord) -> str:
+        """The agent's screen now (one line, ActionError, when it has no live pane)."""
+        pane = rec.pane_id
+        if not pane or not self.tmux.pane_alive(pane):
+            raise ActionError(f"{rec.name} has no live pane: nothing typed")
+        try:
+            return self.tmux.capture(pane)
+        except TmuxError as exc:
+            raise ActionError(f"cannot read {rec.name}'s screen: {exc}; nothing typed") from None
+
+    def waiting_prompt(self, name: str) -> Prompt:
+        """The prompt the agent waits on, read from its screen now. One line (ActionError) when it
+        is not WAITING (never typed into a running turn) or shows nothing that can be read."""
+        rec = self.record(name)
+        agent = self.snapshot(name)
+        if agent is None or agent.status is not Status.WAITING:
+            state = f"{agent.status.value}" + (f" ({agent.reason})" if agent.reason else "") if agent else "not running"
+            raise ActionError(f"{name} is {state}, not waiting for an answer: nothing typed")
+        prompt = read_prompt(rec.kind, self._screen(rec))
+        if prompt is None:
+            raise ActionError(f"{name} is WAITING ({agent.reason}) but shows no prompt with options I can read: "
+                              f"answer it in its pane (`mission-control attach`, or z in the dashboard)")
+        return prompt
+
+    @recorded
+    def answer(self, name: str, choice: str, expected: Prompt | None = None) -> Outcome:
+        """Choose `choice` (an option's number, `y`/`n`, or its label) in the prompt the agent waits
+        on, the way its kind takes a choice. Only if it is WAITING, and only into the same prompt:
+        the one the person saw (`expected`, when given) and the one read again right before the
+        keys go in (and, for menus, again after the highlight moved, before Enter)."""
+        rec = self.record(name)
+        prompt = self.waiting_prompt(name)
+        if expected is not None and not expected.same(prompt):
+            raise ActionError(f"{name}'s prompt changed since you looked (now: {prompt.question!r}): nothing typed")
+        try:
+            option = choose(prompt, choice)
+        except PromptError as exc:
+            raise ActionError(f"{name}: {exc}; nothing typed") from None
+        detail = f"{prompt.question} → {option.number}. {option.label}"
+        time.sleep(QUIET_CHECK_SECONDS)  # read again right before typing: the same prompt, still there
+        now = read_prompt(rec.kind, self._screen(rec))
+        if not prompt.same(now):
+            raise ActionError(f"{name}'s prompt changed before the answer went in"
+                              f"{f' (now: {now.question!r})' if now else ''}: nothing typed")
+        try:
+            keys = keystrokes(now, option)  # from where the highlight is now
+        except PromptError as exc:
+            raise ActionError(f"{name}: {exc}; nothing typed") from None
+        try:
+            if keys.moves:
+                self.tmux.send_keys(rec.pane_id, *keys.moves)
+            if keys.check is not None:
+                self._await_highlight(rec, now, keys.check)
+            if keys.text:
+                self.tmux.send_text(rec.pane_id, keys.text, enter=False)
+            self.tmux.send_keys(rec.pane_id, *keys.confirm)
+        except TmuxError as exc:
+            return self._log("answer", name, detail, str(exc), ok=False)
+        return self._log("answer", name, detail, f"answered {name}: {option.number}. {option.label}")
+
+    def _await_highlight(self, rec: AgentRecord, prompt: Prompt, number: int) -> None:
+        """Wait until the agent's menu highlights option `number` (the same prompt, still); one
+        line (ActionError, nothing confirmed) when it changed or the highlight did not get there."""
+        deadline = time.monotonic() + HIGHLIGHT_WAIT_SECONDS
+        while True:
+            now = read_prompt(rec.kind, self._screen(rec))
+            if not prompt.same(now):
+                raise ActionError(f"{rec.name}'s prompt changed while its highlight moved: Enter not pressed")
+            if now is not None and now.selected == number:
+                return
+            if time.monotonic() >= deadline:
+                raise ActionError(f"{rec.name}'s highlight did not reach option {number} within "
+                                  f"{HIGHLIGHT_WAIT_SECONDS:g} s: Enter not pressed; answer it in its pane")
+            time.sleep(0.05)
 
     # -- spawn / reassign ------------------------------------------------------------
 

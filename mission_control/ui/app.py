@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 from mission_control.core.diagnosis import rule_diagnosis
 from mission_control.core.keys import ACTIONS, GROUPS
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status, changed_agents
+from mission_control.core.prompts import offered
 from mission_control.core.terminal_text import inert
 from mission_control.ui.key_table import bindings_of, help_rows
 from mission_control.ui.messages import ActionFinished, FleetObserved, StoreReadFailed, TailRead
@@ -40,6 +41,8 @@ from mission_control.ui.screens.text_view_screen import TextViewScreen
 from mission_control.ui.source import FleetSource, open_store_source
 from mission_control.ui.widgets.agent_table import AgentTable
 from mission_control.ui.widgets.detail_panel import DetailPanel
+from mission_control.ui.widgets.find_bar import FILTER, JUMP, FindBar, jump_target
+from mission_control.ui.widgets.prompt_bar import PromptBar
 from mission_control.ui.widgets.key_hints import KeyHints
 from mission_control.ui.widgets.snapshot_age import SnapshotAge
 from mission_control.ui.widgets.totals_bar import TotalsBar
@@ -90,6 +93,7 @@ class ActionsPort(Protocol):
     def merge(self, name: str) -> Any: ...
     def diff(self, name: str) -> Any: ...
     def diff_stat(self, name: str) -> str: ...
+    def answer(self, name: str, choice: str, expected: Any = None) -> Any: ...
 
 
 class MissionControlApp(App[None]):
@@ -136,6 +140,8 @@ class MissionControlApp(App[None]):
         yield AgentTable(id="agents")
         yield TotalsBar(id="totals")
         yield DetailPanel(id="detail")
+        yield FindBar(id="find")
+        yield PromptBar(id="prompt")
         yield KeyHints()
 
     def on_mount(self) -> None:
@@ -214,6 +220,8 @@ class MissionControlApp(App[None]):
             self.selected_name = table.selected
         self._announce(previous, self.snapshot, changed)
         self._show_detail(None)
+        if table.filter_words and not self.query_one(FindBar).typing:
+            self._end_find(focus=False)  # how many agents the filter leaves may have changed
 
     ANNOUNCE_EACH = 3
     """Up to this many agents starting to need a human in one tick get a notice each; more get one
@@ -270,6 +278,7 @@ class MissionControlApp(App[None]):
     def _show_detail(self, tail: TailRead | None) -> None:
         agent = self.snapshot.agent(self.selected_name) if (self.snapshot and self.selected_name) else None
         self.query_one(DetailPanel).show(agent, tail.tail if tail else None, tail.changes if tail else [], self.clock())
+        self.query_one(PromptBar).show(agent, tail.tail if tail else None, self._answer_keys())
 
     def refresh_clock(self, changed: frozenset[str] | None = frozenset()) -> None:
         """The age line and the table's age cells (every second); `changed`: the agents that
@@ -522,7 +531,8 @@ class MissionControlApp(App[None]):
         names = [a.name for a in self.query_one(AgentTable).ordered(self.snapshot)]
         needing = [a.name for a in self.query_one(AgentTable).ordered(self.snapshot) if a.status.needs_human]
         if not needing:
-            self.notify("nobody needs you right now", timeout=3)
+            filtered = " among the agents the filter shows" if self.query_one(AgentTable).filter_words else ""
+            self.notify(f"nobody{filtered} needs you right now", timeout=3)
             return
         start = names.index(self.selected_name) if self.selected_name in names else -1
         after = [n for n in names[start + 1 :] + names[: start + 1] if n in needing]
@@ -538,6 +548,99 @@ class MissionControlApp(App[None]):
         table.attention_first = not table.attention_first
         table.show(self.snapshot, self.clock())
         self.notify("agents needing you first" if table.attention_first else "fleet order", timeout=2)
+
+    # -- answering a prompt (issue 21): the prompt line shows what each key sends ----------------
+
+    ANSWER_IDS = {**{f"answer_{n}": str(n) for n in range(1, 10)}, "answer_yes": "y", "answer_no": "n", "zoom": "zoom"}
+    """Binding id -> the answer it sends (and `zoom`), for the prompt line's key names."""
+
+    def _answer_keys(self) -> dict[str, str]:
+        """Each answer (`1`…`9`, `y`, `n`) and `zoom` -> its key as shown, after the keymap."""
+        cached = getattr(self, "_answer_key_names", None)
+        if cached is None:
+            cached = {}
+            for active in self.screen.active_bindings.values():
+                answer = self.ANSWER_IDS.get(active.binding.id or "")
+                if active.node is self and answer and answer not in cached:
+                    cached[answer] = self.get_key_display(active.binding)
+            if cached:
+                self._answer_key_names = cached
+        return cached
+
+    def action_answer(self, choice: str) -> None:
+        """Send the selected WAITING agent the option this key shows on the prompt line; the action
+        sends it only into that same prompt, still on its screen."""
+        if len(self.screen_stack) > 1:  # a dialog is open: its keys are its own, never an answer
+            return
+        if not (agent := self._agent_or_say()):
+            return
+        bar = self.query_one(PromptBar)
+        prompt = bar.prompt if bar.agent == agent.name else None
+        if agent.status is not Status.WAITING:
+            self.notify(f"{agent.name} is {agent.status.value}: nothing to answer", severity="warning", timeout=3)
+        elif prompt is None:
+            self.notify(f"no options I can read on {agent.name}'s screen: zoom in to answer", severity="warning", timeout=4)
+        elif not prompt.answerable or choice not in prompt.keys():
+            self.notify(f"nothing sent: {agent.name} offers {offered(prompt) if prompt.answerable else 'nothing to choose from here'}",
+                        severity="warning", timeout=5)
+        else:
+            option = prompt.keys()[choice]
+            self.perform("answer", lambda: self.actions.answer(agent.name, str(option.number), expected=prompt))
+
+    # -- finding an agent (issue 21): `/` filters, `g` goes to one, esc clears ------------------
+
+    def action_filter(self) -> None:
+        if len(self.screen_stack) == 1:
+            self.query_one(FindBar).open(FILTER, " ".join(self.query_one(AgentTable).filter_words))
+
+    def action_jump(self) -> None:
+        if len(self.screen_stack) == 1:
+            self.query_one(FindBar).open(JUMP)
+
+    def action_clear_filter(self) -> None:
+        if self.query_one(AgentTable).filter_words:
+            self._apply_filter("")
+            self._end_find()
+
+    def on_find_bar_changed(self, message: FindBar.Changed) -> None:
+        if message.mode == FILTER:
+            self._apply_filter(message.text)
+        else:
+            self._jump(message.text)
+
+    def on_find_bar_done(self, message: FindBar.Done) -> None:
+        if message.mode == FILTER and not message.accepted:
+            self._apply_filter("")
+        elif message.mode == JUMP and message.accepted:
+            self._jump(message.text)
+        self._end_find()
+
+    def _apply_filter(self, text: str) -> None:
+        table = self.query_one(AgentTable)
+        table.set_filter(text)
+        table.show(self.snapshot, self.clock())
+        if table.selected != self.selected_name:  # the selected agent was filtered out (or none is left)
+            self.selected_name = table.selected
+            self._show_detail(None)
+
+    def _end_find(self, focus: bool = True) -> None:
+        table = self.query_one(AgentTable)
+        total = len(self.snapshot.agents) if self.snapshot else 0
+        shown = len(table.ordered(self.snapshot)) if self.snapshot else 0
+        self.query_one(FindBar).show_filter(" ".join(table.filter_words), shown, total)
+        if focus:
+            table.focus()
+
+    def _jump(self, text: str) -> None:
+        if self.snapshot is None:
+            return
+        name = jump_target((a.name for a in self.snapshot.agents), text)
+        if name is None:
+            return
+        table = self.query_one(AgentTable)
+        if table.filter_words and name not in {a.name for a in table.ordered(self.snapshot)}:
+            self._apply_filter("")  # the filter hides it: going to it clears the filter
+        table.select_agent(name)
 
 
 def create_app(

@@ -13,6 +13,17 @@ from textual.widgets import Static
 from mission_control.core.terminal_text import inert
 
 
+def merged(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Consecutive rows that do the same (the answer keys `1`…`9`) as one row: `1…9` (or `a, b`)."""
+    runs: list[tuple[str, list[str], str]] = []
+    for group, key, desc in rows:
+        if runs and runs[-1][0] == group and runs[-1][2] == desc:
+            runs[-1][1].append(key)
+        else:
+            runs.append((group, [key], desc))
+    return [(group, f"{keys[0]}…{keys[-1]}" if len(keys) > 2 else ", ".join(keys), desc) for group, keys, desc in runs]
+
+
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -22,7 +33,7 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, rows: list[tuple[str, str, str]]) -> None:
         super().__init__()
-        self.rows = rows
+        self.rows = merged(rows)
         """(help group, key as bound now, what it does), in the order shown."""
 
     @property

@@ -147,6 +147,13 @@ def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
     return out
 
 
+def matches(a: AgentSnapshot, words: tuple[str, ...]) -> bool:
+    """Does the agent match every word (lower case) of a filter, each in its name, kind, status,
+    task or task id (issue 21: `/` finds an agent by any of them)?"""
+    fields = (a.name.lower(), a.kind.lower(), a.status.value.lower(), (a.task or "").lower(), (a.task_id or "").lower())
+    return all(any(w in f for f in fields) for w in words)
+
+
 def status_cell(a: AgentSnapshot) -> Text:
     label = a.status.value
     if a.status is Status.EXITED and a.exit_code not in (None, 0):
@@ -254,6 +261,8 @@ class AgentTable(RowTable):
         """When each row's `for` (age) cell was last made: older than the clock means check it when in sight."""
         self._now = 0.0
         self._widths: dict[str, int] = {}
+        self.filter_words: tuple[str, ...] = ()
+        """The filter in force (`/`): only agents matching each word are rows (none: every agent)."""
 
     def on_resize(self, event: events.Resize) -> None:
         if self._columns is not None:
@@ -291,8 +300,14 @@ class AgentTable(RowTable):
         self._made_at.clear()
         return super().clear(columns)
 
+    def set_filter(self, text: str) -> None:
+        """Show only the agents matching each word of `text` (empty: all); drawn at the next `show`."""
+        self.filter_words = tuple(text.lower().split())
+
     def ordered(self, snap: FleetSnapshot) -> list[AgentSnapshot]:
-        agents = list(snap.agents)
+        """The agents shown, in the order shown (the filter applied)."""
+        words = self.filter_words
+        agents = [a for a in snap.agents if matches(a, words)] if words else list(snap.agents)
         if self.attention_first:
             agents.sort(key=lambda a: (not a.status.needs_human, a.status is not Status.EXITED))
         return agents
