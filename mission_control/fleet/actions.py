@@ -469,10 +469,14 @@ class FleetActions:
         start_point: str | None = None,
         worktree: bool | None = None,
         env_from: str | None = None,
+        template: dict[str, Any] | None = None,
+        revive: bool = False,
     ) -> Outcome:
         """A new agent in the running fleet: its own pane (a new window when the last one is full).
-        It gets the injected variables of `env_from` (of `copy_of` when copying)."""
-        existing = {a.name for a in self.store.agents(include_removed=True)}
+        It gets the injected variables of `env_from` (of `copy_of` when copying). `template`: more
+        `[[agent]]` keys (a `[[role]]`'s); `revive`: the name may be a stopped agent's (its record,
+        worktree and branch are taken up again)."""
+        existing = {a.name for a in self.store.agents(include_removed=not revive)}
         if name in existing:
             raise ActionError(f"an agent named {name!r} already exists")
         base: dict[str, Any]
@@ -483,7 +487,7 @@ class FleetActions:
             if kind is None:
                 raise ActionError("give the new agent's kind (or copy an agent)")
             base = {"kind": kind}
-        data: dict[str, Any] = {**base, "name": name}
+        data: dict[str, Any] = {**base, **(template or {}), "name": name}
         if kind:
             data["kind"] = kind
         if command:

@@ -31,6 +31,7 @@ from mission_control.adapters.supervisor_lock import (
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.fleet.tasks import TaskBoard
+from mission_control.fleet.roles import RoleScaler
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
@@ -142,6 +143,8 @@ class Supervisor:
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
         self.board = TaskBoard(config, store, actor="supervisor")
         """The task board: held tasks follow their agents, idle pulling agents take the next ready one."""
+        self.roles = RoleScaler(config, store, lambda: self.actions, self._say)
+        """The `[[role]]`s: agents spawned while their tasks wait, retired when idle (fleet/roles.py)."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -183,6 +186,10 @@ class Supervisor:
                     self._write(self.board.tick, agents, snaps, now)
                 except Exception as exc:  # a fault in the task board must not stop the fleet's snapshots
                     self._say(f"task board: {exc!r}")
+                try:
+                    self._write(self.roles.tick, agents, snaps, list(panes.values()), now)
+                except Exception as exc:  # nor one in scaling the roles
+                    self._say(f"roles: {exc!r}")
             self._deliver(agents, snaps)
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(

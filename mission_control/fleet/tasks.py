@@ -194,7 +194,7 @@ class TaskBoard:
         self.store.check_writable()
 
     def known_roles(self) -> set[str]:
-        roles = {r for a in self.config.agents for r in a.roles}
+        roles = {r for a in self.config.agents for r in a.roles} | {r.name for r in self.config.roles}
         return roles | {r for rec in self.store.agents() for r in rec.spec.roles}
 
     def add(self, prompt: str, *, task_id: str | None = None, priority: Any = "normal", after: tuple[str, ...] = (),
