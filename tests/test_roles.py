@@ -104,5 +104,5 @@ def test_a_role_whose_agents_exit_at_once_backs_off_and_says_why(cli, tmp_path: 
     assert "tries again in 20 s" in failed[2]["outcome"]
     assert all(t["state"] == "queued" for t in board(cli, cfg).values())  # nothing taken, nothing lost
     assert [n for n in panes_named(cli) if n != "watch"] in ([], ["dev-1"])  # each try takes up dev-1 again
-    assert all("dev-1 exited" in f["outcome"] for f in failed)
+    assert all("dev-1 exited" in f["outcome"] for f in failed), [f["outcome"][:70] for f in failed]
     assert run_cli(cli, cfg, "down").returncode == 0

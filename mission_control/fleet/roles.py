@@ -189,8 +189,8 @@ class RoleScaler:
     def _exited(self, role: RoleSettings, rec: AgentRecord, snap: AgentSnapshot | None, holds: bool, now: float) -> None:
         """An agent of the role whose process ended: an early exit is a failed spawn; holding no
         task, it is retired (a fresh one takes the work); holding one, it stays (the task shows it)."""
-        if snap is None or snap.status is not Status.EXITED:
-            return
+        if snap is None or (snap.status is not Status.EXITED and snap.exit_code is None):
+            return  # (a dead pane with an exit status shows STUCK when it keeps failing: a crash loop)
         launched = rec.launched_at or now
         key = (rec.name, launched)
         if now - launched <= EARLY_EXIT and not holds and key not in self.counted and not self._took_any(rec.name, launched):
@@ -228,7 +228,8 @@ class RoleScaler:
         """Stop the agent, close its pane, mark it removed; its worktree and branch stay."""
         actions = self._actions()
         try:
-            actions.kill(rec.name)
+            if actions.pane_pid(rec) is not None:
+                actions.kill(rec.name)
             if rec.pane_id:
                 try:
                     actions.tmux.kill_pane(rec.pane_id)
