@@ -107,6 +107,8 @@ class TaskBoard:
         """Per agent, its status file (read for `done_when = "word"` tasks only)."""
         self.known: list[Task] = []
         """The board as the last tick read it: what a damaged store's replacement gets back (`restore`)."""
+        self._evidence: dict[str, float] = {}
+        """This tick's evidence of short turns, per agent (`tick`'s `evidence`)."""
         self._repos: dict[tuple[str, str | None, str | None, str], bool] = {}
         """`has_repo` per agent and what it was answered for (resolving paths every tick costs syscalls)."""
 
@@ -293,8 +295,12 @@ class TaskBoard:
 
     # -- each supervisor tick ------------------------------------------------------
 
-    def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], now: float) -> None:
-        """Follow the held tasks, then let idle pulling agents take the next ready ones."""
+    def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], now: float,
+             evidence: dict[str, float] | None = None) -> None:
+        """Follow the held tasks, then let idle pulling agents take the next ready ones.
+        `evidence`: per agent, when it was last seen taking a turn on text typed at its prompt
+        (the supervisor's `_turn_evidence`: a turn too short to be seen WORKING)."""
+        self._evidence = evidence or {}
         tasks = self.known = self.store.tasks()
         if not tasks:
             return
@@ -356,6 +362,8 @@ class TaskBoard:
             return  # its task (or a handoff) is not typed yet: nothing it does now is work on it
         if snap.status is Status.WORKING and not task.worked:
             task = self._event(task, Event("worked", now, agent=name))
+        elif not task.worked and (why := self._short_turn(task, snap, self._evidence.get(name))):
+            task = self._event(task, Event("worked", now, agent=name), detail=why)
         rule = task.done_when or ("commit" if self._has_repo(rec) else "idle")
         at_prompt = snap.status is Status.IDLE and snap.at_prompt
         if done_now(task, rule, at_prompt=at_prompt, commits=snap.commits, word_done=self._word_done(name, task)):
@@ -363,6 +371,17 @@ class TaskBoard:
                                    event="done", agent=name, detail=f"done_when {rule}", release="done",
                                    data={"cost_usd": snap.cost_usd, "commits": snap.commits}, at=now)
             self.store.log_action(self.actor, "task-done", name, f"task {task.id}", f"task {task.id} done ({rule})")
+
+    @staticmethod
+    def _short_turn(task: Task, snap: AgentSnapshot, seen_at: float | None) -> str:
+        """Why the held task counts as worked on though its agent was never seen WORKING (a turn
+        shorter than a tick), or "": a commit since it took the task, or the supervisor's
+        evidence of a turn on the typed task (a hook event, its screen after the Enter)."""
+        if snap.commits is not None and task.commits_at_start is not None and snap.commits > task.commits_at_start:
+            return "a commit since it took the task"
+        if seen_at is not None and seen_at >= (task.started_at or 0):
+            return "a turn on its typed task (hook event or screen after the Enter)"
+        return ""
 
     def _event(self, task: Task, event: Event, detail: str = "") -> Task:
         return self.store.change_task(task.id, lambda t, b: transition(t, event, b), event=event.kind, agent=event.agent,
