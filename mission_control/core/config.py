@@ -307,7 +307,9 @@ class TaskSettings(_Strict):
     """A reviewer approves the result before it is merged."""
     done_when: Literal[DONE_WHEN] | None = None  # type: ignore[valid-type]
     """When the task is done: `commit` (back at its prompt with a commit since it took the task),
-    `idle` (back at its prompt after it was seen WORKING), `word` (it wrote DONE to its status file).
+    `idle` (back at its prompt after a turn on it: seen WORKING, or, for a turn shorter than a
+    tick, a hook event, a changed screen after its Enter or a commit), `word` (it wrote DONE to
+    its status file).
     Default: `commit` when the agent has a repository, else `idle`"""
 
     @field_validator("id")
