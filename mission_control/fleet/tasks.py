@@ -360,11 +360,11 @@ class TaskBoard:
             task = self._event(task, Event("unstuck", now, agent=name), detail=snap.status.value)
         if text_waiting:
             return  # its task (or a handoff) is not typed yet: nothing it does now is work on it
+        rule = task.done_when or ("commit" if self._has_repo(rec) else "idle")
         if snap.status is Status.WORKING and not task.worked:
             task = self._event(task, Event("worked", now, agent=name))
-        elif not task.worked and (why := self._short_turn(task, snap, self._evidence.get(name))):
+        elif rule == "idle" and not task.worked and (why := self._short_turn(task, snap, self._evidence.get(name))):
             task = self._event(task, Event("worked", now, agent=name), detail=why)
-        rule = task.done_when or ("commit" if self._has_repo(rec) else "idle")
         at_prompt = snap.status is Status.IDLE and snap.at_prompt
         if done_now(task, rule, at_prompt=at_prompt, commits=snap.commits, word_done=self._word_done(name, task)):
             self.store.change_task(task.id, lambda t, b: transition(t, Event("done", now, agent=name, reason=f"done_when {rule}")),
