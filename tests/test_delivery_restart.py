@@ -33,7 +33,9 @@ cfg = Path(sys.argv[1])
 config = load_text(cfg, cfg.read_text())
 # the moment the typed text would be recorded as delivered, this supervisor is killed
 Store.mark_delivered = lambda self, *a, **k: os.kill(os.getpid(), signal.SIGKILL)
-sup = Supervisor(config, Store(config.store_path), Tmux(config.socket))
+tmux = Tmux(config.socket)
+tmux.enable_control(config.session)  # as `serve` does: its control client dies with it
+sup = Supervisor(config, Store(config.store_path), tmux)
 for _ in range(300):
     sup.tick()
     time.sleep(0.2)
