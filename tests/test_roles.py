@@ -106,3 +106,19 @@ def test_a_role_whose_agents_exit_at_once_backs_off_and_says_why(cli, tmp_path: 
     assert [n for n in panes_named(cli) if n != "watch"] in ([], ["dev-1"])  # each try takes up dev-1 again
     assert all("dev-1 exited" in f["outcome"] for f in failed), [f["outcome"][:70] for f in failed]
     assert run_cli(cli, cfg, "down").returncode == 0
+
+
+def test_a_pane_of_a_spawn_cut_off_before_its_record_is_closed_and_never_doubled(cli, tmp_path: Path) -> None:
+    cfg, repo, log = start(cli, tmp_path, role(WORKER))
+    # what a supervisor killed between a spawn's pane and its record leaves: a pane named dev-1, no record
+    pane = cli.tmux("new-window", "-d", "-P", "-F", "#{pane_id}", "-t", "t", "sleep 1000").strip()
+    cli.tmux("set-option", "-p", "-t", pane, "@mc_agent", "dev-1")
+    r = run_cli(cli, cfg, "task", "add", "--role", "dev", "--id", "late", "1 late")
+    assert r.returncode == 0, r.stderr
+    retry_until(lambda: board(cli, cfg)["late"]["state"] == "done", timeout=90, message="the task done")
+    assert board(cli, cfg)["late"]["owner"] == "dev-2"  # dev-1's name was the orphan's: not given twice
+    retry_until(lambda: actions(tmp_path, "role-orphan"), timeout=60, message="the orphan closed")
+    assert pane not in cli.tmux("list-panes", "-a", "-F", "#{pane_id}").split()
+    names = panes_named(cli)
+    assert len(names) == len(set(names))
+    assert run_cli(cli, cfg, "down").returncode == 0
