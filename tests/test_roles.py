@@ -63,8 +63,7 @@ def check_drained_and_retired(cli, tmp_path: Path, cfg: Path, repo: Path, log: P
     retry_until(lambda: not {"dev-1", "dev-2"} & set(panes_named(cli)), timeout=60, message="both retired")
     retired = {r["agent"] for r in actions(tmp_path, "role-retire")}
     assert retired == {"dev-1", "dev-2"}
-    status = {r["name"] for r in cli.status("-c", str(cfg))}
-    assert status == {"watch"}
+    retry_until(lambda: {r["name"] for r in cli.status("-c", str(cfg))} == {"watch"}, message="status shows them gone (a tick later)")
     commits = 0
     for name in ("dev-1", "dev-2"):
         assert (tmp_path / ".mission-control" / "worktrees" / name).is_dir()
