@@ -83,3 +83,22 @@ def test_done_when_idle_finds_a_turn_shorter_than_a_tick(cli, tmp_path: Path) ->
     assert [e["event"] for e in history] == ["add", "take", "worked", "done"], history
     assert all(t["owner"] == "w1" for t in done.values())
     assert run_cli(cli, cfg, "down").returncode == 0
+
+
+def test_a_quick_idle_task_typed_by_a_killed_supervisor_is_done_by_the_next(cli, tmp_path: Path) -> None:
+    """Killed the moment it typed the task (before it recorded it): the next supervisor finds the
+    pane's mark, and counts the agent's quick answer to it as the turn `done_when = "idle"` needs."""
+    log = tmp_path / "typed.log"
+    cfg = fleet(tmp_path, shell_agent("w1", QUICK.format(log=log), "pull = true\n")
+                + '\n[[task]]\nid = "q"\nprompt = "quick"\ndone_when = "idle"\n', stuck_after=60)
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    kill_hard(role_pid(cli, "supervisor"))
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHEN_RECORDING, str(cfg)], env=cli.env(), capture_output=True,
+                            text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    retry_until(lambda: log.exists() and log.read_text() == "quick\n", timeout=30, message="submitted")
+    assert board(cli, cfg)["q"]["state"] == "working"
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    task = retry_until(lambda: (t := board(cli, cfg)["q"])["state"] == "done" and t, timeout=60, message="done by the next supervisor")
+    assert task["owner"] == "w1" and log.read_text() == "quick\n"
+    assert run_cli(cli, cfg, "down").returncode == 0

@@ -147,6 +147,8 @@ class Supervisor:
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
         self.board = TaskBoard(config, store, actor="supervisor")
         """The task board: held tasks follow their agents, idle pulling agents take the next ready one."""
+        self._typed_read = False
+        """The store's record of the text last typed at each agent was read (`_turn_evidence`)."""
         self._typed: dict[str, tuple[str, float, float]] = {}
         """Per agent, the text last typed at its prompt: (its screen's digest then, when, its Enter's delay)."""
         self._marks_checked: set[int] = set()
@@ -459,20 +461,26 @@ class Supervisor:
         self._typed[rec.name] = (st.memory.screen_hash if st else "", self.clock(), KINDS[rec.kind].enter_delay)
 
     def _turn_evidence(self, now: float) -> dict[str, float]:
-        """Per agent, when it was last seen to have taken a turn on the text typed at its prompt,
-        however short the turn (one quicker than a tick is never seen WORKING): a hook event
-        after the text was typed, or, once its Enter is surely in (`TURN_SETTLE` after it), a
-        screen other than the one the text was typed at. The task board counts it as work
-        (`done_when = "idle"`)."""
+        """Per agent that has taken a turn on the text last typed at its prompt, however short
+        (one quicker than a tick is never seen WORKING), when that text was typed: the turn is
+        a hook event after it, or, once its Enter is surely in (`TURN_SETTLE` after it), a screen
+        other than the one it was typed at. The task board counts it as work on a task taken
+        before that text was typed (`done_when = "idle"`). A restarted supervisor starts from
+        the store's record of the last text typed at each agent (its screen then unknown: any
+        screen counts, the text being submitted by the time it was recorded)."""
+        if not self._typed_read:
+            self._typed_read = True
+            for name, at in self._read(self.store.last_typed, {}).items():
+                self._typed.setdefault(name, ("", at, 0.0))
         out: dict[str, float] = {}
         for name, (digest, typed_at, enter_after) in self._typed.items():
             st = self.states.get(name)
             if st is None:
                 continue
             if st.hook.at is not None and st.hook.at > typed_at:
-                out[name] = st.hook.at
+                out[name] = typed_at
             elif now >= typed_at + enter_after + TURN_SETTLE and st.memory.screen_hash not in ("", digest):
-                out[name] = now
+                out[name] = typed_at
         return out
 
     def _typed_before(self, rec: AgentRecord, item: dict[str, Any]) -> bool:
@@ -486,6 +494,8 @@ class Supervisor:
             typed = self.actions.typed_mark(rec) == str(item["id"])
         except TmuxError:
             return False
+        if typed:
+            self._typed[rec.name] = ("", self.clock(), 0.0)  # its screen then unknown: any screen counts
         if typed and self._write(self.store.mark_delivered, item["id"]):
             self._write(self.store.log_action, "supervisor", f"deliver-{item['purpose']}", rec.name, f"{len(item['text'])} chars",
                         "typed by the supervisor before a restart (its pane says so): not typed again")

@@ -298,8 +298,8 @@ class TaskBoard:
     def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], now: float,
              evidence: dict[str, float] | None = None) -> None:
         """Follow the held tasks, then let idle pulling agents take the next ready ones.
-        `evidence`: per agent, when it was last seen taking a turn on text typed at its prompt
-        (the supervisor's `_turn_evidence`: a turn too short to be seen WORKING)."""
+        `evidence`: per agent that took a turn on the text last typed at its prompt, when that
+        text was typed (the supervisor's `_turn_evidence`: a turn too short to be seen WORKING)."""
         self._evidence = evidence or {}
         tasks = self.known = self.store.tasks()
         if not tasks:
@@ -373,13 +373,14 @@ class TaskBoard:
             self.store.log_action(self.actor, "task-done", name, f"task {task.id}", f"task {task.id} done ({rule})")
 
     @staticmethod
-    def _short_turn(task: Task, snap: AgentSnapshot, seen_at: float | None) -> str:
+    def _short_turn(task: Task, snap: AgentSnapshot, typed_at: float | None) -> str:
         """Why the held task counts as worked on though its agent was never seen WORKING (a turn
         shorter than a tick), or "": a commit since it took the task, or the supervisor's
-        evidence of a turn on the typed task (a hook event, its screen after the Enter)."""
+        evidence of a turn on text typed since it took the task (a hook event, its screen after
+        the Enter)."""
         if snap.commits is not None and task.commits_at_start is not None and snap.commits > task.commits_at_start:
             return "a commit since it took the task"
-        if seen_at is not None and seen_at >= (task.started_at or 0):
+        if typed_at is not None and typed_at >= (task.started_at or 0):
             return "a turn on its typed task (hook event or screen after the Enter)"
         return ""
 
