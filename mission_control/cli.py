@@ -44,11 +44,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     from mission_control.fleet.bringup import up
 
     config = _config(args)
-    result = up(config, fresh=args.fresh)
+    metrics = metrics_override(config, args.metrics)
+    result = up(config, fresh=args.fresh, metrics=metrics)
     for note in result.notes:
         say(f"mission-control: {note}", sys.stderr)
     if result.started:
         print(f"mission-control: fleet {config.session!r} started: {len(result.panes)} agents on tmux socket {config.socket!r}")
+        if metrics or config.metrics:
+            print(f"mission-control: Prometheus metrics at http://{metrics or config.metrics}/metrics")
         if result.resumed or result.restarted:
             print(f"mission-control: recovered after a crash: resumed {', '.join(result.resumed) or 'none'}; "
                   f"restarted from their task {', '.join(result.restarted) or 'none'} (`up --fresh` starts over)")
@@ -66,6 +69,23 @@ def cmd_up(args: argparse.Namespace) -> int:
     return _attach(config)
 
 
+def metrics_override(config: FleetConfig, text: str | None) -> str | None:
+    """`up --metrics ADDR`, checked as `[mission] metrics` is (ConfigError, exit 2): a malformed
+    address, or one beyond loopback without the config's `metrics_token` or `metrics_public`."""
+    if text is None:
+        return None
+    from mission_control.core.listen_address import exposure_problem, parse_listen_address
+
+    try:
+        address = parse_listen_address(text)
+    except ValueError as exc:
+        raise ConfigError(f"--metrics {exc}") from None
+    problem = exposure_problem(address, config.metrics_token, config.metrics_public)
+    if problem:
+        raise ConfigError(f"--metrics {problem} (in {config.path} [mission])")
+    return str(address)
+
+
 def _attach(config: FleetConfig) -> int:
     from mission_control.adapters.store import StoreError
     from mission_control.adapters.tmux import Tmux, TmuxError
@@ -73,7 +93,7 @@ def _attach(config: FleetConfig) -> int:
 
     tmux = Tmux(config.socket)
     if not tmux.has_session(config.session):
-        raise CliError(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): start it with `mission-control up`")
+        raise no_fleet(config)
     if os.environ.get("TMUX") and _inside_tmux(config, tmux):
         return 0
     note = None
@@ -88,6 +108,11 @@ def _attach(config: FleetConfig) -> int:
     argv = tmux.attach_argv(config.session, note)
     os.execvpe(argv[0], argv, env)
     return 0  # not reached
+
+
+def no_fleet(config: FleetConfig) -> CliError:
+    """The one line for a command that needs the fleet running and finds it is not."""
+    return CliError(f"no fleet running (session {config.session!r} on tmux socket {config.socket!r}): start it with `mission-control up`")
 
 
 def _inside_tmux(config: FleetConfig, tmux) -> bool:
@@ -155,6 +180,18 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     create_app(_config(args)).run()
     return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """The dashboard in a browser (mission_control/web.py): one dashboard process per tab, behind a token."""
+    from mission_control.adapters.tmux import Tmux
+    from mission_control.web import check_bind, serve
+
+    config = _config(args)
+    check_bind(args.host, args.port, args.public)
+    if not Tmux(config.socket).has_session(config.session):
+        raise no_fleet(config)
+    return serve(config, host=args.host, port=args.port, public=args.public)
 
 
 def cmd_supervise(args: argparse.Namespace) -> int:
@@ -354,7 +391,7 @@ def _board(args: argparse.Namespace, *, change: bool = True):
     return TaskBoard(config, Store(config.store_path), actor="cli")
 
 
-def _prompt_arg(text: str) -> str:
+def _prompt_arg(text: str, what: str = "task add") -> str:
     """The prompt as given; `-` reads it from stdin (bytes, so that what is not UTF-8 is refused, not altered)."""
     if text != "-":
         return text
@@ -362,7 +399,7 @@ def _prompt_arg(text: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"task add: the prompt on stdin is not UTF-8 text (byte {exc.start}); nothing changed") from None
+        raise UsageError(f"{what}: the text on stdin is not UTF-8 text (byte {exc.start}); nothing changed") from None
 
 
 MAX_PROMPT_READ = 4 << 20
@@ -377,7 +414,7 @@ def cmd_task(args: argparse.Namespace) -> int:
     if what == "add":
         after = tuple(a.strip() for part in (args.after or []) for a in part.split(",") if a.strip())
         outcome = board.add(_prompt_arg(args.prompt), task_id=args.id, priority=args.priority, after=after,
-                            role=args.role, review=args.review, done_when=args.done_when)
+                            role=args.role, review=args.review_role or args.review, done_when=args.done_when)
         print(outcome.task.id if args.quiet else f"mission-control: {outcome.message}")
         return 0
     if what == "cancel":
@@ -388,6 +425,16 @@ def cmd_task(args: argparse.Namespace) -> int:
         outcome = board.assign(args.id, args.agent)
     else:
         outcome = board.done(args.id)
+    say(f"mission-control: {outcome.message}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """`review ID approve` / `review ID changes TEXT` (issue 19 point 5): a reviewer's verdict."""
+    if args.verdict == "approve" and args.text is not None:
+        raise UsageError("review ID approve takes no text (changes do: `review ID changes TEXT`); nothing changed")
+    text = "" if args.text is None else _prompt_arg(args.text, what="review changes")
+    outcome = _board(args).review(args.id, args.verdict, text)
     say(f"mission-control: {outcome.message}")
     return 0
 
@@ -416,6 +463,11 @@ def _task_read(args: argparse.Namespace) -> int:
                  f" after {', '.join(shown['after']) or '-'}, review {'yes' if shown['review'] else 'no'},"
                  f" done when {shown['done_when'] or 'default'}, added by {shown['created_by']}",
                  "  time in: " + (", ".join(f"{k} {age(v)}" for k, v in shown["seconds_in"].items()) or "-")]
+        if shown["review"] or shown["reviews"] or shown["merge_sha"]:  # review and the merge queue (issue 19 points 5, 6)
+            lines.append(f"  reviewed by role {shown['review_role'] or 'reviewer'}" if shown["review"] else
+                         f"  reviews task {shown['reviews']}" if shown["reviews"] else "  not reviewed")
+            if shown["merge_sha"]:
+                lines[-1] += f"; merges {shown['merge_sha'][:10]}" + (f", approved {shown['approved']}" if shown["approved"] else "")
         for h in shown["held_by"]:
             cost = "?" if h["cost_usd"] is None else f"${h['cost_usd']:.2f}"
             lines.append(f"  held by {h['agent']}: spend {cost}, commits {'?' if h['commits'] is None else h['commits']}")
@@ -485,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", parents=[common], help="start the fleet and attach to it")
     p.add_argument("--no-attach", action="store_true", help="start detached")
     p.add_argument("--fresh", action="store_true", help="after a crash, start over from agents.toml instead of resuming the agents")
+    p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics at http://HOST:PORT/metrics (instead of [mission] metrics)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", parents=[common], help="stop the fleet (its tmux session and every process in it)")
     p.add_argument("--clean", action="store_true", help="also remove agents' worktrees that hold no unmerged or uncommitted work")
@@ -493,6 +546,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_attach)
     p = sub.add_parser("dashboard", parents=[common], help="run the dashboard against the running fleet")
     p.set_defaults(func=cmd_dashboard)
+    p = sub.add_parser("web", parents=[common], help="serve the dashboard to browsers (one per tab), behind a token in the printed URL")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs --public)")
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0: any free port)")
+    p.add_argument("--public", action="store_true", help="allow a non-loopback --host: anyone who reaches the port with the URL controls the fleet")
+    p.set_defaults(func=cmd_web)
     p = sub.add_parser("status", parents=[common], help="print the fleet's latest status")
     p.add_argument("--json", action="store_true", help="as a JSON list")
     p.set_defaults(func=cmd_status)
@@ -573,6 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--after", action="append", metavar="ID,...", help="tasks that must be done first")
     t.add_argument("--role", help="only agents with this role take it")
     t.add_argument("--review", action="store_true", help="a reviewer approves it before it is merged")
+    t.add_argument("--review-role", metavar="ROLE", help="reviewed by an agent of this role (implies --review; default role: reviewer)")
     t.add_argument("--done-when", choices=("commit", "idle", "word"), help="when it is done (default: commit with a repository, else idle)")
     t.add_argument("-q", "--quiet", action="store_true", help="print only the new task's id")
     t = tasks.add_parser("list", parents=[common], help="every task: id, priority, state, owner, age")
@@ -592,6 +651,11 @@ def build_parser() -> argparse.ArgumentParser:
     t = tasks.add_parser("done", parents=[common], help="mark a task done (from an agent's pane, without ID: the task it holds)")
     t.add_argument("id", nargs="?")
     p.set_defaults(func=cmd_task)
+    p = sub.add_parser("review", parents=[common], help="a reviewer's verdict on a task in review: approve, or changes TEXT (`-`: stdin)")
+    p.add_argument("id", metavar="ID", help="the task, or its review task")
+    p.add_argument("verdict", metavar="approve|changes", help="approve it (into the merge queue), or send it back with TEXT")
+    p.add_argument("text", metavar="TEXT", nargs="?", help="what to change (typed at the worker's prompt); `-` reads it from stdin")
+    p.set_defaults(func=cmd_review)
     p = sub.add_parser("hook")  # run by agents' own hooks, not by people
     p.add_argument("--state-dir", required=True)
     p.add_argument("--agent", required=True)

@@ -34,6 +34,18 @@ def retry_until(check: Callable[[], Any], timeout: float = 45.0, interval: float
     raise AssertionError(f"condition not met within {timeout}s: {message or check} (last: {last!r})")
 
 
+async def pilot_until(pilot: Any, check: Callable[[], Any], timeout: float = 20.0, message: str = "") -> Any:
+    """`retry_until` for a running Textual app: await `check()` truthy, the app's loop (and its
+    workers' messages) going on meanwhile; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        await pilot.pause(0.05)
+    raise AssertionError(f"not within {timeout}s: {message or check}")
+
+
 class FakeClock:
     """A clock that stands still until a test moves `now`."""
 

@@ -253,6 +253,11 @@ class RecordingActions:
                 return resume_plan(args[0], Status.STUCK, True, "continue")
             if name == "diff_stat":
                 return " a.py | 2 +-"
+            if name == "diff":
+                from mission_control.core.diff import BranchDiff, parse_diff
+
+                text = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+                return BranchDiff(agent=args[0], branch=f"mc/{args[0]}", base="main", files=parse_diff(text))
             if name == "injected_env":
                 return dict(self.injected)
             from mission_control.fleet.actions import Outcome
@@ -338,9 +343,10 @@ async def test_keys_become_requests_for_the_selected_agent() -> None:
         assert actions.calls[-1][:2] == ("send", ("notifier", "hello"))
 
         await pilot.press("D")
-        await app.workers.wait_for_complete()
         await pilot.pause()
-        assert app.screen.__class__.__name__ == "TextViewScreen"
+        await app.screen.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "DiffScreen" and app.screen.diff.files[0].path == "a.py"
 
 
 async def test_pause_everything_asks_first_and_says_it_in_one_line() -> None:
@@ -596,7 +602,7 @@ async def test_every_dialog_is_reached_by_its_keys() -> None:
     """What each snapshot above shows is the dialog named (a key rebound or an action renamed would
     otherwise leave it comparing the main screen)."""
     expected = {"help": "HelpScreen", "inject": "InjectEnvScreen", "reassign": "ReassignScreen", "spawn": "SpawnScreen",
-                "spawn-copy": "SpawnScreen", "send": "TextPromptScreen", "diff": "TextViewScreen",
+                "spawn-copy": "SpawnScreen", "send": "TextPromptScreen", "diff": "DiffScreen",
                 "diagnosis": "DiagnosisScreen"}
     for dialog, keys in DIALOGS.items():
         app = dialog_app()

@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers import PROMPTER, retry_until, shell_agent, up, write_scripts
+from helpers import PROMPTER, pilot_until, retry_until, shell_agent, up, write_scripts
 from mission_control.adapters.processes import agent_processes
 from mission_control.fleet.actions import FleetActions
 from mission_control.fleet.locate import load_config
@@ -17,16 +17,7 @@ from mission_control.ui.widgets.agent_table import AgentTable
 
 pytestmark = pytest.mark.tmux
 
-async def wait_for(pilot, check, timeout: float = 20.0, message: str = ""):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        await pilot.pause(0.1)
-    raise AssertionError(f"not within {timeout}s: {message}")
+wait_for = pilot_until
 
 
 async def test_keys_drive_a_real_fleet(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mission_control.adapters.store import Store
 from mission_control.adapters.supervisor_lock import status_file
-from mission_control.core.config import load_text
+from mission_control.core.config import FleetConfig, load_text
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.records import AgentRecord
 from mission_control.fleet.tasks import TaskBoard, add_config_tasks
@@ -52,14 +52,20 @@ after = ["t-any"]
 """
 
 
-def setup(tmp_path: Path) -> tuple[TaskBoard, Store, list[AgentRecord]]:
-    config = load_text(tmp_path / "agents.toml", CONFIG)
+def record_fleet(tmp_path: Path, text: str) -> tuple[FleetConfig, Store, list[AgentRecord]]:
+    """The config `text`'s agents recorded in a new store (as `up` does), without starting any."""
+    config = load_text(tmp_path / "agents.toml", text)
     store = Store(config.store_path)
     recs = []
     for spec in config.agents:
         store.record_agent(spec.name, kind=spec.kind, pane_id=None, window=None, launched_at=1.0, task=None,
                            spec=spec.model_dump(mode="json"))
         recs.append(AgentRecord.of_spec(spec))
+    return config, store, recs
+
+
+def setup(tmp_path: Path) -> tuple[TaskBoard, Store, list[AgentRecord]]:
+    config, store, recs = record_fleet(tmp_path, CONFIG)
     assert add_config_tasks(config, store) == ["t-any", "t-dev", "t-word"]
     assert add_config_tasks(config, store) == []  # `up` again: nothing added twice
     return TaskBoard(config, store, actor="supervisor"), store, recs

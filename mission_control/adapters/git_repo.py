@@ -203,3 +203,10 @@ def commit_lines(repo: Path | str, base: str, branch: str) -> list[str]:
 def diff_stat(repo: Path | str, branch: str, base: str) -> str:
     """``git diff --stat base...branch``: what the branch changed since it left `base`."""
     return run_git(["diff", "--stat", "--no-color", f"{base}...{branch}", "--"], repo)
+
+
+def diff_text(repo: Path | str, branch: str, base: str) -> str:
+    """``git diff base...branch``, whole: what the branch changed since it left `base`, without
+    colour, external diff tools or text conversion (never a program of the repository's config),
+    renames found."""
+    return run_git(["diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", f"{base}...{branch}", "--"], repo)

@@ -344,3 +344,11 @@ def kill_agent(pane_pid: int | None) -> tuple[int, list[int]]:
     launcher itself stays, for the pane to be respawned. (How many there were, pids that survived.)"""
     _, below = agent_processes(pane_pid)
     return len(below), terminate_all([p.pid for p in below])
+
+
+def own_children() -> list[int]:
+    """The live (not zombie) processes this process started, and theirs."""
+    try:
+        return alive([p.pid for p in psutil.Process().children(recursive=True)])
+    except psutil.Error:
+        return []

@@ -41,10 +41,15 @@ from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.records import AgentRecord, agent_record, parse_spec, spec_json_fields
 from mission_control.core.tasks import HELD, Task, unknown_task
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 T = TypeVar("T")
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
+LIMIT_KEY = "limit_wait:"
+"""meta key prefix: an agent's wait for its usage limit's reset (fleet/loop.py; JSON of core.limit_reset.wait_text)."""
+RESTART_KEY = "restart_state:"
+"""meta key prefix: an agent's restarts by its restart policy (fleet/loop.py; JSON of core.restart.RestartState),
+kept across supervisors, forgotten with the fleet (`reset_fleet`)."""
 HEARTBEAT_SUFFIX = "-tick"
 """The file beside the store whose modification time is the supervisor's latest tick: a tick
 that changed nothing writes nothing to the store, it only sets that time (no data written)."""
@@ -167,7 +172,11 @@ CREATE TABLE IF NOT EXISTS tasks (
     finished_at REAL,
     created_by TEXT NOT NULL,
     commits_at_start INTEGER,
-    worked INTEGER NOT NULL
+    worked INTEGER NOT NULL,
+    review_role TEXT,             -- the reviewers' role (NULL: reviewer); the next three: issue 19 points 5, 6
+    reviews TEXT,                 -- a review task's: the task it reviews
+    approved_at REAL,             -- when it joined the merge queue
+    merge_sha TEXT                -- the commit of its owner's branch to merge
 );
 CREATE TABLE IF NOT EXISTS task_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -241,7 +250,10 @@ _MIGRATIONS = {
     3: [],  # injected values move out of the database (`_move_env_out`)
     4: ["DROP TABLE IF EXISTS snapshots"],  # a full snapshot per tick gives way to rows written when they change
     5: [],  # the task board: `tasks` and `task_events` (and the triggers on tasks) are made by _SCHEMA
+    6: [],  # review and the merge queue: four columns of `tasks` (`_add_columns`: a v4 store gets the table from _SCHEMA)
 }
+_ADDED_COLUMNS = {"tasks": {"review_role": "TEXT", "reviews": "TEXT", "approved_at": "REAL", "merge_sha": "TEXT"}}
+"""Columns added to a table after it was made (schema 6): added where an older store lacks them."""
 
 
 class StoreError(MissionControlError):
@@ -383,8 +395,18 @@ class Store:
                         tx.execute(statement)
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.executescript(_SCHEMA)
+            self._add_columns(conn)
         if version is not None:  # writes only when an older store still holds values
             self._move_env_out(conn, specs_too=version < 3)
+
+    @staticmethod
+    def _add_columns(conn: sqlite3.Connection) -> None:
+        """The `_ADDED_COLUMNS` an older store's tables lack (`CREATE TABLE IF NOT EXISTS` keeps an old table as it was)."""
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for column, kind in columns.items():
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     # -- connections -------------------------------------------------------
 
@@ -717,6 +739,12 @@ class Store:
         self._reads[table] = (stamp, value)
         return copy.copy(value)
 
+    def change_count(self, table: str) -> int:
+        """How many writes `table` has had (its `table_changes` counter): a reader that keeps a copy
+        of what it read (the dashboard's Tasks view) reads again only when this moved."""
+        row = self._conn().execute("SELECT n FROM table_changes WHERE tbl=?", (table,)).fetchone()
+        return row[0] if row else 0
+
     def agents(self, include_removed: bool = False) -> list[AgentRecord]:
         """The fleet's agents in the order they were added, each spec read back with its env values."""
         return self._cached("agents", include_removed, lambda: self._read_agents(include_removed))
@@ -903,6 +931,15 @@ class Store:
         keys = ("at", "actor", "agent", "action", "detail", "outcome")
         return [dict(zip(keys, r)) for r in reversed(rows)]
 
+    def last_person_action(self, agent: str, since: float, ignore: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """The latest action on `agent` at or after `since` by anybody but the supervisor (other
+        than the actions `ignore` names), as {"at", "action"} (None: nobody acted on it since)."""
+        skip = "".join(" AND action!=?" for _ in ignore)
+        row = self._conn().execute(
+            f"SELECT at, action FROM actions WHERE agent=? AND at>=? AND actor!='supervisor'{skip} ORDER BY id DESC LIMIT 1",
+            (agent, since, *ignore)).fetchone()
+        return {"at": row[0], "action": row[1]} if row else None
+
     def record_hook_event(self, agent: str, event: str, data: dict[str, Any], at: float | None = None) -> None:
         self._write(
             "INSERT INTO hook_events(at, agent, event, data) VALUES (?, ?, ?, ?)",
@@ -1051,6 +1088,15 @@ class Store:
             out.append(item)
         return out
 
+    def task_events_after(self, after_id: int, events: tuple[str, ...] = ("done",)) -> list[dict[str, Any]]:
+        """The task events of the kinds `events` newer than the row `after_id`, oldest first, each with its `id`."""
+        marks = ", ".join("?" for _ in events)
+        rows = self._conn().execute(
+            f"SELECT id, at, task, event, state, agent, detail FROM task_events WHERE id>? AND event IN ({marks}) ORDER BY id",
+            (after_id, *events)).fetchall()
+        keys = ("id", "at", "task", "event", "state", "agent", "detail")
+        return [dict(zip(keys, r)) for r in rows]
+
     def add_task(self, make: Callable[[dict[str, Task]], Task], *, detail: str = "") -> Task:
         """Add the task `make(board)` returns (its `seq` given here), `make` called on the board as
         it is inside the same write transaction: two `task add`s at once cannot make a cycle or
@@ -1067,13 +1113,14 @@ class Store:
     def change_task(
         self, task_id: str, change: Callable[[Task, dict[str, Task]], Task], *, event: str, agent: str | None = None,
         detail: str = "", data: dict[str, Any] | None = None, hold: tuple[str, str, float | None] | None = None,
-        release: str | None = None, deliver: bool = False, at: float | None = None,
+        release: str | None = None, deliver: bool = False, at: float | None = None, deliver_text: str | None = None,
     ) -> Task:
         """One write transaction: the task as `change(task, board)` returns it (which raises to
         refuse: nothing is written), an event in its history, and what goes with it —
         `hold` (agent, reason, its spend now): the agent holds it (a ledger row, the agent's task);
         `deliver`: its prompt queued for its owner's prompt (a task taken is never lost nor typed twice);
-        `release`: the reason nobody holds it any more (its agent's task is cleared)."""
+        `release`: the reason nobody holds it any more (its agent's task is cleared);
+        `deliver_text`: that text queued for its owner's prompt instead (a change request sent back)."""
         now = at or time.time()
         with self._transaction() as conn:
             board = {t.id: t for t in self._board(conn)}
@@ -1087,9 +1134,9 @@ class Store:
                 who, why, cost = hold
                 self._hold(conn, new.id, new.prompt, who, old.owner if old.owner != who else None, why, cost, now)
                 conn.execute("UPDATE agents SET task=? WHERE name=?", (new.prompt, who))
-            if deliver and new.owner:
+            if (deliver or deliver_text is not None) and new.owner:
                 conn.execute("INSERT INTO deliveries(agent, purpose, text, created_at) VALUES (?, 'task', ?, ?)",
-                             (new.owner, new.prompt, now))
+                             (new.owner, new.prompt if deliver_text is None else deliver_text, now))
             if release is not None and old.owner and old.state in HELD:
                 self._hold(conn, new.id, new.prompt, "", old.owner, release, None, now)
                 conn.execute("UPDATE agents SET task=NULL WHERE name=? AND task=?", (old.owner, new.prompt))
@@ -1130,6 +1177,8 @@ class Store:
         with self._transaction() as conn:
             for table in ("agents", "deliveries", "task_ledger", "pane_tails", "tasks", "task_events"):
                 conn.execute(f"DELETE FROM {table}")
+            for prefix in (RESTART_KEY, LIMIT_KEY):
+                conn.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
 
     def last_typed(self) -> dict[str, float]:
         """Per agent, when queued text was last typed at its prompt (marked delivered)."""
@@ -1141,7 +1190,8 @@ class Store:
 
 
 _TASK_COLUMNS = ("id", "seq", "prompt", "priority", "after_ids", "role", "review", "done_when", "state", "owner", "reason",
-                 "created_at", "started_at", "finished_at", "created_by", "commits_at_start", "worked")
+                 "created_at", "started_at", "finished_at", "created_by", "commits_at_start", "worked",
+                 "review_role", "reviews", "approved_at", "merge_sha")
 """The `tasks` table's columns: `core.tasks.Task`'s fields (`after` as `after_ids`, a JSON list)."""
 
 

@@ -14,12 +14,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mission_control.core.errors import UsageError
 from mission_control.core.keys import KEY_ACTIONS
 from mission_control.core.kinds import KIND_NAMES, KINDS
+from mission_control.core.listen_address import exposure_problem, parse_listen_address, token_problem
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
+from mission_control.core.restart import RESTART_POLICIES
 from mission_control.core.tasks import DONE_WHEN, TaskInputError, cycle_text, did_you_mean, find_cycle, parse_priority
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -107,6 +109,62 @@ class MissionSettings(_Strict):
     Default: `$OLLAMA_HOST`, else the local server"""
     diagnose_model: str | None = None
     """Ollama model asked for a second opinion on why an agent is stuck, by `diagnose` (unset: the rules only)."""
+    merge_queue: bool = False
+    """Merge each finished board task's branch into `base_branch` (issue 19 point 6): a task done
+    by an agent with a worktree branch (approved first, with `review`) joins the merge queue and
+    is merged one at a time, oldest approval first; a conflict or a failing `merge_check` sends it
+    back to its agent. Off: such a task is `done` and its branch is left for `merge`."""
+    merge_check: str | None = None
+    """Shell command run in a scratch worktree holding the merged result before the base branch
+    moves (e.g. the project's tests); a non-zero exit sends the task back with its last 50 lines.
+    Default: none: a merge without conflicts goes in"""
+    merge_check_timeout: float = Field(600.0, gt=0, le=MAX_SECONDS)
+    """Seconds `merge_check` may run; then its whole process group is killed and the task goes back as failed."""
+    # -- Prometheus metrics (issue 20): served by the supervisor, see fleet/metrics.py
+    metrics: str | None = None
+    """Address (`HOST:PORT`, `[::1]:PORT`) where the supervisor serves Prometheus metrics at `/metrics`; `up --metrics ADDR` sets it for one fleet. Beyond loopback only with `metrics_token` or `metrics_public`.
+    Default: not served"""
+    metrics_token: str | None = Field(None, repr=False)  # never in a repr (a traceback, a debug print)
+    """Bearer token scrapers must send (`Authorization: Bearer TOKEN`; at least 16 characters); without it or with a wrong one: HTTP 401. Read by the supervisor from this file: never on a command line, in a log or in the store."""
+    metrics_public: bool = False
+    """Serve `metrics` beyond loopback without a token, to anyone who can reach it."""
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_listen_address(v)  # its ValueError is the one line
+        return v
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, v: str | None) -> str | None:
+        problem = token_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @model_validator(mode="after")
+    def _metrics_exposure(self) -> MissionSettings:
+        if self.metrics is not None:
+            problem = exposure_problem(parse_listen_address(self.metrics), self.metrics_token, self.metrics_public)
+            if problem:
+                raise ValueError(f"metrics = {problem}")
+        return self
+    # -- the person's loop (issue 21): resume at a limit's reset, restart with backoff
+    auto_resume: bool = True
+    """Resume an agent STUCK on a usage or rate limit that printed its reset time, at that time
+    (plus `auto_resume_margin`), unless you acted on it meanwhile; `false` turns it off (an
+    agent's own `auto_resume` wins)."""
+    auto_resume_margin: float = Field(30.0, ge=0, le=3600)
+    """Seconds after the printed reset before the agent is resumed."""
+    restart: Literal[RESTART_POLICIES] = "never"  # type: ignore[valid-type]
+    """Start an exited agent again with its resume command: `on-failure` (a non-zero exit),
+    `always`, or `never` (an agent's own `restart` wins)."""
+    restart_delay: float = Field(5.0, gt=0, le=3600)
+    """Seconds before the first restart; doubled for each further one within 10 minutes (at most 300 s)."""
+    max_restarts: int = Field(3, ge=0, le=100)
+    """Restarts within 10 minutes; one more failure after them is STUCK `crash loop`, left alone."""
 
     @field_validator("session", "socket")
     @classmethod
@@ -238,6 +296,18 @@ class AgentSettings(_Strict):
     roles: list[str] = Field(default_factory=list)
     """Roles it takes tasks of (a task with a `role` goes only to agents with that role; a task
     without one to any agent that pulls)."""
+    auto_resume: bool | None = None
+    """Resume it at a usage limit's printed reset (see `[mission] auto_resume`).
+    Default: `[mission] auto_resume`"""
+    restart: Literal[RESTART_POLICIES] | None = None  # type: ignore[valid-type]
+    """`on-failure`, `always` or `never` (see `[mission] restart`).
+    Default: `[mission] restart`"""
+    restart_delay: float | None = Field(None, gt=0, le=3600)
+    """Seconds before its first restart (doubled for each further one).
+    Default: `[mission] restart_delay`"""
+    max_restarts: int | None = Field(None, ge=0, le=100)
+    """Its restarts within 10 minutes before a crash loop.
+    Default: `[mission] max_restarts`"""
 
     @field_validator("name")
     @classmethod
@@ -303,8 +373,9 @@ class TaskSettings(_Strict):
     role: str | None = None
     """Only agents with this role (in their `roles`) take it.
     Default: any agent with `pull = true`"""
-    review: bool = False
-    """A reviewer approves the result before it is merged."""
+    review: bool | str = False
+    """A reviewer approves the result before it is merged: `true` (an agent of role `reviewer`)
+    or the name of the reviewers' role."""
     done_when: Literal[DONE_WHEN] | None = None  # type: ignore[valid-type]
     """When the task is done: `commit` (back at its prompt with a commit since it took the task),
     `idle` (back at its prompt after a turn on it: seen WORKING, or, for a turn shorter than a
@@ -329,6 +400,11 @@ class TaskSettings(_Strict):
     @classmethod
     def _role(cls, v: str | None) -> str | None:
         return v if v is None else _check_name(v, "role")
+
+    @field_validator("review")
+    @classmethod
+    def _review(cls, v: bool | str) -> bool | str:
+        return v if isinstance(v, bool) else _check_name(v, "review role")
 
     @field_validator("prompt")
     @classmethod
@@ -359,6 +435,33 @@ class RoleSettings(AgentSettings):
                          "(`pull = true`, `roles = [name]`) and take their work from the board")
 
 
+class NotifySettings(_Strict):
+    """The `[notify]` table: how the person is told when an agent needs them or a task finishes
+    (besides the dashboard's bell and the tmux message)."""
+
+    url: str | None = None
+    """Webhook: each notification is POSTed there as JSON (agent, status, reason, since, task,
+    event, fleet, title, text, dashboard), off the supervisor's tick."""
+    timeout: float = Field(5.0, gt=0, le=120)
+    """Seconds one webhook request may take."""
+    retries: int = Field(3, ge=0, le=10)
+    """Further tries of a webhook request that failed (no answer, or a 5xx/429), 1 s, 2 s, 4 s ... apart."""
+    desktop: bool = True
+    """Desktop notifications: OSC 777 and OSC 9 to the terminals attached to the fleet, and
+    `notify-send` where it is installed."""
+    min_interval: float = Field(60.0, ge=0, le=86400)
+    """Seconds between two notifications about one agent (the ones in between are counted in the next)."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not re.match(r"^https?://[^\s/?#]+", v) or any(not c.isprintable() or c.isspace() for c in v) or len(v) > 4096:
+            raise ValueError("must be an http:// or https:// URL without spaces (at most 4096 characters)")
+        return v
+
+
 class FileSchema(_Strict):
     """The whole file."""
 
@@ -369,6 +472,7 @@ class FileSchema(_Strict):
     role: list[RoleSettings] = Field(default_factory=list)
     """Agents that scale with the task board (`[[role]]`)."""
     prices: dict[str, PriceSettings] = Field(default_factory=dict)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     keys: dict[str, str] = Field(default_factory=dict)
     """Dashboard key bindings: action name -> key (e.g. `pause = "P"`)."""
 
@@ -416,6 +520,12 @@ class AgentSpec(BaseModel):
     """It takes the next ready task of the board when idle (`[[agent]] pull`)."""
     roles: tuple[str, ...] = ()
     """The roles of tasks it takes."""
+    auto_resume: bool | None = None
+    """Its own `auto_resume` (None: the fleet's)."""
+    restart: str | None = None
+    """Its own restart policy (None: the fleet's)."""
+    restart_delay: float | None = None
+    max_restarts: int | None = None
 
 
 class FleetConfig(MissionSettings):
@@ -434,6 +544,7 @@ class FleetConfig(MissionSettings):
     rules: tuple[RuleSettings, ...] = ()
     prices: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     def rules_for(self, kind: str) -> list[dict[str, Any]]:
         """The user's rules for `kind`, as raw rule tables (the rules module compiles them)."""
@@ -441,6 +552,15 @@ class FleetConfig(MissionSettings):
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)
+
+    def loop_settings(self, spec: AgentSpec) -> tuple[bool, str, float, int]:
+        """The agent's (auto_resume, restart, restart_delay, max_restarts): its own, else the fleet's."""
+        return (
+            self.auto_resume if spec.auto_resume is None else spec.auto_resume,
+            self.restart if spec.restart is None else spec.restart,
+            self.restart_delay if spec.restart_delay is None else spec.restart_delay,
+            self.max_restarts if spec.max_restarts is None else spec.max_restarts,
+        )
 
     @property
     def store_path(self) -> Path:
@@ -470,9 +590,9 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
         if found is None:
             return None
         start, rest = found, rest[1:]
-    elif table == "mission":
+    elif table in ("mission", "notify"):
         for i, line in enumerate(lines):
-            if re.match(r"^\s*\[\s*mission\s*\]", line):
+            if re.match(rf"^\s*\[\s*{table}\s*\]", line):
                 start = i
                 break
         else:
@@ -518,6 +638,7 @@ _FIELDS = {
     ("role", "tokens"): TokenRegexSettings.model_fields,
     ("agent", "tokens"): TokenRegexSettings.model_fields,
     ("prices", "*"): PriceSettings.model_fields,
+    ("notify",): NotifySettings.model_fields,
 }
 
 
@@ -542,7 +663,7 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> tuple[str, tuple[Any,
         return f"missing required key {where!r}", loc
     if kind == "literal_error":
         allowed = ", ".join(KIND_NAMES) if loc[-1] == "kind" else err.get("ctx", {}).get("expected", "")
-        hint = difflib.get_close_matches(str(value), list(KIND_NAMES), n=1) if loc[-1] == "kind" else []
+        hint = difflib.get_close_matches(str(value), list(KIND_NAMES) if loc[-1] == "kind" else re.findall(r"'([^']*)'", allowed), n=1)
         extra = f" (did you mean {hint[0]!r}?)" if hint else ""
         what = "a known kind" if loc[-1] == "kind" else "allowed"
         return f"{where} = {value!r} is not {what}{extra}; use one of: {allowed}", loc
@@ -616,6 +737,7 @@ def shown(value: str, limit: int = 60) -> str:
 
 def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
     """Check types and keys; the first problem becomes a ConfigError."""
+    _check_secrets(path, text, raw)
     bad = unpassable(raw)
     if bad:
         loc, value, why = bad
@@ -669,6 +791,21 @@ def _validate_roles(path: Path, text: str, schema: FileSchema, raw: dict[str, An
             if re.fullmatch(rf"{re.escape(role.name)}-[0-9]+", agent.name):
                 raise _error(path, text, f"agent[{j}] ({agent.name}): the name is one of role {role.name!r}'s agents' "
                                          f"({role.name}-<n>): name it otherwise", ("agent", j, "name"))
+
+
+SECRET_KEYS = ("metrics_token",)
+"""`[mission]` keys holding a secret: a message about one never quotes its value."""
+
+
+def _check_secrets(path: Path, text: str, raw: dict[str, Any]) -> None:
+    """The secret keys' type and NUL bytes, said without their value (the general messages quote it)."""
+    mission = raw.get("mission")
+    for key in SECRET_KEYS if isinstance(mission, dict) else ():
+        value = mission.get(key)
+        if key not in mission or (isinstance(value, str) and "\x00" not in value):
+            continue
+        why = "contains a NUL byte" if isinstance(value, str) else f"must be a string, not {type(value).__name__}"
+        raise _error(path, text, f"mission.{key} {why} (its value is not shown)", ("mission", key))
 
 
 def _validate_tasks(path: Path, text: str, schema: FileSchema, agents: list[str]) -> None:
@@ -734,6 +871,10 @@ def expand_agent(
         index=index,
         pull=a.pull,
         roles=tuple(a.roles),
+        auto_resume=a.auto_resume,
+        restart=a.restart,
+        restart_delay=a.restart_delay,
+        max_restarts=a.max_restarts,
     )
 
 
@@ -798,6 +939,7 @@ def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None
         rules=tuple(schema.rule),
         prices={k: v.model_dump() for k, v in schema.prices.items()},
         keys=dict(schema.keys),
+        notify=schema.notify,
     )
 
 

@@ -58,10 +58,40 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("kill", "K", "Kill", "Agent"),
     KeyAction("diagnose", "d", "Diagnose", "Agent"),
     KeyAction("merge", "m", "Merge branch", "Agent"),
-    KeyAction("diff", "D", "Diff stat", "Agent"),
+    KeyAction("diff", "D", "Diff view", "Agent", note="files, stats, the diff; m merges, t sends an instruction"),
+    KeyAction("tasks", "T", "Tasks view", "Dashboard", footer=True, short="Tasks",
+              note="the task board: add, prioritise, cancel, assign, review"),
     KeyAction("order", "o", "Needs-you first", "Dashboard", method="toggle_order"),
 )
 """Every dashboard action, in the footer's order."""
 
 KEY_ACTIONS: tuple[str, ...] = tuple(a.id for a in ACTIONS)
 """The ids `[keys]` accepts."""
+
+# -- the Tasks view (`T`, issue 19 point 8) and the diff view (`D`, issue 21 point 5) -----------------
+# Their own screens, with their own keys: while one is open, the fleet view's keys do not act
+# (a key meant for a task never pauses an agent). Built into each screen's BINDINGS and its help.
+
+TASK_ACTIONS: tuple[KeyAction, ...] = (
+    KeyAction("tasks_close", "escape,T", "Fleet view", "Tasks", footer=True, method="close", short="Back"),
+    KeyAction("task_help", "question_mark", "Help", "Tasks", footer=True, method="help"),
+    KeyAction("task_add", "a", "Add task", "Tasks", footer=True, method="add", short="Add"),
+    KeyAction("task_priority", "p", "Change priority", "Tasks", footer=True, method="priority", short="Prio"),
+    KeyAction("task_cancel", "x", "Cancel task", "Tasks", footer=True, method="cancel", short="Cancel"),
+    KeyAction("task_assign", "s", "Assign to the agent selected in the fleet view", "Tasks", footer=True,
+              method="assign", short="Assign"),
+    KeyAction("task_approve", "y", "Approve (review)", "Tasks", footer=True, method="approve", short="Approve"),
+    KeyAction("task_changes", "c", "Request changes (review)", "Tasks", footer=True, method="changes", short="Changes"),
+)
+"""The Tasks view's keys, in its footer's order."""
+
+DIFF_ACTIONS: tuple[KeyAction, ...] = (
+    KeyAction("diff_close", "escape,q", "Fleet view", "Diff", footer=True, method="close", short="Back"),
+    KeyAction("diff_help", "question_mark", "Help", "Diff", footer=True, method="help"),
+    KeyAction("diff_next", "n,right_square_bracket", "Next file", "Diff", footer=True, method="next_file", short="Next"),
+    KeyAction("diff_previous", "p,left_square_bracket", "Previous file", "Diff", footer=True, method="previous_file", short="Prev"),
+    KeyAction("diff_merge", "m", "Merge the branch (asks first)", "Diff", footer=True, method="merge", short="Merge"),
+    KeyAction("diff_send", "t", "Send a follow-up instruction", "Diff", footer=True, method="send", short="Send"),
+)
+"""The diff view's keys, in its footer's order (up/down, j/k, page up/down, space, home/end scroll the
+file; tab moves to the file list, where enter shows the file picked)."""

@@ -109,6 +109,10 @@ class AgentSnapshot:
     recent_commits: tuple[dict[str, Any], ...] = ()
     time_in: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each status since the agent's current process started."""
+    resume_at: float | None = None
+    """When the supervisor resumes it (STUCK on a usage limit whose reset it printed; issue 21)."""
+    restarts: int = 0
+    """Times its restart policy started it again since the fleet came up."""
 
     def to_json(self, compact: bool = False) -> dict[str, Any]:
         """`compact`: without the fields that hold their default (what the state store keeps:
@@ -120,6 +124,8 @@ class AgentSnapshot:
             data = {k: v for k, v in data.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
         data["status"] = self.status.value
         data["since"] = iso(self.since)
+        if "resume_at" in data:
+            data["resume_at"] = iso(self.resume_at)
         return data
 
     @classmethod
@@ -132,6 +138,9 @@ class AgentSnapshot:
         since = values.get("since")
         if isinstance(since, str):
             values["since"] = datetime.fromisoformat(since).timestamp()
+        resume_at = values.get("resume_at")
+        if isinstance(resume_at, str):
+            values["resume_at"] = datetime.fromisoformat(resume_at).timestamp()
         return cls(**values)
 
 

@@ -89,3 +89,9 @@ def agent_record(row: dict[str, Any], spec: AgentSpec, base_branch: str | None) 
         launched_at=row["launched_at"], task=row["task"], base_commit=row["base_commit"], branch=row["branch"],
         worktree=row["worktree"], first_launched_at=row["first_launched_at"], spec=spec, base_branch=base_branch,
     )
+
+
+def own_task_id(agent: str) -> str:
+    """The ledger's id for the task an agent was given in agents.toml (`task =`, no `[[task]]`):
+    not on the task board, so the fleet view's task id column leaves it out."""
+    return f"{agent}-task"

@@ -66,7 +66,7 @@ def agent_snapshot(rec: AgentRecord, verdict: Verdict, facts: ScreenFacts | None
                    pane: PaneFacts, spend: Spend, progress: GitProgress | None, secrets: tuple[str, ...]) -> AgentSnapshot:
     """The agent's snapshot: its record, the classifier's verdict on its screen (`reason` as it is
     shown, `time_in` seconds per status), its pane and processes, its spend and its git progress.
-    `secrets` are masked in the line it shows."""
+    `secrets` are masked in the line it shows, its reason and its evidence (an agent's printed `STUCK:` line)."""
     reading = spend.reading
     cost = reading.cost_usd if reading is not None else None
     usage = reading.usage if reading is not None else None
@@ -78,7 +78,7 @@ def agent_snapshot(rec: AgentRecord, verdict: Verdict, facts: ScreenFacts | None
         name=rec.name,
         kind=rec.kind,
         status=verdict.status,
-        reason=reason,
+        reason=hide_values(reason, secrets),
         since=verdict.since,
         pane_id=rec.pane_id,
         pid=pane.pid,
@@ -104,7 +104,7 @@ def agent_snapshot(rec: AgentRecord, verdict: Verdict, facts: ScreenFacts | None
         time_in={k: round(v, 1) for k, v in time_in.items()},
         last_line=hide_values(last_output_line(lines), secrets),
         exit_code=pane.exit_status,
-        evidence=verdict.evidence,
+        evidence=hide_values(verdict.evidence, secrets),
         turns=verdict.turns,
         commits=progress.commits if progress else None,
         ahead=progress.ahead if progress else None,

@@ -108,6 +108,8 @@ class Observation:
     permission or question hook older than this is answered."""
     recent_failures: int = 0
     """Failed exits of this agent (over its restarts) within `CRASH_LOOP_WINDOW`, this one included."""
+    crash_loop_exits: int = CRASH_LOOP_EXITS
+    """Failed exits that make a crash loop (an agent with a restart policy: one more than its `max_restarts`)."""
 
 
 @dataclass(frozen=True)
@@ -382,7 +384,7 @@ def _raw(
         code = obs.exit_status
         if code in (0, None):
             return Status.EXITED, "exited", f"exit status {code}"
-        if obs.recent_failures >= CRASH_LOOP_EXITS:
+        if obs.recent_failures >= obs.crash_loop_exits:
             minutes = int(CRASH_LOOP_WINDOW // 60)
             return (Status.STUCK, f"crash loop: failed {obs.recent_failures} times in {minutes} min",
                     f"exit status {code}; {obs.recent_failures} failed exits within {minutes} min")

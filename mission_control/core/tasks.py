@@ -27,6 +27,12 @@ TERMINAL = frozenset({"done", "merged", "failed", "cancelled"})
 """States a task never leaves."""
 HELD = frozenset({"working", "stuck", "changes"})
 """States in which an agent holds (works on) the task: its owner takes no other task."""
+AWAITING = frozenset({"review", "merging"})
+"""States in which the task's work waits on its owner's branch (a review, the merge queue): its
+owner takes no other task either, so the branch holds this task's work only and a change
+request or a conflict sent back finds it at its prompt."""
+REVIEWER_ROLE = "reviewer"
+"""The role a review task is for when the task names none (`review = true`)."""
 PRIORITY_NAMES = {"high": 10, "normal": 0, "low": -10}
 """Named priorities as numbers (higher first); an integer is taken as it is."""
 DONE_WHEN = ("commit", "idle", "word")
@@ -80,6 +86,14 @@ class Task:
     """Its owner's commit count when it took the task (`done_when = "commit"` counts from here)."""
     worked: bool = False
     """Its owner was seen working since it took the task (`commit` and `idle` need a turn of work)."""
+    review_role: str | None = None
+    """The role of the agents that review it (None: `reviewer`); only with `review`."""
+    reviews: str | None = None
+    """A review task's: the id of the task it reviews (its verdict, `review ID ...`, finishes it)."""
+    approved_at: float | None = None
+    """When it joined the merge queue (approved, or done without review): the queue's order."""
+    merge_sha: str | None = None
+    """The commit of its owner's branch to merge: the branch's tip when the task was done."""
 
     @property
     def open(self) -> bool:
@@ -93,6 +107,8 @@ class Task:
             "prompt": self.prompt, "reason": self.reason, "created_by": self.created_by,
             "created": iso(self.created_at), "started": iso(self.started_at), "finished": iso(self.finished_at),
             "blocked_by": list(blocked_by(self, board or {})),
+            "review_role": self.review_role, "reviews": self.reviews, "approved": iso(self.approved_at),
+            "merge_sha": self.merge_sha,
         }
 
 
@@ -250,7 +266,10 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-EVENTS = ("take", "handoff", "worked", "stuck", "unstuck", "done", "cancel", "priority", "fail")
+EVENTS = ("take", "handoff", "worked", "stuck", "unstuck", "done", "cancel", "priority", "fail",
+          "approve", "changes", "resume", "merged")
+"""`approve`, `changes` (a reviewer's verdict, or the merge queue sending it back), `resume` (the
+change request typed at its owner's prompt) and `merged` are issue 19 points 5 and 6."""
 
 
 def transition(task: Task, event: Event, board: Mapping[str, Task] | None = None) -> Task:
@@ -286,8 +305,27 @@ def transition(task: Task, event: Event, board: Mapping[str, Task] | None = None
     if kind == "done":  # by its rule while held, or by hand (`task done`) also while it waits
         if task.state not in HELD and task.state != "queued":
             raise TaskError(f"task {task.id!r} is {task.state}: only a queued or held task can be done")
-        state = "review" if task.review else "done"
-        return replace(task, state=state, reason=event.reason, finished_at=None if task.review else event.at)
+        sha = event.data.get("sha")
+        if task.review:
+            return replace(task, state="review", reason=event.reason, finished_at=None, merge_sha=sha)
+        return _approved(replace(task, reason=event.reason, merge_sha=sha), event)
+    if kind == "approve":
+        if task.state != "review":
+            raise TaskError(f"task {task.id!r} is {task.state}, not waiting for a review")
+        return _approved(replace(task, reason=event.reason), event)
+    if kind == "changes":  # a change request, a conflict, a failed merge_check: back to its owner
+        if task.state not in AWAITING:
+            raise TaskError(f"task {task.id!r} is {task.state}: only a task in review or in the merge queue can go back to its worker")
+        return replace(task, state="changes", reason=event.reason, finished_at=None, approved_at=None, merge_sha=None,
+                       commits_at_start=event.commits if event.commits is not None else task.commits_at_start, worked=False)
+    if kind == "resume":
+        if task.state != "changes":
+            raise TaskError(f"task {task.id!r} is {task.state}, not sent back with changes")
+        return replace(task, state="working")
+    if kind == "merged":
+        if task.state != "merging":
+            raise TaskError(f"task {task.id!r} is {task.state}, not in the merge queue")
+        return replace(task, state="merged", reason=event.reason, finished_at=event.at)
     if kind == "cancel":
         return replace(task, state="cancelled", reason=event.reason or "cancelled", finished_at=event.at)
     if kind == "fail":
@@ -295,6 +333,14 @@ def transition(task: Task, event: Event, board: Mapping[str, Task] | None = None
     # priority
     assert event.priority is not None
     return replace(task, priority=event.priority)
+
+
+def _approved(task: Task, event: Event) -> Task:
+    """Done (or approved): into the merge queue when `event.data["merge"]` says its owner's branch
+    is merged by the fleet, else finished."""
+    if event.data.get("merge"):
+        return replace(task, state="merging", approved_at=event.at, finished_at=None)
+    return replace(task, state="done", finished_at=event.at)
 
 
 def _by(task: Task) -> str:
@@ -327,3 +373,61 @@ def time_in_states(events: Iterable[tuple[float, str]], created_at: float, now: 
     if state not in TERMINAL:
         out[state] = out.get(state, 0.0) + max(0.0, now - since)
     return {k: round(v, 3) for k, v in out.items() if v > 0 or k == state}
+
+
+# ---------------------------------------------------------------- review and the merge queue (issue 19 points 5, 6)
+
+VERDICTS = ("approve", "changes")
+"""A reviewer's answers: `review ID approve`, `review ID changes TEXT`."""
+CHECK_TAIL_LINES = 50
+"""How many of a failed `merge_check`'s last lines go back to the worker."""
+MAX_LINE = 400
+"""A line sent back longer than this is cut (a check printing megabytes in one line)."""
+
+
+def open_review(task: Task, board: Mapping[str, Task]) -> Task | None:
+    """The open review task of `task` (the one a verdict finishes), if any."""
+    return next((t for t in board.values() if t.reviews == task.id and t.open), None)
+
+
+def reviewed_task(task_id: str, board: Mapping[str, Task]) -> Task:
+    """The task a verdict is about: `task_id` names it, or names its review task."""
+    task = board.get(task_id)
+    if task is None:
+        raise unknown_task(task_id, board)
+    if task.reviews is not None:
+        if task.reviews not in board:
+            raise TaskError(f"review task {task_id!r} reviews {task.reviews!r}, which the board no longer holds")
+        return board[task.reviews]
+    return task
+
+
+def review_task_id(task: Task, board: Mapping[str, Task], name_ok: Any) -> str:
+    """`<id>-review-<n>` (the n-th review of it), or `review-<n>` when that is taken or too long
+    (`name_ok(id)`: a valid id)."""
+    n = 1 + sum(1 for t in board.values() if t.reviews == task.id)
+    wanted = f"{task.id}-review-{n}"
+    return wanted if wanted not in board and name_ok(wanted) else free_id(board, "review")
+
+
+def review_prompt(task: Task, *, branch: str | None, base: str | None, stat: str) -> str:
+    """What a reviewer is asked: the task's prompt, its branch and its diff stat, and how to answer."""
+    where = f"branch {branch} against {base}" if branch else "no branch of its own"
+    return (
+        f"Review task {task.id} (done by {task.owner or 'nobody'}, {where}).\n"
+        f"Its prompt was:\n{task.prompt}\n"
+        f"Diff stat:\n{stat.strip() or '(no changes)'}\n"
+        f"Answer with `mission-control review {task.id} approve` or "
+        f"`mission-control review {task.id} changes TEXT` (TEXT `-`: read from stdin)."
+    )
+
+
+def last_lines(text: str, n: int = CHECK_TAIL_LINES) -> str:
+    """The last `n` non-blank-trailing lines of `text`, each cut at MAX_LINE characters."""
+    lines = text.rstrip("\n").splitlines()[-n:]
+    return "\n".join(line if len(line) <= MAX_LINE else line[:MAX_LINE] + "..." for line in lines)
+
+
+def merge_queue(tasks: Iterable[Task]) -> list[Task]:
+    """The tasks waiting to be merged, in the order they are merged: oldest approval first."""
+    return sorted((t for t in tasks if t.state == "merging"), key=lambda t: (t.approved_at or 0.0, t.seq))

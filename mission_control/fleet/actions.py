@@ -27,6 +27,7 @@ from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.fleet.panes import add_agent_pane, open_output_log, start_agent_pane
 from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
 from mission_control.core.diagnosis import mask_value
+from mission_control.core.diff import BranchDiff, parse_diff
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
 from mission_control.core.errors import MissionControlError
 from mission_control.core.handoff import Handoff, handoff_message
@@ -38,6 +39,7 @@ from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import rules_with_user
 from mission_control.core.status import ScreenFacts, tail_lines
 from mission_control.core.tasks import HELD, Event, transition
+from mission_control.core.records import own_task_id
 
 PAUSE_REASON_KEY = "paused_reason:"
 """Store meta key prefix: why an agent was paused (the process state says *that* it is)."""
@@ -283,7 +285,8 @@ class FleetActions:
         return resume_plan(name, status, at_prompt, spec.resume_prompt)
 
     @recorded
-    def resume(self, name: str, plan: ResumePlan | None = None) -> Outcome:
+    def resume(self, name: str, plan: ResumePlan | None = None, *, why: str = "") -> Outcome:
+        """`why`: the supervisor's reason (`at the limit's reset`), logged as `auto-resume`."""
         rec = self.record(name)
         plan = plan or self.plan_resume(name)
         if plan.step is ResumeStep.CONTINUE:
@@ -293,6 +296,8 @@ class FleetActions:
                 raise ActionError(f"{name} left its prompt: nothing typed")
             prompt = rec.spec.resume_prompt
             self.type_text(rec, prompt)
+            if why:
+                return self._log("auto-resume", name, why, f"resumed {name}: typed {prompt!r}")
             return self._log("resume", name, plan.description, f"resumed {name}: typed {prompt!r}")
         if plan.step is ResumeStep.ATTACH:
             return self.zoom(name)
@@ -357,6 +362,17 @@ class FleetActions:
         except (TmuxError, OSError) as exc:
             return self._log("restart", name, "", str(exc), ok=False)
         return self._log("restart", name, "", f"restarted {name} with its task")
+
+    @recorded
+    def restart_resuming(self, name: str, why: str) -> Outcome:
+        """The restart policy's restart (`restart = "on-failure"`): the agent started again with its
+        resume command (with its command and task when its kind has none), logged as `auto-restart`."""
+        rec = self.record(name)
+        try:
+            self._respawn(rec, resume=True)
+        except (TmuxError, OSError) as exc:
+            return self._log("auto-restart", name, why, str(exc), ok=False)
+        return self._log("auto-restart", name, why, f"restarted {name}")
 
     @recorded
     def kill(self, name: str) -> Outcome:
@@ -517,7 +533,7 @@ class FleetActions:
                 return task_id, row["prompt"]
         rec = self.record(name)
         if rec.task:
-            return f"{name}-task", rec.task
+            return own_task_id(name), rec.task
         return None
 
     @recorded
@@ -624,15 +640,35 @@ class FleetActions:
         return self._log("merge", name, f"{rec.branch} -> {base}", detail, ok=False)
 
     def diff_stat(self, name: str) -> str:
-        rec = self.record(name)
-        if not rec.branch or self.config.repo is None:
-            raise ActionError(f"{name} has no worktree branch (worktree = false)")
-        base = rec.base_commit or rec.base_branch or "HEAD"
+        rec, repo, base = self._diff_range(name)
         try:
-            text = git_repo.diff_stat(self.config.repo, rec.branch, base)
+            text = git_repo.diff_stat(repo, rec.branch or "", base)
         except git_repo.GitError as exc:
             raise ActionError(str(exc)) from None
         return text.strip() or f"{rec.branch} has no changes against its base"
+
+    def diff(self, name: str) -> BranchDiff:
+        """The agent's branch against its base, as files (the dashboard's diff view, `D`); the
+        worktree's uncommitted files are counted, not shown (a merge takes commits)."""
+        rec, repo, base = self._diff_range(name)
+        branch = rec.branch or ""
+        try:
+            files = parse_diff(git_repo.diff_text(repo, branch, base))
+            commits = tuple(git_repo.commit_lines(repo, base, branch))
+        except git_repo.GitError as exc:
+            raise ActionError(str(exc)) from None
+        latest = self.store.latest_snapshot()
+        snap = latest.agent(name) if latest is not None else None
+        return BranchDiff(agent=name, branch=branch, base=rec.base_branch or base[:10], files=files, commits=commits,
+                          dirty_files=snap.dirty_files if snap is not None else None)
+
+    def _diff_range(self, name: str) -> tuple[AgentRecord, Path, str]:
+        """The agent's record, the repository and what its branch is compared with (the commit it
+        started from, else its base branch), or ActionError for an agent without a branch."""
+        rec = self.record(name)
+        if not rec.branch or self.config.repo is None:
+            raise ActionError(f"{name} has no worktree branch (worktree = false)")
+        return rec, self.config.repo, rec.base_commit or rec.base_branch or "HEAD"
 
 
 def write_env_file(path: Path, values: dict[str, str]) -> None:

@@ -16,13 +16,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mission_control.adapters import git_repo
+from mission_control.adapters.metrics_http import METRICS_ADDRESS_KEY, MetricsBindError, check_bindable
 from mission_control.adapters.run import CommandError, run
 from mission_control.adapters.store import STOPPED_KEY, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.fleet.teardown import stop_session
 from mission_control.core.config import AgentSpec, ConfigError, FleetConfig
+from mission_control.core.listen_address import parse_listen_address
 from mission_control.core.launch_plan import FLEET_ENV, fleet_mark, typed_task
 from mission_control.core.layouts import LayoutPreset, fit_note, layout_string, misplaced, plan
+from mission_control.core.records import own_task_id
 from mission_control.fleet.locate import CONFIG_OPTION, STATE_OPTION, load_layout
 from mission_control.fleet.panes import agent_worktree, record_agent_run, start_agent_pane
 from mission_control.adapters.supervisor_lock import UP_LOCK_NAME, LockBusy, output_log, supervisor_alive, up_lock
@@ -233,7 +236,7 @@ UP_WAIT_SECONDS = 120.0
 """How long an `up` waits for another `up` of the same fleet to finish before saying so."""
 
 
-def up(config: FleetConfig, fresh: bool = False) -> UpResult:
+def up(config: FleetConfig, fresh: bool = False, metrics: str | None = None) -> UpResult:
     """Start the fleet (or find it running). Raises ConfigError/UpError with nothing left behind.
 
     After a crash (tmux server or machine died, no `down`), the fleet is rebuilt from the state
@@ -241,7 +244,10 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     keeps its task, worktree and injected environment. `fresh` starts over from the config.
 
     One `up` at a time per fleet (a lock in the state dir): a second one waits for the first and
-    then finds the fleet running, so concurrent `up`s leave exactly one fleet."""
+    then finds the fleet running, so concurrent `up`s leave exactly one fleet.
+
+    `metrics`: the `/metrics` address for this fleet's supervisor instead of `[mission] metrics`
+    (`up --metrics`, already checked by `metrics_override`)."""
     preset = load_layout(config)
     if not Tmux.available():
         raise UpError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
@@ -250,11 +256,11 @@ def up(config: FleetConfig, fresh: bool = False) -> UpResult:
     ensure_private_dir(config.state_dir)
     try:
         with up_lock(config.state_dir, UP_WAIT_SECONDS) as waited:
-            result = _up(config, preset, fresh)
+            result = _up(config, preset, fresh, metrics)
     except LockBusy as exc:
         raise UpError(f"another `up` is starting this fleet (pid {exc.holder}) and has not finished "
                       f"within {UP_WAIT_SECONDS:.0f} s; nothing started") from None
-    except ConfigError:
+    except (ConfigError, MetricsUnavailable):
         if made_state_dir:  # a bad config leaves nothing behind, not even an empty state dir
             (config.state_dir / UP_LOCK_NAME).unlink(missing_ok=True)
             try:
@@ -286,16 +292,24 @@ def check_state_owner(config: FleetConfig) -> None:
                           f"(session {record['session']!r}): stop it first, or use that socket")
 
 
-def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
+def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool, metrics: str | None = None) -> UpResult:
     """`up` under the fleet's `up` lock."""
     check_state_owner(config)
     tmux = Tmux(config.socket)
     if tmux.has_session(config.session):
+        notes: tuple[str, ...] = ()
+        if supervisor_alive(config.state_dir):
+            if metrics is not None:
+                notes = (f"the running supervisor keeps its metrics address; --metrics {metrics} takes effect "
+                         "when the fleet is started again (`down`, then `up --metrics`)",)
+        else:
+            metrics_before_start(config, metrics, running=True)
         restarted = ensure_supervisor(config, tmux)  # it repairs a damaged or deleted store: not read here
         panes = {p.agent: p.pane_id for p in tmux.list_panes() if p.session == config.session and p.agent}
-        return UpResult(started=False, panes=panes, supervisor_restarted=restarted)
+        return UpResult(started=False, panes=panes, supervisor_restarted=restarted, notes=notes)
 
     preflight(config)  # what `check` checks: nothing below starts for a config it would refuse
+    metrics_before_start(config, metrics)
     prepare_repo(config)
     ensure_private_dir(config.state_dir)
     store = Store(config.store_path, keeper=True)  # a damaged store is moved aside: this fleet starts afresh
@@ -390,6 +404,7 @@ def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
             outcome = "ok"
         add_config_tasks(config, store)
         store.set_meta(STOPPED_KEY, "0")
+        store.set_meta(METRICS_ADDRESS_KEY, metrics or "")  # read by the supervisor (and whoever restarts it)
         store.log_action("up", "up", None, f"{len(config.agents)} agents, layout {config.layout}", outcome)
         ensure_supervisor(config, tmux)
         first_window = windows[0].name
@@ -406,6 +421,35 @@ def _up(config: FleetConfig, preset: LayoutPreset, fresh: bool) -> UpResult:
     return UpResult(started=True, panes=panes, resumed=resumed, restarted=restarted, note=note, notes=notes)
 
 
+class MetricsUnavailable(UpError):
+    """The `/metrics` address cannot be served: `up` starts nothing (and leaves no state dir it made)."""
+
+
+def metrics_before_start(config: FleetConfig, override: str | None, *, running: bool = False) -> None:
+    """Before a supervisor is started: the address it will serve `/metrics` at can be bound
+    (MetricsUnavailable, one line, when the port is taken or the address is not this machine's).
+    `running`: a running fleet whose supervisor is started again — the address its fleet was
+    started with stands, unless `up --metrics` gives one (kept in the store for it)."""
+    store_text = None
+    if running and override is None and config.store_path.exists():
+        try:
+            store_text = Store(config.store_path).get_meta(METRICS_ADDRESS_KEY)
+        except StoreError:
+            store_text = None
+    text = override or store_text or config.metrics
+    if not text:
+        return
+    try:
+        check_bindable(parse_listen_address(text))
+    except (ValueError, MetricsBindError) as exc:
+        raise MetricsUnavailable(f"{exc}; " + ("the supervisor was not restarted" if running else "nothing started")) from None
+    if running and override is not None:
+        try:
+            Store(config.store_path).set_meta(METRICS_ADDRESS_KEY, override)
+        except StoreError:
+            pass
+
+
 def record_tasks(config: FleetConfig, store: Store) -> None:
     """Start the task ledger: every held task, and the typed ones queued for the agent's first prompt."""
     held = store.current_tasks()
@@ -413,7 +457,7 @@ def record_tasks(config: FleetConfig, store: Store) -> None:
     for spec in config.agents:
         if not spec.task:
             continue
-        task_id = by_agent[spec.name].id if spec.name in by_agent else f"{spec.name}-task"
+        task_id = by_agent[spec.name].id if spec.name in by_agent else own_task_id(spec.name)
         if task_id not in held:
             store.record_task(task_id, spec.task, spec.name, None, "assigned in agents.toml", None)
         text = typed_task(spec)

@@ -10,7 +10,8 @@ the board's own tick).
   agent of the role had is taken up again with its kept worktree and branch (nothing it
   committed is lost, and a role never has more worktrees than `max_instances`). At most one
   spawn per role per tick.
-- **Retire.** An agent of the role that sits IDLE at its prompt, holds no task, has no text
+- **Retire.** An agent of the role that sits IDLE at its prompt, owns no open task (one in
+  review or in the merge queue comes back to it with changes), has no text
   waiting for its prompt and no ready task it could take, for `retire_after` seconds, is
   stopped: its processes ended (`FleetActions.kill`), its pane closed, its record marked
   removed (`up` after a crash does not bring it back); its worktree and branch are kept.
@@ -42,7 +43,7 @@ from mission_control.adapters.tmux import PaneInfo, TmuxError
 from mission_control.core.config import FleetConfig, RoleSettings
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.records import AgentRecord
-from mission_control.core.tasks import HELD, Task, next_task, ready_tasks
+from mission_control.core.tasks import Task, next_task, ready_tasks
 from mission_control.fleet.actions import ActionError, FleetActions
 
 EARLY_EXIT = 30.0
@@ -123,7 +124,7 @@ class RoleScaler:
             return
         tasks = self.store.tasks()
         by_name = {s.name: s for s in snaps}
-        held = {t.owner for t in tasks if t.state in HELD and t.owner}
+        held = {t.owner for t in tasks if t.owner and t.open and t.state != "queued"}  # in review, merging: still its
         waiting = {d["agent"] for d in self.store.pending_deliveries()}
         recorded = {r.name for r in agents}
         self._close_orphans(panes, recorded, now)

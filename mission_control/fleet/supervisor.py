@@ -19,17 +19,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mission_control.adapters.git_progress import GitProbe
 from mission_control.adapters.git_watcher import GitWatcher
 from mission_control.adapters.meters import Meter, TailedFile, make_meter
+from mission_control.adapters.metrics_http import METRICS_ADDRESS_KEY
 from mission_control.adapters.pane_reading import StatusWord, read_pane
 from mission_control.adapters.processes import ProcessTable
 from mission_control.adapters.supervisor_lock import (
     LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, status_file,
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
+from mission_control.fleet.loop import PersonLoop
 from mission_control.fleet.tasks import TaskBoard
 from mission_control.fleet.roles import RoleScaler
 from mission_control.adapters.run import spawn
@@ -147,6 +149,11 @@ class Supervisor:
         """The supervisor lock this process holds (`serve`); taken again if its file is deleted."""
         self.board = TaskBoard(config, store, actor="supervisor")
         """The task board: held tasks follow their agents, idle pulling agents take the next ready one."""
+        self.on_tick: list[Callable[[FleetSnapshot, list[AgentRecord], float], None]] = []
+        """Called after each tick with its snapshot, the agents' records and its duration in seconds
+        (the metrics collector: `fleet/metrics.py`)."""
+        self.loop = PersonLoop(config, store, tmux, lambda: self.actions, self._say, self._secrets)
+        """Resume at a limit's reset, restart with backoff, notifications (issue 21)."""
         self._typed_read = False
         """The store's record of the text last typed at each agent was read (`_turn_evidence`)."""
         self._typed: dict[str, tuple[str, float, float]] = {}
@@ -201,6 +208,7 @@ class Supervisor:
                 except Exception as exc:  # nor one in scaling the roles
                     self._say(f"roles: {exc!r}")
             self._deliver(agents, snaps)
+            self.loop.tick(agents, snaps, panes, now)
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
@@ -211,6 +219,8 @@ class Supervisor:
                 self.pruned_at = now
                 self._write(self.store.prune, now)
         self.tick_ms.append(elapsed)
+        for hook in self.on_tick:
+            hook(snapshot, agents, elapsed / 1000)
         return snapshot
 
     def _read_hooks(self, agents: list[AgentRecord]) -> None:
@@ -279,6 +289,7 @@ class Supervisor:
         own = word if (word_at or 0) >= launched - 1 else None
         if pane is not None and pane.dead and read.exit_status not in (0, None):
             st.failures.setdefault(launched, now)
+        restart_failures = self.loop.failures(rec, now)  # (failures, crash loop at) of an agent restarted by its policy
         if pane is None:
             obs = Observation(now=now, started_at=launched, pane_dead=True, exit_status=None)
         else:
@@ -292,7 +303,8 @@ class Supervisor:
                 cpu_seconds=proc.cpu_seconds if proc else None,
                 own_word=own,
                 own_word_at=word_at,
-                recent_failures=sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
+                recent_failures=restart_failures[0] if restart_failures else sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
+                **({"crash_loop_exits": restart_failures[1]} if restart_failures else {}),
                 **st.hook.fields(since=launched - 1),
             )
         verdict, st.memory = classify(obs, st.memory, self._rules(rec.kind), self.settings)
@@ -300,8 +312,10 @@ class Supervisor:
         reason = verdict.reason if pane is not None else "pane is gone"
         if verdict.status is Status.PAUSED:
             reason = self._read(self.store.get_meta, None, PAUSE_REASON_KEY + name) or reason
-        if verdict.changed and self.record_changes:
-            self._status_changed(name, verdict.previous, verdict.status, reason, verdict.evidence, now)
+        reason, resume_at = self.loop.limit(rec, verdict.status, reason, facts, now)  # a limit's reset: when
+        if verdict.changed and self.record_changes:  # a printed reason may hold an injected value: masked
+            self._status_changed(name, verdict.previous, verdict.status, hide_values(reason, st.secrets),
+                                 hide_values(verdict.evidence, st.secrets), now)
         if st.memory.last_change_at == now:  # its screen changed or it used CPU: files may have too
             self.git.saw_activity(name)
         reading = self._meter(rec, st)
@@ -328,7 +342,12 @@ class Supervisor:
         spend = Spend(reading=reading, history=st.spend_history, budget_state=budget,
                       task_id=held["task"] if held else None, cost_at_task_start=held.get("cost_at_start") if held else None)
         snap = agent_snapshot(rec, verdict, facts, reason, st.memory.time_in, facts_now, spend, self.git.progress(name), st.secrets)
+        snap = self.loop.annotate(snap, resume_at, rec)
         return snap, tail
+
+    def _secrets(self) -> set[str]:
+        """Every value put into an agent's environment (injected or configured): no notification carries one."""
+        return {v for st in self.states.values() for v in st.secrets} | {v for r in self._known_agents for v in r.spec.env.values()}
 
     def _injected_values(self, name: str) -> tuple[str, ...]:
         """What a person injected into the agent (secrets, often): kept out of the stored screen text
@@ -393,6 +412,8 @@ class Supervisor:
             self.actions.pause(name, reason=reason)
         except (ActionError, StoreError) as exc:
             print(f"mission-control supervise: could not pause {name}: {exc}", file=sys.stderr, flush=True)
+        held = self.tasks.get(name)
+        self.loop.budget_reached(name, reason, self.clock(), held["task"] if held else None)
 
     def _fleet_budget(self, snaps: list[AgentSnapshot]) -> None:
         """At the fleet's budget, pause every running agent once."""
@@ -508,6 +529,9 @@ class Supervisor:
                 self.tmux.display(self.config.session, f"mission-control: {name} is {new.value}: {reason}")
             except TmuxError:
                 pass
+        if self.acting:
+            held = self.tasks.get(name)
+            self.loop.status_changed(name, new, reason, now, held["task"] if held else None)
         if self.config.on_status:
             env = dict(os.environ)
             env.update(MC_AGENT=name, MC_OLD_STATUS=old.value if old else "", MC_NEW_STATUS=new.value, MC_REASON=reason)
@@ -643,9 +667,18 @@ def serve(config: FleetConfig) -> int:
     signal.signal(signal.SIGHUP, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(f"mission-control supervisor for session {config.session!r} (pid {os.getpid()}); polling every {config.poll_interval:g}s", flush=True)
+    metrics = None
+    if config.metrics or sup._read(store.get_meta, None, METRICS_ADDRESS_KEY):  # prometheus_client is imported only for a fleet that serves
+        from mission_control.fleet.metrics import serve_metrics
+
+        metrics = serve_metrics(config, sup, sup._say)
     sup.git.start()
     sup.run()
+    sup.board.merges.stop()  # a running merge_check killed, its scratch worktree removed (the task stays queued)
     sup.git.stop()
+    if metrics is not None:
+        metrics.close()
+    sup.loop.close(wait=config.notify.timeout)
     tmux.close()
     for fd in sup.lock_fds:
         os.close(fd)

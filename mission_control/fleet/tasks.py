@@ -34,15 +34,17 @@ from mission_control.adapters.pane_reading import StatusWord
 from mission_control.adapters.store import Store
 from mission_control.adapters.supervisor_lock import status_file
 from mission_control.adapters.tmux import Tmux
-from mission_control.fleet.actions import FleetActions
+from mission_control.fleet.actions import ActionError, FleetActions
+from mission_control.fleet.merge_queue import MergeQueue, branch_tip
 from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
 from mission_control.core.errors import MissionControlError
 from mission_control.core.limits import MAX_TASK_BYTES, text_problem
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.records import AgentRecord
 from mission_control.core.tasks import (
-    HELD, Event, Task, TaskError, TaskInputError, check_new, done_now, free_id, next_task, parse_priority, priority_name,
-    shown_state, time_in_states, transition, unknown_task,
+    AWAITING, HELD, REVIEWER_ROLE, VERDICTS, Event, Task, TaskError, TaskInputError, check_new, done_now, free_id, next_task,
+    open_review, parse_priority, priority_name, review_prompt, review_task_id, reviewed_task, shown_state, time_in_states,
+    transition, unknown_task,
 )
 
 AGENT_ENV = "MISSION_CONTROL_AGENT"
@@ -60,18 +62,18 @@ def require_fleet(config: FleetConfig) -> None:
                       "start it with `mission-control up`; nothing changed")
 
 
-def check_prompt(prompt: str) -> str:
+def check_prompt(prompt: str, what: str = "the prompt") -> str:
     """The prompt as given (byte-exact), or TaskInputError in one line: empty, a NUL byte (no
     program can be given one), not UTF-8 (a file of other bytes), over MAX_TASK_BYTES."""
     if "\x00" in prompt:
-        raise TaskInputError("the prompt contains a NUL byte, which no program can be given")
+        raise TaskInputError(f"{what} contains a NUL byte, which no program can be given")
     try:
         prompt.encode("utf-8")
     except UnicodeEncodeError:
-        raise TaskInputError("the prompt is not UTF-8 text") from None
+        raise TaskInputError(f"{what} is not UTF-8 text") from None
     if not prompt.strip():
-        raise TaskInputError("the prompt is empty")
-    if problem := text_problem("the prompt", prompt, MAX_TASK_BYTES):
+        raise TaskInputError(f"{what} is empty")
+    if problem := text_problem(what, prompt, MAX_TASK_BYTES):
         raise TaskInputError(problem)
     return prompt
 
@@ -111,6 +113,8 @@ class TaskBoard:
         """This tick's evidence of short turns, per agent (`tick`'s `evidence`)."""
         self._repos: dict[tuple[str, str | None, str | None, str], bool] = {}
         """`has_repo` per agent and what it was answered for (resolving paths every tick costs syscalls)."""
+        self.merges = MergeQueue(config, store, self.actor)
+        """The merge queue (`[mission] merge_queue`): one task's branch merged at a time."""
 
     # -- reading ---------------------------------------------------------------
 
@@ -178,7 +182,7 @@ class TaskBoard:
                 close(data.get("from_cost_usd"), data.get("from_commits"))
             elif e["event"] in ("done", "cancel", "fail"):
                 close(data.get("cost_usd"), data.get("commits"))
-            if e["event"] in ("take", "handoff"):
+            if e["event"] in ("take", "handoff", "changes"):  # `changes`: its worker holds it again
                 holders.append({"agent": e["agent"], "cost_at_start": data.get("cost_usd"), "commits_at_start": data.get("commits"),
                                 "cost_usd": None, "commits": None, "closed": False})
         out["held_by"] = [{"agent": h["agent"], "cost_usd": h["cost_usd"], "commits": h["commits"]} for h in holders]
@@ -200,8 +204,11 @@ class TaskBoard:
         return roles | {r for rec in self.store.agents() for r in rec.spec.roles}
 
     def add(self, prompt: str, *, task_id: str | None = None, priority: Any = "normal", after: tuple[str, ...] = (),
-            role: str | None = None, review: bool = False, done_when: str | None = None) -> TaskOutcome:
+            role: str | None = None, review: bool | str = False, done_when: str | None = None) -> TaskOutcome:
+        """`review`: True (reviewed by an agent of role `reviewer`) or the reviewers' role."""
         check_prompt(prompt)
+        if isinstance(review, str):
+            check_id(review, "review role")
         if task_id is not None:
             check_id(task_id)
         for dep in after:
@@ -215,7 +222,8 @@ class TaskBoard:
 
         def make(board: dict[str, Task]) -> Task:
             new = Task(id=task_id or free_id(board), prompt=prompt, priority=number, after=tuple(dict.fromkeys(after)),
-                       role=role, review=review, done_when=done_when, created_at=time.time(), created_by=by)
+                       role=role, review=bool(review), review_role=review if isinstance(review, str) else None,
+                       done_when=done_when, created_at=time.time(), created_by=by)
             check_new(new, board, roles)
             return new
 
@@ -260,9 +268,10 @@ class TaskBoard:
                 raise TaskInputError("name the task (`task done ID`): " + (f"{me} holds no task" if me else "not run by an agent"))
             task_id = mine[0]
         owner = self._owner(task_id)
-        task = self.store.change_task(task_id, lambda t, b: transition(t, Event("done", time.time(), reason=f"by {self.actor}")),
+        merge = self.merge_data(owner)
+        task = self.store.change_task(task_id, lambda t, b: transition(t, Event("done", time.time(), reason=f"by {self.actor}", data=merge)),
                                       event="done", agent=owner, detail=f"by {self.actor}", release="done",
-                                      data=self._reading(owner))
+                                      data={**self._reading(owner), **merge})
         return self._logged("task-done", task, f"task {task.id} is {task.state}")
 
     def _owner(self, task_id: str) -> str | None:
@@ -293,6 +302,111 @@ class TaskBoard:
             hold=(rec.name, why, snap.cost_usd if snap is not None else None), deliver=True, at=now,
         )
 
+    # -- review (issue 19 point 5) --------------------------------------------------
+
+    def review(self, task_id: str, verdict: str, text: str = "") -> TaskOutcome:
+        """A reviewer's verdict on a task in `review` (`task_id` names it or its review task):
+        `approve` puts it into the merge queue (or finishes it, when nothing is merged);
+        `changes` sends `text` back to its worker as its next prompt (typed at its prompt when it
+        is idle) and the task to `changes`, then `working` once typed. The review task is
+        finished either way. Refused, nothing changed (TaskError, one line): a task not in
+        review, an agent approving its own task (`MISSION_CONTROL_AGENT` is its owner)."""
+        if verdict not in VERDICTS:
+            raise TaskInputError(f"verdict {verdict!r}: use {' or '.join(VERDICTS)}")
+        if verdict == "changes":
+            if not text.strip():
+                raise TaskInputError("say what to change: `review ID changes TEXT` (TEXT `-`: read from stdin)")
+            check_prompt(text, "the change request")
+        self._running()
+        board = self.board()
+        task = reviewed_task(task_id, board)
+        me = os.environ.get(AGENT_ENV)
+        who = me or self.actor
+        if verdict == "approve" and me and me == task.owner:
+            raise TaskError(f"{me} cannot approve its own task {task.id}: another reviewer must; nothing changed")
+        if task.state != "review":
+            raise TaskError(f"task {task.id!r} is {task.state}, not waiting for a review; nothing changed")
+        now = time.time()
+        if verdict == "approve":
+            merge = self.merge_data(task.owner, sha=task.merge_sha)
+            task = self.store.change_task(
+                task.id, lambda t, b: transition(t, Event("approve", now, agent=who, reason=f"approved by {who}", data=merge)),
+                event="approve", agent=who, detail=f"by {who}", data=merge, at=now)
+            message = f"task {task.id} approved: " + ("in the merge queue" if task.state == "merging" else task.state)
+        else:
+            if not task.owner:
+                raise TaskError(f"task {task.id!r} has no worker to send changes to (it was done by hand); nothing changed")
+            snap = self._snapshot(task.owner)
+            why = f"changes requested by {who}"
+            task = self.store.change_task(
+                task.id, lambda t, b: transition(t, Event("changes", now, agent=task.owner, reason=why,
+                                                           commits=snap.commits if snap else None)),
+                event="changes", agent=task.owner, detail=f"by {who}: {first_line(text)}", data=self._reading(task.owner, snap),
+                hold=(task.owner, why, snap.cost_usd if snap else None), deliver_text=text, at=now)
+            message = f"task {task.id} sent back to {task.owner} with the changes (typed at its prompt when it is idle)"
+        self.close_reviews(board=self.board(), now=now, why=f"verdict {verdict} by {who}")
+        return self._logged(f"task-{verdict}", task, message)
+
+    def merge_data(self, owner: str | None, rec: AgentRecord | None = None, sha: str | None = None) -> dict[str, Any]:
+        """What a `done`/`approve` event carries for the merge queue: `merge` (the owner's branch
+        is merged by the fleet) and `sha` (its tip now: what is reviewed and merged)."""
+        if not self.config.merge_queue or self.config.repo is None or not owner:
+            return {}
+        if rec is None:
+            rec = next((r for r in self.store.agents() if r.name == owner), None)
+        if rec is None or not rec.branch:
+            return {}
+        sha = sha or branch_tip(self.config.repo, rec.branch)
+        return {"merge": True, "sha": sha} if sha else {}
+
+    def review_tick(self, tasks: list[Task], recs: dict[str, AgentRecord], now: float) -> None:
+        """Each tick: a task in `review` without an open review task gets one (for the reviewers'
+        role, carrying its prompt, branch and diff stat; pulled as any task); a review task whose
+        task no longer waits for it (its verdict given, the task cancelled) is finished. Both are
+        repairs too: a supervisor or a `review` killed between two writes leaves nothing undone."""
+        board = {t.id: t for t in tasks}
+        self.close_reviews(board, now, why="its task is no longer in review")
+        for task in tasks:
+            if task.state == "review" and open_review(task, board) is None:
+                self._new_review(task, recs.get(task.owner or ""), now)
+
+    def close_reviews(self, board: dict[str, Task], now: float, why: str) -> None:
+        for rt in board.values():
+            if rt.reviews is None or not rt.open:
+                continue
+            reviewed = board.get(rt.reviews)
+            if reviewed is not None and reviewed.state == "review":
+                continue
+            owner = rt.owner if rt.state in HELD else None
+            try:
+                self.store.change_task(rt.id, lambda t, b: transition(t, Event("done", now, agent=owner, reason=why)),
+                                       event="done", agent=owner, detail=why, release="reviewed", data=self._reading(owner), at=now)
+            except TaskError:
+                pass  # changed meanwhile: the next tick sees it
+
+    def _new_review(self, task: Task, rec: AgentRecord | None, now: float) -> None:
+        branch = rec.branch if rec is not None else None
+        base = (rec.base_branch if rec is not None else None) or self.config.base_branch
+        stat = ""
+        if branch:
+            try:
+                stat = FleetActions(self.config, actor=self.actor, store=self.store).diff_stat(task.owner or "")
+            except (ActionError, MissionControlError) as exc:
+                stat = f"(no diff stat: {exc})"
+        prompt = review_prompt(task, branch=branch, base=base, stat=stat)
+
+        def make(board: dict[str, Task]) -> Task:
+            if open_review(task, board) is not None:
+                raise TaskError(f"task {task.id!r} has a review task already")
+            return Task(id=review_task_id(task, board, NAME_RE.match), prompt=prompt, priority=task.priority,
+                        role=task.review_role or REVIEWER_ROLE, reviews=task.id, created_at=now, created_by="review")
+
+        try:
+            made = self.store.add_task(make, detail=f"review of {task.id}")
+        except TaskError:
+            return
+        self.store.log_action(self.actor, "task-review", task.owner, f"task {made.id}", f"review task {made.id} for {task.id}")
+
     # -- each supervisor tick ------------------------------------------------------
 
     def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], now: float,
@@ -313,8 +427,9 @@ class TaskBoard:
                     self._follow(task, recs[task.owner], by_name[task.owner], task.owner in waiting, now)
                 except TaskError:
                     pass  # changed by a command since it was read: the next tick sees it
+        self.review_tick(self.store.tasks(), recs, now)
         tasks = self.store.tasks()
-        busy = {t.owner for t in tasks if t.state in HELD}
+        busy = {t.owner for t in tasks if t.state in HELD or t.state in AWAITING}
         for rec in agents:
             snap = by_name.get(rec.name)
             if not rec.spec.pull or snap is None or rec.name in busy or rec.name in waiting:
@@ -332,6 +447,8 @@ class TaskBoard:
                 tasks = self.store.tasks()
                 continue
             self.store.log_action(self.actor, "task-take", rec.name, f"task {task.id}", f"{rec.name} pulled task {task.id}")
+            tasks = self.store.tasks()
+        if self.merges.tick(tasks, recs, by_name, now):  # also after `merge_queue` was turned off: none is left waiting
             tasks = self.store.tasks()
         self.known = tasks
 
@@ -360,6 +477,10 @@ class TaskBoard:
             task = self._event(task, Event("unstuck", now, agent=name), detail=snap.status.value)
         if text_waiting:
             return  # its task (or a handoff) is not typed yet: nothing it does now is work on it
+        if task.state == "changes":  # the change request (or conflict, failed check) was typed at its prompt
+            task = self._event(task, Event("resume", now, agent=name), detail="the changes were typed at its prompt")
+        if task.reviews is not None:
+            return  # a review task is finished by its verdict (`review ID ...`), not by a rule
         rule = task.done_when or ("commit" if self._has_repo(rec) else "idle")
         if snap.status is Status.WORKING and not task.worked:
             task = self._event(task, Event("worked", now, agent=name))
@@ -367,9 +488,10 @@ class TaskBoard:
             task = self._event(task, Event("worked", now, agent=name), detail=why)
         at_prompt = snap.status is Status.IDLE and snap.at_prompt
         if done_now(task, rule, at_prompt=at_prompt, commits=snap.commits, word_done=self._word_done(name, task)):
-            self.store.change_task(task.id, lambda t, b: transition(t, Event("done", now, agent=name, reason=f"done_when {rule}")),
+            merge = self.merge_data(name, rec)
+            self.store.change_task(task.id, lambda t, b: transition(t, Event("done", now, agent=name, reason=f"done_when {rule}", data=merge)),
                                    event="done", agent=name, detail=f"done_when {rule}", release="done",
-                                   data={"cost_usd": snap.cost_usd, "commits": snap.commits}, at=now)
+                                   data={"cost_usd": snap.cost_usd, "commits": snap.commits, **merge}, at=now)
             self.store.log_action(self.actor, "task-done", name, f"task {task.id}", f"task {task.id} done ({rule})")
 
     @staticmethod
@@ -399,6 +521,12 @@ class TaskBoard:
         return bool(text and text.strip().upper().startswith("DONE") and at is not None and at >= (task.started_at or 0))
 
 
+def first_line(text: str, width: int = 80) -> str:
+    """The first line of `text`, cut at `width` (what the history shows of a change request)."""
+    line = (text.strip().splitlines() or [""])[0]
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
 def add_config_tasks(config: FleetConfig, store: Store, now: float | None = None) -> list[str]:
     """`up`: the `[[task]]` tables the board does not hold yet, added (a task of a fleet that
     crashed is neither added again nor reset); an `assignee`'s task is its agent's from the start.
@@ -410,7 +538,8 @@ def add_config_tasks(config: FleetConfig, store: Store, now: float | None = None
         if t.id in board:
             continue
         held = t.assignee is not None
-        task = Task(id=t.id, prompt=t.prompt, priority=t.priority, after=tuple(t.after), role=t.role, review=t.review,
+        task = Task(id=t.id, prompt=t.prompt, priority=t.priority, after=tuple(t.after), role=t.role, review=bool(t.review),
+                    review_role=t.review if isinstance(t.review, str) else None,
                     done_when=t.done_when, state="working" if held else "queued", owner=t.assignee,
                     created_at=now + i * 1e-6, started_at=now if held else None, created_by="config",
                     commits_at_start=0 if held else None)

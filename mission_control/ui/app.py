@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 from textual import work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
@@ -25,14 +24,17 @@ from mission_control.core.diagnosis import rule_diagnosis
 from mission_control.core.keys import ACTIONS, GROUPS
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status, changed_agents
 from mission_control.core.terminal_text import inert
+from mission_control.ui.key_table import bindings_of, help_rows
 from mission_control.ui.messages import ActionFinished, FleetObserved, StoreReadFailed, TailRead
 from mission_control.ui.requests import FixRequest, InjectRequest, ReassignRequest, SpawnRequest
 from mission_control.ui.screens.confirm_screen import ConfirmScreen
 from mission_control.ui.screens.diagnosis_screen import DiagnosisScreen
+from mission_control.ui.screens.diff_screen import DiffScreen
 from mission_control.ui.screens.help_screen import HelpScreen
 from mission_control.ui.screens.inject_env_screen import InjectEnvScreen
 from mission_control.ui.screens.reassign_screen import ReassignScreen
 from mission_control.ui.screens.spawn_screen import SpawnScreen
+from mission_control.ui.screens.tasks_screen import TasksScreen
 from mission_control.ui.screens.text_prompt_screen import TextPromptScreen
 from mission_control.ui.screens.text_view_screen import TextViewScreen
 from mission_control.ui.source import FleetSource, open_store_source
@@ -50,6 +52,18 @@ __all__ = ["ActionFinished", "ActionsPort", "FleetObserved", "MissionControlApp"
 T = TypeVar("T")
 WATCH_RENEW = 10.0
 """Seconds between two renewals of the selected agent's `watch_tail` (each asks for twice that)."""
+
+
+class TaskPort(Protocol):
+    """What the Tasks view can ask of the task board (`create_app` wires `mission_control.fleet.tasks.TaskBoard`).
+    Each method returns an outcome whose `str` or `message` says what happened, or raises with one line."""
+
+    def add(self, prompt: str, *, task_id: str | None = None, priority: Any = "normal", after: tuple[str, ...] = (),
+            role: str | None = None, review: bool = False) -> Any: ...
+    def cancel(self, task_id: str) -> Any: ...
+    def set_priority(self, task_id: str, priority: Any) -> Any: ...
+    def assign(self, task_id: str, agent: str) -> Any: ...
+    def review(self, task_id: str, verdict: str, text: str = "") -> Any: ...
 
 
 class ActionsPort(Protocol):
@@ -74,6 +88,7 @@ class ActionsPort(Protocol):
     def kill(self, name: str) -> Any: ...
     def spawn(self, name: str, kind: str | None = None, task: str | None = None, **kw: Any) -> Any: ...
     def merge(self, name: str) -> Any: ...
+    def diff(self, name: str) -> Any: ...
     def diff_stat(self, name: str) -> str: ...
 
 
@@ -83,15 +98,17 @@ class MissionControlApp(App[None]):
     Screen { layout: vertical; }
     #fleet-top { height: auto; }
     """
-    BINDINGS = [Binding(a.key, a.action, a.description, id=a.id, show=a.footer, tooltip=a.note) for a in ACTIONS]
+    BINDINGS = bindings_of(ACTIONS)
     """From the one action table (`core/keys.py`); `[keys]` rebinds them by id."""
 
     def __init__(
         self, source: FleetSource, actions: ActionsPort | None = None, *, poll_seconds: float = 0.5, live: bool = True,
         clock: Callable[[], float] = time.time, keys: dict[str, str] | None = None, bell: bool = True,
-        diagnose: Callable[[str], Any] | None = None,
+        diagnose: Callable[[str], Any] | None = None, board: TaskPort | None = None,
     ) -> None:
         super().__init__()
+        self.board = board
+        """The task board the Tasks view acts on (None: read-only)."""
         self.keys = dict(keys or {})
         self.ring_bell = bell
         self.diagnose = diagnose
@@ -272,14 +289,7 @@ class MissionControlApp(App[None]):
         return self.snapshot.agent(self.selected_name)
 
     def action_help(self) -> None:
-        # the keys in force (the keymap of [keys] applied), not the table's defaults, by group
-        keys: dict[str, list[str]] = {}
-        for active in self.screen.active_bindings.values():
-            if active.node is self and active.binding.id:
-                keys.setdefault(active.binding.id, []).append(self.get_key_display(active.binding))
-        rows = [(a.group, ", ".join(keys[a.id]), a.description + (f" ({a.note})" if a.note else ""))
-                for group in GROUPS for a in ACTIONS if a.group == group and a.id in keys]
-        self.push_screen(HelpScreen(rows))
+        self.push_screen(HelpScreen(help_rows(self, ACTIONS, GROUPS)))
 
     # every action runs in a worker thread; its outcome comes back as ActionFinished, its error
     # to `on_worker_state_changed`
@@ -350,6 +360,9 @@ class MissionControlApp(App[None]):
         if self.actions is None:
             return
         if self.actions.needs_terminal():
+            if self.is_web:  # a browser tab (`web`) has no terminal to hand to tmux
+                self.notify(f"zoom: {name}'s pane needs a terminal: `mission-control attach`", timeout=6)
+                return
             with self.suspend():
                 try:
                     outcome = self.actions.zoom(name)
@@ -428,8 +441,12 @@ class MissionControlApp(App[None]):
 
     def action_send(self) -> None:
         if (agent := self._agent_or_say()):
-            self.ask_then(TextPromptScreen(f"Send to {agent.name} (typed, then Enter):"),
-                          lambda text: self.perform("send", lambda: self.actions.send(agent.name, text)))
+            self.ask_send(agent.name)
+
+    def ask_send(self, name: str) -> None:
+        """Ask for a line and send it to `name` (typed at its prompt; queued while it is busy)."""
+        self.ask_then(TextPromptScreen(f"Send to {name} (typed, then Enter):"),
+                      lambda text: self.perform("send", lambda: self.actions.send(name, text)))
 
     def action_broadcast(self) -> None:
         if self.actions is not None:
@@ -463,12 +480,15 @@ class MissionControlApp(App[None]):
 
     def action_merge(self) -> None:
         if (agent := self._agent_or_say()):
-            self.confirm_then(f"Merge {agent.name}'s branch into the base branch (--no-ff)? On a conflict nothing changes.",
-                              "Merge", "merge", lambda: self.actions.merge(agent.name))
+            self.confirm_merge(agent.name)
+
+    def confirm_merge(self, name: str) -> None:
+        self.confirm_then(f"Merge {name}'s branch into the base branch (--no-ff)? On a conflict nothing changes.",
+                          "Merge", "merge", lambda: self.actions.merge(name))
 
     def action_diff(self) -> None:
         if (agent := self._agent_or_say()):
-            self.perform(f"{agent.name}: diff stat against its base", lambda: self.actions.diff_stat(agent.name))
+            self.push_screen(DiffScreen(agent.name))
 
     def action_diagnose(self) -> None:
         if not (agent := self._agent_or_say()):
@@ -508,6 +528,11 @@ class MissionControlApp(App[None]):
         after = [n for n in names[start + 1 :] + names[: start + 1] if n in needing]
         self.query_one(AgentTable).select_agent(after[0])
 
+    # -- the Tasks view (issue 19 point 8) and the diff view (issue 21 point 5): their own screens --
+
+    def action_tasks(self) -> None:
+        self.push_screen(TasksScreen())
+
     def action_toggle_order(self) -> None:
         table = self.query_one(AgentTable)
         table.attention_first = not table.attention_first
@@ -519,6 +544,7 @@ def create_app(
     config: FleetConfig | None = None, *, source: FleetSource | None = None, actions: ActionsPort | None = None,
     diagnose: Callable[[str], Any] | None = None, live: bool = True, poll_seconds: float = 0.5,
     clock: Callable[[], float] = time.time, keys: dict[str, str] | None = None, bell: bool | None = None,
+    board: TaskPort | None = None,
 ) -> MissionControlApp:
     """The dashboard, wired; the CLI, the screenshot script and the tests all build it here.
 
@@ -542,7 +568,12 @@ def create_app(
             diagnose = lambda name: diagnose_agent(config, store or Store(config.store_path), name)  # noqa: E731
         keys = config.keys if keys is None else keys
         bell = config.bell if bell is None else bell
+        if board is None:
+            from mission_control.adapters.store import Store
+            from mission_control.fleet.tasks import TaskBoard
+
+            board = TaskBoard(config, store or Store(config.store_path), actor="dashboard")
     if source is None:
         raise TypeError("create_app needs a fleet config or a source")
     return MissionControlApp(source, actions, live=live, poll_seconds=poll_seconds, clock=clock, keys=keys,
-                             bell=True if bell is None else bell, diagnose=diagnose)
+                             bell=True if bell is None else bell, diagnose=diagnose, board=board)

@@ -68,3 +68,15 @@ class ActionFinished(Message):
         self.what = what
         self.outcomes = outcomes
         self.text = text
+
+
+class BoardObserved(Message):
+    """The Tasks view's worker read the task board (it changed since the last read)."""
+
+    def __init__(self, board: Any) -> None:
+        super().__init__()
+        self.board = board
+        """A `ui.source.BoardRead`."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BoardObserved)

@@ -67,3 +67,17 @@ class FixRequest:
         """How the dialog offers it."""
         return {"inject": f"inject {self.argument}", "send": f"send {self.argument!r}", "zoom": "show its pane",
                 "resume": "resume it", "restart": "restart it"}[self.action]
+
+
+@dataclass(frozen=True)
+class TaskAddRequest:
+    """The add-task dialog's answer (what `mission-control task add` takes)."""
+
+    prompt: str
+    priority: str = "normal"
+    """high, normal, low or a whole number (checked by the board: one line when it is none)."""
+    task_id: str | None = None
+    """None: the board names it `task-<n>`."""
+    after: tuple[str, ...] = ()
+    role: str | None = None
+    review: bool = False

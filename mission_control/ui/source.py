@@ -14,6 +14,7 @@ from mission_control.adapters.store import StateReader, Store, StoreError, ensur
 from mission_control.adapters.supervisor_lock import supervisor_alive
 from mission_control.core.config import FleetConfig
 from mission_control.core.model import FleetSnapshot
+from mission_control.core.tasks import Task
 
 
 class FleetSource(Protocol):
@@ -26,6 +27,39 @@ class FleetSource(Protocol):
     def supervisor_alive(self) -> bool: ...
     def recent_actions(self, limit: int = 20) -> list[dict[str, Any]]: ...
     def status_changes(self, agent: str, limit: int = 10) -> list[dict[str, Any]]: ...
+    def task_board(self, since: int | None = None) -> "BoardRead | None": ...
+
+
+@dataclass(frozen=True)
+class BoardRead:
+    """The task board as the Tasks view reads it (issue 19 point 8)."""
+
+    tasks: tuple[Task, ...]
+    """Every task, in the order they were added."""
+    measured: dict[str, dict[str, Any]]
+    """Per task id, what `task list --json` says of it (`TaskBoard.measured`: shown state, who held
+    it, the spend and commits of each finished holding)."""
+    count: int
+    """The `tasks` table's change count it was read at: nothing is read again until it moves."""
+
+
+def read_board(store: Store, since: int | None, now: float | None = None) -> BoardRead | None:
+    """The board, or None when the `tasks` table has not been written since count `since` (every
+    change to a task, its history row included, is one write to it): an open Tasks view costs one
+    small query a poll while nothing changes."""
+    from mission_control.fleet.tasks import TaskBoard
+
+    count = store.change_count("tasks")
+    if since is not None and count == since:
+        return None
+    tasks = store.tasks()
+    board = {t.id: t for t in tasks}
+    events: dict[str, list[dict[str, Any]]] = {}
+    for event in store.task_events():
+        events.setdefault(event["task"], []).append(event)
+    now = time.time() if now is None else now
+    measured = {t.id: TaskBoard.measured(t, board, events.get(t.id, []), now) for t in tasks}
+    return BoardRead(tuple(tasks), measured, count)
 
 
 class StoreSource:
@@ -66,6 +100,9 @@ class StoreSource:
     def status_changes(self, agent: str, limit: int = 10) -> list[dict[str, Any]]:
         return self.store.status_changes(agent, limit)
 
+    def task_board(self, since: int | None = None) -> BoardRead | None:
+        return read_board(self.store, since)
+
 
 def open_store_source(config: FleetConfig) -> StoreSource:
     """The running fleet's store, to read: a damaged, deleted or locked store is repaired by the
@@ -92,6 +129,8 @@ class FixedSource:
     session: str = "mission-control"
     actions: list[dict[str, Any]] = field(default_factory=list)
     changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    board: BoardRead | None = None
+    """The task board shown (None: no tasks)."""
 
     def read(self) -> tuple[FleetSnapshot | None, frozenset[str] | None]:
         return self.snapshot, None
@@ -113,3 +152,7 @@ class FixedSource:
 
     def status_changes(self, agent: str, limit: int = 10) -> list[dict[str, Any]]:
         return self.changes.get(agent, [])[-limit:]
+
+    def task_board(self, since: int | None = None) -> BoardRead | None:
+        board = self.board or BoardRead((), {}, 0)
+        return None if since == board.count else board

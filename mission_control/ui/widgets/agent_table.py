@@ -21,15 +21,16 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.widgets import DataTable
 
 from mission_control.core.format import age, money, percent, size, tokens
+from mission_control.core.limit_reset import resume_countdown
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
+from mission_control.core.records import own_task_id
 from mission_control.core.terminal_text import inert
+from mission_control.ui.widgets.row_table import RowTable
 
 STATUS_STYLE = {
     Status.STARTING: "dim",
@@ -63,6 +64,7 @@ COLUMNS = (
     Column("cost", "Cost", 7, 9),
     Column("tokens", "Tok in/out", 12, 13),
     Column("commits", "Commits", 7, 7),
+    Column("taskid", "Task id", 8, 16),  # at 80x24 beside the reason: `task-12`, `notify`; longer ids grow where there is room
     Column("window", "Window", 6, 16),
     Column("reason", "Reason", 20, 36, flexible=True),
     Column("task", "Task", 14, 28, flexible=True),
@@ -77,7 +79,12 @@ ESSENTIAL = ("name", "status", "cost", "commits")
 """Shown at any width (issue 14: each agent's name, status, cost and commits on an 80x24 terminal's split pane)."""
 PRIORITY = ESSENTIAL + ("for", "window", "reason", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
 """The order in which columns are given room: the first that does not fit and all after it are left out."""
+TASK_PRIORITY = ESSENTIAL + ("for", "taskid", "reason", "window", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
+"""The order when agents hold tasks (issue 19 point 8: the fleet view shows each agent's task id, at 80x24 too):
+which task an agent holds matters more than which window it is in."""
 SIZED_BY_CONTENT = ("name", "kind", "window")
+GROWS_TO_CONTENT = ("taskid",)
+"""Columns at most `least` wide when room is short and as wide as their longest value (up to `most`) when it is not."""
 """Columns exactly as wide as their longest value (between their label and `most`)."""
 DATATABLE_CACHES = {"_cell_render_cache": 1024, "_row_render_cache": 256, "_row_renderable_cache": 256, "_line_cache": 256}
 """DataTable's caches and the sizes they are cut to (from 10000 cells and 1000 lines each)."""
@@ -89,15 +96,18 @@ def fit_columns(width: int, content: dict[str, int]) -> tuple[tuple[str, str, in
     """The columns to show in `width` cells, each as (key, label, width), in display order; never
     wider than `width` unless the essential columns alone are. `content` gives the longest value
     of the columns sized by their content; `window` is shown only when it is given (agents in more
-    than one window)."""
+    than one window), `taskid` likewise (agents holding tasks)."""
     least = {
-        c.key: (max(len(c.label), min(c.most, content.get(c.key, 0))) if c.key in SIZED_BY_CONTENT else c.least)
+        c.key: (max(len(c.label), min(c.most, content.get(c.key, 0))) if c.key in SIZED_BY_CONTENT
+                else max(len(c.label), min(c.least, content.get(c.key, 0))) if c.key in GROWS_TO_CONTENT else c.least)
         for c in COLUMNS
     }
+    best = {c.key: max(least[c.key], min(c.most, content.get(c.key, 0))) if c.key in GROWS_TO_CONTENT else c.most
+            for c in COLUMNS}
     chosen: dict[str, int] = {}
     used = 0
-    for key in PRIORITY:
-        if key == "window" and "window" not in content:
+    for key in TASK_PRIORITY if "taskid" in content else PRIORITY:
+        if key in ("window", "taskid") and key not in content:
             continue
         need = least[key] + CELL_PADDING
         if key not in ESSENTIAL and used + need > width:
@@ -109,7 +119,7 @@ def fit_columns(width: int, content: dict[str, int]) -> tuple[tuple[str, str, in
         for key in chosen:
             column = BY_KEY[key]
             if column.flexible is flexible and key not in SIZED_BY_CONTENT:
-                grow = min(spare, column.most - chosen[key])
+                grow = min(spare, best[key] - chosen[key])
                 chosen[key] += grow
                 spare -= grow
     last_flexible = next((k for k in reversed(list(chosen)) if BY_KEY[k].flexible), None)
@@ -125,19 +135,34 @@ def clip(text: str, width: int) -> str:
 
 def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
     """The longest value of each column sized by its content; `window` only when agents are in more
-    than one window and not each in its own window named after it (the `windows` layout)."""
+    than one window and not each in its own window named after it (the `windows` layout); `taskid`
+    only when an agent holds a task of the board."""
     out = {"name": max((len(a.name) for a in agents), default=0), "kind": max((len(a.kind) for a in agents), default=0)}
     windows = {a.window for a in agents if a.window}
     if len(windows) > 1 and any(a.window not in (None, a.name) for a in agents):
         out["window"] = max(len(w) for w in windows)
+    ids = [len(task_id_of(a)) for a in agents]
+    if any(ids):
+        out["taskid"] = max(ids)
     return out
 
 
 def status_cell(a: AgentSnapshot) -> Text:
     label = a.status.value
     if a.status is Status.EXITED and a.exit_code not in (None, 0):
-        return Text(f"EXITED {a.exit_code}", style="bold red")
-    return Text(label, style=STATUS_STYLE[a.status])
+        label, style = f"EXITED {a.exit_code}", "bold red"
+    else:
+        style = STATUS_STYLE[a.status]
+    if a.restarts:  # restarted by its restart policy: counted where it fits (`STUCK ↻3`, `EXITED 1↻2`)
+        label = next((t for t in (f"{label} ↻{a.restarts}", f"{label}↻{a.restarts}") if len(t) <= BY_KEY["status"].most), label)
+    return Text(label, style=style)
+
+
+def reason_cell(a: AgentSnapshot, now: float) -> Text:
+    """The reason, after the countdown to its resume for an agent waiting for a limit's reset."""
+    if a.resume_at is not None:
+        return Text(f"{resume_countdown(a.resume_at, now)} · {inert(a.reason)}")
+    return Text(inert(a.reason))
 
 
 def cost_cell(a: AgentSnapshot) -> Text:
@@ -149,6 +174,12 @@ def cost_cell(a: AgentSnapshot) -> Text:
     return Text(text)
 
 
+def task_id_of(a: AgentSnapshot) -> str:
+    """The id of the task the agent holds, for the task id column: "" for none, and for the task
+    agents.toml gave it (`own_task_id`: not a task of the board; the Task column shows its text)."""
+    return "" if a.task_id in (None, own_task_id(a.name)) else a.task_id
+
+
 CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
     # text from outside (names, reasons, tasks, output) is a Text made inert: a str cell is
     # read as markup by DataTable, and escapes in it would reach the terminal
@@ -157,8 +188,9 @@ CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
     "status": lambda a, now: status_cell(a),
     "for": lambda a, now: age(now - a.since) if a.since else "—",
     "window": lambda a, now: Text(inert(a.window or "—")),
-    "reason": lambda a, now: Text(inert(a.reason)),
+    "reason": reason_cell,
     "task": lambda a, now: Text(inert(a.task or "—")),
+    "taskid": lambda a, now: Text(inert(task_id_of(a) or "—")),
     "tokens": lambda a, now: f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
     "cache": lambda a, now: f"{tokens(a.tokens_cache_read)}/{tokens(a.tokens_cache_write)}",
     "cost": lambda a, now: cost_cell(a),
@@ -188,16 +220,8 @@ def cell_text(value: object) -> str:
     return str(value) + str(value.style) if isinstance(value, Text) else str(value)
 
 
-class AgentTable(DataTable):
+class AgentTable(RowTable):
     """Agents of the fleet. Enter zooms into the selected agent's pane."""
-
-    DEFAULT_CSS = """
-    AgentTable { height: 1fr; }
-    """
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-    ]
 
     def __init__(self, **kwargs: object) -> None:
         self._rendered: dict[tuple[object, object], dict[tuple[object, ...], object]] = {}
@@ -207,7 +231,7 @@ class AgentTable(DataTable):
         a row that did not change is never rendered again, whatever else changed."""
         self._frame: dict[object, Style] | None = None
         """Styles worked out for the frame being drawn (None between frames)."""
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         # DataTable's own caches are keyed on its update counter, which moves every tick, so
         # whatever they hold from an earlier tick is dead weight until pushed out: at their
         # sizes (10000 cells, 1000 lines) that is ~20 MB a dashboard grows by over its first
@@ -267,15 +291,6 @@ class AgentTable(DataTable):
         self._made_at.clear()
         return super().clear(columns)
 
-    @property
-    def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
-
     def ordered(self, snap: FleetSnapshot) -> list[AgentSnapshot]:
         agents = list(snap.agents)
         if self.attention_first:
@@ -330,7 +345,8 @@ class AgentTable(DataTable):
                 self._stale.discard(name)
                 cells = row_cells(self._agents[name], now, widths)
             elif self._made_at.get(name) != now and age_only:
-                cells = row_cells(self._agents[name], now, age_only)
+                counting = self._agents[name].resume_at is not None and "reason" in widths  # its countdown moves too
+                cells = row_cells(self._agents[name], now, {**age_only, "reason": widths["reason"]} if counting else age_only)
             else:
                 continue
             self._made_at[name] = now

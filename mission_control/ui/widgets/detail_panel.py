@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from mission_control.core.format import age, money, sparkline, tokens
+from mission_control.core.limit_reset import resume_countdown
 from mission_control.core.model import AgentSnapshot
 from mission_control.core.terminal_text import inert
 
@@ -20,6 +21,11 @@ def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
     t.append(f"  ({inert(a.kind)}, {window}pane {inert(a.pane_id or '—')}, pid {a.pid or '—'})\n", style="dim")
     t.append(f"{a.status.value}", style="bold")
     t.append(f" for {age(now - a.since) if a.since else '—'}: {inert(a.reason)}\n")
+    if a.resume_at is not None:
+        t.append(f"{resume_countdown(a.resume_at, now)} (at {time.strftime('%H:%M:%S', time.localtime(a.resume_at))}, its limit's reset and a margin)\n",
+                 style="yellow")
+    if a.restarts:
+        t.append(f"restarted {a.restarts} time{'s' if a.restarts != 1 else ''} by its restart policy\n", style="yellow")
     if a.evidence:
         t.append(f"evidence: {inert(a.evidence)}\n", style="dim")
     t.append(f"task: {inert(a.task or '—')}\n")

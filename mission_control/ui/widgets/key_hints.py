@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from mission_control.core.keys import ACTIONS
+from mission_control.core.keys import ACTIONS, DIFF_ACTIONS, TASK_ACTIONS
 
-SHORT = {a.action: a.short for a in ACTIONS if a.short}
-"""Short descriptions for narrow footers, by action (from the action table, `core/keys.py`)."""
+SHORT = {a.action: a.short for a in (*ACTIONS, *TASK_ACTIONS, *DIFF_ACTIONS) if a.short}
+"""Short descriptions for narrow footers, by action (from the action tables, `core/keys.py`)."""
 KEEP = ("help",)
 """Actions never left out."""
 PALETTE_WIDTH = 13
