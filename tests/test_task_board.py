@@ -182,10 +182,12 @@ def test_a_damaged_stores_replacement_gets_the_board_back(tmp_path: Path) -> Non
     assert [t.id for t in fresh.tasks()] == ["t-any", "t-dev", "t-word"]  # the order they were added in
 
 
-def test_a_supervisor_killed_between_the_paste_and_its_enter_never_types_the_task_again(tmp_path: Path) -> None:
+def test_a_supervisor_killed_once_it_typed_a_task_never_types_it_again(tmp_path: Path) -> None:
     """The take and the queued text are one transaction (a supervisor killed before typing leaves
-    it queued: typed by the next one); once pasted it is marked delivered, so a supervisor killed
-    before its Enter leaves the text on the agent's input line instead of typing it twice."""
+    it queued: typed by the next one); the text is pasted and submitted by one tmux command that
+    marks the pane with the text's id, so a supervisor killed before it recorded the text as
+    delivered is followed by one that finds the mark and records it instead of typing it twice
+    (on real tmux: tests/test_delivery_restart.py)."""
     from mission_control.fleet.supervisor import Supervisor
 
     board, store, recs = setup(tmp_path)
@@ -193,16 +195,34 @@ def test_a_supervisor_killed_between_the_paste_and_its_enter_never_types_the_tas
     board.tick(recs, snaps, 1.0)
     assert len(store.pending_deliveries()) == 2
 
-    class KilledAfterPaste:
-        def type_text(self, rec, text, pasted=None):
-            if pasted is not None:
-                pasted()
-            raise SystemExit("killed")
+    class Panes:
+        """The panes' marks, as tmux keeps them across supervisors."""
 
+        def __init__(self) -> None:
+            self.marks: dict[str, str] = {}
+            self.typed: list[str] = []
+            self.kill = True
+
+        def type_text(self, rec, text, mark=None):
+            self.marks[rec.name] = mark
+            self.typed.append(text)
+            if self.kill:
+                raise SystemExit("killed before it recorded the delivery")
+
+        def typed_mark(self, rec):
+            return self.marks.get(rec.name)
+
+    panes = Panes()
     sup = Supervisor(board.config, store, tmux=None)
-    sup._actions = KilledAfterPaste()
+    sup._actions = panes
     try:
         sup._deliver(recs, snaps)
     except SystemExit:
         pass
-    assert len(store.pending_deliveries()) == 1  # the pasted one is not typed again by the next supervisor
+    assert len(store.pending_deliveries()) == 2 and len(panes.typed) == 1  # typed, not recorded
+    panes.kill = False
+    again = Supervisor(board.config, store, tmux=None)
+    again._actions = panes
+    again._deliver(recs, snaps)
+    assert store.pending_deliveries() == [] and len(panes.typed) == 2  # the marked one recorded, the other typed
+    assert sorted(panes.typed) == ["anything", "dev work"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mission_control.adapters.store import Store
 from helpers import fleet, kill_hard, make_repo, retry_until, role_pid, run_cli, shell_agent
 
 pytestmark = pytest.mark.tmux
@@ -70,7 +71,9 @@ def test_pulling_agents_take_tasks_by_priority_and_after_and_a_supervisor_restar
 
     done = retry_until(lambda: (b := board(cli, cfg)) and all(t["state"] == "done" for t in b.values()) and b,
                        timeout=90, message="every task done")
-    order = sorted(done, key=lambda i: done[i]["started"])
+    # the order of the takes (two taken in one tick, after a restart under load, share a start time)
+    takes = Store(tmp_path / ".mission-control" / "state.db").task_events()
+    order = [e["task"] for e in takes if e["event"] == "take"]
     assert order == ["a-high", "d-long", "b-after", "c-low"]
     assert done["b-after"]["started"] >= done["a-high"]["finished"]  # after what it comes after
     lines = log.read_text().splitlines()
@@ -104,5 +107,5 @@ def test_up_after_a_tmux_crash_gives_the_held_task_back_to_its_agent(cli, tmp_pa
     assert task["owner"] == "w1" and task["held_by"] == [{"agent": "w1", "cost_usd": None, "commits": 1}]
     assert "again 4 only" in log.read_text().splitlines()  # restarted with the task it held
     history = json.loads(run_cli(cli, cfg, "task", "show", "only", "--json").stdout)["history"]
-    assert [e["event"] for e in history] == ["add", "take", "done"]  # taken once, never queued again
+    assert [e["event"] for e in history if e["event"] != "worked"] == ["add", "take", "done"]  # taken once, never queued again
     assert run_cli(cli, cfg, "down").returncode == 0

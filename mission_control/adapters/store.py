@@ -1180,6 +1180,11 @@ class Store:
             for prefix in (RESTART_KEY, LIMIT_KEY):
                 conn.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
 
+    def last_typed(self) -> dict[str, float]:
+        """Per agent, when queued text was last typed at its prompt (marked delivered)."""
+        rows = self._conn().execute("SELECT agent, MAX(delivered_at) FROM deliveries WHERE delivered_at > 0 GROUP BY agent")
+        return {agent: at for agent, at in rows.fetchall()}
+
     def drop_deliveries(self, agent: str) -> None:
         self._write("UPDATE deliveries SET delivered_at=-1 WHERE agent=? AND delivered_at IS NULL", (agent,))
 

@@ -459,6 +459,32 @@ class Tmux:
         self.cmd("load-buffer", "-b", buffer, "-", input=text)
         self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
 
+    def paste_submit(self, pane_id: str, text: str, enter_after: float, mark: tuple[str, str] | None = None) -> None:
+        """Paste `text` into the pane and press Enter `enter_after` seconds later, as one command
+        list the tmux server runs whole (the Enter sent by a job of the server, `run-shell -b -d`):
+        a caller killed once it is sent leaves no text unsubmitted on the pane's input line. The
+        job runs a `tmux send-keys` process of its own: a tmux command (`run-shell -C`) would be
+        queued on a client, and dropped when that client goes (the supervisor's control client
+        dies with it). `mark` (option, value): set on the pane in the same list, so that a
+        caller started again can tell the text was typed (`pane_option`) and never types it twice."""
+        buffer = f"mc-{os.getpid()}-{next(_BUFFER_IDS)}"
+        self.cmd("load-buffer", "-b", buffer, "-", input=text)
+        tmux = shlex.quote(shutil.which("tmux") or "tmux").replace("#", "##")  # run-shell expands formats
+        self.build_chain(
+            *([["set-option", "-p", "-t", pane_id, mark[0], mark[1]]] if mark else []),
+            ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id],
+            ["run-shell", "-b", "-d", f"{max(0.0, enter_after):g}",
+             f"{tmux} -S #{{q:socket_path}} send-keys -t {shlex.quote(pane_id)} Enter"],
+        )
+
+    def pane_option(self, pane_id: str, name: str) -> str | None:
+        """A user option of the pane (`@...`), None when unset or the pane is gone."""
+        try:
+            value = self.cmd("show-options", "-p", "-q", "-v", "-t", pane_id, name).strip()
+        except TmuxError:
+            return None
+        return value or None
+
     def pipe_output(self, pane_id: str, path: str) -> None:
         """Append everything the pane prints to `path` (0600), unless a pipe is already open."""
         self.cmd(*pipe_output_args(pane_id, path))

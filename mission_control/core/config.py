@@ -378,7 +378,9 @@ class TaskSettings(_Strict):
     or the name of the reviewers' role."""
     done_when: Literal[DONE_WHEN] | None = None  # type: ignore[valid-type]
     """When the task is done: `commit` (back at its prompt with a commit since it took the task),
-    `idle` (back at its prompt after it was seen WORKING), `word` (it wrote DONE to its status file).
+    `idle` (back at its prompt after a turn on it: seen WORKING, or, for a turn shorter than a
+    tick, a hook event, a changed screen after its Enter or a commit), `word` (it wrote DONE to
+    its status file).
     Default: `commit` when the agent has a repository, else `idle`"""
 
     @field_validator("id")
@@ -410,6 +412,27 @@ class TaskSettings(_Strict):
         if problem := text_problem("the prompt", v, MAX_TASK_BYTES):
             raise ValueError(problem)
         return v
+
+
+class RoleSettings(AgentSettings):
+    """One `[[role]]` table: agents that scale with the task board (issue 19). While ready tasks of
+    the role wait and fewer than `max_instances` of its agents exist, the supervisor spawns one
+    more from this template, named `<name>-<n>`, with `pull = true` and `roles = [name]`; one idle
+    for `retire_after` seconds with nothing ready for it is stopped (its worktree and branch kept).
+    Every `[[agent]]` key but `task`, `pull` and `roles` is the template's."""
+
+    max_instances: int = Field(1, ge=1, le=MAX_AGENTS)
+    """Most agents of the role at once."""
+    retire_after: float = Field(300.0, gt=0, le=MAX_SECONDS)
+    """Seconds an agent of the role sits idle, with no ready task for it, before it is stopped (its worktree kept)."""
+    worktree: bool = True
+    """Give each of its agents its own `git worktree` on branch `agent/<role>-<n>` (needs `repo`)."""
+
+    @field_validator("task", "pull", "roles")
+    @classmethod
+    def _not_in_template(cls, v: Any, info: Any) -> Any:
+        raise ValueError("not a key of a role: its agents pull the role's tasks "
+                         "(`pull = true`, `roles = [name]`) and take their work from the board")
 
 
 class NotifySettings(_Strict):
@@ -446,6 +469,8 @@ class FileSchema(_Strict):
     agent: list[AgentSettings] = Field(default_factory=list)
     task: list[TaskSettings] = Field(default_factory=list)
     rule: list[RuleSettings] = Field(default_factory=list)
+    role: list[RoleSettings] = Field(default_factory=list)
+    """Agents that scale with the task board (`[[role]]`)."""
     prices: dict[str, PriceSettings] = Field(default_factory=dict)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     keys: dict[str, str] = Field(default_factory=dict)
@@ -514,6 +539,8 @@ class FleetConfig(MissionSettings):
     """The config file (absolute)."""
     agents: tuple[AgentSpec, ...]
     tasks: tuple[TaskSettings, ...]
+    roles: tuple[RoleSettings, ...] = ()
+    """`[[role]]`s: agent templates the supervisor scales with the board (fleet/roles.py)."""
     rules: tuple[RuleSettings, ...] = ()
     prices: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
@@ -550,7 +577,7 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
         return None
     table, rest = loc[0], loc[1:]
     start = 0
-    if table in ("agent", "task", "rule") and rest and isinstance(rest[0], int):
+    if table in ("agent", "task", "rule", "role") and rest and isinstance(rest[0], int):
         header = re.compile(rf"^\s*\[\[\s*{table}\s*\]\]")
         seen = -1
         found = None
@@ -607,6 +634,8 @@ _FIELDS = {
     ("agent",): AgentSettings.model_fields,
     ("task",): TaskSettings.model_fields,
     ("rule",): RuleSettings.model_fields,
+    ("role",): RoleSettings.model_fields,
+    ("role", "tokens"): TokenRegexSettings.model_fields,
     ("agent", "tokens"): TokenRegexSettings.model_fields,
     ("prices", "*"): PriceSettings.model_fields,
     ("notify",): NotifySettings.model_fields,
@@ -731,8 +760,37 @@ def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
         if agent.worktree and schema.mission.repo is None:
             raise _error(path, text, f"agent[{i}] ({agent.name}).worktree = true needs mission.repo (the repository "
                                      "its worktree is made from)", ("agent", i, "worktree"))
+    _validate_roles(path, text, schema, raw)
     _validate_tasks(path, text, schema, list(seen))
     return schema
+
+
+def _validate_roles(path: Path, text: str, schema: FileSchema, raw: dict[str, Any]) -> None:
+    """`[[role]]` tables: unique names, room in an agent name for `<name>-<max_instances>`, a
+    template that can start (a command, a repo for its worktrees), and no `[[agent]]` named like
+    one of its agents (`<name>-<n>`)."""
+    seen: dict[str, int] = {}
+    raw_roles = raw.get("role") if isinstance(raw.get("role"), list) else []
+    for i, role in enumerate(schema.role):
+        where = f"role[{i}] ({role.name})"
+        if role.name in seen:
+            raise _error(path, text, f"duplicate role name {role.name!r} (also role[{seen[role.name]}])", ("role", i, "name"))
+        seen[role.name] = i
+        longest = f"{role.name}-{role.max_instances}"
+        if not NAME_RE.match(longest):
+            raise _error(path, text, f"{where}.name {role.name!r} is too long for its agents' names ({longest!r}): "
+                                     f"{NAME_RULE}", ("role", i, "name"))
+        if KINDS[role.kind].default_command is None and role.command is None:
+            raise _error(path, text, f"{where}.command is required for kind {role.kind!r}", ("role", i))
+        if role.worktree and schema.mission.repo is None:
+            raise _error(path, text, f"{where}.worktree = true (the default for a role) needs mission.repo; "
+                                     "or set worktree = false", ("role", i, "worktree"))
+        if role.worktree and isinstance(raw_roles[i], dict) and "cwd" in raw_roles[i]:
+            raise _error(path, text, f"{where}: give either worktree = true or cwd, not both", ("role", i, "cwd"))
+        for j, agent in enumerate(schema.agent):
+            if re.fullmatch(rf"{re.escape(role.name)}-[0-9]+", agent.name):
+                raise _error(path, text, f"agent[{j}] ({agent.name}): the name is one of role {role.name!r}'s agents' "
+                                         f"({role.name}-<n>): name it otherwise", ("agent", j, "name"))
 
 
 SECRET_KEYS = ("metrics_token",)
@@ -754,7 +812,7 @@ def _validate_tasks(path: Path, text: str, schema: FileSchema, agents: list[str]
     """`[[task]]` tables: unique ids, an assignee that is an agent, `after` naming tasks of the
     file without a cycle, a `role` some agent has."""
     ids = {t.id: i for i, t in reversed(list(enumerate(schema.task)))}
-    roles = sorted({r for a in schema.agent for r in a.roles})
+    roles = sorted({r for a in schema.agent for r in a.roles} | {r.name for r in schema.role})
     seen: set[str] = set()
     for i, task in enumerate(schema.task):
         where = f"task[{i}] ({task.id})"
@@ -877,6 +935,7 @@ def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None
         path=path,
         agents=tuple(agents),
         tasks=tuple(schema.task),
+        roles=tuple(schema.role),
         rules=tuple(schema.rule),
         prices={k: v.model_dump() for k, v in schema.prices.items()},
         keys=dict(schema.keys),

@@ -38,7 +38,8 @@ PRIORITY_NAMES = {"high": 10, "normal": 0, "low": -10}
 DONE_WHEN = ("commit", "idle", "word")
 """How a held task is found done: `commit` (back at its prompt with a commit since it took the
 task, the commit being the evidence of work; the default for an agent with a repository), `idle`
-(back at its prompt after it was seen WORKING), `word` (it wrote DONE to its status file).
+(back at its prompt after a turn on it: seen WORKING, or the supervisor's evidence of a turn
+shorter than a tick), `word` (it wrote DONE to its status file).
 `task done ID` works for every task."""
 MAX_PRIORITY = 1_000_000
 """Bound of an integer priority (either sign): a larger one is a typo."""
@@ -356,7 +357,7 @@ def done_now(task: Task, done_when: str, *, at_prompt: bool, commits: int | None
     if not at_prompt:
         return False
     if done_when == "idle":
-        return task.worked  # seen WORKING since it took the task: a quick turn hidden between two ticks is not seen
+        return task.worked  # a turn since it took the task: seen WORKING, or a quicker one's evidence (fleet/tasks.py)
     return commits is not None and commits > (task.commits_at_start or 0)  # a commit is the work's evidence
 
 

@@ -48,6 +48,9 @@ OLD_FATES = {"pause": "paused", "stop": "stopped", "keep": "kept"}
 """What `reassign --old` does to the old agent, as the outcome says it."""
 ENV_LOCK_WAIT = 60.0
 """How long a change to an agent's injected variables waits for another one to finish."""
+TYPED_OPTION = "@mc_typed"
+"""Pane option: the id of the queued text last typed into the pane (set by the same tmux command
+that pastes it)."""
 QUIET_CHECK_SECONDS = 0.25
 """Two captures this far apart must be identical before text is typed at a prompt."""
 HIGHLIGHT_WAIT_SECONDS = 3.0
@@ -157,16 +160,17 @@ class FleetActions:
 
     # -- typing ----------------------------------------------------------------
 
-    def type_text(self, rec: AgentRecord, text: str, pasted: Callable[[], object] | None = None) -> None:
-        """Paste `text` into the agent's pane, then Enter; `pasted()` runs once the text is in
-        (queued text is marked delivered there: a supervisor killed before the Enter leaves the
-        text on the agent's input line, shown, rather than typing it twice)."""
-        pane = rec.pane_id
-        self.tmux.paste_text(pane, text)
-        if pasted is not None:
-            pasted()
-        time.sleep(KINDS[rec.kind].enter_delay)
-        self.tmux.send_keys(pane, "Enter")
+    def type_text(self, rec: AgentRecord, text: str, mark: str | None = None) -> None:
+        """Paste `text` into the agent's pane and submit it (Enter after its kind's delay, pressed
+        by the tmux server: a caller killed meanwhile leaves no text unsubmitted). `mark`: set as
+        the pane's `TYPED_OPTION` in the same tmux command, so that a supervisor killed before it
+        recorded the text as delivered can tell it was typed (`typed_mark`)."""
+        self.tmux.paste_submit(rec.pane_id or "", text, KINDS[rec.kind].enter_delay,
+                               (TYPED_OPTION, mark) if mark is not None else None)
+
+    def typed_mark(self, rec: AgentRecord) -> str | None:
+        """The mark of the last text `type_text` typed into the agent's pane (None: none, or no pane)."""
+        return self.tmux.pane_option(rec.pane_id, TYPED_OPTION) if rec.pane_id else None
 
     @staticmethod
     def _busy(agent: AgentSnapshot | None) -> bool:
@@ -565,10 +569,14 @@ class FleetActions:
         start_point: str | None = None,
         worktree: bool | None = None,
         env_from: str | None = None,
+        template: dict[str, Any] | None = None,
+        revive: bool = False,
     ) -> Outcome:
         """A new agent in the running fleet: its own pane (a new window when the last one is full).
-        It gets the injected variables of `env_from` (of `copy_of` when copying)."""
-        existing = {a.name for a in self.store.agents(include_removed=True)}
+        It gets the injected variables of `env_from` (of `copy_of` when copying). `template`: more
+        `[[agent]]` keys (a `[[role]]`'s); `revive`: the name may be a stopped agent's (its record,
+        worktree and branch are taken up again)."""
+        existing = {a.name for a in self.store.agents(include_removed=not revive)}
         if name in existing:
             raise ActionError(f"an agent named {name!r} already exists")
         base: dict[str, Any]
@@ -579,7 +587,7 @@ class FleetActions:
             if kind is None:
                 raise ActionError("give the new agent's kind (or copy an agent)")
             base = {"kind": kind}
-        data: dict[str, Any] = {**base, "name": name}
+        data: dict[str, Any] = {**base, **(template or {}), "name": name}
         if kind:
             data["kind"] = kind
         if command:

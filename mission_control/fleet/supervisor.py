@@ -33,12 +33,14 @@ from mission_control.adapters.supervisor_lock import (
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.fleet.loop import PersonLoop
 from mission_control.fleet.tasks import TaskBoard
+from mission_control.fleet.roles import RoleScaler
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
 from mission_control.core.budget import budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.diagnosis import hide_values
+from mission_control.core.kinds import KINDS
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.records import AgentRecord
 from mission_control.core.snapshot import PaneFacts, Spend, agent_snapshot, cpu_percent
@@ -58,6 +60,9 @@ TAIL_EVERY = 30.0
 """An agent's screen text (its pane tail) is stored when it changed, but at most every 30 s, except
 at once when its status changes or while a dashboard shows it (`Store.watch_tail`): a fleet of
 agents printing all the time would otherwise rewrite every tail every tick."""
+TURN_SETTLE = 0.5
+"""Seconds after the Enter of typed text by which its echo and the agent's first answer are on
+screen: a screen changed later than that is the agent's turn (`Supervisor._turn_evidence`)."""
 PRUNE_EVERY = 300.0
 """Seconds between two passes dropping history past its retention (see `Store.prune`)."""
 
@@ -149,6 +154,14 @@ class Supervisor:
         (the metrics collector: `fleet/metrics.py`)."""
         self.loop = PersonLoop(config, store, tmux, lambda: self.actions, self._say, self._secrets)
         """Resume at a limit's reset, restart with backoff, notifications (issue 21)."""
+        self._typed_read = False
+        """The store's record of the text last typed at each agent was read (`_turn_evidence`)."""
+        self._typed: dict[str, tuple[str, float, float]] = {}
+        """Per agent, the text last typed at its prompt: (its screen's digest then, when, its Enter's delay)."""
+        self._marks_checked: set[int] = set()
+        """Queued texts whose pane mark this supervisor looked at (`_typed_before`)."""
+        self.roles = RoleScaler(config, store, lambda: self.actions, self._say)
+        """The `[[role]]`s: agents spawned while their tasks wait, retired when idle (fleet/roles.py)."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -187,9 +200,13 @@ class Supervisor:
         if self.deliver and write:
             if self.store_error is None:
                 try:
-                    self._write(self.board.tick, agents, snaps, now)
+                    self._write(self.board.tick, agents, snaps, now, evidence=self._turn_evidence(now))
                 except Exception as exc:  # a fault in the task board must not stop the fleet's snapshots
                     self._say(f"task board: {exc!r}")
+                try:
+                    self._write(self.roles.tick, agents, snaps, list(panes.values()), now)
+                except Exception as exc:  # nor one in scaling the roles
+                    self._say(f"roles: {exc!r}")
             self._deliver(agents, snaps)
             self.loop.tick(agents, snaps, panes, now)
         elapsed = (time.perf_counter() - started) * 1000
@@ -442,17 +459,68 @@ class Supervisor:
             snap, rec = by_name.get(name), recs.get(name)
             if snap is None or rec is None or name in done:
                 continue
+            if self._typed_before(rec, item):
+                done.add(name)
+                continue
             if not (snap.at_prompt and snap.status in (Status.IDLE, Status.STUCK)):
                 continue
             if not self._write(self.store.check_writable):
                 return
-            try:  # marked delivered once pasted: a supervisor killed before its Enter never types it twice
-                self.actions.type_text(rec, item["text"], pasted=lambda item=item: self._write(self.store.mark_delivered, item["id"]))
+            try:  # pasted and submitted by one tmux command that marks the pane with the text's id
+                self.actions.type_text(rec, item["text"], mark=str(item["id"]))
             except TmuxError as exc:
                 print(f"mission-control supervise: could not deliver to {name}: {exc}", file=sys.stderr, flush=True)
                 continue
+            self._write(self.store.mark_delivered, item["id"])
+            self._note_typed(rec)
             self._write(self.store.log_action, "supervisor", f"deliver-{item['purpose']}", name, f"{len(item['text'])} chars", "typed at its prompt")
             done.add(name)
+
+    def _note_typed(self, rec: AgentRecord) -> None:
+        """Text was just typed at the agent's prompt: its screen then, and when (`_turn_evidence`)."""
+        st = self.states.get(rec.name)
+        self._typed[rec.name] = (st.memory.screen_hash if st else "", self.clock(), KINDS[rec.kind].enter_delay)
+
+    def _turn_evidence(self, now: float) -> dict[str, float]:
+        """Per agent that has taken a turn on the text last typed at its prompt, however short
+        (one quicker than a tick is never seen WORKING), when that text was typed: the turn is
+        a hook event after it, or, once its Enter is surely in (`TURN_SETTLE` after it), a screen
+        other than the one it was typed at. The task board counts it as work on a task taken
+        before that text was typed (`done_when = "idle"`). A restarted supervisor starts from
+        the store's record of the last text typed at each agent (its screen then unknown: any
+        screen counts, the text being submitted by the time it was recorded)."""
+        if not self._typed_read:
+            self._typed_read = True
+            for name, at in self._read(self.store.last_typed, {}).items():
+                self._typed.setdefault(name, ("", at, 0.0))
+        out: dict[str, float] = {}
+        for name, (digest, typed_at, enter_after) in self._typed.items():
+            st = self.states.get(name)
+            if st is None:
+                continue
+            if st.hook.at is not None and st.hook.at > typed_at:
+                out[name] = typed_at
+            elif now >= typed_at + enter_after + TURN_SETTLE and st.memory.screen_hash not in ("", digest):
+                out[name] = typed_at
+        return out
+
+    def _typed_before(self, rec: AgentRecord, item: dict[str, Any]) -> bool:
+        """Was this queued text typed by a supervisor killed before it recorded that (its pane
+        carries the text's id)? Then it is recorded now, not typed again. Asked once per text
+        per supervisor: only an earlier one can have typed it unrecorded."""
+        if item["id"] in self._marks_checked:
+            return False
+        self._marks_checked.add(item["id"])
+        try:
+            typed = self.actions.typed_mark(rec) == str(item["id"])
+        except TmuxError:
+            return False
+        if typed:
+            self._typed[rec.name] = ("", self.clock(), 0.0)  # its screen then unknown: any screen counts
+        if typed and self._write(self.store.mark_delivered, item["id"]):
+            self._write(self.store.log_action, "supervisor", f"deliver-{item['purpose']}", rec.name, f"{len(item['text'])} chars",
+                        "typed by the supervisor before a restart (its pane says so): not typed again")
+        return typed
 
     def _status_changed(self, name: str, old: Status | None, new: Status, reason: str, evidence: str, now: float) -> None:
         self._write(self.store.record_status_change, name, old.value if old else None, new.value, reason, evidence, at=now)

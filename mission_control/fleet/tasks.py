@@ -109,6 +109,8 @@ class TaskBoard:
         """Per agent, its status file (read for `done_when = "word"` tasks only)."""
         self.known: list[Task] = []
         """The board as the last tick read it: what a damaged store's replacement gets back (`restore`)."""
+        self._evidence: dict[str, float] = {}
+        """This tick's evidence of short turns, per agent (`tick`'s `evidence`)."""
         self._repos: dict[tuple[str, str | None, str | None, str], bool] = {}
         """`has_repo` per agent and what it was answered for (resolving paths every tick costs syscalls)."""
         self.merges = MergeQueue(config, store, self.actor)
@@ -198,7 +200,7 @@ class TaskBoard:
         self.store.check_writable()
 
     def known_roles(self) -> set[str]:
-        roles = {r for a in self.config.agents for r in a.roles}
+        roles = {r for a in self.config.agents for r in a.roles} | {r.name for r in self.config.roles}
         return roles | {r for rec in self.store.agents() for r in rec.spec.roles}
 
     def add(self, prompt: str, *, task_id: str | None = None, priority: Any = "normal", after: tuple[str, ...] = (),
@@ -407,8 +409,12 @@ class TaskBoard:
 
     # -- each supervisor tick ------------------------------------------------------
 
-    def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], now: float) -> None:
-        """Follow the held tasks, then let idle pulling agents take the next ready ones."""
+    def tick(self, agents: list[AgentRecord], snaps: list[AgentSnapshot], now: float,
+             evidence: dict[str, float] | None = None) -> None:
+        """Follow the held tasks, then let idle pulling agents take the next ready ones.
+        `evidence`: per agent that took a turn on the text last typed at its prompt, when that
+        text was typed (the supervisor's `_turn_evidence`: a turn too short to be seen WORKING)."""
+        self._evidence = evidence or {}
         tasks = self.known = self.store.tasks()
         if not tasks:
             return
@@ -475,9 +481,11 @@ class TaskBoard:
             task = self._event(task, Event("resume", now, agent=name), detail="the changes were typed at its prompt")
         if task.reviews is not None:
             return  # a review task is finished by its verdict (`review ID ...`), not by a rule
+        rule = task.done_when or ("commit" if self._has_repo(rec) else "idle")
         if snap.status is Status.WORKING and not task.worked:
             task = self._event(task, Event("worked", now, agent=name))
-        rule = task.done_when or ("commit" if self._has_repo(rec) else "idle")
+        elif rule == "idle" and not task.worked and (why := self._short_turn(task, snap, self._evidence.get(name))):
+            task = self._event(task, Event("worked", now, agent=name), detail=why)
         at_prompt = snap.status is Status.IDLE and snap.at_prompt
         if done_now(task, rule, at_prompt=at_prompt, commits=snap.commits, word_done=self._word_done(name, task)):
             merge = self.merge_data(name, rec)
@@ -485,6 +493,18 @@ class TaskBoard:
                                    event="done", agent=name, detail=f"done_when {rule}", release="done",
                                    data={"cost_usd": snap.cost_usd, "commits": snap.commits, **merge}, at=now)
             self.store.log_action(self.actor, "task-done", name, f"task {task.id}", f"task {task.id} done ({rule})")
+
+    @staticmethod
+    def _short_turn(task: Task, snap: AgentSnapshot, typed_at: float | None) -> str:
+        """Why the held task counts as worked on though its agent was never seen WORKING (a turn
+        shorter than a tick), or "": a commit since it took the task, or the supervisor's
+        evidence of a turn on text typed since it took the task (a hook event, its screen after
+        the Enter)."""
+        if snap.commits is not None and task.commits_at_start is not None and snap.commits > task.commits_at_start:
+            return "a commit since it took the task"
+        if typed_at is not None and typed_at >= (task.started_at or 0):
+            return "a turn on its typed task (hook event or screen after the Enter)"
+        return ""
 
     def _event(self, task: Task, event: Event, detail: str = "") -> Task:
         return self.store.change_task(task.id, lambda t, b: transition(t, event, b), event=event.kind, agent=event.agent,
