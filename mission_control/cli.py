@@ -156,6 +156,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from mission_control.fleet.locate import FleetNotFound
     from mission_control.fleet.status_report import current_snapshot, render_table
 
+    if getattr(args, "watch", False):
+        return _watch_status(args)
     if not Tmux.available():
         raise CliError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
     try:
@@ -173,6 +175,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(render_table(snapshot))
     return 0
+
+
+def _watch_status(args: argparse.Namespace) -> int:
+    """`status --json --watch` (issue 20 point 3): a snapshot line each time anything changed."""
+    from mission_control.fleet.events import watch_status
+
+    if not args.json:
+        raise UsageError("status --watch prints JSON lines: use `status --json --watch`")
+    return watch_status(_config(args), out=sys.stdout, err=sys.stderr)
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """`events [--json] [--follow] [--since SEQ]` (issue 20 point 3)."""
+    from mission_control.fleet.events import print_events
+
+    if args.since is not None and args.since < 0:
+        raise UsageError(f"--since {args.since}: a sequence number is 0 or more")
+    return print_events(_config(args), since=args.since, follow=args.follow, as_json=args.json,
+                        out=sys.stdout, err=sys.stderr)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -553,7 +574,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_web)
     p = sub.add_parser("status", parents=[common], help="print the fleet's latest status")
     p.add_argument("--json", action="store_true", help="as a JSON list")
+    p.add_argument("--watch", action="store_true",
+                   help="with --json: one line (the snapshot as a JSON object) now and each time anything changed")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("events", parents=[common],
+                       help="status changes, actions, task and budget events, each with its sequence number")
+    p.add_argument("--json", action="store_true", help="as NDJSON: one object per line")
+    p.add_argument("--follow", "-f", action="store_true",
+                   help="keep printing new events as they happen (without --since: only new ones)")
+    p.add_argument("--since", type=int, metavar="SEQ", help="the events after sequence number SEQ (resume where you left off)")
+    p.set_defaults(func=cmd_events)
     p = sub.add_parser("supervise", parents=[common], help="run the fleet's supervisor (started by `up`)")
     p.set_defaults(func=cmd_supervise)
     p = sub.add_parser("check", parents=[common], help="validate the config and its layout, start nothing")

@@ -36,7 +36,7 @@ from mission_control.fleet.tasks import TaskBoard
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
-from mission_control.core.budget import budget_state, sample_spend, should_pause
+from mission_control.core.budget import OVER, WARN, budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.diagnosis import hide_values
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
@@ -93,6 +93,8 @@ class _AgentState:
     spend_history: tuple[float, ...] = ()
     spend_sampled_at: float | None = None
     budget_paused: bool = False
+    budget_seen: str | None = None
+    """Its budget state as last recorded in the event stream (None: not looked at yet)."""
     transcripts: set[str] = field(default_factory=set)
     failures: dict[float, float] = field(default_factory=dict)
     """launch time -> when that run failed (non-zero exit), for crash-loop detection."""
@@ -126,6 +128,9 @@ class Supervisor:
         self._git_keys: dict[str, tuple[Any, ...]] = {}
         """What each agent's git probe was made for (its worktree, or its cwd in the shared checkout)."""
         self.fleet_budget_paused = False
+        self._fleet_budget_state = _AgentState()
+        """The fleet's budget state as last recorded in the event stream (its `budget_seen`)."""
+        self._budgets_at_start: dict[str, str] | None = None
         self.deliver = True
         self.acting = True
         """Type queued text (typed tasks, handoffs) at agents' prompts."""
@@ -305,6 +310,7 @@ class Supervisor:
         cost = reading.cost_usd if reading is not None else None
         st.spend_history, st.spend_sampled_at = sample_spend(st.spend_history, cost, now, st.spend_sampled_at)
         budget = budget_state(cost, rec.spec.budget_usd, self.config.budget_warn)
+        self._budget_event(name, st, budget, cost, rec.spec.budget_usd, now)
         if self.acting and should_pause(budget, self.config.budget_action, st.budget_paused) and verdict.status not in (Status.EXITED, Status.PAUSED):
             st.budget_paused = True
             self._pause_for_budget(name, f"budget reached: ${cost:.2f} of ${rec.spec.budget_usd:.2f}")
@@ -398,10 +404,30 @@ class Supervisor:
         held = self.tasks.get(name)
         self.loop.budget_reached(name, reason, self.clock(), held["task"] if held else None)
 
+    def _budget_event(self, name: str | None, st: _AgentState, state: str, cost: float | None,
+                      budget: float | None, now: float) -> None:
+        """A budget state crossed (ok, warn, over) goes into the event stream (issue 20 point 3).
+        An agent's first look compares with its last stored snapshot, so a restarted supervisor
+        does not record a crossing twice."""
+        if st.budget_seen is None:
+            stored = self._stored_budgets().get(name or "", "")
+            st.budget_seen = stored if name is not None else state
+        if state != st.budget_seen and self.record_changes and {state, st.budget_seen} & {WARN, OVER}:
+            self._write(self.store.record_budget_event, name, state or "none", cost, budget, now)
+        st.budget_seen = state
+
+    def _stored_budgets(self) -> dict[str, str]:
+        """Each agent's budget state in the snapshot the store held when this supervisor began."""
+        if self._budgets_at_start is None:
+            snap = self._read(self.store.latest_snapshot, None)
+            self._budgets_at_start = {a.name: a.budget_state for a in snap.agents} if snap else {}
+        return self._budgets_at_start
+
     def _fleet_budget(self, snaps: list[AgentSnapshot]) -> None:
         """At the fleet's budget, pause every running agent once."""
         total = sum(a.cost_usd or 0.0 for a in snaps)
         state = budget_state(total, self.config.budget_usd, self.config.budget_warn)
+        self._budget_event(None, self._fleet_budget_state, state, total, self.config.budget_usd, self.clock())
         if self.acting and should_pause(state, self.config.budget_action, self.fleet_budget_paused):
             self.fleet_budget_paused = True
             for a in snaps:
