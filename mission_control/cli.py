@@ -45,7 +45,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     config = _config(args)
     metrics = metrics_override(config, args.metrics)
-    result = up(config, fresh=args.fresh, metrics=metrics)
+    if config.hosts:  # issue 22: the other hosts' fleets first, all or none
+        _up_hosts(config)
+    try:
+        result = up(config, fresh=args.fresh, metrics=metrics)
+    except BaseException:
+        if config.hosts:
+            _down_hosts(config, quiet=True)
+        raise
     for note in result.notes:
         say(f"mission-control: {note}", sys.stderr)
     if result.started:
@@ -84,6 +91,27 @@ def metrics_override(config: FleetConfig, text: str | None) -> str | None:
     if problem:
         raise ConfigError(f"--metrics {problem} (in {config.path} [mission])")
     return str(address)
+
+
+def _up_hosts(config: FleetConfig) -> None:
+    from mission_control.fleet.hosts import up_hosts
+
+    for line in up_hosts(config).lines:
+        say(f"mission-control: {line}")
+
+
+def _down_hosts(config: FleetConfig, *, quiet: bool = False) -> None:
+    from mission_control.fleet.hosts import HostError, down_hosts
+
+    try:
+        lines = down_hosts(config).lines
+    except HostError as exc:
+        if not quiet:
+            raise
+        say(f"mission-control: {exc}", sys.stderr)
+        return
+    for line in lines if not quiet else []:
+        say(f"mission-control: {line}")
 
 
 def _attach(config: FleetConfig) -> int:
@@ -146,6 +174,8 @@ def cmd_down(args: argparse.Namespace) -> int:
         say(f"removed worktree of {name}")
     for name, why in result.kept_worktrees.items():
         say(f"kept worktree of {name}: {'; '.join(why)}")
+    if config.hosts:  # issue 22: every host's fleet too
+        _down_hosts(config)
     if result.survivors:
         raise CliError(f"processes survived SIGKILL: {result.survivors}")
     return 0
@@ -550,6 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mission-control", description="Supervise a fleet of AI coding agents running in tmux."
     )
+    from mission_control import __version__
+
+    parser.add_argument("--version", action="version", version=f"mission-control {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", metavar="PATH", help="fleet config (default: the running fleet, else ./agents.toml)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

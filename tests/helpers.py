@@ -302,6 +302,8 @@ class SshBox:
         self.ssh_config = folder / "ssh_config"
         """The client config the local side uses (`-F`)."""
         self.port = 0
+        self.env: dict[str, str] = {}
+        """What its sessions get through the key's `environment=` options."""
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "SshBox":
@@ -311,9 +313,9 @@ class SshBox:
         for key in ("host_key", "user_key"):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.folder / key)], check=True)
         bindir = Path(sys.executable).parent
-        env = {"HOME": str(self.home), "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
-               "MISSION_CONTROL_SOCKET": self.socket, "LANG": "C.UTF-8"}
-        options = ",".join(f'environment="{k}={v}"' for k, v in env.items())
+        self.env = {"HOME": str(self.home), "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+                    "MISSION_CONTROL_SOCKET": self.socket, "LANG": "C.UTF-8"}
+        options = ",".join(f'environment="{k}={v}"' for k, v in self.env.items())
         (self.folder / "authorized_keys").write_text(f"{options} {(self.folder / 'user_key.pub').read_text()}")
         with socketlib.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -337,6 +339,20 @@ class SshBox:
                                      stdout=subprocess.DEVNULL, stderr=open(self.folder / "sshd.log", "wb"))
         retry_until(lambda: self.ssh("true").returncode == 0, timeout=20, message=f"sshd on port {self.port}")
         return self
+
+    def alias(self, name: str, **env: str) -> str:
+        """Another way in (`Host NAME`, its own user key) whose sessions get `env` over the usual
+        (e.g. a PATH without mission-control): a host set up differently, on the same sshd."""
+        key = self.folder / f"key_{name}"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        options = ",".join(f'environment="{k}={v}"' for k, v in {**self.env, **env}.items())
+        with open(self.folder / "authorized_keys", "a") as f:
+            f.write(f"{options} {(self.folder / f'key_{name}.pub').read_text()}")
+        config = self.ssh_config.read_text().split("Host ", 2)[1].split("\n", 1)[1]
+        config = config.replace(str(self.folder / "user_key"), str(key))
+        with open(self.ssh_config, "a") as f:
+            f.write(f"Host {name}\n{config}")
+        return name
 
     def ssh(self, *command: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run `command` on the box through ssh (one shell line, as ssh sends it)."""

@@ -4,6 +4,7 @@ command lines, and a real sshd on loopback as a second host (`ssh_box`, tests/co
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,84 @@ def test_ssh_command_lines_keep_every_value_one_argument() -> None:
     assert argv[-2:] == ["me@box", "mission-control up -c 'a b;$(x)'"]
     assert remote_dir(None, "s") == ".mission-control-hosts/s" and remote_dir("~/x y", "s") == "'x y'"
     assert version_major("mission-control 1.4.2\n") == "1" and version_major("bash: not found") is None
+
+
+# ------------------------------------------------------------------ a real sshd as a second host
+
+
+def _split(tmp_path: Path, box, extra: str = "") -> Path:
+    from helpers import fleet, shell_agent
+
+    return fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{box.name}"\n{extra}'
+                 + shell_agent("here", "bash") + shell_agent("there", "bash", 'host = "box"\n'))
+
+
+def _box_status(box) -> dict:
+    r = box.ssh("cd && mission-control status --json -c .mission-control-hosts/t/agents.toml")
+    return {a["name"]: a for a in json.loads(r.stdout or "[]")} if r.returncode == 0 else {}
+
+
+def test_a_split_fleet_comes_up_on_both_hosts_and_down_stops_both(cli, tmp_path: Path, ssh_box) -> None:
+    from helpers import retry_until
+
+    cfg = _split(tmp_path, ssh_box)
+    env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    up = cli("up", "--no-attach", "-c", str(cfg), **env)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "box: mission-control: fleet 't' started: 1 agents" in up.stdout, up.stdout
+        assert {a["name"] for a in cli.status("-c", str(cfg))} == {"here"}
+        there = retry_until(lambda: _box_status(ssh_box).get("there"), message="the box's agent in the box's own status")
+        assert there["status"] in ("STARTING", "WORKING", "IDLE")
+        copied = ssh_box.home / ".mission-control-hosts" / "t" / "agents.toml"
+        assert oct(copied.stat().st_mode & 0o777) == "0o600" and '"here"' not in copied.read_text()
+        assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"]).returncode == 0
+    finally:
+        down = cli("down", "-c", str(cfg), **env)
+    assert down.returncode == 0, down.stderr
+    assert "box: mission-control: fleet 't' stopped" in down.stdout, down.stdout
+    assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"], capture_output=True).returncode != 0
+    assert not cli.server_running() or "t" not in cli.tmux("list-sessions", "-F", "#S", check=False).split()
+
+
+def test_a_host_that_fails_leaves_nothing_started_anywhere(cli, tmp_path: Path, ssh_box) -> None:
+    from helpers import fleet, shell_agent
+
+    env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    # unreachable: nothing listens on that port; checked before anything starts
+    cfg = fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{ssh_box.name}"\n[[host]]\nname = "gone"\nssh = "{ssh_box.name}"\nport = 1\n'
+                + shell_agent("here", "bash") + shell_agent("there", "bash", 'host = "box"\n')
+                + shell_agent("far", "bash", 'host = "gone"\n'))
+    r = cli("up", "--no-attach", "-c", str(cfg), **env)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "host 'gone' (box port 1): cannot reach it over ssh" in r.stderr and "nothing started" in r.stderr
+    assert not _box_status(ssh_box) and not cli.server_running()
+    # the second host fails after the first started: the first is stopped again
+    cfg = fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{ssh_box.name}"\n[[host]]\nname = "box2"\nssh = "{ssh_box.name}"\n'
+                'config_dir = "/proc/no-such-place"\n'
+                + shell_agent("here", "bash") + shell_agent("there", "bash", 'host = "box"\n')
+                + shell_agent("far", "bash", 'host = "box2"\n'))
+    r = cli("up", "--no-attach", "-c", str(cfg), **env)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "host 'box2'" in r.stderr and "could not copy its config" in r.stderr and "stopped again on box" in r.stderr
+    assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"], capture_output=True).returncode != 0
+    assert not cli.server_running()
+
+
+def test_the_check_names_exactly_what_a_host_lacks(cli, tmp_path: Path, ssh_box) -> None:
+    from helpers import fleet, shell_agent
+
+    bare = ssh_box.alias("bare", PATH="/nonexistent")
+    other = tmp_path / "other-bin"
+    other.mkdir()
+    (other / "mission-control").write_text("#!/bin/sh\necho 'mission-control 9.1.0'\n")
+    (other / "mission-control").chmod(0o755)
+    old = ssh_box.alias("old", PATH=f"{other}:/usr/bin:/bin")
+    env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    for alias, message in ((bare, "host 'b' (bare): missing on its PATH: mission-control, tmux, git (install them there)"),
+                           (old, "host 'b' (old): mission-control there is 'mission-control 9.1.0', this one is ")):
+        cfg = fleet(tmp_path, f'[[host]]\nname = "b"\nssh = "{alias}"\n' + shell_agent("here", "bash")
+                    + shell_agent("there", "bash", 'host = "b"\n'))
+        r = cli("up", "--no-attach", "-c", str(cfg), **env)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+        assert "nothing started" in r.stderr and not cli.server_running()
