@@ -11,6 +11,7 @@ from mission_control.adapters.supervisor_lock import supervisor_alive
 from mission_control.adapters.tmux import Tmux
 from mission_control.core.config import FleetConfig
 from mission_control.core.format import age, money, tokens
+from mission_control.core.hosts import host_cell
 from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.terminal_text import inert
 
@@ -98,7 +99,11 @@ def render_table(snap: FleetSnapshot) -> str:
                 inert(a.last_line)[:50],
             )
         )
+    if any(a.host != "local" for a in snap.agents):  # issue 22: agents on several hosts
+        rows = [(*rows[0][:1], "HOST", *rows[0][1:])] + [
+            (row[0], host_cell(a), *row[1:]) for row, a in zip(rows[1:], snap.agents)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.append(f"snapshot {age(now - snap.taken_at)} old")
     return "\n".join(lines)
+

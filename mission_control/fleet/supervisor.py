@@ -154,6 +154,9 @@ class Supervisor:
         (the metrics collector: `fleet/metrics.py`)."""
         self.loop = PersonLoop(config, store, tmux, lambda: self.actions, self._say, self._secrets)
         """Resume at a limit's reset, restart with backoff, notifications (issue 21)."""
+        self.remote: Any = None
+        """The other hosts' agents (`fleet/host_feed.HostFeeds`, issue 22): added to each snapshot
+        after every decision of this supervisor (theirs supervise them)."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -197,6 +200,8 @@ class Supervisor:
                     self._say(f"task board: {exc!r}")
             self._deliver(agents, snaps)
             self.loop.tick(agents, snaps, panes, now)
+        if self.remote is not None:  # issue 22: the other hosts' agents, shown, never acted on here
+            snaps = [*snaps, *self.remote.agents(now)]
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
@@ -617,6 +622,10 @@ def serve(config: FleetConfig) -> int:
     tmux.enable_control(config.session)  # one persistent `tmux -C` client reads the panes
     sup = Supervisor(config, store, tmux)
     sup.lock_fds.append(lock)
+    if config.hosts:  # issue 22: one ssh stream per host
+        from mission_control.fleet.host_feed import HostFeeds
+
+        sup.remote = HostFeeds(config).start()
 
     def _stop(*_: object) -> None:
         sup.stop.set()
@@ -637,6 +646,8 @@ def serve(config: FleetConfig) -> int:
     if metrics is not None:
         metrics.close()
     sup.loop.close(wait=config.notify.timeout)
+    if sup.remote is not None:
+        sup.remote.close()
     tmux.close()
     for fd in sup.lock_fds:
         os.close(fd)
