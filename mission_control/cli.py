@@ -282,9 +282,9 @@ def cmd_layouts(args: argparse.Namespace) -> int:
 
 
 def _actions(args: argparse.Namespace):
-    from mission_control.fleet.actions import FleetActions
+    from mission_control.fleet.host_actions import fleet_actions
 
-    return FleetActions(_config(args), actor="cli")
+    return fleet_actions(_config(args), actor="cli")  # issue 22: an agent on another host is acted on there
 
 
 def _report(outcomes) -> int:

@@ -89,7 +89,8 @@ def test_a_split_fleet_comes_up_on_both_hosts_and_down_stops_both(cli, tmp_path:
     try:
         assert up.returncode == 0, up.stderr
         assert "box: mission-control: fleet 't' started: 1 agents" in up.stdout, up.stdout
-        assert {a["name"] for a in cli.status("-c", str(cfg))} == {"here"}
+        # one view (issue 22 point 2): the laptop's status has the box's agent too, with its host
+        assert {a["name"]: a["host"] for a in cli.status("-c", str(cfg), **env)} == {"here": "local", "there": "box"}
         there = retry_until(lambda: _box_status(ssh_box).get("there"), message="the box's agent in the box's own status")
         assert there["status"] in ("STARTING", "WORKING", "IDLE")
         copied = ssh_box.home / ".mission-control-hosts" / "t" / "agents.toml"

@@ -17,8 +17,11 @@ from helpers import fleet, retry_until, shell_agent
 
 
 def _split(tmp_path: Path, box) -> Path:
+    """"here" on this machine, "there" on the box (it writes SECRET_X, when given one, to `got`)."""
+    script = tmp_path / "there.sh"
+    script.write_text(f'if [ -n "$SECRET_X" ]; then printf %s "$SECRET_X" > {tmp_path / "got"}; fi\nexec bash\n')
     return fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{box.name}"\n'
-                 + shell_agent("here", "bash") + shell_agent("there", "bash", 'host = "box"\n'))
+                 + shell_agent("here", "bash") + shell_agent("there", f"sh {script}", 'host = "box"\n'))
 
 
 def _env(box) -> dict[str, str]:
@@ -79,3 +82,73 @@ def test_status_shows_every_host_s_agents_and_a_cut_link_recovers(cli, split: Pa
     assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"]).returncode == 0
     retry_until(lambda: _rows(cli, split, ssh_box)["there"]["status"] in ("WORKING", "IDLE"), timeout=60,
                 message="the box's agent back once the link is back")
+
+
+def _proc_cmdlines() -> list[bytes]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    out.append(f.read())
+            except OSError:
+                pass
+    return out
+
+
+def test_actions_on_a_remote_agent_run_there_values_on_stdin_logged_on_both_sides(cli, split: Path, ssh_box) -> None:
+    import threading
+
+    env = _env(ssh_box)
+    retry_until(lambda: _rows(cli, split, ssh_box).get("there", {}).get("status") in ("WORKING", "IDLE"), timeout=60,
+                message="the box's agent up")
+    r = cli("pause", "there", "-c", str(split), **env)
+    assert r.returncode == 0 and "on host box" in r.stdout, (r.stdout, r.stderr)
+    retry_until(lambda: _rows(cli, split, ssh_box)["there"]["status"] == "PAUSED", timeout=30, message="there PAUSED")
+    r = cli("continue", "there", "-c", str(split), **env)
+    assert r.returncode == 0, r.stderr
+    retry_until(lambda: _rows(cli, split, ssh_box)["there"]["status"] != "PAUSED", timeout=30, message="there continued")
+
+    # inject: the value never on a command line, here or on the box (both are this machine's /proc)
+    secret = "s3cr3t-" + os.urandom(6).hex() + " $(touch pwned); 'q\" `x`"
+    seen: list[bytes] = []
+    done = threading.Event()
+
+    def scan() -> None:
+        while not done.is_set():
+            seen.extend(c for c in _proc_cmdlines() if secret.split(" ")[0].encode() in c)
+
+    scanner = threading.Thread(target=scan, daemon=True)
+    scanner.start()
+    try:
+        r = subprocess.run([*cli_argv(), "inject", "there", "-c", str(split)], input=f"SECRET_X={secret}\n",
+                           env=cli.env(**env), cwd=cli.cwd, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and "on host box" in r.stdout and "SECRET_X" in r.stdout, (r.stdout, r.stderr)
+        assert secret not in r.stdout + r.stderr
+        got = split.parent / "got"
+        retry_until(got.exists, timeout=60, message="the box's agent respawned with the value")
+        assert got.read_bytes() == secret.encode()
+        # send: the text on stdin too
+        r = subprocess.run(
+            [*cli_argv(), "send", "there", "-c", str(split)], input="echo sent-over-ssh", env=cli.env(**env), cwd=cli.cwd,
+            capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "on host box" in r.stdout, (r.stdout, r.stderr)
+    finally:
+        done.set()
+        scanner.join(timeout=10)
+    assert not seen, "an injected value was on a command line"
+    retry_until(lambda: "sent-over-ssh" in subprocess.run(["tmux", "-L", ssh_box.socket, "capture-pane", "-p", "-t", "t"],
+                                                           capture_output=True, text=True).stdout, timeout=30,
+                message="the sent text in the box's pane")
+    # the action log: here with the host named, there by the host's own command; never the value
+    here = cli("log", "-c", str(split), **env).stdout
+    there = ssh_box.ssh("cd && mission-control log -c .mission-control-hosts/t/agents.toml").stdout
+    for verb in ("pause", "continue", "inject", "send"):
+        assert verb in here and verb in there, (verb, here, there)
+    assert "on host box" in here and secret not in here + there
+
+
+def cli_argv() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "mission_control"]
