@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mission_control.core.config import ConfigError, load_text
+from mission_control.fleet.locate import load_config
 from mission_control.core.hosts import remote_dir, ssh_argv, version_major
 
 HOST = '[[host]]\nname = "box"\nssh = "me@box"\n'
@@ -89,7 +90,9 @@ def test_a_split_fleet_comes_up_on_both_hosts_and_down_stops_both(cli, tmp_path:
     try:
         assert up.returncode == 0, up.stderr
         assert "box: mission-control: fleet 't' started: 1 agents" in up.stdout, up.stdout
-        assert {a["name"] for a in cli.status("-c", str(cfg))} == {"here"}
+        local = load_config(cfg)
+        assert [a.name for a in local.agents] == ["here"]  # the laptop's own fleet runs only its own agents
+        assert cli.tmux("list-panes", "-s", "-t", "t", "-F", "#{@mc_agent}").split().count("there") == 0
         there = retry_until(lambda: _box_status(ssh_box).get("there"), message="the box's agent in the box's own status")
         assert there["status"] in ("STARTING", "WORKING", "IDLE")
         copied = ssh_box.home / ".mission-control-hosts" / "t" / "agents.toml"
@@ -144,3 +147,33 @@ def test_the_check_names_exactly_what_a_host_lacks(cli, tmp_path: Path, ssh_box)
         r = cli("up", "--no-attach", "-c", str(cfg), **env)
         assert r.returncode == 1 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
         assert "nothing started" in r.stderr and not cli.server_running()
+
+
+def test_one_view_shows_the_box_agents_marks_them_unreachable_when_the_link_is_cut_and_recovers(
+        cli, tmp_path: Path, ssh_box) -> None:
+    from helpers import retry_until
+
+    cfg = _split(tmp_path, ssh_box)
+    env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    up = cli("up", "--no-attach", "-c", str(cfg), **env)
+    assert up.returncode == 0, up.stderr
+
+    def view() -> dict:
+        return {a["name"]: a for a in cli.status("-c", str(cfg))}
+
+    try:
+        there = retry_until(lambda: (v := view()).get("there", {}).get("status") in ("WORKING", "IDLE") and v["there"],
+                            message="the box's agent in the laptop's status")
+        assert there["host"] == "box" and view()["here"]["host"] is None
+        table = cli("status", "-c", str(cfg))
+        assert "HOST" in table.stdout and "box" in table.stdout and "local" in table.stdout
+        # cut the link: the box's sshd goes (its fleet keeps running), the view says UNREACHABLE
+        ssh_box.cut()
+        gone = retry_until(lambda: (v := view())["there"]["status"] == "UNREACHABLE" and v["there"], timeout=60,
+                           message="UNREACHABLE once the link is cut")
+        assert "host 'box' unreachable" in gone["reason"] and "last seen" in gone["reason"]
+        assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"]).returncode == 0  # still running there
+        ssh_box.restart()
+        retry_until(lambda: view()["there"]["status"] in ("WORKING", "IDLE"), timeout=60, message="back by itself")
+    finally:
+        cli("down", "-c", str(cfg), **env)

@@ -24,6 +24,7 @@ class Status(str, enum.Enum):
     STUCK = "STUCK"  # cannot make progress; `reason` says why
     PAUSED = "PAUSED"  # stopped by SIGSTOP (ours or anybody's)
     EXITED = "EXITED"  # its process is gone; `exit_code` says how
+    UNREACHABLE = "UNREACHABLE"  # on another host whose link is down: its last snapshot's status is in `reason` (issue 22)
 
     @property
     def needs_human(self) -> bool:
@@ -109,6 +110,8 @@ class AgentSnapshot:
     recent_commits: tuple[dict[str, Any], ...] = ()
     time_in: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each status since the agent's current process started."""
+    host: str | None = None
+    """The `[[host]]` it runs on (None: this machine), as its host's own fleet reports it (issue 22)."""
 
     def to_json(self, compact: bool = False) -> dict[str, Any]:
         """`compact`: without the fields that hold their default (what the state store keeps:

@@ -98,6 +98,8 @@ def render_table(snap: FleetSnapshot) -> str:
                 inert(a.last_line)[:50],
             )
         )
+    if any(a.host for a in snap.agents):  # several hosts (issue 22): which one each agent runs on
+        rows = [(row[0], "HOST" if i == 0 else inert(snap.agents[i - 1].host or "local"), *row[1:]) for i, row in enumerate(rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.append(f"snapshot {age(now - snap.taken_at)} old")

@@ -30,6 +30,7 @@ from mission_control.adapters.supervisor_lock import (
     LOCK_NAME, SupervisorRunning, acquire_lock, hook_events_file, ledger_file, output_log, status_file,
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
+from mission_control.fleet.host_view import HostView
 from mission_control.fleet.tasks import TaskBoard
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
@@ -129,6 +130,8 @@ class Supervisor:
         self._fleet_budget_state = _AgentState()
         """The fleet's budget state as last recorded in the event stream (its `budget_seen`)."""
         self._budgets_at_start: dict[str, str] | None = None
+        self.hosts: HostView | None = None
+        """The other hosts' agents (issue 22), fed by one ssh connection per host (`serve` starts it)."""
         self.deliver = True
         self.acting = True
         """Type queued text (typed tasks, handoffs) at agents' prompts."""
@@ -191,7 +194,8 @@ class Supervisor:
             self._deliver(agents, snaps)
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
-            taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
+            taken_at=now, session=self.config.session, agents=tuple(snaps) + (self.hosts.agents() if self.hosts else ()),
+            tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
         )
         if write and self._write(self.state.write, snapshot, tails):
             self._store_works()
@@ -602,8 +606,13 @@ def serve(config: FleetConfig) -> int:
     signal.signal(signal.SIGINT, _stop)
     print(f"mission-control supervisor for session {config.session!r} (pid {os.getpid()}); polling every {config.poll_interval:g}s", flush=True)
     sup.git.start()
+    if config.hosts:
+        sup.hosts = HostView(config)
+        sup.hosts.start()
     sup.run()
     sup.git.stop()
+    if sup.hosts:
+        sup.hosts.close()
     tmux.close()
     for fd in sup.lock_fds:
         os.close(fd)

@@ -39,6 +39,7 @@ STATUS_STYLE = {
     Status.STUCK: "bold white on red",
     Status.PAUSED: "magenta",
     Status.EXITED: "dim",
+    Status.UNREACHABLE: "bold white on blue",
 }
 
 @dataclass(frozen=True)
