@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,5 +176,40 @@ def test_one_view_shows_the_box_agents_marks_them_unreachable_when_the_link_is_c
         assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"]).returncode == 0  # still running there
         ssh_box.restart()
         retry_until(lambda: view()["there"]["status"] in ("WORKING", "IDLE"), timeout=60, message="back by itself")
+    finally:
+        cli("down", "-c", str(cfg), **env)
+
+
+def test_actions_on_a_remote_agent_run_on_its_host_with_values_on_stdin(cli, tmp_path: Path, ssh_box) -> None:
+    from helpers import retry_until, run_cli
+
+    cfg = _split(tmp_path, ssh_box)
+    env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    assert cli("up", "--no-attach", "-c", str(cfg), **env).returncode == 0
+
+    def laptop(name: str) -> dict:
+        return {a["name"]: a for a in cli.status("-c", str(cfg))}.get(name, {})
+
+    try:
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="the box's agent up")
+        r = cli("pause", "there", "-c", str(cfg), **env)
+        assert r.returncode == 0 and "paused there" in r.stdout, r.stderr
+        retry_until(lambda: _box_status(ssh_box).get("there", {}).get("status") == "PAUSED", message="PAUSED on the box")
+        retry_until(lambda: laptop("there").get("status") == "PAUSED", message="PAUSED in the laptop's view")
+        r = cli("continue", "there", "-c", str(cfg), **env)
+        assert r.returncode == 0, r.stderr
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="continued")
+        secret = "s3cr3t $(touch pwned); 'q'"
+        r = subprocess.run([sys.executable, "-m", "mission_control", "inject", "there", "-c", str(cfg)],
+                           input=f"API_TOKEN={secret}\n", capture_output=True, text=True, env=cli.env(**env), timeout=60)
+        assert r.returncode == 0, r.stderr
+        stored = list((ssh_box.home / ".mission-control-hosts" / "t").rglob("agents/there/env"))
+        assert stored and json.loads(stored[0].read_text()) == {"API_TOKEN": secret}
+        assert oct(stored[0].stat().st_mode & 0o777) == "0o600"
+        assert not list(ssh_box.home.rglob("pwned")) and not list(tmp_path.rglob("pwned"))
+        log = run_cli(cli, cfg, "log").stdout
+        assert "on host box" in log and secret not in log and "s3cr3t" not in (tmp_path / ".mission-control" / "state.db").read_bytes().decode("latin-1")
+        r = cli("pause", "here", "there", "-c", str(cfg), **env)
+        assert r.returncode == 2 and "different hosts" in r.stderr
     finally:
         cli("down", "-c", str(cfg), **env)
