@@ -180,7 +180,7 @@ def test_one_view_shows_the_box_agents_marks_them_unreachable_when_the_link_is_c
         cli("down", "-c", str(cfg), **env)
 
 
-def test_actions_on_a_remote_agent_run_on_its_host_with_values_on_stdin(cli, tmp_path: Path, ssh_box) -> None:
+def test_actions_on_a_remote_agent_run_on_its_host_with_values_on_stdin(cli, tmp_path: Path, ssh_box, monkeypatch) -> None:
     from helpers import retry_until, run_cli
 
     cfg = _split(tmp_path, ssh_box)
@@ -211,5 +211,27 @@ def test_actions_on_a_remote_agent_run_on_its_host_with_values_on_stdin(cli, tmp
         assert "on host box" in log and secret not in log and "s3cr3t" not in (tmp_path / ".mission-control" / "state.db").read_bytes().decode("latin-1")
         r = cli("pause", "here", "there", "-c", str(cfg), **env)
         assert r.returncode == 2 and "different hosts" in r.stderr
+        # the dashboard's keys go through FleetActions: the same way to the host
+        from mission_control.fleet.actions import FleetActions
+
+        monkeypatch.setenv("MISSION_CONTROL_SSH_CONFIG", str(ssh_box.ssh_config))
+        acts = FleetActions(load_config(cfg), actor="dashboard")
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="running again after inject")
+        outcome = acts.toggle_pause("there")
+        assert outcome.ok and outcome.message.startswith("box: paused there"), outcome
+        retry_until(lambda: laptop("there").get("status") == "PAUSED", message="paused by the dashboard's key")
+        assert acts.toggle_pause("there").ok
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="continued by the key")
+        typed = "echo typed-$((6*7)) 'it''s' \"q\""
+        assert acts.send("there", typed, force=True).ok
+
+        def box_screen() -> str:
+            panes = subprocess.run(["tmux", "-L", ssh_box.socket, "list-panes", "-a", "-F", "#{pane_id} #{@mc_agent}"],
+                                   capture_output=True, text=True).stdout.split("\n")
+            pane = next(line.split()[0] for line in panes if line.endswith(" there"))
+            return subprocess.run(["tmux", "-L", ssh_box.socket, "capture-pane", "-p", "-t", pane],
+                                  capture_output=True, text=True).stdout
+
+        retry_until(lambda: "typed-42" in box_screen() and typed in box_screen(), message="the text typed on the box")
     finally:
         cli("down", "-c", str(cfg), **env)
