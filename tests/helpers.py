@@ -335,8 +335,25 @@ class SshBox:
             f"  IdentityFile {self.folder / 'user_key'}\n  IdentitiesOnly yes\n"
             f"  UserKnownHostsFile {self.folder / 'known_hosts'}\n  GlobalKnownHostsFile /dev/null\n"
             "  BatchMode yes\n  LogLevel ERROR\n")
+        return self.restart()
+
+    def cut(self) -> None:
+        """Cut every link to the box: its sshd and each connection's sshd process go (what they ran
+        there loses its session; the box's fleet, under its own tmux server, keeps running)."""
+        assert self.proc is not None
+        links = [p for p in psutil.Process(self.proc.pid).children(recursive=True) if p.name() == "sshd"]
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        for link in links:
+            try:
+                link.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+    def restart(self) -> "SshBox":
+        """Start its sshd (again, after a test cut the link) on the same port and keys."""
         self.proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(self.folder / "sshd_config")],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.folder / "sshd.log", "wb"))
+                                     stdout=subprocess.DEVNULL, stderr=open(self.folder / "sshd.log", "ab"))
         retry_until(lambda: self.ssh("true").returncode == 0, timeout=20, message=f"sshd on port {self.port}")
         return self
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mission_control.core.config import ConfigError, load_text
+from mission_control.fleet.locate import load_config
 from mission_control.core.hosts import remote_dir, ssh_argv, version_major
 
 HOST = '[[host]]\nname = "box"\nssh = "me@box"\n'
@@ -89,6 +90,9 @@ def test_a_split_fleet_comes_up_on_both_hosts_and_down_stops_both(cli, tmp_path:
     try:
         assert up.returncode == 0, up.stderr
         assert "box: mission-control: fleet 't' started: 1 agents" in up.stdout, up.stdout
+        local = load_config(cfg)
+        assert [a.name for a in local.agents] == ["here"]  # the laptop's own fleet runs only its own agents
+        assert cli.tmux("list-panes", "-s", "-t", "t", "-F", "#{@mc_agent}").split().count("there") == 0
         # one view (issue 22 point 2): the laptop's status has the box's agent too, with its host
         assert {a["name"]: a["host"] for a in cli.status("-c", str(cfg), **env)} == {"here": "local", "there": "box"}
         there = retry_until(lambda: _box_status(ssh_box).get("there"), message="the box's agent in the box's own status")
@@ -145,3 +149,6 @@ def test_the_check_names_exactly_what_a_host_lacks(cli, tmp_path: Path, ssh_box)
         r = cli("up", "--no-attach", "-c", str(cfg), **env)
         assert r.returncode == 1 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
         assert "nothing started" in r.stderr and not cli.server_running()
+
+
+# the one view and the actions on a remote agent: tests/test_hosts_view.py
