@@ -152,3 +152,37 @@ def cli_argv() -> list[str]:
     import sys
 
     return [sys.executable, "-m", "mission_control"]
+
+
+def _our_ssh(box, cfg: Path) -> list[str]:
+    """ssh processes of ours to the box still running here: its feed (`-F` the box's ssh config)
+    and the master connection (`ssh: <its ControlPath> [mux]`)."""
+    from mission_control.adapters.ssh import SSH_CONFIG_ENV, SshHost
+    from mission_control.fleet.locate import load_config
+
+    os.environ[SSH_CONFIG_ENV] = str(box.ssh_config)
+    try:
+        argv = SshHost(load_config(cfg).hosts[0]).argv("")
+    finally:
+        del os.environ[SSH_CONFIG_ENV]
+    prefix = next(o for o in argv if o.startswith("ControlPath=")).removeprefix("ControlPath=").removesuffix("%C")
+    out = []
+    for p in psutil.process_iter():
+        try:
+            line = " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+        if line.startswith("ssh") and (str(box.ssh_config) in line or prefix in line):
+            out.append(line)
+    return out
+
+
+def test_down_leaves_no_ssh_of_ours_running(cli, split: Path, ssh_box) -> None:
+    retry_until(lambda: _rows(cli, split, ssh_box).get("there", {}).get("status") in ("WORKING", "IDLE"), timeout=60,
+                message="the box's agent in the laptop's status")
+    retry_until(lambda: any("[mux]" in line for line in _our_ssh(ssh_box, split)), timeout=15,
+                message="the box's master connection while the fleet runs")
+    down = cli("down", "-c", str(split), **_env(ssh_box))
+    assert down.returncode == 0, down.stderr
+    retry_until(lambda: not _our_ssh(ssh_box, split), timeout=15, message="no ssh of ours left after down")
+    assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"], capture_output=True).returncode != 0

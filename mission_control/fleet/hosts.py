@@ -128,6 +128,7 @@ def down_hosts(config: FleetConfig) -> HostsResult:
             result.lines.append(stop_host(host, config))
         except HostError as exc:
             failed.append(str(exc))
+        SshHost(host).close()  # its master connection too (ControlPersist would keep it a minute)
     if failed:
         raise HostError("; ".join(failed))
     return result
