@@ -90,7 +90,7 @@ def test_a_split_fleet_comes_up_on_both_hosts_and_down_stops_both(cli, tmp_path:
     up = cli("up", "--no-attach", "-c", str(cfg), **env)
     try:
         assert up.returncode == 0, up.stderr
-        assert "box: mission-control: fleet 't' started: 1 agents" in up.stdout, up.stdout
+        assert "box: fleet 't' started: 1 agents" in up.stdout, up.stdout
         local = load_config(cfg)
         assert [a.name for a in local.agents] == ["here"]  # the laptop's own fleet runs only its own agents
         assert cli.tmux("list-panes", "-s", "-t", "t", "-F", "#{@mc_agent}").split().count("there") == 0
@@ -102,7 +102,7 @@ def test_a_split_fleet_comes_up_on_both_hosts_and_down_stops_both(cli, tmp_path:
     finally:
         down = cli("down", "-c", str(cfg), **env)
     assert down.returncode == 0, down.stderr
-    assert "box: mission-control: fleet 't' stopped" in down.stdout, down.stdout
+    assert "box: fleet 't' stopped" in down.stdout, down.stdout
     assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"], capture_output=True).returncode != 0
     assert not cli.server_running() or "t" not in cli.tmux("list-sessions", "-F", "#S", check=False).split()
 
