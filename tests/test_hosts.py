@@ -235,3 +235,15 @@ def test_actions_on_a_remote_agent_run_on_its_host_with_values_on_stdin(cli, tmp
         retry_until(lambda: "typed-42" in box_screen() and typed in box_screen(), message="the text typed on the box")
     finally:
         cli("down", "-c", str(cfg), **env)
+
+
+def test_the_dashboard_table_gets_a_host_column_only_with_agents_of_other_hosts() -> None:
+    from mission_control.core.model import AgentSnapshot, Status
+    from mission_control.ui.widgets.agent_table import CELLS, content_widths, fit_columns
+
+    local = [AgentSnapshot(name="here", kind="shell"), AgentSnapshot(name="mine", kind="shell")]
+    assert "host" not in [key for key, _, _ in fit_columns(120, content_widths(local))]
+    split = [*local, AgentSnapshot(name="there", kind="shell", host="gpu-box", status=Status.UNREACHABLE)]
+    shown = fit_columns(120, content_widths(split))
+    assert [key for key, _, _ in shown][:3] == ["name", "host", "status"] and sum(w + 2 for _, _, w in shown) <= 120
+    assert [CELLS["host"](a, 0.0).plain for a in split] == ["local", "local", "gpu-box"]

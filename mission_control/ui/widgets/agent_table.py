@@ -59,6 +59,7 @@ class Column:
 COLUMNS = (
     # In display order: what a supervisor scans first comes first.
     Column("name", "Agent", 5, 16),
+    Column("host", "Host", 4, 12),  # issue 22: shown only when some agent runs on another host
     Column("status", "Status", 10, 10),  # never cut: `EXITED 127` is not `EXITED 1…`
     Column("for", "For", 6, 6),
     Column("cost", "Cost", 7, 9),
@@ -76,9 +77,9 @@ COLUMNS = (
 BY_KEY = {c.key: c for c in COLUMNS}
 ESSENTIAL = ("name", "status", "cost", "commits")
 """Shown at any width (issue 14: each agent's name, status, cost and commits on an 80x24 terminal's split pane)."""
-PRIORITY = ESSENTIAL + ("for", "window", "reason", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
+PRIORITY = ESSENTIAL + ("host", "for", "window", "reason", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
 """The order in which columns are given room: the first that does not fit and all after it are left out."""
-SIZED_BY_CONTENT = ("name", "kind", "window")
+SIZED_BY_CONTENT = ("name", "kind", "window", "host")
 """Columns exactly as wide as their longest value (between their label and `most`)."""
 DATATABLE_CACHES = {"_cell_render_cache": 1024, "_row_render_cache": 256, "_row_renderable_cache": 256, "_line_cache": 256}
 """DataTable's caches and the sizes they are cut to (from 10000 cells and 1000 lines each)."""
@@ -98,7 +99,7 @@ def fit_columns(width: int, content: dict[str, int]) -> tuple[tuple[str, str, in
     chosen: dict[str, int] = {}
     used = 0
     for key in PRIORITY:
-        if key == "window" and "window" not in content:
+        if key in ("window", "host") and key not in content:
             continue
         need = least[key] + CELL_PADDING
         if key not in ESSENTIAL and used + need > width:
@@ -131,6 +132,8 @@ def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
     windows = {a.window for a in agents if a.window}
     if len(windows) > 1 and any(a.window not in (None, a.name) for a in agents):
         out["window"] = max(len(w) for w in windows)
+    if any(a.host for a in agents):  # agents on several hosts (issue 22): which one each runs on
+        out["host"] = max(len(a.host or "local") for a in agents)
     return out
 
 
@@ -158,6 +161,7 @@ CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
     "status": lambda a, now: status_cell(a),
     "for": lambda a, now: age(now - a.since) if a.since else "—",
     "window": lambda a, now: Text(inert(a.window or "—")),
+    "host": lambda a, now: Text(inert(a.host or "local")),
     "reason": lambda a, now: Text(inert(a.reason)),
     "task": lambda a, now: Text(inert(a.task or "—")),
     "tokens": lambda a, now: f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
