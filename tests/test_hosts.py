@@ -166,8 +166,10 @@ def test_one_view_shows_the_box_agents_marks_them_unreachable_when_the_link_is_c
         there = retry_until(lambda: (v := view()).get("there", {}).get("status") in ("WORKING", "IDLE") and v["there"],
                             message="the box's agent in the laptop's status")
         assert there["host"] == "box" and view()["here"]["host"] is None
+        latency = retry_until(lambda: view()["there"]["host_latency_ms"], message="the box's round trip measured")
+        assert 0 < latency < 5000
         table = cli("status", "-c", str(cfg))
-        assert "HOST" in table.stdout and "box" in table.stdout and "local" in table.stdout
+        assert "HOST" in table.stdout and "box (" in table.stdout and " ms)" in table.stdout and "local" in table.stdout
         # cut the link: the box's sshd goes (its fleet keeps running), the view says UNREACHABLE
         ssh_box.cut()
         gone = retry_until(lambda: (v := view())["there"]["status"] == "UNREACHABLE" and v["there"], timeout=60,

@@ -112,6 +112,8 @@ class AgentSnapshot:
     """Seconds spent in each status since the agent's current process started."""
     host: str | None = None
     """The `[[host]]` it runs on (None: this machine), as its host's own fleet reports it (issue 22)."""
+    host_latency_ms: float | None = None
+    """Its host's round trip over the laptop's ssh connection (a command there and back), last measured."""
 
     def to_json(self, compact: bool = False) -> dict[str, Any]:
         """`compact`: without the fields that hold their default (what the state store keeps:

@@ -21,6 +21,8 @@ from mission_control.core.config import FleetConfig, HostSpec
 from mission_control.core.hosts import REMOTE_CONFIG, remote_dir
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 
+LATENCY_EVERY = 10.0
+"""Seconds between two measurements of a connected host's round trip (`true` there, over the master)."""
 RETRY_FIRST = 1.0
 RETRY_MAX = 10.0
 """Seconds between two attempts to reach a host that is down: doubling from RETRY_FIRST to this."""
@@ -44,6 +46,8 @@ class HostFeed:
         self.connected = False
         self.down_since: float | None = None
         """When its connection ended (None: up, or never tried)."""
+        self.latency_ms: float | None = None
+        """The last round trip to the host (None: not measured, or down)."""
         self.error = "not connected yet"
         """ssh's last word on why the connection ended."""
         self.proc: subprocess.Popen[str] | None = None
@@ -95,6 +99,15 @@ class HostFeed:
         self._down(words[-1] if words else f"ssh ended (exit status {self.proc.returncode})")
         return got
 
+    def measure(self) -> None:
+        """Time a round trip to the host over its master connection (while the feed is connected)."""
+        if not self.connected:
+            self.latency_ms = None
+            return
+        started = time.monotonic()
+        r = SshHost(self.host).run("true", timeout=5)
+        self.latency_ms = round((time.monotonic() - started) * 1000, 1) if r.returncode == 0 else None
+
     def _down(self, why: str) -> None:
         self.error = why
         if self.connected or self.down_since is None:
@@ -110,7 +123,7 @@ class HostFeed:
         for name in self.host.agents:
             agent = known.get(name)
             if self.connected and agent is not None:
-                out.append(replace(agent, host=self.host.name))
+                out.append(replace(agent, host=self.host.name, host_latency_ms=self.latency_ms))
                 continue
             if agent is None:
                 agent = AgentSnapshot(name=name, kind="?")
@@ -126,12 +139,25 @@ class HostView:
 
     def __init__(self, config: FleetConfig) -> None:
         self.feeds = [HostFeed(host, config) for host in config.hosts]
+        self.stop = threading.Event()
 
     def start(self) -> None:
         for feed in self.feeds:
             feed.start()
+        threading.Thread(target=self._measure, name="host-latency", daemon=True).start()
+
+    def _measure(self) -> None:
+        """Each host's round trip every LATENCY_EVERY s, and as soon as it (re)connects."""
+        last: dict[str, float] = {}
+        while not self.stop.wait(1.0):
+            for feed in self.feeds:
+                due = feed.latency_ms is None or time.monotonic() - last.get(feed.host.name, 0.0) >= LATENCY_EVERY
+                if due and (feed.connected or feed.latency_ms is not None):
+                    feed.measure()
+                    last[feed.host.name] = time.monotonic()
 
     def close(self) -> None:
+        self.stop.set()
         for feed in self.feeds:
             feed.close()
 

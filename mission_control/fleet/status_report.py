@@ -81,6 +81,13 @@ def first_snapshot(config: FleetConfig, store: Store) -> FleetSnapshot | None:
         time.sleep(0.1)
 
 
+def _host_cell(a: AgentSnapshot) -> str:
+    """Where the agent runs, and that host's last round trip (issue 22)."""
+    if a.host is None:
+        return "local"
+    return inert(a.host) + (f" ({a.host_latency_ms:.0f} ms)" if a.host_latency_ms is not None else "")
+
+
 def render_table(snap: FleetSnapshot) -> str:
     now = time.time()
     rows = [("AGENT", "KIND", "STATUS", "FOR", "REASON", "TOKENS IN/OUT", "COST", "COMMITS", "LAST LINE")]
@@ -99,7 +106,7 @@ def render_table(snap: FleetSnapshot) -> str:
             )
         )
     if any(a.host for a in snap.agents):  # several hosts (issue 22): which one each agent runs on
-        rows = [(row[0], "HOST" if i == 0 else inert(snap.agents[i - 1].host or "local"), *row[1:]) for i, row in enumerate(rows)]
+        rows = [(row[0], "HOST" if i == 0 else _host_cell(snap.agents[i - 1]), *row[1:]) for i, row in enumerate(rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.append(f"snapshot {age(now - snap.taken_at)} old")
