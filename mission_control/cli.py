@@ -226,6 +226,35 @@ def cmd_events(args: argparse.Namespace) -> int:
                         out=sys.stdout, err=sys.stderr)
 
 
+def _on_host(args: argparse.Namespace) -> int | None:
+    """An action on agents of another host (issue 22): run there, its output and exit status ours;
+    None when the agents are this machine's (or the command is not a per-agent action)."""
+    from mission_control.fleet.remote_actions import FORWARDED, host_of, run_on_host
+
+    if args.command not in FORWARDED or getattr(args, "all", False):
+        return None
+    names = list(getattr(args, "agents", None) or ([args.agent] if getattr(args, "agent", None) else []))
+    if not names:
+        return None
+    config = _config(args)
+    host = host_of(config, names) if config.hosts else None
+    if host is None:
+        return None
+    words, stdin = [args.command, *names], ""
+    if args.command == "inject":  # the values on stdin, never on a command line
+        stdin = _read_env_text(args)
+        words += ["--dotenv"] if args.dotenv else []
+    elif args.command == "send":
+        stdin = " ".join(args.text) if args.text else sys.stdin.read()
+        words += ["--force"] if args.force else []
+    result = run_on_host(config, host, words, stdin=stdin)
+    if result.stdout.strip():  # the host's words, shown inert like every outside text
+        say(result.stdout.rstrip("\n"), lines=True)
+    if result.stderr.strip():
+        say(result.stderr.rstrip("\n"), sys.stderr, lines=True)
+    return result.code
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from mission_control.ui.app import create_app
 
@@ -282,9 +311,9 @@ def cmd_layouts(args: argparse.Namespace) -> int:
 
 
 def _actions(args: argparse.Namespace):
-    from mission_control.fleet.host_actions import fleet_actions
+    from mission_control.fleet.actions import FleetActions
 
-    return fleet_actions(_config(args), actor="cli")  # issue 22: an agent on another host is acted on there
+    return FleetActions(_config(args), actor="cli")
 
 
 def _report(outcomes) -> int:
@@ -737,6 +766,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_program(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
+        forwarded = _on_host(args)
+        if forwarded is not None:
+            return forwarded
         return args.func(args)
     except MissionControlError as exc:  # every error a person reads: one line, its exit code (2 usage/config, 1 failed)
         say(f"mission-control: {exc}", sys.stderr)

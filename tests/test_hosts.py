@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,12 +90,10 @@ def test_a_split_fleet_comes_up_on_both_hosts_and_down_stops_both(cli, tmp_path:
     up = cli("up", "--no-attach", "-c", str(cfg), **env)
     try:
         assert up.returncode == 0, up.stderr
-        assert "box: mission-control: fleet 't' started: 1 agents" in up.stdout, up.stdout
+        assert "box: fleet 't' started: 1 agents" in up.stdout, up.stdout
         local = load_config(cfg)
         assert [a.name for a in local.agents] == ["here"]  # the laptop's own fleet runs only its own agents
         assert cli.tmux("list-panes", "-s", "-t", "t", "-F", "#{@mc_agent}").split().count("there") == 0
-        # one view (issue 22 point 2): the laptop's status has the box's agent too, with its host
-        assert {a["name"]: a["host"] for a in cli.status("-c", str(cfg), **env)} == {"here": "local", "there": "box"}
         there = retry_until(lambda: _box_status(ssh_box).get("there"), message="the box's agent in the box's own status")
         assert there["status"] in ("STARTING", "WORKING", "IDLE")
         copied = ssh_box.home / ".mission-control-hosts" / "t" / "agents.toml"
@@ -103,7 +102,7 @@ def test_a_split_fleet_comes_up_on_both_hosts_and_down_stops_both(cli, tmp_path:
     finally:
         down = cli("down", "-c", str(cfg), **env)
     assert down.returncode == 0, down.stderr
-    assert "box: mission-control: fleet 't' stopped" in down.stdout, down.stdout
+    assert "box: fleet 't' stopped" in down.stdout, down.stdout
     assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"], capture_output=True).returncode != 0
     assert not cli.server_running() or "t" not in cli.tmux("list-sessions", "-F", "#S", check=False).split()
 
@@ -151,4 +150,102 @@ def test_the_check_names_exactly_what_a_host_lacks(cli, tmp_path: Path, ssh_box)
         assert "nothing started" in r.stderr and not cli.server_running()
 
 
-# the one view and the actions on a remote agent: tests/test_hosts_view.py
+def test_one_view_shows_the_box_agents_marks_them_unreachable_when_the_link_is_cut_and_recovers(
+        cli, tmp_path: Path, ssh_box) -> None:
+    from helpers import retry_until
+
+    cfg = _split(tmp_path, ssh_box)
+    env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    up = cli("up", "--no-attach", "-c", str(cfg), **env)
+    assert up.returncode == 0, up.stderr
+
+    def view() -> dict:
+        return {a["name"]: a for a in cli.status("-c", str(cfg))}
+
+    try:
+        there = retry_until(lambda: (v := view()).get("there", {}).get("status") in ("WORKING", "IDLE") and v["there"],
+                            message="the box's agent in the laptop's status")
+        assert there["host"] == "box" and view()["here"]["host"] is None
+        latency = retry_until(lambda: view()["there"]["host_latency_ms"], message="the box's round trip measured")
+        assert 0 < latency < 5000
+        table = cli("status", "-c", str(cfg))
+        assert "HOST" in table.stdout and "box (" in table.stdout and " ms)" in table.stdout and "local" in table.stdout
+        # cut the link: the box's sshd goes (its fleet keeps running), the view says UNREACHABLE
+        ssh_box.cut()
+        gone = retry_until(lambda: (v := view())["there"]["status"] == "UNREACHABLE" and v["there"], timeout=60,
+                           message="UNREACHABLE once the link is cut")
+        assert "host 'box' unreachable" in gone["reason"] and "last seen" in gone["reason"]
+        assert subprocess.run(["tmux", "-L", ssh_box.socket, "has-session", "-t", "t"]).returncode == 0  # still running there
+        ssh_box.restart()
+        retry_until(lambda: view()["there"]["status"] in ("WORKING", "IDLE"), timeout=60, message="back by itself")
+    finally:
+        cli("down", "-c", str(cfg), **env)
+
+
+def test_actions_on_a_remote_agent_run_on_its_host_with_values_on_stdin(cli, tmp_path: Path, ssh_box, monkeypatch) -> None:
+    from helpers import retry_until, run_cli
+
+    cfg = _split(tmp_path, ssh_box)
+    env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    assert cli("up", "--no-attach", "-c", str(cfg), **env).returncode == 0
+
+    def laptop(name: str) -> dict:
+        return {a["name"]: a for a in cli.status("-c", str(cfg))}.get(name, {})
+
+    try:
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="the box's agent up")
+        r = cli("pause", "there", "-c", str(cfg), **env)
+        assert r.returncode == 0 and "paused there" in r.stdout, r.stderr
+        retry_until(lambda: _box_status(ssh_box).get("there", {}).get("status") == "PAUSED", message="PAUSED on the box")
+        retry_until(lambda: laptop("there").get("status") == "PAUSED", message="PAUSED in the laptop's view")
+        r = cli("continue", "there", "-c", str(cfg), **env)
+        assert r.returncode == 0, r.stderr
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="continued")
+        secret = "s3cr3t $(touch pwned); 'q'"
+        r = subprocess.run([sys.executable, "-m", "mission_control", "inject", "there", "-c", str(cfg)],
+                           input=f"API_TOKEN={secret}\n", capture_output=True, text=True, env=cli.env(**env), timeout=60)
+        assert r.returncode == 0, r.stderr
+        stored = list((ssh_box.home / ".mission-control-hosts" / "t").rglob("agents/there/env"))
+        assert stored and json.loads(stored[0].read_text()) == {"API_TOKEN": secret}
+        assert oct(stored[0].stat().st_mode & 0o777) == "0o600"
+        assert not list(ssh_box.home.rglob("pwned")) and not list(tmp_path.rglob("pwned"))
+        log = run_cli(cli, cfg, "log").stdout
+        assert "on host box" in log and secret not in log and "s3cr3t" not in (tmp_path / ".mission-control" / "state.db").read_bytes().decode("latin-1")
+        r = cli("pause", "here", "there", "-c", str(cfg), **env)
+        assert r.returncode == 2 and "different hosts" in r.stderr
+        # the dashboard's keys go through FleetActions: the same way to the host
+        from mission_control.fleet.actions import FleetActions
+
+        monkeypatch.setenv("MISSION_CONTROL_SSH_CONFIG", str(ssh_box.ssh_config))
+        acts = FleetActions(load_config(cfg), actor="dashboard")
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="running again after inject")
+        outcome = acts.toggle_pause("there")
+        assert outcome.ok and outcome.message.startswith("box: paused there"), outcome
+        retry_until(lambda: laptop("there").get("status") == "PAUSED", message="paused by the dashboard's key")
+        assert acts.toggle_pause("there").ok
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="continued by the key")
+        typed = "echo typed-$((6*7)) 'it''s' \"q\""
+        assert acts.send("there", typed, force=True).ok
+
+        def box_screen() -> str:
+            panes = subprocess.run(["tmux", "-L", ssh_box.socket, "list-panes", "-a", "-F", "#{pane_id} #{@mc_agent}"],
+                                   capture_output=True, text=True).stdout.split("\n")
+            pane = next(line.split()[0] for line in panes if line.endswith(" there"))
+            return subprocess.run(["tmux", "-L", ssh_box.socket, "capture-pane", "-p", "-t", pane],
+                                  capture_output=True, text=True).stdout
+
+        retry_until(lambda: "typed-42" in box_screen() and typed in box_screen(), message="the text typed on the box")
+    finally:
+        cli("down", "-c", str(cfg), **env)
+
+
+def test_the_dashboard_table_gets_a_host_column_only_with_agents_of_other_hosts() -> None:
+    from mission_control.core.model import AgentSnapshot, Status
+    from mission_control.ui.widgets.agent_table import CELLS, content_widths, fit_columns
+
+    local = [AgentSnapshot(name="here", kind="shell"), AgentSnapshot(name="mine", kind="shell")]
+    assert "host" not in [key for key, _, _ in fit_columns(120, content_widths(local))]
+    split = [*local, AgentSnapshot(name="there", kind="shell", host="gpu-box", status=Status.UNREACHABLE)]
+    shown = fit_columns(120, content_widths(split))
+    assert [key for key, _, _ in shown][:3] == ["name", "host", "status"] and sum(w + 2 for _, _, w in shown) <= 120
+    assert [CELLS["host"](a, 0.0).plain for a in split] == ["local", "local", "gpu-box"]

@@ -15,8 +15,6 @@ import json
 import shlex
 from typing import Any, Iterable
 
-from mission_control.core.terminal_text import inert
-
 DEFAULT_CONFIG_DIR = ".mission-control-hosts"
 """Where a host's part of the config goes (relative to the remote HOME), in a folder per session."""
 REMOTE_CONFIG = "agents.toml"
@@ -90,10 +88,3 @@ def version_major(text: str) -> str | None:
     if len(words) < 2 or not words[-1][:1].isdigit():
         return None
     return words[-1].split(".")[0]
-
-
-def host_cell(agent: Any) -> str:
-    """An agent's host as `status` and the dashboard show it, with the host's round trip when
-    measured (`box 3ms`); `agent` is an AgentSnapshot."""
-    latency = f" {agent.host_latency_ms:.0f}ms" if agent.host_latency_ms is not None else ""
-    return inert(agent.host) + latency

@@ -97,6 +97,19 @@ class FleetActions:
             return Outcome(agent, f"{message}; but it could not be recorded: {exc}", False)
         return Outcome(agent, message, ok)
 
+    def on_host(self, name: str, words: list[str], stdin: str = "") -> Outcome | None:
+        """An agent of another host (issue 22): `mission-control WORDS` runs there (its outcome
+        the host's last line); None for an agent of this machine."""
+        from mission_control.fleet.remote_actions import host_of, run_on_host
+
+        host = host_of(self.config, [name]) if self.config.hosts else None
+        if host is None:
+            return None
+        result = run_on_host(self.config, host, words, stdin=stdin)
+        lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+        message = lines[-1].removeprefix("mission-control: ") if lines else f"exit status {result.code}"
+        return Outcome(name, f"{host.name}: {message}", result.code == 0)
+
     def record(self, name: str) -> AgentRecord:
         agents = {a.name: a for a in self.store.agents()}
         if name not in agents:
@@ -171,6 +184,9 @@ class FleetActions:
     @recorded
     def send(self, name: str, text: str, *, force: bool = False) -> Outcome:
         """Type text + Enter; to a busy agent it is queued until its next prompt (unless forced)."""
+        remote = self.on_host(name, ["send", name, *(["--force"] if force else [])], stdin=text)
+        if remote is not None:
+            return remote
         rec = self.record(name)
         if not text.strip():
             raise ActionError("nothing to send: the text is empty")
@@ -261,6 +277,11 @@ class FleetActions:
 
     @recorded
     def toggle_pause(self, name: str) -> Outcome:
+        shown = self.store.latest_snapshot()
+        agent = shown.agent(name) if shown and self.config.hosts else None
+        remote = self.on_host(name, ["continue" if agent and agent.status.value == "PAUSED" else "pause", name])
+        if remote is not None:
+            return remote
         rec = self.record(name)
         return self.unpause(name) if is_stopped(self.pane_pid(rec)) else self.pause(name)
 
@@ -350,6 +371,9 @@ class FleetActions:
 
     @recorded
     def restart(self, name: str) -> Outcome:
+        remote = self.on_host(name, ["restart", name])
+        if remote is not None:
+            return remote
         rec = self.record(name)
         try:
             self._respawn(rec, resume=False)
@@ -370,6 +394,9 @@ class FleetActions:
 
     @recorded
     def kill(self, name: str) -> Outcome:
+        remote = self.on_host(name, ["kill", name])
+        if remote is not None:
+            return remote
         rec = self.record(name)
         pid = self.pane_pid(rec)
         if pid is None:

@@ -33,8 +33,9 @@ class HostsResult:
 
 
 def _last_line(text: str) -> str:
+    """The last non-blank line a host's command printed, without its `mission-control: ` prefix."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
+    return lines[-1].strip().removeprefix("mission-control: ") if lines else ""
 
 
 def _where(host: HostSpec) -> str:

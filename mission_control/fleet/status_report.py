@@ -11,7 +11,6 @@ from mission_control.adapters.supervisor_lock import supervisor_alive
 from mission_control.adapters.tmux import Tmux
 from mission_control.core.config import FleetConfig
 from mission_control.core.format import age, money, tokens
-from mission_control.core.hosts import host_cell
 from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.terminal_text import inert
 
@@ -82,6 +81,13 @@ def first_snapshot(config: FleetConfig, store: Store) -> FleetSnapshot | None:
         time.sleep(0.1)
 
 
+def _host_cell(a: AgentSnapshot) -> str:
+    """Where the agent runs, and that host's last round trip (issue 22)."""
+    if a.host is None:
+        return "local"
+    return inert(a.host) + (f" ({a.host_latency_ms:.0f} ms)" if a.host_latency_ms is not None else "")
+
+
 def render_table(snap: FleetSnapshot) -> str:
     now = time.time()
     rows = [("AGENT", "KIND", "STATUS", "FOR", "REASON", "TOKENS IN/OUT", "COST", "COMMITS", "LAST LINE")]
@@ -99,11 +105,9 @@ def render_table(snap: FleetSnapshot) -> str:
                 inert(a.last_line)[:50],
             )
         )
-    if any(a.host != "local" for a in snap.agents):  # issue 22: agents on several hosts
-        rows = [(*rows[0][:1], "HOST", *rows[0][1:])] + [
-            (row[0], host_cell(a), *row[1:]) for row, a in zip(rows[1:], snap.agents)]
+    if any(a.host for a in snap.agents):  # several hosts (issue 22): which one each agent runs on
+        rows = [(row[0], "HOST" if i == 0 else _host_cell(snap.agents[i - 1]), *row[1:]) for i, row in enumerate(rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.append(f"snapshot {age(now - snap.taken_at)} old")
     return "\n".join(lines)
-

@@ -32,6 +32,7 @@ from mission_control.adapters.supervisor_lock import (
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.fleet.loop import PersonLoop
+from mission_control.fleet.host_view import HostView
 from mission_control.fleet.tasks import TaskBoard
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
@@ -131,6 +132,8 @@ class Supervisor:
         self._fleet_budget_state = _AgentState()
         """The fleet's budget state as last recorded in the event stream (its `budget_seen`)."""
         self._budgets_at_start: dict[str, str] | None = None
+        self.hosts: HostView | None = None
+        """The other hosts' agents (issue 22), fed by one ssh connection per host (`serve` starts it)."""
         self.deliver = True
         self.acting = True
         """Type queued text (typed tasks, handoffs) at agents' prompts."""
@@ -154,9 +157,6 @@ class Supervisor:
         (the metrics collector: `fleet/metrics.py`)."""
         self.loop = PersonLoop(config, store, tmux, lambda: self.actions, self._say, self._secrets)
         """Resume at a limit's reset, restart with backoff, notifications (issue 21)."""
-        self.remote: Any = None
-        """The other hosts' agents (`fleet/host_feed.HostFeeds`, issue 22): added to each snapshot
-        after every decision of this supervisor (theirs supervise them)."""
 
     # -- one tick -------------------------------------------------------------
 
@@ -200,11 +200,10 @@ class Supervisor:
                     self._say(f"task board: {exc!r}")
             self._deliver(agents, snaps)
             self.loop.tick(agents, snaps, panes, now)
-        if self.remote is not None:  # issue 22: the other hosts' agents, shown, never acted on here
-            snaps = [*snaps, *self.remote.agents(now)]
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
-            taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
+            taken_at=now, session=self.config.session, agents=tuple(snaps) + (self.hosts.agents() if self.hosts else ()),
+            tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
         )
         if write and self._write(self.state.write, snapshot, tails):
             self._store_works()
@@ -622,10 +621,6 @@ def serve(config: FleetConfig) -> int:
     tmux.enable_control(config.session)  # one persistent `tmux -C` client reads the panes
     sup = Supervisor(config, store, tmux)
     sup.lock_fds.append(lock)
-    if config.hosts:  # issue 22: one ssh stream per host
-        from mission_control.fleet.host_feed import HostFeeds
-
-        sup.remote = HostFeeds(config).start()
 
     def _stop(*_: object) -> None:
         sup.stop.set()
@@ -640,14 +635,17 @@ def serve(config: FleetConfig) -> int:
 
         metrics = serve_metrics(config, sup, sup._say)
     sup.git.start()
+    if config.hosts:
+        sup.hosts = HostView(config)
+        sup.hosts.start()
     sup.run()
     sup.board.merges.stop()  # a running merge_check killed, its scratch worktree removed (the task stays queued)
     sup.git.stop()
     if metrics is not None:
         metrics.close()
     sup.loop.close(wait=config.notify.timeout)
-    if sup.remote is not None:
-        sup.remote.close()
+    if sup.hosts:
+        sup.hosts.close()
     tmux.close()
     for fd in sup.lock_fds:
         os.close(fd)

@@ -535,9 +535,9 @@ def create_app(
         source = source or open_store_source(config)
         store = getattr(source, "store", None)  # one store for reading, acting and diagnosing (a connection per thread)
         if actions is None:
-            from mission_control.fleet.host_actions import fleet_actions
+            from mission_control.fleet.actions import FleetActions
 
-            actions = fleet_actions(config, actor="dashboard", store=store)  # issue 22: other hosts' agents too
+            actions = FleetActions(config, actor="dashboard", store=store)
         if diagnose is None:
             from mission_control.adapters.store import Store
             from mission_control.fleet.diagnose import diagnose as diagnose_agent

@@ -31,7 +31,6 @@ from mission_control.core.format import age, money, percent, size, tokens
 from mission_control.core.limit_reset import resume_countdown
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 from mission_control.core.terminal_text import inert
-from mission_control.core.hosts import host_cell
 
 STATUS_STYLE = {
     Status.STARTING: "dim",
@@ -61,8 +60,8 @@ class Column:
 COLUMNS = (
     # In display order: what a supervisor scans first comes first.
     Column("name", "Agent", 5, 16),
-    Column("status", "Status", 10, 10),  # never cut: `EXITED 127` is not `EXITED 1…` (11 with other hosts: UNREACHABLE)
-    Column("host", "Host", 4, 16),  # only with agents on other hosts (issue 22)
+    Column("host", "Host", 4, 12),  # issue 22: shown only when some agent runs on another host
+    Column("status", "Status", 10, 10),  # never cut: `EXITED 127` is not `EXITED 1…`
     Column("for", "For", 6, 6),
     Column("cost", "Cost", 7, 9),
     Column("tokens", "Tok in/out", 12, 13),
@@ -98,8 +97,6 @@ def fit_columns(width: int, content: dict[str, int]) -> tuple[tuple[str, str, in
         c.key: (max(len(c.label), min(c.most, content.get(c.key, 0))) if c.key in SIZED_BY_CONTENT else c.least)
         for c in COLUMNS
     }
-    if "host" in content:  # agents on other hosts (issue 22) may be UNREACHABLE, never cut either
-        least["status"] = len(Status.UNREACHABLE.value)
     chosen: dict[str, int] = {}
     used = 0
     for key in PRIORITY:
@@ -115,7 +112,7 @@ def fit_columns(width: int, content: dict[str, int]) -> tuple[tuple[str, str, in
         for key in chosen:
             column = BY_KEY[key]
             if column.flexible is flexible and key not in SIZED_BY_CONTENT:
-                grow = max(0, min(spare, column.most - chosen[key]))
+                grow = min(spare, column.most - chosen[key])
                 chosen[key] += grow
                 spare -= grow
     last_flexible = next((k for k in reversed(list(chosen)) if BY_KEY[k].flexible), None)
@@ -133,11 +130,11 @@ def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
     """The longest value of each column sized by its content; `window` only when agents are in more
     than one window and not each in its own window named after it (the `windows` layout)."""
     out = {"name": max((len(a.name) for a in agents), default=0), "kind": max((len(a.kind) for a in agents), default=0)}
-    if any(a.host != "local" for a in agents):  # issue 22: the host column, and room for UNREACHABLE
-        out["host"] = max(len(host_cell(a)) for a in agents)
     windows = {a.window for a in agents if a.window}
     if len(windows) > 1 and any(a.window not in (None, a.name) for a in agents):
         out["window"] = max(len(w) for w in windows)
+    if any(a.host for a in agents):  # agents on several hosts (issue 22): which one each runs on
+        out["host"] = max(len(a.host or "local") for a in agents)
     return out
 
 
@@ -176,7 +173,7 @@ CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
     "status": lambda a, now: status_cell(a),
     "for": lambda a, now: age(now - a.since) if a.since else "—",
     "window": lambda a, now: Text(inert(a.window or "—")),
-    "host": lambda a, now: Text(host_cell(a)),
+    "host": lambda a, now: Text(inert(a.host or "local")),
     "reason": reason_cell,
     "task": lambda a, now: Text(inert(a.task or "—")),
     "tokens": lambda a, now: f"{tokens(a.tokens_in)}/{tokens(a.tokens_out)}",
