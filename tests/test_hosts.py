@@ -235,6 +235,12 @@ def test_actions_on_a_remote_agent_run_on_its_host_with_values_on_stdin(cli, tmp
                                   capture_output=True, text=True).stdout
 
         retry_until(lambda: "typed-42" in box_screen() and typed in box_screen(), message="the text typed on the box")
+        assert acts.toggle_pause("there").ok
+        retry_until(lambda: laptop("there").get("status") == "PAUSED", message="paused for the resume key")
+        plan = acts.plan_resume("there")
+        assert plan.description == "on host box: continue there's paused processes (SIGCONT)"
+        assert acts.resume("there", plan).ok
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="resumed through its host")
     finally:
         cli("down", "-c", str(cfg), **env)
 
