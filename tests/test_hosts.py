@@ -255,3 +255,19 @@ def test_the_dashboard_table_gets_a_host_column_only_with_agents_of_other_hosts(
     shown = fit_columns(120, content_widths(split))
     assert [key for key, _, _ in shown][:3] == ["name", "host", "status"] and sum(w + 2 for _, _, w in shown) <= 120
     assert [CELLS["host"](a, 0.0).plain for a in split] == ["local", "local", "gpu-box"]
+
+
+def test_an_unknown_host_key_is_refused_as_ssh_refuses_it(cli, tmp_path: Path, ssh_box) -> None:
+    from helpers import fleet, shell_agent
+
+    stranger = ssh_box.alias("stranger")
+    empty = tmp_path / "no_known_hosts"
+    empty.write_text("")
+    text = ssh_box.ssh_config.read_text()
+    head, block = text.rsplit(f"Host {stranger}\n", 1)
+    ssh_box.ssh_config.write_text(head + f"Host {stranger}\n" + block.replace(str(ssh_box.folder / "known_hosts"), str(empty)))
+    cfg = fleet(tmp_path, f'[[host]]\nname = "b"\nssh = "{stranger}"\n' + shell_agent("there", "bash", 'host = "b"\n'))
+    r = cli("up", "--no-attach", "-c", str(cfg), MISSION_CONTROL_SSH_CONFIG=str(ssh_box.ssh_config))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "host 'b' (stranger): cannot reach it over ssh: Host key verification failed" in r.stderr, r.stderr
+    assert empty.read_text() == "" and not cli.server_running()  # nothing learnt, nothing started
