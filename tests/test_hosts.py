@@ -170,6 +170,7 @@ def test_one_view_shows_the_box_agents_marks_them_unreachable_when_the_link_is_c
         assert 0 < latency < 5000
         table = cli("status", "-c", str(cfg))
         assert "HOST" in table.stdout and "box (" in table.stdout and " ms)" in table.stdout and "local" in table.stdout
+        assert "per host: local —, 0 commits; box —, 0 commits; fleet —, 0 commits" in table.stdout, table.stdout
         # cut the link: the box's sshd goes (its fleet keeps running), the view says UNREACHABLE
         ssh_box.cut()
         gone = retry_until(lambda: (v := view())["there"]["status"] == "UNREACHABLE" and v["there"], timeout=60,
@@ -271,3 +272,15 @@ def test_an_unknown_host_key_is_refused_as_ssh_refuses_it(cli, tmp_path: Path, s
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "host 'b' (stranger): cannot reach it over ssh: Host key verification failed" in r.stderr, r.stderr
     assert empty.read_text() == "" and not cli.server_running()  # nothing learnt, nothing started
+
+
+def test_spend_and_commits_roll_up_per_host_and_for_the_fleet() -> None:
+    from mission_control.core.model import AgentSnapshot, FleetSnapshot
+    from mission_control.fleet.status_report import host_totals
+
+    snap = FleetSnapshot(taken_at=1.0, session="s", agents=(
+        AgentSnapshot(name="a", kind="shell", cost_usd=1.25, commits=2),
+        AgentSnapshot(name="b", kind="shell", host="gpu", cost_usd=2.0, commits=1),
+        AgentSnapshot(name="c", kind="shell", host="gpu", cost_usd=None, commits=None),
+        AgentSnapshot(name="d", kind="shell", host="vm\x1b[31m")))
+    assert host_totals(snap) == "per host: local $1.25, 2 commits; gpu $2.00, 1 commits; vm␛[31m —, 0 commits; fleet $3.25, 3 commits"
