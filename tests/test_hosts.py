@@ -156,6 +156,7 @@ def test_one_view_shows_the_box_agents_marks_them_unreachable_when_the_link_is_c
 
     cfg = _split(tmp_path, ssh_box)
     env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    cli.tmux("new-session", "-d", "-s", "other")  # a tmux server already running, without that variable
     up = cli("up", "--no-attach", "-c", str(cfg), **env)
     assert up.returncode == 0, up.stderr
 
