@@ -156,6 +156,7 @@ def test_one_view_shows_the_box_agents_marks_them_unreachable_when_the_link_is_c
 
     cfg = _split(tmp_path, ssh_box)
     env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    cli.tmux("new-session", "-d", "-s", "other")  # a tmux server already running, without that variable
     up = cli("up", "--no-attach", "-c", str(cfg), **env)
     assert up.returncode == 0, up.stderr
 
@@ -170,6 +171,7 @@ def test_one_view_shows_the_box_agents_marks_them_unreachable_when_the_link_is_c
         assert 0 < latency < 5000
         table = cli("status", "-c", str(cfg))
         assert "HOST" in table.stdout and "box (" in table.stdout and " ms)" in table.stdout and "local" in table.stdout
+        assert "per host: local —, 0 commits; box —, 0 commits; fleet —, 0 commits" in table.stdout, table.stdout
         # cut the link: the box's sshd goes (its fleet keeps running), the view says UNREACHABLE
         ssh_box.cut()
         gone = retry_until(lambda: (v := view())["there"]["status"] == "UNREACHABLE" and v["there"], timeout=60,
@@ -235,6 +237,12 @@ def test_actions_on_a_remote_agent_run_on_its_host_with_values_on_stdin(cli, tmp
                                   capture_output=True, text=True).stdout
 
         retry_until(lambda: "typed-42" in box_screen() and typed in box_screen(), message="the text typed on the box")
+        assert acts.toggle_pause("there").ok
+        retry_until(lambda: laptop("there").get("status") == "PAUSED", message="paused for the resume key")
+        plan = acts.plan_resume("there")
+        assert plan.description == "on host box: continue there's paused processes (SIGCONT)"
+        assert acts.resume("there", plan).ok
+        retry_until(lambda: laptop("there").get("status") in ("WORKING", "IDLE"), message="resumed through its host")
     finally:
         cli("down", "-c", str(cfg), **env)
 
@@ -249,3 +257,31 @@ def test_the_dashboard_table_gets_a_host_column_only_with_agents_of_other_hosts(
     shown = fit_columns(120, content_widths(split))
     assert [key for key, _, _ in shown][:3] == ["name", "host", "status"] and sum(w + 2 for _, _, w in shown) <= 120
     assert [CELLS["host"](a, 0.0).plain for a in split] == ["local", "local", "gpu-box"]
+
+
+def test_an_unknown_host_key_is_refused_as_ssh_refuses_it(cli, tmp_path: Path, ssh_box) -> None:
+    from helpers import fleet, shell_agent
+
+    stranger = ssh_box.alias("stranger")
+    empty = tmp_path / "no_known_hosts"
+    empty.write_text("")
+    text = ssh_box.ssh_config.read_text()
+    head, block = text.rsplit(f"Host {stranger}\n", 1)
+    ssh_box.ssh_config.write_text(head + f"Host {stranger}\n" + block.replace(str(ssh_box.folder / "known_hosts"), str(empty)))
+    cfg = fleet(tmp_path, f'[[host]]\nname = "b"\nssh = "{stranger}"\n' + shell_agent("there", "bash", 'host = "b"\n'))
+    r = cli("up", "--no-attach", "-c", str(cfg), MISSION_CONTROL_SSH_CONFIG=str(ssh_box.ssh_config))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "host 'b' (stranger): cannot reach it over ssh: Host key verification failed" in r.stderr, r.stderr
+    assert empty.read_text() == "" and not cli.server_running()  # nothing learnt, nothing started
+
+
+def test_spend_and_commits_roll_up_per_host_and_for_the_fleet() -> None:
+    from mission_control.core.model import AgentSnapshot, FleetSnapshot
+    from mission_control.fleet.status_report import host_totals
+
+    snap = FleetSnapshot(taken_at=1.0, session="s", agents=(
+        AgentSnapshot(name="a", kind="shell", cost_usd=1.25, commits=2),
+        AgentSnapshot(name="b", kind="shell", host="gpu", cost_usd=2.0, commits=1),
+        AgentSnapshot(name="c", kind="shell", host="gpu", cost_usd=None, commits=None),
+        AgentSnapshot(name="d", kind="shell", host="vm\x1b[31m")))
+    assert host_totals(snap) == "per host: local $1.25, 2 commits; gpu $2.00, 1 commits; vm␛[31m —, 0 commits; fleet $3.25, 3 commits"

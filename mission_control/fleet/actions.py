@@ -15,7 +15,7 @@ import signal
 import stat
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -286,6 +286,15 @@ class FleetActions:
         return self.unpause(name) if is_stopped(self.pane_pid(rec)) else self.pause(name)
 
     def plan_resume(self, name: str) -> ResumePlan:
+        from mission_control.fleet.remote_actions import host_of
+
+        host = host_of(self.config, [name]) if self.config.hosts else None
+        if host is not None:  # what its host will do, as far as the view shows it (the host decides again)
+            shown = self.store.latest_snapshot()
+            agent = shown.agent(name) if shown else None
+            plan = resume_plan(name, agent.status if agent else Status.STARTING, bool(agent and agent.at_prompt),
+                               "its resume prompt")
+            return replace(plan, description=f"on host {host.name}: {plan.description}")
         rec = self.record(name)
         spec = rec.spec
         pid = self.pane_pid(rec)
@@ -302,6 +311,9 @@ class FleetActions:
     @recorded
     def resume(self, name: str, plan: ResumePlan | None = None, *, why: str = "") -> Outcome:
         """`why`: the supervisor's reason (`at the limit's reset`), logged as `auto-resume`."""
+        remote = self.on_host(name, ["resume", name])
+        if remote is not None:
+            return remote
         rec = self.record(name)
         plan = plan or self.plan_resume(name)
         if plan.step is ResumeStep.CONTINUE:

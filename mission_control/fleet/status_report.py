@@ -109,5 +109,19 @@ def render_table(snap: FleetSnapshot) -> str:
         rows = [(row[0], "HOST" if i == 0 else _host_cell(snap.agents[i - 1]), *row[1:]) for i, row in enumerate(rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    if any(a.host for a in snap.agents):
+        lines.append(host_totals(snap))
     lines.append(f"snapshot {age(now - snap.taken_at)} old")
     return "\n".join(lines)
+
+
+def host_totals(snap: FleetSnapshot) -> str:
+    """Spend and commits per host and for the whole fleet (issue 22 point 4): one line."""
+    def total(agents: list[AgentSnapshot]) -> str:
+        known = [a.cost_usd for a in agents if a.cost_usd is not None]
+        commits = sum(a.commits or 0 for a in agents)
+        return f"{money(sum(known)) if known else money(None)}, {commits} commits"
+
+    hosts = list(dict.fromkeys(a.host or "local" for a in snap.agents))
+    parts = [f"{inert(h)} {total([a for a in snap.agents if (a.host or 'local') == h])}" for h in hosts]
+    return "per host: " + "; ".join(parts) + f"; fleet {total(list(snap.agents))}"
