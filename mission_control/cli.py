@@ -45,7 +45,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     config = _config(args)
     metrics = metrics_override(config, args.metrics)
-    result = up(config, fresh=args.fresh, metrics=metrics)
+    if config.hosts:  # issue 22: the other hosts' fleets first, all or none
+        _up_hosts(config)
+    try:
+        result = up(config, fresh=args.fresh, metrics=metrics)
+    except BaseException:
+        if config.hosts:
+            _down_hosts(config, quiet=True)
+        raise
     for note in result.notes:
         say(f"mission-control: {note}", sys.stderr)
     if result.started:
@@ -84,6 +91,27 @@ def metrics_override(config: FleetConfig, text: str | None) -> str | None:
     if problem:
         raise ConfigError(f"--metrics {problem} (in {config.path} [mission])")
     return str(address)
+
+
+def _up_hosts(config: FleetConfig) -> None:
+    from mission_control.fleet.hosts import up_hosts
+
+    for line in up_hosts(config).lines:
+        say(f"mission-control: {line}")
+
+
+def _down_hosts(config: FleetConfig, *, quiet: bool = False) -> None:
+    from mission_control.fleet.hosts import HostError, down_hosts
+
+    try:
+        lines = down_hosts(config).lines
+    except HostError as exc:
+        if not quiet:
+            raise
+        say(f"mission-control: {exc}", sys.stderr)
+        return
+    for line in lines if not quiet else []:
+        say(f"mission-control: {line}")
 
 
 def _attach(config: FleetConfig) -> int:
@@ -146,6 +174,8 @@ def cmd_down(args: argparse.Namespace) -> int:
         say(f"removed worktree of {name}")
     for name, why in result.kept_worktrees.items():
         say(f"kept worktree of {name}: {'; '.join(why)}")
+    if config.hosts:  # issue 22: every host's fleet too
+        _down_hosts(config)
     if result.survivors:
         raise CliError(f"processes survived SIGKILL: {result.survivors}")
     return 0
@@ -156,6 +186,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from mission_control.fleet.locate import FleetNotFound
     from mission_control.fleet.status_report import current_snapshot, render_table
 
+    if getattr(args, "watch", False):
+        return _watch_status(args)
     if not Tmux.available():
         raise CliError("tmux is not installed (not found on PATH): install it, e.g. `apt-get install tmux`")
     try:
@@ -173,6 +205,54 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(render_table(snapshot))
     return 0
+
+
+def _watch_status(args: argparse.Namespace) -> int:
+    """`status --json --watch` (issue 20 point 3): a snapshot line each time anything changed."""
+    from mission_control.fleet.events import watch_status
+
+    if not args.json:
+        raise UsageError("status --watch prints JSON lines: use `status --json --watch`")
+    return watch_status(_config(args), out=sys.stdout, err=sys.stderr)
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """`events [--json] [--follow] [--since SEQ]` (issue 20 point 3)."""
+    from mission_control.fleet.events import print_events
+
+    if args.since is not None and args.since < 0:
+        raise UsageError(f"--since {args.since}: a sequence number is 0 or more")
+    return print_events(_config(args), since=args.since, follow=args.follow, as_json=args.json,
+                        out=sys.stdout, err=sys.stderr)
+
+
+def _on_host(args: argparse.Namespace) -> int | None:
+    """An action on agents of another host (issue 22): run there, its output and exit status ours;
+    None when the agents are this machine's (or the command is not a per-agent action)."""
+    from mission_control.fleet.remote_actions import FORWARDED, host_of, run_on_host
+
+    if args.command not in FORWARDED or getattr(args, "all", False):
+        return None
+    names = list(getattr(args, "agents", None) or ([args.agent] if getattr(args, "agent", None) else []))
+    if not names:
+        return None
+    config = _config(args)
+    host = host_of(config, names) if config.hosts else None
+    if host is None:
+        return None
+    words, stdin = [args.command, *names], ""
+    if args.command == "inject":  # the values on stdin, never on a command line
+        stdin = _read_env_text(args)
+        words += ["--dotenv"] if args.dotenv else []
+    elif args.command == "send":
+        stdin = " ".join(args.text) if args.text else sys.stdin.read()
+        words += ["--force"] if args.force else []
+    result = run_on_host(config, host, words, stdin=stdin)
+    if result.stdout.strip():  # the host's words, shown inert like every outside text
+        say(result.stdout.rstrip("\n"), lines=True)
+    if result.stderr.strip():
+        say(result.stderr.rstrip("\n"), sys.stderr, lines=True)
+    return result.code
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -550,6 +630,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mission-control", description="Supervise a fleet of AI coding agents running in tmux."
     )
+    from mission_control import __version__
+
+    parser.add_argument("--version", action="version", version=f"mission-control {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", metavar="PATH", help="fleet config (default: the running fleet, else ./agents.toml)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -574,7 +657,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_web)
     p = sub.add_parser("status", parents=[common], help="print the fleet's latest status")
     p.add_argument("--json", action="store_true", help="as a JSON list")
+    p.add_argument("--watch", action="store_true",
+                   help="with --json: one line (the snapshot as a JSON object) now and each time anything changed")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("events", parents=[common],
+                       help="status changes, actions, task and budget events, each with its sequence number")
+    p.add_argument("--json", action="store_true", help="as NDJSON: one object per line")
+    p.add_argument("--follow", "-f", action="store_true",
+                   help="keep printing new events as they happen (without --since: only new ones)")
+    p.add_argument("--since", type=int, metavar="SEQ", help="the events after sequence number SEQ (resume where you left off)")
+    p.set_defaults(func=cmd_events)
     p = sub.add_parser("supervise", parents=[common], help="run the fleet's supervisor (started by `up`)")
     p.set_defaults(func=cmd_supervise)
     p = sub.add_parser("check", parents=[common], help="validate the config and its layout, start nothing")
@@ -699,6 +791,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_program(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
+        forwarded = _on_host(args)
+        if forwarded is not None:
+            return forwarded
         return args.func(args)
     except MissionControlError as exc:  # every error a person reads: one line, its exit code (2 usage/config, 1 failed)
         say(f"mission-control: {exc}", sys.stderr)

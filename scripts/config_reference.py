@@ -21,11 +21,12 @@ from pydantic_core import PydanticUndefined
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mission_control.core.config import AgentSettings, MissionSettings, NotifySettings, TaskSettings  # noqa: E402
+from mission_control.core.config import AgentSettings, HostSettings, MissionSettings, NotifySettings, TaskSettings  # noqa: E402
 from mission_control.core.kinds import KIND_NAMES  # noqa: E402
 
 TABLES: dict[str, type[BaseModel]] = {"### `[mission]`": MissionSettings, "### `[[agent]]`": AgentSettings,
-                                     "### `[[task]]`": TaskSettings, "### `[notify]`": NotifySettings}
+                                     "### `[[task]]`": TaskSettings, "### `[notify]`": NotifySettings,
+                                     "### `[[host]]`": HostSettings}
 """README heading -> the model whose fields its table lists."""
 HEADER = "| key | default | meaning |\n|---|---|---|"
 

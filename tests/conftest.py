@@ -44,3 +44,16 @@ def fleet_config(tmp_path: Path) -> Callable[[str], Path]:
         return write_config(tmp_path, body)
 
     return make
+
+
+@pytest.fixture
+def ssh_box(tmp_path: Path) -> Any:
+    """A second host over a real sshd on loopback (issue 22), or the test skipped with the reason."""
+    from helpers import SshBox, sshd_missing
+
+    reason = sshd_missing()
+    if reason:
+        pytest.skip(reason)
+    box = SshBox(tmp_path / "box").start()
+    yield box
+    box.stop()

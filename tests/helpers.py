@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -275,3 +276,128 @@ def write_scripts(folder: Path, **bodies: str) -> dict[str, Path]:
         path.write_text(body)
         out[name] = path
     return out
+
+
+# ---------------------------------------------------------------------------- a second host over SSH (issue 22)
+
+
+SSHD = Path("/usr/sbin/sshd")
+
+
+def sshd_missing() -> str | None:
+    """Why a test sshd cannot run here (None: it can): the reason a test is skipped with."""
+    import shutil
+
+    if not SSHD.exists() or not shutil.which("ssh") or not shutil.which("ssh-keygen"):
+        return "openssh-server is not installed (scripts/install_sshd.sh installs it as root)"
+    if os.geteuid() != 0:
+        return "the test sshd logs in as its own user, which needs root (privilege separation)"
+    return None
+
+
+class SshBox:
+    """A real `sshd` on a loopback port with throwaway host and user keys: a second "host" with its
+    own HOME, state and tmux socket. Its sessions get HOME, PATH (this venv's `mission-control`
+    first) and MISSION_CONTROL_SOCKET through the key's `environment=` options; the local side
+    reaches it as `box` through `ssh_config` (ssh takes ~/.ssh from the password database, not
+    $HOME, so the tests hand ssh this file with `-F`: MISSION_CONTROL_SSH_CONFIG)."""
+
+    def __init__(self, folder: Path, name: str = "box") -> None:
+        self.folder = folder
+        """Everything of this box: keys, configs, its HOME."""
+        self.name = name
+        """The `Host` alias in `ssh_config`."""
+        self.home = folder / "home"
+        """The box's HOME (agents' config and state go under it)."""
+        self.socket = f"mcbox-{uuid.uuid4().hex[:10]}"
+        """The box's tmux socket (-L)."""
+        self.ssh_config = folder / "ssh_config"
+        """The client config the local side uses (`-F`)."""
+        self.port = 0
+        self.env: dict[str, str] = {}
+        """What its sessions get through the key's `environment=` options."""
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "SshBox":
+        import socket as socketlib
+
+        self.home.mkdir(parents=True, exist_ok=True)
+        for key in ("host_key", "user_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.folder / key)], check=True)
+        bindir = Path(sys.executable).parent
+        self.env = {"HOME": str(self.home), "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+                    "MISSION_CONTROL_SOCKET": self.socket, "LANG": "C.UTF-8"}
+        options = ",".join(f'environment="{k}={v}"' for k, v in self.env.items())
+        (self.folder / "authorized_keys").write_text(f"{options} {(self.folder / 'user_key.pub').read_text()}")
+        with socketlib.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        (self.folder / "sshd_config").write_text(
+            f"ListenAddress 127.0.0.1\nPort {self.port}\nHostKey {self.folder / 'host_key'}\n"
+            f"PidFile {self.folder / 'sshd.pid'}\nAuthorizedKeysFile {self.folder / 'authorized_keys'}\n"
+            "PermitUserEnvironment yes\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "PermitRootLogin prohibit-password\nUsePAM no\nAllowTcpForwarding no\nX11Forwarding no\n"
+            "MaxSessions 50\nMaxStartups 50\nLogLevel ERROR\n")
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # its privilege separation folder
+        host_pub = (self.folder / "host_key.pub").read_text().split()
+        (self.folder / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}\n")
+        user = os.environ.get("USER") or "root"
+        self.ssh_config.write_text(
+            f"Host {self.name}\n  HostName 127.0.0.1\n  Port {self.port}\n  User {user}\n"
+            f"  IdentityFile {self.folder / 'user_key'}\n  IdentitiesOnly yes\n"
+            f"  UserKnownHostsFile {self.folder / 'known_hosts'}\n  GlobalKnownHostsFile /dev/null\n"
+            "  BatchMode yes\n  LogLevel ERROR\n")
+        return self.restart()
+
+    def cut(self) -> None:
+        """Cut every link to the box: its sshd and each connection's sshd process go (what they ran
+        there loses its session; the box's fleet, under its own tmux server, keeps running)."""
+        assert self.proc is not None
+        links = [p for p in psutil.Process(self.proc.pid).children(recursive=True) if p.name() == "sshd"]
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        for link in links:
+            try:
+                link.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+    def restart(self) -> "SshBox":
+        """Start its sshd (again, after a test cut the link) on the same port and keys."""
+        self.proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(self.folder / "sshd_config")],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.folder / "sshd.log", "ab"))
+        retry_until(lambda: self.ssh("true").returncode == 0, timeout=20, message=f"sshd on port {self.port}")
+        return self
+
+    def alias(self, name: str, **env: str) -> str:
+        """Another way in (`Host NAME`, its own user key) whose sessions get `env` over the usual
+        (e.g. a PATH without mission-control): a host set up differently, on the same sshd."""
+        key = self.folder / f"key_{name}"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        options = ",".join(f'environment="{k}={v}"' for k, v in {**self.env, **env}.items())
+        with open(self.folder / "authorized_keys", "a") as f:
+            f.write(f"{options} {(self.folder / f'key_{name}.pub').read_text()}")
+        config = self.ssh_config.read_text().split("Host ", 2)[1].split("\n", 1)[1]
+        config = config.replace(str(self.folder / "user_key"), str(key))
+        with open(self.ssh_config, "a") as f:
+            f.write(f"Host {name}\n{config}")
+        return name
+
+    def ssh(self, *command: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """Run `command` on the box through ssh (one shell line, as ssh sends it)."""
+        return subprocess.run(["ssh", "-F", str(self.ssh_config), self.name, *command], capture_output=True, text=True,
+                              input=input, timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        """Stop its tmux server and its sshd (and the sessions it forked)."""
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        if self.proc is not None and self.proc.poll() is None:
+            parent = psutil.Process(self.proc.pid)
+            children = parent.children(recursive=True)
+            self.proc.terminate()
+            for child in children:
+                try:
+                    child.terminate()
+                except psutil.NoSuchProcess:
+                    pass
+            self.proc.wait(timeout=10)

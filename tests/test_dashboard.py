@@ -446,7 +446,7 @@ def test_every_key_is_rebindable_by_the_name_the_readme_gives() -> None:
 def test_columns_fit_every_width_and_keep_the_essentials() -> None:
     from mission_control.ui.widgets.agent_table import CELL_PADDING, ESSENTIAL, PRIORITY, fit_columns
 
-    content = {"name": 8, "kind": 6, "window": 8}
+    content = {"name": 8, "kind": 6, "window": 8, "host": 5}
     essentials = fit_columns(0, content)
     floor = sum(w + CELL_PADDING for _, _, w in essentials)
     assert [k for k, _, _ in essentials] == list(ESSENTIAL)

@@ -149,7 +149,7 @@ def test_a_scrape_says_what_status_json_says(cli, tmp_path: Path, git_env) -> No
     except AssertionError:
         raise AssertionError(f"a scrape and status --json never agreed; last difference: {last}") from None
     labels = {dict(lab)["agent"]: dict(lab) for (n, lab) in got if n == "mission_control_agent_status_duration_seconds"}
-    assert labels["spender"] == {"agent": "spender", "kind": "shell", "role": "dev", "task": "spender-task"}
+    assert labels["spender"] == {"agent": "spender", "kind": "shell", "role": "dev", "task": "spender-task", "host": "local"}
     assert labels["quiet"]["role"] == "" and labels["quiet"]["task"] == ""
     assert got[("mission_control_fleet_cost_usd_total", ())] == pytest.approx(0.25)
     assert got[("mission_control_supervisor_tick_duration_seconds_count", ())] >= 1
@@ -313,6 +313,23 @@ def test_counters_stay_monotone_and_agents_that_leave_leave_no_series() -> None:
     assert not any(dict(lab).get("agent") == "b" for (_n, lab) in got)
     assert got[("mission_control_fleet_cost_usd_total", ())] == pytest.approx(0.7)
     assert got[("mission_control_fleet_agents", (("status", "WAITING"),))] == 0
+
+
+def test_agents_of_other_hosts_carry_their_host_and_each_host_its_reachability_and_round_trip() -> None:
+    """Issue 22 point 4: /metrics on the laptop carries the `host` label."""
+    here = AgentSnapshot(name="here", kind="shell", status=Status.WORKING, cost_usd=0.5)
+    there = AgentSnapshot(name="there", kind="shell", status=Status.IDLE, cost_usd=0.25, host="box", host_latency_ms=3.0)
+    far = AgentSnapshot(name="far", kind="shell", status=Status.UNREACHABLE, host="gpu")
+    got = exposed(advance(MetricsState(), snap(10, here, there, far), [rec("here", 1)], [], None), 10)
+    assert agent_value(got, "mission_control_agent_cost_usd_total", "there", host="box") == 0.25
+    assert agent_value(got, "mission_control_agent_cost_usd_total", "here", host="local") == 0.5
+    assert got[("mission_control_host_reachable", (("host", "box"),))] == 1
+    assert got[("mission_control_host_reachable", (("host", "gpu"),))] == 0
+    assert got[("mission_control_host_latency_seconds", (("host", "box"),))] == 0.003
+    assert ("mission_control_host_latency_seconds", (("host", "gpu"),)) not in got
+    assert got[("mission_control_fleet_cost_usd_total", ())] == 0.75
+    alone = exposed(advance(MetricsState(), snap(10, here), [rec("here", 1)], [], None), 10)
+    assert not any(n.startswith("mission_control_host_") for (n, _lab) in alone)
 
 
 def test_tasks_by_shown_state() -> None:

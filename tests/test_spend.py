@@ -95,6 +95,9 @@ def test_budget_warns_then_pauses_through_the_pause_action(cli, tmp_path: Path) 
     assert r["budget_state"] == "over" and r["cost_usd"] >= 1.0
     log = run_cli(cli, cfg, "log").stdout
     assert "supervisor" in log and "pause" in log and "budget reached" in log
+    budget = [json.loads(line) for line in run_cli(cli, cfg, "events", "--json").stdout.splitlines()]
+    budget = [(e["agent"], e["state"]) for e in budget if e["kind"] == "budget"]
+    assert budget == [("spender", "warn"), ("spender", "over")]  # the event stream (issue 20 point 3): each crossing once
     # paused means paused: the agent prints nothing more, so its screen and spend stay put
     pane = pane_of(cli, "spender")
     screen = cli.tmux("capture-pane", "-p", "-t", pane)

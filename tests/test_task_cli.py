@@ -36,7 +36,7 @@ def test_an_older_store_gets_the_task_tables_and_readers_see_new_tasks(tmp_path:
     conn.executescript("DROP TABLE tasks; DROP TABLE task_events; UPDATE meta SET value='4' WHERE key='schema_version';")
     conn.close()
     writer, reader = Store(path), Store(path)
-    assert writer.get_meta("schema_version") == str(SCHEMA_VERSION) == "6"
+    assert writer.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert reader.tasks() == []
     writer.add_task(lambda board: Task("a", "p", created_at=1.0))
     assert [t.id for t in reader.tasks()] == ["a"]  # its cached copy is read again: the table changed

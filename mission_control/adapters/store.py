@@ -41,7 +41,7 @@ from mission_control.core.model import AgentSnapshot, FleetSnapshot
 from mission_control.core.records import AgentRecord, agent_record, parse_spec, spec_json_fields
 from mission_control.core.tasks import HELD, Task, unknown_task
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 T = TypeVar("T")
 STOPPED_KEY = "stopped_by_down"
 """meta key: "1" when the fleet was stopped by `down` (not by a crash)."""
@@ -60,6 +60,9 @@ RETENTION_ROWS = 20000
 """History tables (`status_changes`, `actions`, `hook_events`, and delivered `deliveries`) keep
 the rows of the last 7 days, and at most the newest 20,000 rows each (`prune`): a week of a
 busy fleet, a few MB. Pending deliveries are never pruned."""
+EVENTS_PRUNED_KEY = "events_pruned_through"
+"""meta key: the highest `events.seq` retention has dropped (`prune`): a reader resuming from an
+older seq is told what it missed (issue 20 point 3)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -197,6 +200,22 @@ CREATE TABLE IF NOT EXISTS deliveries (
     created_at REAL NOT NULL,
     delivered_at REAL             -- NULL while it waits for the agent's prompt
 );
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- one sequence over every kind (never reused: AUTOINCREMENT)
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,           -- status | action | task (a row of that table, `ref`) | budget (its own `data`)
+    ref INTEGER,                  -- the row's id in status_changes, actions or task_events
+    data TEXT                     -- a budget event's fields (JSON); NULL for the others
+);
+CREATE TRIGGER IF NOT EXISTS status_changes_event AFTER INSERT ON status_changes BEGIN
+    INSERT INTO events(at, kind, ref) VALUES (NEW.at, 'status', NEW.id);
+END;
+CREATE TRIGGER IF NOT EXISTS actions_event AFTER INSERT ON actions BEGIN
+    INSERT INTO events(at, kind, ref) VALUES (NEW.at, 'action', NEW.id);
+END;
+CREATE TRIGGER IF NOT EXISTS task_events_event AFTER INSERT ON task_events BEGIN
+    INSERT INTO events(at, kind, ref) VALUES (NEW.at, 'task', NEW.id);
+END;
 CREATE TRIGGER IF NOT EXISTS agents_on_insert AFTER INSERT ON agents BEGIN
     INSERT INTO table_changes(tbl, n) VALUES ('agents', 1) ON CONFLICT(tbl) DO UPDATE SET n = n + 1;
 END;
@@ -251,6 +270,7 @@ _MIGRATIONS = {
     4: ["DROP TABLE IF EXISTS snapshots"],  # a full snapshot per tick gives way to rows written when they change
     5: [],  # the task board: `tasks` and `task_events` (and the triggers on tasks) are made by _SCHEMA
     6: [],  # review and the merge queue: four columns of `tasks` (`_add_columns`: a v4 store gets the table from _SCHEMA)
+    7: [],  # the event stream: `events` and its triggers are made by _SCHEMA, then filled from the history (`_fill_events`)
 }
 _ADDED_COLUMNS = {"tasks": {"review_role": "TEXT", "reviews": "TEXT", "approved_at": "REAL", "merge_sha": "TEXT"}}
 """Columns added to a table after it was made (schema 6): added where an older store lacks them."""
@@ -396,6 +416,8 @@ class Store:
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.executescript(_SCHEMA)
             self._add_columns(conn)
+            if version < 7:
+                self._fill_events(conn)
         if version is not None:  # writes only when an older store still holds values
             self._move_env_out(conn, specs_too=version < 3)
 
@@ -407,6 +429,18 @@ class Store:
             for column, kind in columns.items():
                 if column not in have:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+    @staticmethod
+    def _fill_events(conn: sqlite3.Connection) -> None:
+        """A store from before the event stream: its history (status changes, actions, task
+        events) gets its sequence numbers, oldest first."""
+        with _Transaction(conn):
+            if conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]:
+                return
+            conn.execute(
+                "INSERT INTO events(at, kind, ref) SELECT at, kind, id FROM ("
+                " SELECT at, 'status' AS kind, id FROM status_changes UNION ALL SELECT at, 'action', id FROM actions"
+                " UNION ALL SELECT at, 'task', id FROM task_events) ORDER BY at, kind, id")
 
     # -- connections -------------------------------------------------------
 
@@ -881,7 +915,28 @@ class Store:
                 cur = conn.execute(
                     f"DELETE FROM {table} WHERE ({time_col} < ? OR id <= ?){extra}", (cutoff, newest - RETENTION_ROWS))
                 dropped[table] = cur.rowcount
+            dropped["events"] = self._prune_events(conn, cutoff)
         return dropped
+
+    @staticmethod
+    def _prune_events(conn: sqlite3.Connection, cutoff: float) -> int:
+        """The stream follows its tables: an event whose row was dropped goes too, and budget
+        events (rows of their own) by the same retention. The highest seq dropped is kept in meta."""
+        newest = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
+        gone = (
+            "(kind = 'status' AND NOT EXISTS (SELECT 1 FROM status_changes s WHERE s.id = ref))"
+            " OR (kind = 'action' AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.id = ref))"
+            " OR (kind = 'task' AND NOT EXISTS (SELECT 1 FROM task_events t WHERE t.id = ref))"
+            " OR (kind = 'budget' AND (at < ? OR seq <= ?))")
+        args = (cutoff, newest - RETENTION_ROWS)
+        top = conn.execute(f"SELECT MAX(seq) FROM events WHERE {gone}", args).fetchone()[0]
+        if top is None:
+            return 0
+        count = conn.execute(f"DELETE FROM events WHERE {gone}", args).rowcount
+        old = conn.execute("SELECT value FROM meta WHERE key=?", (EVENTS_PRUNED_KEY,)).fetchone()
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                     (EVENTS_PRUNED_KEY, str(max(top, int(old[0]) if old else 0))))
+        return count
 
     def watch_tail(self, agent: str, until: float) -> None:
         """A dashboard shows `agent`'s screen text until `until`: the supervisor stores it each
@@ -951,6 +1006,46 @@ class Store:
             "SELECT id, at, agent, event, data FROM hook_events WHERE id > ? ORDER BY id", (after_id,)
         ).fetchall()
         return [{"id": r[0], "at": r[1], "agent": r[2], "event": r[3], "data": json.loads(r[4])} for r in rows]
+
+    # -- the event stream (issue 20 point 3): one sequence over status changes, actions, task events, budget events --
+
+    def record_budget_event(self, agent: str | None, state: str, cost_usd: float | None, budget_usd: float | None,
+                            at: float | None = None) -> None:
+        """An agent's spend (the fleet's, with `agent` None) crossed into budget `state` (ok, warn, over)."""
+        data = {"agent": agent, "state": state, "cost_usd": cost_usd, "budget_usd": budget_usd}
+        self._write("INSERT INTO events(at, kind, data) VALUES (?, 'budget', ?)", (at or time.time(), json.dumps(data)))
+
+    def events_since(self, seq: int, limit: int = 500) -> list[dict[str, Any]]:
+        """The events after `seq`, oldest first, at most `limit`: each a dict with `seq`, `at`
+        (epoch seconds), `kind` and that kind's fields. An event whose row was dropped meanwhile
+        (`up --fresh`) is left out."""
+        rows = self._conn().execute(
+            "SELECT e.seq, e.at, e.kind, e.data, s.agent, s.old, s.new, s.reason,"
+            " a.actor, a.agent, a.action, a.detail, a.outcome, t.task, t.event, t.state, t.agent, t.detail"
+            " FROM events e"
+            " LEFT JOIN status_changes s ON e.kind = 'status' AND s.id = e.ref"
+            " LEFT JOIN actions a ON e.kind = 'action' AND a.id = e.ref"
+            " LEFT JOIN task_events t ON e.kind = 'task' AND t.id = e.ref"
+            " WHERE e.seq > ? ORDER BY e.seq LIMIT ?", (seq, limit)).fetchall()
+        out: list[dict[str, Any]] = []
+        for r in rows:
+            head = {"seq": r[0], "at": r[1], "kind": r[2]}
+            if r[2] == "status" and r[6] is not None:
+                out.append({**head, "agent": r[4], "old": r[5], "new": r[6], "reason": r[7]})
+            elif r[2] == "action" and r[10] is not None:
+                out.append({**head, "actor": r[8], "agent": r[9], "action": r[10], "detail": r[11], "outcome": r[12]})
+            elif r[2] == "task" and r[13] is not None:
+                out.append({**head, "task": r[13], "event": r[14], "state": r[15], "agent": r[16], "detail": r[17]})
+            elif r[2] == "budget" and r[3]:
+                out.append({**head, **json.loads(r[3])})
+        return out
+
+    def event_bounds(self) -> tuple[int, int]:
+        """(the highest seq retention dropped, the latest seq): 0 when none."""
+        conn = self._conn()
+        pruned = conn.execute("SELECT value FROM meta WHERE key=?", (EVENTS_PRUNED_KEY,)).fetchone()
+        latest = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
+        return (int(pruned[0]) if pruned else 0), (latest[0] if latest else 0)
 
 
     # -- injected variables: a 0600 file per agent beside the store, never in it ----------

@@ -22,6 +22,7 @@ from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.listen_address import exposure_problem, parse_listen_address, token_problem
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
 from mission_control.core.restart import RESTART_POLICIES
+from mission_control.core.hosts import host_config_text
 from mission_control.core.tasks import DONE_WHEN, TaskInputError, cycle_text, did_you_mean, find_cycle, parse_priority
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -308,6 +309,8 @@ class AgentSettings(_Strict):
     max_restarts: int | None = Field(None, ge=0, le=100)
     """Its restarts within 10 minutes before a crash loop.
     Default: `[mission] max_restarts`"""
+    host: str | None = None
+    """The `[[host]]` it runs on (its own fleet there, started by `up` over ssh). Default: this machine."""
 
     @field_validator("name")
     @classmethod
@@ -350,6 +353,49 @@ class AgentSettings(_Strict):
         return v
 
     @field_validator("cwd", mode="before")
+    @classmethod
+    def _path(cls, v: Any) -> Any:
+        return Path(v) if isinstance(v, str) else v
+
+
+class HostSettings(_Strict):
+    """One `[[host]]` table: a machine reached with `ssh` that runs its agents in a fleet of its own (issue 22)."""
+
+    name: str
+    """How agents name it (`host = "gpu"`): letters, digits, `-` and `_`."""
+    ssh: str
+    """The destination as `ssh` takes it: `user@box`, `box`, or a `~/.ssh/config` alias."""
+    port: int | None = Field(None, ge=1, le=65535)
+    """Its sshd's port. Default: ssh's (22, or the ssh config's)."""
+    identity: Path | None = None
+    """A private key file to log in with. Default: ssh's own (agent, ~/.ssh/id_*)."""
+    config_dir: str | None = None
+    """Where that host's part of the config goes, on the host (relative: under its HOME).
+    Default: `.mission-control-hosts/<session>`."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if v == "local":
+            raise ValueError("name 'local' is this machine's: give the host another name")
+        return _check_name(v, "host name")
+
+    @field_validator("ssh")
+    @classmethod
+    def _ssh(cls, v: str) -> str:
+        if not v or v.startswith("-") or len(v) > 255 or any(c.isspace() or not c.isprintable() for c in v):
+            raise ValueError(f"{v!r} is not an ssh destination (user@host or an alias: no spaces, "
+                             "control characters or leading '-', at most 255 characters)")
+        return v
+
+    @field_validator("config_dir")
+    @classmethod
+    def _dir(cls, v: str | None) -> str | None:
+        if v is not None and (not v or "\0" in v or not v.isprintable() or len(v) > 1024):
+            raise ValueError(f"{v!r} is not a folder name (printable, at most 1024 characters)")
+        return v
+
+    @field_validator("identity", mode="before")
     @classmethod
     def _path(cls, v: Any) -> Any:
         return Path(v) if isinstance(v, str) else v
@@ -475,6 +521,7 @@ class FileSchema(_Strict):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     keys: dict[str, str] = Field(default_factory=dict)
     """Dashboard key bindings: action name -> key (e.g. `pause = "P"`)."""
+    host: list[HostSettings] = Field(default_factory=list)
 
     @field_validator("keys")
     @classmethod
@@ -526,6 +573,8 @@ class AgentSpec(BaseModel):
     """Its own restart policy (None: the fleet's)."""
     restart_delay: float | None = None
     max_restarts: int | None = None
+    host: str | None = None
+    """The `[[host]]` it runs on (None: this machine)."""
 
 
 class FleetConfig(MissionSettings):
@@ -545,6 +594,8 @@ class FleetConfig(MissionSettings):
     prices: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    hosts: tuple["HostSpec", ...] = ()
+    """The `[[host]]`s with agents, each with its part of the config (issue 22); `agents` are this machine's only."""
 
     def rules_for(self, kind: str) -> list[dict[str, Any]]:
         """The user's rules for `kind`, as raw rule tables (the rules module compiles them)."""
@@ -565,6 +616,23 @@ class FleetConfig(MissionSettings):
     @property
     def store_path(self) -> Path:
         return self.state_dir / "state.db"
+
+
+class HostSpec(BaseModel):
+    """A `[[host]]` resolved: how to reach it, and the config its own fleet runs from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    ssh: str
+    port: int | None
+    identity: Path | None
+    """Absolute (or None)."""
+    config_dir: str | None
+    agents: tuple[str, ...]
+    """The names of its agents, in the config's order."""
+    config_text: str
+    """Its agents.toml (`core/hosts.host_config_text`)."""
 
 
 # ---------------------------------------------------------------- errors
@@ -762,6 +830,7 @@ def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
                                      "its worktree is made from)", ("agent", i, "worktree"))
     _validate_roles(path, text, schema, raw)
     _validate_tasks(path, text, schema, list(seen))
+    _validate_hosts(path, text, schema)
     return schema
 
 
@@ -806,6 +875,30 @@ def _check_secrets(path: Path, text: str, raw: dict[str, Any]) -> None:
             continue
         why = "contains a NUL byte" if isinstance(value, str) else f"must be a string, not {type(value).__name__}"
         raise _error(path, text, f"mission.{key} {why} (its value is not shown)", ("mission", key))
+
+
+def _validate_hosts(path: Path, text: str, schema: FileSchema) -> None:
+    """`[[host]]` names unique; an agent's `host` names one; what a remote agent cannot have yet."""
+    names: dict[str, int] = {}
+    for i, host in enumerate(schema.host):
+        if host.name in names:
+            raise _error(path, text, f"duplicate host name {host.name!r} (also host[{names[host.name]}])", ("host", i, "name"))
+        names[host.name] = i
+    for i, agent in enumerate(schema.agent):
+        if agent.host is None or agent.host == "local":
+            continue
+        if agent.host not in names:
+            extra = did_you_mean(agent.host, list(names)) or ("; no [[host]] is configured" if not names else "")
+            raise _error(path, text, f"agent[{i}] ({agent.name}).host {agent.host!r} names no [[host]]{extra}",
+                         ("agent", i, "host"))
+        if agent.worktree:
+            raise _error(path, text, f"agent[{i}] ({agent.name}): worktree = true is not supported on another host yet "
+                                     "(give it a cwd there)", ("agent", i, "worktree"))
+    for i, task in enumerate(schema.task):
+        owner = next((a for a in schema.agent if a.name == task.assignee), None)
+        if owner is not None and owner.host not in (None, "local"):
+            raise _error(path, text, f"task[{i}] ({task.id}).assignee {owner.name!r} runs on host {owner.host!r}: "
+                                     "give it its task with the agent's `task` instead", ("task", i, "assignee"))
 
 
 def _validate_tasks(path: Path, text: str, schema: FileSchema, agents: list[str]) -> None:
@@ -925,7 +1018,10 @@ def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None
         raise ConfigError(f"{SOCKET_ENV}={socket!r}: socket name is not allowed: use {NAME_RULE}")
     tasks_by_agent = {t.assignee: t for t in schema.task if t.assignee}
     agents = []
+    hosts = _expand_hosts(base, schema)
     for i, a in enumerate(schema.agent):
+        if a.host not in (None, "local"):
+            continue  # runs in its host's own fleet (`hosts`)
         task = a.task
         if task is None and a.name in tasks_by_agent:
             task = tasks_by_agent[a.name].prompt
@@ -940,7 +1036,28 @@ def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None
         prices={k: v.model_dump() for k, v in schema.prices.items()},
         keys=dict(schema.keys),
         notify=schema.notify,
+        hosts=hosts,
     )
+
+
+def _expand_hosts(base: Path, schema: FileSchema) -> tuple[HostSpec, ...]:
+    """Each `[[host]]` that has agents, with its part of the config rendered as TOML."""
+    out = []
+    mission = schema.mission.model_dump(mode="json", exclude_unset=True)
+    rules = [r.model_dump(mode="json", exclude_none=True) for r in schema.rule]
+    prices = {k: v.model_dump(mode="json", exclude_none=True) for k, v in schema.prices.items()}
+    mission.setdefault("session", schema.mission.session)
+    for host in schema.host:
+        mine = [a for a in schema.agent if a.host == host.name]
+        if not mine:
+            continue
+        tables = [a.model_dump(mode="json", exclude_unset=True) for a in mine]
+        out.append(HostSpec(
+            name=host.name, ssh=host.ssh, port=host.port, identity=_abs(base, host.identity) if host.identity else None,
+            config_dir=host.config_dir, agents=tuple(a.name for a in mine),
+            config_text=host_config_text(mission, tables, rules, prices),
+        ))
+    return tuple(out)
 
 
 def load_text(path: Path, text: str, environ: dict[str, str] | None = None) -> FleetConfig:

@@ -24,6 +24,7 @@ class Status(str, enum.Enum):
     STUCK = "STUCK"  # cannot make progress; `reason` says why
     PAUSED = "PAUSED"  # stopped by SIGSTOP (ours or anybody's)
     EXITED = "EXITED"  # its process is gone; `exit_code` says how
+    UNREACHABLE = "UNREACHABLE"  # on another host whose link is down: its last snapshot's status is in `reason` (issue 22)
 
     @property
     def needs_human(self) -> bool:
@@ -113,6 +114,10 @@ class AgentSnapshot:
     """When the supervisor resumes it (STUCK on a usage limit whose reset it printed; issue 21)."""
     restarts: int = 0
     """Times its restart policy started it again since the fleet came up."""
+    host: str | None = None
+    """The `[[host]]` it runs on (None: this machine), as its host's own fleet reports it (issue 22)."""
+    host_latency_ms: float | None = None
+    """Its host's round trip over the laptop's ssh connection (a command there and back), last measured."""
 
     def to_json(self, compact: bool = False) -> dict[str, Any]:
         """`compact`: without the fields that hold their default (what the state store keeps:

@@ -15,7 +15,7 @@ import signal
 import stat
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -105,6 +105,19 @@ class FleetActions:
             return Outcome(agent, f"{message}; but it could not be recorded: {exc}", False)
         return Outcome(agent, message, ok)
 
+    def on_host(self, name: str, words: list[str], stdin: str = "") -> Outcome | None:
+        """An agent of another host (issue 22): `mission-control WORDS` runs there (its outcome
+        the host's last line); None for an agent of this machine."""
+        from mission_control.fleet.remote_actions import host_of, run_on_host
+
+        host = host_of(self.config, [name]) if self.config.hosts else None
+        if host is None:
+            return None
+        result = run_on_host(self.config, host, words, stdin=stdin)
+        lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+        message = lines[-1].removeprefix("mission-control: ") if lines else f"exit status {result.code}"
+        return Outcome(name, f"{host.name}: {message}", result.code == 0)
+
     def record(self, name: str) -> AgentRecord:
         agents = {a.name: a for a in self.store.agents()}
         if name not in agents:
@@ -180,6 +193,9 @@ class FleetActions:
     @recorded
     def send(self, name: str, text: str, *, force: bool = False) -> Outcome:
         """Type text + Enter; to a busy agent it is queued until its next prompt (unless forced)."""
+        remote = self.on_host(name, ["send", name, *(["--force"] if force else [])], stdin=text)
+        if remote is not None:
+            return remote
         rec = self.record(name)
         if not text.strip():
             raise ActionError("nothing to send: the text is empty")
@@ -270,10 +286,24 @@ class FleetActions:
 
     @recorded
     def toggle_pause(self, name: str) -> Outcome:
+        shown = self.store.latest_snapshot()
+        agent = shown.agent(name) if shown and self.config.hosts else None
+        remote = self.on_host(name, ["continue" if agent and agent.status.value == "PAUSED" else "pause", name])
+        if remote is not None:
+            return remote
         rec = self.record(name)
         return self.unpause(name) if is_stopped(self.pane_pid(rec)) else self.pause(name)
 
     def plan_resume(self, name: str) -> ResumePlan:
+        from mission_control.fleet.remote_actions import host_of
+
+        host = host_of(self.config, [name]) if self.config.hosts else None
+        if host is not None:  # what its host will do, as far as the view shows it (the host decides again)
+            shown = self.store.latest_snapshot()
+            agent = shown.agent(name) if shown else None
+            plan = resume_plan(name, agent.status if agent else Status.STARTING, bool(agent and agent.at_prompt),
+                               "its resume prompt")
+            return replace(plan, description=f"on host {host.name}: {plan.description}")
         rec = self.record(name)
         spec = rec.spec
         pid = self.pane_pid(rec)
@@ -290,6 +320,9 @@ class FleetActions:
     @recorded
     def resume(self, name: str, plan: ResumePlan | None = None, *, why: str = "") -> Outcome:
         """`why`: the supervisor's reason (`at the limit's reset`), logged as `auto-resume`."""
+        remote = self.on_host(name, ["resume", name])
+        if remote is not None:
+            return remote
         rec = self.record(name)
         plan = plan or self.plan_resume(name)
         if plan.step is ResumeStep.CONTINUE:
@@ -359,6 +392,9 @@ class FleetActions:
 
     @recorded
     def restart(self, name: str) -> Outcome:
+        remote = self.on_host(name, ["restart", name])
+        if remote is not None:
+            return remote
         rec = self.record(name)
         try:
             self._respawn(rec, resume=False)
@@ -379,6 +415,9 @@ class FleetActions:
 
     @recorded
     def kill(self, name: str) -> Outcome:
+        remote = self.on_host(name, ["kill", name])
+        if remote is not None:
+            return remote
         rec = self.record(name)
         pid = self.pane_pid(rec)
         if pid is None:

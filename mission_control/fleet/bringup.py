@@ -206,11 +206,16 @@ def _spec(config: FleetConfig, name: str) -> AgentSpec:
 
 
 def fleet_env(config: FleetConfig) -> dict[str, str]:
+    from mission_control.adapters.ssh import SSH_CONFIG_ENV
+
     return {
         FLEET_ENV: fleet_mark(config.socket, config.session),
         "MISSION_CONTROL_SOCKET": config.socket,
         "MISSION_CONTROL_CONFIG": str(config.path),
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        # the supervisor reaches the other hosts (issue 22) with the ssh config `up` was given,
+        # whatever the environment of a tmux server that was already running
+        **({SSH_CONFIG_ENV: os.environ[SSH_CONFIG_ENV]} if config.hosts and os.environ.get(SSH_CONFIG_ENV) else {}),
     }
 
 

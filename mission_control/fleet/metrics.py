@@ -55,8 +55,9 @@ TOKEN_TYPES = (("input", "tokens_in"), ("output", "tokens_out"), ("cache_read", 
 """`type` label (the OpenTelemetry GenAI token types) -> the `status --json` field it counts."""
 TICK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds (seconds) of the tick-duration histogram: the benchmark's ticks run 20-80 ms."""
-AGENT_LABELS = ("agent", "kind", "role", "task")
-"""Every per-agent series carries these (`role`, `task` empty when it has none)."""
+AGENT_LABELS = ("agent", "kind", "role", "task", "host")
+"""Every per-agent series carries these (`role`, `task` empty when it has none; `host` "local"
+for this machine's agents, else the `[[host]]` it runs on: issue 22 point 4)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def follow(counter: Monotone | None, source: float) -> tuple[Monotone, float]:
 class AgentState:
     """What the metrics keep of one agent between ticks."""
 
-    labels: tuple[str, str, str, str]
+    labels: tuple[str, ...]
     """Values of `AGENT_LABELS`."""
     counters: Mapping[str, Monotone]
     """Series key (`tokens:input`, `cost`, `status:WAITING`, ...) -> its counter."""
@@ -157,7 +158,7 @@ def advance(state: MetricsState, snapshot: FleetSnapshot, agents: Iterable[Agent
         restarts = before.restarts if before else 0
         if before is not None and launched is not None and before.launched_at is not None and launched != before.launched_at:
             restarts += 1
-        labels = (agent.name, agent.kind, role_label(rec), agent.task_id or "")
+        labels = (agent.name, agent.kind, role_label(rec), agent.task_id or "", agent.host or "local")
         kept[agent.name] = AgentState(labels, MappingProxyType(counters), launched, restarts)
     counts = state.tasks
     if tasks is not None:
@@ -170,6 +171,27 @@ def advance(state: MetricsState, snapshot: FleetSnapshot, agents: Iterable[Agent
         counts = MappingProxyType(by_state)
     ticks = state.ticks.observe(tick_seconds) if tick_seconds is not None else state.ticks
     return MetricsState(snapshot, MappingProxyType(kept), MappingProxyType(fleet), counts, ticks)
+
+
+def host_families(snap: FleetSnapshot) -> list[Metric]:
+    """Per `[[host]]` with agents (issue 22): whether the laptop reaches it now, and its last round
+    trip over ssh (only where measured). None of them for a fleet of this machine only."""
+    hosts: dict[str, list[AgentSnapshot]] = {}
+    for agent in snap.agents:
+        if agent.host:
+            hosts.setdefault(agent.host, []).append(agent)
+    if not hosts:
+        return []
+    up = GaugeMetricFamily(_name("host_reachable"), "1 while the host's status stream is connected, 0 while it is UNREACHABLE.",
+                           labels=["host"])
+    latency = GaugeMetricFamily(_name("host_latency_seconds"), "The host's last round trip over its ssh connection.",
+                                labels=["host"])
+    for host, agents in sorted(hosts.items()):
+        up.add_metric([host], 0.0 if all(a.status is Status.UNREACHABLE for a in agents) else 1.0)
+        measured = next((a.host_latency_ms for a in agents if a.host_latency_ms is not None), None)
+        if measured is not None:
+            latency.add_metric([host], measured / 1000)
+    return [up, latency]
 
 
 def _name(*parts: str) -> str:
@@ -254,6 +276,7 @@ def families(state: MetricsState, now: float) -> list[Metric]:
     if "cost" in state.fleet:
         fleet_cost.add_metric([], state.fleet["cost"])
     out += [agents, fleet_tokens, fleet_cost]
+    out += host_families(snap)
     if commit_total is not None:
         out.append(GaugeMetricFamily(_name("fleet_commits"), "Commits of the fleet's agents since their bases.", value=commit_total))
     if state.tasks is not None:

@@ -81,6 +81,13 @@ def first_snapshot(config: FleetConfig, store: Store) -> FleetSnapshot | None:
         time.sleep(0.1)
 
 
+def _host_cell(a: AgentSnapshot) -> str:
+    """Where the agent runs, and that host's last round trip (issue 22)."""
+    if a.host is None:
+        return "local"
+    return inert(a.host) + (f" ({a.host_latency_ms:.0f} ms)" if a.host_latency_ms is not None else "")
+
+
 def render_table(snap: FleetSnapshot) -> str:
     now = time.time()
     rows = [("AGENT", "KIND", "STATUS", "FOR", "REASON", "TOKENS IN/OUT", "COST", "COMMITS", "LAST LINE")]
@@ -98,7 +105,23 @@ def render_table(snap: FleetSnapshot) -> str:
                 inert(a.last_line)[:50],
             )
         )
+    if any(a.host for a in snap.agents):  # several hosts (issue 22): which one each agent runs on
+        rows = [(row[0], "HOST" if i == 0 else _host_cell(snap.agents[i - 1]), *row[1:]) for i, row in enumerate(rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    if any(a.host for a in snap.agents):
+        lines.append(host_totals(snap))
     lines.append(f"snapshot {age(now - snap.taken_at)} old")
     return "\n".join(lines)
+
+
+def host_totals(snap: FleetSnapshot) -> str:
+    """Spend and commits per host and for the whole fleet (issue 22 point 4): one line."""
+    def total(agents: list[AgentSnapshot]) -> str:
+        known = [a.cost_usd for a in agents if a.cost_usd is not None]
+        commits = sum(a.commits or 0 for a in agents)
+        return f"{money(sum(known)) if known else money(None)}, {commits} commits"
+
+    hosts = list(dict.fromkeys(a.host or "local" for a in snap.agents))
+    parts = [f"{inert(h)} {total([a for a in snap.agents if (a.host or 'local') == h])}" for h in hosts]
+    return "per host: " + "; ".join(parts) + f"; fleet {total(list(snap.agents))}"

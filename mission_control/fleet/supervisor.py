@@ -32,12 +32,13 @@ from mission_control.adapters.supervisor_lock import (
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.fleet.loop import PersonLoop
+from mission_control.fleet.host_view import HostView
 from mission_control.fleet.tasks import TaskBoard
 from mission_control.fleet.roles import RoleScaler
 from mission_control.adapters.run import spawn
 from mission_control.adapters.store import STOPPED_KEY, StateWriter, Store, StoreError, ensure_private_dir
 from mission_control.adapters.tmux import PaneInfo, Tmux, TmuxError
-from mission_control.core.budget import budget_state, sample_spend, should_pause
+from mission_control.core.budget import OVER, WARN, budget_state, sample_spend, should_pause
 from mission_control.core.config import FleetConfig
 from mission_control.core.diagnosis import hide_values
 from mission_control.core.kinds import KINDS
@@ -98,6 +99,8 @@ class _AgentState:
     spend_history: tuple[float, ...] = ()
     spend_sampled_at: float | None = None
     budget_paused: bool = False
+    budget_seen: str | None = None
+    """Its budget state as last recorded in the event stream (None: not looked at yet)."""
     transcripts: set[str] = field(default_factory=set)
     failures: dict[float, float] = field(default_factory=dict)
     """launch time -> when that run failed (non-zero exit), for crash-loop detection."""
@@ -131,6 +134,11 @@ class Supervisor:
         self._git_keys: dict[str, tuple[Any, ...]] = {}
         """What each agent's git probe was made for (its worktree, or its cwd in the shared checkout)."""
         self.fleet_budget_paused = False
+        self._fleet_budget_state = _AgentState()
+        """The fleet's budget state as last recorded in the event stream (its `budget_seen`)."""
+        self._budgets_at_start: dict[str, str] | None = None
+        self.hosts: HostView | None = None
+        """The other hosts' agents (issue 22), fed by one ssh connection per host (`serve` starts it)."""
         self.deliver = True
         self.acting = True
         """Type queued text (typed tasks, handoffs) at agents' prompts."""
@@ -211,7 +219,8 @@ class Supervisor:
             self.loop.tick(agents, snaps, panes, now)
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
-            taken_at=now, session=self.config.session, agents=tuple(snaps), tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
+            taken_at=now, session=self.config.session, agents=tuple(snaps) + (self.hosts.agents() if self.hosts else ()),
+            tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
         )
         if write and self._write(self.state.write, snapshot, tails):
             self._store_works()
@@ -322,6 +331,7 @@ class Supervisor:
         cost = reading.cost_usd if reading is not None else None
         st.spend_history, st.spend_sampled_at = sample_spend(st.spend_history, cost, now, st.spend_sampled_at)
         budget = budget_state(cost, rec.spec.budget_usd, self.config.budget_warn)
+        self._budget_event(name, st, budget, cost, rec.spec.budget_usd, now)
         if self.acting and should_pause(budget, self.config.budget_action, st.budget_paused) and verdict.status not in (Status.EXITED, Status.PAUSED):
             st.budget_paused = True
             self._pause_for_budget(name, f"budget reached: ${cost:.2f} of ${rec.spec.budget_usd:.2f}")
@@ -415,10 +425,30 @@ class Supervisor:
         held = self.tasks.get(name)
         self.loop.budget_reached(name, reason, self.clock(), held["task"] if held else None)
 
+    def _budget_event(self, name: str | None, st: _AgentState, state: str, cost: float | None,
+                      budget: float | None, now: float) -> None:
+        """A budget state crossed (ok, warn, over) goes into the event stream (issue 20 point 3).
+        An agent's first look compares with its last stored snapshot, so a restarted supervisor
+        does not record a crossing twice."""
+        if st.budget_seen is None:
+            stored = self._stored_budgets().get(name or "", "")
+            st.budget_seen = stored if name is not None else state
+        if state != st.budget_seen and self.record_changes and {state, st.budget_seen} & {WARN, OVER}:
+            self._write(self.store.record_budget_event, name, state or "none", cost, budget, now)
+        st.budget_seen = state
+
+    def _stored_budgets(self) -> dict[str, str]:
+        """Each agent's budget state in the snapshot the store held when this supervisor began."""
+        if self._budgets_at_start is None:
+            snap = self._read(self.store.latest_snapshot, None)
+            self._budgets_at_start = {a.name: a.budget_state for a in snap.agents} if snap else {}
+        return self._budgets_at_start
+
     def _fleet_budget(self, snaps: list[AgentSnapshot]) -> None:
         """At the fleet's budget, pause every running agent once."""
         total = sum(a.cost_usd or 0.0 for a in snaps)
         state = budget_state(total, self.config.budget_usd, self.config.budget_warn)
+        self._budget_event(None, self._fleet_budget_state, state, total, self.config.budget_usd, self.clock())
         if self.acting and should_pause(state, self.config.budget_action, self.fleet_budget_paused):
             self.fleet_budget_paused = True
             for a in snaps:
@@ -673,12 +703,17 @@ def serve(config: FleetConfig) -> int:
 
         metrics = serve_metrics(config, sup, sup._say)
     sup.git.start()
+    if config.hosts:
+        sup.hosts = HostView(config)
+        sup.hosts.start()
     sup.run()
     sup.board.merges.stop()  # a running merge_check killed, its scratch worktree removed (the task stays queued)
     sup.git.stop()
     if metrics is not None:
         metrics.close()
     sup.loop.close(wait=config.notify.timeout)
+    if sup.hosts:
+        sup.hosts.close()
     tmux.close()
     for fd in sup.lock_fds:
         os.close(fd)

@@ -16,7 +16,7 @@ from mission_control.core.terminal_text import inert
 from mission_control.ui.requests import ReassignRequest
 
 
-_ORDER = {Status.IDLE: 0, Status.WAITING: 1, Status.WORKING: 2, Status.STARTING: 3, Status.STUCK: 4, Status.PAUSED: 5, Status.EXITED: 6}
+_ORDER = {Status.IDLE: 0, Status.WAITING: 1, Status.WORKING: 2, Status.STARTING: 3, Status.STUCK: 4, Status.PAUSED: 5, Status.EXITED: 6, Status.UNREACHABLE: 7}
 
 
 class ReassignScreen(ModalScreen[ReassignRequest | None]):

@@ -40,6 +40,7 @@ STATUS_STYLE = {
     Status.STUCK: "bold white on red",
     Status.PAUSED: "magenta",
     Status.EXITED: "dim",
+    Status.UNREACHABLE: "bold white on blue",
 }
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Column:
 COLUMNS = (
     # In display order: what a supervisor scans first comes first.
     Column("name", "Agent", 5, 16),
+    Column("host", "Host", 4, 12),  # issue 22: shown only when some agent runs on another host
     Column("status", "Status", 10, 10),  # never cut: `EXITED 127` is not `EXITED 1…`
     Column("for", "For", 6, 6),
     Column("cost", "Cost", 7, 9),
@@ -77,12 +79,12 @@ COLUMNS = (
 BY_KEY = {c.key: c for c in COLUMNS}
 ESSENTIAL = ("name", "status", "cost", "commits")
 """Shown at any width (issue 14: each agent's name, status, cost and commits on an 80x24 terminal's split pane)."""
-PRIORITY = ESSENTIAL + ("for", "window", "reason", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
+PRIORITY = ESSENTIAL + ("host", "for", "window", "reason", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
 """The order in which columns are given room: the first that does not fit and all after it are left out."""
-TASK_PRIORITY = ESSENTIAL + ("for", "taskid", "reason", "window", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
+TASK_PRIORITY = ESSENTIAL + ("host", "for", "taskid", "reason", "window", "task", "tokens", "last", "kind", "cpu", "rss", "cache")
 """The order when agents hold tasks (issue 19 point 8: the fleet view shows each agent's task id, at 80x24 too):
 which task an agent holds matters more than which window it is in."""
-SIZED_BY_CONTENT = ("name", "kind", "window")
+SIZED_BY_CONTENT = ("name", "kind", "window", "host")
 GROWS_TO_CONTENT = ("taskid",)
 """Columns at most `least` wide when room is short and as wide as their longest value (up to `most`) when it is not."""
 """Columns exactly as wide as their longest value (between their label and `most`)."""
@@ -107,7 +109,7 @@ def fit_columns(width: int, content: dict[str, int]) -> tuple[tuple[str, str, in
     chosen: dict[str, int] = {}
     used = 0
     for key in TASK_PRIORITY if "taskid" in content else PRIORITY:
-        if key in ("window", "taskid") and key not in content:
+        if key in ("window", "taskid", "host") and key not in content:
             continue
         need = least[key] + CELL_PADDING
         if key not in ESSENTIAL and used + need > width:
@@ -144,6 +146,8 @@ def content_widths(agents: list[AgentSnapshot]) -> dict[str, int]:
     ids = [len(task_id_of(a)) for a in agents]
     if any(ids):
         out["taskid"] = max(ids)
+    if any(a.host for a in agents):  # agents on several hosts (issue 22): which one each runs on
+        out["host"] = max(len(a.host or "local") for a in agents)
     return out
 
 
@@ -195,6 +199,7 @@ CELLS: dict[str, Callable[[AgentSnapshot, float], object]] = {
     "status": lambda a, now: status_cell(a),
     "for": lambda a, now: age(now - a.since) if a.since else "—",
     "window": lambda a, now: Text(inert(a.window or "—")),
+    "host": lambda a, now: Text(inert(a.host or "local")),
     "reason": reason_cell,
     "task": lambda a, now: Text(inert(a.task or "—")),
     "taskid": lambda a, now: Text(inert(task_id_of(a) or "—")),

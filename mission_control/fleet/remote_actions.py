@@ -1,0 +1,57 @@
+"""Actions on agents of other hosts (issue 22 point 3): the command runs on the agent's host, in
+that host's own fleet, through the same ssh master connection the view uses (ControlMaster);
+what is typed or injected travels on ssh's stdin, never on a command line. The laptop's action log
+records the action too (with the host's answer as its outcome), as the host's own log does.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from mission_control.adapters.ssh import UNREACHABLE, SshHost
+from mission_control.adapters.store import Store, StoreError
+from mission_control.core.config import FleetConfig, HostSpec
+from mission_control.core.errors import MissionControlError, UsageError
+from mission_control.core.hosts import REMOTE_CONFIG, remote_dir
+
+FORWARDED = ("pause", "continue", "resume", "send", "kill", "restart", "inject", "diff")
+"""The per-agent commands that run on the agent's host when it has one."""
+
+
+class RemoteActionError(MissionControlError):
+    """The host could not be reached for the action (exit 1)."""
+
+
+@dataclass(frozen=True)
+class RemoteResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def host_of(config: FleetConfig, names: list[str]) -> HostSpec | None:
+    """The one host all `names` run on (None: this machine). Agents of several places at once: UsageError."""
+    where = {name: next((h for h in config.hosts if name in h.agents), None) for name in names}
+    hosts = {h.name if h else None for h in where.values()}
+    if len(hosts) > 1:
+        raise UsageError("these agents run on different hosts (" + ", ".join(
+            f"{n}: {h.name if h else 'local'}" for n, h in where.items()) + "): give one host's agents at a time")
+    return next(iter(where.values()), None)
+
+
+def run_on_host(config: FleetConfig, host: HostSpec, words: list[str], *, stdin: str = "") -> RemoteResult:
+    """`mission-control WORDS -c <its config>` on `host`; `stdin` is what the command reads."""
+    line = (f"cd && cd {remote_dir(host.config_dir, config.session)} && exec "
+            + shlex.join(["mission-control", *words, "-c", REMOTE_CONFIG]))
+    r = SshHost(host).run(line, input=stdin, timeout=120)
+    if r.returncode == UNREACHABLE and not r.stdout:
+        last = [w for w in r.stderr.strip().splitlines() if w.strip()]
+        raise RemoteActionError(f"host {host.name!r} is unreachable ({last[-1] if last else 'ssh failed'}): "
+                                f"{words[0]} not done")
+    try:
+        Store(config.store_path).log_action("cli", words[0], " ".join(n for n in words[1:2]), f"on host {host.name}",
+                                            (r.stdout or r.stderr).strip().splitlines()[-1] if (r.stdout or r.stderr).strip() else f"exit {r.returncode}")
+    except StoreError:
+        pass  # the host's own log has it; a laptop store that cannot be written does not undo the action
+    return RemoteResult(r.returncode, r.stdout, r.stderr)
