@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, text_problem
 
 
@@ -11,3 +13,33 @@ def test_one_byte_over_a_limit_does_not_read_as_the_limit() -> None:
         "the prompt is 1048577 bytes; at most 1024 KiB"
     assert text_problem("the prompt", "x" * (2 * MAX_TASK_BYTES), MAX_TASK_BYTES) == "the prompt is 2048 KiB; at most 1024 KiB"
     assert "is 131073 bytes; one environment variable can hold at most 131071 bytes" in env_problem("A", "x" * MAX_ARG_BYTES)
+
+
+def test_the_merge_queue_merges_where_git_knows_no_identity(tmp_path, monkeypatch) -> None:
+    """On a fresh machine (no user.email anywhere) the queue's scratch merge went in, the real one
+    failed with git's 'Committer identity unknown', and the task waited in `merging` for ever."""
+    from test_task_review import merge_setup, snap, states
+
+    from helpers import git
+    from mission_control.fleet.tasks import TaskBoard
+
+    repo, config, store, recs = merge_setup(tmp_path, monkeypatch)
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+    for i, (key, value) in enumerate((("user.useConfigOnly", "true"),)):  # no guessing from the host name either
+        monkeypatch.setenv("GIT_CONFIG_COUNT", str(i + 1))
+        monkeypatch.setenv(f"GIT_CONFIG_KEY_{i}", key)
+        monkeypatch.setenv(f"GIT_CONFIG_VALUE_{i}", value)
+    assert subprocess.run(["git", "-C", str(repo), "var", "GIT_COMMITTER_IDENT"], capture_output=True).returncode != 0
+    board = TaskBoard(config, store, actor="supervisor")
+    board.tick(recs, [snap("w1")], 10.0)
+    board.tick(recs, [snap("w1")], 11.0)
+    assert states(store)["m"] == ("merged", "w1") and (repo / "a.txt").read_text() == "a\n"
+    assert git(repo, "log", "-1", "--format=%cn <%ce>", "main").strip() == "mission-control <mission-control@localhost>"
+    assert not [a for a in store.actions() if a["action"] == "merge-wait"]
