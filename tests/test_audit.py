@@ -43,3 +43,21 @@ def test_the_merge_queue_merges_where_git_knows_no_identity(tmp_path, monkeypatc
     assert states(store)["m"] == ("merged", "w1") and (repo / "a.txt").read_text() == "a\n"
     assert git(repo, "log", "-1", "--format=%cn <%ce>", "main").strip() == "mission-control <mission-control@localhost>"
     assert not [a for a in store.actions() if a["action"] == "merge-wait"]
+
+
+def test_a_metrics_address_with_a_scheme_or_a_megabyte_is_one_short_clear_line() -> None:
+    """`--metrics http://127.0.0.1:9464` said 'write an IPv6 address in brackets'; a 100 kB value was
+    quoted whole in the one line."""
+    import pytest
+
+    from mission_control.core.listen_address import parse_listen_address
+
+    for text in ("http://127.0.0.1:9464", "127.0.0.1:9464/metrics", "//x:1"):
+        with pytest.raises(ValueError, match=r"is not an address \(no scheme, no path"):
+            parse_listen_address(text)
+    with pytest.raises(ValueError) as err:
+        parse_listen_address("a" * 100_000 + ":1")
+    assert len(str(err.value)) < 300 and "\n" not in str(err.value)
+    with pytest.raises(ValueError, match=r"'a\\nb' is neither"):
+        parse_listen_address("a\nb:1")
+    assert str(parse_listen_address("[::1]:9464")) == "[::1]:9464"
