@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+from pathlib import Path
+
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, text_problem
 
 
@@ -61,3 +63,55 @@ def test_a_metrics_address_with_a_scheme_or_a_megabyte_is_one_short_clear_line()
     with pytest.raises(ValueError, match=r"'a\\nb' is neither"):
         parse_listen_address("a\nb:1")
     assert str(parse_listen_address("[::1]:9464")) == "[::1]:9464"
+
+
+def test_a_webhook_url_urllib_cannot_use_is_refused_by_check_and_never_said_with_its_password() -> None:
+    """`check` passed `https://[::1/`, a port past 65535 and `http://user:password@host/`; the
+    notifier then failed on each, the last one saying `nonnumeric port: 'password@host'` in the
+    supervisor's window."""
+    import pytest
+
+    from mission_control.adapters.notify import post_json
+    from mission_control.core.config import ConfigError, load_text
+
+    agent = '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n'
+    for url in ("https://[::1/", "http://127.0.0.1:99999/", "http://127.0.0.1:x/", "http://user:s3cret@127.0.0.1/h",
+                "http://tok3n@127.0.0.1:8080/h", "http://:80/"):
+        with pytest.raises(ConfigError) as err:
+            load_text(Path("/tmp/agents.toml"), f'[notify]\nurl = "{url}"\n' + agent, environ={})
+        assert "notify.url" in str(err.value) and "s3cret" not in str(err.value) and "tok3n" not in str(err.value)
+    assert load_text(Path("/tmp/agents.toml"), '[notify]\nurl = "http://127.0.0.1:8080/h?token=$(id);x"\n' + agent, environ={}).notify.url
+    for url in ("https://[::1/", "http://user:s3cret@127.0.0.1/h"):  # a URL that got past the config: one result, no raise
+        result = post_json(url, {"a": 1}, 1.0, 2, retry_base=0.0)
+        assert not result.ok and result.tries == 1 and "s3cret" not in result.detail
+
+
+def test_a_webhook_answering_garbage_is_tried_again_and_given_up_on_in_one_result() -> None:
+    """A receiver that answers no HTTP (BadStatusLine, not an OSError) escaped post_json's retries."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    seen = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            seen.append(1)
+            conn.sendall(b"garbage\r\n\r\n")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    from mission_control.adapters.notify import post_json
+
+    try:
+        result = post_json(f"http://127.0.0.1:{server.getsockname()[1]}/h", {"a": 1}, 2.0, 2, retry_base=0.0)
+    finally:
+        server.close()
+    assert not result.ok and result.tries == 3 and len(seen) == 3 and result.detail.startswith("no answer")

@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 import tomllib
+import urllib.parse
 from pathlib import Path
 from typing import Any, Literal
 
@@ -436,6 +437,15 @@ class NotifySettings(_Strict):
             return v
         if not re.match(r"^https?://[^\s/?#]+", v) or any(not c.isprintable() or c.isspace() for c in v) or len(v) > 4096:
             raise ValueError("must be an http:// or https:// URL without spaces (at most 4096 characters)")
+        try:  # what the sender (urllib) would trip on later, in the supervisor's window: said here
+            parts = urllib.parse.urlsplit(v)
+            parts.port  # noqa: B018 (raises on a port that is no number 0-65535)
+        except ValueError:
+            raise ValueError("the host or port cannot be read (write [IPv6] in brackets, a port 1-65535)") from None
+        if "@" in parts.netloc:  # the value is never repeated: it holds a password
+            raise ValueError("user:password@ in the URL is not sent (urllib does not): put a token in its path or query")
+        if not parts.hostname:
+            raise ValueError("the URL names no host")
         return v
 
 
