@@ -115,3 +115,19 @@ def test_a_webhook_answering_garbage_is_tried_again_and_given_up_on_in_one_resul
     finally:
         server.close()
     assert not result.ok and result.tries == 3 and len(seen) == 3 and result.detail.startswith("no answer")
+
+
+def test_web_host_in_brackets_is_an_ipv6_address_and_a_huge_host_is_one_short_line() -> None:
+    """`web --host [::1]` (as a URL writes it, as `--metrics [::1]:9464` takes it) failed with 'not an
+    address or a name this machine can resolve'; a 100 kB `--host` was quoted whole."""
+    import pytest
+
+    from mission_control.core.errors import UsageError
+    from mission_control.web import bind_error, check_bind, listen_host
+
+    assert listen_host("[::1]") == "::1" and listen_host("127.0.0.1") == "127.0.0.1" and listen_host("::") == "::"
+    assert check_bind(listen_host("[::1]"), 0, False) is None
+    with pytest.raises(UsageError) as err:
+        check_bind("a" * 100_000, 0, False)
+    assert len(str(err.value)) < 300
+    assert len(str(bind_error("a\n" * 50_000, 0, UnicodeError("label too long")))) < 300

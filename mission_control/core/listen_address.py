@@ -14,6 +14,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from mission_control.core.terminal_text import short_repr
+
 MIN_TOKEN_LENGTH = 16
 """Shortest `metrics_token` accepted: a bearer token is the only lock on the endpoint."""
 
@@ -48,38 +50,33 @@ class ListenAddress:
         return f"[{self.host}]:{self.port}" if self.ipv6 else f"{self.host}:{self.port}"
 
 
-def _shown(text: str) -> str:
-    """The value quoted escaped (control characters never reach a terminal), its middle cut when long."""
-    return repr(text) if len(text) <= 80 else repr(text[:40]) + "..." + repr(text[-20:])
-
-
 def parse_listen_address(text: str) -> ListenAddress:
     """`HOST:PORT` as a `ListenAddress`; ValueError with one line saying what is wrong (the value
     is quoted escaped, so control characters in it never reach a terminal)."""
     if not isinstance(text, str) or not text:
         raise ValueError(f"{text!r} is not an address: {_FORM}")
     if "/" in text:
-        raise ValueError(f"{_shown(text)} is not an address (no scheme, no path: /metrics is served there): {_FORM}")
+        raise ValueError(f"{short_repr(text)} is not an address (no scheme, no path: /metrics is served there): {_FORM}")
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            raise ValueError(f"{_shown(text)} is not an address: {_FORM}")
+            raise ValueError(f"{short_repr(text)} is not an address: {_FORM}")
         port_text = rest[1:]
         try:
             if not isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address):
                 raise ValueError
         except ValueError:
-            raise ValueError(f"{_shown(text)}: {_shown(host)} in brackets is not an IPv6 address") from None
+            raise ValueError(f"{short_repr(text)}: {short_repr(host)} in brackets is not an IPv6 address") from None
     else:
         host, sep, port_text = text.rpartition(":")
         if not sep or not host:
-            raise ValueError(f"{_shown(text)} is not an address: {_FORM}")
+            raise ValueError(f"{short_repr(text)} is not an address: {_FORM}")
         if ":" in host:
-            raise ValueError(f"{_shown(text)}: write an IPv6 address in brackets, e.g. [::1]:9464")
+            raise ValueError(f"{short_repr(text)}: write an IPv6 address in brackets, e.g. [::1]:9464")
         if not _is_ipv4(host) and not _HOST_NAME.match(host):
-            raise ValueError(f"{_shown(text)}: {_shown(host)} is neither an IP address nor a host name")
+            raise ValueError(f"{short_repr(text)}: {short_repr(host)} is neither an IP address nor a host name")
     if not port_text.isascii() or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"{_shown(text)}: the port must be a number from 1 to 65535")
+        raise ValueError(f"{short_repr(text)}: the port must be a number from 1 to 65535")
     return ListenAddress(host, int(port_text))
 
 
