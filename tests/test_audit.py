@@ -131,3 +131,27 @@ def test_web_host_in_brackets_is_an_ipv6_address_and_a_huge_host_is_one_short_li
         check_bind("a" * 100_000, 0, False)
     assert len(str(err.value)) < 300
     assert len(str(bind_error("a\n" * 50_000, 0, UnicodeError("label too long")))) < 300
+
+
+@__import__("pytest").mark.tmux
+def test_attach_from_80x24_leaves_the_person_on_the_dashboard(cli, tmp_path) -> None:
+    """`attach` from 80x24 moved the agents into agents-2... and left the person looking at the last
+    window moved (tmux's move-window selects it), not at the dashboard."""
+    from test_small_terminals import demo_like
+
+    from mission_control.adapters.tmux import Tmux
+    from mission_control.fleet.bringup import fit_windows
+    from mission_control.fleet.locate import load_config
+
+    cfg = demo_like(tmp_path)
+    assert cli("up", "--no-attach", "-c", str(cfg)).returncode == 0
+    config, tmux = load_config(cfg), Tmux(cli.socket)
+
+    def active() -> str:
+        return [line.split()[1] for line in cli.tmux("list-windows", "-t", "t", "-F", "#{window_active} #{window_name}").splitlines()
+                if line.startswith("1 ")][0]
+
+    assert active() == "fleet"
+    for size in ((80, 24), (100, 30), (230, 61)):
+        fit_windows(config, tmux, *size)
+        assert active() == "fleet", size
