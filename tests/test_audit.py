@@ -155,3 +155,21 @@ def test_attach_from_80x24_leaves_the_person_on_the_dashboard(cli, tmp_path) -> 
     for size in ((80, 24), (100, 30), (230, 61)):
         fit_windows(config, tmux, *size)
         assert active() == "fleet", size
+
+
+def test_task_list_keeps_its_columns_with_ids_and_owners_of_forty_characters() -> None:
+    """`task list` had fixed widths (ID 20, OWNER 14): a 40-character id pushed its row's columns
+    out of line with the header and the other rows."""
+    from mission_control.cli import task_table
+
+    long_id, long_owner = "long-task-id-with-many-characters-abcdef", "agent-" + "x" * 34
+    rows = [{"id": "t1", "priority": 0, "state": "queued", "owner": None, "created": "2026-11-30T20:00:00+00:00", "prompt": "a\nb"},
+            {"id": long_id, "priority": 10, "state": "cancelled", "owner": long_owner,
+             "created": "2026-11-30T20:00:00+00:00", "prompt": "p" * 100}]
+    lines = task_table(rows, 1796068800.0 + 65)
+    assert len(lines) == 3
+    starts = [[line.index(word) for word in words] for line, words in
+              zip(lines, (("PRIO", "STATE", "OWNER"), ("normal", "queued", "-"), ("high", "cancelled", long_owner)))]
+    ends = [line.index(w) + len(w) for line, w in zip(lines, ("PRIO", "normal", "high"))]
+    assert len(set(ends)) == 1 and starts[0][1:] == starts[1][1:] == starts[2][1:]
+    assert lines[1].endswith("  a") and lines[2].endswith("p" * 60) and "1m05s" in lines[1]
