@@ -173,3 +173,20 @@ def test_task_list_keeps_its_columns_with_ids_and_owners_of_forty_characters() -
     ends = [line.index(w) + len(w) for line, w in zip(lines, ("PRIO", "normal", "high"))]
     assert len(set(ends)) == 1 and starts[0][1:] == starts[1][1:] == starts[2][1:]
     assert lines[1].endswith("  a") and lines[2].endswith("p" * 60) and "1m05s" in lines[1]
+
+
+def test_a_config_task_with_an_empty_prompt_and_an_array_of_strings_given_a_string_are_said_right() -> None:
+    """`[[task]] prompt = ""` passed check (`task add ""` is refused: 'the prompt is empty'), and
+    `after = "y"` (or an agent's `roles = "dev"`) was said to need 'an array of tables'."""
+    import pytest
+
+    from mission_control.core.config import ConfigError, load_text
+
+    agent = '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\npull = true\nroles = ["dev"]\n'
+    for body, said in (('[[task]]\nid = "x"\nprompt = " \\n "\n', "task[0] (x).prompt: the prompt is empty"),
+                       ('[[task]]\nid = "x"\nprompt = "p"\nafter = "y"\n', "task[0] (x).after must be an array, not str 'y'"),
+                       ('[[agent]]\nname = "b"\nkind = "shell"\ncommand = "x"\nroles = "dev"\n', ".roles must be an array, not str 'dev'"),
+                       ('agent = "x"\n', "agent must be an array of tables, not str 'x'")):
+        with pytest.raises(ConfigError) as err:
+            load_text(Path("/tmp/agents.toml"), (body + agent) if not body.startswith("agent") else body, environ={})
+        assert said in str(err.value)

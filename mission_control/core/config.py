@@ -408,6 +408,8 @@ class TaskSettings(_Strict):
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, v: str) -> str:
+        if not v.strip():  # as `task add` says it: an empty line typed at an agent's prompt asks nothing
+            raise ValueError("the prompt is empty")
         if problem := text_problem("the prompt", v, MAX_TASK_BYTES):
             raise ValueError(problem)
         return v
@@ -419,7 +421,9 @@ class NotifySettings(_Strict):
 
     url: str | None = None
     """Webhook: each notification is POSTed there as JSON (agent, status, reason, since, task,
-    event, fleet, title, text, dashboard), off the supervisor's tick."""
+    event, fleet, title, text, dashboard), off the supervisor's tick. `http://` or `https://` with
+    a host (and a port 1-65535); a `user:password@` in it is refused (it would not be sent): put a
+    token in its path or query."""
     timeout: float = Field(5.0, gt=0, le=120)
     """Seconds one webhook request may take."""
     retries: int = Field(3, ge=0, le=10)
@@ -660,7 +664,7 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> tuple[str, tuple[Any,
         "float_type": "a number",
         "int_type": "a whole number",
         "dict_type": "a table",
-        "list_type": "an array of tables",
+        "list_type": "an array of tables" if len(loc) == 1 else "an array",  # [[agent]], [[task]]...; or a value's list
         "model_type": "a table",
         "path_type": "a path string",
     }.get(kind)
