@@ -190,3 +190,12 @@ def test_a_config_task_with_an_empty_prompt_and_an_array_of_strings_given_a_stri
         with pytest.raises(ConfigError) as err:
             load_text(Path("/tmp/agents.toml"), (body + agent) if not body.startswith("agent") else body, environ={})
         assert said in str(err.value)
+
+
+def test_a_metrics_token_no_scrape_could_send_is_refused() -> None:
+    """A 100 kB metrics_token passed check; every scrape, token included, got HTTP 431."""
+    from mission_control.core.listen_address import token_problem
+
+    assert token_problem("a" * 4096) is None
+    problem = token_problem("a" * 100_000)
+    assert problem and "at most 4096" in problem and "aaaa" not in problem

@@ -126,7 +126,7 @@ class MissionSettings(_Strict):
     """Address (`HOST:PORT`, `[::1]:PORT`) where the supervisor serves Prometheus metrics at `/metrics`; `up --metrics ADDR` sets it for one fleet. Beyond loopback only with `metrics_token` or `metrics_public`.
     Default: not served"""
     metrics_token: str | None = Field(None, repr=False)  # never in a repr (a traceback, a debug print)
-    """Bearer token scrapers must send (`Authorization: Bearer TOKEN`; at least 16 characters); without it or with a wrong one: HTTP 401. Read by the supervisor from this file: never on a command line, in a log or in the store."""
+    """Bearer token scrapers must send (`Authorization: Bearer TOKEN`; 16 to 4096 printable ASCII characters); without it or with a wrong one: HTTP 401. Read by the supervisor from this file: never on a command line, in a log or in the store."""
     metrics_public: bool = False
     """Serve `metrics` beyond loopback without a token, to anyone who can reach it."""
 

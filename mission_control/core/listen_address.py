@@ -18,6 +18,9 @@ from mission_control.core.terminal_text import short_repr
 
 MIN_TOKEN_LENGTH = 16
 """Shortest `metrics_token` accepted: a bearer token is the only lock on the endpoint."""
+MAX_TOKEN_LENGTH = 4096
+"""Longest `metrics_token` accepted: HTTP servers refuse a longer header line (the metrics
+server's limit is 64 KiB: HTTP 431, so no scrape could ever send it)."""
 
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _FORM = "use HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464"
@@ -100,6 +103,8 @@ def token_problem(token: str) -> str | None:
     """Why `token` cannot be a bearer token (None: it can). Never quotes the token."""
     if len(token) < MIN_TOKEN_LENGTH:
         return f"the token is too short: use at least {MIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 24`)"
+    if len(token) > MAX_TOKEN_LENGTH:
+        return f"the token is {len(token)} characters: at most {MAX_TOKEN_LENGTH} (a longer header no HTTP server takes)"
     if not all("!" <= ch <= "~" for ch in token):
         return "the token may hold only printable ASCII without spaces (it travels in an HTTP header)"
     return None
