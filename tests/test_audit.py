@@ -199,3 +199,19 @@ def test_a_metrics_token_no_scrape_could_send_is_refused() -> None:
     assert token_problem("a" * 4096) is None
     problem = token_problem("a" * 100_000)
     assert problem and "at most 4096" in problem and "aaaa" not in problem
+
+
+def test_the_readmes_board_and_notify_examples_are_valid_configs() -> None:
+    """The task board's `board.toml` and the `[notify]` example, as the README shows them, pass what `check` runs."""
+    import re
+
+    from mission_control.core.config import load_text
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    board = readme.split("**Try it** with two simulated agents", 1)[1]
+    block = re.search(r"```toml\n(.*?)```", board, re.S).group(1)
+    config = load_text(Path("/tmp/board.toml"), block, environ={})
+    assert [a.name for a in config.agents] == ["w1", "rev"] and [t.id for t in config.tasks] == ["parser", "docs"]
+    notify = re.search(r"```toml\n(\[notify\]\n.*?)```", readme, re.S).group(1)
+    agent = '[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n'
+    assert load_text(Path("/tmp/agents.toml"), notify + agent, environ={}).notify.min_interval == 30
