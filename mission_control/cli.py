@@ -588,13 +588,25 @@ def _task_read(args: argparse.Namespace) -> int:
     if not rows:
         print("no tasks")
         return 0
-    say(f"{'ID':20} {'PRIO':>6} {'STATE':9} {'OWNER':14} {'AGE':>6}  PROMPT")
+    say("\n".join(task_table(rows, now)), lines=True)
+    return 0
+
+
+def task_table(rows: list[dict], now: float) -> list[str]:
+    """`task list`'s lines: a header, then a task a line, each column as wide as its longest value
+    (ids and agent names go up to 40 characters; a fixed width broke the columns)."""
+    from mission_control.core.format import age
+    from mission_control.core.tasks import priority_name
+
+    cells = []
     for r in rows:
         created = datetime_seconds(r["created"])
         first = (r["prompt"].splitlines() or [""])[0][:60]
-        say(f"{r['id']:20} {priority_name(r['priority']):>6} {r['state']:9} {(r['owner'] or '-'):14} "
-            f"{age(now - created) if created else '-':>6}  {first}")
-    return 0
+        cells.append((r["id"], priority_name(r["priority"]), r["state"], r["owner"] or "-",
+                      age(now - created) if created else "-", first))
+    header = ("ID", "PRIO", "STATE", "OWNER", "AGE", "PROMPT")
+    w = [max(len(c[i]) for c in [header, *cells]) for i in range(5)]
+    return [f"{c[0]:{w[0]}} {c[1]:>{w[1]}} {c[2]:{w[2]}} {c[3]:{w[3]}} {c[4]:>{w[4]}}  {c[5]}".rstrip() for c in [header, *cells]]
 
 
 def datetime_seconds(text: str | None) -> float | None:

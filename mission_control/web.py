@@ -42,7 +42,7 @@ from textual_serve.server import Server
 from mission_control.adapters.processes import own_children, terminate_all
 from mission_control.core.config import SOCKET_ENV, FleetConfig
 from mission_control.core.errors import MissionControlError, UsageError
-from mission_control.core.terminal_text import inert
+from mission_control.core.terminal_text import inert, short_repr
 
 __all__ = ["WebError", "WebServer", "TokenGate", "is_loopback", "serve", "tab_command", "page_url"]
 
@@ -228,7 +228,7 @@ def bind_error(host: str, port: int, exc: OSError | UnicodeError) -> WebError:
     """The one line for a listen that failed."""
     where = f"{host}:{port}"
     if isinstance(exc, UnicodeError):
-        return WebError(f"cannot listen on {host!r}: not an address or a name this machine can resolve ({exc})")
+        return WebError(f"cannot listen on {short_repr(host)}: not an address or a name this machine can resolve ({exc})")
     if exc.errno == errno.EADDRINUSE:  # (an OSError from here on)
         return WebError(f"cannot listen on {where}: the port is taken by another program (pick another with --port, or --port 0 for any free one)")
     if exc.errno == errno.EADDRNOTAVAIL:
@@ -236,8 +236,13 @@ def bind_error(host: str, port: int, exc: OSError | UnicodeError) -> WebError:
     if exc.errno == errno.EACCES:
         return WebError(f"cannot listen on {where}: permission denied (ports below 1024 need privileges; pick another with --port)")
     if isinstance(exc, socket.gaierror):
-        return WebError(f"cannot listen on {host!r}: not an address or a name this machine can resolve ({exc.strerror})")
+        return WebError(f"cannot listen on {short_repr(host)}: not an address or a name this machine can resolve ({exc.strerror})")
     return WebError(f"cannot listen on {where}: {exc.strerror or exc}")
+
+
+def listen_host(host: str) -> str:
+    """`--host` as the socket takes it: an IPv6 address written as in a URL (`[::1]`) unbracketed."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
 
 
 def check_bind(host: str, port: int, public: bool) -> str | None:
@@ -249,7 +254,7 @@ def check_bind(host: str, port: int, public: bool) -> str | None:
     if is_loopback(host):
         return None
     if not public:
-        raise UsageError(f"--host {host!r} is not a loopback address: anyone who can reach it and has the URL would "
+        raise UsageError(f"--host {short_repr(host)} is not a loopback address: anyone who can reach it and has the URL would "
                          "control the fleet; add --public to mean that")
     return PUBLIC_WARNING
 
@@ -267,6 +272,7 @@ def serve(config: FleetConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_
           say: Callable[[str], None] = print) -> int:
     """Serve the fleet's dashboard until SIGINT or SIGTERM; then close the tabs and stop their
     processes. Raises `UsageError` / `WebError` (one line) when it cannot start."""
+    host = listen_host(host)
     warning = check_bind(host, port, public)
     token = secrets.token_urlsafe(32)
     return asyncio.run(_serve(config, host, port, warning, token, say))

@@ -113,7 +113,7 @@ def test_prompts_from_stdin_up_to_a_mebibyte_or_refused_in_one_line(board_fleet)
     assert r.returncode == 0, r.stderr
     assert json.loads(run_cli(cli, cfg, "task", "show", r.stdout.strip(), "--json").stdout)["prompt"] == big
     before = tasks_json(cli, cfg)
-    for data, message in ((big + "y", "the prompt is 1024 KiB; at most 1024 KiB"), ("a\x00b", "NUL byte"),
+    for data, message in ((big + "y", "the prompt is 1048577 bytes; at most 1024 KiB"), ("a\x00b", "NUL byte"),
                           ("   \n", "the prompt is empty")):
         r = run_cli(cli, cfg, "task", "add", "-", stdin=data)
         assert r.returncode == 2 and message in one_line(r)

@@ -11,7 +11,8 @@ from mission_control.adapters import git_repo
 from mission_control.adapters.git_repo import GitError, check_repo, current_branch, dirty_paths
 from mission_control.core.progress import MergeResult, parse_conflicts, summarize_files
 
-def merge_agent_branch(repo: Path | str, branch: str, base_branch: str) -> MergeResult:
+def merge_agent_branch(repo: Path | str, branch: str, base_branch: str, *,
+                       identity: dict[str, str] | None = None) -> MergeResult:
     """Merge `branch` into `base_branch` with ``--no-ff`` in the main checkout `repo`.
 
     Refuses (ok=False, nothing changed) unless `repo` is the main checkout,
@@ -20,6 +21,8 @@ def merge_agent_branch(repo: Path | str, branch: str, base_branch: str) -> Merge
     itself refuses to overwrite one).  A branch already merged gives ok=True
     with the current tip.  On a conflict the merge is aborted: both branches
     keep their SHAs, the tree is clean, and `conflicts` lists the files.
+    `identity` (GIT_AUTHOR_*/GIT_COMMITTER_* variables) makes the merge commit only where git
+    knows no identity of its own (a fresh machine): the user's wins wherever it is set.
     """
     repo = Path(repo)
     check_repo(repo)
@@ -52,8 +55,10 @@ def merge_agent_branch(repo: Path | str, branch: str, base_branch: str) -> Merge
     if git_repo.count_commits(repo, [branch_sha, f"^{base_sha}"]) == 0:
         return MergeResult(True, base_sha, [], f"{branch} is already merged into {base_branch}")
 
+    env = identity if identity and git_repo.try_git(["var", "GIT_COMMITTER_IDENT"], repo) is None else None
     try:
-        git_repo.run_git(["merge", "--no-ff", "--no-edit", "-m", f"Merge branch '{branch}' into {base_branch}", branch_sha], repo)
+        git_repo.run_git(["merge", "--no-ff", "--no-edit", "-m", f"Merge branch '{branch}' into {base_branch}", branch_sha], repo,
+                         env=env)
     except GitError as exc:
         return _undo_failed_merge(repo, branch, base_branch, base_sha, branch_sha, exc)
     merged = git_repo.rev_sha(repo, "HEAD")

@@ -9,6 +9,7 @@ What a notice says is decided in core/notify.py (text, scrubbing, rate limit).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import queue
@@ -58,9 +59,9 @@ def post_json(url: str, body: dict, timeout: float, retries: int, retry_base: fl
     for attempt in range(retries + 1):
         if attempt:
             sleep(retry_base * 2 ** (attempt - 1))
-        request = urllib.request.Request(url, data=data, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "mission-control"})
         try:
+            request = urllib.request.Request(url, data=data, method="POST", headers={
+                "Content-Type": "application/json", "User-Agent": "mission-control"})
             with urllib.request.urlopen(request, timeout=timeout) as answer:
                 answer.read(1 << 16)
                 return WebhookResult(True, attempt + 1, f"HTTP {answer.status}")
@@ -68,7 +69,9 @@ def post_json(url: str, body: dict, timeout: float, retries: int, retry_base: fl
             detail = f"HTTP {exc.code}"
             if exc.code < 500 and exc.code != 429:
                 return WebhookResult(False, attempt + 1, detail)
-        except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, timed out, reset, bad URL
+        except (ValueError, http.client.InvalidURL):  # a URL urllib cannot read (its message may quote the URL's password): final
+            return WebhookResult(False, attempt + 1, "the URL cannot be used (its host or port cannot be read)")
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # refused, timed out, reset, garbage
             reason = getattr(exc, "reason", exc)
             detail = f"no answer: {reason}"
     return WebhookResult(False, retries + 1, detail)

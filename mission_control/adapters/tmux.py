@@ -440,8 +440,8 @@ class Tmux:
         self.cmd("rename-window", "-t", window, name)
 
     def move_window_after(self, window: str, after: str) -> None:
-        """Put the window right after `after` in the session's window list."""
-        self.cmd("move-window", "-a", "-s", window, "-t", after)
+        """Put the window right after `after` in the session's window list, without making it the current one."""
+        self.cmd("move-window", "-a", "-d", "-s", window, "-t", after)  # -d: the person stays where they are
 
     # -- driving ---------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 import tomllib
+import urllib.parse
 from pathlib import Path
 from typing import Any, Literal
 
@@ -126,7 +127,7 @@ class MissionSettings(_Strict):
     """Address (`HOST:PORT`, `[::1]:PORT`) where the supervisor serves Prometheus metrics at `/metrics`; `up --metrics ADDR` sets it for one fleet. Beyond loopback only with `metrics_token` or `metrics_public`.
     Default: not served"""
     metrics_token: str | None = Field(None, repr=False)  # never in a repr (a traceback, a debug print)
-    """Bearer token scrapers must send (`Authorization: Bearer TOKEN`; at least 16 characters); without it or with a wrong one: HTTP 401. Read by the supervisor from this file: never on a command line, in a log or in the store."""
+    """Bearer token scrapers must send (`Authorization: Bearer TOKEN`; 16 to 4096 printable ASCII characters); without it or with a wrong one: HTTP 401. Read by the supervisor from this file: never on a command line, in a log or in the store."""
     metrics_public: bool = False
     """Serve `metrics` beyond loopback without a token, to anyone who can reach it."""
 
@@ -455,6 +456,8 @@ class TaskSettings(_Strict):
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, v: str) -> str:
+        if not v.strip():  # as `task add` says it: an empty line typed at an agent's prompt asks nothing
+            raise ValueError("the prompt is empty")
         if problem := text_problem("the prompt", v, MAX_TASK_BYTES):
             raise ValueError(problem)
         return v
@@ -487,7 +490,9 @@ class NotifySettings(_Strict):
 
     url: str | None = None
     """Webhook: each notification is POSTed there as JSON (agent, status, reason, since, task,
-    event, fleet, title, text, dashboard), off the supervisor's tick."""
+    event, fleet, title, text, dashboard), off the supervisor's tick. `http://` or `https://` with
+    a host (and a port 1-65535); a `user:password@` in it is refused (it would not be sent): put a
+    token in its path or query."""
     timeout: float = Field(5.0, gt=0, le=120)
     """Seconds one webhook request may take."""
     retries: int = Field(3, ge=0, le=10)
@@ -505,6 +510,15 @@ class NotifySettings(_Strict):
             return v
         if not re.match(r"^https?://[^\s/?#]+", v) or any(not c.isprintable() or c.isspace() for c in v) or len(v) > 4096:
             raise ValueError("must be an http:// or https:// URL without spaces (at most 4096 characters)")
+        try:  # what the sender (urllib) would trip on later, in the supervisor's window: said here
+            parts = urllib.parse.urlsplit(v)
+            parts.port  # noqa: B018 (raises on a port that is no number 0-65535)
+        except ValueError:
+            raise ValueError("the host or port cannot be read (write [IPv6] in brackets, a port 1-65535)") from None
+        if "@" in parts.netloc:  # the value is never repeated: it holds a password
+            raise ValueError("user:password@ in the URL is not sent (urllib does not): put a token in its path or query")
+        if not parts.hostname:
+            raise ValueError("the URL names no host")
         return v
 
 
@@ -747,7 +761,7 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> tuple[str, tuple[Any,
         "float_type": "a number",
         "int_type": "a whole number",
         "dict_type": "a table",
-        "list_type": "an array of tables",
+        "list_type": "an array of tables" if len(loc) == 1 else "an array",  # [[agent]], [[task]]...; or a value's list
         "model_type": "a table",
         "path_type": "a path string",
     }.get(kind)

@@ -27,7 +27,8 @@ def byte_length(text: str) -> int:
 
 
 def _size(n: int) -> str:
-    return f"{n} bytes" if n < 1024 else f"{n / 1024:.0f} KiB"
+    """Whole KiB only when exact: one byte over a limit must not read as the limit itself."""
+    return f"{n // 1024} KiB" if n >= 1024 and n % 1024 == 0 else f"{n} bytes"
 
 
 def env_problem(name: str, value: str) -> str | None:

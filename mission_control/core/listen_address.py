@@ -14,8 +14,13 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from mission_control.core.terminal_text import short_repr
+
 MIN_TOKEN_LENGTH = 16
 """Shortest `metrics_token` accepted: a bearer token is the only lock on the endpoint."""
+MAX_TOKEN_LENGTH = 4096
+"""Longest `metrics_token` accepted: HTTP servers refuse a longer header line (the metrics
+server's limit is 64 KiB: HTTP 431, so no scrape could ever send it)."""
 
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _FORM = "use HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464"
@@ -53,26 +58,28 @@ def parse_listen_address(text: str) -> ListenAddress:
     is quoted escaped, so control characters in it never reach a terminal)."""
     if not isinstance(text, str) or not text:
         raise ValueError(f"{text!r} is not an address: {_FORM}")
+    if "/" in text:
+        raise ValueError(f"{short_repr(text)} is not an address (no scheme, no path: /metrics is served there): {_FORM}")
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            raise ValueError(f"{text!r} is not an address: {_FORM}")
+            raise ValueError(f"{short_repr(text)} is not an address: {_FORM}")
         port_text = rest[1:]
         try:
             if not isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address):
                 raise ValueError
         except ValueError:
-            raise ValueError(f"{text!r}: {host!r} in brackets is not an IPv6 address") from None
+            raise ValueError(f"{short_repr(text)}: {short_repr(host)} in brackets is not an IPv6 address") from None
     else:
         host, sep, port_text = text.rpartition(":")
         if not sep or not host:
-            raise ValueError(f"{text!r} is not an address: {_FORM}")
+            raise ValueError(f"{short_repr(text)} is not an address: {_FORM}")
         if ":" in host:
-            raise ValueError(f"{text!r}: write an IPv6 address in brackets, e.g. [::1]:9464")
+            raise ValueError(f"{short_repr(text)}: write an IPv6 address in brackets, e.g. [::1]:9464")
         if not _is_ipv4(host) and not _HOST_NAME.match(host):
-            raise ValueError(f"{text!r}: {host!r} is neither an IP address nor a host name")
+            raise ValueError(f"{short_repr(text)}: {short_repr(host)} is neither an IP address nor a host name")
     if not port_text.isascii() or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+        raise ValueError(f"{short_repr(text)}: the port must be a number from 1 to 65535")
     return ListenAddress(host, int(port_text))
 
 
@@ -96,6 +103,8 @@ def token_problem(token: str) -> str | None:
     """Why `token` cannot be a bearer token (None: it can). Never quotes the token."""
     if len(token) < MIN_TOKEN_LENGTH:
         return f"the token is too short: use at least {MIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 24`)"
+    if len(token) > MAX_TOKEN_LENGTH:
+        return f"the token is {len(token)} characters: at most {MAX_TOKEN_LENGTH} (a longer header no HTTP server takes)"
     if not all("!" <= ch <= "~" for ch in token):
         return "the token may hold only printable ASCII without spaces (it travels in an HTTP header)"
     return None

@@ -48,3 +48,11 @@ def inert(text: object, *, lines: bool = False) -> str:
     s = text if isinstance(text, str) else str(text)
     s = s.translate(_INERT_LINES if lines else _INERT_ONE_LINE)
     return _SURROGATES.sub("\ufffd", s) if _SURROGATES.search(s) else s
+
+
+def short_repr(text: str, limit: int = 80) -> str:
+    """`text` quoted escaped (`repr`: no control character reaches a terminal), its middle cut when
+    longer than `limit`: a one-line message about a value stays one short line whatever was given."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[: limit // 2]) + f"...({len(text)} characters)..." + repr(text[-(limit // 4):])

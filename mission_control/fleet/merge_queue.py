@@ -49,7 +49,8 @@ SCRATCH_IDENTITY = {
     "GIT_AUTHOR_NAME": "mission-control", "GIT_AUTHOR_EMAIL": "mission-control@localhost",
     "GIT_COMMITTER_NAME": "mission-control", "GIT_COMMITTER_EMAIL": "mission-control@localhost",
 }
-"""Who makes the scratch merge commit (thrown away with its worktree; the real merge is the user's)."""
+"""Who makes the scratch merge commit (thrown away with its worktree; the real merge is the user's,
+or this one's where git knows no identity: a fresh machine's queue would otherwise wait for ever)."""
 LAND_RETRY = 5.0
 """Seconds between two tries of a merge the main checkout refused (not on its base branch, or dirty)."""
 OUTPUT_TAIL_BYTES = 64 << 10
@@ -237,7 +238,8 @@ class MergeQueue:
             return
         same = job.branch is not None and branch_tip(self.config.repo, job.branch) == job.sha
         try:
-            result = merging.merge_agent_branch(self.config.repo, job.branch if same else job.sha, job.base)
+            result = merging.merge_agent_branch(self.config.repo, job.branch if same else job.sha, job.base,
+                                                identity=SCRATCH_IDENTITY)
         except GitError as exc:
             result = None
             refused = str(exc)
