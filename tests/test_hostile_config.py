@@ -64,6 +64,13 @@ class EvilActions:
         def act(*args, **kwargs):
             if name == "diff_stat":
                 return f" evil{EVIL}.py | 2 +-\n second{EVIL}"
+            if name == "diff":  # the diff view (`D`): file names, lines and commit subjects from git
+                from mission_control.core.diff import BranchDiff, parse_diff
+
+                text = (f"diff --git a/evil{EVIL}.py b/evil{EVIL}.py\n--- a/evil{EVIL}.py\n+++ b/evil{EVIL}.py\n"
+                        f"@@ -1 +1 @@\n-old{EVIL}\n+new{EVIL}\n")
+                return BranchDiff(agent=args[0], branch="b" + EVIL, base="main", files=tuple(parse_diff(text)),
+                                  commits=(f"abc1234 subject{EVIL}",))
             from mission_control.fleet.actions import Outcome
 
             return Outcome(args[0] if args else None, f"{name} failed: {EVIL}", ok=False)
@@ -107,13 +114,15 @@ async def test_the_dashboard_shows_outside_text_inert() -> None:
         assert raw_controls("".join(notices)) == []
         assert raw_controls(screen_bytes(app)) == []
 
-        for key, screen in (("D", "TextViewScreen"), ("a", "ReassignScreen"), ("K", "ConfirmScreen")):
+        for key, screen in (("D", "DiffScreen"), ("a", "ReassignScreen"), ("K", "ConfirmScreen")):
             await pilot.press(key)
             await app.workers.wait_for_complete()
             await pilot.pause()
             assert app.screen.__class__.__name__ == screen
             out = screen_bytes(app)
             assert raw_controls(out) == [], (screen, raw_controls(out))
+            if screen == "DiffScreen":  # the file name and its lines shown, as text
+                assert "␛]0;OWNED" in out, out[-2000:]
             await pilot.press("escape")
             await pilot.pause()
 
