@@ -322,10 +322,10 @@ class TaskBoard:
         task = reviewed_task(task_id, board)
         me = os.environ.get(AGENT_ENV)
         who = me or self.actor
+        if task.state != "review":  # first: a task not in review is that, whoever asks
+            raise TaskError(f"task {task.id!r} is {task.state}, not waiting for a review; nothing changed")
         if verdict == "approve" and me and me == task.owner:
             raise TaskError(f"{me} cannot approve its own task {task.id}: another reviewer must; nothing changed")
-        if task.state != "review":
-            raise TaskError(f"task {task.id!r} is {task.state}, not waiting for a review; nothing changed")
         now = time.time()
         if verdict == "approve":
             merge = self.merge_data(task.owner, sha=task.merge_sha)
