@@ -171,6 +171,11 @@ def test_assign_types_the_prompt_at_the_agents_prompt_and_done_releases_it(board
     shown = json.loads(run_cli(cli, cfg, "task", "show", "given", "--json").stdout)
     assert shown["state"] == "done" and shown["finished"] and [h["agent"] for h in shown["held_by"]] == ["typist"]
     assert [e["event"] for e in shown["history"] if e["event"] != "worked"] == ["add", "take", "done"]  # its answer: worked
+    text = run_cli(cli, cfg, "task", "show", "given")  # its history in words: who did what, each said once (was `cli by cli`)
+    assert text.returncode == 0, text.stderr
+    history = [line.split(None, 1)[1] for line in text.stdout.splitlines() if line[2:3].isdigit()]
+    assert [" ".join(line.split()) for line in history if not line.startswith("worked")] == [
+        "add -> queued by cli", "take -> working typist assigned by cli", "done -> done typist by cli"], text.stdout
     r = run_cli(cli, cfg, "task", "cancel", "given")
     assert r.returncode == 1 and "task 'given' is done already" in one_line(r)
 

@@ -10,7 +10,7 @@ import pytest
 from mission_control.core.config import ConfigError, load_text
 from mission_control.core.tasks import (
     Event, Task, TaskError, TaskInputError, blocked_by, check_new, done_now, find_cycle, next_task, parse_priority,
-    ready_tasks, shown_state, time_in_states, transition,
+    history_words, ready_tasks, shown_state, time_in_states, transition,
 )
 
 
@@ -127,6 +127,14 @@ def test_done_rules() -> None:
     assert done_now(worked, "commit", at_prompt=True, commits=3, word_done=False)
     assert done_now(held, "word", at_prompt=False, commits=None, word_done=True)
     assert not done_now(transition(worked, Event("stuck", 2.0, reason="x")), "idle", at_prompt=True, commits=9, word_done=True)
+
+
+def test_a_history_row_names_who_once() -> None:
+    assert history_words("cli", "by cli") == "by cli"  # the audit: `task show` said "cli by cli"
+    assert history_words("r1", "by r1: use tabs") == "by r1: use tabs"
+    assert history_words("w1", "by cli") == "w1 by cli"  # w1's task, done by a person: both said
+    assert history_words("w1", "by w10") == "w1 by w10"
+    assert history_words(None, "from agents.toml") == "from agents.toml" and history_words("w1", "") == "w1"
 
 
 def test_time_in_states() -> None:

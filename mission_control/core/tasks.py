@@ -361,6 +361,15 @@ def done_now(task: Task, done_when: str, *, at_prompt: bool, commits: int | None
     return commits is not None and commits > (task.commits_at_start or 0)  # a commit is the work's evidence
 
 
+def history_words(agent: str | None, detail: str) -> str:
+    """Who and why of a history row in one phrase, as `task show` prints it: the agent, then the
+    detail, the agent left out when the detail names it already (an `add` by `cli` was shown
+    `cli by cli`, an approval by r1 `r1 by r1`)."""
+    if agent and (detail == f"by {agent}" or detail.startswith((f"by {agent}:", f"by {agent} "))):
+        return detail
+    return " ".join(part for part in (agent or "", detail) if part)
+
+
 def time_in_states(events: Iterable[tuple[float, str]], created_at: float, now: float) -> dict[str, float]:
     """Seconds a task spent in each state, from (time, state entered) events in time order,
     counting from `created_at` in `queued`, the last state up to `now` (its finish for a

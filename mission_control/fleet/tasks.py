@@ -39,7 +39,7 @@ from mission_control.fleet.merge_queue import MergeQueue, branch_tip
 from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
 from mission_control.core.errors import MissionControlError
 from mission_control.core.limits import MAX_TASK_BYTES, text_problem
-from mission_control.core.model import AgentSnapshot, Status
+from mission_control.core.model import AgentSnapshot, Status, iso
 from mission_control.core.records import AgentRecord
 from mission_control.core.tasks import (
     AWAITING, HELD, REVIEWER_ROLE, VERDICTS, Event, Task, TaskError, TaskInputError, check_new, done_now, free_id, next_task,
@@ -189,7 +189,7 @@ class TaskBoard:
         out["reassignments"] = sum(1 for e in events if e["event"] == "handoff")
         out["stuck"] = [e["detail"] for e in events if e["event"] == "stuck"]
         if history:
-            out["history"] = [{"at": e["at"], "event": e["event"], "state": e["state"], "agent": e["agent"],
+            out["history"] = [{"at": iso(e["at"]), "event": e["event"], "state": e["state"], "agent": e["agent"],
                                "detail": e["detail"]} for e in events]
         return out
 
