@@ -166,6 +166,8 @@ def test_measurements_per_holder(tmp_path: Path) -> None:
     totals = board.totals_by_role(board.listing())
     assert totals["dev"]["tasks"] == 1 and totals["dev"]["cost_usd"] == 0.5 and totals["dev"]["commits"] == 3
     assert totals[""]["tasks"] == 2 and totals[""]["states"] == {"working": 1, "blocked": 1}
+    assert set(board.show("t-word")["seconds_in"]) == {"blocked"}  # waiting on t-any: blocked, not queued
+    assert set(totals[""]["seconds_in"]) == {"queued", "working", "blocked"}
 
 
 def test_up_fresh_forgets_the_board(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from mission_control.core.records import AgentRecord
 from mission_control.core.tasks import (
     AWAITING, HELD, REVIEWER_ROLE, VERDICTS, Event, Task, TaskError, TaskInputError, check_new, done_now, free_id, next_task,
     open_review, parse_priority, priority_name, review_prompt, review_task_id, reviewed_task, shown_state, time_in_states,
-    transition, unknown_task,
+    transition, unblocked_at, unknown_task,
 )
 
 AGENT_ENV = "MISSION_CONTROL_AGENT"
@@ -162,7 +162,7 @@ class TaskBoard:
         spend and commits while each held it (from the take/finish events' readings), STUCK reasons."""
         out = task.to_json(board)
         changes = [(e["at"], e["state"]) for e in events if e["event"] != "add"]
-        out["seconds_in"] = time_in_states(changes, task.created_at, now)
+        out["seconds_in"] = time_in_states(changes, task.created_at, now, unblocked_at(task, board, now))
         holders: list[dict[str, Any]] = []
 
         def close(cost: Any, commits: Any) -> None:
