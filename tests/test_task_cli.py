@@ -230,3 +230,20 @@ def test_a_stuck_agents_task_shows_the_reason_and_reassign_hands_it_over(cli: Cl
     assert (shown["state"], shown["owner"], shown["reassignments"]) == ("working", "b", 1)
     assert [h["agent"] for h in shown["held_by"]] == ["a", "b"]
     assert run_cli(cli, cfg, "down").returncode == 0
+
+
+@pytest.mark.tmux
+@pytest.mark.parametrize("mark", ["nonsense", "a/b/c", "bad socket/s", "s/bad session", "/s", "s/", "s/ok\n",
+                                  "\x1b[31mred/x", "x" * 5000 + "/s"], ids=lambda mark: repr(mark)[:24])
+def test_a_fleet_mark_that_does_not_parse_is_one_line_and_exit_2(board_fleet, mark: str) -> None:
+    """The audit: MISSION_CONTROL_FLEET that does not parse was ignored and the command went on
+    with the fleet of the default socket (here the test's running fleet: another fleet than meant)."""
+    cli, cfg, _, _ = board_fleet
+    r = cli("task", "list", cwd=cfg.parent, MISSION_CONTROL_FLEET=mark)
+    assert r.returncode == 2, (r.returncode, r.stdout[:200])
+    line = one_line(r)
+    assert line.startswith("mission-control: MISSION_CONTROL_FLEET=") and "is not SOCKET/SESSION" in line
+    assert len(line) < 400 and "\x1b" not in line
+    # with -c the variable is not asked, and an empty one is unset: both find the fleet as before
+    assert run_cli(cli, cfg, "task", "list").returncode == 0
+    assert cli("task", "list", cwd=cfg.parent, MISSION_CONTROL_FLEET="").returncode == 0
