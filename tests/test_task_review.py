@@ -16,7 +16,7 @@ from helpers import commit, git, make_repo, retry_until, sha
 from test_task_board import record_fleet
 
 import mission_control.fleet.tasks as fleet_tasks
-from mission_control.adapters.store import Store
+from mission_control.adapters.store import SCHEMA_VERSION, Store
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.tasks import Event, Task, TaskError, last_lines, merge_queue, transition
 from mission_control.fleet.tasks import TaskBoard, add_config_tasks
@@ -69,7 +69,7 @@ def test_a_schema_5_store_gets_the_four_columns_and_keeps_its_tasks(tmp_path: Pa
     conn.commit()
     conn.close()
     store = Store(path)
-    assert store.get_meta("schema_version") == "6" and [t.id for t in store.tasks()] == ["old"]
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) and [t.id for t in store.tasks()] == ["old"]
     store.add_task(lambda board: Task("new", "p", review=True, review_role="qa", created_at=2.0))
     assert {t.id: t.review_role for t in Store(path).tasks()} == {"old": None, "new": "qa"}
 
