@@ -22,6 +22,15 @@ from test_roles import actions, panes_named
 
 pytestmark = pytest.mark.tmux
 
+SPEND = "Cost: $0.25 message"
+"""What a worker prints for each piece of work (a commit, a merge of the base): its spend, read by
+the role template's `tokens` regex, so each holding of a task costs $0.25."""
+WORKER_SPENDING = WORKER
+for _done in ('    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", message], check=True)\n',
+              '        subprocess.run(["git", "merge", "-q", "-X", "ours", "--no-edit", base], check=True)\n'):
+    assert _done in WORKER_SPENDING
+    WORKER_SPENDING = WORKER_SPENDING.replace(_done, _done + _done[: len(_done) - len(_done.lstrip())] + f"print({SPEND!r}, flush=True)\n")
+
 TASKS = [
     # id, prompt, priority, after, review
     ("a", "8 write shared.txt A", 10, (), False),  # first taken; long enough that `b` is the second agent's
@@ -59,11 +68,12 @@ def histories(cli, cfg: Path, ids) -> dict[str, list[dict]]:
 def test_the_issue_scenario_with_a_scaling_role_review_merge_queue_and_a_supervisor_killed(cli, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     log = tmp_path / "typed.log"
-    scripts = write_scripts(tmp_path, worker=WORKER, reviewer=REVIEWER)
+    scripts = write_scripts(tmp_path, worker=WORKER_SPENDING, reviewer=REVIEWER)
     check = 'if [ -e broken.txt ]; then echo "broken.txt is there"; exit 1; fi'
     reviewer = shell_agent("r1", f"{sys.executable} {scripts['reviewer']} {log}", 'pull = true\nroles = ["reviewer"]\n')
     command = f"{sys.executable} {scripts['worker']} {log}"
     role = f'\n[[role]]\nname = "dev"\nkind = "shell"\ncommand = {json.dumps(command)}\nmax_instances = 2\nretire_after = 3600\n'
+    role += "tokens = { cost = 'Cost: \\$([0-9.]+) message' }\n"
 
     cfg = fleet(tmp_path, reviewer + role + config_tasks(),
                 f'repo = "{repo}"\nmerge_queue = true\nmerge_check = {json.dumps(check)}\n', stuck_after=120)
@@ -134,6 +144,9 @@ def test_the_issue_scenario_with_a_scaling_role_review_merge_queue_and_a_supervi
     assert {t: [h["commits"] for h in final[t]["held_by"]] for t in (first, "f", "e", "c", "d")} == {
         first: [1], "f": [1], "e": [1], "c": [1, 1], "d": [1, 1]}
     assert final[second]["held_by"][0]["commits"] == 1 and final[second]["held_by"][1]["commits"] >= 1
+    # spend per task, by whom: each holding did one piece of work ($0.25), counted once whatever the restart
+    assert {t: [h["cost_usd"] for h in final[t]["held_by"]] for t in work} == {
+        t: [0.25] * (2 if t in (second, "c", "d") else 1) for t in work}
 
     # nothing lost, nothing run twice: each prompt typed once, by its owner; each task taken once; each review once
     lines = typed()
