@@ -148,6 +148,15 @@ def test_the_issue_scenario_with_a_scaling_role_review_merge_queue_and_a_supervi
     assert {t: [h["cost_usd"] for h in final[t]["held_by"]] for t in work} == {
         t: [0.25] * (2 if t in (second, "c", "d") else 1) for t in work}
 
+    # the totals per role (`task list --by-role`) add up the same
+    r = run_cli(cli, cfg, "task", "list", "--by-role")
+    assert r.returncode == 0, r.stderr
+    totals = json.loads(r.stdout)
+    assert totals["dev"]["tasks"] == len(work) and totals["dev"]["states"] == {"merged": len(work)}
+    assert totals["dev"]["cost_usd"] == 0.25 * 9 and totals["dev"]["reassignments"] == 0 and totals["dev"]["stuck"] == 0
+    assert totals["dev"]["commits"] == sum(h["commits"] for t in work for h in final[t]["held_by"])
+    assert totals["reviewer"]["tasks"] == 2 and totals["reviewer"]["states"] == {"done": 2}
+
     # nothing lost, nothing run twice: each prompt typed once, by its owner; each task taken once; each review once
     lines = typed()
     for task_id, prompt, *_ in TASKS:
