@@ -542,9 +542,10 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def _task_read(args: argparse.Namespace) -> int:
     import time
+    from datetime import datetime
 
     from mission_control.core.format import age
-    from mission_control.core.tasks import priority_name
+    from mission_control.core.tasks import history_words, priority_name
 
     config = _config(args)
     if not config.store_path.exists():  # no fleet has run here: no task either (and no store made by looking)
@@ -573,8 +574,8 @@ def _task_read(args: argparse.Namespace) -> int:
             cost = "?" if h["cost_usd"] is None else f"${h['cost_usd']:.2f}"
             lines.append(f"  held by {h['agent']}: spend {cost}, commits {'?' if h['commits'] is None else h['commits']}")
         for e in shown["history"]:
-            stamp = time.strftime("%H:%M:%S", time.localtime(e["at"]))
-            lines.append(f"  {stamp} {e['event']:8} -> {e['state']:9} {e['agent'] or ''} {e['detail']}".rstrip())
+            stamp = datetime.fromisoformat(e["at"]).astimezone().strftime("%H:%M:%S")  # ISO 8601 (UTC) in the JSON
+            lines.append(f"  {stamp} {e['event']:8} -> {e['state']:9} {history_words(e['agent'], e['detail'])}".rstrip())
         lines += ["  prompt:", *("    " + ln for ln in shown["prompt"].splitlines())]
         say("\n".join(lines), lines=True)
         return 0

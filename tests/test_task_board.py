@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from mission_control.adapters.store import Store
@@ -159,9 +160,14 @@ def test_measurements_per_holder(tmp_path: Path) -> None:
     assert shown["state"] == "done" and shown["held_by"] == [{"agent": "dev1", "cost_usd": 0.5, "commits": 3}]
     assert shown["created"] and shown["started"] and shown["finished"] and shown["reassignments"] == 0
     assert [h["event"] for h in shown["history"]] == ["add", "take", "worked", "done"]
+    # its history's times in ISO 8601 like created/started/finished (the audit: they were Unix seconds)
+    assert [h["at"] for h in shown["history"]][1::2] == [shown["started"], shown["finished"]]
+    assert all(datetime.fromisoformat(h["at"]).utcoffset() == timedelta(0) for h in shown["history"])
     totals = board.totals_by_role(board.listing())
     assert totals["dev"]["tasks"] == 1 and totals["dev"]["cost_usd"] == 0.5 and totals["dev"]["commits"] == 3
     assert totals[""]["tasks"] == 2 and totals[""]["states"] == {"working": 1, "blocked": 1}
+    assert set(board.show("t-word")["seconds_in"]) == {"blocked"}  # waiting on t-any: blocked, not queued
+    assert set(totals[""]["seconds_in"]) == {"queued", "working", "blocked"}
 
 
 def test_up_fresh_forgets_the_board(tmp_path: Path) -> None:

@@ -171,6 +171,11 @@ def test_assign_types_the_prompt_at_the_agents_prompt_and_done_releases_it(board
     shown = json.loads(run_cli(cli, cfg, "task", "show", "given", "--json").stdout)
     assert shown["state"] == "done" and shown["finished"] and [h["agent"] for h in shown["held_by"]] == ["typist"]
     assert [e["event"] for e in shown["history"] if e["event"] != "worked"] == ["add", "take", "done"]  # its answer: worked
+    text = run_cli(cli, cfg, "task", "show", "given")  # its history in words: who did what, each said once (was `cli by cli`)
+    assert text.returncode == 0, text.stderr
+    history = [line.split(None, 1)[1] for line in text.stdout.splitlines() if line[2:3].isdigit()]
+    assert [" ".join(line.split()) for line in history if not line.startswith("worked")] == [
+        "add -> queued by cli", "take -> working typist assigned by cli", "done -> done typist by cli"], text.stdout
     r = run_cli(cli, cfg, "task", "cancel", "given")
     assert r.returncode == 1 and "task 'given' is done already" in one_line(r)
 
@@ -225,3 +230,20 @@ def test_a_stuck_agents_task_shows_the_reason_and_reassign_hands_it_over(cli: Cl
     assert (shown["state"], shown["owner"], shown["reassignments"]) == ("working", "b", 1)
     assert [h["agent"] for h in shown["held_by"]] == ["a", "b"]
     assert run_cli(cli, cfg, "down").returncode == 0
+
+
+@pytest.mark.tmux
+@pytest.mark.parametrize("mark", ["nonsense", "a/b/c", "bad socket/s", "s/bad session", "/s", "s/", "s/ok\n",
+                                  "\x1b[31mred/x", "x" * 5000 + "/s"], ids=lambda mark: repr(mark)[:24])
+def test_a_fleet_mark_that_does_not_parse_is_one_line_and_exit_2(board_fleet, mark: str) -> None:
+    """The audit: MISSION_CONTROL_FLEET that does not parse was ignored and the command went on
+    with the fleet of the default socket (here the test's running fleet: another fleet than meant)."""
+    cli, cfg, _, _ = board_fleet
+    r = cli("task", "list", cwd=cfg.parent, MISSION_CONTROL_FLEET=mark)
+    assert r.returncode == 2, (r.returncode, r.stdout[:200])
+    line = one_line(r)
+    assert line.startswith("mission-control: MISSION_CONTROL_FLEET=") and "is not SOCKET/SESSION" in line
+    assert len(line) < 400 and "\x1b" not in line
+    # with -c the variable is not asked, and an empty one is unset: both find the fleet as before
+    assert run_cli(cli, cfg, "task", "list").returncode == 0
+    assert cli("task", "list", cwd=cfg.parent, MISSION_CONTROL_FLEET="").returncode == 0

@@ -287,3 +287,25 @@ def test_a_main_checkout_not_ready_keeps_the_task_at_the_head_said_once_then_mer
     git(repo, "checkout", "--", "shared.txt")
     board.tick(recs, [snap("w1")], 13.0)
     assert states(store)["m"] == ("merged", "w1") and (repo / "a.txt").read_text() == "a\n"
+
+
+def test_a_verdict_on_a_task_not_in_review_says_so_even_from_its_owner(tmp_path, monkeypatch) -> None:
+    """The audit: its owner approving a done task was told it cannot approve its own task; the
+    state is what is wrong, whoever asks."""
+    config, store, recs = setup_board(tmp_path, monkeypatch)
+    board = TaskBoard(config, store, actor="supervisor")
+    board.tick(recs, [snap("w1"), snap("r1", Status.WORKING, at_prompt=False)], 10.0)
+    assert states(store)["t1"] == ("working", "w1")
+    monkeypatch.setenv("MISSION_CONTROL_AGENT", "w1")
+    for verdict, text in (("approve", ""), ("changes", "more")):
+        with pytest.raises(TaskError, match=r"^task 't1' is working, not waiting for a review; nothing changed$"):
+            TaskBoard(config, store).review("t1", verdict, text)
+    TaskBoard(config, store, actor="cli").done("t1")
+    assert states(store)["t1"] == ("review", "w1")
+    with pytest.raises(TaskError, match="w1 cannot approve its own task t1"):  # in review: its own approval still refused
+        TaskBoard(config, store).review("t1", "approve")
+    monkeypatch.delenv("MISSION_CONTROL_AGENT")
+    TaskBoard(config, store).review("t1", "approve")
+    monkeypatch.setenv("MISSION_CONTROL_AGENT", "w1")
+    with pytest.raises(TaskError, match=r"^task 't1' is done, not waiting for a review; nothing changed$"):
+        TaskBoard(config, store).review("t1", "approve")

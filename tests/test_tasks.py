@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dataclasses import replace
+
 import pytest
 
 from mission_control.core.config import ConfigError, load_text
 from mission_control.core.tasks import (
     Event, Task, TaskError, TaskInputError, blocked_by, check_new, done_now, find_cycle, next_task, parse_priority,
-    ready_tasks, shown_state, time_in_states, transition,
+    history_words, ready_tasks, shown_state, time_in_states, transition, unblocked_at,
 )
 
 
@@ -129,10 +131,34 @@ def test_done_rules() -> None:
     assert not done_now(transition(worked, Event("stuck", 2.0, reason="x")), "idle", at_prompt=True, commits=9, word_done=True)
 
 
+def test_a_history_row_names_who_once() -> None:
+    assert history_words("cli", "by cli") == "by cli"  # the audit: `task show` said "cli by cli"
+    assert history_words("r1", "by r1: use tabs") == "by r1: use tabs"
+    assert history_words("w1", "by cli") == "w1 by cli"  # w1's task, done by a person: both said
+    assert history_words("w1", "by w10") == "w1 by w10"
+    assert history_words(None, "from agents.toml") == "from agents.toml" and history_words("w1", "") == "w1"
+
+
 def test_time_in_states() -> None:
     spent = time_in_states([(10.0, "working"), (15.0, "stuck"), (17.0, "working"), (20.0, "done")], 0.0, 99.0)
     assert spent == {"queued": 10.0, "working": 8.0, "stuck": 2.0}
     assert time_in_states([(10.0, "working")], 0.0, 12.5) == {"queued": 10.0, "working": 2.5}
+
+
+def test_time_blocked_on_after_is_counted_apart_from_time_queued() -> None:
+    """The audit: a task that waited on its `after` had that time counted `queued` (point 7)."""
+    # blocked 0..6, queued (ready, waiting for an agent) 6..10, then worked; a priority change meanwhile changes no state
+    events = [(3.0, "queued"), (10.0, "working"), (20.0, "done")]
+    assert time_in_states(events, 0.0, 99.0, blocked_until=6.0) == {"blocked": 6.0, "queued": 4.0, "working": 10.0}
+    assert time_in_states([], 0.0, 7.0, blocked_until=7.0) == {"blocked": 7.0}  # still blocked
+    assert time_in_states([], 0.0, 7.0, blocked_until=5.0) == {"blocked": 5.0, "queued": 2.0}
+    assert time_in_states([(4.0, "cancelled")], 0.0, 9.0, blocked_until=9.0) == {"blocked": 4.0}  # cancelled while blocked
+    a = Task("a", "p", state="done", finished_at=6.0)
+    b = Task("b", "p", state="merged", finished_at=8.0)
+    c = Task("c", "p", after=("a", "b"), created_at=1.0)
+    assert unblocked_at(c, {"a": a, "b": b, "c": c}, 50.0) == 8.0
+    assert unblocked_at(c, {"a": a, "b": replace(b, state="merging", finished_at=None), "c": c}, 50.0) == 50.0
+    assert unblocked_at(a, {"a": a}, 50.0) is None
 
 
 AGENT = '[[agent]]\nname = "dev1"\nkind = "shell"\ncommand = "x"\npull = true\nroles = ["dev"]\n'

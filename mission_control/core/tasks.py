@@ -361,18 +361,51 @@ def done_now(task: Task, done_when: str, *, at_prompt: bool, commits: int | None
     return commits is not None and commits > (task.commits_at_start or 0)  # a commit is the work's evidence
 
 
-def time_in_states(events: Iterable[tuple[float, str]], created_at: float, now: float) -> dict[str, float]:
+def history_words(agent: str | None, detail: str) -> str:
+    """Who and why of a history row in one phrase, as `task show` prints it: the agent, then the
+    detail, the agent left out when the detail names it already (an `add` by `cli` was shown
+    `cli by cli`, an approval by r1 `r1 by r1`)."""
+    if agent and (detail == f"by {agent}" or detail.startswith((f"by {agent}:", f"by {agent} "))):
+        return detail
+    return " ".join(part for part in (agent or "", detail) if part)
+
+
+def time_in_states(events: Iterable[tuple[float, str]], created_at: float, now: float,
+                   blocked_until: float | None = None) -> dict[str, float]:
     """Seconds a task spent in each state, from (time, state entered) events in time order,
     counting from `created_at` in `queued`, the last state up to `now` (its finish for a
-    finished task: the events end there)."""
+    finished task: the events end there). `blocked_until` (`unblocked_at`): time `queued` before
+    it is counted `blocked` (issue 19 point 7 measures waiting on `after` apart from waiting for
+    an agent; it was all `queued`)."""
     out: dict[str, float] = {}
-    state, since = "queued", created_at
-    for at, new in events:
-        out[state] = out.get(state, 0.0) + max(0.0, at - since)
-        state, since = new, at
-    if state not in TERMINAL:
-        out[state] = out.get(state, 0.0) + max(0.0, now - since)
-    return {k: round(v, 3) for k, v in out.items() if v > 0 or k == state}
+    points = [(created_at, "queued"), *events]
+    for i, (since, state) in enumerate(points):
+        last = i == len(points) - 1
+        if last and state in TERMINAL:
+            break
+        end = now if last else points[i + 1][0]
+        parts = [(state, since, end)]
+        if state == "queued" and blocked_until is not None:
+            cut = min(max(blocked_until, since), end)
+            parts = [("blocked", since, cut), ("queued", cut, end)]
+        for name, a, b in parts:
+            if b > a or last:
+                out[name] = out.get(name, 0.0) + max(0.0, b - a)
+    current = points[-1][1]
+    if current == "queued" and blocked_until is not None and blocked_until >= now:
+        current = "blocked"
+    return {k: round(v, 3) for k, v in out.items() if v > 0 or k == current}
+
+
+def unblocked_at(task: Task, board: Mapping[str, Task], now: float) -> float | None:
+    """When the last of the task's `after` finished (`now` while one is not finished), or None
+    for a task that comes after nothing: `time_in_states`' `blocked_until`."""
+    deps = [board.get(dep) for dep in task.after]
+    if not deps:
+        return None
+    if any(dep is None or dep.state not in FINISHED for dep in deps):
+        return now
+    return max(dep.finished_at if dep.finished_at is not None else task.created_at for dep in deps)  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- review and the merge queue (issue 19 points 5, 6)

@@ -15,11 +15,13 @@ from pathlib import Path
 
 from mission_control.adapters.tmux import Tmux
 from mission_control.core.config import (
-    CONFIG_MAX_BYTES, DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, NAME_RE, SOCKET_ENV, ConfigError, FleetConfig, load_text,
+    CONFIG_MAX_BYTES, DEFAULT_CONFIG_NAME, DEFAULT_SOCKET, NAME_RE, NAME_RULE, SOCKET_ENV, ConfigError, FleetConfig,
+    load_text,
 )
 from mission_control.core.errors import UsageError
 from mission_control.core.launch_plan import FLEET_ENV
 from mission_control.core.layouts import LayoutPreset, parse_layout
+from mission_control.core.terminal_text import short_repr
 
 CONFIG_OPTION = "@mission_control_config"
 STATE_OPTION = "@mission_control_state"
@@ -120,13 +122,24 @@ def running_fleets(socket: str) -> list[tuple[str, Path]]:
     return out
 
 
+def parse_mark(mark: str) -> tuple[str, str]:
+    """(socket, session) of a FLEET_ENV value, or UsageError in one line naming the variable: a
+    value that does not parse was ignored and the command went on with the default socket's
+    fleet, another fleet than the one meant (the audit)."""
+    socket, _, session = mark.partition("/")
+    if not (NAME_RE.fullmatch(socket) and NAME_RE.fullmatch(session)):
+        raise UsageError(f"{FLEET_ENV}={short_repr(mark)} is not SOCKET/SESSION ({NAME_RULE} each): "
+                         f"unset it or name the fleet with -c PATH")
+    return socket, session
+
+
 def find_config(explicit: str | None) -> Path:
     if explicit:
         return Path(explicit).expanduser().absolute()
     mark = os.environ.get(FLEET_ENV, "")
-    if "/" in mark and Tmux.available():  # run by an agent (or anything) of a fleet: that fleet
-        own_socket, own_session = mark.split("/", 1)
-        if NAME_RE.match(own_socket):
+    if mark:
+        own_socket, own_session = parse_mark(mark)
+        if Tmux.available():  # run by an agent (or anything) of a fleet: that fleet
             for session, path in running_fleets(own_socket):
                 if session == own_session:
                     # read with the socket the fleet runs on (given to `up` by the variable, maybe)

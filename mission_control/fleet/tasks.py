@@ -39,12 +39,12 @@ from mission_control.fleet.merge_queue import MergeQueue, branch_tip
 from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
 from mission_control.core.errors import MissionControlError
 from mission_control.core.limits import MAX_TASK_BYTES, text_problem
-from mission_control.core.model import AgentSnapshot, Status
+from mission_control.core.model import AgentSnapshot, Status, iso
 from mission_control.core.records import AgentRecord
 from mission_control.core.tasks import (
     AWAITING, HELD, REVIEWER_ROLE, VERDICTS, Event, Task, TaskError, TaskInputError, check_new, done_now, free_id, next_task,
     open_review, parse_priority, priority_name, review_prompt, review_task_id, reviewed_task, shown_state, time_in_states,
-    transition, unknown_task,
+    transition, unblocked_at, unknown_task,
 )
 
 AGENT_ENV = "MISSION_CONTROL_AGENT"
@@ -162,7 +162,7 @@ class TaskBoard:
         spend and commits while each held it (from the take/finish events' readings), STUCK reasons."""
         out = task.to_json(board)
         changes = [(e["at"], e["state"]) for e in events if e["event"] != "add"]
-        out["seconds_in"] = time_in_states(changes, task.created_at, now)
+        out["seconds_in"] = time_in_states(changes, task.created_at, now, unblocked_at(task, board, now))
         holders: list[dict[str, Any]] = []
 
         def close(cost: Any, commits: Any) -> None:
@@ -189,7 +189,7 @@ class TaskBoard:
         out["reassignments"] = sum(1 for e in events if e["event"] == "handoff")
         out["stuck"] = [e["detail"] for e in events if e["event"] == "stuck"]
         if history:
-            out["history"] = [{"at": e["at"], "event": e["event"], "state": e["state"], "agent": e["agent"],
+            out["history"] = [{"at": iso(e["at"]), "event": e["event"], "state": e["state"], "agent": e["agent"],
                                "detail": e["detail"]} for e in events]
         return out
 
@@ -322,10 +322,10 @@ class TaskBoard:
         task = reviewed_task(task_id, board)
         me = os.environ.get(AGENT_ENV)
         who = me or self.actor
+        if task.state != "review":  # first: a task not in review is that, whoever asks
+            raise TaskError(f"task {task.id!r} is {task.state}, not waiting for a review; nothing changed")
         if verdict == "approve" and me and me == task.owner:
             raise TaskError(f"{me} cannot approve its own task {task.id}: another reviewer must; nothing changed")
-        if task.state != "review":
-            raise TaskError(f"task {task.id!r} is {task.state}, not waiting for a review; nothing changed")
         now = time.time()
         if verdict == "approve":
             merge = self.merge_data(task.owner, sha=task.merge_sha)
