@@ -350,3 +350,14 @@ def test_the_real_board_offers_all_the_tasks_view_asks() -> None:
     for name in asked:
         wanted = set(inspect.signature(getattr(TaskPort, name)).parameters)
         assert wanted <= set(inspect.signature(getattr(TaskBoard, name)).parameters), name
+
+
+def test_the_summary_counts_one_task_as_one_task() -> None:
+    """The view's top line says "1 task", not "1 tasks"."""
+    from mission_control.ui.screens.tasks_screen import board_summary
+    from mission_control.ui.widgets.task_table import task_row
+
+    board = {"t": Task("t", "p", created_at=1.0)}
+    row = task_row(board["t"], {}, None, now=2.0)
+    assert board_summary([row], "coder") == "s gives to coder · 1 task · queued 1"
+    assert "2 tasks" in board_summary([row, row], None)

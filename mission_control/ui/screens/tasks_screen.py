@@ -40,7 +40,8 @@ def board_summary(rows: list[TaskRow], selected_agent: str | None) -> str:
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1
     states = "".join(f" · {state} {n}" for state, n in counts.items())
-    return f"s gives to {inert(selected_agent or '—')} · {len(rows)} tasks{states}"
+    tasks = "1 task" if len(rows) == 1 else f"{len(rows)} tasks"
+    return f"s gives to {inert(selected_agent or '—')} · {tasks}{states}"
 
 
 class TasksScreen(ModalScreen[None]):
