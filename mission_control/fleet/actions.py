@@ -113,10 +113,14 @@ class FleetActions:
         host = host_of(self.config, [name]) if self.config.hosts else None
         if host is None:
             return None
-        result = run_on_host(self.config, host, words, stdin=stdin)
+        return self._host_outcome(name, host.name, run_on_host(self.config, host, words, stdin=stdin, actor=self.actor))
+
+    @staticmethod
+    def _host_outcome(name: str | None, host: str, result: Any) -> Outcome:
+        """A host's answer to an action as one outcome: its last line, `host: ` first."""
         lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
         message = lines[-1].removeprefix("mission-control: ") if lines else f"exit status {result.code}"
-        return Outcome(name, f"{host.name}: {message}", result.code == 0)
+        return Outcome(name, f"{host}: {message}", result.code == 0)
 
     def record(self, name: str) -> AgentRecord:
         agents = {a.name: a for a in self.store.agents()}
@@ -436,8 +440,10 @@ class FleetActions:
         it, resuming its conversation where the kind can. All or nothing per agent: its injected
         variables (and its `.env`) change only when its respawn succeeded."""
         fix = text if isinstance(text, EnvFix) else parse_env_text(text)
-        targets = [self.record(n) for n in names] if names else self.store.agents()
-        out = []
+        out, left = self._inject_on_hosts(names, fix, write_dotenv)
+        if names and not left:  # every one of them on another host
+            return out
+        targets = [self.record(n) for n in left] if left else self.store.agents()
         for rec in targets:
             spec = rec.spec
             detail = fix.masked() + (" (+ .env)" if write_dotenv else "")
@@ -450,6 +456,23 @@ class FleetActions:
             how = f"resumed with `{spec.resume_command}`" if spec.resume_command else "restarted with its task"
             out.append(self._log("inject", spec.name, detail, f"set {', '.join(fix.values)} for {spec.name}; {how}"))
         return out
+
+    def _inject_on_hosts(self, names: list[str] | None, fix: EnvFix, dotenv: bool) -> tuple[list[Outcome], list[str] | None]:
+        """Issue 22: the agents of other hosts get `fix` from their host's `inject` (the values on
+        ssh's stdin; every host's agents when `names` is None): their outcomes, and the names left
+        to this machine."""
+        from mission_control.fleet.remote_actions import by_host, env_text, host_named, run_on_host
+
+        if not self.config.hosts:
+            return [], names
+        hosts, local = by_host(self.config, names) if names is not None else ({h.name: [] for h in self.config.hosts if h.agents}, None)
+        text = env_text(fix.values) if hosts else ""
+        out = []
+        for host, agents in hosts.items():
+            words = ["inject", *(agents or ["--all"]), *(["--dotenv"] if dotenv else [])]
+            result = run_on_host(self.config, host_named(self.config, host), words, stdin=text, actor=self.actor)
+            out.append(self._host_outcome(agents[0] if len(agents) == 1 else None, host, result))
+        return out, local
 
     @contextmanager
     def _injected(self, name: str, values: dict[str, str], dotenv: Path | None) -> Iterator[None]:
@@ -481,12 +504,18 @@ class FleetActions:
 
     def injected_env(self, name: str) -> dict[str, str]:
         """The variables injected into an agent, by name, with masked values (never a value)."""
+        from mission_control.fleet.remote_actions import host_of, injected_on_host
+
+        if (host := host_of(self.config, [name]) if self.config.hosts else None) is not None:
+            return injected_on_host(self.config, host, name)  # masked there: no value crosses the link
         self._known(name)
         return {k: mask_value(v) + f" ({len(v)} chars)" for k, v in self.store.env_overlay(name).items()}
 
     @recorded
     def unset_env(self, name: str, names: list[str]) -> Outcome:
         """Forget injected variables of an agent. The running agent keeps them until it restarts."""
+        if (remote := self.on_host(name, ["env", name, *(w for n in names for w in ("--unset", n))])) is not None:
+            return remote
         self._known(name)
         with self._env_locked(name):
             injected = self.store.env_overlay(name)

@@ -1,0 +1,127 @@
+"""Issue 22 point 3, the dashboard's keys and the rest of the CLI on a remote agent, against a real
+sshd on loopback as the second host (`ssh_box`): inject from the dashboard (the value on ssh's
+stdin, never on any /proc/*/cmdline on either side, logged on both), answer, diff and merge,
+zoom/attach, reassign across hosts, and the round trip in the dashboard."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from helpers import fleet, pilot_until, retry_until, shell_agent
+from test_hosts_view import _env, _proc_cmdlines, _rows
+
+pytestmark = pytest.mark.tmux
+
+
+def _split(tmp_path: Path, box, *, here: str = "bash", there: str | None = None) -> Path:
+    """"here" on this machine, "there" on the box (by default a shell writing SECRET_X, when it has
+    one, to `got`)."""
+    if there is None:
+        script = tmp_path / "there.sh"
+        script.write_text(f'if [ -n "$SECRET_X" ]; then printf %s "$SECRET_X" > {tmp_path / "got"}; fi\nexec bash\n')
+        there = f"sh {script}"
+    return fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{box.name}"\n'
+                 + shell_agent("here", here) + shell_agent("there", there, 'host = "box"\n'))
+
+
+def _up(cli, cfg: Path, box) -> None:
+    up = cli("up", "--no-attach", "-c", str(cfg), **_env(box))
+    assert up.returncode == 0, up.stderr
+
+
+def _box_log(box) -> str:
+    return box.ssh("cd && mission-control log -c .mission-control-hosts/t/agents.toml").stdout
+
+
+def _app(cfg: Path, box, cli, monkeypatch: pytest.MonkeyPatch):
+    from mission_control.fleet.locate import load_config
+    from mission_control.ui.app import create_app
+
+    monkeypatch.setenv("MISSION_CONTROL_SSH_CONFIG", str(box.ssh_config))
+    monkeypatch.setenv("MISSION_CONTROL_SOCKET", cli.socket)
+    monkeypatch.delenv("TMUX", raising=False)
+    return create_app(load_config(cfg), poll_seconds=0.1, bell=False)
+
+
+async def _select(pilot, app, name: str) -> None:
+    from mission_control.ui.widgets.agent_table import AgentTable
+
+    table = app.query_one(AgentTable)
+    await pilot_until(pilot, lambda: app.snapshot is not None and app.snapshot.agent(name) is not None,
+                      message=f"{name} in the dashboard")
+    table.select_agent(name)
+    await pilot_until(pilot, lambda: app.selected_name == name, message=f"{name} selected")
+
+
+class CmdlineWatch:
+    """Every /proc/*/cmdline, read over and over while it runs: those holding `needle`."""
+
+    def __init__(self, needle: bytes) -> None:
+        self.needle, self.seen, self.done = needle, [], threading.Event()
+        self.thread = threading.Thread(target=self._scan, daemon=True)
+
+    def _scan(self) -> None:
+        while not self.done.is_set():
+            self.seen.extend(c for c in _proc_cmdlines() if self.needle in c)
+
+    def __enter__(self) -> "CmdlineWatch":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join(timeout=10)
+
+
+async def test_the_dashboards_inject_key_on_a_remote_agent(cli, tmp_path: Path, ssh_box, monkeypatch) -> None:
+    from textual.widgets import TextArea
+
+    from mission_control.ui.screens.inject_env_screen import InjectEnvScreen
+
+    cfg = _split(tmp_path, ssh_box)
+    _up(cli, cfg, ssh_box)
+    try:
+        retry_until(lambda: _rows(cli, cfg, ssh_box).get("there", {}).get("status") in ("WORKING", "IDLE"), timeout=60,
+                    message="the box's agent in the laptop's view")
+        secret = "s3cr3t-" + __import__("os").urandom(6).hex() + " $(touch pwned); 'q\" `x` \\ ünï"
+        app = _app(cfg, ssh_box, cli, monkeypatch)
+        with CmdlineWatch(secret.split(" ")[0].encode()) as watch:
+            async with app.run_test(size=(150, 40)) as pilot:
+                await _select(pilot, app, "there")
+                await pilot.press("e")
+                await pilot_until(pilot, lambda: isinstance(app.screen, InjectEnvScreen), message="the inject dialog")
+                app.screen.query_one("#inject-text", TextArea).text = f"SECRET_X={secret}"
+                await pilot.press("ctrl+s")
+                got = tmp_path / "got"
+                await pilot_until(pilot, got.exists, timeout=60, message="the box's agent respawned with the value")
+                assert got.read_bytes() == secret.encode()
+                # the dialog again: the box lists the variable, masked there
+                await pilot.press("e")
+                await pilot_until(pilot, lambda: isinstance(app.screen, InjectEnvScreen), message="the dialog again")
+                assert list(app.screen.injected) == ["SECRET_X"] and secret not in json.dumps(app.screen.injected)
+                await pilot.press("escape")
+        assert not watch.seen, "an injected value was on a command line"
+        assert not list(tmp_path.rglob("pwned")) and not list(ssh_box.home.rglob("pwned"))
+        here = cli("log", "-c", str(cfg), **_env(ssh_box)).stdout
+        there = _box_log(ssh_box)
+        assert "dashboard" in here and "inject" in here and "on host box" in here, here
+        assert "inject" in there and "SECRET_X" in there, there
+        assert secret not in here + there and secret.split(" ")[0] not in here + there
+        assert not any(secret.split(" ")[0].encode() in f.read_bytes() for f in (cfg.parent / ".mission-control").rglob("*")
+                       if f.is_file())
+    finally:
+        cli("down", "-c", str(cfg), **_env(ssh_box))
+
+
+def test_a_value_that_would_not_arrive_as_it_is_is_one_line_and_nothing_is_sent() -> None:
+    from mission_control.core.errors import UsageError
+    from mission_control.fleet.remote_actions import env_text
+
+    assert env_text({"A": "x y $(z)", "B": "two\nlines"}) == "A=x y $(z)\nB=two\nlines\n"
+    for values in ({"A": "first\nB=second"}, {"A": "ends with a newline\n"}):
+        with pytest.raises(UsageError, match="^A: its value .* nothing changed$"):
+            env_text(values)
