@@ -247,6 +247,8 @@ def _on_host(args: argparse.Namespace) -> int | None:
     elif args.command == "send":
         stdin = " ".join(args.text) if args.text else sys.stdin.read()
         words += ["--force"] if args.force else []
+    elif args.command == "answer" and args.choice is not None:
+        words.append(args.choice)
     result = run_on_host(config, host, words, stdin=stdin)
     if result.stdout.strip():  # the host's words, shown inert like every outside text
         say(result.stdout.rstrip("\n"), lines=True)

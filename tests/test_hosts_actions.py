@@ -125,3 +125,59 @@ def test_a_value_that_would_not_arrive_as_it_is_is_one_line_and_nothing_is_sent(
     for values in ({"A": "first\nB=second"}, {"A": "ends with a newline\n"}):
         with pytest.raises(UsageError, match="^A: its value .* nothing changed$"):
             env_text(values)
+
+
+async def test_answer_from_the_cli_and_the_dashboards_keys_diff_and_merge_on_a_remote_agent(
+        cli, tmp_path: Path, ssh_box, monkeypatch) -> None:
+    out = tmp_path / "answers"
+    asker = tmp_path / "ask.sh"
+    asker.write_text(f'read -p "Deploy now? (y/n) " a\necho "got:$a" >> {out}\n'
+                     f'read -p "Really deploy? (y/n) " b\necho "got:$b" >> {out}\nexec bash\n')
+    cfg = _split(tmp_path, ssh_box, there=f"bash {asker}")
+    _up(cli, cfg, ssh_box)
+    env = _env(ssh_box)
+    try:
+        retry_until(lambda: _rows(cli, cfg, ssh_box).get("there", {}).get("status") == "WAITING", timeout=60,
+                    message="the box's agent WAITING in the laptop's view")
+        shown = cli("answer", "there", "-c", str(cfg), **env)
+        assert shown.returncode == 0 and "there asks: Deploy now?" in shown.stdout, (shown.stdout, shown.stderr)
+        r = cli("answer", "there", "7", "-c", str(cfg), **env)
+        assert r.returncode == 1 and "'7' is not one of its options" in r.stderr and not out.exists(), r.stderr
+        r = cli("answer", "there", "y", "-c", str(cfg), **env)
+        assert r.returncode == 0 and "answered there: 1. Yes" in r.stdout, (r.stdout, r.stderr)
+        retry_until(lambda: out.exists() and out.read_text() == "got:y\n", message="the box's agent took y")
+        retry_until(lambda: _rows(cli, cfg, ssh_box)["there"]["reason"] != "" and "Really" in _box_screen(ssh_box),
+                    message="the second question on the box")
+        retry_until(lambda: _rows(cli, cfg, ssh_box)["there"]["status"] == "WAITING", message="WAITING again")
+        # the dashboard's answer key: the host reads the prompt and types the choice
+        app = _app(cfg, ssh_box, cli, monkeypatch)
+        async with app.run_test(size=(150, 40)) as pilot:
+            await _select(pilot, app, "there")
+            await pilot_until(pilot, lambda: app.selected_agent().status.value == "WAITING", message="WAITING shown")
+            await pilot.press("N")
+            await pilot_until(pilot, lambda: out.read_text() == "got:y\ngot:n\n", timeout=30, message="N answered on the box")
+        # no prompt left to answer there: its host's one line, exit 1, nothing typed
+        r = cli("answer", "there", "y", "-c", str(cfg), **env)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and "there is " in r.stderr, r.stderr
+        # diff and merge run there too (an agent without a worktree branch there: its host's one line)
+        for verb in ("diff", "merge"):
+            r = cli(verb, "there", "-c", str(cfg), **env)
+            assert r.returncode == 1 and "there has no worktree branch" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        from mission_control.fleet.actions import ActionError, FleetActions
+        from mission_control.fleet.locate import load_config
+
+        acts = FleetActions(load_config(cfg), actor="dashboard")
+        with pytest.raises(ActionError, match="^box: there has no worktree branch"):
+            acts.diff("there")
+        assert not acts.merge("there").ok
+        here, there = cli("log", "-c", str(cfg), **env).stdout, _box_log(ssh_box)
+        assert "Deploy now? → 1. Yes" in there and "Really deploy? → 2. No" in there, there
+        assert "answer" in here and "dashboard" in here and "on host box" in here, here
+    finally:
+        cli("down", "-c", str(cfg), **env)
+
+
+def _box_screen(box) -> str:
+    import subprocess
+
+    return subprocess.run(["tmux", "-L", box.socket, "capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout

@@ -577,7 +577,10 @@ class FleetActions:
         """Choose `choice` (an option's number, `y`/`n`, or its label) in the prompt the agent waits
         on, the way its kind takes a choice. Only if it is WAITING, and only into the same prompt:
         the one the person saw (`expected`, when given) and the one read again right before the
-        keys go in (and, for menus, again after the highlight moved, before Enter)."""
+        keys go in (and, for menus, again after the highlight moved, before Enter). On another
+        host, its own `answer` reads the prompt there and checks the same right before typing."""
+        if (remote := self.on_host(name, ["answer", name, choice])) is not None:
+            return remote
         rec = self.record(name)
         prompt = self.waiting_prompt(name)
         if expected is not None and not expected.same(prompt):
@@ -772,6 +775,8 @@ class FleetActions:
 
     @recorded
     def merge(self, name: str) -> Outcome:
+        if (remote := self.on_host(name, ["merge", name])) is not None:
+            return remote
         rec = self.record(name)
         if not rec.branch or self.config.repo is None:
             raise ActionError(f"{name} has no worktree branch to merge (worktree = false)")
@@ -788,6 +793,10 @@ class FleetActions:
         return self._log("merge", name, f"{rec.branch} -> {base}", detail, ok=False)
 
     def diff_stat(self, name: str) -> str:
+        if (remote := self.on_host(name, ["diff", name])) is not None:
+            if not remote.ok:
+                raise ActionError(remote.message)
+            return remote.message
         rec, repo, base = self._diff_range(name)
         try:
             text = git_repo.diff_stat(repo, rec.branch or "", base)
@@ -797,7 +806,11 @@ class FleetActions:
 
     def diff(self, name: str) -> BranchDiff:
         """The agent's branch against its base, as files (the dashboard's diff view, `D`); the
-        worktree's uncommitted files are counted, not shown (a merge takes commits)."""
+        worktree's uncommitted files are counted, not shown (a merge takes commits). An agent of
+        another host: its host's one line on why there is nothing to show (no worktree branch
+        there yet), else its stat."""
+        if self.config.hosts and (remote := self.on_host(name, ["diff", name])) is not None:
+            raise ActionError(remote.message if not remote.ok else f"{remote.message} (the full diff view of another host's agent: not yet)")
         rec, repo, base = self._diff_range(name)
         branch = rec.branch or ""
         try:

@@ -16,7 +16,7 @@ from mission_control.core.env_overlay import EnvTextError, parse_env_text
 from mission_control.core.errors import MissionControlError, UsageError
 from mission_control.core.hosts import REMOTE_CONFIG, remote_dir
 
-FORWARDED = ("pause", "continue", "resume", "send", "kill", "restart", "inject", "diff")
+FORWARDED = ("pause", "continue", "resume", "send", "kill", "restart", "inject", "diff", "answer", "merge")
 """The per-agent commands that run on the agent's host when it has one."""
 
 

@@ -589,6 +589,8 @@ class MissionControlApp(App[None]):
         prompt = bar.prompt if bar.agent == agent.name else None
         if agent.status is not Status.WAITING:
             self.notify(f"{agent.name} is {agent.status.value}: nothing to answer", severity="warning", timeout=3)
+        elif prompt is None and agent.host:  # its screen is on its host: read there, the choice checked there
+            self.perform("answer", lambda: self.actions.answer(agent.name, choice))
         elif prompt is None:
             self.notify(f"no options I can read on {agent.name}'s screen: zoom in to answer", severity="warning", timeout=4)
         elif not prompt.answerable or choice not in prompt.keys():
