@@ -157,7 +157,20 @@ def _inside_tmux(config: FleetConfig, tmux) -> bool:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    return _attach(_config(args))
+    config = _config(args)
+    if getattr(args, "agent", None):  # at that agent's pane; on its host, over ssh (issue 22)
+        from mission_control.fleet.remote_actions import attach_argv, host_of
+
+        if (host := host_of(config, [args.agent]) if config.hosts else None) is not None:
+            argv = attach_argv(config, host, args.agent)
+            os.execvp(argv[0], argv)
+        from mission_control.fleet.actions import FleetActions
+
+        acts = FleetActions(config, actor="cli")
+        rec = acts.record(args.agent)
+        if rec.pane_id:
+            acts.tmux.select_pane(rec.pane_id)
+    return _attach(config)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -661,6 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clean", action="store_true", help="also remove agents' worktrees that hold no unmerged or uncommitted work")
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("attach", parents=[common], help="attach to the running fleet (e.g. `ssh host -t mission-control attach`)")
+    p.add_argument("agent", nargs="?", help="at this agent's pane (an agent of another host: over ssh, attached there)")
     p.set_defaults(func=cmd_attach)
     p = sub.add_parser("dashboard", parents=[common], help="run the dashboard against the running fleet")
     p.set_defaults(func=cmd_dashboard)

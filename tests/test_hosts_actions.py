@@ -6,6 +6,7 @@ zoom/attach, reassign across hosts, and the round trip in the dashboard."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from pathlib import Path
 
@@ -181,3 +182,61 @@ def _box_screen(box) -> str:
     import subprocess
 
     return subprocess.run(["tmux", "-L", box.socket, "capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
+
+
+def test_zoom_on_a_remote_agent_attaches_to_its_pane_there_over_ssh(cli, tmp_path: Path, ssh_box, monkeypatch) -> None:
+    import subprocess
+    import uuid
+
+    from mission_control.fleet.actions import FleetActions
+    from mission_control.fleet.locate import load_config
+
+    cfg = _split(tmp_path, ssh_box, there="bash -c 'echo i-am-there; exec bash'")
+    _up(cli, cfg, ssh_box)
+    lap = f"mclap-{uuid.uuid4().hex[:8]}"  # the laptop's own tmux, where the dashboard runs
+    try:
+        retry_until(lambda: _rows(cli, cfg, ssh_box).get("there", {}).get("status") in ("WORKING", "IDLE"), timeout=60,
+                    message="the box's agent up")
+        monkeypatch.setenv("MISSION_CONTROL_SSH_CONFIG", str(ssh_box.ssh_config))
+        monkeypatch.setenv("MISSION_CONTROL_SOCKET", cli.socket)
+        from mission_control.fleet.remote_actions import attach_argv
+
+        config = load_config(cfg)
+        argv = attach_argv(config, config.hosts[0], "there")
+        assert argv[0] == "ssh" and "-tt" in argv and any(a.startswith("ControlPath=") for a in argv)
+        assert argv[-1].endswith("exec mission-control attach there -c agents.toml")
+        # from a dashboard inside the laptop's tmux: a new window there, attached to the box's pane
+        subprocess.run(["tmux", "-L", lap, "new-session", "-d", "-x", "120", "-y", "40", "-s", "lap"], check=True)
+        path = subprocess.run(["tmux", "-L", lap, "display-message", "-p", "#{socket_path}"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        monkeypatch.setenv("TMUX", f"{path},1,0")
+        outcome = FleetActions(config, actor="dashboard").zoom("there")
+        assert outcome.ok and outcome.message == "showing there on host box over ssh", outcome
+        windows = subprocess.run(["tmux", "-L", lap, "list-windows", "-F", "#{window_name}"], capture_output=True, text=True).stdout
+        assert "there@box" in windows.split(), windows
+
+        def clients() -> str:
+            return subprocess.run(["tmux", "-L", ssh_box.socket, "list-clients", "-F", "#{client_tty}"],
+                                  capture_output=True, text=True).stdout.strip()
+
+        retry_until(clients, timeout=30, message="a client attached to the box's fleet")
+        shown = retry_until(lambda: "i-am-there" in (t := subprocess.run(
+            ["tmux", "-L", lap, "capture-pane", "-p", "-t", "lap:there@box"], capture_output=True, text=True).stdout) and t,
+            timeout=30, message="the box's agent's screen in the laptop's window")
+        assert "i-am-there" in shown
+        active = subprocess.run(["tmux", "-L", ssh_box.socket, "display-message", "-p", "-t", "t", "#{@mc_agent}"],
+                                capture_output=True, text=True).stdout.strip()
+        assert active == "there"
+        # the CLI's `attach AGENT`: the same ssh command, in this terminal
+        subprocess.run(["tmux", "-L", lap, "kill-window", "-t", "lap:there@box"], check=True)
+        retry_until(lambda: not clients(), timeout=30, message="detached once the window went")
+        cmd = " ".join(__import__("shlex").quote(w) for w in
+                       ["env", f"MISSION_CONTROL_SSH_CONFIG={ssh_box.ssh_config}", f"MISSION_CONTROL_SOCKET={cli.socket}",
+                        sys.executable, "-m", "mission_control", "attach", "there", "-c", str(cfg)])
+        subprocess.run(["tmux", "-L", lap, "new-window", "-n", "cli", cmd], check=True)
+        retry_until(clients, timeout=30, message="`mission-control attach there` attached to the box's fleet")
+        here, there = cli("log", "-c", str(cfg), **_env(ssh_box)).stdout, _box_log(ssh_box)
+        assert "zoom" in here and "on host box" in here, here
+    finally:
+        subprocess.run(["tmux", "-L", lap, "kill-server"], capture_output=True)
+        cli("down", "-c", str(cfg), **_env(ssh_box))

@@ -531,7 +531,23 @@ class FleetActions:
     # -- zoom / attach ------------------------------------------------------------
 
     def zoom(self, name: str) -> Outcome:
-        """Show the agent's pane: zoom it in place inside the fleet, else attach to it."""
+        """Show the agent's pane: zoom it in place inside the fleet, else attach to it. An agent of
+        another host: `ssh -tt` attaching to it there, in a new window of the tmux this runs in
+        (the laptop's), else in this terminal."""
+        from mission_control.fleet.remote_actions import attach_argv, host_of, window_argv
+
+        if (host := host_of(self.config, [name]) if self.config.hosts else None) is not None:
+            from mission_control.adapters.run import CommandError, interactive, run
+
+            argv = attach_argv(self.config, host, name)
+            try:
+                if os.environ.get("TMUX"):
+                    run(window_argv(argv, f"{name}@{host.name}"))
+                else:
+                    interactive(argv)
+            except CommandError as exc:
+                return self._log("zoom", name, f"on host {host.name}", str(exc), ok=False)
+            return self._log("zoom", name, f"on host {host.name}", f"showing {name} on host {host.name} over ssh")
         rec = self.record(name)
         if not rec.pane_id:
             raise ActionError(f"{name} has no pane")

@@ -107,3 +107,17 @@ def injected_on_host(config: FleetConfig, host: HostSpec, name: str) -> dict[str
             key, masked = line.split("=", 1)
             out[key] = masked
     return out
+
+
+def attach_argv(config: FleetConfig, host: HostSpec, name: str) -> list[str]:
+    """`ssh -tt <host> mission-control attach NAME`: that host's fleet, attached at the agent's pane,
+    through the same master connection as every other command to it."""
+    line = (f"cd && cd {remote_dir(host.config_dir, config.session)} && exec "
+            + shlex.join(["mission-control", "attach", name, "-c", REMOTE_CONFIG]))
+    return SshHost(host).argv(line, tty=True)
+
+
+def window_argv(argv: list[str], title: str) -> list[str]:
+    """A new window of the tmux this process runs in ($TMUX: the laptop's own) running `argv` (one
+    shell word each), so that a dashboard inside tmux stays where it is."""
+    return ["tmux", "new-window", "-n", title, shlex.join(argv)]
