@@ -414,6 +414,15 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def cmd_reassign(args: argparse.Namespace) -> int:
     acts = _actions(args)
+    if args.release:  # issue 22: run by another host's `reassign`; the handoff, as JSON, for its `--take`
+        print(json.dumps(acts.release(args.agent, old=args.old, to=args.to or "another host")))
+        return 0
+    if args.take:  # the handoff on stdin, never on a command line
+        try:
+            handoff = json.loads(sys.stdin.read())
+        except ValueError:
+            raise UsageError("reassign --take: stdin is not the JSON `reassign --release` prints; nothing taken") from None
+        return _report(acts.take(args.agent, handoff if isinstance(handoff, dict) else {}))
     if bool(args.to) == bool(args.new_kind):
         raise UsageError("give either --to AGENT or --new KIND")
     return _report(acts.reassign(args.agent, args.to, new_kind=args.new_kind, old=args.old))
@@ -726,6 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="AGENT")
     p.add_argument("--new", dest="new_kind", metavar="KIND", help="to a new agent of this kind")
     p.add_argument("--old", choices=("pause", "stop", "keep"), default="pause", help="what happens to the old agent (default: pause)")
+    p.add_argument("--release", action="store_true", help=argparse.SUPPRESS)  # issue 22: the other host's half of a reassign
+    p.add_argument("--take", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_reassign)
     p = sub.add_parser("send", parents=[common], help="type text + Enter into an agent's pane")
     p.add_argument("agent")

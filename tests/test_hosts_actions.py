@@ -240,3 +240,51 @@ def test_zoom_on_a_remote_agent_attaches_to_its_pane_there_over_ssh(cli, tmp_pat
     finally:
         subprocess.run(["tmux", "-L", lap, "kill-server"], capture_output=True)
         cli("down", "-c", str(cfg), **_env(ssh_box))
+
+
+def test_reassign_from_a_remote_agent_to_a_local_one_and_back(cli, tmp_path: Path, ssh_box) -> None:
+    from helpers import PROMPTER, write_scripts
+
+    script = write_scripts(tmp_path, prompter=PROMPTER)["prompter"]
+    typed = {n: tmp_path / f"typed-{n}" for n in ("here", "there")}
+    task = "fix the $(touch pwned) 'build'; \"now\""
+    cfg = fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{ssh_box.name}"\n'
+                + shell_agent("here", f"{sys.executable} {script} {typed['here']}")
+                + shell_agent("there", f"{sys.executable} {script} {typed['there']}", f'host = "box"\ntask = {json.dumps(task)}\n'))
+    _up(cli, cfg, ssh_box)
+    env = _env(ssh_box)
+
+    def box_row(name: str) -> dict:
+        r = ssh_box.ssh("cd && mission-control status --json -c .mission-control-hosts/t/agents.toml")
+        return {a["name"]: a for a in json.loads(r.stdout or "[]")}.get(name, {})
+
+    try:
+        retry_until(lambda: box_row("there").get("task") == task, timeout=60, message="the box's agent holds its task")
+        retry_until(lambda: all(r.get("status") == "IDLE" for r in _rows(cli, cfg, ssh_box).values()), timeout=60,
+                    message="both at their prompt")
+        r = cli("reassign", "there", "--to", "here", "-c", str(cfg), **env)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert "moved from there (host box) to here" in r.stdout, r.stdout
+        retry_until(lambda: typed["here"].exists() and task in typed["here"].read_text(), timeout=60,
+                    message="the local agent got the handoff with the task")
+        retry_until(lambda: box_row("there").get("status") == "PAUSED", message="the box's agent paused there")
+        assert not box_row("there").get("task")
+        retry_until(lambda: _rows(cli, cfg, ssh_box)["here"].get("task") == task, message="the task shown on here")
+        here, there = cli("log", "-c", str(cfg), **env).stdout, _box_log(ssh_box)
+        assert "reassign" in here and "there (host box)" in here, here
+        assert "reassign" in there and "here (local)" in there, there
+        # and back, to the box's agent (kept running here): the handoff on ssh's stdin
+        assert cli("continue", "there", "-c", str(cfg), **env).returncode == 0
+        before = typed["there"].read_text() if typed["there"].exists() else ""
+        r = cli("reassign", "here", "--to", "there", "--old", "keep", "-c", str(cfg), **env)
+        assert r.returncode == 0 and "box: task" in r.stdout and "moved from here to there" in r.stdout, (r.stdout, r.stderr)
+        retry_until(lambda: typed["there"].exists() and task in typed["there"].read_text()[len(before):], timeout=60,
+                    message="the box's agent got the handoff back")
+        retry_until(lambda: box_row("there").get("task") == task, message="the task is the box's agent's again")
+        assert not list(tmp_path.rglob("pwned")) and not list(ssh_box.home.rglob("pwned"))
+        # an unknown agent fails before anything moves
+        r = cli("reassign", "there", "--to", "nobody", "-c", str(cfg), **env)
+        assert r.returncode == 1 and "no agent named 'nobody'" in r.stderr, r.stderr
+        assert box_row("there").get("task") == task
+    finally:
+        cli("down", "-c", str(cfg), **env)

@@ -9,6 +9,7 @@ log and every message carry masked values only.
 from __future__ import annotations
 
 import difflib
+import json
 import functools
 import os
 import signal
@@ -706,6 +707,8 @@ class FleetActions:
     @recorded
     def reassign(self, from_name: str, to_name: str | None = None, *, new_kind: str | None = None, old: str = "pause") -> Outcome:
         """Move `from_name`'s task to another agent (or a new one of `new_kind`) with a handoff message."""
+        if self.config.hosts and (moved := self._reassign_on_hosts(from_name, to_name, new_kind, old)) is not None:
+            return moved
         rec = self.record(from_name)
         held = self.held_task(from_name)
         if held is None:
@@ -722,30 +725,7 @@ class FleetActions:
             to_name = self._free_name(f"{from_name}-{new_kind}")
         else:
             self.record(to_name)  # an unknown name fails here, before anything is done
-        snap = self.snapshot(from_name)
-        why = f"{snap.status.value}: {snap.reason}" if snap else "unknown"
-        commits: tuple[str, ...] = ()
-        if rec.branch and rec.base_commit and self.config.repo is not None:
-            try:
-                commits = tuple(git_repo.commit_lines(self.config.repo, rec.base_commit, rec.branch))
-            except git_repo.GitError:
-                commits = ()
-        # the previous agent steps aside first, so two agents never work the task at once
-        pid = self.pane_pid(rec)
-        if old == "pause" and pid is not None and not is_stopped(pid):
-            self.pause(from_name, reason=f"task {task_id} reassigned")
-        elif old == "stop":
-            self.kill(from_name)
-        handoff = Handoff(
-            task=prompt,
-            from_agent=from_name,
-            why=why,
-            last_lines=tuple(tail_lines(self.store.pane_tail(from_name))),
-            branch=rec.branch,
-            commits=commits,
-            continue_on_branch=bool(rec.branch),
-        )
-        message = handoff_message(handoff)
+        message, why, snap = self._step_aside(rec, task_id, prompt, old)
         cost = commits_now = None
         if new_agent:
             src = rec.spec
@@ -773,6 +753,99 @@ class FleetActions:
             "reassign", from_name, f"task {task_id} -> {to_name}",
             f"task {task_id} moved from {from_name} ({OLD_FATES[old]}) to {to_name}; {how} gets a handoff at its prompt",
         )
+
+    def _step_aside(self, rec: AgentRecord, task_id: str, prompt: str, old: str) -> tuple[str, str, AgentSnapshot | None]:
+        """The agent holding `task_id` steps aside (paused, stopped or kept, as `old` says), so that two
+        agents never work the task at once: the handoff message for the next one, why it moves, its snapshot."""
+        snap = self.snapshot(rec.name)
+        why = f"{snap.status.value}: {snap.reason}" if snap else "unknown"
+        commits: tuple[str, ...] = ()
+        if rec.branch and rec.base_commit and self.config.repo is not None:
+            try:
+                commits = tuple(git_repo.commit_lines(self.config.repo, rec.base_commit, rec.branch))
+            except git_repo.GitError:
+                commits = ()
+        # the previous agent steps aside first, so two agents never work the task at once
+        pid = self.pane_pid(rec)
+        if old == "pause" and pid is not None and not is_stopped(pid):
+            self.pause(rec.name, reason=f"task {task_id} reassigned")
+        elif old == "stop":
+            self.kill(rec.name)
+        handoff = Handoff(
+            task=prompt,
+            from_agent=rec.name,
+            why=why,
+            last_lines=tuple(tail_lines(self.store.pane_tail(rec.name))),
+            branch=rec.branch,
+            commits=commits,
+            continue_on_branch=bool(rec.branch),
+        )
+        return handoff_message(handoff), why, snap
+
+    # -- reassign across hosts (issue 22): the handoff leaves one host's agent, another's gets it --
+
+    def _reassign_on_hosts(self, from_name: str, to_name: str | None, new_kind: str | None, old: str) -> Outcome | None:
+        """Where an agent of another host is in it: both on one host (or a new agent next to it):
+        that host's own `reassign`; across hosts: the old agent's host steps it aside and hands the
+        task over (`release`), the new one's takes it (`take`), the handoff on ssh's stdin. None:
+        both agents are this machine's."""
+        from mission_control.fleet.remote_actions import host_of, run_on_host
+
+        src = host_of(self.config, [from_name])
+        dst = host_of(self.config, [to_name]) if to_name else src
+        if src is None and dst is None:
+            return None
+        if to_name == from_name:
+            raise ActionError("pick another agent to take the task")
+        if old not in OLD_FATES:
+            raise ActionError(f"old agent action {old!r}: use pause, stop or keep")
+        if src is not None and dst is not None and src.name == dst.name:
+            words = ["reassign", from_name, *(["--to", to_name] if to_name else ["--new", new_kind or ""]), "--old", old]
+            return self.on_host(from_name, words)
+        assert to_name is not None
+        if dst is None:
+            self.record(to_name)  # an unknown name fails here, before anything is done
+        where = f"{to_name} ({'host ' + dst.name if dst else 'local'})"
+        if src is None:
+            handoff = self.release(from_name, old=old, to=where)
+        else:
+            r = run_on_host(self.config, src, ["reassign", from_name, "--release", "--to", where, "--old", old], actor=self.actor)
+            if r.code != 0:
+                return self._host_outcome(from_name, src.name, r)
+            handoff = json.loads(r.stdout.strip().splitlines()[-1])
+        handoff["from"] = f"{from_name}" + (f" (host {src.name})" if src else "")
+        if dst is None:
+            return self.take(to_name, handoff)
+        return self._host_outcome(to_name, dst.name, run_on_host(self.config, dst, ["reassign", to_name, "--take"],
+                                                                 stdin=json.dumps(handoff), actor=self.actor))
+
+    @recorded
+    def release(self, name: str, *, old: str = "pause", to: str = "another host") -> dict[str, Any]:
+        """`name` steps aside from its task for an agent elsewhere (`to`, as the log says it): the
+        task and its handoff, for `take` there; the task is no longer this agent's."""
+        held = self.held_task(name)
+        if held is None:
+            raise ActionError(f"{name} holds no task to reassign")
+        task_id, prompt = held
+        message, why, _ = self._step_aside(self.record(name), task_id, prompt, old)
+        self.store.update_agent(name, task=None)
+        self._log("reassign", name, f"task {task_id} -> {to}", f"task {task_id} handed from {name} ({OLD_FATES[old]}) to {to}")
+        return {"task_id": task_id, "prompt": prompt, "message": message, "why": why}
+
+    @recorded
+    def take(self, name: str, handoff: dict[str, Any]) -> Outcome:
+        """`name` takes a task another host's agent handed over (`release`): it gets the handoff at its prompt."""
+        try:
+            task_id, prompt, message, why, source = (str(handoff[k]) for k in ("task_id", "prompt", "message", "why", "from"))
+        except (KeyError, TypeError):
+            raise ActionError("the handoff is not the JSON `reassign --release` prints; nothing taken") from None
+        self.record(name)
+        target = self.snapshot(name)
+        self.store.queue_delivery(name, "handoff", message)
+        self.store.update_agent(name, task=prompt)
+        self.store.record_task(task_id, prompt, name, source, why, target.cost_usd if target else None)
+        return self._log("reassign", name, f"task {task_id} <- {source}",
+                         f"task {task_id} moved from {source} to {name}; it gets a handoff at its prompt")
 
     def _on_board(self, task_id: str) -> bool:
         return any(t.id == task_id and t.state in HELD for t in self.store.tasks())
