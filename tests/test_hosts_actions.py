@@ -288,3 +288,31 @@ def test_reassign_from_a_remote_agent_to_a_local_one_and_back(cli, tmp_path: Pat
         assert box_row("there").get("task") == task
     finally:
         cli("down", "-c", str(cfg), **env)
+
+
+def test_the_detail_panel_shows_the_hosts_round_trip() -> None:
+    from mission_control.core.model import AgentSnapshot, Status
+    from mission_control.ui.widgets.detail_panel import describe
+
+    there = AgentSnapshot(name="there", kind="shell", host="box\x1b[31m", host_latency_ms=12.4, status=Status.IDLE)
+    assert "on host box␛[31m · round trip 12 ms (over its ssh connection)" in describe(there, [], 0.0).plain
+    assert "not measured yet" in describe(AgentSnapshot(name="t", kind="shell", host="box"), [], 0.0).plain
+    assert "on host" not in describe(AgentSnapshot(name="here", kind="shell"), [], 0.0).plain
+
+
+async def test_the_dashboard_shows_a_real_hosts_round_trip(cli, tmp_path: Path, ssh_box, monkeypatch) -> None:
+    from mission_control.ui.widgets.detail_panel import DetailPanel
+
+    cfg = _split(tmp_path, ssh_box)
+    _up(cli, cfg, ssh_box)
+    try:
+        retry_until(lambda: _rows(cli, cfg, ssh_box).get("there", {}).get("host_latency_ms") is not None, timeout=60,
+                    message="the box's round trip measured")
+        app = _app(cfg, ssh_box, cli, monkeypatch)
+        async with app.run_test(size=(150, 40)) as pilot:
+            await _select(pilot, app, "there")
+            facts = app.query_one(DetailPanel).query_one("#detail-facts")
+            await pilot_until(pilot, lambda: "on host box · round trip " in str(facts.render()), message="the round trip shown")
+            assert " ms (over its ssh connection)" in str(facts.render())
+    finally:
+        cli("down", "-c", str(cfg), **_env(ssh_box))
