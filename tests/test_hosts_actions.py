@@ -316,3 +316,14 @@ async def test_the_dashboard_shows_a_real_hosts_round_trip(cli, tmp_path: Path, 
             assert " ms (over its ssh connection)" in str(facts.render())
     finally:
         cli("down", "-c", str(cfg), **_env(ssh_box))
+
+
+def test_a_handoff_that_is_not_releases_json_is_one_line_and_nothing_is_taken(cli, tmp_path: Path) -> None:
+    import subprocess
+
+    cfg = fleet(tmp_path, shell_agent("here", "bash"))
+    for stdin in ("not json $(touch pwned)", "[1, 2]", '{"task_id": "t"}'):
+        r = subprocess.run([sys.executable, "-m", "mission_control", "reassign", "here", "--take", "-c", str(cfg)],
+                           input=stdin, capture_output=True, text=True, env=cli.env(), cwd=cli.cwd, timeout=60)
+        assert r.returncode in (1, 2) and r.stderr.count("\n") == 1 and "nothing taken" in r.stderr, r.stderr
+    assert not list(tmp_path.rglob("pwned"))
