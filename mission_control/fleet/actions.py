@@ -812,7 +812,10 @@ class FleetActions:
             r = run_on_host(self.config, src, ["reassign", from_name, "--release", "--to", where, "--old", old], actor=self.actor)
             if r.code != 0:
                 return self._host_outcome(from_name, src.name, r)
-            handoff = json.loads(r.stdout.strip().splitlines()[-1])
+            try:
+                handoff = json.loads((r.stdout.strip().splitlines() or [""])[-1])
+            except ValueError:
+                raise ActionError(f"{src.name}: its `reassign --release` printed no handoff: nothing taken") from None
         handoff["from"] = f"{from_name}" + (f" (host {src.name})" if src else "")
         if dst is None:
             return self.take(to_name, handoff)
