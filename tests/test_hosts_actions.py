@@ -282,6 +282,8 @@ def test_reassign_from_a_remote_agent_to_a_local_one_and_back(cli, tmp_path: Pat
                     message="the box's agent got the handoff back")
         retry_until(lambda: box_row("there").get("task") == task, message="the task is the box's agent's again")
         assert not list(tmp_path.rglob("pwned")) and not list(ssh_box.home.rglob("pwned"))
+        r = cli("reassign", "here", "--to", "there", "-c", str(cfg), **env)  # it left here: nothing to hand over again
+        assert r.returncode == 1 and "here holds no task to reassign" in r.stderr, r.stderr
         # an unknown agent fails before anything moves
         r = cli("reassign", "there", "--to", "nobody", "-c", str(cfg), **env)
         assert r.returncode == 1 and "no agent named 'nobody'" in r.stderr, r.stderr

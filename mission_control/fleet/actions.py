@@ -832,6 +832,7 @@ class FleetActions:
         task_id, prompt = held
         message, why, _ = self._step_aside(self.record(name), task_id, prompt, old)
         self.store.update_agent(name, task=None)
+        self.store.record_task(task_id, prompt, "", name, f"handed to {to}", None)  # nobody here holds it now
         self._log("reassign", name, f"task {task_id} -> {to}", f"task {task_id} handed from {name} ({OLD_FATES[old]}) to {to}")
         return {"task_id": task_id, "prompt": prompt, "message": message, "why": why}
 
