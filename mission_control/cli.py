@@ -157,7 +157,20 @@ def _inside_tmux(config: FleetConfig, tmux) -> bool:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    return _attach(_config(args))
+    config = _config(args)
+    if getattr(args, "agent", None):  # at that agent's pane; on its host, over ssh (issue 22)
+        from mission_control.fleet.remote_actions import attach_argv, host_of
+
+        if (host := host_of(config, [args.agent]) if config.hosts else None) is not None:
+            argv = attach_argv(config, host, args.agent)
+            os.execvp(argv[0], argv)
+        from mission_control.fleet.actions import FleetActions
+
+        acts = FleetActions(config, actor="cli")
+        rec = acts.record(args.agent)
+        if rec.pane_id:
+            acts.tmux.select_pane(rec.pane_id)
+    return _attach(config)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -247,6 +260,8 @@ def _on_host(args: argparse.Namespace) -> int | None:
     elif args.command == "send":
         stdin = " ".join(args.text) if args.text else sys.stdin.read()
         words += ["--force"] if args.force else []
+    elif args.command == "answer" and args.choice is not None:
+        words.append(args.choice)
     result = run_on_host(config, host, words, stdin=stdin)
     if result.stdout.strip():  # the host's words, shown inert like every outside text
         say(result.stdout.rstrip("\n"), lines=True)
@@ -399,6 +414,15 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def cmd_reassign(args: argparse.Namespace) -> int:
     acts = _actions(args)
+    if args.release:  # issue 22: run by another host's `reassign`; the handoff, as JSON, for its `--take`
+        print(json.dumps(acts.release(args.agent, old=args.old, to=args.to or "another host")))
+        return 0
+    if args.take:  # the handoff on stdin, never on a command line
+        try:
+            handoff = json.loads(sys.stdin.read())
+        except ValueError:
+            raise UsageError("reassign --take: stdin is not the JSON `reassign --release` prints; nothing taken") from None
+        return _report(acts.take(args.agent, handoff if isinstance(handoff, dict) else {}))
     if bool(args.to) == bool(args.new_kind):
         raise UsageError("give either --to AGENT or --new KIND")
     return _report(acts.reassign(args.agent, args.to, new_kind=args.new_kind, old=args.old))
@@ -660,6 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clean", action="store_true", help="also remove agents' worktrees that hold no unmerged or uncommitted work")
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("attach", parents=[common], help="attach to the running fleet (e.g. `ssh host -t mission-control attach`)")
+    p.add_argument("agent", nargs="?", help="at this agent's pane (an agent of another host: over ssh, attached there)")
     p.set_defaults(func=cmd_attach)
     p = sub.add_parser("dashboard", parents=[common], help="run the dashboard against the running fleet")
     p.set_defaults(func=cmd_dashboard)
@@ -711,6 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="AGENT")
     p.add_argument("--new", dest="new_kind", metavar="KIND", help="to a new agent of this kind")
     p.add_argument("--old", choices=("pause", "stop", "keep"), default="pause", help="what happens to the old agent (default: pause)")
+    p.add_argument("--release", action="store_true", help=argparse.SUPPRESS)  # issue 22: the other host's half of a reassign
+    p.add_argument("--take", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_reassign)
     p = sub.add_parser("send", parents=[common], help="type text + Enter into an agent's pane")
     p.add_argument("agent")

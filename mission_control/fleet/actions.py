@@ -9,6 +9,7 @@ log and every message carry masked values only.
 from __future__ import annotations
 
 import difflib
+import json
 import functools
 import os
 import signal
@@ -113,10 +114,14 @@ class FleetActions:
         host = host_of(self.config, [name]) if self.config.hosts else None
         if host is None:
             return None
-        result = run_on_host(self.config, host, words, stdin=stdin)
+        return self._host_outcome(name, host.name, run_on_host(self.config, host, words, stdin=stdin, actor=self.actor))
+
+    @staticmethod
+    def _host_outcome(name: str | None, host: str, result: Any) -> Outcome:
+        """A host's answer to an action as one outcome: its last line, `host: ` first."""
         lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
         message = lines[-1].removeprefix("mission-control: ") if lines else f"exit status {result.code}"
-        return Outcome(name, f"{host.name}: {message}", result.code == 0)
+        return Outcome(name, f"{host}: {message}", result.code == 0)
 
     def record(self, name: str) -> AgentRecord:
         agents = {a.name: a for a in self.store.agents()}
@@ -436,8 +441,10 @@ class FleetActions:
         it, resuming its conversation where the kind can. All or nothing per agent: its injected
         variables (and its `.env`) change only when its respawn succeeded."""
         fix = text if isinstance(text, EnvFix) else parse_env_text(text)
-        targets = [self.record(n) for n in names] if names else self.store.agents()
-        out = []
+        out, left = self._inject_on_hosts(names, fix, write_dotenv)
+        if names and not left:  # every one of them on another host
+            return out
+        targets = [self.record(n) for n in left] if left else self.store.agents()
         for rec in targets:
             spec = rec.spec
             detail = fix.masked() + (" (+ .env)" if write_dotenv else "")
@@ -450,6 +457,23 @@ class FleetActions:
             how = f"resumed with `{spec.resume_command}`" if spec.resume_command else "restarted with its task"
             out.append(self._log("inject", spec.name, detail, f"set {', '.join(fix.values)} for {spec.name}; {how}"))
         return out
+
+    def _inject_on_hosts(self, names: list[str] | None, fix: EnvFix, dotenv: bool) -> tuple[list[Outcome], list[str] | None]:
+        """Issue 22: the agents of other hosts get `fix` from their host's `inject` (the values on
+        ssh's stdin; every host's agents when `names` is None): their outcomes, and the names left
+        to this machine."""
+        from mission_control.fleet.remote_actions import by_host, env_text, host_named, run_on_host
+
+        if not self.config.hosts:
+            return [], names
+        hosts, local = by_host(self.config, names) if names is not None else ({h.name: [] for h in self.config.hosts if h.agents}, None)
+        text = env_text(fix.values) if hosts else ""
+        out = []
+        for host, agents in hosts.items():
+            words = ["inject", *(agents or ["--all"]), *(["--dotenv"] if dotenv else [])]
+            result = run_on_host(self.config, host_named(self.config, host), words, stdin=text, actor=self.actor)
+            out.append(self._host_outcome(agents[0] if len(agents) == 1 else None, host, result))
+        return out, local
 
     @contextmanager
     def _injected(self, name: str, values: dict[str, str], dotenv: Path | None) -> Iterator[None]:
@@ -481,12 +505,18 @@ class FleetActions:
 
     def injected_env(self, name: str) -> dict[str, str]:
         """The variables injected into an agent, by name, with masked values (never a value)."""
+        from mission_control.fleet.remote_actions import host_of, injected_on_host
+
+        if (host := host_of(self.config, [name]) if self.config.hosts else None) is not None:
+            return injected_on_host(self.config, host, name)  # masked there: no value crosses the link
         self._known(name)
         return {k: mask_value(v) + f" ({len(v)} chars)" for k, v in self.store.env_overlay(name).items()}
 
     @recorded
     def unset_env(self, name: str, names: list[str]) -> Outcome:
         """Forget injected variables of an agent. The running agent keeps them until it restarts."""
+        if (remote := self.on_host(name, ["env", name, *(w for n in names for w in ("--unset", n))])) is not None:
+            return remote
         self._known(name)
         with self._env_locked(name):
             injected = self.store.env_overlay(name)
@@ -502,7 +532,23 @@ class FleetActions:
     # -- zoom / attach ------------------------------------------------------------
 
     def zoom(self, name: str) -> Outcome:
-        """Show the agent's pane: zoom it in place inside the fleet, else attach to it."""
+        """Show the agent's pane: zoom it in place inside the fleet, else attach to it. An agent of
+        another host: `ssh -tt` attaching to it there, in a new window of the tmux this runs in
+        (the laptop's), else in this terminal."""
+        from mission_control.fleet.remote_actions import attach_argv, host_of, window_argv
+
+        if (host := host_of(self.config, [name]) if self.config.hosts else None) is not None:
+            from mission_control.adapters.run import CommandError, interactive, run
+
+            argv = attach_argv(self.config, host, name)
+            try:
+                if os.environ.get("TMUX"):
+                    run(window_argv(argv, f"{name}@{host.name}"))
+                else:
+                    interactive(argv)
+            except CommandError as exc:
+                return self._log("zoom", name, f"on host {host.name}", str(exc), ok=False)
+            return self._log("zoom", name, f"on host {host.name}", f"showing {name} on host {host.name} over ssh")
         rec = self.record(name)
         if not rec.pane_id:
             raise ActionError(f"{name} has no pane")
@@ -548,7 +594,10 @@ class FleetActions:
         """Choose `choice` (an option's number, `y`/`n`, or its label) in the prompt the agent waits
         on, the way its kind takes a choice. Only if it is WAITING, and only into the same prompt:
         the one the person saw (`expected`, when given) and the one read again right before the
-        keys go in (and, for menus, again after the highlight moved, before Enter)."""
+        keys go in (and, for menus, again after the highlight moved, before Enter). On another
+        host, its own `answer` reads the prompt there and checks the same right before typing."""
+        if (remote := self.on_host(name, ["answer", name, choice])) is not None:
+            return remote
         rec = self.record(name)
         prompt = self.waiting_prompt(name)
         if expected is not None and not expected.same(prompt):
@@ -658,6 +707,8 @@ class FleetActions:
     @recorded
     def reassign(self, from_name: str, to_name: str | None = None, *, new_kind: str | None = None, old: str = "pause") -> Outcome:
         """Move `from_name`'s task to another agent (or a new one of `new_kind`) with a handoff message."""
+        if self.config.hosts and (moved := self._reassign_on_hosts(from_name, to_name, new_kind, old)) is not None:
+            return moved
         rec = self.record(from_name)
         held = self.held_task(from_name)
         if held is None:
@@ -674,30 +725,7 @@ class FleetActions:
             to_name = self._free_name(f"{from_name}-{new_kind}")
         else:
             self.record(to_name)  # an unknown name fails here, before anything is done
-        snap = self.snapshot(from_name)
-        why = f"{snap.status.value}: {snap.reason}" if snap else "unknown"
-        commits: tuple[str, ...] = ()
-        if rec.branch and rec.base_commit and self.config.repo is not None:
-            try:
-                commits = tuple(git_repo.commit_lines(self.config.repo, rec.base_commit, rec.branch))
-            except git_repo.GitError:
-                commits = ()
-        # the previous agent steps aside first, so two agents never work the task at once
-        pid = self.pane_pid(rec)
-        if old == "pause" and pid is not None and not is_stopped(pid):
-            self.pause(from_name, reason=f"task {task_id} reassigned")
-        elif old == "stop":
-            self.kill(from_name)
-        handoff = Handoff(
-            task=prompt,
-            from_agent=from_name,
-            why=why,
-            last_lines=tuple(tail_lines(self.store.pane_tail(from_name))),
-            branch=rec.branch,
-            commits=commits,
-            continue_on_branch=bool(rec.branch),
-        )
-        message = handoff_message(handoff)
+        message, why, snap = self._step_aside(rec, task_id, prompt, old)
         cost = commits_now = None
         if new_agent:
             src = rec.spec
@@ -726,6 +754,103 @@ class FleetActions:
             f"task {task_id} moved from {from_name} ({OLD_FATES[old]}) to {to_name}; {how} gets a handoff at its prompt",
         )
 
+    def _step_aside(self, rec: AgentRecord, task_id: str, prompt: str, old: str) -> tuple[str, str, AgentSnapshot | None]:
+        """The agent holding `task_id` steps aside (paused, stopped or kept, as `old` says), so that two
+        agents never work the task at once: the handoff message for the next one, why it moves, its snapshot."""
+        snap = self.snapshot(rec.name)
+        why = f"{snap.status.value}: {snap.reason}" if snap else "unknown"
+        commits: tuple[str, ...] = ()
+        if rec.branch and rec.base_commit and self.config.repo is not None:
+            try:
+                commits = tuple(git_repo.commit_lines(self.config.repo, rec.base_commit, rec.branch))
+            except git_repo.GitError:
+                commits = ()
+        # the previous agent steps aside first, so two agents never work the task at once
+        pid = self.pane_pid(rec)
+        if old == "pause" and pid is not None and not is_stopped(pid):
+            self.pause(rec.name, reason=f"task {task_id} reassigned")
+        elif old == "stop":
+            self.kill(rec.name)
+        handoff = Handoff(
+            task=prompt,
+            from_agent=rec.name,
+            why=why,
+            last_lines=tuple(tail_lines(self.store.pane_tail(rec.name))),
+            branch=rec.branch,
+            commits=commits,
+            continue_on_branch=bool(rec.branch),
+        )
+        return handoff_message(handoff), why, snap
+
+    # -- reassign across hosts (issue 22): the handoff leaves one host's agent, another's gets it --
+
+    def _reassign_on_hosts(self, from_name: str, to_name: str | None, new_kind: str | None, old: str) -> Outcome | None:
+        """Where an agent of another host is in it: both on one host (or a new agent next to it):
+        that host's own `reassign`; across hosts: the old agent's host steps it aside and hands the
+        task over (`release`), the new one's takes it (`take`), the handoff on ssh's stdin. None:
+        both agents are this machine's."""
+        from mission_control.fleet.remote_actions import host_of, run_on_host
+
+        src = host_of(self.config, [from_name])
+        dst = host_of(self.config, [to_name]) if to_name else src
+        if src is None and dst is None:
+            return None
+        if to_name == from_name:
+            raise ActionError("pick another agent to take the task")
+        if old not in OLD_FATES:
+            raise ActionError(f"old agent action {old!r}: use pause, stop or keep")
+        if src is not None and dst is not None and src.name == dst.name:
+            words = ["reassign", from_name, *(["--to", to_name] if to_name else ["--new", new_kind or ""]), "--old", old]
+            return self.on_host(from_name, words)
+        assert to_name is not None
+        if dst is None:
+            self.record(to_name)  # an unknown name fails here, before anything is done
+        where = f"{to_name} ({'host ' + dst.name if dst else 'local'})"
+        if src is None:
+            handoff = self.release(from_name, old=old, to=where)
+        else:
+            r = run_on_host(self.config, src, ["reassign", from_name, "--release", "--to", where, "--old", old], actor=self.actor)
+            if r.code != 0:
+                return self._host_outcome(from_name, src.name, r)
+            try:
+                handoff = json.loads((r.stdout.strip().splitlines() or [""])[-1])
+            except ValueError:
+                raise ActionError(f"{src.name}: its `reassign --release` printed no handoff: nothing taken") from None
+        handoff["from"] = f"{from_name}" + (f" (host {src.name})" if src else "")
+        if dst is None:
+            return self.take(to_name, handoff)
+        return self._host_outcome(to_name, dst.name, run_on_host(self.config, dst, ["reassign", to_name, "--take"],
+                                                                 stdin=json.dumps(handoff), actor=self.actor))
+
+    @recorded
+    def release(self, name: str, *, old: str = "pause", to: str = "another host") -> dict[str, Any]:
+        """`name` steps aside from its task for an agent elsewhere (`to`, as the log says it): the
+        task and its handoff, for `take` there; the task is no longer this agent's."""
+        held = self.held_task(name)
+        if held is None:
+            raise ActionError(f"{name} holds no task to reassign")
+        task_id, prompt = held
+        message, why, _ = self._step_aside(self.record(name), task_id, prompt, old)
+        self.store.update_agent(name, task=None)
+        self.store.record_task(task_id, prompt, "", name, f"handed to {to}", None)  # nobody here holds it now
+        self._log("reassign", name, f"task {task_id} -> {to}", f"task {task_id} handed from {name} ({OLD_FATES[old]}) to {to}")
+        return {"task_id": task_id, "prompt": prompt, "message": message, "why": why}
+
+    @recorded
+    def take(self, name: str, handoff: dict[str, Any]) -> Outcome:
+        """`name` takes a task another host's agent handed over (`release`): it gets the handoff at its prompt."""
+        try:
+            task_id, prompt, message, why, source = (str(handoff[k]) for k in ("task_id", "prompt", "message", "why", "from"))
+        except (KeyError, TypeError):
+            raise ActionError("the handoff is not the JSON `reassign --release` prints; nothing taken") from None
+        self.record(name)
+        target = self.snapshot(name)
+        self.store.queue_delivery(name, "handoff", message)
+        self.store.update_agent(name, task=prompt)
+        self.store.record_task(task_id, prompt, name, source, why, target.cost_usd if target else None)
+        return self._log("reassign", name, f"task {task_id} <- {source}",
+                         f"task {task_id} moved from {source} to {name}; it gets a handoff at its prompt")
+
     def _on_board(self, task_id: str) -> bool:
         return any(t.id == task_id and t.state in HELD for t in self.store.tasks())
 
@@ -743,6 +868,8 @@ class FleetActions:
 
     @recorded
     def merge(self, name: str) -> Outcome:
+        if (remote := self.on_host(name, ["merge", name])) is not None:
+            return remote
         rec = self.record(name)
         if not rec.branch or self.config.repo is None:
             raise ActionError(f"{name} has no worktree branch to merge (worktree = false)")
@@ -759,6 +886,10 @@ class FleetActions:
         return self._log("merge", name, f"{rec.branch} -> {base}", detail, ok=False)
 
     def diff_stat(self, name: str) -> str:
+        if (remote := self.on_host(name, ["diff", name])) is not None:
+            if not remote.ok:
+                raise ActionError(remote.message)
+            return remote.message
         rec, repo, base = self._diff_range(name)
         try:
             text = git_repo.diff_stat(repo, rec.branch or "", base)
@@ -768,7 +899,11 @@ class FleetActions:
 
     def diff(self, name: str) -> BranchDiff:
         """The agent's branch against its base, as files (the dashboard's diff view, `D`); the
-        worktree's uncommitted files are counted, not shown (a merge takes commits)."""
+        worktree's uncommitted files are counted, not shown (a merge takes commits). An agent of
+        another host: its host's one line on why there is nothing to show (no worktree branch
+        there yet), else its stat."""
+        if self.config.hosts and (remote := self.on_host(name, ["diff", name])) is not None:
+            raise ActionError(remote.message if not remote.ok else f"{remote.message} (the full diff view of another host's agent: not yet)")
         rec, repo, base = self._diff_range(name)
         branch = rec.branch or ""
         try:

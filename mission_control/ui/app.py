@@ -425,11 +425,22 @@ class MissionControlApp(App[None]):
             self._inject(agent.name, rule_diagnosis(agent.status.value, agent.reason, agent.evidence, agent.kind).env_var or "")
 
     def _inject(self, name: str, suggested: str) -> None:
+        agent = self.snapshot.agent(name) if self.snapshot else None
+        if agent is not None and agent.host:  # its host lists them, over ssh (issue 22): off the UI thread
+            self.perform("inject", lambda: self._injected(name), then=lambda got: self._ask_inject(name, suggested, *got))
+        else:
+            self._ask_inject(name, suggested, *self._injected(name))
+
+    def _injected(self, name: str) -> tuple[dict[str, str], str | None]:
+        """The agent's injected variables, masked (no value reaches the UI), or why they could not be read."""
         try:
-            injected = self.actions.injected_env(name)  # masked: no value reaches the UI
-        except Exception as exc:  # an unreadable env file: said, and the dialog still opens
-            self.notify(f"inject: {exc}", severity="error", timeout=8)
-            injected = {}
+            return self.actions.injected_env(name), None
+        except Exception as exc:  # an unreadable env file, a host out of reach: said, and the dialog still opens
+            return {}, str(exc)
+
+    def _ask_inject(self, name: str, suggested: str, injected: dict[str, str], problem: str | None) -> None:
+        if problem:
+            self.notify(f"inject: {problem}", severity="error", timeout=8)
         self.ask_then(InjectEnvScreen(name, suggested, injected), lambda req: self.perform("inject", lambda: self._apply_inject(name, req)))
 
     def _apply_inject(self, name: str, req: InjectRequest) -> list[Any]:
@@ -578,6 +589,8 @@ class MissionControlApp(App[None]):
         prompt = bar.prompt if bar.agent == agent.name else None
         if agent.status is not Status.WAITING:
             self.notify(f"{agent.name} is {agent.status.value}: nothing to answer", severity="warning", timeout=3)
+        elif prompt is None and agent.host:  # its screen is on its host: read there, the choice checked there
+            self.perform("answer", lambda: self.actions.answer(agent.name, choice))
         elif prompt is None:
             self.notify(f"no options I can read on {agent.name}'s screen: zoom in to answer", severity="warning", timeout=4)
         elif not prompt.answerable or choice not in prompt.keys():

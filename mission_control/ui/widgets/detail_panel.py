@@ -19,6 +19,9 @@ def describe(a: AgentSnapshot, changes: list[dict], now: float) -> Text:
     t.append(inert(a.name), style="bold")
     window = f"window {inert(a.window)}, " if a.window else ""  # where to find it: agents overflow into further windows
     t.append(f"  ({inert(a.kind)}, {window}pane {inert(a.pane_id or '—')}, pid {a.pid or '—'})\n", style="dim")
+    if a.host:  # issue 22: where it runs, and how far that is
+        rtt = f"round trip {a.host_latency_ms:.0f} ms" if a.host_latency_ms is not None else "round trip not measured yet"
+        t.append(f"on host {inert(a.host)} · {rtt} (over its ssh connection)\n", style="dim")
     t.append(f"{a.status.value}", style="bold")
     t.append(f" for {age(now - a.since) if a.since else '—'}: {inert(a.reason)}\n")
     if a.resume_at is not None:
