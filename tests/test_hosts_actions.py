@@ -313,7 +313,8 @@ async def test_the_dashboard_shows_a_real_hosts_round_trip(cli, tmp_path: Path, 
         app = _app(cfg, ssh_box, cli, monkeypatch)
         async with app.run_test(size=(150, 40)) as pilot:
             await _select(pilot, app, "there")
-            facts = app.query_one(DetailPanel).query_one("#detail-facts")
+            await pilot_until(pilot, lambda: bool(app.screen.query(DetailPanel)), message="the fleet view's detail panel")
+            facts = app.screen.query_one(DetailPanel).query_one("#detail-facts")
             await pilot_until(pilot, lambda: "on host box · round trip " in str(facts.render()), message="the round trip shown")
             assert " ms (over its ssh connection)" in str(facts.render())
     finally:
