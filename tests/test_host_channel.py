@@ -6,10 +6,10 @@ inside the channel's JSON, never on any /proc/*/cmdline; a host without the chan
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
+import threading
 import sys
 from pathlib import Path
 
@@ -114,8 +114,6 @@ def test_a_channel_lost_mid_request_is_one_failure_line_never_a_second_run(
         assert remote, "the box's end of the channel"
         for pid in remote:
             os.kill(pid, 19)
-        import threading
-
         killer = threading.Timer(1.0, lambda: [os.kill(pid, 9) for pid in remote])
         killer.start()
         outcome = acts.on_host("there", ["pause", "there"])

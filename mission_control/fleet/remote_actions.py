@@ -45,15 +45,19 @@ def host_of(config: FleetConfig, names: list[str]) -> HostSpec | None:
     return next(iter(where.values()), None)
 
 
+def _remote_line(config: FleetConfig, host: HostSpec, words: list[str]) -> str:
+    """The remote shell line running `mission-control WORDS -c <its config>` in the host's config folder."""
+    return (f"cd && cd {remote_dir(host.config_dir, config.session)} && exec "
+            + shlex.join(["mission-control", *words, "-c", REMOTE_CONFIG]))
+
+
 def run_on_host(config: FleetConfig, host: HostSpec, words: list[str], *, stdin: str = "", actor: str = "cli",
                 log: bool = True) -> RemoteResult:
     """`mission-control WORDS -c <its config>` on `host`; `stdin` is what the command reads.
     `log`: whether the laptop's action log records it (not for what only reads, like `env`)."""
     r = _through_channel(config, host, words, stdin, actor) if _KEEP_CHANNELS else None
     if r is None:
-        line = (f"cd && cd {remote_dir(host.config_dir, config.session)} && exec "
-                + shlex.join(["mission-control", *words, "-c", REMOTE_CONFIG]))
-        r = SshHost(host).run(line, input=stdin, timeout=120)
+        r = SshHost(host).run(_remote_line(config, host, words), input=stdin, timeout=120)
     if r.returncode == UNREACHABLE and not r.stdout:
         last = [w for w in r.stderr.strip().splitlines() if w.strip()]
         raise RemoteActionError(f"host {host.name!r} is unreachable ({last[-1] if last else 'ssh failed'}): "
@@ -109,8 +113,7 @@ def _channel(config: FleetConfig, host: HostSpec) -> HostChannel:
     with _CHANNELS_LOCK:
         channel = _CHANNELS.get(key)
         if channel is None:
-            line = f"cd && cd {where} && exec " + shlex.join(["mission-control", "host-channel", "-c", REMOTE_CONFIG])
-            channel = _CHANNELS[key] = HostChannel(host, line)
+            channel = _CHANNELS[key] = HostChannel(host, _remote_line(config, host, ["host-channel"]))
         return channel
 
 
@@ -179,9 +182,7 @@ def injected_on_host(config: FleetConfig, host: HostSpec, name: str) -> dict[str
 def attach_argv(config: FleetConfig, host: HostSpec, name: str) -> list[str]:
     """`ssh -tt <host> mission-control attach NAME`: that host's fleet, attached at the agent's pane,
     through the same master connection as every other command to it."""
-    line = (f"cd && cd {remote_dir(host.config_dir, config.session)} && exec "
-            + shlex.join(["mission-control", "attach", name, "-c", REMOTE_CONFIG]))
-    return SshHost(host).argv(line, tty=True)
+    return SshHost(host).argv(_remote_line(config, host, ["attach", name]), tty=True)
 
 
 def window_argv(argv: list[str], title: str) -> list[str]:
