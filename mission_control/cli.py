@@ -667,8 +667,9 @@ def cmd_host_channel(args: argparse.Namespace) -> int:
     """A laptop's action channel to this host (issue 22): JSON requests on stdin, each run by `main`
     here, in this process (fleet/host_channel.py)."""
     from mission_control.fleet.host_channel import serve
+    from mission_control.fleet.remote_actions import CHANNEL_COMMANDS
 
-    return serve(main, args.config or "agents.toml")
+    return serve(main, args.config or "agents.toml", CHANNEL_COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -162,8 +162,8 @@ def test_an_injected_value_travels_inside_the_channel_never_on_a_command_line(
 
 def test_the_hosts_end_runs_whole_lines_only_and_keeps_its_answers_apart() -> None:
     """The host's end alone: a request line is one answer line; what a command writes to fd 1 does not
-    reach the wire; a line that is not a request is one answer with exit 2; a last line without its
-    newline never runs."""
+    reach the wire; a line that is not a request, or names a command a channel does not run, is one answer with
+    exit 2; a last line without its newline never runs."""
     script = (
         "import os, sys\n"
         "from mission_control.fleet.host_channel import serve\n"
@@ -172,13 +172,41 @@ def test_the_hosts_end_runs_whole_lines_only_and_keeps_its_answers_apart() -> No
         "    print('out:' + ' '.join(argv) + ':' + sys.stdin.read())\n"
         "    if argv[0] == 'fail': raise SystemExit(2)\n"
         "    return 0\n"
-        "sys.exit(serve(run, 'cfg.toml'))\n")
+        "sys.exit(serve(run, 'cfg.toml', ('pause', 'fail', 'never')))\n")
     lines = [json.dumps({"words": ["pause", "a"], "stdin": "x\ny", "actor": "t"}), "not json",
-             json.dumps({"words": ["fail"], "stdin": ""}), json.dumps({"words": ["never"], "stdin": ""})]
+             json.dumps({"words": ["fail"], "stdin": ""}), json.dumps({"words": ["supervise"], "stdin": ""}),
+             json.dumps({"words": ["never"], "stdin": ""})]
     r = subprocess.run([sys.executable, "-c", script], input="\n".join(lines), capture_output=True, text=True, timeout=60)
     answers = [json.loads(line) for line in r.stdout.splitlines()]
     assert answers[0] == {"ready": 1}
     assert answers[1] == {"code": 0, "stdout": "out:pause a -c cfg.toml:x\ny\n", "stderr": ""}
     assert answers[2]["code"] == 2 and "not a request" in answers[2]["stderr"]
-    assert answers[3]["code"] == 2
-    assert len(answers) == 4 and "never" not in r.stdout
+    assert answers[3]["code"] == 2 and answers[3]["stdout"].startswith("out:fail")
+    assert answers[4]["code"] == 2 and "not an action a channel runs" in answers[4]["stderr"]  # never run
+    assert len(answers) == 5 and "never" not in r.stdout
+
+
+def test_a_host_whose_channel_does_not_start_gets_one_shot_ssh(cli, tmp_path: Path, ssh_box, monkeypatch, channels) -> None:
+    """A channel that cannot start (an older mission-control there: no `host-channel`) leaves the
+    action to the one-shot ssh, and is not tried again for each action."""
+    cfg = _split(tmp_path, ssh_box, there="bash")
+    _up(cli, cfg, ssh_box)
+    try:
+        retry_until(lambda: _status(cli, cfg, ssh_box, "there") in ("WORKING", "IDLE"), timeout=60,
+                    message="the box's agent in the laptop's view")
+        config, acts = _acts(cfg, ssh_box, cli, monkeypatch)
+        channels.keep_channels()
+        channel = channels._channel(config, config.hosts[0])
+        channel.remote_line = "cd && exec mission-control host-channel-of-another-version"
+        outcome = acts.on_host("there", ["pause", "there"])
+        assert outcome is not None and outcome.ok, outcome
+        assert not channel.alive() and channel.failed_at is not None
+        failed_at = channel.failed_at
+        outcome = acts.on_host("there", ["continue", "there"])
+        assert outcome is not None and outcome.ok, outcome
+        assert channel.failed_at == failed_at  # not started again within RETRY_AFTER
+        there = _box_log(ssh_box)
+        assert _times(there, "pause") == 1 and _times(there, "continue") == 1, there
+    finally:
+        channels.close_channels()
+        cli("down", "-c", str(cfg), **_env(ssh_box))

@@ -153,9 +153,9 @@ class HostChannel:
             proc.stdout.close()
 
 
-def serve(run: Callable[[list[str]], int], config: str) -> int:
+def serve(run: Callable[[list[str]], int], config: str, commands: tuple[str, ...]) -> int:
     """The host's end: one JSON request per line on stdin, one JSON answer per line on stdout,
-    each request `run(words + ["-c", config])` in this process with its stdin/stdout/stderr as text.
+    each request `run(words + ["-c", config])` in this process (only `commands`: the first word) with its stdin/stdout/stderr as text.
     The protocol's own descriptors are kept apart first: what a command or its children write to
     fds 0/1 cannot reach the laptop as an answer. Returns when stdin ends."""
     wire_in = os.fdopen(os.dup(0), "rb", buffering=0)
@@ -173,18 +173,18 @@ def serve(run: Callable[[list[str]], int], config: str) -> int:
         buffer += chunk
         while b"\n" in buffer:
             raw, buffer = buffer.split(b"\n", 1)
-            wire_out.write(json.dumps(_one(run, raw, config)).encode() + b"\n")
+            wire_out.write(json.dumps(_one(run, raw, config, commands)).encode() + b"\n")
 
 
-def _one(run: Callable[[list[str]], int], raw: bytes, config: str) -> dict[str, object]:
+def _one(run: Callable[[list[str]], int], raw: bytes, config: str, commands: tuple[str, ...]) -> dict[str, object]:
     try:
         req = json.loads(raw)
         words = req["words"]
         text = req.get("stdin", "")
         if not (isinstance(words, list) and words and all(isinstance(w, str) for w in words) and isinstance(text, str)):
             raise ValueError("words must be a list of strings, stdin a string")
-        if words[0] == "host-channel":
-            raise ValueError("a channel inside a channel")
+        if words[0] not in commands:
+            raise ValueError(f"{words[0]!r} is not an action a channel runs")
     except (ValueError, KeyError, TypeError) as exc:
         return {"code": 2, "stdout": "", "stderr": f"mission-control: host-channel: not a request ({exc})\n"}
     out, err = io.StringIO(), io.StringIO()

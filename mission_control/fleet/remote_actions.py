@@ -24,6 +24,11 @@ FORWARDED = ("pause", "continue", "resume", "send", "kill", "restart", "inject",
 """The per-agent commands that run on the agent's host when it has one."""
 
 
+CHANNEL_COMMANDS = (*FORWARDED, "env", "reassign")
+"""What a host's action channel runs (in its one process): the per-agent actions, not programs or
+commands that take the process over (supervise, attach, dashboard); others go by one-shot ssh."""
+
+
 class RemoteActionError(MissionControlError):
     """The host could not be reached for the action (exit 1)."""
 
@@ -55,7 +60,7 @@ def run_on_host(config: FleetConfig, host: HostSpec, words: list[str], *, stdin:
                 log: bool = True) -> RemoteResult:
     """`mission-control WORDS -c <its config>` on `host`; `stdin` is what the command reads.
     `log`: whether the laptop's action log records it (not for what only reads, like `env`)."""
-    r = _through_channel(config, host, words, stdin, actor) if _KEEP_CHANNELS else None
+    r = _through_channel(config, host, words, stdin, actor) if _KEEP_CHANNELS and words[0] in CHANNEL_COMMANDS else None
     if r is None:
         r = SshHost(host).run(_remote_line(config, host, words), input=stdin, timeout=120)
     if r.returncode == UNREACHABLE and not r.stdout:
