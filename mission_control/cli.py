@@ -663,6 +663,15 @@ PROGRAMS = ("agent", "demo")
 # ------------------------------------------------------------------ parser
 
 
+def cmd_host_channel(args: argparse.Namespace) -> int:
+    """A laptop's action channel to this host (issue 22): JSON requests on stdin, each run by `main`
+    here, in this process (fleet/host_channel.py)."""
+    from mission_control.fleet.host_channel import serve
+    from mission_control.fleet.remote_actions import CHANNEL_COMMANDS
+
+    return serve(main, args.config or "agents.toml", CHANNEL_COMMANDS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mission-control", description="Supervise a fleet of AI coding agents running in tmux."
@@ -819,6 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event")
     p.add_argument("payload", nargs="*")
     p.set_defaults(func=cmd_hook)
+    p = sub.add_parser("host-channel", parents=[common])  # issue 22: the laptop's action channel to this host, not for people
+    p.set_defaults(func=cmd_host_channel)
     # programs of their own: `main` hands them their arguments before this parser sees them
     sub.add_parser("agent", help="run the built-in Ollama coding agent (what kind = \"ollama\" launches; see `agent --help`)", add_help=False)
     sub.add_parser("demo", help="run one simulated agent of the demo fleet (see `demo --help`)", add_help=False)

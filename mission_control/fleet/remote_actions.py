@@ -6,7 +6,10 @@ records the action too (with the host's answer as its outcome), as the host's ow
 
 from __future__ import annotations
 
+import atexit
 import shlex
+import subprocess
+import threading
 from dataclasses import dataclass
 
 from mission_control.adapters.ssh import UNREACHABLE, SshHost
@@ -15,9 +18,15 @@ from mission_control.core.config import FleetConfig, HostSpec
 from mission_control.core.env_overlay import EnvTextError, parse_env_text
 from mission_control.core.errors import MissionControlError, UsageError
 from mission_control.core.hosts import REMOTE_CONFIG, remote_dir
+from mission_control.fleet.host_channel import ChannelLost, ChannelUnusable, HostChannel
 
 FORWARDED = ("pause", "continue", "resume", "send", "kill", "restart", "inject", "diff", "answer", "merge")
 """The per-agent commands that run on the agent's host when it has one."""
+
+
+CHANNEL_COMMANDS = (*FORWARDED, "env", "reassign")
+"""What a host's action channel runs (in its one process): the per-agent actions, not programs or
+commands that take the process over (supervise, attach, dashboard); others go by one-shot ssh."""
 
 
 class RemoteActionError(MissionControlError):
@@ -41,13 +50,19 @@ def host_of(config: FleetConfig, names: list[str]) -> HostSpec | None:
     return next(iter(where.values()), None)
 
 
+def _remote_line(config: FleetConfig, host: HostSpec, words: list[str]) -> str:
+    """The remote shell line running `mission-control WORDS -c <its config>` in the host's config folder."""
+    return (f"cd && cd {remote_dir(host.config_dir, config.session)} && exec "
+            + shlex.join(["mission-control", *words, "-c", REMOTE_CONFIG]))
+
+
 def run_on_host(config: FleetConfig, host: HostSpec, words: list[str], *, stdin: str = "", actor: str = "cli",
                 log: bool = True) -> RemoteResult:
     """`mission-control WORDS -c <its config>` on `host`; `stdin` is what the command reads.
     `log`: whether the laptop's action log records it (not for what only reads, like `env`)."""
-    line = (f"cd && cd {remote_dir(host.config_dir, config.session)} && exec "
-            + shlex.join(["mission-control", *words, "-c", REMOTE_CONFIG]))
-    r = SshHost(host).run(line, input=stdin, timeout=120)
+    r = _through_channel(config, host, words, stdin, actor) if _KEEP_CHANNELS and words[0] in CHANNEL_COMMANDS else None
+    if r is None:
+        r = SshHost(host).run(_remote_line(config, host, words), input=stdin, timeout=120)
     if r.returncode == UNREACHABLE and not r.stdout:
         last = [w for w in r.stderr.strip().splitlines() if w.strip()]
         raise RemoteActionError(f"host {host.name!r} is unreachable ({last[-1] if last else 'ssh failed'}): "
@@ -60,6 +75,66 @@ def run_on_host(config: FleetConfig, host: HostSpec, words: list[str], *, stdin:
     except StoreError:
         pass  # the host's own log has it; a laptop store that cannot be written does not undo the action
     return RemoteResult(r.returncode, r.stdout, r.stderr)
+
+
+_KEEP_CHANNELS = False
+_CHANNELS: dict[tuple[str, str, str], HostChannel] = {}
+_CHANNELS_LOCK = threading.Lock()
+
+
+def keep_channels(config: FleetConfig | None = None, *, wait: bool = False) -> None:
+    """From now on this process keeps one action channel per host (fleet/host_channel.py) and sends
+    its actions through it (the dashboard, the supervisor: processes that act often); the one-shot
+    CLI does not. With `config`, each host's channel is opened now (in the background unless
+    `wait`), so the first key does not wait for it. The channels end when the process does."""
+    global _KEEP_CHANNELS
+    if not _KEEP_CHANNELS:
+        _KEEP_CHANNELS = True
+        atexit.register(close_channels)
+    if config is None:
+        return
+    opening = [threading.Thread(target=_channel(config, host).open, daemon=True) for host in config.hosts]
+    for thread in opening:
+        thread.start()
+    for thread in opening if wait else ():
+        thread.join()
+
+
+def close_channels() -> None:
+    """End this process's channels; actions use the one-shot ssh again until `keep_channels`."""
+    global _KEEP_CHANNELS
+    _KEEP_CHANNELS = False
+    with _CHANNELS_LOCK:
+        channels = list(_CHANNELS.values())
+        _CHANNELS.clear()
+    for channel in channels:
+        channel.close()
+
+
+def _channel(config: FleetConfig, host: HostSpec) -> HostChannel:
+    """This process's channel to `host` (not started yet when new)."""
+    where = remote_dir(host.config_dir, config.session)
+    key = (host.name, host.ssh, where)
+    with _CHANNELS_LOCK:
+        channel = _CHANNELS.get(key)
+        if channel is None:
+            channel = _CHANNELS[key] = HostChannel(host, _remote_line(config, host, ["host-channel"]))
+        return channel
+
+
+def _through_channel(config: FleetConfig, host: HostSpec, words: list[str], stdin: str,
+                     actor: str) -> subprocess.CompletedProcess[str] | None:
+    """`words` run through the host's channel (started or restarted as needed); None: the channel
+    cannot take it and nothing ran (the caller uses the one-shot ssh). A channel lost mid-request
+    is one failure (exit 1), never a second run."""
+    try:
+        code, out, err = _channel(config, host).request(words, stdin, actor, timeout=120)
+    except ChannelUnusable:
+        return None
+    except ChannelLost as exc:
+        return subprocess.CompletedProcess(words, 1, "", f"mission-control: host {host.name!r}: the action channel "
+                                           f"was lost during {words[0]} ({exc}); it may or may not have been done\n")
+    return subprocess.CompletedProcess(words, code, out, err)
 
 
 def by_host(config: FleetConfig, names: list[str]) -> tuple[dict[str, list[str]], list[str]]:
@@ -112,9 +187,7 @@ def injected_on_host(config: FleetConfig, host: HostSpec, name: str) -> dict[str
 def attach_argv(config: FleetConfig, host: HostSpec, name: str) -> list[str]:
     """`ssh -tt <host> mission-control attach NAME`: that host's fleet, attached at the agent's pane,
     through the same master connection as every other command to it."""
-    line = (f"cd && cd {remote_dir(host.config_dir, config.session)} && exec "
-            + shlex.join(["mission-control", "attach", name, "-c", REMOTE_CONFIG]))
-    return SshHost(host).argv(line, tty=True)
+    return SshHost(host).argv(_remote_line(config, host, ["attach", name]), tty=True)
 
 
 def window_argv(argv: list[str], title: str) -> list[str]:

@@ -415,6 +415,10 @@ class Supervisor:
         the same actions a person uses, logged as the supervisor's."""
         if self._actions is None:
             self._actions = FleetActions(self.config, actor="supervisor", store=self.store, tmux=self.tmux)
+            if self.config.hosts:  # issue 22 point 7: one action channel per host, kept while the supervisor runs
+                from mission_control.fleet.remote_actions import keep_channels
+
+                keep_channels(self.config)
         return self._actions
 
     def _pause_for_budget(self, name: str, reason: str) -> None:

@@ -677,6 +677,10 @@ def create_app(
             from mission_control.fleet.actions import FleetActions
 
             actions = FleetActions(config, actor="dashboard", store=store)
+            if config.hosts:  # issue 22 point 7: one action channel per host, kept while the dashboard runs
+                from mission_control.fleet.remote_actions import keep_channels
+
+                keep_channels(config)
         if diagnose is None:
             from mission_control.adapters.store import Store
             from mission_control.fleet.diagnose import diagnose as diagnose_agent
