@@ -646,3 +646,11 @@ def test_the_real_actions_offer_all_the_dashboard_asks() -> None:
     asked = [n for n, _ in inspect.getmembers(ActionsPort, inspect.isfunction) if not n.startswith("_")]
     assert len(asked) > 15
     assert [n for n in asked if not callable(getattr(FleetActions, n, None))] == []
+
+
+def test_a_detail_read_landing_after_the_panel_lost_its_children_draws_nothing() -> None:
+    """A tail read answered while the dashboard closes reached a panel whose children were gone:
+    a NoMatches traceback (seen in CI); it now draws nothing."""
+    from mission_control.ui.widgets.detail_panel import DetailPanel
+
+    DetailPanel().show(None, None, [])  # no children mounted

@@ -87,7 +87,10 @@ class DetailPanel(VerticalScroll):
         yield Static("", id="detail-tail", markup=False)
 
     def show(self, agent: AgentSnapshot | None, tail: str | None, changes: list[dict], now: float | None = None) -> None:
-        facts = self.query_one("#detail-facts", Static)
+        found = self.query("#detail-facts")
+        if not found:  # a read that lands while the dashboard closes (its children already removed): nothing to draw
+            return
+        facts = found.first(Static)
         if agent is None:
             facts.update("Select an agent.")
             return
