@@ -62,14 +62,19 @@ def _status(cli, cfg, box, name: str) -> str | None:
     return _rows(cli, cfg, box).get(name, {}).get("status")
 
 
+def _in_view(cli, cfg, box, monkeypatch):
+    """Once the box's agent shows in the laptop's view: the config and the dashboard's actions."""
+    retry_until(lambda: _status(cli, cfg, box, "there") in ("WORKING", "IDLE"), timeout=60,
+                message="the box's agent in the laptop's view")
+    return _acts(cfg, box, cli, monkeypatch)
+
+
 def test_actions_go_through_one_channel_logged_on_both_sides_and_a_killed_one_restarts(
         cli, tmp_path: Path, ssh_box, monkeypatch, channels) -> None:
     cfg = _split(tmp_path, ssh_box, there="bash")
     _up(cli, cfg, ssh_box)
     try:
-        retry_until(lambda: _status(cli, cfg, ssh_box, "there") in ("WORKING", "IDLE"), timeout=60,
-                    message="the box's agent in the laptop's view")
-        config, acts = _acts(cfg, ssh_box, cli, monkeypatch)
+        config, acts = _in_view(cli, cfg, ssh_box, monkeypatch)
         channels.keep_channels(config, wait=True)
         channel = channels._channel(config, config.hosts[0])
         assert channel.alive()
@@ -103,9 +108,7 @@ def test_a_channel_lost_mid_request_is_one_failure_line_never_a_second_run(
     cfg = _split(tmp_path, ssh_box, there="bash")
     _up(cli, cfg, ssh_box)
     try:
-        retry_until(lambda: _status(cli, cfg, ssh_box, "there") in ("WORKING", "IDLE"), timeout=60,
-                    message="the box's agent in the laptop's view")
-        config, acts = _acts(cfg, ssh_box, cli, monkeypatch)
+        config, acts = _in_view(cli, cfg, ssh_box, monkeypatch)
         channels.keep_channels(config, wait=True)
         channel = channels._channel(config, config.hosts[0])
         # a request whose answer never comes: the channel's reader is stopped (SIGSTOP on the box's end),
@@ -135,9 +138,7 @@ def test_an_injected_value_travels_inside_the_channel_never_on_a_command_line(
     cfg = _split(tmp_path, ssh_box)
     _up(cli, cfg, ssh_box)
     try:
-        retry_until(lambda: _status(cli, cfg, ssh_box, "there") in ("WORKING", "IDLE"), timeout=60,
-                    message="the box's agent in the laptop's view")
-        config, acts = _acts(cfg, ssh_box, cli, monkeypatch)
+        config, acts = _in_view(cli, cfg, ssh_box, monkeypatch)
         channels.keep_channels(config, wait=True)
         secret = "s3cr3t-" + os.urandom(6).hex() + " $(touch pwned); 'q\" `x` \\ ünï"
         before = channels._channel(config, config.hosts[0]).proc.pid
@@ -192,9 +193,7 @@ def test_a_host_whose_channel_does_not_start_gets_one_shot_ssh(cli, tmp_path: Pa
     cfg = _split(tmp_path, ssh_box, there="bash")
     _up(cli, cfg, ssh_box)
     try:
-        retry_until(lambda: _status(cli, cfg, ssh_box, "there") in ("WORKING", "IDLE"), timeout=60,
-                    message="the box's agent in the laptop's view")
-        config, acts = _acts(cfg, ssh_box, cli, monkeypatch)
+        config, acts = _in_view(cli, cfg, ssh_box, monkeypatch)
         channels.keep_channels()
         channel = channels._channel(config, config.hosts[0])
         channel.remote_line = "cd && exec mission-control host-channel-of-another-version"
