@@ -2,7 +2,7 @@
 
 Each `[[host]]` with agents runs a fleet of its own (its own tmux server, supervisor and store):
 `up_hosts` first checks every host (reachable; `mission-control` of the same major version, `tmux`
-and `git` there — each missing thing named), then per host copies its part of the config (on ssh's
+and `git` there, its `repo` when it has one — each missing thing named), then per host copies its part of the config (on ssh's
 stdin, into a 0600 file) and runs `mission-control up` there. When one host fails, the hosts it had
 already started are stopped again: nothing is left half-started. `down_hosts` stops them.
 """
@@ -15,7 +15,7 @@ from mission_control import __version__
 from mission_control.adapters.ssh import UNREACHABLE, SshHost
 from mission_control.core.config import FleetConfig, HostSpec
 from mission_control.core.errors import MissionControlError
-from mission_control.core.hosts import REMOTE_CONFIG, remote_dir, version_major
+from mission_control.core.hosts import REMOTE_CONFIG, home_word, remote_dir, version_major
 
 NEEDED = ("mission-control", "tmux", "git")
 """What a host must have on its PATH (for its ssh sessions)."""
@@ -45,6 +45,9 @@ def _where(host: HostSpec) -> str:
 def check_host(host: HostSpec) -> list[str]:
     """What keeps `host` from running its fleet: [] when nothing."""
     probe = "; ".join(f"command -v {name} >/dev/null 2>&1 || echo missing:{name}" for name in NEEDED)
+    if host.repo is not None:  # its agents' repository, there (in a subshell: the version stays the last line)
+        probe += (f"; command -v git >/dev/null 2>&1 && {{ out=$(cd && git -C {home_word(host.repo)} rev-parse --git-dir 2>&1)"
+                  ' || echo "norepo:$(printf %s "$out" | tail -n 1)"; }')
     probe += "; command -v mission-control >/dev/null 2>&1 && mission-control --version"
     r = SshHost(host).run(probe, timeout=30)
     if r.returncode == UNREACHABLE:
@@ -53,6 +56,10 @@ def check_host(host: HostSpec) -> list[str]:
     missing = [line.split(":", 1)[1] for line in r.stdout.splitlines() if line.startswith("missing:")]
     if missing:
         problems.append(f"{_where(host)}: missing on its PATH: {', '.join(missing)} (install them there)")
+    for line in r.stdout.splitlines():
+        if line.startswith("norepo:"):
+            problems.append(f"{_where(host)}: repo {host.repo!r} is not a git repository there "
+                            f"({line.removeprefix('norepo:').strip() or 'git said nothing'}): clone it there or fix [[host]] repo")
     if "mission-control" not in missing:
         theirs = version_major(_last_line(r.stdout))
         ours = version_major(f"mission-control {__version__}")

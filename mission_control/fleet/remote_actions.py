@@ -24,7 +24,7 @@ FORWARDED = ("pause", "continue", "resume", "send", "kill", "restart", "inject",
 """The per-agent commands that run on the agent's host when it has one."""
 
 
-CHANNEL_COMMANDS = (*FORWARDED, "env", "reassign")
+CHANNEL_COMMANDS = (*FORWARDED, "env", "reassign", "spawn")
 """What a host's action channel runs (in its one process): the per-agent actions, not programs or
 commands that take the process over (supervise, attach, dashboard); others go by one-shot ssh."""
 
@@ -40,9 +40,34 @@ class RemoteResult:
     stderr: str
 
 
+def agent_hosts(config: FleetConfig, names: list[str]) -> dict[str, HostSpec | None]:
+    """Where each of `names` runs (None: this machine): a configured agent where the config puts
+    it; any other (spawned on a host, a role's agent there) where the laptop's latest snapshot
+    shows it — the store is read only for such names."""
+    where = {name: next((h for h in config.hosts if name in h.agents), None) for name in names}
+    others = [n for n, h in where.items() if h is None and config.agent(n) is None]
+    if others and config.hosts:
+        shown = shown_hosts(config)
+        for name in others:
+            where[name] = next((h for h in config.hosts if h.name == shown.get(name)), None)
+    return where
+
+
+def shown_hosts(config: FleetConfig) -> dict[str, str]:
+    """{agent: its host} of the agents of other hosts in the laptop's latest snapshot ({}: none, or
+    no store yet — never made by looking)."""
+    if not config.store_path.exists():
+        return {}
+    try:
+        snapshot = Store(config.store_path).latest_snapshot()
+    except StoreError:
+        return {}
+    return {a.name: a.host for a in (snapshot.agents if snapshot else ()) if a.host}
+
+
 def host_of(config: FleetConfig, names: list[str]) -> HostSpec | None:
     """The one host all `names` run on (None: this machine). Agents of several places at once: UsageError."""
-    where = {name: next((h for h in config.hosts if name in h.agents), None) for name in names}
+    where = agent_hosts(config, names)
     hosts = {h.name if h else None for h in where.values()}
     if len(hosts) > 1:
         raise UsageError("these agents run on different hosts (" + ", ".join(
@@ -141,8 +166,9 @@ def by_host(config: FleetConfig, names: list[str]) -> tuple[dict[str, list[str]]
     """`names` split by where they run: {host name: its agents} and the names of this machine."""
     hosts: dict[str, list[str]] = {}
     local = []
+    where = agent_hosts(config, names)
     for name in names:
-        host = next((h for h in config.hosts if name in h.agents), None)
+        host = where[name]
         if host is None:
             local.append(name)
         else:
