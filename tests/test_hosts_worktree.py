@@ -145,7 +145,13 @@ def test_a_repo_missing_on_the_host_is_one_line_and_nothing_starts_anywhere(cli,
 
 
 @pytest.mark.tmux
-def test_spawn_on_a_host_shows_here_and_takes_the_actions_of_any_remote_agent(cli, tmp_path: Path, ssh_box) -> None:
+async def test_spawn_on_a_host_shows_here_and_takes_the_actions_of_any_remote_agent(cli, tmp_path: Path, ssh_box,
+                                                                                   monkeypatch) -> None:
+    from textual.widgets import Input, Select
+
+    from mission_control.ui.screens.spawn_screen import SpawnScreen
+    from test_hosts_actions import _app, _select
+
     repo = _box_repo(ssh_box)
     cfg = _split(tmp_path, ssh_box, "bash")
     env = _env(ssh_box)
@@ -184,6 +190,24 @@ def test_spawn_on_a_host_shows_here_and_takes_the_actions_of_any_remote_agent(cl
             assert r.returncode in (1, 2) and said in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)
         names = {a["name"] for a in _rows(cli, cfg, ssh_box).values()}
         assert not names & {"ghost", "lone", "-x;y"}
+        # the dashboard's spawn key offers the hosts: one spawned on the box from here
+        app = _app(cfg, ssh_box, cli, monkeypatch)
+        async with app.run_test(size=(150, 40)) as pilot:
+            await _select(pilot, app, "here")
+            await pilot.press("s")
+            await pilot_until(pilot, lambda: isinstance(app.screen, SpawnScreen), message="the spawn dialog")
+            screen = app.screen
+            hosts = screen.query_one("#spawn-host", Select)
+            assert [str(v) for _, v in hosts._options] == ["local", "box"]  # type: ignore[attr-defined]
+            hosts.value = "box"
+            screen.query_one("#spawn-name", Input).value = "keyed"
+            screen.query_one("#spawn-command", Input).value = f"echo keyed > {tmp_path / 'keyed'}; exec bash"
+            screen.query_one("#spawn-name", Input).focus()
+            await pilot.press("enter")
+            await pilot_until(pilot, lambda: app.snapshot is not None and (a := app.snapshot.agent("keyed")) is not None
+                              and a.host == "box", timeout=60, message="the agent spawned from the dashboard, on the box")
+        assert (tmp_path / "keyed").read_text() == "keyed\n"
+        assert "keyed" not in cli.tmux("list-panes", "-s", "-t", "t", "-F", "#{@mc_agent}").split()
         assert not list(tmp_path.rglob("pwned")) and not list(ssh_box.home.rglob("pwned"))
         here = cli("log", "-c", str(cfg), **env).stdout
         assert "spawn" in here and "on host box" in here, here
