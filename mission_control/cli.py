@@ -100,11 +100,11 @@ def _up_hosts(config: FleetConfig) -> None:
         say(f"mission-control: {line}")
 
 
-def _down_hosts(config: FleetConfig, *, quiet: bool = False) -> None:
+def _down_hosts(config: FleetConfig, *, quiet: bool = False, clean: bool = False) -> None:
     from mission_control.fleet.hosts import HostError, down_hosts
 
     try:
-        lines = down_hosts(config).lines
+        lines = down_hosts(config, clean=clean).lines
     except HostError as exc:
         if not quiet:
             raise
@@ -187,8 +187,8 @@ def cmd_down(args: argparse.Namespace) -> int:
         say(f"removed worktree of {name}")
     for name, why in result.kept_worktrees.items():
         say(f"kept worktree of {name}: {'; '.join(why)}")
-    if config.hosts:  # issue 22: every host's fleet too
-        _down_hosts(config)
+    if config.hosts:  # issue 22: every host's fleet too (--clean: their worktrees there as well)
+        _down_hosts(config, clean=args.clean)
     if result.survivors:
         raise CliError(f"processes survived SIGKILL: {result.survivors}")
     return 0
@@ -465,7 +465,6 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_spawn(args: argparse.Namespace) -> int:
-    acts = _actions(args)
     worktree = True if args.worktree else (False if args.no_worktree else None)
     if args.stdin_json:  # issue 22: a laptop's spawn on this host, the request as JSON on stdin
         try:
@@ -478,6 +477,7 @@ def cmd_spawn(args: argparse.Namespace) -> int:
         worktree = req.get("worktree") if isinstance(req.get("worktree"), bool) else None
     if not args.kind and not args.copy:
         raise UsageError("give --kind KIND or --copy AGENT")
+    acts = _actions(args)
     return _report(acts.spawn(args.name, args.kind, args.task, copy_of=args.copy, command=args.cmd, worktree=worktree,
                               host=args.host))
 

@@ -44,6 +44,32 @@ def test_a_hosts_repo_goes_into_its_part_of_the_config_and_is_what_its_worktree_
         _load('[[host]]\nname = "box"\nssh = "me@box"\nrepo = "r"\n' + agent + shell_agent("here", "bash", "worktree = true\n"))
 
 
+def test_a_diff_crosses_as_json_line_for_line_and_what_is_not_one_is_refused() -> None:
+    from mission_control.core.diff import BranchDiff, diff_from_json, diff_to_json, parse_diff, summary
+
+    text = ('diff --git "a/odd \\303\\274 \\"q\\"" "b/odd \\303\\274 \\"q\\""\nindex 1..2 100644\n--- a/x\n+++ b/x\n'
+            "@@ -1 +1 @@\n-old \x1b[31mred\n+new $(touch pwned); 'q' \\ \u2603\n")
+    diff = BranchDiff(agent="there", branch="agent/there", base="abc123", files=parse_diff(text),
+                      commits=("abc123 it's; $(x)",), dirty_files=2)
+    back = diff_from_json(json.loads(json.dumps(diff_to_json(diff))), host="box")
+    assert back.files == diff.files and back.commits == diff.commits and back.dirty_files == 2 and back.host == "box"
+    assert back.files[0].path == 'odd ü "q"' and summary(back).startswith("there (host box): agent/there against abc123")
+    for bad in ([], {"agent": "a"}, {**diff_to_json(diff), "files": [{"path": "x"}]}, {**diff_to_json(diff), "files": 3}):
+        with pytest.raises(ValueError, match="^not a diff's JSON"):
+            diff_from_json(bad)
+
+
+@pytest.mark.tmux
+def test_a_spawn_request_on_stdin_that_is_not_one_is_one_line_and_nothing_spawns(cli, tmp_path: Path) -> None:
+    from helpers import run_cli
+
+    cfg = fleet(tmp_path, shell_agent("here", "bash"))
+    for body in ("not json", "[1, 2]", '{"kind": ["shell"]}', ""):
+        r = run_cli(cli, cfg, "spawn", "new", "--stdin-json", stdin=body)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nothing spawned" in r.stderr, (body, r.stderr)
+    assert not cli.server_running() and not (tmp_path / ".mission-control").exists()
+
+
 # ------------------------------------------------------------------ a real sshd as the second host
 
 
@@ -208,6 +234,12 @@ async def test_spawn_on_a_host_shows_here_and_takes_the_actions_of_any_remote_ag
                               and a.host == "box", timeout=60, message="the agent spawned from the dashboard, on the box")
         assert (tmp_path / "keyed").read_text() == "keyed\n"
         assert "keyed" not in cli.tmux("list-panes", "-s", "-t", "t", "-F", "#{@mc_agent}").split()
+        # down --clean: the box's worktrees that hold no work of their own go too, there
+        (_box_worktree(ssh_box, "there") / "wip.txt").write_text("not committed\n")
+        down = cli("down", "--clean", "-c", str(cfg), **env)
+        assert down.returncode == 0 and "box: fleet 't' stopped" in down.stdout, (down.stdout, down.stderr)
+        assert "removed worktree of twin" in down.stdout and "kept worktree of there" in down.stdout, down.stdout
+        assert not _box_worktree(ssh_box, "twin").exists() and _box_worktree(ssh_box, "there").exists()
         assert not list(tmp_path.rglob("pwned")) and not list(ssh_box.home.rglob("pwned"))
         here = cli("log", "-c", str(cfg), **env).stdout
         assert "spawn" in here and "on host box" in here, here

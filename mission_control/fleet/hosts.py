@@ -90,11 +90,16 @@ def start_host(host: HostSpec, config: FleetConfig) -> str:
     return f"{host.name}: {_last_line(next((line for line in r.stdout.splitlines() if 'fleet' in line), r.stdout))}"
 
 
-def stop_host(host: HostSpec, config: FleetConfig) -> str:
-    """Stop its fleet: the line `down` printed there. Raises HostError."""
-    r = SshHost(host).run(_in_dir(host, config, "mission-control down -c", REMOTE_CONFIG), timeout=120)
+def stop_host(host: HostSpec, config: FleetConfig, *, clean: bool = False) -> str:
+    """Stop its fleet: the line `down` printed there (`clean`: `down --clean` there, which removes
+    its agents' worktrees that hold no unmerged work: its lines on them follow). Raises HostError."""
+    r = SshHost(host).run(_in_dir(host, config, "mission-control down", *(["--clean"] if clean else []), "-c", REMOTE_CONFIG),
+                          timeout=120)
     if r.returncode != 0:
         raise HostError(f"{_where(host)}: its fleet could not be stopped: {_last_line(r.stderr) or _last_line(r.stdout)}")
+    if clean:
+        said = [line.strip().removeprefix("mission-control: ") for line in r.stdout.splitlines() if line.strip()]
+        return f"{host.name}: " + "; ".join(said)
     return f"{host.name}: {_last_line(r.stdout)}"
 
 
@@ -128,12 +133,12 @@ def _stop_quietly(hosts: list[HostSpec], config: FleetConfig) -> str:
     return text + "".join(f"{line}; " for line in failed)
 
 
-def down_hosts(config: FleetConfig) -> HostsResult:
+def down_hosts(config: FleetConfig, *, clean: bool = False) -> HostsResult:
     """Stop every host's fleet (each tried, whatever the others did); HostError naming those that failed."""
     result, failed = HostsResult(), []
     for host in config.hosts:
         try:
-            result.lines.append(stop_host(host, config))
+            result.lines.append(stop_host(host, config, clean=clean))
         except HostError as exc:
             failed.append(str(exc))
         SshHost(host).close()  # its master connection too (ControlPersist would keep it a minute)
