@@ -160,11 +160,16 @@ def test_a_repo_missing_on_the_host_is_one_line_and_nothing_starts_anywhere(cli,
     cfg = fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{ssh_box.name}"\nrepo = {json.dumps("src/" + HOSTILE_DIR)}\n'
                 f'[[host]]\nname = "box2"\nssh = "{ssh_box.name}"\nrepo = "src/no such; $(touch pwned)"\n'
                 'config_dir = ".mc-box2"\n'
+                f'[[host]]\nname = "box3"\nssh = "{ssh_box.name}"\nrepo = {json.dumps("src/" + HOSTILE_DIR + "/in it")}\n'
+                'config_dir = ".mc-box3"\n'
                 + shell_agent("here", "bash") + shell_agent("there", "bash", 'host = "box"\nworktree = true\n')
-                + shell_agent("far", "bash", 'host = "box2"\nworktree = true\n'))
+                + shell_agent("far", "bash", 'host = "box2"\nworktree = true\n')
+                + shell_agent("farther", "bash", 'host = "box3"\nworktree = true\n'))
+    (ssh_box.home / "src" / HOSTILE_DIR / "in it").mkdir()
     r = cli("up", "--no-attach", "-c", str(cfg), **env)
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "host 'box2' (box): repo 'src/no such; $(touch pwned)' is not a git repository there" in r.stderr, r.stderr
+    assert "host 'box3' (box): repo " in r.stderr and "is the folder 'in it/' inside a git repository there" in r.stderr
     assert "nothing started" in r.stderr and "host 'box' " not in r.stderr
     assert _no_session(ssh_box.socket) and not cli.server_running()
     assert not (ssh_box.home / ".mission-control-hosts").exists() and not list(ssh_box.home.rglob("pwned"))

@@ -45,9 +45,10 @@ def _where(host: HostSpec) -> str:
 def check_host(host: HostSpec) -> list[str]:
     """What keeps `host` from running its fleet: [] when nothing."""
     probe = "; ".join(f"command -v {name} >/dev/null 2>&1 || echo missing:{name}" for name in NEEDED)
-    if host.repo is not None:  # its agents' repository, there (in a subshell: the version stays the last line)
-        probe += (f"; command -v git >/dev/null 2>&1 && {{ out=$(cd && git -C {home_word(host.repo)} rev-parse --git-dir 2>&1)"
-                  ' || echo "norepo:$(printf %s "$out" | tail -n 1)"; }')
+    if host.repo is not None:  # its agents' repository there, at its top level (the version stays the last line)
+        probe += (f"; if command -v git >/dev/null 2>&1; then if out=$(cd && cd {home_word(host.repo)} 2>&1 && "
+                  'git rev-parse --show-prefix 2>&1); then [ -z "$out" ] || echo "notop:$out"; '
+                  'else echo "norepo:$(printf %s "$out" | tail -n 1)"; fi; fi')
     probe += "; command -v mission-control >/dev/null 2>&1 && mission-control --version"
     r = SshHost(host).run(probe, timeout=30)
     if r.returncode == UNREACHABLE:
@@ -60,6 +61,9 @@ def check_host(host: HostSpec) -> list[str]:
         if line.startswith("norepo:"):
             problems.append(f"{_where(host)}: repo {host.repo!r} is not a git repository there "
                             f"({line.removeprefix('norepo:').strip() or 'git said nothing'}): clone it there or fix [[host]] repo")
+        elif line.startswith("notop:"):
+            problems.append(f"{_where(host)}: repo {host.repo!r} is the folder {line.removeprefix('notop:')!r} inside a "
+                            "git repository there, not its top level: name the top level in [[host]] repo")
     if "mission-control" not in missing:
         theirs = version_major(_last_line(r.stdout))
         ours = version_major(f"mission-control {__version__}")
