@@ -44,6 +44,14 @@ def test_a_hosts_repo_goes_into_its_part_of_the_config_and_is_what_its_worktree_
         _load('[[host]]\nname = "box"\nssh = "me@box"\nrepo = "r"\n' + agent + shell_agent("here", "bash", "worktree = true\n"))
 
 
+def test_a_path_on_a_host_is_one_shell_word_under_its_home_never_an_option() -> None:
+    from mission_control.core.hosts import home_word
+
+    assert home_word(f"src/{HOSTILE_DIR}") == shlex.quote(f"src/{HOSTILE_DIR}")
+    assert home_word("~/-rf x") == "'./-rf x'" and home_word("-n") == "./-n" and home_word("~") == "."
+    assert home_word("/abs/p q") == "'/abs/p q'"
+
+
 def test_a_diff_crosses_as_json_line_for_line_and_what_is_not_one_is_refused() -> None:
     from mission_control.core.diff import BranchDiff, diff_from_json, diff_to_json, parse_diff, summary
 

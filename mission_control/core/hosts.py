@@ -66,7 +66,7 @@ def home_word(path: str) -> str:
     `~/x` and relative paths are under HOME, absolute ones are as they are."""
     if path == "~" or path.startswith("~/"):
         path = path[2:] or "."
-    return shlex.quote(path)
+    return shlex.quote("./" + path if path.startswith("-") else path)  # never read as an option (`cd -x`)
 
 
 def host_path_value(path: str) -> str:
