@@ -203,6 +203,10 @@ async def test_spawn_on_a_host_shows_here_and_takes_the_actions_of_any_remote_ag
         r = cli("spawn", "extra", "--host", "box", "--kind", "shell", "--command", command, "--task", hostile,
                 "-c", str(cfg), **env)
         assert r.returncode == 0 and "box: spawned extra (shell)" in r.stdout, (r.stdout, r.stderr)
+        # at once, before the laptop's view may show it: actions find it on the box
+        for verb in ("pause", "continue"):
+            r = cli(verb, "extra", "-c", str(cfg), **env)
+            assert r.returncode == 0 and "extra" in r.stdout, (verb, r.stdout, r.stderr)
         retry_until(lambda: out.exists() and out.read_text() == hostile, message="the spawned agent ran on the box")
         row = retry_until(lambda: _rows(cli, cfg, ssh_box).get("extra"), timeout=60, message="extra in the laptop's status")
         assert row["host"] == "box"

@@ -708,7 +708,7 @@ class FleetActions:
     def _spawn_on_host(self, name: str, host: str | None, **request: Any) -> Outcome | None:
         """Spawn `name` in a host's fleet (issue 22): its host's own `spawn`, the request as JSON on
         ssh's stdin (a task or command of any bytes and size, on no command line); None: here."""
-        from mission_control.fleet.remote_actions import host_of, run_on_host
+        from mission_control.fleet.remote_actions import SPAWNED_ON, host_of, run_on_host
 
         where = None
         if host not in (None, "local"):
@@ -731,8 +731,14 @@ class FleetActions:
         if name in {a.name for a in self.store.agents(include_removed=True)} | set(self._shown_elsewhere()):
             raise ActionError(f"an agent named {name!r} already exists")
         body = json.dumps({k: v for k, v in request.items() if v is not None})
-        return self._host_outcome(name, where.name, run_on_host(self.config, where, ["spawn", name, "--stdin-json"],
-                                                                stdin=body, actor=self.actor))
+        outcome = self._host_outcome(name, where.name, run_on_host(self.config, where, ["spawn", name, "--stdin-json"],
+                                                                   stdin=body, actor=self.actor))
+        if outcome.ok:  # actions find it there before the view shows it
+            try:
+                self.store.set_meta(SPAWNED_ON + name, where.name)
+            except StoreError:
+                pass  # the view will show it there within a tick
+        return outcome
 
     def held_task(self, name: str) -> tuple[str, str] | None:
         """(task id, prompt) the agent holds: from the task ledger, else its configured task."""

@@ -40,17 +40,36 @@ class RemoteResult:
     stderr: str
 
 
+SPAWNED_ON = "spawned_on:"
+"""Laptop store meta key prefix: the host an agent was spawned on from here (`spawn --host`), for
+the moments before the laptop's snapshot shows it there."""
+
+
 def agent_hosts(config: FleetConfig, names: list[str]) -> dict[str, HostSpec | None]:
     """Where each of `names` runs (None: this machine): a configured agent where the config puts
     it; any other (spawned on a host, a role's agent there) where the laptop's latest snapshot
-    shows it — the store is read only for such names."""
+    shows it; one not shown yet and no agent of this machine, where it was spawned from here —
+    the store is read only for such names."""
     where = {name: next((h for h in config.hosts if name in h.agents), None) for name in names}
     others = [n for n, h in where.items() if h is None and config.agent(n) is None]
     if others and config.hosts:
         shown = shown_hosts(config)
         for name in others:
-            where[name] = next((h for h in config.hosts if h.name == shown.get(name)), None)
+            where[name] = next((h for h in config.hosts if h.name == (shown.get(name) or _spawned_on(config, name))), None)
     return where
+
+
+def _spawned_on(config: FleetConfig, name: str) -> str | None:
+    """The host `name` was spawned on from here, unless it is (now) an agent of this machine."""
+    if not config.store_path.exists():
+        return None
+    try:
+        store = Store(config.store_path)
+        if any(a.name == name for a in store.agents(include_removed=True)):
+            return None
+        return store.get_meta(SPAWNED_ON + name) or None
+    except StoreError:
+        return None
 
 
 def shown_hosts(config: FleetConfig) -> dict[str, str]:
