@@ -115,3 +115,57 @@ def test_role_hosts_must_name_hosts_and_a_role_has_no_host_key(tmp_path: Path) -
     box = config.hosts[0]
     assert box.pulling == (("g", ("gpu",)),)
     assert '"task" = "first job"' in box.config_text  # a task given to an agent of the box: its first prompt there
+
+
+@pytest.mark.tmux
+def test_a_text_handed_over_twice_under_one_key_is_queued_and_typed_once(cli, tmp_path: Path) -> None:
+    """The host's side of a handover (`send --queue-as KEY`, what the laptop's supervisor runs
+    there): repeated after a cut link or a restart, the text is still queued, and typed, once."""
+    import sys
+
+    from helpers import PROMPTER, run_cli, up, write_scripts
+
+    typed = tmp_path / "typed"
+    script = write_scripts(tmp_path, prompter=PROMPTER)["prompter"]
+    cfg = up(cli, tmp_path, shell_agent("w", f"{sys.executable} {script} {typed}"))
+    text = "do it $(touch pwned); 'x' \"ü\""
+    for _ in range(2):
+        r = run_cli(cli, cfg, "send", "w", "--queue-as", "task:lap#7.1", stdin=text)
+        assert r.returncode == 0, r.stderr
+    assert "handed over before: not queued again" in r.stdout
+    retry_until(lambda: typed.exists() and text in typed.read_text(), timeout=60, message="typed at its prompt")
+    r = run_cli(cli, cfg, "send", "w", "--queue-as", "task:lap#7.1", stdin=text)  # after it was typed: still once
+    assert r.returncode == 0 and "not queued again" in r.stdout
+    r = run_cli(cli, cfg, "send", "w", "marker")
+    retry_until(lambda: "marker" in typed.read_text(), timeout=60, message="a later text typed")
+    assert typed.read_text().splitlines() == [text, "marker"]
+    assert not list(tmp_path.rglob("pwned"))
+    run_cli(cli, cfg, "down")
+
+
+def test_a_refused_handover_is_tried_again_later_and_marked_only_when_the_host_has_it(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from mission_control.fleet.host_delivery import RETRY_AFTER, HostDelivery, handover_key
+
+    config = load_text(tmp_path / "agents.toml", BASE + '[[agent]]\nname = "g"\nkind = "shell"\ncommand = "bash"\nhost = "box"\n')
+    answers = [SimpleNamespace(code=1, stdout="", stderr="mission-control: host 'box': the action channel was lost\n"),
+               SimpleNamespace(code=0, stdout="mission-control: box: queued\n", stderr="")]
+    calls = []
+
+    def runner(config, host, words, stdin, actor):
+        calls.append((host.name, words, stdin, actor))
+        return answers.pop(0)
+
+    handing = HostDelivery(config, runner)
+    item = {"id": 7, "agent": "g", "purpose": "task", "text": "the prompt; $(x)", "created_at": 12.5}
+    assert handing.hand_over(item, "box", now=100.0)
+    done = retry_until(lambda: handing.finished(101.0), message="the first handover ended")
+    assert [d.ok for d in done] == [False] and "channel was lost" in done[0].message
+    assert not handing.hand_over(item, "box", now=101.0 + RETRY_AFTER - 1)  # not yet
+    assert handing.hand_over(item, "box", now=101.0 + RETRY_AFTER)
+    done = retry_until(lambda: handing.finished(120.0), message="the second handover ended")
+    assert [d.ok for d in done] == [True]
+    key = handover_key(config, item)
+    assert key == "task:t#7.12500"
+    assert calls == [("box", ["send", "g", "--queue-as", key], "the prompt; $(x)", "supervisor")] * 2
