@@ -18,10 +18,10 @@ Precedence, strongest first:
      while they work. So an error rule beats a working marker: an agent that shows its
      spinner while it retries a failed call (`API error · Retrying in 19s`) is STUCK;
   6. a hook that says work resumed (a prompt submitted, a tool used), for `stuck_after`;
-  7. activity alone: output printed within the last `PRINT_WINDOW` seconds (the screen changed,
-     or the pane's history grew: a command printing the same line again and again leaves the
-     tail as it was), or CPU use (unless the kind's idle CPU is known to be noisy: `idle_cpu`
-     in its rules file), is WORKING,
+  7. activity alone: output this tick, or output twice at most `PRINT_WINDOW` seconds apart
+     until that long after (output: the screen changed, or the pane's history grew — a command
+     printing the same line again and again leaves the tail as it was), or CPU use (unless the
+     kind's idle CPU is known to be noisy: `idle_cpu` in its rules file), is WORKING,
      except while an agent with `quiet_start` boots (STARTING until it first shows its
      prompt, a marker or a dialog); silence for `stuck_after` away from a prompt is STUCK
      (no progress); never getting going is STUCK too.
