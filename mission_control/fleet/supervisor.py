@@ -315,6 +315,7 @@ class Supervisor:
                 exit_status=read.exit_status,
                 paused=bool(proc and proc.stopped),
                 cpu_seconds=proc.cpu_seconds if proc else None,
+                history_size=pane.history_size,  # grows while it prints, even the same line again and again
                 own_word=own,
                 own_word_at=word_at,
                 recent_failures=restart_failures[0] if restart_failures else sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
