@@ -453,7 +453,8 @@ class TaskBoard:
                 continue
             if rec is not None and self._has_repo(rec) and snap.commits is None:
                 continue  # its commits not counted yet: `done_when = "commit"` would count from a wrong start
-            task = next_task(tasks, roles, host, self.role_hosts)
+            offered = tasks if host == LOCAL else [t for t in tasks if not (t.state == "queued" and t.done_when == "word")]
+            task = next_task(offered, roles, host, self.role_hosts)  # `word`: its status file is read here only
             if task is None:
                 continue
             try:
