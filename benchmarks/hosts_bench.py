@@ -7,8 +7,9 @@ agents spread over them (one more on this machine), then `mission-control up` as
 Once every agent shows in the laptop's `status --json` (its host reached), it measures for SECONDS:
 
 - the laptop's CPU for the view: its supervisor (with the ssh children it waited for: the
-  round-trip pings) plus the long-lived ssh processes of ours (one status stream per host and
-  each host's ControlMaster), as a percentage of one core (target: < 5 %);
+  round-trip pings), the long-lived ssh processes of ours (one status stream per host and
+  each host's ControlMaster) and a dashboard running in a 120x40 tmux terminal, as a percentage
+  of one core (target: < 5 %);
 - ACTIONS pause/continue pairs on remote agents through FleetActions.on_host (what a dashboard key runs),
   each timed from the call to its return, i.e. done on the host (target p99: < 150 ms).
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -166,13 +168,30 @@ def main() -> int:
         supervisor = psutil.Process(snap.supervisor_pid) if snap and snap.supervisor_pid else None
         procs = ours(ssh_config, prefixes)
         result["long_lived_ssh_processes"] = len(procs)
-        before = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
-        t0 = time.monotonic()
-        time.sleep(args.seconds)
-        procs = ours(ssh_config, prefixes)
-        after = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
-        elapsed = time.monotonic() - t0
-        result["laptop_cpu_percent_of_a_core"] = round(100 * (after - before) / elapsed, 2)
+        dash_socket = f"hb-dash-{uuid.uuid4().hex[:8]}"  # a person's dashboard, in a 120x40 terminal of its own
+        subprocess.run(["tmux", "-L", dash_socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40",
+                        shlex.join(["env", *(f"{k}={v}" for k, v in env.items() if k.startswith(("MISSION_CONTROL", "PATH", "HOME"))),
+                                    sys.executable, "-m", "mission_control", "dashboard", "-c", str(cfg)])], check=True)
+        try:
+            time.sleep(5)  # its start (imports, first read) is not the steady cost
+            dash_pid = int(subprocess.run(["tmux", "-L", dash_socket, "list-panes", "-F", "#{pane_pid}"],
+                                          capture_output=True, text=True).stdout.split()[0])
+            dashboard = psutil.Process(dash_pid)
+            before = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
+            dash_before = cpu_of([dashboard] + dashboard.children(recursive=True))
+            t0 = time.monotonic()
+            time.sleep(args.seconds)
+            procs = ours(ssh_config, prefixes)
+            after = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
+            dash_after = cpu_of([dashboard] + dashboard.children(recursive=True))
+            elapsed = time.monotonic() - t0
+            shown = subprocess.run(["tmux", "-L", dash_socket, "capture-pane", "-p"], capture_output=True, text=True).stdout
+            result["dashboard_shows_remote_agents"] = "a000" in shown or "a001" in shown
+        finally:
+            subprocess.run(["tmux", "-L", dash_socket, "kill-server"], capture_output=True)
+        result["supervisor_and_ssh_cpu_percent_of_a_core"] = round(100 * (after - before) / elapsed, 2)
+        result["dashboard_cpu_percent_of_a_core"] = round(100 * (dash_after - dash_before) / elapsed, 2)
+        result["laptop_cpu_percent_of_a_core"] = round(100 * (after - before + dash_after - dash_before) / elapsed, 2)
         result["load_average_1m"] = round(os.getloadavg()[0], 2)  # this machine's: the hosts' fleets run here too
         result["cores"] = os.cpu_count()
         result["target_cpu_percent"] = 5
