@@ -30,9 +30,11 @@ MENU = ROOT / "tests" / "tools" / "menu_prompt.py"
 
 
 def _split_menu(tmp_path: Path, box) -> Path:
-    """"here" (a shell) on this machine, "there" (the permission dialog) on the box."""
+    """"here" (a shell) on this machine; on the box "first" (a shell: the box's own dashboard shows
+    it, its first agent) and "there" (the permission dialog)."""
     there = f'\n[[agent]]\nname = "there"\nkind = "claude"\ncommand = "{sys.executable} {MENU} {tmp_path / "menu"}"\nhost = "box"\n'
-    return fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{box.name}"\n' + shell_agent("here", "bash") + there)
+    return fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{box.name}"\n' + shell_agent("here", "bash")
+                 + shell_agent("first", "bash", 'host = "box"\n') + there)
 
 
 def _log_lines(log: str, *words: str) -> list[str]:
