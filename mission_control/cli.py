@@ -276,7 +276,7 @@ def _on_host(args: argparse.Namespace) -> int | None:
         words += ["--force"] if args.force else []
     elif args.command == "answer" and args.choice is not None:
         words.append(args.choice)
-    result = run_on_host(config, host, words, stdin=stdin)
+    result = run_on_host(config, host, words, stdin=stdin, actor=_actor())
     if result.stdout.strip():  # the host's words, shown inert like every outside text
         say(result.stdout.rstrip("\n"), lines=True)
     if result.stderr.strip():
@@ -468,7 +468,15 @@ def cmd_answer(args: argparse.Namespace) -> int:
             lines.append(f"choose with: mission-control answer {args.agent} CHOICE  ({offered(prompt)})")
         say("\n".join(lines), lines=True)
         return 0
-    return _report(acts.answer(args.agent, args.choice))
+    expected = None
+    if getattr(args, "expected", False):  # issue 22: the prompt the laptop's person saw, on stdin
+        from mission_control.core.prompts import PromptError, expected_from_json
+
+        try:
+            expected = expected_from_json(sys.stdin.read())
+        except PromptError as exc:
+            raise UsageError(f"answer --expected: {exc}") from None
+    return _report(acts.answer(args.agent, args.choice, expected=expected))
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
@@ -775,6 +783,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("answer", parents=[common], help="answer the prompt a WAITING agent shows (an option's number, y or n); without CHOICE, show it")
     p.add_argument("agent")
     p.add_argument("choice", nargs="?", help="the option's number as shown, y / yes, n / no, or its label")
+    p.add_argument("--expected", action="store_true", help=argparse.SUPPRESS)  # issue 22: the prompt seen, JSON on stdin
     p.set_defaults(func=cmd_answer)
     for name, text in (("restart", "restart agents with their task"), ("kill", "stop agents' processes (their panes stay)")):
         p = sub.add_parser(name, parents=[common], help=text)

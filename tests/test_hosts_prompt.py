@@ -9,6 +9,7 @@ of the feed (`status --json --watch --tails`) and of the channel are tested alon
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -67,6 +68,7 @@ async def test_a_remote_agents_prompt_shows_on_the_laptop_and_is_answered_from_i
             assert [o.label for o in bar.prompt.options] == ["Yes", "Yes, and don't ask again for this command", "No"]
             assert bar.prompt.selected == 1
             assert "there asks: Do you want to proceed?" in str(bar.render())
+            seen = bar.prompt
             tail = app.screen.query_one(DetailPanel).query_one("#detail-tail")
             assert "./build.sh --all" in str(tail.render())
 
@@ -77,6 +79,13 @@ async def test_a_remote_agents_prompt_shows_on_the_laptop_and_is_answered_from_i
             await pilot_until(pilot, lambda: bar.prompt is not None and "delete the database" in bar.prompt.question,
                               timeout=30, message="the new question on the laptop")
             assert time.monotonic() - changed < 15, "the watched agent's screen came no sooner than an unwatched one"
+            # a choice made on the prompt seen before is not typed into the new one (the host checks it)
+            from mission_control.fleet.actions import FleetActions
+            from mission_control.fleet.locate import load_config
+
+            stale = await asyncio.to_thread(FleetActions(load_config(cfg), actor="dashboard").answer, "there", "1", expected=seen)
+            assert not stale.ok and "prompt changed since you looked" in stale.message and "\n" not in stale.message, stale
+            assert not (tmp_path / "menu").exists()
 
             await pilot.press("N")  # answered on the box: ↓↓ there from the highlighted 1, then Enter
             await pilot_until(pilot, lambda: (tmp_path / "menu").exists(), timeout=30, message="N answered on the box")
@@ -124,7 +133,8 @@ def test_the_hosts_feed_carries_stored_screens_and_takes_watches_on_stdin(cli, t
         assert "first-screen" in lines[0]["tails"]["a"] and {a["name"] for a in lines[0]["agents"]} == {"a", "b"}
         feed.stdin.write("x" * 300 + "b\n\n" + "b\n")  # a long line's end is not a name; then b
         feed.stdin.flush()
-        retry_until(lambda: store.watched_tails(time.time()) == {"b"}, message="b watched in the store")
+        retry_until(lambda: "b" in store.watched_tails(time.time()), message="b watched in the store")
+        assert store.watched_tails(time.time()) <= {"a", "b"}  # (a: the fleet's own dashboard shows its first agent)
         cli.tmux("send-keys", "-t", pane_of(cli, "b"), "echo shown-while-watched", "Enter")
         retry_until(lambda: any("shown-while-watched" in line.get("tails", {}).get("b", "") for line in lines),
                     timeout=30, message="b's new screen on the feed")
@@ -171,3 +181,20 @@ def test_who_a_host_names_and_a_bad_actor_from_the_environment(cli, tmp_path: Pa
     r = cli("pause", "a", "-c", str(cfg), MISSION_CONTROL_ACTOR="two words\x1b[31m")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "MISSION_CONTROL_ACTOR=" in r.stderr, r.stderr
     assert "\x1b" not in r.stderr
+    for bad in ("not json $(touch pwned)", '{"question": "q", "options": "1. Yes"}', "[1]", "x" * 70000):
+        r = subprocess.run([sys.executable, "-m", "mission_control", "answer", "a", "1", "--expected", "-c", str(cfg)],
+                           input=bad, capture_output=True, text=True, env=cli.env(), cwd=cli.cwd, timeout=60)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "answer --expected: the expected prompt is not" in r.stderr, r.stderr
+    assert not list(tmp_path.rglob("pwned"))
+
+
+def test_the_prompt_seen_travels_as_json_and_compares_as_the_same() -> None:
+    from mission_control.core.prompts import expected_from_json, expected_json, read_prompt
+
+    screen = "● Bash\n Do you want to proceed? \"$(x)\" ünï\n ❯ 1. Yes\n   2. No\n\n Esc to cancel · Tab to amend\n"
+    prompt = read_prompt("claude", screen)
+    assert prompt is not None
+    back = expected_from_json(expected_json(prompt))
+    assert back.same(prompt) and prompt.same(back) and back.question == prompt.question
+    other = read_prompt("claude", screen.replace("2. No", "2. No, and tell Claude"))
+    assert not back.same(other)
