@@ -100,8 +100,8 @@ class HostFeed:
                 snap = FleetSnapshot.from_json(data)
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue  # not a snapshot line (a login banner, say)
+            self._keep_tails(data.get("tails"))  # first: a WAITING row never reaches the laptop before its prompt
             self.snapshot, self.received_at, self.connected, self.down_since = snap, self.clock(), True, None
-            self._keep_tails(data.get("tails"))
             got = True
         self.proc.wait()
         if self.proc.stdin is not None:
