@@ -51,6 +51,21 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def timed_actions(acts, names: list[str], pairs: int) -> tuple[list[float], int]:
+    """`pairs` pause/continue pairs on the remote agents `names` (what the dashboard's pause key
+    sends to the agent's host), each timed from the call to its return (done on the host)."""
+    took: list[float] = []
+    failed = 0
+    for k in range(pairs):
+        name = names[k % len(names)]
+        for verb in ("pause", "continue"):
+            t = time.perf_counter()
+            outcome = acts.on_host(name, [verb, name])
+            took.append((time.perf_counter() - t) * 1000)
+            failed += outcome is None or not outcome.ok
+    return took, failed
+
+
 def config_text(boxes: list[SshBox], agents: int) -> str:
     out = ['[mission]\nsession = "hb"\npoll_interval = 1.0\n']
     for box in boxes:
@@ -158,6 +173,8 @@ def main() -> int:
         after = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
         elapsed = time.monotonic() - t0
         result["laptop_cpu_percent_of_a_core"] = round(100 * (after - before) / elapsed, 2)
+        result["load_average_1m"] = round(os.getloadavg()[0], 2)  # this machine's: the hosts' fleets run here too
+        result["cores"] = os.cpu_count()
         result["target_cpu_percent"] = 5
 
         if not args.one_shot:  # as the dashboard does: one action channel per host, opened at its start
@@ -169,19 +186,19 @@ def main() -> int:
         result["one_shot_ssh_per_action"] = args.one_shot
         acts = FleetActions(config, actor="bench")
         remote = [f"a{i:03d}" for i in range(args.agents)]
-        took: list[float] = []
-        failed = 0
-        for k in range(args.actions):
-            name = remote[k % len(remote)]
-            for verb in ("pause", "continue"):  # what the dashboard's pause key sends to the agent's host
-                t = time.perf_counter()
-                outcome = acts.on_host(name, [verb, name])
-                took.append((time.perf_counter() - t) * 1000)
-                failed += outcome is None or not outcome.ok
+        took, failed = timed_actions(acts, remote, args.actions)
         result["actions"] = len(took)
         result["actions_failed"] = failed
         result["action_ms_p50"] = round(percentile(took, 0.5) or 0, 1)
         result["action_ms_p99"] = round(percentile(took, 0.99) or 0, 1)
+        if not args.one_shot:  # the naive way of the same run, for comparison: an ssh and a Python per action
+            from mission_control.fleet.remote_actions import close_channels
+
+            close_channels()
+            naive, naive_failed = timed_actions(acts, remote, max(1, args.actions // 4))
+            result["baseline_one_shot_action_ms_p50"] = round(percentile(naive, 0.5) or 0, 1)
+            result["baseline_one_shot_action_ms_p99"] = round(percentile(naive, 0.99) or 0, 1)
+            result["baseline_actions_failed"] = naive_failed
         result["target_action_ms_p99"] = 150
         return 0
     finally:

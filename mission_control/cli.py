@@ -429,7 +429,14 @@ def cmd_env(args: argparse.Namespace) -> int:
 def cmd_reassign(args: argparse.Namespace) -> int:
     acts = _actions(args)
     if args.release:  # issue 22: run by another host's `reassign`; the handoff, as JSON, for its `--take`
-        print(json.dumps(acts.release(args.agent, old=args.old, to=args.to or "another host")))
+        given = None
+        if args.given_task:  # the laptop's board task, on stdin: this host has no row of it
+            try:
+                data = json.loads(sys.stdin.read())
+                given = (str(data["task_id"]), str(data["prompt"]))
+            except (ValueError, KeyError, TypeError):
+                raise UsageError("reassign --given-task: stdin is not {\"task_id\", \"prompt\"} JSON; nothing changed") from None
+        print(json.dumps(acts.release(args.agent, old=args.old, to=args.to or "another host", given=given)))
         return 0
     if args.take:  # the handoff on stdin, never on a command line
         try:
@@ -447,6 +454,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     text = " ".join(args.text) if args.text else sys.stdin.read()
     if args.command == "broadcast":
         return _report(acts.broadcast(text, force=args.force))
+    if getattr(args, "queue_as", None):
+        return _report(acts.send(args.agent, text, queue_as=args.queue_as))
     return _report(acts.send(args.agent, text, force=args.force))
 
 
@@ -770,11 +779,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--old", choices=("pause", "stop", "keep"), default="pause", help="what happens to the old agent (default: pause)")
     p.add_argument("--release", action="store_true", help=argparse.SUPPRESS)  # issue 22: the other host's half of a reassign
     p.add_argument("--take", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--given-task", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_reassign)
     p = sub.add_parser("send", parents=[common], help="type text + Enter into an agent's pane")
     p.add_argument("agent")
     p.add_argument("text", nargs="*")
     p.add_argument("--force", action="store_true", help="type it now even if the agent is busy (else queued until its prompt)")
+    p.add_argument("--queue-as", help=argparse.SUPPRESS)  # issue 22: a text the laptop's board hands to this host, once
     p.set_defaults(func=cmd_send)
     p = sub.add_parser("broadcast", parents=[common], help="type text + Enter into every running agent's pane")
     p.add_argument("text", nargs="*")

@@ -1267,6 +1267,16 @@ class Store:
             (agent, purpose, text, at or time.time()),
         )
 
+    def queue_delivery_once(self, agent: str, purpose: str, text: str, at: float | None = None) -> bool:
+        """Queue `text` unless a text for `agent` with this `purpose` was queued before (typed or
+        not): whether it was queued now."""
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM deliveries WHERE agent=? AND purpose=? LIMIT 1", (agent, purpose)).fetchone():
+                return False
+            conn.execute("INSERT INTO deliveries(agent, purpose, text, created_at) VALUES (?, ?, ?, ?)",
+                         (agent, purpose, text, at or time.time()))
+            return True
+
     def pending_deliveries(self) -> list[dict[str, Any]]:
         def read() -> list[dict[str, Any]]:
             rows = self._conn().execute(
