@@ -953,6 +953,19 @@ class Store:
         row = self._conn().execute("SELECT text FROM pane_tails WHERE agent=?", (agent,)).fetchone()
         return row[0] if row else ""
 
+    def pane_tails_since(self, seen: dict[str, float]) -> dict[str, tuple[float, str]]:
+        """The pane tails stored since a reader last read them (`seen`: agent -> the `captured_at` it
+        read): {agent: (captured_at, text)}; only the changed ones' texts are read."""
+        conn = self._conn()
+        times = conn.execute("SELECT agent, captured_at FROM pane_tails").fetchall()
+        out = {}
+        for agent, at in times:
+            if seen.get(agent) != at:
+                row = conn.execute("SELECT captured_at, text FROM pane_tails WHERE agent=?", (agent,)).fetchone()
+                if row is not None:
+                    out[agent] = (row[0], row[1])
+        return out
+
     # -- history -----------------------------------------------------------
 
     def record_status_change(

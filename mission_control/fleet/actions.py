@@ -35,7 +35,7 @@ from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import typed_task
 from mission_control.core.model import AgentSnapshot, Status
-from mission_control.core.prompts import Prompt, PromptError, choose, keystrokes, read_prompt
+from mission_control.core.prompts import Prompt, PromptError, choose, expected_json, keystrokes, read_prompt
 from mission_control.core.records import AgentRecord
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import rules_with_user
@@ -601,8 +601,12 @@ class FleetActions:
         on, the way its kind takes a choice. Only if it is WAITING, and only into the same prompt:
         the one the person saw (`expected`, when given) and the one read again right before the
         keys go in (and, for menus, again after the highlight moved, before Enter). On another
-        host, its own `answer` reads the prompt there and checks the same right before typing."""
-        if (remote := self.on_host(name, ["answer", name, choice])) is not None:
+        host, its own `answer` reads the prompt there and checks the same right before typing (and
+        that it is still `expected`, sent on its stdin)."""
+        remote_words, seen = ["answer", name, choice], ""
+        if expected is not None:
+            remote_words, seen = [*remote_words, "--expected"], expected_json(expected)
+        if (remote := self.on_host(name, remote_words, stdin=seen)) is not None:
             return remote
         rec = self.record(name)
         prompt = self.waiting_prompt(name)

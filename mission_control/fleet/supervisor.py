@@ -222,6 +222,9 @@ class Supervisor:
                     self._say(f"roles: {exc!r}")
             self._deliver(agents, [*snaps, *remote])
             self.loop.tick(agents, snaps, panes, now)
+        if self.hosts is not None and write:  # issue 22: other hosts' screen texts (prompts), as their supervisors stored them
+            tails.update(self.hosts.take_tails())
+            self.hosts.watch(self.watched, time.monotonic())
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
             taken_at=now, session=self.config.session, agents=tuple(snaps) + tuple(remote),
