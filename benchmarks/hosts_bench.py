@@ -7,8 +7,9 @@ agents spread over them (one more on this machine), then `mission-control up` as
 Once every agent shows in the laptop's `status --json` (its host reached), it measures for SECONDS:
 
 - the laptop's CPU for the view: its supervisor (with the ssh children it waited for: the
-  round-trip pings) plus the long-lived ssh processes of ours (one status stream per host and
-  each host's ControlMaster), as a percentage of one core (target: < 5 %);
+  round-trip pings), the long-lived ssh processes of ours (one status stream per host and
+  each host's ControlMaster) and a dashboard running in a 120x40 tmux terminal, as a percentage
+  of one core (target: < 5 %);
 - ACTIONS pause/continue pairs on remote agents through FleetActions.on_host (what a dashboard key runs),
   each timed from the call to its return, i.e. done on the host (target p99: < 150 ms).
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -49,6 +51,21 @@ def percentile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def timed_actions(acts, names: list[str], pairs: int) -> tuple[list[float], int]:
+    """`pairs` pause/continue pairs on the remote agents `names` (what the dashboard's pause key
+    sends to the agent's host), each timed from the call to its return (done on the host)."""
+    took: list[float] = []
+    failed = 0
+    for k in range(pairs):
+        name = names[k % len(names)]
+        for verb in ("pause", "continue"):
+            t = time.perf_counter()
+            outcome = acts.on_host(name, [verb, name])
+            took.append((time.perf_counter() - t) * 1000)
+            failed += outcome is None or not outcome.ok
+    return took, failed
 
 
 def config_text(boxes: list[SshBox], agents: int) -> str:
@@ -151,13 +168,32 @@ def main() -> int:
         supervisor = psutil.Process(snap.supervisor_pid) if snap and snap.supervisor_pid else None
         procs = ours(ssh_config, prefixes)
         result["long_lived_ssh_processes"] = len(procs)
-        before = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
-        t0 = time.monotonic()
-        time.sleep(args.seconds)
-        procs = ours(ssh_config, prefixes)
-        after = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
-        elapsed = time.monotonic() - t0
-        result["laptop_cpu_percent_of_a_core"] = round(100 * (after - before) / elapsed, 2)
+        dash_socket = f"hb-dash-{uuid.uuid4().hex[:8]}"  # a person's dashboard, in a 120x40 terminal of its own
+        subprocess.run(["tmux", "-L", dash_socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40",
+                        shlex.join(["env", *(f"{k}={v}" for k, v in env.items() if k.startswith(("MISSION_CONTROL", "PATH", "HOME"))),
+                                    sys.executable, "-m", "mission_control", "dashboard", "-c", str(cfg)])], check=True)
+        try:
+            time.sleep(5)  # its start (imports, first read) is not the steady cost
+            dash_pid = int(subprocess.run(["tmux", "-L", dash_socket, "list-panes", "-F", "#{pane_pid}"],
+                                          capture_output=True, text=True).stdout.split()[0])
+            dashboard = psutil.Process(dash_pid)
+            before = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
+            dash_before = cpu_of([dashboard] + dashboard.children(recursive=True))
+            t0 = time.monotonic()
+            time.sleep(args.seconds)
+            procs = ours(ssh_config, prefixes)
+            after = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
+            dash_after = cpu_of([dashboard] + dashboard.children(recursive=True))
+            elapsed = time.monotonic() - t0
+            shown = subprocess.run(["tmux", "-L", dash_socket, "capture-pane", "-p"], capture_output=True, text=True).stdout
+            result["dashboard_shows_remote_agents"] = "a000" in shown or "a001" in shown
+        finally:
+            subprocess.run(["tmux", "-L", dash_socket, "kill-server"], capture_output=True)
+        result["supervisor_and_ssh_cpu_percent_of_a_core"] = round(100 * (after - before) / elapsed, 2)
+        result["dashboard_cpu_percent_of_a_core"] = round(100 * (dash_after - dash_before) / elapsed, 2)
+        result["laptop_cpu_percent_of_a_core"] = round(100 * (after - before + dash_after - dash_before) / elapsed, 2)
+        result["load_average_1m"] = round(os.getloadavg()[0], 2)  # this machine's: the hosts' fleets run here too
+        result["cores"] = os.cpu_count()
         result["target_cpu_percent"] = 5
 
         if not args.one_shot:  # as the dashboard does: one action channel per host, opened at its start
@@ -169,19 +205,19 @@ def main() -> int:
         result["one_shot_ssh_per_action"] = args.one_shot
         acts = FleetActions(config, actor="bench")
         remote = [f"a{i:03d}" for i in range(args.agents)]
-        took: list[float] = []
-        failed = 0
-        for k in range(args.actions):
-            name = remote[k % len(remote)]
-            for verb in ("pause", "continue"):  # what the dashboard's pause key sends to the agent's host
-                t = time.perf_counter()
-                outcome = acts.on_host(name, [verb, name])
-                took.append((time.perf_counter() - t) * 1000)
-                failed += outcome is None or not outcome.ok
+        took, failed = timed_actions(acts, remote, args.actions)
         result["actions"] = len(took)
         result["actions_failed"] = failed
         result["action_ms_p50"] = round(percentile(took, 0.5) or 0, 1)
         result["action_ms_p99"] = round(percentile(took, 0.99) or 0, 1)
+        if not args.one_shot:  # the naive way of the same run, for comparison: an ssh and a Python per action
+            from mission_control.fleet.remote_actions import close_channels
+
+            close_channels()
+            naive, naive_failed = timed_actions(acts, remote, max(1, args.actions // 4))
+            result["baseline_one_shot_action_ms_p50"] = round(percentile(naive, 0.5) or 0, 1)
+            result["baseline_one_shot_action_ms_p99"] = round(percentile(naive, 0.99) or 0, 1)
+            result["baseline_actions_failed"] = naive_failed
         result["target_action_ms_p99"] = 150
         return 0
     finally:

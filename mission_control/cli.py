@@ -31,6 +31,19 @@ def say(text: str, file=None, *, lines: bool = False) -> None:
     print(inert(text, lines=lines), file=sys.stdout if file is None else file)
 
 
+def _actor() -> str:
+    """Who the action log names for this command: `cli`, or MISSION_CONTROL_ACTOR (issue 22: another
+    machine's mission-control running it here says who acted there, `dashboard@laptop`)."""
+    from mission_control.core.hosts import ACTOR_ENV, ACTOR_PATTERN
+
+    actor = os.environ.get(ACTOR_ENV)
+    if actor is None:
+        return "cli"
+    if not ACTOR_PATTERN.fullmatch(actor):
+        raise UsageError(f"{ACTOR_ENV}={actor[:40]!r}: who acted, as 1 to 64 letters, digits and . _ - @ : +")
+    return actor
+
+
 def _config(args: argparse.Namespace) -> FleetConfig:
     from mission_control.fleet.locate import find_config, load_config
 
@@ -166,7 +179,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
             os.execvp(argv[0], argv)
         from mission_control.fleet.actions import FleetActions
 
-        acts = FleetActions(config, actor="cli")
+        acts = FleetActions(config, actor=_actor())
         rec = acts.record(args.agent)
         if rec.pane_id:
             acts.tmux.select_pane(rec.pane_id)
@@ -226,7 +239,8 @@ def _watch_status(args: argparse.Namespace) -> int:
 
     if not args.json:
         raise UsageError("status --watch prints JSON lines: use `status --json --watch`")
-    return watch_status(_config(args), out=sys.stdout, err=sys.stderr)
+    tails = getattr(args, "tails", False)  # a laptop's feed of this host (issue 22): screen texts too, watches on stdin
+    return watch_status(_config(args), out=sys.stdout, err=sys.stderr, tails=tails, watch_in=sys.stdin if tails else None)
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -264,7 +278,7 @@ def _on_host(args: argparse.Namespace) -> int | None:
         words.append(args.choice)
     elif args.command == "diff" and args.json:
         words.append("--json")
-    result = run_on_host(config, host, words, stdin=stdin)
+    result = run_on_host(config, host, words, stdin=stdin, actor=_actor())
     if result.stdout.strip():  # the host's words, shown inert like every outside text
         say(result.stdout.rstrip("\n"), lines=True)
     if result.stderr.strip():
@@ -330,7 +344,7 @@ def cmd_layouts(args: argparse.Namespace) -> int:
 def _actions(args: argparse.Namespace):
     from mission_control.fleet.actions import FleetActions
 
-    return FleetActions(_config(args), actor="cli")
+    return FleetActions(_config(args), actor=_actor())
 
 
 def _report(outcomes) -> int:
@@ -417,7 +431,14 @@ def cmd_env(args: argparse.Namespace) -> int:
 def cmd_reassign(args: argparse.Namespace) -> int:
     acts = _actions(args)
     if args.release:  # issue 22: run by another host's `reassign`; the handoff, as JSON, for its `--take`
-        print(json.dumps(acts.release(args.agent, old=args.old, to=args.to or "another host")))
+        given = None
+        if args.given_task:  # the laptop's board task, on stdin: this host has no row of it
+            try:
+                data = json.loads(sys.stdin.read())
+                given = (str(data["task_id"]), str(data["prompt"]))
+            except (ValueError, KeyError, TypeError):
+                raise UsageError("reassign --given-task: stdin is not {\"task_id\", \"prompt\"} JSON; nothing changed") from None
+        print(json.dumps(acts.release(args.agent, old=args.old, to=args.to or "another host", given=given)))
         return 0
     if args.take:  # the handoff on stdin, never on a command line
         try:
@@ -435,6 +456,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     text = " ".join(args.text) if args.text else sys.stdin.read()
     if args.command == "broadcast":
         return _report(acts.broadcast(text, force=args.force))
+    if getattr(args, "queue_as", None):
+        return _report(acts.send(args.agent, text, queue_as=args.queue_as))
     return _report(acts.send(args.agent, text, force=args.force))
 
 
@@ -456,7 +479,15 @@ def cmd_answer(args: argparse.Namespace) -> int:
             lines.append(f"choose with: mission-control answer {args.agent} CHOICE  ({offered(prompt)})")
         say("\n".join(lines), lines=True)
         return 0
-    return _report(acts.answer(args.agent, args.choice))
+    expected = None
+    if getattr(args, "expected", False):  # issue 22: the prompt the laptop's person saw, on stdin
+        from mission_control.core.prompts import PromptError, expected_from_json
+
+        try:
+            expected = expected_from_json(sys.stdin.read())
+        except PromptError as exc:
+            raise UsageError(f"answer --expected: {exc}") from None
+    return _report(acts.answer(args.agent, args.choice, expected=expected))
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
@@ -530,7 +561,7 @@ def _board(args: argparse.Namespace, *, change: bool = True):
     config = _config(args)
     if change:  # before the store is opened: a change with no fleet leaves no store behind
         require_fleet(config)
-    return TaskBoard(config, Store(config.store_path), actor="cli")
+    return TaskBoard(config, Store(config.store_path), actor=_actor())
 
 
 def _prompt_arg(text: str, what: str = "task add") -> str:
@@ -723,6 +754,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="as a JSON list")
     p.add_argument("--watch", action="store_true",
                    help="with --json: one line (the snapshot as a JSON object) now and each time anything changed")
+    p.add_argument("--tails", action="store_true", help=argparse.SUPPRESS)  # issue 22: fleet/host_view.py's feed
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("events", parents=[common],
                        help="status changes, actions, task and budget events, each with its sequence number")
@@ -764,11 +796,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--old", choices=("pause", "stop", "keep"), default="pause", help="what happens to the old agent (default: pause)")
     p.add_argument("--release", action="store_true", help=argparse.SUPPRESS)  # issue 22: the other host's half of a reassign
     p.add_argument("--take", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--given-task", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_reassign)
     p = sub.add_parser("send", parents=[common], help="type text + Enter into an agent's pane")
     p.add_argument("agent")
     p.add_argument("text", nargs="*")
     p.add_argument("--force", action="store_true", help="type it now even if the agent is busy (else queued until its prompt)")
+    p.add_argument("--queue-as", help=argparse.SUPPRESS)  # issue 22: a text the laptop's board hands to this host, once
     p.set_defaults(func=cmd_send)
     p = sub.add_parser("broadcast", parents=[common], help="type text + Enter into every running agent's pane")
     p.add_argument("text", nargs="*")
@@ -777,6 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("answer", parents=[common], help="answer the prompt a WAITING agent shows (an option's number, y or n); without CHOICE, show it")
     p.add_argument("agent")
     p.add_argument("choice", nargs="?", help="the option's number as shown, y / yes, n / no, or its label")
+    p.add_argument("--expected", action="store_true", help=argparse.SUPPRESS)  # issue 22: the prompt seen, JSON on stdin
     p.set_defaults(func=cmd_answer)
     for name, text in (("restart", "restart agents with their task"), ("kill", "stop agents' processes (their panes stay)")):
         p = sub.add_parser(name, parents=[common], help=text)

@@ -236,3 +236,34 @@ async def test_answer_keys_do_nothing_while_a_dialog_is_open() -> None:
         await pilot.pause()
         assert app.screen.__class__.__name__ == "HelpScreen" and not app.screen_stack[0].query_one(FindBar).display
     assert answers(actions) == []
+
+
+async def test_keys_typed_right_after_slash_go_into_the_filter_not_to_the_action_keys() -> None:
+    """A fast typist (or a paste, or keys over a slow ssh link) sends `/asker` in one burst: the
+    terminal delivers all of it before the bar's input has been focused. Every key after `/` is
+    filter text; none reaches the action keys (`a` moves the selected agent's task, `r` resumes)."""
+    from textual import events
+
+    actions = RecordingActions()
+    app = answer_app(actions)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key, char in (("slash", "/"), ("a", "a"), ("s", "s"), ("k", "k"), ("e", "e"), ("r", "r")):
+            app.post_message(events.Key(key, char))  # one burst: no pause between them
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert actions.calls == []
+        assert list(app.query_one(AgentTable).filter_words) == ["asker"]
+        assert [a.name for a in app.query_one(AgentTable).ordered(app.snapshot)] == ["asker"]
+
+
+async def test_slash_and_g_typed_in_the_filter_are_text() -> None:
+    app = answer_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", "g", "slash", "x")
+        await pilot.pause()
+        from textual.widgets import Input
+
+        assert app.query_one("#find-input", Input).value == "g/x"

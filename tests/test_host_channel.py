@@ -41,12 +41,14 @@ def _acts(cfg: Path, box, cli, monkeypatch: pytest.MonkeyPatch):
     return config, FleetActions(config, actor="dashboard")
 
 
-def _channel_pids() -> set[int]:
-    """This machine's processes running a host's channel (the laptop's ssh and the box's end)."""
+def _channel_pids(box) -> set[int]:
+    """The processes running this box's channel: the laptop's ssh (given the box's ssh config) and
+    the box's end (in the box's HOME). Not another test's, running at the same time."""
     out = set()
     for p in psutil.process_iter():
         try:
-            if "host-channel" in " ".join(p.cmdline()):
+            line = " ".join(p.cmdline())
+            if "host-channel" in line and (str(box.ssh_config) in line or p.cwd().startswith(str(box.home))):
                 out.add(p.pid)
         except psutil.Error:
             pass
@@ -100,7 +102,7 @@ def test_actions_go_through_one_channel_logged_on_both_sides_and_a_killed_one_re
     finally:
         channels.close_channels()
         cli("down", "-c", str(cfg), **_env(ssh_box))
-    retry_until(lambda: not _channel_pids(), timeout=15, message="no channel left on either side")
+    retry_until(lambda: not _channel_pids(ssh_box), timeout=15, message="no channel left on either side")
 
 
 def test_a_channel_lost_mid_request_is_one_failure_line_never_a_second_run(
@@ -113,7 +115,7 @@ def test_a_channel_lost_mid_request_is_one_failure_line_never_a_second_run(
         channel = channels._channel(config, config.hosts[0])
         # a request whose answer never comes: the channel's reader is stopped (SIGSTOP on the box's end),
         # then the channel killed while the laptop waits for the answer
-        remote = [p for p in _channel_pids() if "ssh" not in psutil.Process(p).name()]
+        remote = [p for p in _channel_pids(ssh_box) if "ssh" not in psutil.Process(p).name()]
         assert remote, "the box's end of the channel"
         for pid in remote:
             os.kill(pid, 19)

@@ -7,7 +7,7 @@ import pytest
 from mission_control.core.kinds import KIND_NAMES
 from mission_control.core.model import Status
 from mission_control.core.rules import RuleError, RuleSet, parse_file, parse_rules, rules_for
-from mission_control.core.status import Memory, Observation, Settings, classify, tail_lines
+from mission_control.core.status import Memory, Observation, Settings, classify, printing, tail_lines
 
 SHELL = rules_for("shell")
 T0 = 1000.0
@@ -514,3 +514,57 @@ def test_a_permission_notification_after_the_request_was_answered_is_its_echo() 
     again = note_hook(ev, "PermissionRequest", {"tool_name": "Write"}, T0 + 10)  # a new request
     asked = note_hook(again, "Notification", {"notification_type": "permission_prompt", "message": "m"}, T0 + 16)
     assert asked.event == "Notification" and hook_meaning(asked.event, asked.type, asked.detail)[0] is Status.WAITING
+
+
+# ------------------------------------------------------------------ printing the same line again and again
+# A command that prints a line every 2 s (ticks every second) changes its screen on every other
+# tick only, and once its screen is full of that line its tail reads the same every tick: only
+# its history grows. Output printed twice within PRINT_WINDOW seconds is activity until that
+# window after the last time; one change alone is not (see test_noisy_idle_cpu_at_a_still_screen_is_not_work).
+
+
+def _every_other_tick(n: int) -> list[dict]:
+    """`step` printed on even ticks: the screen grows by a line, then stands still for a tick."""
+    return [{"screen": "step\n" * (1 + i // 2)} for i in range(n)]
+
+
+def test_a_line_printed_every_other_tick_is_work() -> None:
+    out = statuses(_every_other_tick(12), kind="shell")
+    assert out[5][0] is Status.WORKING and {s for s, _ in out[5:]} == {Status.WORKING}, out
+
+
+def test_the_same_line_scrolling_a_full_screen_is_work_from_its_history_alone() -> None:
+    """The tail never changes; the history size moves on some ticks, once backwards (tmux drops the
+    oldest tenth of the history at its limit): printing. Without the history size it cannot be seen."""
+    full = "step\n" * 70
+    sizes = [100, 100, 101, 101, 101, 102, 102, 103, 103, 103, 3, 3, 4, 4, 4, 5]
+    out = statuses([{"screen": full, "history_size": h} for h in sizes], kind="shell")
+    assert {s for s, _ in out[6:]} == {Status.WORKING}, out
+    assert {s for s, _ in statuses([{"screen": full}] * len(sizes), kind="shell")} == {Status.STARTING}
+
+
+def test_a_printer_that_stops_is_idle_at_its_prompt_exited_or_stuck_when_silent() -> None:
+    ticks = _every_other_tick(8)  # the last print at tick 6
+    last = ticks[-1]["screen"]
+    at_prompt = statuses(ticks + [{"screen": last + "$ "}] * 3, kind="shell")
+    assert at_prompt[7][0] is Status.WORKING and at_prompt[-1] == (Status.IDLE, "at its prompt"), at_prompt
+    exited = statuses(ticks + [{"screen": last, "pane_dead": True, "exit_status": 0}], kind="shell")
+    assert exited[-1] == (Status.EXITED, "exited")
+    silent = [(v.status, v.reason) for v in run(ticks + [{"screen": last}] * 32, settings=Settings(stuck_after=30))]
+    assert {s for s, _ in silent[6:37]} == {Status.WORKING}, silent  # silent, but for less than stuck_after
+    assert silent[37][0] is Status.STUCK and silent[37][1].startswith("no progress for"), silent
+
+
+def test_a_status_line_redrawn_above_a_prompt_stays_idle() -> None:
+    """The other direction: a clock redrawn every other tick over a still prompt is not work."""
+    ticks = [{"screen": f"12:00:{i // 2:02d} up\n$ "} for i in range(12)]
+    out = statuses(ticks, kind="shell")
+    assert {s for s, _ in out[2:]} == {Status.IDLE}, out
+
+
+def test_printing_needs_two_prints_within_the_window() -> None:
+    assert not printing(T0 + 1, T0, None, T0)  # printed once
+    assert printing(T0 + 5, T0 + 2, T0, T0 + 4)  # twice, 2 s apart, the last 3 s ago
+    assert not printing(T0 + 8, T0 + 2, T0, T0 + 7)  # the last 6 s ago
+    assert not printing(T0 + 9, T0 + 8, T0, T0 + 8.5)  # 8 s apart: two separate events
+    assert printing(T0 + 40, T0 + 20, T0, T0 + 20)  # ticks 20 s apart: two tick intervals

@@ -232,3 +232,69 @@ def test_a_supervisor_killed_once_it_typed_a_task_never_types_it_again(tmp_path:
     again._deliver(recs, snaps)
     assert store.pending_deliveries() == [] and len(panes.typed) == 2  # the marked one recorded, the other typed
     assert sorted(panes.typed) == ["anything", "dev work"]
+
+
+REMOTE = """
+[[host]]
+name = "box"
+ssh = "box"
+
+[[agent]]
+name = "here"
+kind = "shell"
+command = "x"
+pull = true
+
+[[agent]]
+name = "there"
+kind = "shell"
+command = "x"
+host = "box"
+pull = true
+roles = ["gpu"]
+
+[[role]]
+name = "gpu"
+kind = "shell"
+command = "x"
+worktree = false
+hosts = ["box"]
+
+[[task]]
+id = "t-word"
+prompt = "say DONE"
+done_when = "word"
+priority = "high"
+
+[[task]]
+id = "t-gpu"
+prompt = "on the gpu"
+role = "gpu"
+"""
+
+
+def there(status: Status = Status.IDLE, *, at_prompt: bool = True, turns: int = 0, commits: int | None = None) -> AgentSnapshot:
+    return AgentSnapshot(name="there", kind="shell", status=status, at_prompt=at_prompt, host="box", turns=turns, commits=commits)
+
+
+def test_pullers_of_another_host_take_by_their_hosts_report_and_a_role_limited_to_hosts_stays_there(tmp_path: Path) -> None:
+    """Issue 22 point 4 on the board alone: the box's puller (no record here; its host reports it)
+    takes the gpu task, never the `word` one (its status file is the box's); the local puller, with
+    the gpu role or not, never takes the gpu task; an UNREACHABLE agent takes nothing; a turn its
+    host counted is work on the task (an `idle` rule, its commits not counted there)."""
+    config, store, recs = record_fleet(tmp_path, REMOTE)
+    add_config_tasks(config, store)
+    board = TaskBoard(config, store, actor="supervisor")
+    board.tick(recs, [snap("here", Status.WORKING, at_prompt=False), there(Status.UNREACHABLE)], 1.0)
+    assert states(store) == {"t-word": ("queued", None), "t-gpu": ("queued", None)}
+    board.tick(recs, [snap("here", Status.WORKING, at_prompt=False), there(turns=3)], 2.0)
+    assert states(store) == {"t-word": ("queued", None), "t-gpu": ("working", "there")}
+    assert deliver_all(store) == [("there", "on the gpu")]  # queued here: the supervisor hands it to the box
+    board.tick(recs, [snap("here"), there(turns=3)], 3.0)
+    assert states(store)["t-word"] == ("working", "here")
+    board.tick(recs, [snap("here", Status.WORKING, at_prompt=False), there(turns=3)], 4.0)
+    assert states(store)["t-gpu"] == ("working", "there")  # no turn yet: not done
+    board.tick(recs, [snap("here", Status.WORKING, at_prompt=False), there(turns=4)], 5.0)
+    assert states(store)["t-gpu"] == ("done", "there")
+    (task,) = [t for t in store.tasks() if t.id == "t-gpu"]
+    assert task.commits_at_start is None  # its host counted no commits: held to `idle`

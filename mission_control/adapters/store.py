@@ -953,6 +953,19 @@ class Store:
         row = self._conn().execute("SELECT text FROM pane_tails WHERE agent=?", (agent,)).fetchone()
         return row[0] if row else ""
 
+    def pane_tails_since(self, seen: dict[str, float]) -> dict[str, tuple[float, str]]:
+        """The pane tails stored since a reader last read them (`seen`: agent -> the `captured_at` it
+        read): {agent: (captured_at, text)}; only the changed ones' texts are read."""
+        conn = self._conn()
+        times = conn.execute("SELECT agent, captured_at FROM pane_tails").fetchall()
+        out = {}
+        for agent, at in times:
+            if seen.get(agent) != at:
+                row = conn.execute("SELECT captured_at, text FROM pane_tails WHERE agent=?", (agent,)).fetchone()
+                if row is not None:
+                    out[agent] = (row[0], row[1])
+        return out
+
     # -- history -----------------------------------------------------------
 
     def record_status_change(
@@ -1253,6 +1266,16 @@ class Store:
             "INSERT INTO deliveries(agent, purpose, text, created_at) VALUES (?, ?, ?, ?)",
             (agent, purpose, text, at or time.time()),
         )
+
+    def queue_delivery_once(self, agent: str, purpose: str, text: str, at: float | None = None) -> bool:
+        """Queue `text` unless a text for `agent` with this `purpose` was queued before (typed or
+        not): whether it was queued now."""
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM deliveries WHERE agent=? AND purpose=? LIMIT 1", (agent, purpose)).fetchone():
+                return False
+            conn.execute("INSERT INTO deliveries(agent, purpose, text, created_at) VALUES (?, ?, ?, ?)",
+                         (agent, purpose, text, at or time.time()))
+            return True
 
     def pending_deliveries(self) -> list[dict[str, Any]]:
         def read() -> list[dict[str, Any]]:

@@ -488,6 +488,11 @@ class RoleSettings(AgentSettings):
     """Seconds an agent of the role sits idle, with no ready task for it, before it is stopped (its worktree kept)."""
     worktree: bool = True
     """Give each of its agents its own `git worktree` on branch `agent/<role>-<n>` (needs `repo`)."""
+    hosts: list[str] = Field(default_factory=list)
+    """The hosts its tasks run on: `[[host]]` names, `"local"` for this machine. Its tasks go only to
+    pulling agents there (an `[[agent]]` of another host with its role does not take them), and its
+    own agents are spawned there, the first listed host first. Default: this machine spawns them,
+    and any host's agents with the role take its tasks."""
 
     @field_validator("task", "pull", "roles")
     @classmethod
@@ -661,6 +666,8 @@ class HostSpec(BaseModel):
     """Its agents.toml (`core/hosts.host_config_text`)."""
     repo: str | None = None
     """Its `[[host]] repo`, as given (a path on the host; relative: under its HOME)."""
+    pulling: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(name, roles) of its agents with `pull = true`: the laptop's task board dispatches to them."""
 
 
 # ---------------------------------------------------------------- errors
@@ -923,11 +930,16 @@ def _validate_hosts(path: Path, text: str, schema: FileSchema) -> None:
             raise _error(path, text, f"agent[{i}] ({agent.name}).worktree = true needs host[{names[agent.host]}] "
                                      f"({agent.host}).repo (the repository on that host its worktree is made from)",
                          ("agent", i, "worktree"))
-    for i, task in enumerate(schema.task):
-        owner = next((a for a in schema.agent if a.name == task.assignee), None)
-        if owner is not None and owner.host not in (None, "local"):
-            raise _error(path, text, f"task[{i}] ({task.id}).assignee {owner.name!r} runs on host {owner.host!r}: "
-                                     "give it its task with the agent's `task` instead", ("task", i, "assignee"))
+    raw_hosts = [*names, "local"]
+    for i, role in enumerate(schema.role):
+        if role.host not in (None, "local"):
+            raise _error(path, text, f"role[{i}] ({role.name}).host: a role runs on `hosts = [...]` "
+                                     f"(e.g. hosts = [{role.host!r}])", ("role", i, "host"))
+        for j, name in enumerate(role.hosts):
+            if name not in raw_hosts:
+                extra = did_you_mean(name, raw_hosts) or ("; no [[host]] is configured" if not names else "")
+                raise _error(path, text, f"role[{i}] ({role.name}).hosts[{j}] {name!r} names no [[host]] (or \"local\"){extra}",
+                             ("role", i, "hosts", j))
 
 
 def _validate_tasks(path: Path, text: str, schema: FileSchema, agents: list[str]) -> None:
@@ -1076,15 +1088,20 @@ def _expand_hosts(base: Path, schema: FileSchema) -> tuple[HostSpec, ...]:
     rules = [r.model_dump(mode="json", exclude_none=True) for r in schema.rule]
     prices = {k: v.model_dump(mode="json", exclude_none=True) for k, v in schema.prices.items()}
     mission.setdefault("session", schema.mission.session)
+    assigned = {t.assignee: t.prompt for t in schema.task if t.assignee}
     for host in schema.host:
         mine = [a for a in schema.agent if a.host == host.name]
         if not mine:
             continue
         tables = [a.model_dump(mode="json", exclude_unset=True) for a in mine]
+        for table in tables:  # a `[[task]]` given to it: its first prompt there, as for an agent here
+            if table.get("task") is None and table["name"] in assigned:
+                table["task"] = assigned[table["name"]]
         out.append(HostSpec(
             name=host.name, ssh=host.ssh, port=host.port, identity=_abs(base, host.identity) if host.identity else None,
             config_dir=host.config_dir, agents=tuple(a.name for a in mine),
             config_text=host_config_text(mission, tables, rules, prices, repo=host.repo), repo=host.repo,
+            pulling=tuple((a.name, tuple(a.roles)) for a in mine if a.pull),
         ))
     return tuple(out)
 

@@ -12,6 +12,7 @@ option).
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from typing import Any, Iterable
 
@@ -103,3 +104,21 @@ def version_major(text: str) -> str | None:
     if len(words) < 2 or not words[-1][:1].isdigit():
         return None
     return words[-1].split(".")[0]
+
+
+ACTOR_ENV = "MISSION_CONTROL_ACTOR"
+"""Who the action log names for a command (default `cli`): set by another machine's mission-control
+running the command on this one (`dashboard@laptop`: the one-shot ssh's remote line, the action
+channel per request), or by you."""
+ACTOR_PATTERN = re.compile(r"[A-Za-z0-9_.@:+-]{1,64}")
+"""Who acted, as an action log names it (`cli`, `dashboard`, `dashboard@laptop`)."""
+
+
+def remote_actor(actor: str, machine: str) -> str:
+    """Who a host's action log names for an action this machine sends it: `dashboard@laptop`
+    (an actor that names its machine already is kept; what a name may not hold becomes `-`)."""
+    if "@" not in actor:
+        actor = f"{actor}@{re.sub(r'[^A-Za-z0-9_.-]', '-', machine) or 'unknown'}"
+    actor = re.sub(r"[^A-Za-z0-9_.@:+-]", "-", actor)[:64]
+    return actor if ACTOR_PATTERN.fullmatch(actor) else "remote"
+

@@ -29,6 +29,10 @@ class KeyAction:
     """A longer word the help screen adds after the description."""
     short: str = ""
     """A shorter description for a narrow footer (the description when empty)."""
+    opens_field: bool = False
+    """It opens a text field on the same screen: taken as soon as it is read, before the keys after it
+    (a burst — a paste, a fast typist, a slow ssh link — is text for the field, never other actions);
+    while a text field has the focus it is text itself."""
 
     @property
     def action(self) -> str:
@@ -67,8 +71,8 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("answer_yes", "y", "Answer yes", "Agent", method="answer('y')", note="the prompt line shows which option"),
     KeyAction("answer_no", "N", "Answer no", "Agent", method="answer('n')", note="n is next_attention"),
     # finding an agent
-    KeyAction("filter", "slash", "Filter by name, kind, status, task", "Dashboard"),
-    KeyAction("jump", "g", "Go to an agent by name", "Dashboard"),
+    KeyAction("filter", "slash", "Filter by name, kind, status, task", "Dashboard", opens_field=True),
+    KeyAction("jump", "g", "Go to an agent by name", "Dashboard", opens_field=True),
     KeyAction("clear_filter", "escape", "Clear the filter", "Dashboard"),
 )
 """Every dashboard action, in the footer's order."""

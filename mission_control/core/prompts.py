@@ -28,6 +28,7 @@ region wins (the dialog nearest the bottom). Only the current turn is read (the 
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -352,3 +353,31 @@ def keystrokes(prompt: Prompt, option: Option) -> Keystrokes:
         step = option.number - prompt.selected
         return Keystrokes(moves=("Down" if step > 0 else "Up",) * abs(step), check=option.number)
     raise PromptError(f"it is answered in the agent's pane only: {prompt.why or 'no way to send a choice'}")
+
+
+# ------------------------------------------------------------------------------- the prompt seen elsewhere
+
+EXPECTED_MAX = 64 * 1024
+"""The most an expected prompt's JSON may hold (a dialog's question and labels are far less)."""
+
+
+def expected_json(prompt: Prompt) -> str:
+    """The prompt as a person saw it (its `key`: the question and the options' labels), as one JSON
+    line: what a laptop sends the agent's host with `answer --expected` (issue 22), so the host types
+    the choice only into that same prompt."""
+    return json.dumps({"question": prompt.question, "options": [o.label for o in prompt.options]}, ensure_ascii=False)
+
+
+def expected_from_json(text: str) -> Prompt:
+    """What `expected_json` wrote, as a Prompt to compare with `Prompt.same`; one line (PromptError)
+    when it is not that."""
+    try:
+        data = json.loads(text) if len(text) <= EXPECTED_MAX else None
+    except ValueError:
+        data = None
+    labels = data.get("options") if isinstance(data, dict) else None
+    question = data.get("question") if isinstance(data, dict) else None
+    if not (isinstance(question, str) and isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        raise PromptError("the expected prompt is not {\"question\": TEXT, \"options\": [LABEL, ...]} JSON on stdin")
+    return Prompt(question, tuple(Option(i + 1, label) for i, label in enumerate(labels)), "none", None, "expected")
+

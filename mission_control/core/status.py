@@ -18,8 +18,10 @@ Precedence, strongest first:
      while they work. So an error rule beats a working marker: an agent that shows its
      spinner while it retries a failed call (`API error · Retrying in 19s`) is STUCK;
   6. a hook that says work resumed (a prompt submitted, a tool used), for `stuck_after`;
-  7. activity alone: a changing screen, or CPU use (unless the kind's idle CPU is known to be
-     noisy: `idle_cpu` in its rules file), is WORKING,
+  7. activity alone: output this tick, or output twice at most `PRINT_WINDOW` seconds apart
+     until that long after (output: the screen changed, or the pane's history grew — a command
+     printing the same line again and again leaves the tail as it was), or CPU use (unless the
+     kind's idle CPU is known to be noisy: `idle_cpu` in its rules file), is WORKING,
      except while an agent with `quiet_start` boots (STARTING until it first shows its
      prompt, a marker or a dialog); silence for `stuck_after` away from a prompt is STUCK
      (no progress); never getting going is STUCK too.
@@ -59,6 +61,12 @@ CPU_BUSY_FRACTION = 0.03
 (a kind whose idle CPU is noisy raises it with `idle_cpu` in its rules file)."""
 HOLD_TICKS = 2
 """Ticks a new state must be seen before it is shown (EXITED and PAUSED show at once)."""
+PRINT_WINDOW = 5.0
+"""A pane that printed (its screen changed or its history grew) twice at most this many seconds
+apart counts as active until this many seconds after the second time: output in bursts (a line
+every 2 s, ticks every second) leaves ticks in between with nothing new, and a new state must
+hold for `HOLD_TICKS` ticks in a row. One change alone (a screen drawn once) is not enough. At
+least two tick intervals, for a slow poll."""
 HOOK_SETTLE_SECONDS = 2.0
 """A hook fires just before the screen shows what it says (a permission dialog is drawn, the
 spinner of a finished turn is cleared): for this long the screen cannot end the hook's state
@@ -91,6 +99,10 @@ class Observation:
     """Its process group (or part of it) is stopped by a signal."""
     cpu_seconds: float | None = None
     """Cumulative CPU time of the pane's whole process tree."""
+    history_size: int | None = None
+    """Lines scrolled off the top of the pane into its history (tmux `#{history_size}`; None:
+    unknown). A change says the pane printed new lines, even when its tail reads the same (the
+    same line printed again and again). A redraw in place (a spinner, a status line) never moves it."""
     own_word: str | None = None
     """The last line of its status file, if written since it started."""
     own_word_at: float | None = None
@@ -141,6 +153,12 @@ class Memory:
     """The screen when that hook was first seen."""
     hook_released: bool = False
     """Newer evidence ended that hook's state (it does not come back)."""
+    history_size: int | None = None
+    """The pane's history size at the last tick (`Observation.history_size`)."""
+    printed_at: float | None = None
+    """When the pane last printed: its screen changed or its history size moved (not the first tick)."""
+    printed_before: float | None = None
+    """When it printed the time before that."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,8 @@ class Settings:
     start_timeout: float = 60.0
     hold_ticks: int = HOLD_TICKS
     """1 for a one-shot poll, where there is no second tick to wait for."""
+    print_window: float = PRINT_WINDOW
+    """Seconds after it last printed that a pane counts as active (`PRINT_WINDOW`)."""
 
 
 @dataclass(frozen=True)
@@ -374,12 +394,37 @@ def _hook_released(state: Status, obs: Observation, mem: Memory, facts: ScreenFa
     return changed and bool(facts.first("WORKING"))  # IDLE, STUCK: it shows work again
 
 
+def printed(obs: Observation, mem: Memory, changed: bool) -> tuple[float | None, float | None, bool]:
+    """When the pane last printed and the time before, and whether it printed this tick: its
+    screen `changed`, or its history size moved (lines scrolled off its top; fewer when tmux drops
+    its oldest tenth at `history-limit`). The first tick is no evidence: nothing to compare with."""
+    if mem.last_tick_at is None:
+        return None, None, False
+    scrolled = obs.history_size is not None and mem.history_size is not None and obs.history_size != mem.history_size
+    if changed or scrolled:
+        return obs.now, mem.printed_at, True
+    return mem.printed_at, mem.printed_before, False
+
+
+def printing(now: float, last: float | None, before: float | None, last_tick_at: float | None,
+             window: float = PRINT_WINDOW) -> bool:
+    """Whether a pane that printed at `before` and again at `last` counts as active at `now`:
+    the two at most `window` seconds apart and the last within `window` seconds (or two tick
+    intervals, when ticks are further apart than that). Printing once is not printing on."""
+    if last is None or before is None:
+        return False
+    if last_tick_at is not None:
+        window = max(window, 2 * (now - last_tick_at))
+    return last - before <= window and now - last <= window
+
+
 def _raw(
     obs: Observation, mem: Memory, rules: RuleSet, settings: Settings, facts: ScreenFacts, changed: bool, busy: bool,
-    hook: tuple[Status, str] | None,
+    hook: tuple[Status, str] | None, active: bool = False,
 ) -> tuple[Status, str, str]:
     """The state this tick's evidence points to, before debouncing (`hook`: what the latest
-    hook still says, if newer evidence has not ended it)."""
+    hook still says, if newer evidence has not ended it; `changed`: it printed this tick,
+    `active`: this tick or lately, see `printing`)."""
     if obs.pane_dead:
         code = obs.exit_status
         if code in (0, None):
@@ -425,11 +470,14 @@ def _raw(
         return Status.IDLE, idle[0], f"screen matched {idle[1].source}"
     if hook and hook[0] is Status.WORKING and obs.hook_at is not None and obs.now - obs.hook_at < settings.stuck_after:
         return Status.WORKING, hook[1], hook_evidence
-    if ((changed or busy) and rules.quiet_start and mem.shown is Status.STARTING and not facts.submitted
+    if ((active or busy) and rules.quiet_start and mem.shown is Status.STARTING and not facts.submitted
             and obs.now - obs.started_at < settings.start_timeout):  # its boot screens, no prompt submitted yet
-        return Status.STARTING, "starting", "boot screen" if changed else "cpu busy while it starts"
-    if changed or (busy and rules.idle_cpu is None):  # a noisy kind's CPU alone is not work
-        return Status.WORKING, "output changing" if changed else "using CPU", "screen changed" if changed else "cpu busy"
+        return Status.STARTING, "starting", "boot screen" if active else "cpu busy while it starts"
+    if active or (busy and rules.idle_cpu is None):  # a noisy kind's CPU alone is not work
+        if not active:
+            return Status.WORKING, "using CPU", "cpu busy"
+        evidence = "screen changed" if changed and facts.digest != mem.screen_hash else f"printed within {settings.print_window:g}s"
+        return Status.WORKING, "output changing", evidence
     if idle:
         return mem.shown if mem.shown is not Status.STARTING else Status.IDLE, mem.shown_reason if mem.shown is not Status.STARTING else idle[0], "prompt visible, quiet"
     quiet_since = max(mem.last_change_at or obs.started_at, obs.hook_at or 0.0)
@@ -447,6 +495,8 @@ def classify(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings =
     lines, digest = facts.lines, facts.digest
     first_tick = mem.last_tick_at is None
     changed = not first_tick and digest != mem.screen_hash
+    last_printed, printed_before, printed_now = printed(obs, mem, changed)
+    active = printed_now or printing(obs.now, last_printed, printed_before, mem.last_tick_at, settings.print_window)
     busy = False
     if obs.cpu_seconds is not None and mem.cpu_seconds is not None and mem.last_tick_at is not None:
         elapsed = max(obs.now - mem.last_tick_at, 1e-3)
@@ -464,7 +514,7 @@ def classify(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings =
             released = _hook_released(hook[0], obs, mem, facts, changed, busy, hook_digest)
         if released:
             hook = None
-    raw, reason, evidence = _raw(obs, mem, rules, settings, facts, changed, busy, hook)
+    raw, reason, evidence = _raw(obs, mem, rules, settings, facts, printed_now, busy, hook, active)
 
     # a loop: the same error printed again and again
     repeats = 0
@@ -473,10 +523,10 @@ def classify(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings =
         repeats = len(rule.pattern.findall("\n".join(lines)))
 
     now = obs.now
-    last_change = now if (changed or first_tick) else mem.last_change_at
+    last_change = now if (printed_now or first_tick) else mem.last_change_at
     if busy:
         last_change = now
-    ever_active = mem.ever_active or changed or busy or bool(lines)
+    ever_active = mem.ever_active or printed_now or busy or bool(lines)
 
     shown, shown_reason, shown_since, shown_evidence = mem.shown, mem.shown_reason, mem.shown_since, mem.evidence
     candidate, cand_reason, cand_evidence, cand_ticks = mem.candidate, mem.candidate_reason, mem.candidate_evidence, mem.candidate_ticks
@@ -527,6 +577,9 @@ def classify(obs: Observation, mem: Memory, rules: RuleSet, settings: Settings =
         hook_key=hook_key,
         hook_digest=hook_digest,
         hook_released=released,
+        history_size=obs.history_size,
+        printed_at=last_printed,
+        printed_before=printed_before,
     )
     reason_out = shown_reason
     if shown is Status.STUCK and repeats >= LOOP_REPEATS:

@@ -33,6 +33,8 @@ owner takes no other task either, so the branch holds this task's work only and 
 request or a conflict sent back finds it at its prompt."""
 REVIEWER_ROLE = "reviewer"
 """The role a review task is for when the task names none (`review = true`)."""
+LOCAL = "local"
+"""How `[[role]] hosts` names this machine (an agent without a `host`)."""
 PRIORITY_NAMES = {"high": 10, "normal": 0, "low": -10}
 """Named priorities as numbers (higher first); an integer is taken as it is."""
 DONE_WHEN = ("commit", "idle", "word")
@@ -167,10 +169,14 @@ def takes(roles: Iterable[str], task: Task) -> bool:
     return task.role is None or task.role in set(roles)
 
 
-def next_task(tasks: Iterable[Task], roles: Iterable[str]) -> Task | None:
-    """The first ready task an agent with `roles` may take."""
+def next_task(tasks: Iterable[Task], roles: Iterable[str], host: str = LOCAL,
+              role_hosts: Mapping[str, Iterable[str]] | None = None) -> Task | None:
+    """The first ready task an agent with `roles` on `host` may take: a task whose role is limited
+    to hosts (`role_hosts`, from `[[role]] hosts`) only on one of them."""
     roles = tuple(roles)
-    return next((t for t in ready_tasks(tasks) if takes(roles, t)), None)
+    limits = {role: tuple(where) for role, where in (role_hosts or {}).items() if where}
+    return next((t for t in ready_tasks(tasks)
+                 if takes(roles, t) and (t.role not in limits or host in limits[t.role])), None)
 
 
 def find_cycle(after: Mapping[str, Iterable[str]]) -> list[str] | None:

@@ -35,7 +35,7 @@ from mission_control.core.handoff import Handoff, handoff_message
 from mission_control.core.kinds import KINDS
 from mission_control.core.launch_plan import typed_task
 from mission_control.core.model import AgentSnapshot, Status
-from mission_control.core.prompts import Prompt, PromptError, choose, keystrokes, read_prompt
+from mission_control.core.prompts import Prompt, PromptError, choose, expected_json, keystrokes, read_prompt
 from mission_control.core.records import AgentRecord
 from mission_control.core.resume import ResumePlan, ResumeStep, resume_plan
 from mission_control.core.rules import rules_with_user
@@ -196,14 +196,20 @@ class FleetActions:
         return agent is not None and agent.status in (Status.WORKING, Status.STARTING)
 
     @recorded
-    def send(self, name: str, text: str, *, force: bool = False) -> Outcome:
-        """Type text + Enter; to a busy agent it is queued until its next prompt (unless forced)."""
+    def send(self, name: str, text: str, *, force: bool = False, queue_as: str | None = None) -> Outcome:
+        """Type text + Enter; to a busy agent it is queued until its next prompt (unless forced).
+        `queue_as`: always queued, under this key, and only once per key (a text the laptop's
+        supervisor hands to this host: handed again after a cut link, it is not typed twice)."""
         remote = self.on_host(name, ["send", name, *(["--force"] if force else [])], stdin=text)
         if remote is not None:
             return remote
         rec = self.record(name)
         if not text.strip():
             raise ActionError("nothing to send: the text is empty")
+        if queue_as is not None:
+            new = self.store.queue_delivery_once(name, queue_as, text)
+            return self._log("send", name, f"{len(text)} chars", "queued: typed when it next sits at its prompt" if new
+                             else "handed over before: not queued again")
         if not force and self._busy(self.snapshot(name)):
             self.store.queue_delivery(name, "message", text)
             return self._log("send", name, f"{len(text)} chars", f"{name} is busy: queued, typed when it next reaches its prompt")
@@ -595,8 +601,12 @@ class FleetActions:
         on, the way its kind takes a choice. Only if it is WAITING, and only into the same prompt:
         the one the person saw (`expected`, when given) and the one read again right before the
         keys go in (and, for menus, again after the highlight moved, before Enter). On another
-        host, its own `answer` reads the prompt there and checks the same right before typing."""
-        if (remote := self.on_host(name, ["answer", name, choice])) is not None:
+        host, its own `answer` reads the prompt there and checks the same right before typing (and
+        that it is still `expected`, sent on its stdin)."""
+        remote_words, seen = ["answer", name, choice], ""
+        if expected is not None:
+            remote_words, seen = [*remote_words, "--expected"], expected_json(expected)
+        if (remote := self.on_host(name, remote_words, stdin=seen)) is not None:
             return remote
         rec = self.record(name)
         prompt = self.waiting_prompt(name)
@@ -787,11 +797,7 @@ class FleetActions:
         self.store.update_agent(from_name, task=None)
         self.store.update_agent(to_name, task=prompt)
         if self._on_board(task_id):  # a task of the board: its owner, and the commits its done rule counts from
-            handoff = Event("handoff", time.time(), agent=to_name, commits=commits_now or 0)
-            self.store.change_task(task_id, lambda t, board: transition(t, handoff, board), event="handoff", agent=to_name,
-                                   detail=f"from {from_name}: {why}", hold=(to_name, why, cost),
-                                   data={"cost_usd": cost, "commits": commits_now, "from_cost_usd": snap.cost_usd if snap else None,
-                                         "from_commits": snap.commits if snap else None})
+            self._board_handoff(task_id, from_name, to_name, why, snap, self.snapshot(to_name) if new_agent else target_snap)
         else:
             self.store.record_task(task_id, prompt, to_name, from_name, why, cost)
         how = "a new agent" if new_agent else "it"
@@ -852,10 +858,14 @@ class FleetActions:
         if dst is None:
             self.record(to_name)  # an unknown name fails here, before anything is done
         where = f"{to_name} ({'host ' + dst.name if dst else 'local'})"
+        board = self.board_task(from_name)  # a task of this fleet's board: it moves on the board too
+        from_snap = self.snapshot(from_name)
         if src is None:
             handoff = self.release(from_name, old=old, to=where)
         else:
-            r = run_on_host(self.config, src, ["reassign", from_name, "--release", "--to", where, "--old", old], actor=self.actor)
+            words = ["reassign", from_name, "--release", "--to", where, "--old", old, *(["--given-task"] if board else [])]
+            given = json.dumps({"task_id": board[0], "prompt": board[1]}) if board else ""
+            r = run_on_host(self.config, src, words, stdin=given, actor=self.actor)
             if r.code != 0:
                 return self._host_outcome(from_name, src.name, r)
             try:
@@ -864,15 +874,21 @@ class FleetActions:
                 raise ActionError(f"{src.name}: its `reassign --release` printed no handoff: nothing taken") from None
         handoff["from"] = f"{from_name}" + (f" (host {src.name})" if src else "")
         if dst is None:
-            return self.take(to_name, handoff)
-        return self._host_outcome(to_name, dst.name, run_on_host(self.config, dst, ["reassign", to_name, "--take"],
-                                                                 stdin=json.dumps(handoff), actor=self.actor))
+            return self.take(to_name, handoff, on_board=board is not None)
+        outcome = self._host_outcome(to_name, dst.name, run_on_host(self.config, dst, ["reassign", to_name, "--take"],
+                                                                    stdin=json.dumps(handoff), actor=self.actor))
+        if outcome.ok and board is not None:
+            self._board_handoff(board[0], from_name, to_name, str(handoff.get("why", "")), from_snap, self.snapshot(to_name),
+                                counted=False)
+        return outcome
 
     @recorded
-    def release(self, name: str, *, old: str = "pause", to: str = "another host") -> dict[str, Any]:
+    def release(self, name: str, *, old: str = "pause", to: str = "another host",
+                given: tuple[str, str] | None = None) -> dict[str, Any]:
         """`name` steps aside from its task for an agent elsewhere (`to`, as the log says it): the
-        task and its handoff, for `take` there; the task is no longer this agent's."""
-        held = self.held_task(name)
+        task and its handoff, for `take` there; the task is no longer this agent's. `given`: the
+        task (id, prompt) as the laptop's board knows it (it gave the task: this host has no row of it)."""
+        held = given or self.held_task(name)
         if held is None:
             raise ActionError(f"{name} holds no task to reassign")
         task_id, prompt = held
@@ -883,8 +899,9 @@ class FleetActions:
         return {"task_id": task_id, "prompt": prompt, "message": message, "why": why}
 
     @recorded
-    def take(self, name: str, handoff: dict[str, Any]) -> Outcome:
-        """`name` takes a task another host's agent handed over (`release`): it gets the handoff at its prompt."""
+    def take(self, name: str, handoff: dict[str, Any], *, on_board: bool = False) -> Outcome:
+        """`name` takes a task another host's agent handed over (`release`): it gets the handoff at
+        its prompt. `on_board`: a task of this fleet's board (it moves there, with its history)."""
         try:
             task_id, prompt, message, why, source = (str(handoff[k]) for k in ("task_id", "prompt", "message", "why", "from"))
         except (KeyError, TypeError):
@@ -893,9 +910,30 @@ class FleetActions:
         target = self.snapshot(name)
         self.store.queue_delivery(name, "handoff", message)
         self.store.update_agent(name, task=prompt)
-        self.store.record_task(task_id, prompt, name, source, why, target.cost_usd if target else None)
+        if on_board and self._on_board(task_id):
+            self._board_handoff(task_id, source, name, why, None, target)
+        else:
+            self.store.record_task(task_id, prompt, name, source, why, target.cost_usd if target else None)
         return self._log("reassign", name, f"task {task_id} <- {source}",
                          f"task {task_id} moved from {source} to {name}; it gets a handoff at its prompt")
+
+    def _board_handoff(self, task_id: str, from_name: str, to_name: str, why: str, from_snap: AgentSnapshot | None,
+                       to_snap: AgentSnapshot | None, *, counted: bool = True) -> None:
+        """The board's task moves to `to_name` (its `handoff` event and ledger row): spend and
+        commits are measured from the new holder's readings now. `counted`: its commits are
+        counted from zero when unknown (an agent of this machine); one of another host whose host
+        does not count them yet is held to its `idle` rule instead."""
+        cost = to_snap.cost_usd if to_snap else None
+        commits_now = to_snap.commits if to_snap else None
+        handoff = Event("handoff", time.time(), agent=to_name, commits=commits_now or 0 if counted else commits_now)
+        self.store.change_task(task_id, lambda t, board: transition(t, handoff, board), event="handoff", agent=to_name,
+                               detail=f"from {from_name}: {why}", hold=(to_name, why, cost),
+                               data={"cost_usd": cost, "commits": commits_now, "from_cost_usd": from_snap.cost_usd if from_snap else None,
+                                     "from_commits": from_snap.commits if from_snap else None})
+
+    def board_task(self, name: str) -> tuple[str, str] | None:
+        """(id, prompt) of the board's task `name` holds, by this fleet's board (also for an agent of another host)."""
+        return next(((t.id, t.prompt) for t in self.store.tasks() if t.owner == name and t.state in HELD), None)
 
     def _on_board(self, task_id: str) -> bool:
         return any(t.id == task_id and t.state in HELD for t in self.store.tasks())

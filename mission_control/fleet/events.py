@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import json
 import select
+import threading
+import time
 from typing import Callable, TextIO
 
 from mission_control.adapters.store import StateReader, Store, StoreError
@@ -134,18 +136,55 @@ def print_events(config: FleetConfig, *, since: int | None, follow: bool, as_jso
     return 0  # not reached: a follower ends by Ctrl-C or a closed pipe
 
 
-def watch_status(config: FleetConfig, *, out: TextIO, err: TextIO) -> int:
+def watch_status(config: FleetConfig, *, out: TextIO, err: TextIO, tails: bool = False,
+                 watch_in: TextIO | None = None) -> int:
     """Print the fleet's snapshot (`FleetSnapshot.to_json`, one line) now and each time an agent's
-    row changed, until interrupted. Ticks that changed nothing print nothing."""
+    row changed, until interrupted. Ticks that changed nothing print nothing.
+
+    `tails` (the laptop's feed of this host, issue 22: `fleet/host_view.py`): each line also
+    carries `tails`, {agent: screen text} of the pane tails the supervisor stored since the last
+    line (as rate-limited as it stores them: every TAIL_EVERY s at most, at once on a status change,
+    every tick while watched), and a line is printed when only those changed; `watch_in`: agent
+    names, one a line, each watched for TAIL_WATCH_SECONDS (as the laptop's dashboard watches them)."""
     store = _open(config)
     reader = StateReader(store)
     follower = _Follower(config, out, err)
+    seen: dict[str, float] = {}
+    if tails and watch_in is not None:
+        threading.Thread(target=_watch_tails, args=(config, watch_in), name="tail-watch", daemon=True).start()
 
     def step() -> None:
         snap, changed = reader.read()
-        if snap is not None and (changed is None or changed):
-            out.write(json.dumps(snap.to_json(), separators=(",", ":"), ensure_ascii=False) + "\n")
+        new = store.pane_tails_since(seen) if tails else {}
+        if snap is not None and (changed is None or changed or new):
+            line = snap.to_json()
+            if new:
+                seen.update((agent, at) for agent, (at, _) in new.items())
+                line["tails"] = {agent: text for agent, (_, text) in new.items()}
+            out.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
             out.flush()
 
     follower.run(step)
     return 0
+
+
+TAIL_WATCH_SECONDS = 20.0
+"""How long one name read by `_watch_tails` keeps its agent's tail watched (the laptop renews it sooner)."""
+NAME_LINE_MAX = 256
+"""A longer line on the watch input is not an agent's name: skipped."""
+
+
+def _watch_tails(config: FleetConfig, watch_in: TextIO) -> None:
+    """Each name read from `watch_in`: its agent's tail watched in this host's store (`Store.watch_tail`),
+    until the input ends. A store that cannot take it now misses that renewal only."""
+    store = Store(config.store_path)
+    whole = True  # the last piece read ended its line
+    for piece in iter(lambda: watch_in.readline(NAME_LINE_MAX + 1), ""):
+        started, whole = whole, piece.endswith("\n")
+        name = piece.strip()
+        if not name or not (started and whole):
+            continue  # a blank line, or a piece of one too long to be a name
+        try:
+            store.watch_tail(name, time.time() + TAIL_WATCH_SECONDS)
+        except StoreError:
+            pass

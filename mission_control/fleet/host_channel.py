@@ -3,8 +3,9 @@
 A one-shot `ssh host mission-control WORDS` pays Python's start and imports on the host (~180 ms)
 for every action. A process that acts often (the dashboard, the supervisor) keeps instead one
 `mission-control host-channel` per host, started once over the host's ssh master connection: it
-reads one JSON request per line on stdin (`words`, `stdin`, `actor`) and answers one JSON line
-(`code`, `stdout`, `stderr`), running the CLI's own code in-process, one request at a time.
+reads one JSON request per line on stdin (`words`, `stdin`, `actor`: who the host's action log
+names, `dashboard@laptop`) and answers one JSON line (`code`, `stdout`, `stderr`), running the
+CLI's own code in-process, one request at a time.
 
 What a request carries (injected values, typed text) travels inside the JSON on ssh's stdin, never
 on a command line. A request never runs twice: a channel that dies while a request is in flight is
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 
 from mission_control.adapters.ssh import SshHost
 from mission_control.core.config import HostSpec
+from mission_control.core.hosts import ACTOR_ENV, ACTOR_PATTERN
 
 PROTOCOL = 1
 """The version of the request/answer lines; the host says it in its first (ready) line."""
@@ -185,11 +187,16 @@ def _one(run: Callable[[list[str]], int], raw: bytes, config: str, commands: tup
             raise ValueError("words must be a list of strings, stdin a string")
         if words[0] not in commands:
             raise ValueError(f"{words[0]!r} is not an action a channel runs")
+        actor = req.get("actor")
+        if actor is not None and not (isinstance(actor, str) and ACTOR_PATTERN.fullmatch(actor)):
+            raise ValueError("actor must be 1 to 64 letters, digits and . _ - @ : +")
     except (ValueError, KeyError, TypeError) as exc:
         return {"code": 2, "stdout": "", "stderr": f"mission-control: host-channel: not a request ({exc})\n"}
     out, err = io.StringIO(), io.StringIO()
-    saved_in = sys.stdin
+    saved_in, saved_actor = sys.stdin, os.environ.get(ACTOR_ENV)
     sys.stdin = io.StringIO(text)
+    if actor is not None:  # who the action log names (`dashboard@laptop`), for this request only
+        os.environ[ACTOR_ENV] = actor
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -198,4 +205,8 @@ def _one(run: Callable[[list[str]], int], raw: bytes, config: str, commands: tup
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     finally:
         sys.stdin = saved_in
+        if saved_actor is None:
+            os.environ.pop(ACTOR_ENV, None)
+        else:
+            os.environ[ACTOR_ENV] = saved_actor
     return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}

@@ -23,6 +23,9 @@ from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status
 
 LATENCY_EVERY = 10.0
 """Seconds between two measurements of a connected host's round trip (`true` there, over the master)."""
+WATCH_RENEW = 8.0
+"""Seconds between two requests that the host keep storing a watched agent's screen text (each lasts
+`fleet/events.py` TAIL_WATCH_SECONDS there)."""
 RETRY_FIRST = 1.0
 RETRY_MAX = 10.0
 """Seconds between two attempts to reach a host that is down: doubling from RETRY_FIRST to this."""
@@ -51,12 +54,17 @@ class HostFeed:
         self.error = "not connected yet"
         """ssh's last word on why the connection ended."""
         self.proc: subprocess.Popen[str] | None = None
+        self.tails: dict[str, str] = {}
+        """Screen texts its supervisor stored since the laptop's last tick took them (`take_tails`)."""
+        self._watched: dict[str, float] = {}
+        """Agents whose tails the laptop watches there: when each was last asked for (`watch`)."""
+        self._tails_lock = threading.Lock()
         self.stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"host-{host.name}", daemon=True)
 
     def command(self) -> list[str]:
         folder = remote_dir(self.host.config_dir, self.config.session)
-        return SshHost(self.host).argv(f"cd && cd {folder} && exec mission-control status --json --watch -c {REMOTE_CONFIG}")
+        return SshHost(self.host).argv(f"cd && cd {folder} && exec mission-control status --json --watch --tails -c {REMOTE_CONFIG}")
 
     def start(self) -> None:
         self._thread.start()
@@ -77,7 +85,7 @@ class HostFeed:
     def _follow(self) -> bool:
         """One connection, read until it ends: whether any snapshot came through it."""
         try:
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True, errors="replace")
         except OSError as exc:
             self._down(f"ssh cannot start: {exc}")
@@ -88,16 +96,49 @@ class HostFeed:
         got = False
         for line in self.proc.stdout or []:
             try:
-                snap = FleetSnapshot.from_json(json.loads(line))
-            except (ValueError, TypeError, KeyError):
+                data = json.loads(line)
+                snap = FleetSnapshot.from_json(data)
+            except (ValueError, TypeError, KeyError, AttributeError):
                 continue  # not a snapshot line (a login banner, say)
+            self._keep_tails(data.get("tails"))  # first: a WAITING row never reaches the laptop before its prompt
             self.snapshot, self.received_at, self.connected, self.down_since = snap, self.clock(), True, None
             got = True
         self.proc.wait()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        with self._tails_lock:
+            self._watched.clear()  # a new connection's watcher is asked again
         reader.join(timeout=2)
         words = [w.strip() for w in last_err if w.strip()]
         self._down(words[-1] if words else f"ssh ended (exit status {self.proc.returncode})")
         return got
+
+    def _keep_tails(self, tails: object) -> None:
+        if isinstance(tails, dict):
+            with self._tails_lock:
+                self.tails.update((k, v) for k, v in tails.items() if isinstance(k, str) and isinstance(v, str))
+
+    def take_tails(self) -> dict[str, str]:
+        """The screen texts received since the last call (each agent's latest), for the laptop's store."""
+        with self._tails_lock:
+            tails, self.tails = self.tails, {}
+        return tails
+
+    def watch(self, names: set[str], now: float) -> None:
+        """Ask the host to store these agents' screen texts every tick they change (a laptop's
+        dashboard shows them), renewed every WATCH_RENEW s; names not of this host are left out."""
+        proc, snap = self.proc, self.snapshot
+        mine = {a.name for a in snap.agents} if snap else set(self.host.agents)
+        with self._tails_lock:
+            due = [n for n in sorted(names & mine) if now - self._watched.get(n, float("-inf")) >= WATCH_RENEW]
+            if not due or proc is None or proc.stdin is None or not self.connected:
+                return
+            try:
+                proc.stdin.write("".join(f"{n}\n" for n in due if "\n" not in n))
+                proc.stdin.flush()
+            except (OSError, ValueError):
+                return  # the connection is ending: the next one is asked again
+            self._watched.update((n, now) for n in due)
 
     def measure(self) -> None:
         """Time a round trip to the host over its master connection (while the feed is connected)."""
@@ -164,3 +205,13 @@ class HostView:
 
     def agents(self) -> tuple[AgentSnapshot, ...]:
         return tuple(a for feed in self.feeds for a in feed.agents())
+
+    def take_tails(self) -> dict[str, str]:
+        """Every host's screen texts received since the last call (`HostFeed.take_tails`)."""
+        return {name: text for feed in self.feeds for name, text in feed.take_tails().items()}
+
+    def watch(self, names: set[str], now: float) -> None:
+        """The agents a laptop's dashboard shows the screen text of: each host asked to keep its own
+        agents' texts coming (`HostFeed.watch`)."""
+        for feed in self.feeds:
+            feed.watch(names, now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import shlex
+import socket
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from mission_control.adapters.store import Store, StoreError
 from mission_control.core.config import FleetConfig, HostSpec
 from mission_control.core.env_overlay import EnvTextError, parse_env_text
 from mission_control.core.errors import MissionControlError, UsageError
-from mission_control.core.hosts import REMOTE_CONFIG, remote_dir
+from mission_control.core.hosts import ACTOR_ENV, REMOTE_CONFIG, remote_actor, remote_dir
 from mission_control.fleet.host_channel import ChannelLost, ChannelUnusable, HostChannel
 
 FORWARDED = ("pause", "continue", "resume", "send", "kill", "restart", "inject", "diff", "answer", "merge")
@@ -94,19 +95,23 @@ def host_of(config: FleetConfig, names: list[str]) -> HostSpec | None:
     return next(iter(where.values()), None)
 
 
-def _remote_line(config: FleetConfig, host: HostSpec, words: list[str]) -> str:
-    """The remote shell line running `mission-control WORDS -c <its config>` in the host's config folder."""
+def _remote_line(config: FleetConfig, host: HostSpec, words: list[str], actor: str | None = None) -> str:
+    """The remote shell line running `mission-control WORDS -c <its config>` in the host's config folder
+    (`actor`: who its action log names, through MISSION_CONTROL_ACTOR)."""
+    named = ["env", f"{ACTOR_ENV}={actor}"] if actor else []
     return (f"cd && cd {remote_dir(host.config_dir, config.session)} && exec "
-            + shlex.join(["mission-control", *words, "-c", REMOTE_CONFIG]))
+            + shlex.join([*named, "mission-control", *words, "-c", REMOTE_CONFIG]))
 
 
 def run_on_host(config: FleetConfig, host: HostSpec, words: list[str], *, stdin: str = "", actor: str = "cli",
                 log: bool = True) -> RemoteResult:
     """`mission-control WORDS -c <its config>` on `host`; `stdin` is what the command reads.
-    `log`: whether the laptop's action log records it (not for what only reads, like `env`)."""
-    r = _through_channel(config, host, words, stdin, actor) if _KEEP_CHANNELS and words[0] in CHANNEL_COMMANDS else None
+    `log`: whether the laptop's action log records it (not for what only reads, like `env`); the
+    host's log names `actor` with this machine (`dashboard@laptop`)."""
+    there = remote_actor(actor, socket.gethostname())
+    r = _through_channel(config, host, words, stdin, there) if _KEEP_CHANNELS and words[0] in CHANNEL_COMMANDS else None
     if r is None:
-        r = SshHost(host).run(_remote_line(config, host, words), input=stdin, timeout=120)
+        r = SshHost(host).run(_remote_line(config, host, words, there), input=stdin, timeout=120)
     if r.returncode == UNREACHABLE and not r.stdout:
         last = [w for w in r.stderr.strip().splitlines() if w.strip()]
         raise RemoteActionError(f"host {host.name!r} is unreachable ({last[-1] if last else 'ssh failed'}): "

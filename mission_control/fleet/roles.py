@@ -43,7 +43,7 @@ from mission_control.adapters.tmux import PaneInfo, TmuxError
 from mission_control.core.config import FleetConfig, RoleSettings
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.records import AgentRecord
-from mission_control.core.tasks import Task, next_task, ready_tasks
+from mission_control.core.tasks import LOCAL, Task, next_task, ready_tasks
 from mission_control.fleet.actions import ActionError, FleetActions
 
 EARLY_EXIT = 30.0
@@ -56,7 +56,7 @@ ORPHAN_GRACE = 10.0
 """Seconds a pane named after a role's agent may live without a record before it is closed."""
 BACKOFF_KEY = "role_backoff:"
 """Store meta key prefix: a role's failed spawns in a row and when it may try again (JSON)."""
-TEMPLATE_LEAVES_OUT = ("name", "max_instances", "retire_after")
+TEMPLATE_LEAVES_OUT = ("name", "max_instances", "retire_after", "hosts")
 """Keys of a `[[role]]` that are not its agents' (`[[agent]]`) keys."""
 
 
@@ -141,6 +141,8 @@ class RoleScaler:
 
     def _grow(self, role: RoleSettings, members: list[AgentRecord], by_name: dict[str, AgentSnapshot], held: set[str],
               waiting: set[str], tasks: list[Task], panes: list[PaneInfo], now: float) -> None:
+        if role.hosts and LOCAL not in role.hosts:
+            return  # its agents run on other hosts only (`hosts`): this machine spawns none
         ready = waiting_for(role.name, tasks)
         if not ready or len(members) >= role.max_instances:
             return

@@ -32,6 +32,7 @@ from mission_control.adapters.supervisor_lock import (
 )
 from mission_control.fleet.actions import PAUSE_REASON_KEY, ActionError, FleetActions
 from mission_control.fleet.loop import PersonLoop
+from mission_control.fleet.host_delivery import HostDelivery
 from mission_control.fleet.host_view import HostView
 from mission_control.fleet.tasks import TaskBoard
 from mission_control.fleet.roles import RoleScaler
@@ -168,6 +169,9 @@ class Supervisor:
         """Per agent, the text last typed at its prompt: (its screen's digest then, when, its Enter's delay)."""
         self._marks_checked: set[int] = set()
         """Queued texts whose pane mark this supervisor looked at (`_typed_before`)."""
+        self.handovers = HostDelivery(config)
+        """Queued texts for agents of other hosts, handed to their host's fleet (fleet/host_delivery.py)."""
+        self._handover_said: dict[int, str] = {}
         self.roles = RoleScaler(config, store, lambda: self.actions, self._say)
         """The `[[role]]`s: agents spawned while their tasks wait, retired when idle (fleet/roles.py)."""
 
@@ -205,21 +209,25 @@ class Supervisor:
             if tail is not None:
                 tails[rec.name] = tail
         self._fleet_budget(snaps)
+        remote = self.hosts.agents() if self.hosts else ()  # the other hosts' agents, as last reported (issue 22)
         if self.deliver and write:
             if self.store_error is None:
                 try:
-                    self._write(self.board.tick, agents, snaps, now, evidence=self._turn_evidence(now))
+                    self._write(self.board.tick, agents, [*snaps, *remote], now, evidence=self._turn_evidence(now))
                 except Exception as exc:  # a fault in the task board must not stop the fleet's snapshots
                     self._say(f"task board: {exc!r}")
                 try:
                     self._write(self.roles.tick, agents, snaps, list(panes.values()), now)
                 except Exception as exc:  # nor one in scaling the roles
                     self._say(f"roles: {exc!r}")
-            self._deliver(agents, snaps)
+            self._deliver(agents, [*snaps, *remote])
             self.loop.tick(agents, snaps, panes, now)
+        if self.hosts is not None and write:  # issue 22: other hosts' screen texts (prompts), as their supervisors stored them
+            tails.update(self.hosts.take_tails())
+            self.hosts.watch(self.watched, time.monotonic())
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = FleetSnapshot(
-            taken_at=now, session=self.config.session, agents=tuple(snaps) + (self.hosts.agents() if self.hosts else ()),
+            taken_at=now, session=self.config.session, agents=tuple(snaps) + tuple(remote),
             tick_ms=round(elapsed, 2), supervisor_pid=os.getpid()
         )
         if write and self._write(self.state.write, snapshot, tails):
@@ -310,6 +318,7 @@ class Supervisor:
                 exit_status=read.exit_status,
                 paused=bool(proc and proc.stopped),
                 cpu_seconds=proc.cpu_seconds if proc else None,
+                history_size=pane.history_size,  # grows while it prints, even the same line again and again
                 own_word=own,
                 own_word_at=word_at,
                 recent_failures=restart_failures[0] if restart_failures else sum(1 for at in st.failures.values() if now - at <= CRASH_LOOP_WINDOW),
@@ -482,6 +491,7 @@ class Supervisor:
         """Type each queued text (a typed task, a handoff) once its agent sits quietly at its prompt."""
         if self.store_error is not None:  # typed text must be marked delivered, or it would be typed again
             return
+        self._handed_over()
         pending = self._read(self.store.pending_deliveries, [])
         if not pending:
             return
@@ -491,6 +501,11 @@ class Supervisor:
         for item in pending:
             name = item["agent"]
             snap, rec = by_name.get(name), recs.get(name)
+            if snap is not None and rec is None and snap.host is not None and name not in done:
+                done.add(name)  # an agent of another host: its host's fleet types it (in order, one at a time)
+                if snap.status is not Status.UNREACHABLE and not self.handovers.busy(name, pending):
+                    self.handovers.hand_over(item, snap.host, self.clock())
+                continue
             if snap is None or rec is None or name in done:
                 continue
             if self._typed_before(rec, item):
@@ -509,6 +524,21 @@ class Supervisor:
             self._note_typed(rec)
             self._write(self.store.log_action, "supervisor", f"deliver-{item['purpose']}", name, f"{len(item['text'])} chars", "typed at its prompt")
             done.add(name)
+
+    def _handed_over(self) -> None:
+        """The handovers to other hosts that ended: marked delivered once the host has it; a
+        refusal said once (it is tried again after a while)."""
+        for done in self.handovers.finished(self.clock()):
+            item = done.item
+            if done.ok:
+                self._handover_said.pop(item["id"], None)
+                if self._write(self.store.mark_delivered, item["id"]):
+                    self._write(self.store.log_action, "supervisor", f"deliver-{item['purpose']}", item["agent"],
+                                f"{len(item['text'])} chars", f"handed to host {done.host}: {done.message}")
+            elif self._handover_said.get(item["id"]) != done.message:
+                self._handover_said[item["id"]] = done.message
+                self._say(f"could not hand a queued {item['purpose']} to {item['agent']} on host {done.host}: "
+                          f"{done.message} (tried again)")
 
     def _note_typed(self, rec: AgentRecord) -> None:
         """Text was just typed at the agent's prompt: its screen then, and when (`_turn_evidence`)."""

@@ -42,7 +42,7 @@ from mission_control.core.limits import MAX_TASK_BYTES, text_problem
 from mission_control.core.model import AgentSnapshot, Status, iso
 from mission_control.core.records import AgentRecord
 from mission_control.core.tasks import (
-    AWAITING, HELD, REVIEWER_ROLE, VERDICTS, Event, Task, TaskError, TaskInputError, check_new, done_now, free_id, next_task,
+    AWAITING, HELD, LOCAL, REVIEWER_ROLE, VERDICTS, Event, Task, TaskError, TaskInputError, check_new, done_now, free_id, next_task,
     open_review, parse_priority, priority_name, review_prompt, review_task_id, reviewed_task, shown_state, time_in_states,
     transition, unblocked_at, unknown_task,
 )
@@ -115,6 +115,13 @@ class TaskBoard:
         """`has_repo` per agent and what it was answered for (resolving paths every tick costs syscalls)."""
         self.merges = MergeQueue(config, store, self.actor)
         """The merge queue (`[mission] merge_queue`): one task's branch merged at a time."""
+        self._turns_at_take: dict[str, tuple[str, int]] = {}
+        """Per agent of another host: (task it took, its host's count of its turns then). A turn
+        counted since is work on the task, however short (its host saw it; this view may not)."""
+        self.remote = {name: host.name for host in config.hosts for name in host.agents}
+        """The agents of other hosts (issue 22): name -> host."""
+        self.role_hosts = {r.name: tuple(r.hosts) for r in config.roles if r.hosts}
+        """Roles limited to hosts (`[[role]] hosts`): their tasks go to agents there only."""
 
     # -- reading ---------------------------------------------------------------
 
@@ -251,12 +258,13 @@ class TaskBoard:
 
     def assign(self, task_id: str, agent: str) -> TaskOutcome:
         self._running()
-        rec = FleetActions(self.config, actor=self.actor, store=self.store).record(agent)  # an unknown name: one line
+        if agent not in self.remote:
+            FleetActions(self.config, actor=self.actor, store=self.store).record(agent)  # an unknown name: one line
         held = [t.id for t in self.store.tasks() if t.owner == agent and t.state in HELD]
         if held:
             raise TaskError(f"{agent} holds task {held[0]} already: finish or reassign it first; nothing changed")
         snap = self._snapshot(agent)
-        task = self._take(task_id, rec, snap, why=f"assigned by {self.actor}")
+        task = self._take(task_id, agent, snap, why=f"assigned by {self.actor}")
         return self._logged("task-assign", task, f"task {task.id} given to {agent}: typed at its prompt when it is idle")
 
     def done(self, task_id: str | None) -> TaskOutcome:
@@ -291,16 +299,23 @@ class TaskBoard:
         self.store.log_action(self.actor, action, task.owner, f"task {task.id}", message)
         return TaskOutcome(task, message)
 
-    def _take(self, task_id: str, rec: AgentRecord, snap: AgentSnapshot | None, why: str, now: float | None = None) -> Task:
-        """`rec` takes the task: one transaction with its ledger row and the text for its prompt."""
+    def _take(self, task_id: str, name: str, snap: AgentSnapshot | None, why: str, now: float | None = None) -> Task:
+        """`name` takes the task: one transaction with its ledger row and the text for its prompt
+        (typed by this fleet's supervisor; handed to its host's, for an agent of another host).
+        An agent of another host whose commits its host does not count (yet) is held to `idle`
+        (no count of commits to start from)."""
         now = now or time.time()
         commits = snap.commits if snap is not None else None
-        reading = self._reading(rec.name, snap)
-        return self.store.change_task(
-            task_id, lambda t, b: transition(t, Event("take", now, agent=rec.name, commits=commits or 0), b),
-            event="take", agent=rec.name, detail=why, data=reading,
-            hold=(rec.name, why, snap.cost_usd if snap is not None else None), deliver=True, at=now,
+        remote = name in self.remote
+        reading = self._reading(name, snap)
+        task = self.store.change_task(
+            task_id, lambda t, b: transition(t, Event("take", now, agent=name, commits=commits if remote else commits or 0), b),
+            event="take", agent=name, detail=why, data=reading,
+            hold=(name, why, snap.cost_usd if snap is not None else None), deliver=True, at=now,
         )
+        if remote and snap is not None:
+            self._turns_at_take[name] = (task.id, snap.turns)
+        return task
 
     # -- review (issue 19 point 5) --------------------------------------------------
 
@@ -422,35 +437,44 @@ class TaskBoard:
         recs = {r.name: r for r in agents}
         waiting = {d["agent"] for d in self.store.pending_deliveries()}
         for task in tasks:
-            if task.state in HELD and task.owner in by_name and task.owner in recs:
+            if task.state in HELD and task.owner in by_name and (task.owner in recs or task.owner in self.remote):
                 try:
-                    self._follow(task, recs[task.owner], by_name[task.owner], task.owner in waiting, now)
+                    self._follow(task, recs.get(task.owner), by_name[task.owner], task.owner in waiting, now)
                 except TaskError:
                     pass  # changed by a command since it was read: the next tick sees it
         self.review_tick(self.store.tasks(), recs, now)
         tasks = self.store.tasks()
         busy = {t.owner for t in tasks if t.state in HELD or t.state in AWAITING}
-        for rec in agents:
-            snap = by_name.get(rec.name)
-            if not rec.spec.pull or snap is None or rec.name in busy or rec.name in waiting:
+        for name, roles, host, rec in self.pullers(agents):
+            snap = by_name.get(name)
+            if snap is None or name in busy or name in waiting:
                 continue
             if not (snap.status is Status.IDLE and snap.at_prompt):
                 continue
-            if self._has_repo(rec) and snap.commits is None:
+            if rec is not None and self._has_repo(rec) and snap.commits is None:
                 continue  # its commits not counted yet: `done_when = "commit"` would count from a wrong start
-            task = next_task(tasks, rec.spec.roles)
+            offered = tasks if host == LOCAL else [t for t in tasks if not (t.state == "queued" and t.done_when == "word")]
+            task = next_task(offered, roles, host, self.role_hosts)  # `word`: its status file is read here only
             if task is None:
                 continue
             try:
-                self._take(task.id, rec, snap, why="pulled", now=now)
+                self._take(task.id, name, snap, why="pulled", now=now)
             except TaskError:  # changed by a command since it was read (cancelled, assigned): the next tick sees it
                 tasks = self.store.tasks()
                 continue
-            self.store.log_action(self.actor, "task-take", rec.name, f"task {task.id}", f"{rec.name} pulled task {task.id}")
+            where = f" (host {host})" if host != LOCAL else ""
+            self.store.log_action(self.actor, "task-take", name, f"task {task.id}", f"{name}{where} pulled task {task.id}")
             tasks = self.store.tasks()
         if self.merges.tick(tasks, recs, by_name, now):  # also after `merge_queue` was turned off: none is left waiting
             tasks = self.store.tasks()
         self.known = tasks
+
+    def pullers(self, agents: list[AgentRecord]) -> list[tuple[str, tuple[str, ...], str, AgentRecord | None]]:
+        """(name, roles, host, its record here) of each agent that pulls tasks: this machine's
+        (host `local`), then each other host's (no record here: its host runs it)."""
+        here = [(r.name, tuple(r.spec.roles), LOCAL, r) for r in agents if r.spec.pull]
+        there = [(name, roles, host.name, None) for host in self.config.hosts for name, roles in host.pulling]
+        return [*here, *there]
 
     def restore(self) -> None:
         """A new, empty store after a damaged one: the board as last read (each held task's ledger
@@ -466,9 +490,10 @@ class TaskBoard:
             self._repos[key] = has_repo(rec, self.config)
         return self._repos[key]
 
-    def _follow(self, task: Task, rec: AgentRecord, snap: AgentSnapshot, text_waiting: bool, now: float) -> None:
-        """One held task against its agent's status this tick."""
-        name = rec.name
+    def _follow(self, task: Task, rec: AgentRecord | None, snap: AgentSnapshot, text_waiting: bool, now: float) -> None:
+        """One held task against its agent's status this tick (`rec` None: an agent of another
+        host, as its host reports it)."""
+        name = snap.name
         if snap.status is Status.STUCK:
             if task.state != "stuck":
                 self._event(task, Event("stuck", now, agent=name, reason=snap.reason), detail=snap.reason)
@@ -481,10 +506,12 @@ class TaskBoard:
             task = self._event(task, Event("resume", now, agent=name), detail="the changes were typed at its prompt")
         if task.reviews is not None:
             return  # a review task is finished by its verdict (`review ID ...`), not by a rule
-        rule = task.done_when or ("commit" if self._has_repo(rec) else "idle")
+        counted = self._has_repo(rec) if rec is not None else task.commits_at_start is not None
+        rule = task.done_when or ("commit" if counted else "idle")
         if snap.status is Status.WORKING and not task.worked:
             task = self._event(task, Event("worked", now, agent=name))
-        elif rule == "idle" and not task.worked and (why := self._short_turn(task, snap, self._evidence.get(name))):
+        elif rule == "idle" and not task.worked and (why := self._short_turn(task, snap, self._evidence.get(name))
+                                                     or self._turn_there(task, snap)):
             task = self._event(task, Event("worked", now, agent=name), detail=why)
         at_prompt = snap.status is Status.IDLE and snap.at_prompt
         if done_now(task, rule, at_prompt=at_prompt, commits=snap.commits, word_done=self._word_done(name, task)):
@@ -505,6 +532,14 @@ class TaskBoard:
         if typed_at is not None and typed_at >= (task.started_at or 0):
             return "a turn on its typed task (hook event or screen after the Enter)"
         return ""
+
+    def _turn_there(self, task: Task, snap: AgentSnapshot) -> str:
+        """An agent of another host took a turn since it took the task, by its host's count of its
+        turns (one too short for this view to see WORKING), or ""."""
+        took = self._turns_at_take.get(snap.name)
+        if snap.host is None or took is None or took[0] != task.id or snap.turns <= took[1]:
+            return ""
+        return f"a turn counted by host {snap.host}"
 
     def _event(self, task: Task, event: Event, detail: str = "") -> Task:
         return self.store.change_task(task.id, lambda t, b: transition(t, event, b), event=event.kind, agent=event.agent,

@@ -25,7 +25,7 @@ from mission_control.core.keys import ACTIONS, GROUPS
 from mission_control.core.model import AgentSnapshot, FleetSnapshot, Status, changed_agents
 from mission_control.core.prompts import offered
 from mission_control.core.terminal_text import inert
-from mission_control.ui.key_table import bindings_of, help_rows
+from mission_control.ui.key_table import bindings_of, field_opener_allowed, help_rows
 from mission_control.ui.messages import ActionFinished, FleetObserved, StoreReadFailed, TailRead
 from mission_control.ui.requests import FixRequest, InjectRequest, ReassignRequest, SpawnRequest
 from mission_control.ui.screens.confirm_screen import ConfirmScreen
@@ -605,6 +605,11 @@ class MissionControlApp(App[None]):
             self.perform("answer", lambda: self.actions.answer(agent.name, str(option.number), expected=prompt))
 
     # -- finding an agent (issue 21): `/` filters, `g` goes to one, esc clears ------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`/` and `g` act at once (priority: a burst after them is the field's text), but are text
+        themselves in a text field, and belong to the fleet view only."""
+        return field_opener_allowed(self, action, ACTIONS)
 
     def action_filter(self) -> None:
         if len(self.screen_stack) == 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from textual.binding import Binding
+from textual.widgets import Input, TextArea
 from textual.dom import DOMNode
 
 from mission_control.core.keys import KeyAction
@@ -13,7 +14,17 @@ from mission_control.core.keys import KeyAction
 
 def bindings_of(actions: Iterable[KeyAction]) -> list[Binding]:
     """A BINDINGS list: each action's key(s), shown in the footer where the table says so."""
-    return [Binding(a.key, a.action, a.description, id=a.id, show=a.footer, tooltip=a.note) for a in actions]
+    return [Binding(a.key, a.action, a.description, id=a.id, show=a.footer, tooltip=a.note, priority=a.opens_field)
+            for a in actions]
+
+
+def field_opener_allowed(node: DOMNode, action: str, actions: Iterable[KeyAction]) -> bool:
+    """May a key that opens a text field (`KeyAction.opens_field`, a priority binding: seen before
+    any widget) act now? Not while a text field has the focus (the key is text there) nor while
+    another screen is on top (its keys are its own)."""
+    if not any(a.opens_field and a.action == action for a in actions):
+        return True
+    return len(node.app.screen_stack) == 1 and not isinstance(node.app.focused, (Input, TextArea))
 
 
 def help_rows(node: DOMNode, actions: Iterable[KeyAction], groups: Iterable[str]) -> list[tuple[str, str, str]]:

@@ -89,7 +89,9 @@ class FindBar(Horizontal):
         field.value = text
         field.set_class(False, "-hidden")
         self.set_class(True, "-shown")
-        field.focus()
+        # focused now, not after the keys already read: `/asker` arriving in one burst (a paste, a
+        # fast typist, a slow ssh link) is all filter text, never `a` (move) and `r` (resume)
+        self.screen.set_focus(field)
 
     def show_filter(self, text: str, shown: int, total: int) -> None:
         """Not typing: the filter in force and what it leaves (hidden when there is none)."""
