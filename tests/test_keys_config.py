@@ -50,6 +50,12 @@ REFUSED = {
     'task_add = "p"\n': ":7: keys.task_add = 'p' is also task_priority's key: rebind task_priority too, or pick another key",
     'task_add = "T"\n': ":7: keys.task_add = 'T' is also task_close's key: rebind task_close too, or pick another key",
     'diff_next = "m"\n': ":7: keys.diff_next = 'm' is also diff_merge's key: rebind diff_merge too, or pick another key",
+    'order = "up"\n': ":7: keys.order = 'up' is the table's key to move the selection in the fleet view: pick another key",
+    'zoom = "z"\npause = "enter"\n': ":8: keys.pause = 'enter' is the table's select key (it zooms) in the fleet view (only zoom can have it): pick another key",
+    'pause = "tab"\n': ":7: keys.pause = 'tab' is the key that moves the focus in the fleet view: pick another key",
+    'task_add = "j"\n': ":7: keys.task_add = 'j' is the table's key to move the selection in the Tasks view: pick another key",
+    'task_add = "ctrl+q"\n': ":7: keys.task_add = 'ctrl+q' is Textual's own quit key in the Tasks view: pick another key",
+    'diff_send = "space"\n': ":7: keys.diff_send = 'space' is a key that scrolls the file (or moves in the file list) in the diff view: pick another key",
     'pausee = "r"\n': ":7: keys.pausee: unknown action (did you mean 'pause'?)",
     'task_ad = "A"\n': ":7: keys.task_ad: unknown action (did you mean 'task_add'?)",
     'pause = ","\n': ":7: keys.pause = ',' is not a key name (a comma separates keys: write comma for ,)",
@@ -80,6 +86,10 @@ ACCEPTED = [
     'diff_next = "f"\ndiff_previous = "b"\n',
     'task_close = "escape"\n',  # T no longer closes the Tasks view, escape still does
     'zoom = "enter, z"\n',
+    'zoom = "enter"\n',
+    'order = "left"\n',  # the fleet table fits its width: left and right are free
+    'task_add = "tab"\n',  # the Tasks view's own binding wins over focus movement there
+    'quit = "ctrl+q"\n',
 ]
 
 
@@ -96,7 +106,7 @@ def test_key_names_are_textuals_own() -> None:
 
 
 def test_the_ids_are_the_bindings_and_each_view_says_its_own() -> None:
-    ids = {view: {a.id for a in actions} for view, actions in VIEWS}
+    ids = {view.name: {a.id for a in view.actions} for view in VIEWS}
     assert {b.id for b in MissionControlApp.BINDINGS} == ids["the fleet view"]
     assert {b.id for b in TasksScreen.BINDINGS} == ids["the Tasks view"]
     assert {b.id for b in DiffScreen.BINDINGS} == ids["the diff view"]
@@ -191,3 +201,63 @@ async def test_the_diff_views_keys_are_rebound_and_listed_by_its_help() -> None:
         await pilot.pause()
         listed = dict(app.screen.bindings_list)
         assert listed["f"] == "Next file" and listed["b"] == "Previous file", listed
+
+
+WIDE_DIFF = "".join(
+    f"diff --git a/{name} b/{name}\nnew file mode 100644\n--- /dev/null\n+++ b/{name}\n@@ -0,0 +1,300 @@\n"
+    + "".join(f"+line_{i} = {'x' * 300}\n" for i in range(300)) for name in ("wide.py", "wider.py"))
+"""Two files taller and wider than the view: its scroll keys have somewhere to go."""
+
+PROBE = {"the fleet view": "order", "the Tasks view": "task_add", "the diff view": "diff_send"}
+"""The action each view's probe binds to a key: its effect is easy to see (the order flips, a dialog opens)."""
+
+TAKEN = [(view.name, name) for view in VIEWS for t in view.taken for _, name in key_names(t.keys)]
+
+
+async def probe_runs(view: str, key: str) -> bool:
+    """Bind the view's probe action to `key` (past the config check), press it there: did it run?"""
+    from mission_control.core.diff import BranchDiff, parse_diff
+    from mission_control.ui.widgets.agent_table import AgentTable
+
+    keys = {PROBE[view]: key, **({"zoom": "z"} if key == "enter" else {})}
+    actions = DiffActions(BranchDiff(agent="coder", branch="b", base="main", files=parse_diff(WIDE_DIFF)))
+    app = create_app(source=FixedSource(fleet_snapshot(), tails=DATA["tails"], board=fixed_board()), actions=actions,
+                     live=False, clock=lambda: DATA["now"], bell=False, board=RecordingBoard(), keys=keys)
+    app.animation_level = "none"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        if view == "the Tasks view":
+            await pilot.press("T")
+        elif view == "the diff view":
+            await loaded(pilot, app)
+            if key == "enter":  # the file list's key: on the file list
+                app.screen.query_one("#diff-files").focus()
+        await pilot.pause()
+        screen, order = app.screen, app.query_one(AgentTable).attention_first
+        await pilot.press(key)
+        await pilot.pause()
+        return app.screen is not screen or app.query_one(AgentTable).attention_first != order or not app.is_running and key != "ctrl+q"
+
+
+@pytest.mark.parametrize("view, key", TAKEN, ids=[f"{v.split()[1]}-{k}" for v, k in TAKEN])
+async def test_a_taken_key_really_is_taken_where_the_table_says(view: str, key: str) -> None:
+    """`View.taken` is measured: an action bound there past the check never runs (so the check
+    refuses nothing that would have worked) — and the same probe on a free key does run."""
+    assert not await probe_runs(view, key)
+
+
+@pytest.mark.parametrize("view", list(PROBE))
+async def test_the_probe_runs_on_a_free_key(view: str) -> None:
+    assert await probe_runs(view, "f5")
+
+
+NAVIGATION = ("up", "down", "left", "right", "home", "end", "pageup", "pagedown", "ctrl+pageup", "ctrl+pagedown",
+              "ctrl+home", "ctrl+end", "j", "k", "enter", "space", "tab", "shift+tab", "ctrl+q")
+"""The keys Textual's tables, lists and scrolling views bind, and tab's focus movement and ctrl+q."""
+FREE = [(view, key) for view in PROBE for key in NAVIGATION if (view, key) not in TAKEN]
+
+
+@pytest.mark.parametrize("view, key", FREE, ids=[f"{v.split()[1]}-{k}" for v, k in FREE])
+async def test_a_navigation_key_not_in_the_table_is_free_there(view: str, key: str) -> None:
+    """The other half of the measure: what the check lets through does run."""
+    assert await probe_runs(view, key)
