@@ -152,6 +152,10 @@ async def test_the_tasks_views_keys_are_rebound_and_listed_by_its_help() -> None
         await pilot.pause()
         tasks = app.screen
         assert isinstance(tasks, TasksScreen)
+        from textual.widgets._footer import FooterKey
+
+        footer = {k.key_display: k.description for k in tasks.query(FooterKey)}
+        assert footer.get("A") == "Add" and footer.get("x") == "Prio" and footer.get("p") == "Cancel", footer
         await pilot.press("a")  # no longer add
         await pilot.pause()
         assert app.screen is tasks
