@@ -12,6 +12,9 @@ files, the websocket that drives a tab's dashboard, downloads) passes `TokenGate
 - no token: 401; a wrong one: 403; compared in constant time (`hmac.compare_digest`);
 - a websocket from another origin (a page elsewhere that the browser would hand the cookie): 403.
 
+The page is ours (`PAGE_TEMPLATES`): textual-serve's own loads a font from Google, and a
+dashboard of private code must ask nothing of a third party; ours loads everything from this server.
+
 The token is on no command line (a tab's argv, visible in `ps`, holds only the config path and
 the socket name) and in no log (the access log is off). Binding beyond loopback needs `public`
 and says what that means. Ctrl-C (or SIGTERM) closes the tabs and stops their processes:
@@ -34,6 +37,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import web
@@ -187,12 +191,18 @@ def quiet_libraries() -> None:
         logger.propagate = False
 
 
+PAGE_TEMPLATES = Path(__file__).parent / "web_page"
+"""The page's template (ours, in place of textual-serve's, which loads a font from Google): every
+address in it is this server's own, so opening a dashboard tells no third party."""
+
+
 class WebServer(Server):
     """textual-serve's server with the token gate in front, page addresses taken from the request
-    (right behind a wildcard bind or a port picked by the system), and its banner left out."""
+    (right behind a wildcard bind or a port picked by the system), our page (`PAGE_TEMPLATES`), and
+    its banner left out."""
 
     def __init__(self, command: str, gate: TokenGate, *, host: str, port: int, title: str) -> None:
-        super().__init__(command, host=host, port=port, title=title)
+        super().__init__(command, host=host, port=port, title=title, templates_path=PAGE_TEMPLATES)
         self.gate = gate
         """The token check every request passes first."""
         self.bound_url = self.public_url

@@ -380,7 +380,7 @@ async def test_pause_everything_asks_first_and_says_it_in_one_line() -> None:
 
 
 async def test_keys_can_be_rebound_from_agents_toml() -> None:
-    config = load_text(Path("/tmp/agents.toml"), '[keys]\npause = "P"\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
+    config = load_text(Path("/tmp/agents.toml"), '[keys]\npause = "P"\npause_all = "W"\n[[agent]]\nname = "a"\nkind = "shell"\ncommand = "x"\n', environ={})
     actions = RecordingActions()
     app = acting_app(actions, keys=config.keys)
     async with app.run_test(size=(170, 42)) as pilot:
@@ -435,8 +435,10 @@ async def test_diagnose_key_offers_the_fix_in_one_key() -> None:
 def test_every_key_is_rebindable_by_the_name_the_readme_gives() -> None:
     from mission_control.core.keys import KEY_ACTIONS
     from mission_control.ui.app import MissionControlApp
+    from mission_control.ui.screens.diff_screen import DiffScreen
+    from mission_control.ui.screens.tasks_screen import TasksScreen
 
-    ids = {b.id for b in MissionControlApp.BINDINGS if getattr(b, "id", None)}
+    ids = {b.id for view in (MissionControlApp, TasksScreen, DiffScreen) for b in view.BINDINGS if getattr(b, "id", None)}
     assert ids == set(KEY_ACTIONS)
     readme = (ROOT / "README.md").read_text()
     for name in KEY_ACTIONS:

@@ -212,9 +212,10 @@ async def test_a_tick_under_a_filter_on_300_agents_renders_only_changed_rows_in_
 
 
 async def test_a_key_given_in_keys_wins_over_a_default() -> None:
-    """`answer_no = "n"` takes `n` from next_attention: the key does one thing, the one the person chose."""
+    """`answer_no = "n"` with next_attention moved away (alone, the config is refused:
+    tests/test_keys_config.py): the key does one thing, the one the person chose."""
     actions = RecordingActions()
-    app = answer_app(actions, keys={"answer_no": "n"})
+    app = answer_app(actions, keys={"answer_no": "n", "next_attention": "f"})
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await select(app, pilot, "asker")

@@ -255,6 +255,8 @@ REFUSED = {
     "nul-on-status": ('[mission]\non_status = "echo\\u0000"\n' + AGENT, ["mission.on_status", "NUL"]),
     "env-name-with-equals": (AGENT + 'env = { "A=B" = "v" }\n', ["'A=B' is not a valid environment variable name"]),
     "key-binding-control": (AGENT + '[keys]\npause = "\\u001b"\n', ["keys", "is not a key name"]),
+    "key-taken": (AGENT + '[keys]\npause = "r"\n', ["keys.pause = 'r' is also resume's key: rebind resume too"]),
+    "task-key-taken": (AGENT + '[keys]\ntask_add = "x"\n', ["keys.task_add = 'x' is also task_cancel's key"]),
 }
 
 

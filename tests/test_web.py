@@ -297,6 +297,50 @@ def test_the_token_becomes_a_cookie_that_opens_the_page(web) -> None:
     assert http(f"{web.base}/ws", {**ws, "Origin": "http://evil.example"})[0] == 403
 
 
+PAGE_ADDRESS = re.compile(r"""(?:src|href|data-[a-z-]+-url)\s*=\s*["']([^"']*)|url\(\s*["']?([^"')]+)""")
+"""Where a page or a stylesheet sends the browser: its src/href attributes, the addresses textual.js
+reads from the page (data-*-url), CSS url()s."""
+HOSTS = re.compile(r"""(?:\b(?:https?|wss?):|(?<![:\w]))//([^/"'\s)]+)""", re.I)
+"""The host of each absolute (or scheme-relative) address anywhere in a text."""
+
+
+def test_the_page_names_no_host_but_its_own(web) -> None:
+    """The page a tab loads (and the stylesheets and fonts it loads) points at this server only:
+    no web font from Google as textual-serve's own page has, nothing from any other host."""
+    from urllib.parse import urljoin, urlsplit
+
+    cookie = http(web.url)[1]["Set-Cookie"].split(";", 1)[0]
+    code, _, body = http(f"{web.base}/", {"Cookie": cookie})
+    page = body.decode()
+    assert code == 200 and "textual-terminal" in page
+    own = urlsplit(web.base).netloc
+    assert set(HOSTS.findall(page)) == {own}, HOSTS.findall(page)
+    addresses = [urljoin(web.base + "/", a or b) for a, b in PAGE_ADDRESS.findall(page)]
+    assert len(addresses) >= 6, addresses  # textual.js, xterm.css, the fonts, the websocket, the reload links
+    assert {urlsplit(a).netloc for a in addresses} == {own}, addresses
+    for address in addresses:  # each is served here; a stylesheet names no other host either
+        if address.startswith("ws:"):
+            continue
+        code, _, content = http(address, {"Cookie": cookie})
+        assert code == 200, address
+        if address.endswith(".css"):
+            assert all(not HOSTS.search(a or b) for a, b in PAGE_ADDRESS.findall(content.decode())), address
+
+
+@needs_browser
+def test_the_browser_asks_no_other_host(demo, web, chromium) -> None:
+    """Every request the page makes, in a real browser, goes to the server, and the terminal's font
+    ('Roboto Mono') is there, loaded from it."""
+    asked: list[str] = []
+    chromium.on("request", lambda request: asked.append(request.url))
+    page, _ = open_dashboard(chromium, web.url)
+    own = web.base.split("://", 1)[1]
+    assert asked and all(url.split("://", 1)[1].startswith(own + "/") for url in asked), asked
+    retry_until(lambda: page.evaluate("document.fonts.check('16px \"Roboto Mono\"')")
+                and any(url.endswith(".ttf") for url in asked), timeout=30, message="the font is loaded from the server")
+    page.close()
+
+
 def test_a_tab_that_sends_garbage_is_closed_with_one_line(demo, web) -> None:
     """The websocket of an authenticated tab fed what no browser sends: each such tab is closed,
     one line each on the server's stderr, no traceback; the server and the fleet carry on."""

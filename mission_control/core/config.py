@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mission_control.core.errors import UsageError
-from mission_control.core.keys import KEY_ACTIONS
+from mission_control.core.keys import keys_problem
 from mission_control.core.kinds import KIND_NAMES, KINDS
 from mission_control.core.listen_address import exposure_problem, parse_listen_address, token_problem
 from mission_control.core.limits import MAX_ARG_BYTES, MAX_TASK_BYTES, env_problem, env_total_problem, text_problem
@@ -551,24 +551,8 @@ class FileSchema(_Strict):
     prices: dict[str, PriceSettings] = Field(default_factory=dict)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     keys: dict[str, str] = Field(default_factory=dict)
-    """Dashboard key bindings: action name -> key (e.g. `pause = "P"`)."""
+    """Dashboard key bindings: action id -> key(s) (e.g. `pause = "space"`, `task_add = "A"`); checked by `keys.keys_problem`."""
     host: list[HostSettings] = Field(default_factory=list)
-
-    @field_validator("keys")
-    @classmethod
-    def _keys(cls, v: dict[str, str]) -> dict[str, str]:
-        seen: dict[str, str] = {}
-        for action, key in v.items():
-            if action not in KEY_ACTIONS:
-                hint = difflib.get_close_matches(action, list(KEY_ACTIONS), n=1)
-                extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise ValueError(f"unknown action {action!r}{extra}; use one of: {', '.join(KEY_ACTIONS)}")
-            if not key or " " in key or not key.isprintable():
-                raise ValueError(f"{action} = {key!r} is not a key name")
-            if key in seen:
-                raise ValueError(f"key {key!r} is bound to both {seen[key]!r} and {action!r}")
-            seen[key] = action
-        return v
 
 
 # ---------------------------------------------------------------- the typed result
@@ -693,7 +677,7 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
         if found is None:
             return None
         start, rest = found, rest[1:]
-    elif table in ("mission", "notify"):
+    elif table in ("mission", "notify", "keys"):
         for i, line in enumerate(lines):
             if re.match(rf"^\s*\[\s*{table}\s*\]", line):
                 start = i
@@ -866,6 +850,8 @@ def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
     _validate_roles(path, text, schema, raw)
     _validate_tasks(path, text, schema, list(seen))
     _validate_hosts(path, text, schema)
+    if problem := keys_problem(schema.keys, shown):
+        raise _error(path, text, problem[1], ("keys", problem[0]))
     return schema
 
 
