@@ -113,11 +113,11 @@ def _up_hosts(config: FleetConfig) -> None:
         say(f"mission-control: {line}")
 
 
-def _down_hosts(config: FleetConfig, *, quiet: bool = False) -> None:
+def _down_hosts(config: FleetConfig, *, quiet: bool = False, clean: bool = False) -> None:
     from mission_control.fleet.hosts import HostError, down_hosts
 
     try:
-        lines = down_hosts(config).lines
+        lines = down_hosts(config, clean=clean).lines
     except HostError as exc:
         if not quiet:
             raise
@@ -200,8 +200,8 @@ def cmd_down(args: argparse.Namespace) -> int:
         say(f"removed worktree of {name}")
     for name, why in result.kept_worktrees.items():
         say(f"kept worktree of {name}: {'; '.join(why)}")
-    if config.hosts:  # issue 22: every host's fleet too
-        _down_hosts(config)
+    if config.hosts:  # issue 22: every host's fleet too (--clean: their worktrees there as well)
+        _down_hosts(config, clean=args.clean)
     if result.survivors:
         raise CliError(f"processes survived SIGKILL: {result.survivors}")
     return 0
@@ -276,6 +276,8 @@ def _on_host(args: argparse.Namespace) -> int | None:
         words += ["--force"] if args.force else []
     elif args.command == "answer" and args.choice is not None:
         words.append(args.choice)
+    elif args.command == "diff" and args.json:
+        words.append("--json")
     result = run_on_host(config, host, words, stdin=stdin, actor=_actor())
     if result.stdout.strip():  # the host's words, shown inert like every outside text
         say(result.stdout.rstrip("\n"), lines=True)
@@ -494,11 +496,21 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_spawn(args: argparse.Namespace) -> int:
-    acts = _actions(args)
+    worktree = True if args.worktree else (False if args.no_worktree else None)
+    if args.stdin_json:  # issue 22: a laptop's spawn on this host, the request as JSON on stdin
+        try:
+            req = json.loads(sys.stdin.read())
+        except ValueError:
+            req = None
+        if not isinstance(req, dict) or not all(isinstance(v, (str, bool)) for v in req.values()):
+            raise UsageError("spawn --stdin-json: stdin is not a spawn request's JSON object; nothing spawned")
+        args.kind, args.task, args.copy, args.cmd = req.get("kind"), req.get("task"), req.get("copy"), req.get("command")
+        worktree = req.get("worktree") if isinstance(req.get("worktree"), bool) else None
     if not args.kind and not args.copy:
         raise UsageError("give --kind KIND or --copy AGENT")
-    worktree = True if args.worktree else (False if args.no_worktree else None)
-    return _report(acts.spawn(args.name, args.kind, args.task, copy_of=args.copy, command=args.cmd, worktree=worktree))
+    acts = _actions(args)
+    return _report(acts.spawn(args.name, args.kind, args.task, copy_of=args.copy, command=args.cmd, worktree=worktree,
+                              host=args.host))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -506,6 +518,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    if args.json:  # the whole diff as JSON (issue 22: how a host hands it to the laptop's diff view)
+        from mission_control.core.diff import diff_to_json
+
+        print(json.dumps(diff_to_json(_actions(args).diff(args.agent))))
+        return 0
     say(_actions(args).diff_stat(args.agent), lines=True)
     return 0
 
@@ -808,12 +825,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--command", dest="cmd", metavar="CMD")
     p.add_argument("--worktree", action="store_true")
     p.add_argument("--no-worktree", action="store_true")
+    p.add_argument("--host", metavar="HOST", help="in that [[host]]'s fleet, over ssh (default: this machine; a --copy: where the copied agent runs)")
+    p.add_argument("--stdin-json", action="store_true", help=argparse.SUPPRESS)  # issue 22: a laptop's spawn here
     p.set_defaults(func=cmd_spawn)
     p = sub.add_parser("merge", parents=[common], help="merge an agent's branch into the base branch (--no-ff; nothing changes on conflict)")
     p.add_argument("agent")
     p.set_defaults(func=cmd_merge)
     p = sub.add_parser("diff", parents=[common], help="diff stat of an agent's branch against its base")
     p.add_argument("agent")
+    p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # issue 22: the whole diff, for a laptop's view
     p.set_defaults(func=cmd_diff)
     p = sub.add_parser("diagnose", parents=[common], help="why an agent is stuck and what would fix it (rules, then diagnose_model)")
     p.add_argument("agent")

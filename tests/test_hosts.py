@@ -32,7 +32,9 @@ def _load(text: str):
     ('[[host]]\nname = "local"\nssh = "me@box"\n', "name 'local' is this machine's"),
     ('[[host]]\nname = "box"\nssh = "me@box"\nuser = "x"\n', "user"),
     ('[mission]\nrepo = "."\n' + HOST + AGENT.format(name="a") + 'host = "box"\nworktree = true\n',
-     "worktree = true is not supported on another host yet"),
+     "agent[0] (a).worktree = true needs host[0] (box).repo (the repository on that host"),
+    ('[[host]]\nname = "box"\nssh = "me@box"\nrepo = "~other/src"\n', "write it relative to the host's HOME"),
+    ('[[host]]\nname = "box"\nssh = "me@box"\nrepo = "a\\u0000b"\n', "host[0] (box).repo"),
 ])
 def test_bad_host_config_is_one_line_naming_the_key(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:

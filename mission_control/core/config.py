@@ -373,6 +373,9 @@ class HostSettings(_Strict):
     config_dir: str | None = None
     """Where that host's part of the config goes, on the host (relative: under its HOME).
     Default: `.mission-control-hosts/<session>`."""
+    repo: str | None = None
+    """The git repository on that host (relative: under its HOME): its agents' `worktree = true`
+    worktrees are made from it there, and it is the working dir of its agents without a `cwd`."""
 
     @field_validator("name")
     @classmethod
@@ -394,6 +397,15 @@ class HostSettings(_Strict):
     def _dir(cls, v: str | None) -> str | None:
         if v is not None and (not v or "\0" in v or not v.isprintable() or len(v) > 1024):
             raise ValueError(f"{v!r} is not a folder name (printable, at most 1024 characters)")
+        return v
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, v: str | None) -> str | None:
+        if v is not None and (not v or "\0" in v or not v.isprintable() or len(v) > 1024):
+            raise ValueError(f"{v!r} is not a path (printable, at most 1024 characters)")
+        if v is not None and v.startswith("~") and not (v == "~" or v.startswith("~/")):
+            raise ValueError(f"{v!r}: write it relative to the host's HOME, as ~/..., or absolute")
         return v
 
     @field_validator("identity", mode="before")
@@ -636,6 +648,8 @@ class HostSpec(BaseModel):
     """The names of its agents, in the config's order."""
     config_text: str
     """Its agents.toml (`core/hosts.host_config_text`)."""
+    repo: str | None = None
+    """Its `[[host]] repo`, as given (a path on the host; relative: under its HOME)."""
     pulling: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """(name, roles) of its agents with `pull = true`: the laptop's task board dispatches to them."""
 
@@ -830,7 +844,7 @@ def validate(path: Path, text: str, raw: dict[str, Any]) -> FileSchema:
         seen[agent.name] = i
         if KINDS[agent.kind].default_command is None and agent.command is None:
             raise _error(path, text, f"agent[{i}] ({agent.name}).command is required for kind {agent.kind!r}", ("agent", i))
-        if agent.worktree and schema.mission.repo is None:
+        if agent.worktree and schema.mission.repo is None and agent.host in (None, "local"):  # a host's: its [[host]] repo
             raise _error(path, text, f"agent[{i}] ({agent.name}).worktree = true needs mission.repo (the repository "
                                      "its worktree is made from)", ("agent", i, "worktree"))
     _validate_roles(path, text, schema, raw)
@@ -898,9 +912,10 @@ def _validate_hosts(path: Path, text: str, schema: FileSchema) -> None:
             extra = did_you_mean(agent.host, list(names)) or ("; no [[host]] is configured" if not names else "")
             raise _error(path, text, f"agent[{i}] ({agent.name}).host {agent.host!r} names no [[host]]{extra}",
                          ("agent", i, "host"))
-        if agent.worktree:
-            raise _error(path, text, f"agent[{i}] ({agent.name}): worktree = true is not supported on another host yet "
-                                     "(give it a cwd there)", ("agent", i, "worktree"))
+        if agent.worktree and schema.host[names[agent.host]].repo is None:
+            raise _error(path, text, f"agent[{i}] ({agent.name}).worktree = true needs host[{names[agent.host]}] "
+                                     f"({agent.host}).repo (the repository on that host its worktree is made from)",
+                         ("agent", i, "worktree"))
     raw_hosts = [*names, "local"]
     for i, role in enumerate(schema.role):
         if role.host not in (None, "local"):
@@ -1071,7 +1086,7 @@ def _expand_hosts(base: Path, schema: FileSchema) -> tuple[HostSpec, ...]:
         out.append(HostSpec(
             name=host.name, ssh=host.ssh, port=host.port, identity=_abs(base, host.identity) if host.identity else None,
             config_dir=host.config_dir, agents=tuple(a.name for a in mine),
-            config_text=host_config_text(mission, tables, rules, prices),
+            config_text=host_config_text(mission, tables, rules, prices, repo=host.repo), repo=host.repo,
             pulling=tuple((a.name, tuple(a.roles)) for a in mine if a.pull),
         ))
     return tuple(out)

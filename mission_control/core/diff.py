@@ -8,7 +8,8 @@ lines of the file it shows that are in sight."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 _HEADER = re.compile(r"^diff --git (?P<a>\"?a/.*?\"?) (?P<b>\"?b/.*\"?)$")
 """`diff --git a/x b/x` (paths with spaces or odd bytes come quoted)."""
@@ -44,6 +45,8 @@ class BranchDiff:
     """`<short sha> <subject>` of its commits, newest first."""
     dirty_files: int | None = None
     """Files changed in its worktree but not committed (not in the diff: a merge takes commits)."""
+    host: str | None = None
+    """The `[[host]]` the agent runs on (None: this machine), whose own git read it."""
 
     @property
     def added(self) -> int:
@@ -56,6 +59,23 @@ class BranchDiff:
     @property
     def lines(self) -> int:
         return sum(len(f.lines) for f in self.files)
+
+
+def diff_to_json(d: BranchDiff) -> dict[str, Any]:
+    """The diff as JSON values (`diff AGENT --json`: how a host hands its agent's diff to the
+    laptop's diff view, issue 22), every line as it is."""
+    return asdict(d)
+
+
+def diff_from_json(data: Any, host: str | None = None) -> BranchDiff:
+    """`diff_to_json`'s values back as a BranchDiff (of `host`). ValueError: not such values."""
+    try:
+        files = tuple(FileDiff(**{**f, "lines": tuple(str(x) for x in f["lines"])}) for f in data["files"])
+        return BranchDiff(agent=str(data["agent"]), branch=str(data["branch"]), base=str(data["base"]), files=files,
+                          commits=tuple(str(c) for c in data["commits"]), dirty_files=data.get("dirty_files"),
+                          host=host if host is not None else data.get("host"))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a diff's JSON ({type(exc).__name__}: {exc})") from None
 
 
 def _unquote(path: str) -> str:
@@ -139,5 +159,5 @@ def summary(d: BranchDiff) -> str:
     """The view's top line: what is compared, how much changed."""
     commits = f"{len(d.commits)} commit{'s' if len(d.commits) != 1 else ''}"
     dirty = f" · {d.dirty_files} uncommitted file{'s' if d.dirty_files != 1 else ''} not shown" if d.dirty_files else ""
-    return (f"{d.agent}: {d.branch} against {d.base} · {commits} · {len(d.files)} file{'s' if len(d.files) != 1 else ''} "
+    return (f"{d.agent}{f' (host {d.host})' if d.host else ''}: {d.branch} against {d.base} · {commits} · {len(d.files)} file{'s' if len(d.files) != 1 else ''} "
             f"+{d.added} -{d.removed}{dirty}")

@@ -22,7 +22,7 @@ REMOTE_CONFIG = "agents.toml"
 MISSION_KEYS_COPIED = ("session", "layout", "poll_interval", "stuck_after", "start_timeout", "budget_usd", "budget_warn",
                        "budget_action", "bell", "ollama_host", "diagnose_model")
 """The `[mission]` keys a host's fleet gets from the laptop's; the others (repo, state_dir, socket,
-on_status) are the laptop's own paths and commands."""
+on_status) are the laptop's own paths and commands; the host's repository is its `[[host]] repo`."""
 SSH_OPTIONS = ("BatchMode=yes", "ServerAliveInterval=5", "ServerAliveCountMax=3", "ConnectTimeout=10")
 """Never a password prompt to hang on; a link that stops answering is given up within ~15 s."""
 
@@ -44,10 +44,12 @@ def _table(header: str, values: dict[str, Any]) -> str:
 
 
 def host_config_text(mission: dict[str, Any], agents: Iterable[dict[str, Any]], rules: Iterable[dict[str, Any]],
-                     prices: dict[str, dict[str, Any]]) -> str:
-    """The agents.toml a host's fleet runs from: the copied `[mission]` keys, its agents' tables
-    (without `host`), the user's rules and prices."""
-    parts = [_table("[mission]", {k: mission[k] for k in MISSION_KEYS_COPIED if k in mission})]
+                     prices: dict[str, dict[str, Any]], repo: str | None = None) -> str:
+    """The agents.toml a host's fleet runs from: the copied `[mission]` keys (and `repo`, the
+    host's own repository: `[[host]] repo`), its agents' tables (without `host`), the user's rules
+    and prices."""
+    copied = {k: mission[k] for k in MISSION_KEYS_COPIED if k in mission}
+    parts = [_table("[mission]", {**copied, "repo": host_path_value(repo) if repo is not None else None})]
     parts += [_table("[[agent]]", {k: v for k, v in a.items() if k != "host"}) for a in agents]
     parts += [_table("[[rule]]", r) for r in rules]
     parts += [_table(f"[prices.{json.dumps(model)}]", p) for model, p in prices.items()]
@@ -57,10 +59,23 @@ def host_config_text(mission: dict[str, Any], agents: Iterable[dict[str, Any]], 
 def remote_dir(config_dir: str | None, session: str) -> str:
     """The folder of the host's config, as a shell word for the remote shell: relative paths and
     `~/...` are under the remote HOME (where an ssh command starts)."""
-    path = config_dir or f"{DEFAULT_CONFIG_DIR}/{session}"
+    return home_word(config_dir or f"{DEFAULT_CONFIG_DIR}/{session}")
+
+
+def home_word(path: str) -> str:
+    """A path on a host as one shell word for a remote shell that has `cd`-ed to its HOME:
+    `~/x` and relative paths are under HOME, absolute ones are as they are."""
     if path == "~" or path.startswith("~/"):
         path = path[2:] or "."
-    return shlex.quote(path)
+    return shlex.quote("./" + path if path.startswith("-") else path)  # never read as an option (`cd -x`)
+
+
+def host_path_value(path: str) -> str:
+    """A path on a host as the host's own config says it: relative ones under its HOME (`~/...`,
+    which the host's config load expands), since the config itself lives in another folder there."""
+    if path.startswith("/") or path == "~" or path.startswith("~/"):
+        return path
+    return "~/" + path
 
 
 def ssh_argv(destination: str, remote: list[str] | str, *, port: int | None = None, identity: str | None = None,

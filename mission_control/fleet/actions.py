@@ -28,7 +28,7 @@ from mission_control.adapters.tmux import Tmux, TmuxError
 from mission_control.fleet.panes import add_agent_pane, open_output_log, start_agent_pane
 from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
 from mission_control.core.diagnosis import mask_value
-from mission_control.core.diff import BranchDiff, parse_diff
+from mission_control.core.diff import BranchDiff, diff_from_json, parse_diff
 from mission_control.core.env_overlay import EnvFix, merge_dotenv, parse_env_text
 from mission_control.core.errors import MissionControlError
 from mission_control.core.handoff import Handoff, handoff_message
@@ -669,13 +669,18 @@ class FleetActions:
         env_from: str | None = None,
         template: dict[str, Any] | None = None,
         revive: bool = False,
+        host: str | None = None,
     ) -> Outcome:
         """A new agent in the running fleet: its own pane (a new window when the last one is full).
         It gets the injected variables of `env_from` (of `copy_of` when copying). `template`: more
         `[[agent]]` keys (a `[[role]]`'s); `revive`: the name may be a stopped agent's (its record,
-        worktree and branch are taken up again)."""
+        worktree and branch are taken up again). `host`: in that `[[host]]`'s fleet (issue 22; a
+        copy goes where the copied agent runs)."""
+        if (host not in (None, "local") or (self.config.hosts and copy_of)) and (remote := self._spawn_on_host(
+                name, host, kind=kind, task=task, copy=copy_of, command=command, worktree=worktree)) is not None:
+            return remote
         existing = {a.name for a in self.store.agents(include_removed=not revive)}
-        if name in existing:
+        if name in existing or (self.config.hosts and name in self._shown_elsewhere()):
             raise ActionError(f"an agent named {name!r} already exists")
         base: dict[str, Any]
         if copy_of:
@@ -703,6 +708,47 @@ class FleetActions:
         except ValueError as exc:
             raise ActionError(str(exc)) from None
         return self._log("spawn", name, f"kind {spec.kind}" + (f", copy of {copy_of}" if copy_of else ""), f"spawned {name} ({spec.kind}) in {pane}")
+
+    def _shown_elsewhere(self) -> dict[str, str]:
+        """{agent: host} of the agents of other hosts the laptop's latest snapshot shows."""
+        from mission_control.fleet.remote_actions import shown_hosts
+
+        return shown_hosts(self.config)
+
+    def _spawn_on_host(self, name: str, host: str | None, **request: Any) -> Outcome | None:
+        """Spawn `name` in a host's fleet (issue 22): its host's own `spawn`, the request as JSON on
+        ssh's stdin (a task or command of any bytes and size, on no command line); None: here."""
+        from mission_control.fleet.remote_actions import SPAWNED_ON, host_of, run_on_host
+
+        where = None
+        if host not in (None, "local"):
+            where = next((h for h in self.config.hosts if h.name == host), None)
+            if where is None:
+                known = [h.name for h in self.config.hosts]
+                hint = difflib.get_close_matches(str(host), known, n=1)
+                raise ActionError(f"no host named {host!r} runs a fleet of {self.config.path.name}"
+                                  + (f" (did you mean {hint[0]!r}?)" if hint else f" (hosts with agents: {', '.join(known) or 'none'})"))
+        if request.get("copy"):
+            theirs = host_of(self.config, [request["copy"]])
+            if host is not None and (theirs.name if theirs else "local") != (where.name if where else "local"):
+                raise ActionError(f"{request['copy']} runs {'on host ' + theirs.name if theirs else 'here'}: "
+                                  "a copy starts where the copied agent runs (drop --host)")
+            where = theirs
+        if where is None:
+            return None
+        if not NAME_RE.match(name):
+            raise ActionError(f"name {name!r} is not allowed: use {NAME_RULE}")
+        if name in {a.name for a in self.store.agents(include_removed=True)} | set(self._shown_elsewhere()):
+            raise ActionError(f"an agent named {name!r} already exists")
+        body = json.dumps({k: v for k, v in request.items() if v is not None})
+        outcome = self._host_outcome(name, where.name, run_on_host(self.config, where, ["spawn", name, "--stdin-json"],
+                                                                   stdin=body, actor=self.actor))
+        if outcome.ok:  # actions find it there before the view shows it
+            try:
+                self.store.set_meta(SPAWNED_ON + name, where.name)
+            except StoreError:
+                pass  # the view will show it there within a tick
+        return outcome
 
     def held_task(self, name: str) -> tuple[str, str] | None:
         """(task id, prompt) the agent holds: from the task ledger, else its configured task."""
@@ -938,10 +984,9 @@ class FleetActions:
     def diff(self, name: str) -> BranchDiff:
         """The agent's branch against its base, as files (the dashboard's diff view, `D`); the
         worktree's uncommitted files are counted, not shown (a merge takes commits). An agent of
-        another host: its host's one line on why there is nothing to show (no worktree branch
-        there yet), else its stat."""
-        if self.config.hosts and (remote := self.on_host(name, ["diff", name])) is not None:
-            raise ActionError(remote.message if not remote.ok else f"{remote.message} (the full diff view of another host's agent: not yet)")
+        another host: read by its host's own `diff --json` (issue 22), or its host's one line on why not."""
+        if self.config.hosts and (remote := self._diff_on_host(name)) is not None:
+            return remote
         rec, repo, base = self._diff_range(name)
         branch = rec.branch or ""
         try:
@@ -953,6 +998,20 @@ class FleetActions:
         snap = latest.agent(name) if latest is not None else None
         return BranchDiff(agent=name, branch=branch, base=rec.base_branch or base[:10], files=files, commits=commits,
                           dirty_files=snap.dirty_files if snap is not None else None)
+
+    def _diff_on_host(self, name: str) -> BranchDiff | None:
+        """The diff of an agent of another host, as its host read it (None: an agent of this machine)."""
+        from mission_control.fleet.remote_actions import host_of, run_on_host
+
+        if (host := host_of(self.config, [name])) is None:
+            return None
+        result = run_on_host(self.config, host, ["diff", name, "--json"], actor=self.actor, log=False)
+        if result.code != 0:
+            raise ActionError(self._host_outcome(name, host.name, result).message)
+        try:
+            return diff_from_json(json.loads(result.stdout), host=host.name)
+        except ValueError as exc:
+            raise ActionError(f"{host.name}: its diff of {name} could not be read: {exc}") from None
 
     def _diff_range(self, name: str) -> tuple[AgentRecord, Path, str]:
         """The agent's record, the repository and what its branch is compared with (the commit it

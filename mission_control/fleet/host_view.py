@@ -156,12 +156,13 @@ class HostFeed:
         self.connected = False
 
     def agents(self) -> tuple[AgentSnapshot, ...]:
-        """Its agents as the laptop shows them: as reported, or UNREACHABLE while its link is down."""
+        """Its agents as the laptop shows them: as reported, or UNREACHABLE while its link is down;
+        the configured ones, then those its fleet reports besides (spawned there, a role's)."""
         from dataclasses import replace
 
         known = {a.name: a for a in (self.snapshot.agents if self.snapshot else ())}
         out = []
-        for name in self.host.agents:
+        for name in [*self.host.agents, *(n for n in known if n not in self.host.agents)]:
             agent = known.get(name)
             if self.connected and agent is not None:
                 out.append(replace(agent, host=self.host.name, host_latency_ms=self.latency_ms))

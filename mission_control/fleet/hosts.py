@@ -2,7 +2,7 @@
 
 Each `[[host]]` with agents runs a fleet of its own (its own tmux server, supervisor and store):
 `up_hosts` first checks every host (reachable; `mission-control` of the same major version, `tmux`
-and `git` there — each missing thing named), then per host copies its part of the config (on ssh's
+and `git` there, its `repo` when it has one — each missing thing named), then per host copies its part of the config (on ssh's
 stdin, into a 0600 file) and runs `mission-control up` there. When one host fails, the hosts it had
 already started are stopped again: nothing is left half-started. `down_hosts` stops them.
 """
@@ -15,7 +15,7 @@ from mission_control import __version__
 from mission_control.adapters.ssh import UNREACHABLE, SshHost
 from mission_control.core.config import FleetConfig, HostSpec
 from mission_control.core.errors import MissionControlError
-from mission_control.core.hosts import REMOTE_CONFIG, remote_dir, version_major
+from mission_control.core.hosts import REMOTE_CONFIG, home_word, remote_dir, version_major
 
 NEEDED = ("mission-control", "tmux", "git")
 """What a host must have on its PATH (for its ssh sessions)."""
@@ -45,6 +45,10 @@ def _where(host: HostSpec) -> str:
 def check_host(host: HostSpec) -> list[str]:
     """What keeps `host` from running its fleet: [] when nothing."""
     probe = "; ".join(f"command -v {name} >/dev/null 2>&1 || echo missing:{name}" for name in NEEDED)
+    if host.repo is not None:  # its agents' repository there, at its top level (the version stays the last line)
+        probe += (f"; if command -v git >/dev/null 2>&1; then if out=$(cd && cd {home_word(host.repo)} 2>&1 && "
+                  'git rev-parse --show-prefix 2>&1); then [ -z "$out" ] || echo "notop:$out"; '
+                  'else echo "norepo:$(printf %s "$out" | tail -n 1)"; fi; fi')
     probe += "; command -v mission-control >/dev/null 2>&1 && mission-control --version"
     r = SshHost(host).run(probe, timeout=30)
     if r.returncode == UNREACHABLE:
@@ -53,6 +57,13 @@ def check_host(host: HostSpec) -> list[str]:
     missing = [line.split(":", 1)[1] for line in r.stdout.splitlines() if line.startswith("missing:")]
     if missing:
         problems.append(f"{_where(host)}: missing on its PATH: {', '.join(missing)} (install them there)")
+    for line in r.stdout.splitlines():
+        if line.startswith("norepo:"):
+            problems.append(f"{_where(host)}: repo {host.repo!r} is not a git repository there "
+                            f"({line.removeprefix('norepo:').strip() or 'git said nothing'}): clone it there or fix [[host]] repo")
+        elif line.startswith("notop:"):
+            problems.append(f"{_where(host)}: repo {host.repo!r} is the folder {line.removeprefix('notop:')!r} inside a "
+                            "git repository there, not its top level: name the top level in [[host]] repo")
     if "mission-control" not in missing:
         theirs = version_major(_last_line(r.stdout))
         ours = version_major(f"mission-control {__version__}")
@@ -83,11 +94,16 @@ def start_host(host: HostSpec, config: FleetConfig) -> str:
     return f"{host.name}: {_last_line(next((line for line in r.stdout.splitlines() if 'fleet' in line), r.stdout))}"
 
 
-def stop_host(host: HostSpec, config: FleetConfig) -> str:
-    """Stop its fleet: the line `down` printed there. Raises HostError."""
-    r = SshHost(host).run(_in_dir(host, config, "mission-control down -c", REMOTE_CONFIG), timeout=120)
+def stop_host(host: HostSpec, config: FleetConfig, *, clean: bool = False) -> str:
+    """Stop its fleet: the line `down` printed there (`clean`: `down --clean` there, which removes
+    its agents' worktrees that hold no unmerged work: its lines on them follow). Raises HostError."""
+    r = SshHost(host).run(_in_dir(host, config, "mission-control down", *(["--clean"] if clean else []), "-c", REMOTE_CONFIG),
+                          timeout=120)
     if r.returncode != 0:
         raise HostError(f"{_where(host)}: its fleet could not be stopped: {_last_line(r.stderr) or _last_line(r.stdout)}")
+    if clean:
+        said = [line.strip().removeprefix("mission-control: ") for line in r.stdout.splitlines() if line.strip()]
+        return f"{host.name}: " + "; ".join(said)
     return f"{host.name}: {_last_line(r.stdout)}"
 
 
@@ -121,12 +137,12 @@ def _stop_quietly(hosts: list[HostSpec], config: FleetConfig) -> str:
     return text + "".join(f"{line}; " for line in failed)
 
 
-def down_hosts(config: FleetConfig) -> HostsResult:
+def down_hosts(config: FleetConfig, *, clean: bool = False) -> HostsResult:
     """Stop every host's fleet (each tried, whatever the others did); HostError naming those that failed."""
     result, failed = HostsResult(), []
     for host in config.hosts:
         try:
-            result.lines.append(stop_host(host, config))
+            result.lines.append(stop_host(host, config, clean=clean))
         except HostError as exc:
             failed.append(str(exc))
         SshHost(host).close()  # its master connection too (ControlPersist would keep it a minute)

@@ -25,7 +25,7 @@ FORWARDED = ("pause", "continue", "resume", "send", "kill", "restart", "inject",
 """The per-agent commands that run on the agent's host when it has one."""
 
 
-CHANNEL_COMMANDS = (*FORWARDED, "env", "reassign")
+CHANNEL_COMMANDS = (*FORWARDED, "env", "reassign", "spawn")
 """What a host's action channel runs (in its one process): the per-agent actions, not programs or
 commands that take the process over (supervise, attach, dashboard); others go by one-shot ssh."""
 
@@ -41,9 +41,53 @@ class RemoteResult:
     stderr: str
 
 
+SPAWNED_ON = "spawned_on:"
+"""Laptop store meta key prefix: the host an agent was spawned on from here (`spawn --host`), for
+the moments before the laptop's snapshot shows it there."""
+
+
+def agent_hosts(config: FleetConfig, names: list[str]) -> dict[str, HostSpec | None]:
+    """Where each of `names` runs (None: this machine): a configured agent where the config puts
+    it; any other (spawned on a host, a role's agent there) where the laptop's latest snapshot
+    shows it; one not shown yet and no agent of this machine, where it was spawned from here —
+    the store is read only for such names."""
+    where = {name: next((h for h in config.hosts if name in h.agents), None) for name in names}
+    others = [n for n, h in where.items() if h is None and config.agent(n) is None]
+    if others and config.hosts:
+        shown = shown_hosts(config)
+        for name in others:
+            where[name] = next((h for h in config.hosts if h.name == (shown.get(name) or _spawned_on(config, name))), None)
+    return where
+
+
+def _spawned_on(config: FleetConfig, name: str) -> str | None:
+    """The host `name` was spawned on from here, unless it is (now) an agent of this machine."""
+    if not config.store_path.exists():
+        return None
+    try:
+        store = Store(config.store_path)
+        if any(a.name == name for a in store.agents(include_removed=True)):
+            return None
+        return store.get_meta(SPAWNED_ON + name) or None
+    except StoreError:
+        return None
+
+
+def shown_hosts(config: FleetConfig) -> dict[str, str]:
+    """{agent: its host} of the agents of other hosts in the laptop's latest snapshot ({}: none, or
+    no store yet — never made by looking)."""
+    if not config.store_path.exists():
+        return {}
+    try:
+        snapshot = Store(config.store_path).latest_snapshot()
+    except StoreError:
+        return {}
+    return {a.name: a.host for a in (snapshot.agents if snapshot else ()) if a.host}
+
+
 def host_of(config: FleetConfig, names: list[str]) -> HostSpec | None:
     """The one host all `names` run on (None: this machine). Agents of several places at once: UsageError."""
-    where = {name: next((h for h in config.hosts if name in h.agents), None) for name in names}
+    where = agent_hosts(config, names)
     hosts = {h.name if h else None for h in where.values()}
     if len(hosts) > 1:
         raise UsageError("these agents run on different hosts (" + ", ".join(
@@ -146,8 +190,9 @@ def by_host(config: FleetConfig, names: list[str]) -> tuple[dict[str, list[str]]
     """`names` split by where they run: {host name: its agents} and the names of this machine."""
     hosts: dict[str, list[str]] = {}
     local = []
+    where = agent_hosts(config, names)
     for name in names:
-        host = next((h for h in config.hosts if name in h.agents), None)
+        host = where[name]
         if host is None:
             local.append(name)
         else:

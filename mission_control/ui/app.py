@@ -491,9 +491,13 @@ class MissionControlApp(App[None]):
             return
 
         def spawn(req: SpawnRequest) -> None:
-            self.perform("spawn", lambda: self.actions.spawn(req.name, req.kind, req.task, copy_of=req.copy_of, command=req.command))
+            where = {"host": req.host} if req.host else {}  # issue 22: in that host's fleet
+            self.perform("spawn", lambda: self.actions.spawn(req.name, req.kind, req.task, copy_of=req.copy_of, command=req.command,
+                                                             **where))
 
-        self.ask_then(SpawnScreen(copy_of=source.name if source else None, name=f"{source.name}-2" if source else ""), spawn)
+        hosts = sorted({a.host for a in self.snapshot.agents if a.host}) if self.snapshot else []
+        self.ask_then(SpawnScreen(copy_of=source.name if source else None, name=f"{source.name}-2" if source else "",
+                                  hosts=hosts), spawn)
 
     def action_copy(self) -> None:
         self.action_spawn(copy=True)

@@ -48,6 +48,8 @@ class SpawnRequest:
     command: str | None
     copy_of: str | None
     """The agent whose settings it takes."""
+    host: str | None = None
+    """The `[[host]]` whose fleet it starts in (None: this machine; a copy: where the copied agent runs)."""
 
 
 FixAction = Literal["inject", "send", "zoom", "resume", "restart"]

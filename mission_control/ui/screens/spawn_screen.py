@@ -1,4 +1,5 @@
-"""Spawn a new agent into the running fleet: kind, name and task (or a copy of the selected agent)."""
+"""Spawn a new agent into the running fleet: kind, name and task (or a copy of the selected agent);
+with agents on other hosts, where: this machine or one of them (issue 22)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from mission_control.core.terminal_text import inert
 from mission_control.ui.requests import SpawnRequest
 
 
+LOCAL = "local"
+"""The host choice for this machine (no `[[host]]` may be named so)."""
+
+
 class SpawnScreen(ModalScreen[SpawnRequest | None]):
     DEFAULT_CSS = """
     SpawnScreen { align: center middle; }
@@ -22,8 +27,11 @@ class SpawnScreen(ModalScreen[SpawnRequest | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, copy_of: str | None = None, kind: str | None = None, name: str = "", task: str = "") -> None:
+    def __init__(self, copy_of: str | None = None, kind: str | None = None, name: str = "", task: str = "",
+                 hosts: list[str] | None = None) -> None:
         super().__init__()
+        self.hosts = hosts or []
+        """Other hosts it may start on (issue 22): offered with this machine when there are any."""
         self.copy_of = copy_of
         self.kind = kind
         self.name_value = name
@@ -34,6 +42,9 @@ class SpawnScreen(ModalScreen[SpawnRequest | None]):
             yield Static(f"New agent — a copy of {inert(self.copy_of)}" if self.copy_of else "New agent", markup=False)
             if not self.copy_of:
                 yield Select([(k, k) for k in KIND_NAMES], value=self.kind or "shell", id="spawn-kind", allow_blank=False)
+                if self.hosts:
+                    yield Select([("on this machine", LOCAL), *((f"on host {inert(h)}", h) for h in self.hosts)],
+                                 value=LOCAL, id="spawn-host", allow_blank=False)
             yield Input(value=self.name_value, placeholder="name (letters, digits, - and _)", id="spawn-name")
             yield Input(value=self.task_value, placeholder="task (optional)", id="spawn-task")
             if not self.copy_of:
@@ -62,7 +73,8 @@ class SpawnScreen(ModalScreen[SpawnRequest | None]):
             return
         kind = str(self.query_one("#spawn-kind", Select).value)
         command = self.query_one("#spawn-command", Input).value.strip() or None
-        self.dismiss(SpawnRequest(name, kind, task, command, None))
+        host = str(self.query_one("#spawn-host", Select).value) if self.hosts else LOCAL
+        self.dismiss(SpawnRequest(name, kind, task, command, None, host=None if host == LOCAL else host))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
