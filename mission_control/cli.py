@@ -492,6 +492,8 @@ def cmd_answer(args: argparse.Namespace) -> int:
 
 def cmd_restart(args: argparse.Namespace) -> int:
     acts = _actions(args)
+    if args.command == "kill" and args.retire is not None:  # issue 22: a laptop's role retiring its agent here
+        return _report([acts.retire(n, args.retire) for n in args.agents])
     return _report([acts.kill(n) if args.command == "kill" else acts.restart(n) for n in args.agents])
 
 
@@ -502,10 +504,15 @@ def cmd_spawn(args: argparse.Namespace) -> int:
             req = json.loads(sys.stdin.read())
         except ValueError:
             req = None
-        if not isinstance(req, dict) or not all(isinstance(v, (str, bool)) for v in req.values()):
+        template = req.get("template") if isinstance(req, dict) else None  # a [[role]]'s agent keys (its agents spawned here)
+        if (not isinstance(req, dict) or not all(isinstance(v, (str, bool)) for k, v in req.items() if k != "template")
+                or not (template is None or (isinstance(template, dict) and all(isinstance(k, str) for k in template)))):
             raise UsageError("spawn --stdin-json: stdin is not a spawn request's JSON object; nothing spawned")
         args.kind, args.task, args.copy, args.cmd = req.get("kind"), req.get("task"), req.get("copy"), req.get("command")
         worktree = req.get("worktree") if isinstance(req.get("worktree"), bool) else None
+        if template is not None or req.get("revive") is True:
+            return _report(_actions(args).spawn(args.name, args.kind, args.task, command=args.cmd, worktree=worktree,
+                                                template=template, revive=req.get("revive") is True))
     if not args.kind and not args.copy:
         raise UsageError("give --kind KIND or --copy AGENT")
     acts = _actions(args)
@@ -816,6 +823,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("restart", "restart agents with their task"), ("kill", "stop agents' processes (their panes stay)")):
         p = sub.add_parser(name, parents=[common], help=text)
         p.add_argument("agents", nargs="+", metavar="AGENT")
+        p.add_argument("--retire", metavar="WHY", help=argparse.SUPPRESS)  # a role's agent stopped for good (issue 22)
         p.set_defaults(func=cmd_restart)
     p = sub.add_parser("spawn", parents=[common], help="start a new agent in the running fleet")
     p.add_argument("name")

@@ -169,3 +169,47 @@ def test_a_refused_handover_is_tried_again_later_and_marked_only_when_the_host_h
     key = handover_key(config, item)
     assert key == "task:t#7.12500"
     assert calls == [("box", ["send", "g", "--queue-as", key], "the prompt; $(x)", "supervisor")] * 2
+
+
+@pytest.mark.tmux
+def test_a_role_limited_to_the_box_spawns_its_agents_there_and_retires_them_there(cli, tmp_path: Path, ssh_box) -> None:
+    """`[[role]] hosts = ["box"]` with no agent of its own anywhere: its ready tasks make the
+    laptop's supervisor spawn `gpu-<n>` on the box (its host's spawn, the template on stdin), the
+    board gives them the tasks, and once idle past `retire_after` they are retired on the box."""
+    log = tmp_path / "typed.log"
+    role = ('\n[[role]]\nname = "gpu"\nkind = "shell"\nworktree = false\nhosts = ["box"]\nmax_instances = 2\n'
+            f'retire_after = 3\ncommand = {json.dumps(WORKER.format(log=log))}\n')
+    cfg = fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{ssh_box.name}"\n' + shell_agent("here", "bash", 'pull = true\nroles = ["gpu"]\n')
+                + role, stuck_after=120)  # the box has no agent of its own: `up` starts its fleet empty, for the role
+    env = _env(ssh_box)
+    up = cli("up", "--no-attach", "-c", str(cfg), **env)
+    assert up.returncode == 0, up.stderr
+    try:
+        for i in (1, 2, 3):
+            _add(cli, cfg, ssh_box, f"2 gpu-job-{i}", "--id", f"g{i}", "--role", "gpu")
+        board = retry_until(lambda: (b := _board(cli, cfg, ssh_box)) and all(b[f"g{i}"]["state"] == "done" for i in (1, 2, 3)) and b,
+                            timeout=150, message="the three gpu tasks done by the role's agents on the box")
+        owners = {board[f"g{i}"]["owner"] for i in (1, 2, 3)}
+        assert owners <= {"gpu-1", "gpu-2"} and "gpu-1" in owners, board
+        lines = log.read_text().splitlines()
+        assert sorted(line.split(" ", 1)[1] for line in lines) == ["2 gpu-job-1", "2 gpu-job-2", "2 gpu-job-3"], lines
+        here = cli("log", "-c", str(cfg), **env).stdout
+        assert "spawned gpu-1 on host box" in here, here
+        rows = {r["name"]: r for r in cli.status("-c", str(cfg), **env)}
+        assert "gpu-3" not in rows and not any(r.get("host") is None and r["name"].startswith("gpu-") for r in rows.values())
+        # idle past retire_after with nothing for them: retired on the box, gone from the view
+        retry_until(lambda: not any(n.startswith("gpu-") for n in {r["name"] for r in cli.status("-c", str(cfg), **env)}),
+                    timeout=90, message="the role's agents retired on the box")
+        box_log = ssh_box.ssh("cd && mission-control log -c .mission-control-hosts/t/agents.toml").stdout
+        assert "role-retire" in box_log or "retire" in box_log, box_log
+    finally:
+        cli("down", "-c", str(cfg), **env)
+
+
+def test_a_role_with_worktrees_on_a_host_needs_that_hosts_repo(tmp_path: Path) -> None:
+    role = '[[role]]\nname = "gpu"\nkind = "shell"\ncommand = "bash"\nhosts = ["box"]\n'
+    with pytest.raises(ConfigError) as bad:
+        load_text(tmp_path / "agents.toml", BASE + role)
+    assert "role[0] (gpu).worktree = true (the default for a role) needs host 'box''s repo" in str(bad.value)
+    config = load_text(tmp_path / "agents.toml", BASE.replace('ssh = "box"\n', 'ssh = "box"\nrepo = "src/p"\n') + role)
+    assert config.roles[0].worktree and config.roles[0].hosts == ["box"]  # no mission.repo needed here

@@ -491,8 +491,8 @@ class RoleSettings(AgentSettings):
     hosts: list[str] = Field(default_factory=list)
     """The hosts its tasks run on: `[[host]]` names, `"local"` for this machine. Its tasks go only to
     pulling agents there (an `[[agent]]` of another host with its role does not take them), and its
-    own agents are spawned there, the first listed host first. Default: this machine spawns them,
-    and any host's agents with the role take its tasks."""
+    own agents are spawned there (through that host's spawn), the host with the fewest of them
+    first. Default: this machine spawns them, and any host's agents with the role take its tasks."""
 
     @field_validator("task", "pull", "roles")
     @classmethod
@@ -872,9 +872,14 @@ def _validate_roles(path: Path, text: str, schema: FileSchema, raw: dict[str, An
                                      f"{NAME_RULE}", ("role", i, "name"))
         if KINDS[role.kind].default_command is None and role.command is None:
             raise _error(path, text, f"{where}.command is required for kind {role.kind!r}", ("role", i))
-        if role.worktree and schema.mission.repo is None:
-            raise _error(path, text, f"{where}.worktree = true (the default for a role) needs mission.repo; "
-                                     "or set worktree = false", ("role", i, "worktree"))
+        for place in (role.hosts or ["local"]) if role.worktree else ():  # a repository where its agents run
+            host = next((h for h in schema.host if h.name == place), None)
+            if place == "local" and schema.mission.repo is None:
+                raise _error(path, text, f"{where}.worktree = true (the default for a role) needs mission.repo; "
+                                         "or set worktree = false", ("role", i, "worktree"))
+            if host is not None and host.repo is None:
+                raise _error(path, text, f"{where}.worktree = true (the default for a role) needs host {place!r}'s repo "
+                                         f"(its agents run there); or set worktree = false", ("role", i, "worktree"))
         if role.worktree and isinstance(raw_roles[i], dict) and "cwd" in raw_roles[i]:
             raise _error(path, text, f"{where}: give either worktree = true or cwd, not both", ("role", i, "cwd"))
         for j, agent in enumerate(schema.agent):
@@ -1068,7 +1073,8 @@ def expand(path: Path, schema: FileSchema, environ: dict[str, str] | None = None
 
 
 def _expand_hosts(base: Path, schema: FileSchema) -> tuple[HostSpec, ...]:
-    """Each `[[host]]` that has agents, with its part of the config rendered as TOML."""
+    """Each `[[host]]` that has agents, or that a `[[role]]` spawns its agents on (its fleet starts
+    empty), with its part of the config rendered as TOML."""
     out = []
     mission = schema.mission.model_dump(mode="json", exclude_unset=True)
     rules = [r.model_dump(mode="json", exclude_none=True) for r in schema.rule]
@@ -1077,7 +1083,7 @@ def _expand_hosts(base: Path, schema: FileSchema) -> tuple[HostSpec, ...]:
     assigned = {t.assignee: t.prompt for t in schema.task if t.assignee}
     for host in schema.host:
         mine = [a for a in schema.agent if a.host == host.name]
-        if not mine:
+        if not mine and not any(host.name in r.hosts for r in schema.role):
             continue
         tables = [a.model_dump(mode="json", exclude_unset=True) for a in mine]
         for table in tables:  # a `[[task]]` given to it: its first prompt there, as for an agent here

@@ -439,6 +439,26 @@ class FleetActions:
             return self._log("kill", name, "", f"processes survived SIGKILL: {left}", ok=False)
         return self._log("kill", name, "", f"killed {name} ({count} processes); restart with R")
 
+    @recorded
+    def retire(self, name: str, why: str = "retired", *, action: str = "retire") -> Outcome:
+        """A role's agent stopped for good (`[[role]] retire_after`, or its process ended): its
+        processes killed, its pane closed, its record marked removed; its worktree and branch kept
+        (a later agent of that name takes them up again). On its host when it runs on another."""
+        remote = self.on_host(name, ["kill", name, "--retire", why])
+        if remote is not None:
+            return remote
+        rec = self.record(name)
+        if self.pane_pid(rec) is not None:
+            self.kill(name)
+        if rec.pane_id:
+            try:
+                self.tmux.kill_pane(rec.pane_id)
+            except TmuxError:
+                pass  # gone already
+        self.store.update_agent(name, removed=1)
+        where = f" ({rec.worktree}, branch {rec.branch})" if rec.worktree else ""
+        return self._log(action, name, rec.branch or "", why + where)
+
     # -- inject an environment fix ---------------------------------------------------
 
     @recorded
@@ -677,7 +697,8 @@ class FleetActions:
         worktree and branch are taken up again). `host`: in that `[[host]]`'s fleet (issue 22; a
         copy goes where the copied agent runs)."""
         if (host not in (None, "local") or (self.config.hosts and copy_of)) and (remote := self._spawn_on_host(
-                name, host, kind=kind, task=task, copy=copy_of, command=command, worktree=worktree)) is not None:
+                name, host, kind=kind, task=task, copy=copy_of, command=command, worktree=worktree, template=template,
+                revive=revive or None)) is not None:
             return remote
         existing = {a.name for a in self.store.agents(include_removed=not revive)}
         if name in existing or (self.config.hosts and name in self._shown_elsewhere()):

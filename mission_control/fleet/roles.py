@@ -41,6 +41,7 @@ from typing import Any, Callable
 from mission_control.adapters.store import Store, StoreError
 from mission_control.adapters.tmux import PaneInfo, TmuxError
 from mission_control.core.config import FleetConfig, RoleSettings
+from mission_control.core.errors import MissionControlError
 from mission_control.core.model import AgentSnapshot, Status
 from mission_control.core.records import AgentRecord
 from mission_control.core.tasks import LOCAL, Task, next_task, ready_tasks
@@ -89,6 +90,19 @@ def template(role: RoleSettings) -> dict[str, Any]:
     return data
 
 
+def spawn_place(role: RoleSettings, here: int, there: list[AgentSnapshot], elsewhere: list[AgentSnapshot]) -> str | None:
+    """Where the role's next agent is spawned: of its `hosts` (this machine when none), the one
+    with the fewest of its agents, the first listed on a tie; a host whose link is down (its
+    agents UNREACHABLE) is passed over. None: every host it may use is down."""
+    places = list(role.hosts) or [LOCAL]
+    down = {s.host for s in elsewhere if s.status is Status.UNREACHABLE}
+    usable = [p for p in places if p == LOCAL or p not in down]
+    if not usable:
+        return None
+    count = {p: (here if p == LOCAL else sum(1 for s in there if s.host == p)) for p in usable}
+    return min(usable, key=lambda p: (count[p], usable.index(p)))
+
+
 def waiting_for(role: str, tasks: list[Task]) -> list[Task]:
     """The ready tasks of `role` (a task without a role does not make a role grow)."""
     return [t for t in ready_tasks(tasks) if t.role == role]
@@ -128,43 +142,63 @@ class RoleScaler:
         waiting = {d["agent"] for d in self.store.pending_deliveries()}
         recorded = {r.name for r in agents}
         self._close_orphans(panes, recorded, now)
+        elsewhere = [s for s in snaps if s.host is not None]  # the other hosts' agents, as last reported
         for role in self.config.roles:
             members = [r for r in agents if member_number(role.name, r.name) is not None]
             for rec in members:
                 self._exited(role, rec, by_name.get(rec.name), rec.name in held, now)
+            there = [s for s in elsewhere if member_number(role.name, s.name) is not None]
+            for snap in there:  # one of another host that ended, holding no task: retired there (its slot freed)
+                if snap.status is Status.EXITED and snap.name not in held:
+                    self._stop(snap.name, f"{snap.name} exited on host {snap.host} ({snap.reason or 'its process ended'}): "
+                                          "stopped, its worktree kept")
             members = [r for r in self.store.agents() if member_number(role.name, r.name) is not None]
-            self._retire_idle(role, members, by_name, held, waiting, tasks, now)
+            self._retire_idle(role, [(r.name, tuple(r.spec.roles), LOCAL) for r in members]
+                              + [(s.name, (role.name,), s.host or LOCAL) for s in there if s.status is not Status.EXITED],
+                              by_name, held, waiting, tasks, now)
             members = [r for r in self.store.agents() if member_number(role.name, r.name) is not None]
-            self._grow(role, members, by_name, held, waiting, tasks, panes, now)
+            self._grow(role, members, there, elsewhere, by_name, held, waiting, tasks, panes, now)
 
     # -- spawning ---------------------------------------------------------------
 
-    def _grow(self, role: RoleSettings, members: list[AgentRecord], by_name: dict[str, AgentSnapshot], held: set[str],
-              waiting: set[str], tasks: list[Task], panes: list[PaneInfo], now: float) -> None:
-        if role.hosts and LOCAL not in role.hosts:
-            return  # its agents run on other hosts only (`hosts`): this machine spawns none
+    def _grow(self, role: RoleSettings, members: list[AgentRecord], there: list[AgentSnapshot], elsewhere: list[AgentSnapshot],
+              by_name: dict[str, AgentSnapshot], held: set[str], waiting: set[str], tasks: list[Task], panes: list[PaneInfo],
+              now: float) -> None:
+        """`members`: its agents here; `there`: its agents on other hosts; `elsewhere`: every agent
+        of another host (the names taken there)."""
         ready = waiting_for(role.name, tasks)
-        if not ready or len(members) >= role.max_instances:
+        count = len(members) + len(there)
+        if not ready or count >= role.max_instances:
             return
-        free = [r for r in members if r.name not in held and self._free(by_name.get(r.name))]
+        free = [r.name for r in members if r.name not in held and self._free(by_name.get(r.name))]
+        free += [s.name for s in there if s.name not in held and self._free(s)]
         if len(ready) <= len(free):
             return  # its free agents take them (or are starting to)
         state = self._backoff(role.name)
         if now < state.until:
             return
-        live = {r.name for r in self.store.agents()} | {p.agent for p in panes if p.agent and p.session == self.config.session}
+        place = spawn_place(role, len(members), there, elsewhere)
+        if place is None:
+            return  # every host it runs on is unreachable now
+        live = ({r.name for r in self.store.agents()} | {p.agent for p in panes if p.agent and p.session == self.config.session}
+                | {s.name for s in elsewhere})
         name = lowest_free(role.name, live)
-        stopped = {r.name for r in self.store.agents(include_removed=True)} - live
+        stopped = {r.name for r in self.store.agents(include_removed=True)} - live if place == LOCAL else set()
         why = (f"{len(ready)} ready task{'s' if len(ready) != 1 else ''} of role {role.name} wait "
-               f"({ready[0].id} first); {len(members)} of {role.max_instances} agents")
-        try:
-            self._actions().spawn(name, role.kind, template=template(role), revive=name in stopped)
-        except (ActionError, TmuxError, StoreError, OSError) as exc:
-            self._failed(role.name, state, now, f"could not spawn {name}: {exc}")
+               f"({ready[0].id} first); {count} of {role.max_instances} agents")
+        try:  # on another host: that host's spawn, which takes a stopped agent's name (and worktree) up again itself
+            outcome = self._actions().spawn(name, role.kind, template=template(role), revive=name in stopped or place != LOCAL,
+                                            host=None if place == LOCAL else place)
+        except (ActionError, TmuxError, StoreError, OSError, MissionControlError) as exc:
+            self._failed(role.name, state, now, f"could not spawn {name}{'' if place == LOCAL else ' on host ' + place}: {exc}")
+            return
+        if not outcome.ok:
+            self._failed(role.name, state, now, f"could not spawn {name} on host {place}: {outcome.message}")
             return
         self.idle_since.pop(name, None)
         again = " (its kept worktree and branch again)" if name in stopped else ""
-        self._log("role-spawn", name, f"role {role.name}", f"spawned {name}{again}: {why}")
+        where = "" if place == LOCAL else f" on host {place}"
+        self._log("role-spawn", name, f"role {role.name}", f"spawned {name}{where}{again}: {why}")
 
     @staticmethod
     def _free(snap: AgentSnapshot | None) -> bool:
@@ -202,49 +236,46 @@ class RoleScaler:
             last = f": {snap.last_line[:120]!r}" if snap.last_line else ""
             self._failed(role.name, self._backoff(role.name), now, f"{rec.name} exited {now - launched:.0f} s after it started ({detail}{last})")
         if not holds:
-            self._stop(rec, f"{rec.name} exited ({snap.reason or 'its process ended'}): stopped, its worktree kept")
+            self._stop(rec.name, f"{rec.name} exited ({snap.reason or 'its process ended'}): stopped, its worktree kept")
 
     def _took_any(self, name: str, since: float) -> bool:
         return any(e["agent"] == name and e["event"] in ("take", "handoff") and e["at"] >= since - 1 for e in self.store.task_events())
 
     # -- retiring ---------------------------------------------------------------
 
-    def _retire_idle(self, role: RoleSettings, members: list[AgentRecord], by_name: dict[str, AgentSnapshot], held: set[str],
-                     waiting: set[str], tasks: list[Task], now: float) -> None:
-        for rec in members:
-            snap = by_name.get(rec.name)
-            idle = (snap is not None and snap.status is Status.IDLE and snap.at_prompt and rec.name not in held
-                    and rec.name not in waiting and next_task(tasks, rec.spec.roles) is None)
+    def _retire_idle(self, role: RoleSettings, members: list[tuple[str, tuple[str, ...], str]], by_name: dict[str, AgentSnapshot],
+                     held: set[str], waiting: set[str], tasks: list[Task], now: float) -> None:
+        """`members`: (name, roles, host) of its agents, here and on other hosts."""
+        limits = {r.name: tuple(r.hosts) for r in self.config.roles if r.hosts}
+        for name, roles, host in members:
+            snap = by_name.get(name)
+            idle = (snap is not None and snap.status is Status.IDLE and snap.at_prompt and name not in held
+                    and name not in waiting and next_task(tasks, roles, host, limits) is None)
             if not idle:
-                self.idle_since.pop(rec.name, None)
+                self.idle_since.pop(name, None)
                 continue
-            since = self.idle_since.setdefault(rec.name, now)
+            since = self.idle_since.setdefault(name, now)
             if now - since < role.retire_after:
                 continue
-            if self._stop(rec, f"{rec.name} idle for {now - since:.0f} s with no ready task of role {role.name} "
+            if self._stop(name, f"{name} idle for {now - since:.0f} s with no ready task of role {role.name} "
                                f"(retire_after {role.retire_after:g}): stopped, its worktree kept"):
                 state = self._backoff(role.name)
                 if state.failures:  # it worked: the role's spawns are fine
                     self._set_backoff(role.name, _Backoff())
 
-    def _stop(self, rec: AgentRecord, why: str) -> bool:
-        """Stop the agent, close its pane, mark it removed; its worktree and branch stay."""
-        actions = self._actions()
+    def _stop(self, name: str, why: str) -> bool:
+        """Stop the agent, close its pane, mark it removed; its worktree and branch stay (on its
+        host, for one of another host)."""
         try:
-            if actions.pane_pid(rec) is not None:
-                actions.kill(rec.name)
-            if rec.pane_id:
-                try:
-                    actions.tmux.kill_pane(rec.pane_id)
-                except TmuxError:
-                    pass  # gone already
-            self.store.update_agent(rec.name, removed=1)
-        except (ActionError, StoreError, TmuxError) as exc:
-            self.say(f"could not retire {rec.name}: {exc}")
+            outcome = self._actions().retire(name, why, action="role-retire")
+        except (ActionError, StoreError, TmuxError, MissionControlError) as exc:
+            outcome = None
+            self.say(f"could not retire {name}: {exc}")
+        if outcome is not None and not outcome.ok:
+            self.say(f"could not retire {name}: {outcome.message}")
+        if outcome is None or not outcome.ok:
             return False
-        self.idle_since.pop(rec.name, None)
-        where = f" ({rec.worktree}, branch {rec.branch})" if rec.worktree else ""
-        self._log("role-retire", rec.name, rec.branch or "", why + where)
+        self.idle_since.pop(name, None)
         return True
 
     def _close_orphans(self, panes: list[PaneInfo], recorded: set[str], now: float) -> None:

@@ -217,7 +217,7 @@ class Supervisor:
                 except Exception as exc:  # a fault in the task board must not stop the fleet's snapshots
                     self._say(f"task board: {exc!r}")
                 try:
-                    self._write(self.roles.tick, agents, snaps, list(panes.values()), now)
+                    self._write(self.roles.tick, agents, [*snaps, *remote], list(panes.values()), now)
                 except Exception as exc:  # nor one in scaling the roles
                     self._say(f"roles: {exc!r}")
             self._deliver(agents, [*snaps, *remote])

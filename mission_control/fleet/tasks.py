@@ -36,6 +36,7 @@ from mission_control.adapters.supervisor_lock import status_file
 from mission_control.adapters.tmux import Tmux
 from mission_control.fleet.actions import ActionError, FleetActions
 from mission_control.fleet.merge_queue import MergeQueue, branch_tip
+from mission_control.fleet.roles import member_number
 from mission_control.core.config import NAME_RE, NAME_RULE, FleetConfig
 from mission_control.core.errors import MissionControlError
 from mission_control.core.limits import MAX_TASK_BYTES, text_problem
@@ -435,6 +436,7 @@ class TaskBoard:
             return
         by_name = {s.name: s for s in snaps}
         recs = {r.name: r for r in agents}
+        self.remote.update({s.name: s.host for s in snaps if s.host is not None and s.name not in recs})
         waiting = {d["agent"] for d in self.store.pending_deliveries()}
         for task in tasks:
             if task.state in HELD and task.owner in by_name and (task.owner in recs or task.owner in self.remote):
@@ -445,7 +447,7 @@ class TaskBoard:
         self.review_tick(self.store.tasks(), recs, now)
         tasks = self.store.tasks()
         busy = {t.owner for t in tasks if t.state in HELD or t.state in AWAITING}
-        for name, roles, host, rec in self.pullers(agents):
+        for name, roles, host, rec in self.pullers(agents, snaps):
             snap = by_name.get(name)
             if snap is None or name in busy or name in waiting:
                 continue
@@ -469,11 +471,17 @@ class TaskBoard:
             tasks = self.store.tasks()
         self.known = tasks
 
-    def pullers(self, agents: list[AgentRecord]) -> list[tuple[str, tuple[str, ...], str, AgentRecord | None]]:
+    def pullers(self, agents: list[AgentRecord], snaps: list[AgentSnapshot] = ()) -> list[tuple[str, tuple[str, ...], str, AgentRecord | None]]:
         """(name, roles, host, its record here) of each agent that pulls tasks: this machine's
-        (host `local`), then each other host's (no record here: its host runs it)."""
+        (host `local`), then each other host's (no record here: its host runs it): its configured
+        pullers, and the agents of a `[[role]]` spawned there (`<role>-<n>`, as its host reports them)."""
         here = [(r.name, tuple(r.spec.roles), LOCAL, r) for r in agents if r.spec.pull]
         there = [(name, roles, host.name, None) for host in self.config.hosts for name, roles in host.pulling]
+        known = {name for name, *_ in there}
+        for snap in snaps:
+            role = next((r for r in self.config.roles if member_number(r.name, snap.name) is not None), None)
+            if snap.host is not None and role is not None and snap.name not in known:
+                there.append((snap.name, (role.name,), snap.host, None))
         return [*here, *there]
 
     def restore(self) -> None:
