@@ -153,7 +153,8 @@ def test_a_refused_handover_is_tried_again_later_and_marked_only_when_the_host_h
                SimpleNamespace(code=0, stdout="mission-control: box: queued\n", stderr="")]
     calls = []
 
-    def runner(config, host, words, stdin, actor):
+    def runner(config, host, words, stdin, actor, log):
+        assert log is False  # logged once, by the supervisor, as the handover
         calls.append((host.name, words, stdin, actor))
         return answers.pop(0)
 
@@ -213,3 +214,14 @@ def test_a_role_with_worktrees_on_a_host_needs_that_hosts_repo(tmp_path: Path) -
     assert "role[0] (gpu).worktree = true (the default for a role) needs host 'box''s repo" in str(bad.value)
     config = load_text(tmp_path / "agents.toml", BASE.replace('ssh = "box"\n', 'ssh = "box"\nrepo = "src/p"\n') + role)
     assert config.roles[0].worktree and config.roles[0].hosts == ["box"]  # no mission.repo needed here
+
+
+def test_a_role_only_an_agent_of_another_host_has_is_a_known_role(tmp_path: Path) -> None:
+    """`task add --role gpu` when only the box's puller has the role (seen refused by hand: "role
+    'gpu' is no agent's role")."""
+    from mission_control.adapters.store import Store
+    from mission_control.fleet.tasks import TaskBoard
+
+    config = load_text(tmp_path / "agents.toml", BASE + '[[agent]]\nname = "g"\nkind = "shell"\ncommand = "bash"\n'
+                       'host = "box"\npull = true\nroles = ["gpu"]\n')
+    assert "gpu" in TaskBoard(config, Store(config.store_path)).known_roles()

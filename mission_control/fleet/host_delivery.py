@@ -72,7 +72,7 @@ class HostDelivery:
         try:
             host = host_named(self.config, host_name)
             r = runner(self.config, host, ["send", item["agent"], "--queue-as", handover_key(self.config, item)],
-                       stdin=item["text"], actor="supervisor")
+                       stdin=item["text"], actor="supervisor", log=False)  # the supervisor logs the handover itself
             lines = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
             said = lines[-1].removeprefix("mission-control: ") if lines else f"exit status {r.code}"
             self.ended.put(Handed(item, host_name, r.code == 0, said))

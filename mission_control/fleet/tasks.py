@@ -209,6 +209,7 @@ class TaskBoard:
 
     def known_roles(self) -> set[str]:
         roles = {r for a in self.config.agents for r in a.roles} | {r.name for r in self.config.roles}
+        roles |= {r for host in self.config.hosts for _, mine in host.pulling for r in mine}  # other hosts' pullers
         return roles | {r for rec in self.store.agents() for r in rec.spec.roles}
 
     def add(self, prompt: str, *, task_id: str | None = None, priority: Any = "normal", after: tuple[str, ...] = (),
