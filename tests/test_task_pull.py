@@ -109,3 +109,33 @@ def test_up_after_a_tmux_crash_gives_the_held_task_back_to_its_agent(cli, tmp_pa
     history = json.loads(run_cli(cli, cfg, "task", "show", "only", "--json").stdout)["history"]
     assert [e["event"] for e in history if e["event"] != "worked"] == ["add", "take", "done"]  # taken once, never queued again
     assert run_cli(cli, cfg, "down").returncode == 0
+
+
+def test_a_task_reassigned_before_its_text_was_typed_is_never_typed_to_the_old_agent(cli, tmp_path: Path) -> None:
+    """The old agent's queued text was for the task it leaves: when it comes back to its prompt
+    (continued), it is not typed there, so two agents never work one task."""
+    import sys
+
+    from helpers import PROMPTER, write_scripts
+
+    script = write_scripts(tmp_path, prompter=PROMPTER)["prompter"]
+    typed = {n: tmp_path / f"typed-{n}" for n in ("x", "y")}
+    cfg = fleet(tmp_path, "".join(shell_agent(n, f"{sys.executable} {script} {typed[n]}") for n in ("x", "y")), stuck_after=60)
+    assert run_cli(cli, cfg, "up", "--no-attach").returncode == 0
+    try:
+        retry_until(lambda: all(r["status"] == "IDLE" for r in cli.status("-c", str(cfg))), timeout=60, message="both idle")
+        assert run_cli(cli, cfg, "pause", "x").returncode == 0
+        assert run_cli(cli, cfg, "task", "add", "the one job", "--id", "j").returncode == 0
+        r = run_cli(cli, cfg, "task", "assign", "j", "x")
+        assert r.returncode == 0, r.stderr  # queued for x's prompt: x is paused
+        r = run_cli(cli, cfg, "reassign", "x", "--to", "y", "--old", "keep")
+        assert r.returncode == 0, r.stderr
+        retry_until(lambda: typed["y"].exists() and "the one job" in typed["y"].read_text(), timeout=60,
+                    message="y got the handoff naming the task")
+        assert run_cli(cli, cfg, "continue", "x").returncode == 0
+        assert run_cli(cli, cfg, "send", "x", "marker").returncode == 0
+        retry_until(lambda: typed["x"].exists() and "marker" in typed["x"].read_text(), timeout=60, message="x typed at again")
+        assert typed["x"].read_text().splitlines() == ["marker"]  # never the task it left
+        assert board(cli, cfg)["j"]["owner"] == "y"
+    finally:
+        run_cli(cli, cfg, "down")

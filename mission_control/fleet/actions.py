@@ -844,6 +844,7 @@ class FleetActions:
             self.pause(rec.name, reason=f"task {task_id} reassigned")
         elif old == "stop":
             self.kill(rec.name)
+        self.store.drop_deliveries(rec.name)  # text still queued for it was for the task it leaves: never typed later
         handoff = Handoff(
             task=prompt,
             from_agent=rec.name,
@@ -889,6 +890,7 @@ class FleetActions:
             r = run_on_host(self.config, src, words, stdin=given, actor=self.actor)
             if r.code != 0:
                 return self._host_outcome(from_name, src.name, r)
+            self.store.drop_deliveries(from_name)  # a board text not handed to its host yet: never handed over now
             try:
                 handoff = json.loads((r.stdout.strip().splitlines() or [""])[-1])
             except ValueError:
