@@ -656,3 +656,18 @@ def test_a_detail_read_landing_after_the_panel_lost_its_children_draws_nothing()
     from mission_control.ui.widgets.detail_panel import DetailPanel
 
     DetailPanel().show(None, None, [])  # no children mounted
+
+
+async def test_a_fleet_read_landing_while_the_dashboard_closes_draws_nothing() -> None:
+    """A snapshot answered while the app tears its screen down reached a handler whose table was
+    gone: a NoMatches traceback (seen in CI, tests/test_hosts_worktree.py); it now draws nothing."""
+    from mission_control.ui.messages import FleetObserved
+    from mission_control.ui.widgets.agent_table import AgentTable
+
+    snap = FleetSnapshot.from_json(DATA["snapshot"])
+    app = create_app(source=FixedSource(snap, tails=DATA["tails"]), live=False, clock=lambda: DATA["now"], bell=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.query_one(AgentTable).remove()
+        app.post_message(FleetObserved(snap, True))
+        await pilot.pause()

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers import retry_until
+from helpers import pane_of, retry_until
 
 pytestmark = pytest.mark.tmux
 
@@ -287,6 +287,11 @@ def test_a_full_disk_is_survived_and_writing_resumes(cli, tmp_path: Path) -> Non
                     f.flush()
             except OSError:
                 pass
+        # something for the supervisor to write: b's process ends (a tick that changes nothing writes
+        # nothing, and the agents may have settled before the disk filled: seen in CI under load)
+        launcher = psutil.Process(int(cli.tmux("display", "-p", "-t", pane_of(cli, "b"), "#{pane_pid}").strip()))
+        for proc in launcher.children(recursive=True) or [launcher]:
+            proc.kill()
 
         def supervisor_says_full() -> bool:
             text = cli.tmux("capture-pane", "-p", "-t", "t:supervisor", "-S", "-50", check=False)

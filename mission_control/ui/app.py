@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 from textual import work
+from textual.css.query import NoMatches
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable
@@ -207,13 +208,16 @@ class MissionControlApp(App[None]):
     def on_fleet_observed(self, message: FleetObserved) -> None:
         """A tick costs what changed in it: `message.changed` (or, unknown, a comparison of each
         agent with the one shown) says which agents the table, the bell and the detail look at."""
+        try:
+            table = self.query_one(AgentTable)
+        except NoMatches:
+            return  # a read answered while the dashboard closes: its widgets are gone (seen in CI)
         self.store_problem = self._last_error = None
         previous = self.snapshot
         self.snapshot, self.alive = message.snapshot, message.alive
         changed = message.changed if previous is not None else None
         if changed is None and previous is not None and self.snapshot is not None:
             changed = changed_agents(previous, self.snapshot)
-        table = self.query_one(AgentTable)
         self.query_one(TotalsBar).show(self.snapshot)
         self.refresh_clock(changed)  # the table too
         if self.selected_name is None:
