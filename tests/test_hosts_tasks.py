@@ -225,3 +225,26 @@ def test_a_role_only_an_agent_of_another_host_has_is_a_known_role(tmp_path: Path
     config = load_text(tmp_path / "agents.toml", BASE + '[[agent]]\nname = "g"\nkind = "shell"\ncommand = "bash"\n'
                        'host = "box"\npull = true\nroles = ["gpu"]\n')
     assert "gpu" in TaskBoard(config, Store(config.store_path)).known_roles()
+
+
+@pytest.mark.tmux
+def test_a_task_assigned_to_an_agent_spawned_on_the_box_reaches_it(cli, tmp_path: Path, ssh_box) -> None:
+    """`task assign` to an agent that is no `[[agent]]` of the config (spawned on the box since):
+    the board knows where it runs and hands its prompt there."""
+    log = tmp_path / "typed.log"
+    cfg = fleet(tmp_path, f'[[host]]\nname = "box"\nssh = "{ssh_box.name}"\n' + shell_agent("here", "bash")
+                + shell_agent("keep", "bash", 'host = "box"\n'), stuck_after=120)
+    env = _env(ssh_box)
+    assert cli("up", "--no-attach", "-c", str(cfg), **env).returncode == 0
+    try:
+        r = cli("spawn", "late", "--host", "box", "--kind", "shell", "--command", WORKER.format(log=log), "-c", str(cfg), **env)
+        assert r.returncode == 0, r.stderr
+        retry_until(lambda: {r["name"]: r for r in cli.status("-c", str(cfg), **env)}.get("late", {}).get("status") == "IDLE",
+                    timeout=60, message="the spawned agent idle, as the laptop sees it")
+        _add(cli, cfg, ssh_box, "1 late job", "--id", "j")
+        r = cli("task", "assign", "j", "late", "-c", str(cfg), **env)
+        assert r.returncode == 0, r.stderr
+        retry_until(lambda: _board(cli, cfg, ssh_box)["j"]["state"] == "done", timeout=60, message="done by the spawned agent")
+        assert log.read_text().splitlines() == ["late 1 late job"]
+    finally:
+        cli("down", "-c", str(cfg), **env)

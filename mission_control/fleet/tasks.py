@@ -260,7 +260,7 @@ class TaskBoard:
 
     def assign(self, task_id: str, agent: str) -> TaskOutcome:
         self._running()
-        if agent not in self.remote:
+        if not self._elsewhere(agent):
             FleetActions(self.config, actor=self.actor, store=self.store).record(agent)  # an unknown name: one line
         held = [t.id for t in self.store.tasks() if t.owner == agent and t.state in HELD]
         if held:
@@ -308,7 +308,7 @@ class TaskBoard:
         (no count of commits to start from)."""
         now = now or time.time()
         commits = snap.commits if snap is not None else None
-        remote = name in self.remote
+        remote = snap.host is not None if snap is not None else self._elsewhere(name)
         reading = self._reading(name, snap)
         task = self.store.change_task(
             task_id, lambda t, b: transition(t, Event("take", now, agent=name, commits=commits if remote else commits or 0), b),
@@ -471,6 +471,14 @@ class TaskBoard:
         if self.merges.tick(tasks, recs, by_name, now):  # also after `merge_queue` was turned off: none is left waiting
             tasks = self.store.tasks()
         self.known = tasks
+
+    def _elsewhere(self, name: str) -> bool:
+        """Does `name` run on another host (configured there, or shown or spawned there since)?"""
+        if name in self.remote:
+            return True
+        from mission_control.fleet.remote_actions import host_of
+
+        return bool(self.config.hosts) and host_of(self.config, [name]) is not None
 
     def pullers(self, agents: list[AgentRecord], snaps: list[AgentSnapshot] = ()) -> list[tuple[str, tuple[str, ...], str, AgentRecord | None]]:
         """(name, roles, host, its record here) of each agent that pulls tasks: this machine's
