@@ -11,6 +11,7 @@ import os
 import subprocess
 import threading
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -71,14 +72,25 @@ def _in_view(cli, cfg, box, monkeypatch):
     return _acts(cfg, box, cli, monkeypatch)
 
 
+@contextmanager
+def _open_channel(cli, tmp_path: Path, box, monkeypatch, channels, **split: str):
+    """A split fleet up (the box's agent in the laptop's view) with the laptop's channel to the box
+    open: (its config file, the config, the dashboard's actions, the channel); afterwards the
+    channels closed and both sides down."""
+    cfg = _split(tmp_path, box, **split)
+    _up(cli, cfg, box)
+    try:
+        config, acts = _in_view(cli, cfg, box, monkeypatch)
+        channels.keep_channels(config, wait=True)
+        yield cfg, config, acts, channels._channel(config, config.hosts[0])
+    finally:
+        channels.close_channels()
+        cli("down", "-c", str(cfg), **_env(box))
+
+
 def test_actions_go_through_one_channel_logged_on_both_sides_and_a_killed_one_restarts(
         cli, tmp_path: Path, ssh_box, monkeypatch, channels) -> None:
-    cfg = _split(tmp_path, ssh_box, there="bash")
-    _up(cli, cfg, ssh_box)
-    try:
-        config, acts = _in_view(cli, cfg, ssh_box, monkeypatch)
-        channels.keep_channels(config, wait=True)
-        channel = channels._channel(config, config.hosts[0])
+    with _open_channel(cli, tmp_path, ssh_box, monkeypatch, channels, there="bash") as (cfg, config, acts, channel):
         assert channel.alive()
         first = channel.proc.pid
         for verb in ("pause", "continue", "pause"):
@@ -99,20 +111,12 @@ def test_actions_go_through_one_channel_logged_on_both_sides_and_a_killed_one_re
         assert channel.alive() and channel.proc.pid != first
         retry_until(lambda: _status(cli, cfg, ssh_box, "there") != "PAUSED", timeout=30, message="continued on the box")
         assert _times(_box_log(ssh_box), "continue") == 2
-    finally:
-        channels.close_channels()
-        cli("down", "-c", str(cfg), **_env(ssh_box))
     retry_until(lambda: not _channel_pids(ssh_box), timeout=15, message="no channel left on either side")
 
 
 def test_a_channel_lost_mid_request_is_one_failure_line_never_a_second_run(
         cli, tmp_path: Path, ssh_box, monkeypatch, channels) -> None:
-    cfg = _split(tmp_path, ssh_box, there="bash")
-    _up(cli, cfg, ssh_box)
-    try:
-        config, acts = _in_view(cli, cfg, ssh_box, monkeypatch)
-        channels.keep_channels(config, wait=True)
-        channel = channels._channel(config, config.hosts[0])
+    with _open_channel(cli, tmp_path, ssh_box, monkeypatch, channels, there="bash") as (cfg, config, acts, channel):
         # a request whose answer never comes: the channel's reader is stopped (SIGSTOP on the box's end),
         # then the channel killed while the laptop waits for the answer
         remote = [p for p in _channel_pids(ssh_box) if "ssh" not in psutil.Process(p).name()]
@@ -130,20 +134,13 @@ def test_a_channel_lost_mid_request_is_one_failure_line_never_a_second_run(
         outcome = acts.on_host("there", ["pause", "there"])
         assert outcome is not None and outcome.ok, outcome
         assert _times(_box_log(ssh_box), "pause") == 1
-    finally:
-        channels.close_channels()
-        cli("down", "-c", str(cfg), **_env(ssh_box))
 
 
 def test_an_injected_value_travels_inside_the_channel_never_on_a_command_line(
         cli, tmp_path: Path, ssh_box, monkeypatch, channels) -> None:
-    cfg = _split(tmp_path, ssh_box)
-    _up(cli, cfg, ssh_box)
-    try:
-        config, acts = _in_view(cli, cfg, ssh_box, monkeypatch)
-        channels.keep_channels(config, wait=True)
+    with _open_channel(cli, tmp_path, ssh_box, monkeypatch, channels) as (cfg, config, acts, channel):
         secret = "s3cr3t-" + os.urandom(6).hex() + " $(touch pwned); 'q\" `x` \\ ünï"
-        before = channels._channel(config, config.hosts[0]).proc.pid
+        before = channel.proc.pid
         with CmdlineWatch(secret.split(" ")[0].encode()) as watch:
             result = channels.run_on_host(config, config.hosts[0], ["inject", "there"],
                                           stdin=channels.env_text({"SECRET_X": secret}), actor="dashboard")
@@ -158,9 +155,6 @@ def test_an_injected_value_travels_inside_the_channel_never_on_a_command_line(
         there = _box_log(ssh_box)
         assert "inject" in here and "on host box" in here and "inject" in there
         assert secret.split(" ")[0] not in here + there
-    finally:
-        channels.close_channels()
-        cli("down", "-c", str(cfg), **_env(ssh_box))
 
 
 def test_the_hosts_end_runs_whole_lines_only_and_keeps_its_answers_apart() -> None:
