@@ -12,7 +12,7 @@ import pytest
 
 from mission_control.core.config import ConfigError, load_text
 from mission_control.fleet.locate import load_config
-from mission_control.core.hosts import remote_dir, ssh_argv, version_major
+from mission_control.core.hosts import USER_BIN, remote_dir, ssh_argv, version_major
 
 HOST = '[[host]]\nname = "box"\nssh = "me@box"\n'
 AGENT = '[[agent]]\nname = "{name}"\nkind = "shell"\ncommand = "bash"\n'
@@ -64,7 +64,7 @@ def test_ssh_command_lines_keep_every_value_one_argument() -> None:
     argv = ssh_argv("me@box", ["mission-control", "up", "-c", "a b;$(x)"], port=2222, identity="/k", ssh_config="/c",
                     control_path="/tmp/cm/%C")
     assert argv[:3] == ["ssh", "-F", "/c"] and "BatchMode=yes" in argv and "StrictHostKeyChecking=no" not in " ".join(argv)
-    assert argv[-2:] == ["me@box", "mission-control up -c 'a b;$(x)'"]
+    assert argv[-2:] == ["me@box", USER_BIN + "mission-control up -c 'a b;$(x)'"]
     assert remote_dir(None, "s") == ".mission-control-hosts/s" and remote_dir("~/x y", "s") == "'x y'"
     assert version_major("mission-control 1.4.2\n") == "1" and version_major("bash: not found") is None
 
@@ -143,7 +143,8 @@ def test_the_check_names_exactly_what_a_host_lacks(cli, tmp_path: Path, ssh_box)
     (other / "mission-control").chmod(0o755)
     old = ssh_box.alias("old", PATH=f"{other}:/usr/bin:/bin")
     env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
-    for alias, message in ((bare, "host 'b' (bare): missing on its PATH: mission-control, tmux, git (install them there)"),
+    for alias, message in ((bare, "host 'b' (bare): missing on its PATH: mission-control, tmux, git (install them there; "
+                           "the PATH ssh gives a command, plus ~/.local/bin)"),
                            (old, "host 'b' (old): mission-control there is 'mission-control 9.1.0', this one is ")):
         cfg = fleet(tmp_path, f'[[host]]\nname = "b"\nssh = "{alias}"\n' + shell_agent("here", "bash")
                     + shell_agent("there", "bash", 'host = "b"\n'))
@@ -259,6 +260,29 @@ def test_the_dashboard_table_gets_a_host_column_only_with_agents_of_other_hosts(
     shown = fit_columns(120, content_widths(split))
     assert [key for key, _, _ in shown][:3] == ["name", "host", "status"] and sum(w + 2 for _, _, w in shown) <= 120
     assert [CELLS["host"](a, 0.0).plain for a in split] == ["local", "local", "gpu-box"]
+
+
+def test_mission_control_in_the_hosts_local_bin_is_found_as_pipx_and_pip_user_put_it(cli, tmp_path: Path, ssh_box) -> None:
+    """sshd gives a command a PATH without ~/.local/bin (no login shell reads ~/.profile): a host
+    where `pipx install` put mission-control there comes up all the same, and its fleet answers."""
+    from helpers import fleet, retry_until, shell_agent
+
+    venv_bin = Path(sys.executable).parent
+    local_bin = ssh_box.home / ".local" / "bin"
+    local_bin.mkdir(parents=True)
+    (local_bin / "mission-control").symlink_to(venv_bin / "mission-control")
+    pipx = ssh_box.alias("pipx", PATH="/usr/local/bin:/usr/bin:/bin")
+    assert ssh_box.ssh("true").returncode == 0
+    cfg = fleet(tmp_path, f'[[host]]\nname = "b"\nssh = "{pipx}"\n' + shell_agent("there", "bash", 'host = "b"\n'))
+    env = {"MISSION_CONTROL_SSH_CONFIG": str(ssh_box.ssh_config)}
+    r = cli("up", "--no-attach", "-c", str(cfg), **env)
+    try:
+        assert r.returncode == 0, r.stderr
+        retry_until(lambda: {a["name"]: a["status"] for a in cli.status("-c", str(cfg), **env)}.get("there") in ("IDLE", "WORKING"),
+                    timeout=60, message="the host's agent in the view")
+        assert cli("pause", "there", "-c", str(cfg), **env).returncode == 0
+    finally:
+        cli("down", "-c", str(cfg), **env)
 
 
 def test_an_unknown_host_key_is_refused_as_ssh_refuses_it(cli, tmp_path: Path, ssh_box) -> None:

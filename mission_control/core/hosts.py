@@ -78,6 +78,12 @@ def host_path_value(path: str) -> str:
     return "~/" + path
 
 
+USER_BIN = 'PATH="$HOME/.local/bin:$PATH"; export PATH; '
+"""Put before every command line run on a host: sshd gives a command (no login shell) a PATH
+without ~/.local/bin, where `pip install --user` and `pipx` put `mission-control`; a host where
+it was installed so would otherwise say it is missing."""
+
+
 def ssh_argv(destination: str, remote: list[str] | str, *, port: int | None = None, identity: str | None = None,
              ssh_config: str | None = None, control_path: str | None = None, tty: bool = False) -> list[str]:
     """`ssh` with our options and `remote` (argv, each word quoted; or one shell line) after `--`-safe
@@ -95,7 +101,7 @@ def ssh_argv(destination: str, remote: list[str] | str, *, port: int | None = No
         argv += ["-i", identity, "-o", "IdentitiesOnly=yes"]
     argv += ["-tt"] if tty else ["-T"]
     line = remote if isinstance(remote, str) else " ".join(shlex.quote(w) for w in remote)
-    return [*argv, destination, line]
+    return [*argv, destination, USER_BIN + line if line else line]
 
 
 def version_major(text: str) -> str | None:

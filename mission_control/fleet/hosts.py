@@ -56,7 +56,8 @@ def check_host(host: HostSpec) -> list[str]:
     problems = []
     missing = [line.split(":", 1)[1] for line in r.stdout.splitlines() if line.startswith("missing:")]
     if missing:
-        problems.append(f"{_where(host)}: missing on its PATH: {', '.join(missing)} (install them there)")
+        problems.append(f"{_where(host)}: missing on its PATH: {', '.join(missing)} (install them there; "
+                        "the PATH ssh gives a command, plus ~/.local/bin)")
     for line in r.stdout.splitlines():
         if line.startswith("norepo:"):
             problems.append(f"{_where(host)}: repo {host.repo!r} is not a git repository there "
