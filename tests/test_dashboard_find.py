@@ -268,3 +268,24 @@ async def test_slash_and_g_typed_in_the_filter_are_text() -> None:
         from textual.widgets import Input
 
         assert app.query_one("#find-input", Input).value == "g/x"
+
+
+async def test_characters_typed_right_after_t_are_the_dialogs_text_not_lost_nor_actions() -> None:
+    """`t` then `please rerun` in one burst: the send dialog opens after the burst was read; its
+    characters are the dialog's text (they reached the fleet view's widgets first), and none of
+    them acts (`p` pauses, `r` resumes)."""
+    from textual import events
+    from textual.widgets import Input
+
+    actions = RecordingActions()
+    app = answer_app(actions)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.post_message(events.Key("t", "t"))
+        for char in "pr rn":
+            app.post_message(events.Key("space" if char == " " else char, char))
+        await pilot.pause()
+        await pilot.pause()
+        await pilot.press("u", "n")  # and what is typed once it has the focus follows
+        assert app.screen.query_one(Input).value == "pr rnun"
+        assert actions.calls == []

@@ -14,11 +14,11 @@ import gc
 import time
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
-from textual import work
+from textual import events, work
 from textual.css.query import NoMatches
 from textual.app import App, ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from mission_control.core.diagnosis import rule_diagnosis
@@ -125,6 +125,8 @@ class MissionControlApp(App[None]):
         self.snapshot: FleetSnapshot | None = None
         self.alive = True
         self.selected_name: str | None = None
+        self._typeahead: dict[Screen, list[str]] = {}
+        """Characters typed in a burst after a key that opened a dialog, kept until its field exists (`on_key`)."""
         self._last_error: str | None = None
         self.store_problem: str | None = None
         """Why the state store could not be read (shown as a red banner until a read works again)."""
@@ -609,6 +611,37 @@ class MissionControlApp(App[None]):
             self.perform("answer", lambda: self.actions.answer(agent.name, str(option.number), expected=prompt))
 
     # -- finding an agent (issue 21): `/` filters, `g` goes to one, esc clears ------------------
+
+    def on_key(self, event: events.Key) -> None:
+        """Characters typed right after a key that opened a text dialog (`t`, `e`, `s` ...), in the
+        same burst (a paste, a fast typist, a slow ssh link), reach the fleet view's widgets while
+        the dialog is not built yet: they are kept and become the start of the dialog's text, never
+        lost and never actions."""
+        if len(self.screen_stack) < 2 or not event.is_printable or not event.character:
+            return
+        # (a text field takes the characters typed into it: one that reaches this handler came from
+        # the fleet view's widgets, or from a button of the dialog)
+        self._typeahead.setdefault(self.screen, []).append(event.character)
+        event.stop()
+        self.call_after_refresh(self._type_ahead, self.screen, 0)
+
+    def _type_ahead(self, screen: Screen, tries: int) -> None:
+        """The kept characters into `screen`'s text field once it is built (given up after a few
+        refreshes: a screen without one)."""
+        if not self._typeahead.get(screen):
+            return
+        field = next(iter(screen.query("Input, TextArea")), None)
+        if field is None:
+            if tries < 20:
+                self.call_after_refresh(self._type_ahead, screen, tries + 1)
+            else:
+                self._typeahead.pop(screen, None)
+            return
+        text = "".join(self._typeahead.pop(screen))
+        if isinstance(field, Input):
+            field.insert_text_at_cursor(text)
+        elif isinstance(field, TextArea):
+            field.insert(text)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`/` and `g` act at once (priority: a burst after them is the field's text), but are text
