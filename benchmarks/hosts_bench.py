@@ -40,7 +40,7 @@ for _path in (ROOT, ROOT / "tests"):
 
 import psutil  # noqa: E402
 
-from helpers import SshBox, sshd_missing  # noqa: E402
+from helpers import SshBox, our_ssh_processes, sshd_missing  # noqa: E402
 
 AGENT = ("while true; do echo \"step $RANDOM\"; sleep {period}; done")
 """A remote agent: prints a line every few seconds, so the hosts' streams carry changes."""
@@ -83,19 +83,6 @@ def config_text(boxes: list[SshBox], agents: int) -> str:
 def cli(env: dict[str, str], cwd: Path, *args: str, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mission_control", *args], env=env, cwd=cwd, capture_output=True,
                           text=True, input=input, timeout=timeout)
-
-
-def ours(ssh_config: Path, prefixes: list[str]) -> list[psutil.Process]:
-    """Our long-lived ssh processes here: the status streams (`-F` our config) and the masters."""
-    out = []
-    for p in psutil.process_iter():
-        try:
-            line = " ".join(p.cmdline())
-        except psutil.Error:
-            continue
-        if line.startswith("ssh") and (str(ssh_config) in line or any(x in line for x in prefixes)):
-            out.append(p)
-    return out
 
 
 def cpu_of(procs: list[psutil.Process], with_children: bool = False) -> float:
@@ -166,7 +153,7 @@ def main() -> int:
                     for h in config.hosts]
         snap = Store(config.store_path).latest_snapshot()
         supervisor = psutil.Process(snap.supervisor_pid) if snap and snap.supervisor_pid else None
-        procs = ours(ssh_config, prefixes)
+        procs = our_ssh_processes(ssh_config, prefixes)
         result["long_lived_ssh_processes"] = len(procs)
         dash_socket = f"hb-dash-{uuid.uuid4().hex[:8]}"  # a person's dashboard, in a 120x40 terminal of its own
         subprocess.run(["tmux", "-L", dash_socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40",
@@ -181,7 +168,7 @@ def main() -> int:
             dash_before = cpu_of([dashboard] + dashboard.children(recursive=True))
             t0 = time.monotonic()
             time.sleep(args.seconds)
-            procs = ours(ssh_config, prefixes)
+            procs = our_ssh_processes(ssh_config, prefixes)
             after = cpu_of(procs) + (cpu_of([supervisor], with_children=True) if supervisor else 0.0)
             dash_after = cpu_of([dashboard] + dashboard.children(recursive=True))
             elapsed = time.monotonic() - t0

@@ -295,6 +295,21 @@ def sshd_missing() -> str | None:
     return None
 
 
+def our_ssh_processes(ssh_config: Path, prefixes: list[str]) -> list[psutil.Process]:
+    """The ssh processes of ours running here for some hosts: those given their ssh config (`-F`,
+    the status streams, the channels) and the master connections (`ssh: <ControlPath> [mux]`,
+    whose paths start with one of `prefixes`)."""
+    out = []
+    for p in psutil.process_iter():
+        try:
+            line = " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+        if line.startswith("ssh") and (str(ssh_config) in line or any(x in line for x in prefixes)):
+            out.append(p)
+    return out
+
+
 class SshBox:
     """A real `sshd` on a loopback port with throwaway host and user keys: a second "host" with its
     own HOME, state and tmux socket. Its sessions get HOME, PATH (this venv's `mission-control`

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers import fleet, retry_until, shell_agent
+from helpers import fleet, our_ssh_processes, retry_until, shell_agent
 
 
 def _split(tmp_path: Path, box) -> Path:
@@ -170,15 +170,13 @@ def _our_ssh(box, cfg: Path) -> list[str]:
     finally:
         del os.environ[SSH_CONFIG_ENV]
     prefix = next(o for o in argv if o.startswith("ControlPath=")).removeprefix("ControlPath=").removesuffix("%C")
-    out = []
-    for p in psutil.process_iter():
+    lines = []
+    for p in our_ssh_processes(box.ssh_config, [prefix]):
         try:
-            line = " ".join(p.cmdline())
+            lines.append(" ".join(p.cmdline()))
         except psutil.Error:
-            continue
-        if line.startswith("ssh") and (str(box.ssh_config) in line or prefix in line):
-            out.append(line)
-    return out
+            pass  # ended meanwhile
+    return lines
 
 
 def test_down_leaves_no_ssh_of_ours_running(cli, split: Path, ssh_box) -> None:
