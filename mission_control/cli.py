@@ -499,6 +499,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 def cmd_spawn(args: argparse.Namespace) -> int:
     worktree = True if args.worktree else (False if args.no_worktree else None)
+    template, revive = None, False
     if args.stdin_json:  # issue 22: a laptop's spawn on this host, the request as JSON on stdin
         try:
             req = json.loads(sys.stdin.read())
@@ -510,14 +511,12 @@ def cmd_spawn(args: argparse.Namespace) -> int:
             raise UsageError("spawn --stdin-json: stdin is not a spawn request's JSON object; nothing spawned")
         args.kind, args.task, args.copy, args.cmd = req.get("kind"), req.get("task"), req.get("copy"), req.get("command")
         worktree = req.get("worktree") if isinstance(req.get("worktree"), bool) else None
-        if template is not None or req.get("revive") is True:
-            return _report(_actions(args).spawn(args.name, args.kind, args.task, command=args.cmd, worktree=worktree,
-                                                template=template, revive=req.get("revive") is True))
+        revive = req.get("revive") is True
     if not args.kind and not args.copy:
         raise UsageError("give --kind KIND or --copy AGENT")
     acts = _actions(args)
     return _report(acts.spawn(args.name, args.kind, args.task, copy_of=args.copy, command=args.cmd, worktree=worktree,
-                              host=args.host))
+                              host=args.host, template=template, revive=revive))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

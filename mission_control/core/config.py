@@ -612,6 +612,10 @@ class FleetConfig(MissionSettings):
     hosts: tuple["HostSpec", ...] = ()
     """The `[[host]]`s with agents, each with its part of the config (issue 22); `agents` are this machine's only."""
 
+    def role_hosts(self) -> dict[str, tuple[str, ...]]:
+        """The roles limited to hosts (`[[role]] hosts`): role -> those hosts (`local`: this machine)."""
+        return {r.name: tuple(r.hosts) for r in self.roles if r.hosts}
+
     def rules_for(self, kind: str) -> list[dict[str, Any]]:
         """The user's rules for `kind`, as raw rule tables (the rules module compiles them)."""
         return [r.model_dump(exclude={"kind"}, exclude_none=True) for r in self.rules if r.kind in (None, kind)]

@@ -246,7 +246,7 @@ class RoleScaler:
     def _retire_idle(self, role: RoleSettings, members: list[tuple[str, tuple[str, ...], str]], by_name: dict[str, AgentSnapshot],
                      held: set[str], waiting: set[str], tasks: list[Task], now: float) -> None:
         """`members`: (name, roles, host) of its agents, here and on other hosts."""
-        limits = {r.name: tuple(r.hosts) for r in self.config.roles if r.hosts}
+        limits = self.config.role_hosts()
         for name, roles, host in members:
             snap = by_name.get(name)
             idle = (snap is not None and snap.status is Status.IDLE and snap.at_prompt and name not in held

@@ -121,7 +121,7 @@ class TaskBoard:
         counted since is work on the task, however short (its host saw it; this view may not)."""
         self.remote = {name: host.name for host in config.hosts for name in host.agents}
         """The agents of other hosts (issue 22): name -> host."""
-        self.role_hosts = {r.name: tuple(r.hosts) for r in config.roles if r.hosts}
+        self.role_hosts = config.role_hosts()
         """Roles limited to hosts (`[[role]] hosts`): their tasks go to agents there only."""
 
     # -- reading ---------------------------------------------------------------
